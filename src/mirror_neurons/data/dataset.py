@@ -1,0 +1,181 @@
+"""The dataset on disk: a folder of three Parquet files and a manifest.
+
+Layout (the contract between the data stage and everything after it)::
+
+    DIR/train.parquet  DIR/val.parquet  DIR/test.parquet
+        columns x0..x99 (uint8, the model input; indices 96, 98, 99 are zero),
+                label (uint8, Action), scenario (uint8, Scenario), frog_pos (uint8)
+    DIR/manifest.json
+        configuration, seed, package version, row counts, label and scenario
+        distributions, ``files`` {name: sha256 of its bytes}, ``dataset_hash``
+
+A folder is written through ``atomic.staged_dir`` so it appears complete or not
+at all. Loading checks the schema and the hashes and returns NumPy arrays with
+no per-row Python loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mirror_neurons import __version__, atomic
+from mirror_neurons.errors import DataError
+from mirror_neurons.game.constants import STATE_SIZE, Action, Scenario
+
+FEATURES = tuple(f"x{i}" for i in range(STATE_SIZE))
+META_COLUMNS = ("label", "scenario", "frog_pos")
+SCHEMA = pa.schema([pa.field(c, pa.uint8(), nullable=False) for c in FEATURES + META_COLUMNS])
+SPLITS = ("train", "val", "test")
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split in memory. ``x`` is (n, 100) uint8; the others are (n,) uint8."""
+
+    x: np.ndarray
+    label: np.ndarray
+    scenario: np.ndarray
+    frog_pos: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.x)
+        assert self.x.shape == (n, STATE_SIZE), self.x.shape
+        assert len(self.label) == len(self.scenario) == len(self.frog_pos) == n
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def take(self, index: np.ndarray) -> Split:
+        return Split(self.x[index], self.label[index], self.scenario[index], self.frog_pos[index])
+
+    def torch(self, device: str = "cpu"):
+        """(inputs float32 (n, 100), labels int64 (n,)) as torch tensors."""
+        import torch
+
+        return (
+            torch.from_numpy(self.x.astype(np.float32)).to(device),
+            torch.from_numpy(self.label.astype(np.int64)).to(device),
+        )
+
+    def distributions(self) -> dict[str, dict[str, int]]:
+        """Counts of each label and scenario, by name."""
+        return {
+            "label": {a.name.lower(): int((self.label == a).sum()) for a in Action},
+            "scenario": {s.name.lower(): int((self.scenario == s).sum()) for s in Scenario},
+        }
+
+
+@dataclass(frozen=True)
+class Dataset:
+    path: Path
+    manifest: dict
+    train: Split
+    val: Split
+    test: Split
+
+    @property
+    def hash(self) -> str:
+        return self.manifest["dataset_hash"]
+
+
+def split_to_table(split: Split) -> pa.Table:
+    columns = [pa.array(np.ascontiguousarray(split.x[:, i]), pa.uint8()) for i in range(STATE_SIZE)]
+    columns += [pa.array(np.asarray(getattr(split, c), dtype=np.uint8)) for c in META_COLUMNS]
+    return pa.Table.from_arrays(columns, schema=SCHEMA)
+
+
+def write_dataset(out: str | Path, splits: Mapping[str, Split], info: Mapping[str, object]) -> Path:
+    """Write ``splits`` and a manifest (``info`` plus counts and hashes) to a new folder ``out``.
+
+    Raises ``DataError`` if ``out`` exists; the folder appears only when complete.
+    """
+    out = Path(out)
+    if out.exists():
+        raise DataError(f"output folder {out} already exists; choose another --out or remove it")
+    with atomic.staged_dir(out) as tmp:
+        files = {}
+        for name in SPLITS:
+            path = tmp / f"{name}.parquet"
+            pq.write_table(split_to_table(splits[name]), path, compression="zstd", write_statistics=False)
+            files[path.name] = atomic.sha256_file(path)
+        manifest = {
+            **info,
+            "format": "mirror-neurons-dataset/1",
+            "package_version": __version__,
+            "rows": {name: len(splits[name]) for name in SPLITS},
+            "distributions": {name: splits[name].distributions() for name in SPLITS},
+            "files": files,
+            "dataset_hash": combined_hash(files),
+        }
+        atomic.write_json(tmp / MANIFEST, manifest)
+    return out
+
+
+def combined_hash(files: Mapping[str, str]) -> str:
+    """One hash for the dataset: SHA-256 over the sorted (file name, file hash) pairs."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(f"{name}={files[name]}\n".encode())
+    return h.hexdigest()
+
+
+def read_manifest(path: str | Path) -> dict:
+    path = Path(path)
+    file = path / MANIFEST
+    if not file.is_file():
+        raise DataError(f"{path} is not a dataset: {MANIFEST} is missing; create one with `mirror-neurons data --out {path}`")
+    try:
+        return json.loads(file.read_text())
+    except json.JSONDecodeError as e:
+        raise DataError(f"{file} is not valid JSON ({e.msg}); regenerate the dataset") from e
+
+
+def load_split(path: str | Path, expected_sha256: str | None = None) -> Split:
+    """Read one split file, checking its schema (and its hash when given)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"dataset file {path} is missing; regenerate the dataset with `mirror-neurons data`")
+    if expected_sha256 is not None and atomic.sha256_file(path) != expected_sha256:
+        raise DataError(f"{path} does not match the hash in its manifest (changed or truncated); regenerate the dataset")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as e:
+        raise DataError(f"{path} is not a readable Parquet file ({e}); regenerate the dataset") from e
+    if table.schema.names != list(SCHEMA.names) or any(
+        not table.schema.field(c).type.equals(pa.uint8()) for c in SCHEMA.names
+    ):
+        raise DataError(
+            f"{path} has the wrong schema (columns {table.schema.names[:3]}...{table.schema.names[-3:]}, "
+            f"need x0..x99, label, scenario, frog_pos as uint8); regenerate it with `mirror-neurons data`"
+        )
+    x = np.stack([table.column(c).to_numpy() for c in FEATURES], axis=1)
+    meta = {c: table.column(c).to_numpy() for c in META_COLUMNS}
+    return Split(x=x, **meta)
+
+
+def load_dataset(path: str | Path, splits: tuple[str, ...] = SPLITS, verify: bool = True) -> Dataset:
+    """Load a dataset folder. Unloaded splits (not in ``splits``) are empty."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    loaded = {}
+    for name in SPLITS:
+        if name in splits:
+            expected = manifest.get("files", {}).get(f"{name}.parquet") if verify else None
+            loaded[name] = load_split(path / f"{name}.parquet", expected)
+        else:
+            loaded[name] = empty_split()
+    return Dataset(path=path, manifest=manifest, **loaded)
+
+
+def empty_split() -> Split:
+    z = np.zeros(0, dtype=np.uint8)
+    return Split(np.zeros((0, STATE_SIZE), dtype=np.uint8), z, z.copy(), z.copy())

@@ -1,0 +1,182 @@
+"""One game of Frog and Toad, written rule by rule in plain Python.
+
+This is the readable statement of SPEC section 2 and the scalar twin of the
+batched ``engine.GameBatch``: both draw from the same per-game counter-based
+stream (``streams``), so for the same seed, game index and actions they agree
+step by step (tested). Use ``GameBatch`` for speed and this class to read,
+debug or check a rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mirror_neurons.errors import GameError
+from mirror_neurons.game import streams
+from mirror_neurons.game.config import GameConfig
+from mirror_neurons.game.constants import (
+    BASE_SYMBOL,
+    CENTER,
+    FROG_START,
+    MAX_ENERGY,
+    STATE_SIZE,
+    TOAD_START,
+    WIDTH,
+    Action,
+    Symbol,
+)
+from mirror_neurons.game.streams import Slot
+
+
+@dataclass
+class PlayerState:
+    pos: int
+    symbol: int
+    energy: int = MAX_ENERGY
+    score: int = 0
+
+
+@dataclass
+class Game:
+    """One game; ``seed`` and ``game_id`` select its random stream."""
+
+    config: GameConfig
+    seed: int
+    game_id: int = 0
+    ground: list[int] = field(default_factory=lambda: [int(Symbol.SOLID)] * WIDTH)
+    flies: list[bool] = field(default_factory=lambda: [False] * WIDTH)
+    rate: float = 0.0
+    queued: int = 0
+    turn: int = 0
+
+    def __post_init__(self) -> None:
+        if self.seed < 0 or self.game_id < 0:
+            raise GameError(f"seed and game_id must be >= 0, got {self.seed}, {self.game_id}")
+        self.key = streams.game_keys(self.seed, np.array([self.game_id]))
+        self.players = [PlayerState(FROG_START, int(Symbol.FROG)), PlayerState(TOAD_START, int(Symbol.TOAD))]
+        self._world_update(turn=-1)
+
+    # -- draws from this game's stream --------------------------------------------
+
+    def _bits(self, slot: Slot, n: int, turn: int | None = None) -> list[int]:
+        t = self.turn if turn is None else turn
+        return [int(v) for v in streams.draw_bits(self.key, t, slot, n)[0]]
+
+    def _uniform(self, slot: Slot) -> float:
+        return float(streams.uniform(self.key, self.turn, slot)[0, 0])
+
+    # -- queries -------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self.turn >= self.config.max_turns
+
+    def in_distress(self, who: int) -> bool:
+        return self.ground[self.players[who].pos] == Symbol.ROUGH
+
+    def shown_symbol(self, who: int) -> int:
+        if not self.in_distress(who):
+            return self.players[who].symbol
+        if who == 1 and self.config.veil < 1.0 and not self._uniform(Slot.VEIL) < self.config.veil:
+            return int(Symbol.TOAD_DISTRESS)
+        return int(Symbol.DISTRESS)
+
+    def observe(self, who: int) -> list[int]:
+        players_row = [0] * WIDTH
+        for p in (0, 1):  # Toad last: shown when both share a column
+            players_row[self.players[p].pos] = self.shown_symbol(p)
+        me = self.players[who]
+        state = (
+            list(self.ground)
+            + players_row
+            + [int(Symbol.FLY) if f else 0 for f in self.flies]
+            + [self.shown_symbol(who), me.energy, me.score, me.pos]
+        )
+        assert len(state) == STATE_SIZE
+        return state
+
+    # -- one turn --------------------------------------------------------------------
+
+    def step(self, action: int) -> int:
+        """The actor (Frog on even turns) takes ``action``; returns its score change."""
+        if action not in tuple(Action):
+            raise GameError(f"action must be 0..3 (hop, jump, leap, help), got {action!r}")
+        if self.done:
+            raise GameError(f"the game ended after {self.config.max_turns} turns; start a new Game")
+        who = self.turn % 2
+        me, other = self.players[who], self.players[1 - who]
+        me.symbol = int(BASE_SYMBOL[who])
+        before = me.score
+        if action == Action.HOP and me.energy > 0 and me.pos + 1 < WIDTH:
+            me.pos += 1
+            me.score += 1
+            self._land(me)
+        elif action == Action.JUMP:
+            me.symbol = int(Symbol.JUMP)
+            if self.flies[me.pos]:
+                me.energy = min(MAX_ENERGY, me.energy + 4)
+                self.flies[me.pos] = False
+        elif action == Action.LEAP and me.energy > 0 and me.pos + 5 < WIDTH:
+            me.symbol = int(Symbol.LEAP)
+            self._leap(me)
+        elif action == Action.HELP and me.energy > 0:
+            me.symbol = int(Symbol.HELP)
+            if other.pos + 5 < WIDTH:
+                if other.energy < MAX_ENERGY:
+                    other.energy = min(MAX_ENERGY, other.energy + 2)
+                    me.energy -= 1
+                if self._uniform(Slot.HELP_LEAP) < self.config.help_leap_prob and other.energy > 0:
+                    other.symbol = int(Symbol.LEAP)
+                    self._leap(other)
+        self._world_update(self.turn)
+        if action != Action.JUMP:
+            self._scroll()
+        self.turn += 1
+        return me.score - before
+
+    def _land(self, p: PlayerState) -> None:
+        if self.ground[p.pos] == Symbol.ROUGH:
+            p.energy = max(0, p.energy - 1)
+
+    def _leap(self, p: PlayerState) -> None:
+        p.energy -= 1
+        p.pos += 5
+        self._land(p)
+
+    def _world_update(self, turn: int) -> None:
+        bits = self._bits(Slot.FLIES, WIDTH, turn)
+        threshold = int(streams.bernoulli_threshold(self.config.fly_spawn_prob))
+        spawned = [f or (b & 0xFFFFFFFF) < threshold for f, b in zip(self.flies, bits)]
+        moved = [False] * WIDTH
+        for col, (fly, b) in enumerate(zip(spawned, bits)):
+            if fly:
+                drift = (((b >> 32) * 3) >> 32) - 1
+                moved[min(WIDTH - 1, max(0, col + drift))] = True
+        self.flies = moved
+
+    def _scroll(self) -> None:
+        cfg = self.config
+        self.rate = min(cfg.rate_max, self.rate + cfg.rate_step)
+        a, b = self.players[0].pos, self.players[1].pos
+        if cfg.dependency == 1.0:
+            anchor = (a + b) // 2
+        else:
+            lead, trail = max(a, b), min(a, b)
+            anchor = int(np.floor(((2.0 - cfg.dependency) * lead + cfg.dependency * trail) / 2.0))
+        shift = anchor - CENTER
+        if shift > 0:
+            bits = self._bits(Slot.COLUMNS, shift)
+            threshold = int(np.uint64(self.rate * streams.TWO32))
+            for b in bits:
+                if self.queued == 0 and (b & 0xFFFFFFFF) < threshold:
+                    self.queued = (((b >> 32) * 4) >> 32) + 1 + 1  # 1..4 rough, then one solid
+                rough = self.queued > 1
+                if self.queued:
+                    self.queued -= 1
+                self.ground = self.ground[1:] + [int(Symbol.ROUGH if rough else Symbol.SOLID)]
+        elif shift < 0:
+            self.ground = [int(Symbol.SOLID)] * (-shift) + self.ground[: WIDTH + shift]
+        for p in self.players:
+            p.pos = min(WIDTH - 1, max(0, p.pos - shift))

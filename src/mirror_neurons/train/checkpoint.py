@@ -1,0 +1,108 @@
+"""Checkpoints that describe themselves: safetensors weights plus JSON metadata.
+
+A checkpoint is two files with one stem: ``STEM.safetensors`` (the MLP's state
+dict) and ``STEM.json`` (``model`` architecture, hyper-parameters, seed, epoch,
+metrics, dataset hash, package version, and ``weights_sha256``). The JSON is
+written last, so a checkpoint exists only once both files are complete.
+Loading never unpickles, and refuses weights that disagree with the metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+from mirror_neurons import __version__, atomic
+from mirror_neurons.errors import CheckpointError
+from mirror_neurons.train.model import MLP, ModelConfig
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: Path
+    """The JSON file."""
+    model: MLP
+    meta: dict
+
+
+def save_checkpoint(stem: str | Path, model: MLP, meta: dict) -> Path:
+    """Write STEM.safetensors then STEM.json; returns the JSON path."""
+    stem = Path(stem)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    blob = save(state)
+    weights = stem.with_suffix(".safetensors")
+    atomic.write_bytes(weights, blob)
+    full = {
+        **meta,
+        "model": model.config.to_dict(),
+        "weights_file": weights.name,
+        "weights_sha256": _sha256(blob),
+        "package_version": meta.get("package_version", __version__),
+    }
+    json_path = stem.with_suffix(".json")
+    atomic.write_json(json_path, full)
+    return json_path
+
+
+def _sha256(blob: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(blob).hexdigest()
+
+
+def read_meta(path: str | Path) -> dict:
+    path = _json_path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint metadata {path} is missing")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path} is not valid JSON ({e.msg}); the checkpoint is damaged") from e
+
+
+def load_checkpoint(path: str | Path, expect: ModelConfig | None = None) -> Checkpoint:
+    """Rebuild the model from STEM.json and STEM.safetensors (``path`` may be either, or the stem)."""
+    json_path = _json_path(path)
+    meta = read_meta(json_path)
+    try:
+        config = ModelConfig.from_dict(meta["model"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{json_path} has no valid 'model' architecture ({e})") from e
+    if expect is not None and config != expect:
+        raise CheckpointError(f"{json_path} is a {config.hidden} model, expected {expect.hidden}")
+    weights = json_path.with_name(meta.get("weights_file", json_path.with_suffix(".safetensors").name))
+    if not weights.is_file():
+        raise CheckpointError(f"checkpoint weights {weights} are missing")
+    blob = weights.read_bytes()
+    if "weights_sha256" in meta and _sha256(blob) != meta["weights_sha256"]:
+        raise CheckpointError(f"{weights} does not match the hash in {json_path.name} (truncated or replaced)")
+    try:
+        state = load(blob)
+    except (SafetensorError, Exception) as e:  # safetensors raises several types on a damaged header
+        raise CheckpointError(f"{weights} is not a readable safetensors file ({e})") from e
+    model = MLP(config)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != got:
+        raise CheckpointError(
+            f"{weights} holds tensors {got} but {json_path.name} describes a {config.hidden} model ({expected})"
+        )
+    model.load_state_dict(state)
+    model.eval()
+    return Checkpoint(path=json_path, model=model, meta=meta)
+
+
+def _json_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path if path.suffix == ".json" else path.with_suffix(".json") if path.suffix == ".safetensors" else Path(f"{path}.json")
+
+
+def iter_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Every checkpoint JSON under ``run_dir`` (sorted by path), whatever the run's layout."""
+    run_dir = Path(run_dir)
+    return sorted(p for p in run_dir.rglob("*.json") if p.with_suffix(".safetensors").is_file())

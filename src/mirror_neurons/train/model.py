@@ -1,0 +1,92 @@
+"""The paper's network: an MLP with named activation points (SPEC section 5).
+
+input (100) -> L x [Dense(N) -> activation -> Dropout(d)] -> Dense(4), linear.
+Kernels are Glorot-uniform, biases zero. Each Dense layer's output after its
+activation passes through a named identity module ``points["dense_i"]`` (the
+output layer is ``dense_L``, linear), so analysis captures activations by name
+with hooks and never depends on the layer's position in a Sequential.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from mirror_neurons.errors import ConfigError
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "elu": nn.ELU}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture only; everything needed to rebuild the module."""
+
+    hidden: tuple[int, ...] = (17, 17)
+    """Units per hidden layer (the paper: 1-3 layers of 5-50 units)."""
+    dropout: float = 0.12
+    """Dropout rate after each hidden layer's activation."""
+    activation: str = "relu"
+    """Hidden activation: one of relu, tanh, sigmoid, gelu, elu."""
+    n_inputs: int = 100
+    n_outputs: int = 4
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ConfigError(f"hidden must list at least one layer width >= 1, got {self.hidden}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Units of every Dense layer, the output layer included (2 x 17 -> (17, 17, 4))."""
+        return (*self.hidden, self.n_outputs)
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return tuple(f"dense_{i}" for i in range(len(self.widths)))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        return cls(**{**d, "hidden": tuple(d["hidden"])})
+
+
+class MLP(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        sizes = (config.n_inputs, *config.widths)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.activation = ACTIVATIONS[config.activation]()
+        self.dropout = nn.Dropout(config.dropout)
+        self.points = nn.ModuleDict({name: nn.Identity() for name in config.layer_names})
+        self.reset_parameters()
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Glorot-uniform kernels and zero biases, drawn from ``generator`` when given."""
+        for layer in self.layers:
+            fan_out, fan_in = layer.weight.shape
+            bound = (6.0 / (fan_in + fan_out)) ** 0.5
+            with torch.no_grad():
+                layer.weight.uniform_(-bound, bound, generator=generator)
+                layer.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (n, 100) -> (n, 4)
+        *hidden, out = self.layers
+        names = self.config.layer_names
+        for name, layer in zip(names, hidden):
+            x = self.dropout(self.points[name](self.activation(layer(x))))
+        return self.points[names[-1]](out(x))
+
+    def kernels(self) -> list[torch.Tensor]:
+        """Dense kernels (out, in), the ones the L2 penalty applies to."""
+        return [layer.weight for layer in self.layers]
