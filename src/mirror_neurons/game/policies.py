@@ -1,0 +1,34 @@
+"""Policies that drive players without a network: the published random policy.
+
+``random_actions`` draws from the game's own counter-based stream (slot
+``POLICY``), so a policy-driven game is as reproducible as the engine: the
+same (seed, game index, turn) gives the same action in any batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mirror_neurons.errors import ConfigError
+from mirror_neurons.game import streams
+from mirror_neurons.game.engine import GameBatch
+from mirror_neurons.game.streams import Slot
+
+PUBLISHED_PROBS = (0.5, 0.25, 0.125, 0.125)
+"""The published generator's policy: hop 50 %, jump 25 %, leap 12.5 %, help 12.5 %."""
+
+
+def check_probs(probs: Sequence[float]) -> np.ndarray:
+    p = np.asarray(probs, dtype=np.float64)
+    if p.shape != (4,) or (p < 0).any() or not np.isclose(p.sum(), 1.0):
+        raise ConfigError(f"policy probabilities must be 4 non-negative numbers summing to 1, got {list(probs)}")
+    return p
+
+
+def random_actions(batch: GameBatch, probs: Sequence[float] = PUBLISHED_PROBS) -> np.ndarray:
+    """One action per game (B,) int64 for the current actor, drawn with ``probs``."""
+    cdf = np.cumsum(check_probs(probs))
+    u = streams.uniform(batch.keys, batch.turn, Slot.POLICY)[:, 0]
+    return np.minimum(np.searchsorted(cdf, u, side="right"), 3).astype(np.int64)
