@@ -62,6 +62,23 @@ def main(
 
 # --- game: play, (run until the later stages exist) ---------------------------
 
+
+@command("play")
+def play(
+    seed: int = typer.Option(0, "--seed", help="Game seed (>= 0); the same seed and keys replay the same game."),
+    turns: int = typer.Option(100, "--turns", help="Game length in turns (Frog's and Toad's both count)."),
+    toad: str = typer.Option("random", "--toad", help="Toad's policy: 'random' (the published 50/25/12.5/12.5 %)."),
+) -> None:
+    """Play Frog in the terminal against Toad: h hop, j jump, l leap, p help, q quit."""
+    from mirror_neurons.game.play import play_in_terminal
+
+    result = play_in_terminal(seed=seed, turns=turns, toad=toad)
+    console.print(
+        f"[bold]Frog {result.frog_score}[/bold] · Toad {result.toad_score} after {result.turns} turns"
+        + (" (quit)" if result.quit else "")
+    )
+
+
 # --- data ----------------------------------------------------------------------
 
 # --- train: train, sweep --------------------------------------------------------

@@ -1,0 +1,130 @@
+"""What the PettingZoo and Gymnasium environments share: config, spaces, rewards, seeds.
+
+The adapters only translate between ``GameBatch`` (a batch of one game) and
+the libraries' conventions; the rules live in the engine. This module holds
+the pieces both adapters need so that they cannot drift apart: building a
+``GameConfig`` from keyword arguments, the observation and action spaces, the
+reward modes, and the mapping from ``reset(seed=...)`` to a game of the
+per-game random stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Callable
+
+import numpy as np
+from gymnasium import spaces
+
+from mirror_neurons.errors import ConfigError, GameError
+from mirror_neurons.game.config import GameConfig
+from mirror_neurons.game.constants import (
+    FLIES,
+    GROUND,
+    MAX_ENERGY,
+    OWN_ENERGY,
+    OWN_POSITION,
+    OWN_SCORE,
+    OWN_SYMBOL,
+    PLAYERS,
+    STATE_SIZE,
+    WIDTH,
+    Player,
+    Symbol,
+)
+
+AGENTS = ("frog", "toad")
+"""Agent names, indexed by ``Player``: Frog moves first."""
+
+REWARD_MODES = ("score", "team")
+"""``score``: the change in the agent's own score (default); ``team``: the change in both players' scores summed."""
+
+_CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(GameConfig))
+
+
+def make_config(config: GameConfig | None, overrides: dict) -> GameConfig:
+    """``config`` (default ``GameConfig()``) with ``overrides`` (GameConfig field names) applied."""
+    unknown = sorted(set(overrides) - set(_CONFIG_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown game option(s) {unknown}; valid ones are {list(_CONFIG_FIELDS)}")
+    return dataclasses.replace(config or GameConfig(), **overrides)
+
+
+def observation_high(config: GameConfig) -> np.ndarray:
+    """(100,) int64 upper bound of each state-vector entry (SPEC section 3); the lower bound is 0.
+
+    A player scores at most one point per own turn (a hop), so ``max_turns``
+    bounds the score; index 96 and the players row may hold Toad's own
+    distress code (10) when ``veil`` < 1.
+    """
+    high = np.zeros(STATE_SIZE, dtype=np.int64)
+    high[GROUND] = Symbol.ROUGH
+    high[PLAYERS] = Symbol.TOAD_DISTRESS
+    high[FLIES] = Symbol.FLY
+    high[OWN_SYMBOL] = Symbol.TOAD_DISTRESS
+    high[OWN_ENERGY] = MAX_ENERGY
+    high[OWN_SCORE] = config.max_turns
+    high[OWN_POSITION] = WIDTH - 1
+    return high
+
+
+def observation_space(config: GameConfig) -> spaces.Box:
+    return spaces.Box(low=0, high=observation_high(config), shape=(STATE_SIZE,), dtype=np.int64)
+
+
+def action_space() -> spaces.Discrete:
+    return spaces.Discrete(4)
+
+
+def check_reward_mode(mode: str) -> str:
+    if mode not in REWARD_MODES:
+        raise ConfigError(f"reward must be one of {list(REWARD_MODES)}, got {mode!r}")
+    return mode
+
+
+def rewards(score_delta: np.ndarray, mode: str) -> np.ndarray:
+    """(2,) rewards for (Frog, Toad) from one turn's (2,) score changes."""
+    if mode == "team":
+        return np.full(2, score_delta.sum(), dtype=np.int64)
+    return score_delta
+
+
+def check_action(action: object, agent: str) -> int:
+    """The action as a plain int 0..3, or a ``GameError`` naming the bad value."""
+    if isinstance(action, (int, np.integer)) and not isinstance(action, bool) and 0 <= action <= 3:
+        return int(action)
+    if isinstance(action, np.ndarray) and action.shape in ((), (1,)) and action.dtype.kind in "iu":
+        return check_action(action.reshape(-1)[0], agent)
+    raise GameError(f"{agent}'s action must be an integer 0..3 (hop, jump, leap, help), got {action!r}")
+
+
+class EpisodeSeeds:
+    """Maps resets to games of the counter-based stream: ``reset(seed=s)`` plays game (s, 0).
+
+    Each later ``reset()`` without a seed plays the next game of the same seed,
+    (s, 1), (s, 2), ..., so a seeded run of many episodes is reproducible and
+    its episodes are the same games that ``GameBatch(config, s, [k])`` plays.
+    A first reset without any seed draws ``s`` with ``fresh`` (OS entropy by default).
+    """
+
+    def __init__(self, fresh: Callable[[], int] | None = None):
+        self.seed: int | None = None
+        self.next_game = 0
+        self._fresh = fresh or (lambda: secrets.randbits(63))
+
+    def next(self, seed: int | None) -> tuple[int, int]:
+        """(seed, game index) for this reset."""
+        if seed is not None:
+            if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+                raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+            self.seed, self.next_game = int(seed), 0
+        elif self.seed is None:
+            self.seed, self.next_game = int(self._fresh()), 0
+        game = self.next_game
+        self.next_game += 1
+        return self.seed, game
+
+
+def agent_index(agent: str) -> Player:
+    return Player(AGENTS.index(agent))

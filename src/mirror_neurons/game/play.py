@@ -1,0 +1,137 @@
+"""``mirror-neurons play``: a person plays Frog in the terminal against a policy-driven Toad.
+
+One key per action (``constants.ACTION_KEYS``: h hop, j jump, l leap, p help;
+q quits), no Enter needed when stdin is a terminal (it is put in cbreak mode
+and restored on exit, even on Ctrl-C); when stdin is a pipe or file, keys are
+read line by line, every non-blank character being one key. The screen is
+redrawn before each of Frog's turns. ``play`` takes its keys and output as
+arguments, so it runs the same way in a test as in a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+
+from mirror_neurons.errors import ConfigError
+from mirror_neurons.game.config import GameConfig
+from mirror_neurons.game.constants import ACTION_KEYS, Action, Player
+from mirror_neurons.game.engine import GameBatch
+from mirror_neurons.game.policies import random_actions
+from mirror_neurons.game.render import render
+
+QUIT_KEY = "q"
+HELP_LINE = "keys: " + "  ".join(f"{k} {a.name.lower()}" for k, a in ACTION_KEYS.items()) + f"  {QUIT_KEY} quit"
+CLEAR_SCREEN = "\x1b[H\x1b[2J"
+
+TOAD_POLICIES: dict[str, Callable[[GameBatch], np.ndarray]] = {"random": random_actions}
+"""Policies Toad can follow, by name: ``batch -> (1,) actions``."""
+
+
+@dataclass(frozen=True)
+class PlayResult:
+    frog_score: int
+    toad_score: int
+    turns: int
+    """Turns played (Frog's and Toad's both count)."""
+    quit: bool
+    """The player pressed ``q`` (or input ended) before the game's last turn."""
+
+
+def _terminal_keys(stream: TextIO) -> Iterator[str]:
+    """Single key presses from a terminal in cbreak mode (restored when the generator closes)."""
+    import termios
+    import tty
+
+    fd = stream.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        while True:
+            data = os.read(fd, 1)
+            if not data:
+                return
+            yield data.decode(errors="replace")
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _line_keys(stream: TextIO) -> Iterator[str]:
+    """Keys from a pipe or file: every non-blank character of every line."""
+    for line in stream:
+        yield from (ch for ch in line if not ch.isspace())
+
+
+@contextmanager
+def keys_from(stream: TextIO):
+    """Keys from ``stream``: one key press at a time on a terminal, else line by line."""
+    keys = _terminal_keys(stream) if stream.isatty() else _line_keys(stream)
+    try:
+        yield keys
+    finally:
+        keys.close()
+
+
+def play(
+    seed: int = 0,
+    turns: int = 100,
+    toad: str = "random",
+    *,
+    keys: Iterable[str],
+    out: TextIO,
+    clear: bool = False,
+) -> PlayResult:
+    """Play one game: Frog's actions come from ``keys``, Toad's from the named policy.
+
+    ``turns`` is the game's length in turns (both players' turns count, as
+    ``GameConfig.max_turns``). ``clear`` redraws in place with an ANSI clear
+    screen (for terminals) instead of printing the frames one under another.
+    """
+    if toad not in TOAD_POLICIES:
+        raise ConfigError(f"unknown Toad policy {toad!r}; choose one of {sorted(TOAD_POLICIES)}")
+    toad_policy = TOAD_POLICIES[toad]
+    batch = GameBatch(GameConfig(max_turns=turns), seed, [0])
+    last: list[Action | None] = [None, None]
+    key_iter = iter(keys)
+    message = "You are Frog (f); Toad (t) follows the " + toad + " policy."
+    quit_ = False
+
+    def draw(footer: str) -> None:
+        out.write((CLEAR_SCREEN if clear else "\n") + render(batch, last_actions=last) + "\n" + footer + "\n")
+        out.flush()
+
+    while not batch.done[0]:
+        if batch.actor[0] == Player.TOAD:
+            action = Action(int(toad_policy(batch)[0]))
+            batch.step([action])
+            last[Player.TOAD] = action
+            continue
+        draw(f"{message}\n{HELP_LINE}")
+        key = next(key_iter, QUIT_KEY)
+        if key == QUIT_KEY:
+            quit_ = True
+            break
+        if key not in ACTION_KEYS:
+            message = f"unknown key {key!r}"
+            continue
+        action = ACTION_KEYS[key]
+        batch.step([action])
+        last[Player.FROG] = action
+        message = f"you chose {action.name.lower()}"
+
+    frog, toad_score = (int(s) for s in batch.score[0])
+    ending = "you quit" if quit_ else "game over"
+    draw(f"{ending} after {int(batch.turn[0])} turns: Frog {frog}, Toad {toad_score}")
+    return PlayResult(frog_score=frog, toad_score=toad_score, turns=int(batch.turn[0]), quit=quit_)
+
+
+def play_in_terminal(seed: int = 0, turns: int = 100, toad: str = "random") -> PlayResult:
+    """``play`` on this process's stdin and stdout (what ``mirror-neurons play`` runs)."""
+    with keys_from(sys.stdin) as keys:
+        return play(seed, turns, toad, keys=keys, out=sys.stdout, clear=sys.stdout.isatty())

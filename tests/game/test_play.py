@@ -1,0 +1,78 @@
+"""``mirror-neurons play``: the game loop in process, then the real command through a pseudo-terminal."""
+
+import io
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from mirror_neurons.errors import ConfigError
+from mirror_neurons.game.play import HELP_LINE, keys_from, play
+
+CLI = str(Path(sys.executable).parent / "mirror-neurons")
+
+
+def test_three_hops_from_the_start_score_three():
+    # from energy 20 a hop always succeeds and scores 1, and the scroll keeps Frog off the edge
+    out = io.StringIO()
+    result = play(seed=1, turns=6, keys="hhh", out=out)
+    assert (result.frog_score, result.turns, result.quit) == (3, 6, False)
+    assert "game over after 6 turns: Frog 3," in out.getvalue()
+
+
+def test_unknown_key_is_named_and_costs_no_turn():
+    out = io.StringIO()
+    result = play(seed=1, turns=10, keys="xhq", out=out)
+    text = out.getvalue()
+    assert "unknown key 'x'" in text and HELP_LINE in text
+    assert (result.turns, result.quit) == (2, True)  # Frog's hop and Toad's reply, then q
+
+
+def test_input_running_out_quits():
+    result = play(seed=1, turns=10, keys="", out=io.StringIO())
+    assert (result.turns, result.quit) == (0, True)
+
+
+def test_unknown_toad_policy_is_named():
+    with pytest.raises(ConfigError, match="'smart'"):
+        play(toad="smart", keys="", out=io.StringIO())
+
+
+def test_keys_from_a_pipe_are_the_non_blank_characters():
+    with keys_from(io.StringIO("h j\n l\n\nq")) as keys:
+        assert list(keys) == ["h", "j", "l", "q"]
+
+
+@pytest.mark.slow
+def test_play_in_a_pseudo_terminal_to_the_end():
+    child = pexpect.spawn(CLI, ["play", "--seed", "1", "--turns", "6"], encoding="utf-8", timeout=30)
+    try:
+        child.expect_exact("turn 0/6   Frog to move")
+        child.expect_exact(HELP_LINE)
+        child.send("h")  # one key press, no Enter: the terminal is in cbreak mode
+        child.expect_exact("turn 2/6   Frog to move")
+        child.expect_exact("you chose hop")
+        child.send("x")
+        child.expect_exact("unknown key 'x'")
+        child.send("j")
+        child.expect_exact("turn 4/6")
+        child.send("l")
+        child.expect_exact("game over after 6 turns: Frog ")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+
+
+@pytest.mark.slow
+def test_play_in_a_pseudo_terminal_quits_on_q():
+    child = pexpect.spawn(CLI, ["play", "--seed", "1"], encoding="utf-8", timeout=30)
+    try:
+        child.expect_exact(HELP_LINE)
+        child.send("q")
+        child.expect_exact("you quit after 0 turns")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
