@@ -22,10 +22,11 @@ def board_lines(text: str) -> dict[str, str]:
 def hand_built_batch(**config) -> GameBatch:
     """A game whose state is set by hand: rough at 3-4, flies at 0 and 31, Frog at 2, Toad at 10."""
     batch = GameBatch(GameConfig(**config), seed=0, game_ids=[0])
-    batch.ground[0, :] = Symbol.SOLID
-    batch.ground[0, [3, 4]] = Symbol.ROUGH
-    batch.flies[0, :] = False
-    batch.flies[0, [0, 31]] = True
+    ground = np.full((1, 32), Symbol.SOLID, dtype=np.uint8)
+    ground[0, [3, 4]] = Symbol.ROUGH
+    flies = np.zeros((1, 32), dtype=bool)
+    flies[0, [0, 31]] = True
+    batch.ground, batch.flies = ground, flies  # whole-array assignment (the engine stores bit masks)
     batch.pos[0] = [2, 10]
     batch.energy[0] = [7, 0]
     batch.score[0] = [12, 5]
