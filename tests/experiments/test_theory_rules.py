@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import special
 
-from mirror_neurons.errors import ConfigError
+from mirror_neurons.errors import AnalysisError, ConfigError
 from mirror_neurons.experiments import theory
 from mirror_neurons.experiments.theory import TheoryGrid, choose_checkpoint, emergence, fit_theory, n_parameters, proportions, signal_complexity, verdicts
 from mirror_neurons.train.model import MLP, ModelConfig
@@ -36,15 +36,18 @@ def test_bad_grids_are_refused():
         TheoryGrid(seeds=0)
 
 
-def test_signal_complexity_counts_boards_and_label_entropy():
-    x = np.zeros((4, 100), np.uint8)
-    x[1, 5] = 2  # a second board
-    x[2, 97] = 7  # same board as row 0, other energy: not a new board
-    x[3, 70] = 3  # same board, a fly: not a new board
-    s = signal_complexity(x, np.array([0, 1, 2, 3]))
-    assert s["S"] == 2
+def test_signal_complexity_is_the_distinct_board_yield_and_the_label_entropy():
+    manifest = {
+        "generation": {"distinct_boards": 250, "frog_states_recorded": 1000, "games": 4},
+        "natural_distribution": {"label": {"hop": 10, "jump": 10, "leap": 10, "help": 10}},
+    }
+    s = signal_complexity(manifest)
+    assert s["S"] == 250.0  # distinct boards per 1,000 recorded Frog states
     assert s["S_H"] == pytest.approx(2.0)  # four equally likely labels
-    assert signal_complexity(x, np.array([0, 0, 0, 0]))["S_H"] == 0
+    manifest["natural_distribution"]["label"] = {"hop": 40, "jump": 0, "leap": 0, "help": 0}
+    assert signal_complexity(manifest)["S_H"] == 0
+    with pytest.raises(AnalysisError, match="regenerate"):
+        signal_complexity({"generation": {}})
 
 
 def _record(**kw):

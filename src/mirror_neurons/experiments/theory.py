@@ -41,6 +41,8 @@ PAPER_CMNI_THRESHOLD = 0.005
 """The paper's "robust mirror patterns" CMNI threshold."""
 NULL_QUANTILE = 0.95
 """Chance-corrected emergence: CMNI above this quantile of each null."""
+VAL_FRACTION = 0.3
+"""Validation share of each dataset; its first half judges training, its second half is analysed."""
 MIN_EVENTS = 10
 """The fit is attempted only with at least this many emergent and non-emergent models."""
 MEANINGFUL_OR = 2.0
@@ -158,17 +160,26 @@ class TheoryGrid:
 # --- signal complexity ------------------------------------------------------------------------
 
 
-def signal_complexity(x: np.ndarray, label: np.ndarray) -> dict[str, float]:
-    """S of a training split: distinct boards (rows of x0..x63) and label entropy in bits.
+def signal_complexity(manifest: dict) -> dict[str, float]:
+    """S of a dataset, from its manifest: the distinct-board yield and the label entropy.
 
-    ``x`` is (n, 100) uint8, ``label`` (n,). The board leaves out energy and the
-    flies row, which preparation re-draws from fixed tables (SPEC section 4).
+    ``S`` = distinct boards per 1,000 Frog states recorded while generation
+    collected the dataset's boards (``generation.distinct_boards /
+    generation.frog_states_recorded``): how often the game shows Frog a board it
+    has not shown before. The data stage de-duplicates on the board, so the
+    count of distinct boards in a dataset is just its size; the yield is what
+    varies with the game. ``S_H`` = entropy in bits of the natural label
+    distribution (all rows before the split).
     """
-    boards = np.ascontiguousarray(np.asarray(x)[:, :64], dtype=np.uint8)
-    distinct = len(np.unique(boards.view(np.dtype((np.void, boards.shape[1])))))
-    counts = np.bincount(np.asarray(label, dtype=np.int64))
+    try:
+        gen = manifest["generation"]
+        labels = manifest["natural_distribution"]["label"]
+        S = 1000.0 * gen["distinct_boards"] / gen["frog_states_recorded"]
+    except (KeyError, TypeError, ZeroDivisionError) as e:
+        raise AnalysisError(f"the dataset manifest lacks the generation counts or label distribution ({e!r}); regenerate it") from e
+    counts = np.array(list(labels.values()), dtype=float)
     p = counts[counts > 0] / counts.sum()
-    return {"S": float(distinct), "S_H": float(-(p * np.log2(p)).sum())}
+    return {"S": float(S), "S_H": float(-(p * np.log2(p)).sum())}
 
 
 # --- emergence ----------------------------------------------------------------------------------
@@ -380,3 +391,283 @@ def statement(fits: dict[str, TheoryFit]) -> str:
             lines.append(f"- {v.part}: **{v.verdict}** ({v.because}).")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+# --- the runner ----------------------------------------------------------------------------------
+
+Progress = Callable[[str], None]
+
+
+def _seed(*parts: int) -> int:
+    """A seed derived from the experiment's seed and a position in the grid (SeedSequence, not arithmetic)."""
+    (state,) = np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)
+    return int(state) & (2**62 - 1)
+
+
+def data_config(grid: TheoryGrid, cell: DataCell, index: int):
+    """The data stage's configuration of one cell's dataset."""
+    from mirror_neurons.data.config import DataConfig
+    from mirror_neurons.game.config import GameConfig
+
+    game = GameConfig(rate_max=cell.rate_max, dependency=cell.dependency, veil=cell.veil)
+    # No balanced test split: at D < 1 the game yields no help labels, so the 40/40/10/10 test set
+    # cannot be drawn; the second half of the validation split is analysed instead (docs/theory.md).
+    return DataConfig(n_states=grid.n_states, seed=_seed(grid.seed, 1, index), game=game, test_size=0, val_fraction=VAL_FRACTION, preset="custom")
+
+
+def train_configs(grid: TheoryGrid, index: int, val_rows: int) -> tuple[list, list[str]]:
+    """Every (architecture, seed) model of one cell, with its id; ``val_rows``: the validation rows training may see."""
+    from mirror_neurons.train.config import TrainConfig
+    from mirror_neurons.train.model import ModelConfig
+
+    configs, ids = [], []
+    for a, hidden in enumerate(grid.hidden):
+        for rep in range(grid.seeds):
+            configs.append(TrainConfig(
+                model=ModelConfig(hidden=hidden, dropout=grid.dropout), lr=grid.lr, batch_size=grid.batch_size,
+                max_epochs=grid.max_epochs, patience=grid.patience, seed=_seed(grid.seed, 2, index, a, rep), val_rows=val_rows,
+            ))
+            ids.append(f"h{'x'.join(map(str, hidden))}_r{rep}")
+    return configs, ids
+
+
+def analyse_checkpoint(path: Path, test, groups, grid: TheoryGrid, rng: np.random.Generator) -> dict:
+    """CMNI, both nulls and the mirror-unit count of one checkpoint, with the analysis stage's functions."""
+    from mirror_neurons.analysis.activations import capture
+    from mirror_neurons.analysis.cmni import compute_cmni
+    from mirror_neurons.analysis.controls import permutation_null, random_init_null
+    from mirror_neurons.analysis.units import response_classes, unit_tests
+    from mirror_neurons.train.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    acts = capture(ckpt.model, test.x)
+    cmni = compute_cmni(acts, groups).cmni
+    a = np.concatenate(list(acts.values()), axis=1)  # (n, units): every layer, the output layer included, as CMNI counts
+    perm = permutation_null(a, groups, grid.n_permutations, rng)
+    init = random_init_null(ckpt.model.config, test.x.astype(np.float32), groups, rng.integers(0, 2**62, grid.n_random_inits))
+    classes = response_classes(unit_tests(a, groups))
+    return {
+        "epoch": int(ckpt.meta["epoch"]),
+        "val_loss": float(ckpt.meta["val_loss"]),
+        "val_accuracy": float(ckpt.meta["val_accuracy"]),
+        "cmni": float(cmni),
+        "perm_q95": float(np.quantile(perm, NULL_QUANTILE)),
+        "init_q95": float(np.quantile(init, NULL_QUANTILE)),
+        "p_perm": float((1 + np.sum(perm >= cmni)) / (1 + len(perm))),
+        "p_init": float((1 + np.sum(init >= cmni)) / (1 + len(init))),
+        "n_mirror": int(np.sum(classes == "mirror")),
+        "n_units": int(a.shape[1]),
+    }
+
+
+def _checkpoint_metas(paths: Iterable[Path]) -> list[dict]:
+    out = []
+    for p in paths:
+        meta = json.loads(Path(p).read_text())
+        out.append({"path": str(p), "epoch": int(meta["epoch"]), "val_loss": float(meta["val_loss"]), "val_accuracy": float(meta["val_accuracy"])})
+    return out
+
+
+def run_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progress: Progress | None = None) -> list[dict]:
+    """Data, training and analysis of one dataset cell; each step skipped when already complete."""
+    from mirror_neurons.data.build import build_dataset
+    from mirror_neurons.data.dataset import MANIFEST, load_dataset
+    from mirror_neurons.analysis.groups import split_groups
+    from mirror_neurons.train.trainer import train_many
+
+    say = progress or (lambda message: None)
+    records_file = folder / "models.json"
+    if records_file.is_file():
+        return json.loads(records_file.read_text())
+    data_dir = folder / "data"
+    if not (data_dir / MANIFEST).is_file():
+        say(f"{cell.name}: data")
+        build_dataset(data_config(grid, cell, index), data_dir)
+    dataset = load_dataset(data_dir)
+    complexity = signal_complexity(dataset.manifest)
+    val_rows = len(dataset.val) // 2  # the first half judges training, the second half is analysed
+    if val_rows < 1:
+        raise ConfigError(f"{cell.name}: the validation split has {len(dataset.val)} rows, too few to halve; raise n_states")
+    analysed = dataset.val.take(np.arange(val_rows, len(dataset.val)))
+    configs, ids = train_configs(grid, index, val_rows)
+    say(f"{cell.name}: training {len(configs)} models")
+    results = train_many(configs, dataset, folder / "run", model_ids=ids, run_info={"theory_cell": asdict(cell), "grid": grid.to_dict()})
+    say(f"{cell.name}: analysis")
+    groups = split_groups(analysed)
+    records = []
+    for m, (result, config) in enumerate(zip(results, configs)):
+        rng = np.random.default_rng(_seed(grid.seed, 3, index, m))
+        metas = _checkpoint_metas(result.checkpoints)
+        if not metas:
+            log.warning("%s/%s has no checkpoint (%s); left out", cell.name, result.model_id, result.reason)
+            continue
+        chosen, lowest = choose_checkpoint(metas)
+        first = analyse_checkpoint(Path(chosen["path"]), analysed, groups, grid, rng)
+        low = first if lowest["path"] == chosen["path"] else analyse_checkpoint(Path(lowest["path"]), analysed, groups, grid, rng)
+        hidden = list(config.model.hidden)
+        record = {
+            "cell": cell.name, "rate_max": cell.rate_max, "dependency": cell.dependency, "veil": cell.veil,
+            **complexity, "hidden": hidden, "M": n_parameters(hidden), "hidden_units": int(sum(hidden)),
+            "model_id": result.model_id, "seed": config.seed, "status": result.status, "epochs": result.epochs,
+            "reached_threshold": chosen["val_loss"] < PAPER_LOSS_THRESHOLD,
+            "E": 1.0 - lowest["val_accuracy"],
+            **first,
+            "lowest": low,
+        }
+        for definition, value in emergence(record).items():
+            record[f"emergent_{definition}"] = value
+        for definition, value in emergence(low).items():
+            record[f"emergent_{definition}_lowest"] = value
+        records.append(record)
+    atomic.write_json(records_file, records)
+    return records
+
+
+def run_theory(grid: TheoryGrid, out: str | Path, *, progress: Progress | None = None, figures: bool = True) -> dict:
+    """Run (or resume) the whole experiment under ``out`` and write its summary; returns the summary.
+
+    Layout::
+
+        OUT/grid.json                    the grid (a different grid in the same folder is refused)
+        OUT/cells/<cell>/data/           the cell's dataset
+        OUT/cells/<cell>/run/            its many-models training run
+        OUT/cells/<cell>/models.json     one record per model (written when the cell is complete)
+        OUT/records.json, OUT/summary.json, OUT/results.md, OUT/figures/*.png
+    """
+    out = Path(out)
+    grid_file = out / "grid.json"
+    if grid_file.is_file():
+        old = json.loads(grid_file.read_text())
+        if old != json.loads(json.dumps(grid.to_dict())):
+            raise ConfigError(f"{out} holds a theory run of another grid; use another --out or remove {out}")
+    else:
+        atomic.write_json(grid_file, grid.to_dict())
+    records = []
+    for index, cell in enumerate(grid.cells()):
+        records.extend(run_cell(grid, cell, index, out / "cells" / cell.name, progress))
+    atomic.write_json(out / "records.json", records)
+    summary = summarise(records)
+    atomic.write_json(out / "summary.json", summary)
+    atomic.write_text(out / "results.md", results_markdown(summary, grid))
+    if figures:
+        write_figures(summary, records, out / "figures")
+    return summary
+
+
+# --- summary, text and figures ---------------------------------------------------------------------
+
+
+def summarise(records: Sequence[dict]) -> dict:
+    """Proportions per cell, the pre-registered fits, their verdicts and the sensitivity fits."""
+    summary: dict = {"n_models": len(records), "definitions": {}}
+    if not records:
+        return summary
+    for definition in DEFINITIONS:
+        main = fit_theory(records, definition)
+        sens = {
+            "S_H (label entropy) as S": fit_theory(records, definition, s_key="S_H"),
+            "lowest-loss checkpoint": fit_theory(records, definition, outcome_key=f"emergent_{definition}_lowest"),
+        }
+        summary["definitions"][definition] = {
+            "k": int(sum(r[f"emergent_{definition}"] for r in records)),
+            "by_DI": proportions(records, ("dependency", "veil"), definition),
+            "by_complexity_M": proportions(records, ("rate_max", "M"), definition),
+            "by_cell": proportions(records, ("rate_max", "dependency", "veil"), definition),
+            "fit": main.to_dict(),
+            "verdicts": [asdict(v) for v in verdicts(main)],
+            "statement": statement({definition: main}),
+            "sensitivity": {name: {"fit": tf.to_dict(), "verdicts": [asdict(v) for v in verdicts(tf)]} for name, tf in sens.items()},
+        }
+    S = {}
+    for r in records:
+        S.setdefault(r["rate_max"], []).append((r["S"], r["S_H"]))
+    summary["S_by_complexity"] = {str(k): {"S_mean": float(np.mean([s for s, _ in v])), "S_H_mean": float(np.mean([h for _, h in v]))} for k, v in S.items()}
+    summary["reached_threshold"] = int(sum(r["reached_threshold"] for r in records))
+    summary["cmni"] = {"median": float(np.median([r["cmni"] for r in records])), "max": float(np.max([r["cmni"] for r in records]))}
+    return summary
+
+
+def _ratio_rows(summary: dict, records: Sequence[dict], definition: str) -> list[dict]:
+    """P per (complexity, M) point with its mean S/M."""
+    ratio: dict[tuple, list[float]] = {}
+    for r in records:
+        ratio.setdefault((r["rate_max"], r["M"]), []).append(r["S"] / r["M"])
+    return [{**row, "ratio": float(np.mean(ratio[(row["rate_max"], row["M"])]))} for row in summary["definitions"][definition]["by_complexity_M"]]
+
+
+def figure_set(summary: dict, records: Sequence[dict]) -> list[tuple[str, str, object]]:
+    """(file stem, title, Matplotlib figure) for each of the experiment's figures."""
+    import matplotlib.pyplot as plt
+
+    from mirror_neurons.experiments import plots
+
+    out = []
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    plots.plot_p_vs_ratio({d: _ratio_rows(summary, records, d) for d in DEFINITIONS}, ax=ax)
+    out.append(("p_vs_ratio", "P against S/M (pooled over D, I and seeds; 95 % Wilson intervals)", fig))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, d in zip(axes, DEFINITIONS):
+        plots.plot_di_heatmap(summary["definitions"][d]["by_DI"], ax=ax, title=DEFINITION_NAMES[d].split(" (")[0])
+    out.append(("p_by_DI", "P over the (D, I) grid, both definitions (k/n and 95 % Wilson interval per cell)", fig))
+    by_cell: dict[str, list[float]] = {}
+    for r in sorted(records, key=lambda r: (r["rate_max"], r["dependency"], r["veil"])):
+        by_cell.setdefault(f"r{r['rate_max']:g} D{r['dependency']:g} I{r['veil']:g}", []).append(r["cmni"])
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(by_cell)), 4))
+    plots.plot_cmni_by_cell(by_cell, ax=ax)
+    out.append(("cmni_by_cell", "CMNI of every model's analysed checkpoint, per dataset cell", fig))
+    return out
+
+
+def write_figures(summary: dict, records: Sequence[dict], folder: Path) -> list[Path]:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for stem, _title, fig in figure_set(summary, records):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        plt.close(fig)
+        path = folder / f"{stem}.png"
+        atomic.write_bytes(path, buf.getvalue())
+        paths.append(path)
+    return paths
+
+
+def _fmt(v: float) -> str:
+    return "inf" if v == math.inf else "-inf" if v == -math.inf else f"{v:.3g}"
+
+
+def results_markdown(summary: dict, grid: TheoryGrid) -> str:
+    """The results as Markdown: counts, tables of P, the fitted coefficients and the generated statement."""
+    lines = [f"Models analysed: {summary['n_models']} (grid: {len(grid.cells())} datasets x {len(grid.hidden)} architectures x {grid.seeds} seeds); "
+             f"{summary.get('reached_threshold', 0)} reached val loss < 0.06. CMNI median {summary.get('cmni', {}).get('median', math.nan):.4g}, "
+             f"max {summary.get('cmni', {}).get('max', math.nan):.4g}.", ""]
+    if "S_by_complexity" in summary:
+        lines += ["| rate_max | mean S (distinct boards) | mean S_H (label entropy, bits) |", "|---|---|---|"]
+        lines += [f"| {k} | {v['S_mean']:.0f} | {v['S_H_mean']:.3f} |" for k, v in summary["S_by_complexity"].items()]
+        lines.append("")
+    for definition, d in summary["definitions"].items():
+        lines += [f"### Emergence, {DEFINITION_NAMES[definition]}", "", f"{d['k']} of {summary['n_models']} models.", ""]
+        lines += ["P over (D, I), pooled over complexity, capacity and seeds:", "", "| D | I | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
+        lines += [f"| {r['dependency']:g} | {r['veil']:g} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |" for r in d["by_DI"]]
+        lines += ["", "P per game complexity and capacity, pooled over D, I and seeds:", "", "| rate_max | M | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
+        lines += [f"| {r['rate_max']:g} | {r['M']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |" for r in d["by_complexity_M"]]
+        fit = d["fit"]
+        lines.append("")
+        if "terms" in fit:
+            lines += [f"Fitted model ({fit['method']}, n = {fit['n']}, {fit['events']} emergent; x = log(S/M) - {fit['x_mean']:.3g}):", "",
+                      "| term | coefficient | SE | 95 % Wald | 95 % profile |", "|---|---|---|---|---|"]
+            for name, t in fit["terms"].items():
+                lines.append(f"| {name} | {t['coef']:.3g} | {t['se']:.3g} | [{_fmt(t['wald'][0])}, {_fmt(t['wald'][1])}] | [{_fmt(t['profile'][0])}, {_fmt(t['profile'][1])}] |")
+            lines += [f"Note: {n}" for n in fit.get("notes", [])]
+        else:
+            lines.append(f"No fit: {fit['reason']}.")
+        lines += ["", "Verdicts (pre-registered rules):", ""]
+        lines += [f"- {v['part']}: **{v['verdict']}** ({v['because']})." for v in d["verdicts"]]
+        lines += ["", "Sensitivity:", ""]
+        for name, s in d["sensitivity"].items():
+            short = "; ".join(f"{v['part']}: {v['verdict']}" for v in s["verdicts"] if v["verdict"] != "reported")
+            lines.append(f"- {name}: {short}.")
+        lines.append("")
+    return "\n".join(lines)
