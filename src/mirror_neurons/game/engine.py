@@ -5,22 +5,34 @@ per ``step`` with no Python loop over games. Rules are SPEC section 2, in the
 order of the published game loop: the acting player's action, then the world
 update (flies spawn, then drift), then, after a moving action (hop, leap,
 help, successful or not), the obstacle rate grows and the world scrolls.
+Finally the next actor's turn starts and its symbol returns to its base
+symbol, so a state observed at the start of a player's turn shows that player
+as ``f``/``t`` (or distress) and its partner with the partner's last action.
 
 Randomness comes from ``streams``: every draw is a function of
-(seed, game index, turn, slot), so a game's trajectory depends only on those
-and on the actions taken. ``rules.Game`` is the one-game twin written rule by
-rule in plain Python; tests check that the two agree step by step.
+(seed, game index, turn, slot, i), so a game's trajectory depends only on
+those and on the actions taken. ``rules.Game`` is the one-game twin written
+rule by rule in plain Python; tests check that the two agree step by step.
 
-Array shapes (B = number of games):
-    ground  (B, 32) uint8   Symbol.SOLID / Symbol.ROUGH
-    flies   (B, 32) bool
-    pos     (B, 2)  int64   column of Frog (0) and Toad (1)
-    energy  (B, 2)  int64   0..20
-    score   (B, 2)  int64
-    symbol  (B, 2)  uint8   base or last-action symbol (distress is derived from the ground)
+All games of a batch take their turns together, so the turn counter and hence
+the actor (Frog on even turns) are shared: per-player arrays are stored
+player-major, ``(2, B)``, and the actor's row is a view, not a gather.
+
+For speed, each game's 32-column ground and flies rows are stored as 32-bit
+masks in an int64 (bit ``c`` = column ``c``): scrolling is a shift, catching a
+fly clears a bit, and fly drift is three masks. ``ground`` and ``flies``
+decode them on demand (read-only arrays; assign a whole array to change them).
+
+Public arrays (B = number of games):
+    ground  (B, 32) uint8   Symbol.SOLID / Symbol.ROUGH          (decoded, read-only)
+    flies   (B, 32) bool                                         (decoded, read-only)
+    pos     (B, 2)  int64   column of Frog (0) and Toad (1)      (writable view)
+    energy  (B, 2)  int64   0..20                                (writable view)
+    score   (B, 2)  int64                                        (writable view)
+    symbol  (B, 2)  uint8   base or last-action symbol; distress is derived from the ground
     rate    (B,)    float64 obstacle rate
     queued  (B,)    int64   columns left in the queued obstacle run (rough ones, then one solid)
-    turn    (B,)    int64   turns taken; the actor is turn % 2 (Frog first)
+    turn    (B,)    int64   turns taken, the same in every game (read-only)
 """
 
 from __future__ import annotations
@@ -46,57 +58,155 @@ from mirror_neurons.game.constants import (
 )
 from mirror_neurons.game.streams import Slot
 
-_MAX_SHIFT = WIDTH  # a scroll never moves more than the world's width
+_COLS = np.arange(WIDTH, dtype=np.int64)
+_BITS = np.int64(1) << _COLS  # (32,) bit of each column
+_ALL = (1 << WIDTH) - 1  # mask of the 32 columns
+_LAST = 1 << (WIDTH - 1)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S11, _S32 = np.uint64(11), np.uint64(32)
 _BASE = np.array([Symbol.FROG, Symbol.TOAD], dtype=np.uint8)
-_COLS = np.arange(WIDTH)
+_LEAP_LEN = 5
+_FLY_ENERGY = 4
+_HELP_ENERGY = 2
+# plain ints: comparing arrays with IntEnum members costs an enum attribute lookup per use
+_HOP, _JUMP, _LEAP, _HELP = (int(a) for a in (Action.HOP, Action.JUMP, Action.LEAP, Action.HELP))
+_SYM_JUMP, _SYM_LEAP, _SYM_HELP = int(Symbol.JUMP), int(Symbol.LEAP), int(Symbol.HELP)
+_SLOT_FLIES, _SLOT_SPAWN, _SLOT_HELP, _SLOT_COLUMNS = (
+    int(Slot.FLIES), int(Slot.FLY_SPAWN), int(Slot.HELP_LEAP), int(Slot.COLUMNS))
+
+
+def _encode(rows: np.ndarray) -> np.ndarray:
+    """(B, 32) bool -> (B,) int64 column masks."""
+    return (np.asarray(rows, dtype=bool).astype(np.int64) << _COLS).sum(axis=1)
+
+
+def _decode(masks: np.ndarray) -> np.ndarray:
+    """(B,) int64 column masks -> (B, 32) bool."""
+    return ((masks[:, None] >> _COLS) & 1).astype(bool)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 class GameBatch:
     """B independent games advanced together; ``GameBatch(..., game_ids=[i])`` is one game."""
 
     def __init__(self, config: GameConfig, seed: int, game_ids: np.ndarray | list[int] | int):
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise GameError(f"seed must be a non-negative integer, got {seed!r}; pass e.g. seed=0")
         ids = np.arange(game_ids) if np.isscalar(game_ids) else np.asarray(game_ids)
-        if ids.ndim != 1 or len(ids) == 0 or (ids < 0).any():
+        if ids.ndim != 1 or len(ids) == 0 or ids.dtype.kind not in "iu" or (ids < 0).any():
             raise GameError(f"game_ids must be a non-empty 1-D array of indices >= 0, got {game_ids!r}")
         self.config = config
         self.seed = int(seed)
         self.game_ids = ids.astype(np.uint64)
         self.keys = streams.game_keys(self.seed, self.game_ids)
         b = len(ids)
-        self.ground = np.full((b, WIDTH), Symbol.SOLID, dtype=np.uint8)
-        self.pos = np.tile(np.array([FROG_START, TOAD_START], dtype=np.int64), (b, 1))
-        self.energy = np.full((b, 2), MAX_ENERGY, dtype=np.int64)
-        self.score = np.zeros((b, 2), dtype=np.int64)
-        self.symbol = np.tile(_BASE, (b, 1))
+        self._rough = np.zeros(b, dtype=np.int64)  # ground mask: bit c set = column c rough
+        self._flies = np.zeros(b, dtype=np.int64)  # flies mask
+        self._pos = np.empty((2, b), dtype=np.int64)
+        self._pos[0], self._pos[1] = FROG_START, TOAD_START
+        self._energy = np.full((2, b), MAX_ENERGY, dtype=np.int64)
+        self._score = np.zeros((2, b), dtype=np.int64)
+        self._symbol = np.repeat(_BASE[:, None], b, axis=1)
         self.rate = np.zeros(b, dtype=np.float64)
         self.queued = np.zeros(b, dtype=np.int64)
-        self.turn = np.zeros(b, dtype=np.int64)
-        self.flies = np.zeros((b, WIDTH), dtype=bool)
-        self._rows = np.arange(b)
-        self._spawn_threshold = streams.bernoulli_threshold(config.fly_spawn_prob)
-        self._update_flies(self.turn - 1)  # the reset draws at turn -1
+        self._turn = 0
+        self._spawn_gaps = streams.spawn_thresholds(config.fly_spawn_prob)[1:][::-1].copy()  # ascending
+        self._update_flies(-1)  # the reset draws at turn -1
 
-    # -- queries ---------------------------------------------------------------
+    # -- state -----------------------------------------------------------------
 
     @property
     def size(self) -> int:
         return len(self.game_ids)
 
     @property
+    def ground(self) -> np.ndarray:
+        """(B, 32) uint8 Symbol.SOLID / ROUGH (a decoded copy, read-only; assign to change)."""
+        return _readonly(_decode(self._rough).astype(np.uint8) + np.uint8(Symbol.SOLID))
+
+    @ground.setter
+    def ground(self, value: np.ndarray) -> None:
+        v = np.broadcast_to(np.asarray(value), (self.size, WIDTH))
+        if not np.isin(v, (Symbol.SOLID, Symbol.ROUGH)).all():
+            raise GameError("ground must hold only Symbol.SOLID (1) and Symbol.ROUGH (2)")
+        self._rough = _encode(v == Symbol.ROUGH)
+
+    @property
+    def flies(self) -> np.ndarray:
+        """(B, 32) bool (a decoded copy, read-only; assign to change)."""
+        return _readonly(_decode(self._flies))
+
+    @flies.setter
+    def flies(self, value: np.ndarray) -> None:
+        self._flies = _encode(np.broadcast_to(np.asarray(value), (self.size, WIDTH)))
+
+    @property
+    def pos(self) -> np.ndarray:
+        """(B, 2) int64 columns (a writable view)."""
+        return self._pos.T
+
+    @pos.setter
+    def pos(self, value: np.ndarray) -> None:
+        self._pos.T[...] = value
+
+    @property
+    def energy(self) -> np.ndarray:
+        """(B, 2) int64 energies (a writable view)."""
+        return self._energy.T
+
+    @energy.setter
+    def energy(self, value: np.ndarray) -> None:
+        self._energy.T[...] = value
+
+    @property
+    def score(self) -> np.ndarray:
+        """(B, 2) int64 scores (a writable view)."""
+        return self._score.T
+
+    @score.setter
+    def score(self, value: np.ndarray) -> None:
+        self._score.T[...] = value
+
+    @property
+    def symbol(self) -> np.ndarray:
+        """(B, 2) uint8 base or last-action symbols (a writable view)."""
+        return self._symbol.T
+
+    @symbol.setter
+    def symbol(self, value: np.ndarray) -> None:
+        self._symbol.T[...] = value
+
+    @property
+    def turn(self) -> np.ndarray:
+        """(B,) int64 turns taken: the same in every game of a batch (read-only)."""
+        return np.broadcast_to(np.int64(self._turn), (self.size,))
+
+    @turn.setter
+    def turn(self, value: int | np.ndarray) -> None:
+        v = np.unique(np.asarray(value))
+        if v.size != 1 or v[0] < 0:
+            raise GameError(f"all games of a batch share one turn >= 0, got {value!r}")
+        self._turn = int(v[0])
+
+    # -- queries ---------------------------------------------------------------
+
+    @property
     def actor(self) -> np.ndarray:
-        """Index of the player whose turn it is, per game (0 Frog, 1 Toad)."""
-        return self.turn & 1
+        """(B,) index of the player whose turn it is (0 Frog, 1 Toad); the same in every game."""
+        return np.broadcast_to(np.int64(self._turn & 1), (self.size,))
 
     @property
     def done(self) -> np.ndarray:
         """(B,) bool: the episode has used all its turns."""
-        return self.turn >= self.config.max_turns
+        return np.broadcast_to(self._turn >= self.config.max_turns, (self.size,))
 
     def distress(self) -> np.ndarray:
         """(B, 2) bool: the player stands on rough ground."""
-        return np.take_along_axis(self.ground, self.pos, axis=1) == Symbol.ROUGH
+        return ((self._rough >> self._pos) & 1).astype(bool).T
 
     def displayed_symbols(self) -> np.ndarray:
         """(B, 2) uint8: what the players row shows for each player.
@@ -106,7 +216,7 @@ class GameBatch:
         """
         shown = np.where(self.distress(), np.uint8(Symbol.DISTRESS), self.symbol)
         if self.config.veil < 1.0:
-            shared = streams.uniform(self.keys, self.turn, Slot.VEIL)[:, 0] < self.config.veil
+            shared = streams.uniform(self.keys, self._turn, Slot.VEIL)[:, 0] < self.config.veil
             toad_distress = (shown[:, 1] == Symbol.DISTRESS) & ~shared
             shown[toad_distress, 1] = Symbol.TOAD_DISTRESS
         return shown
@@ -114,19 +224,18 @@ class GameBatch:
     def observe(self, player: int | np.ndarray) -> np.ndarray:
         """The 100-integer state vector of SPEC section 3 from ``player``'s view: (B, 100) int64."""
         b = self.size
+        rows = np.arange(b)
         who = np.broadcast_to(np.asarray(player, dtype=np.int64), (b,))
         out = np.zeros((b, STATE_SIZE), dtype=np.int64)
-        out[:, 0:32] = self.ground
+        out[:, 0:32] = ((self._rough[:, None] >> _COLS) & 1) + Symbol.SOLID
         shown = self.displayed_symbols()
-        players = np.zeros((b, WIDTH), dtype=np.int64)
-        players[self._rows, self.pos[:, 0]] = shown[:, 0]
-        players[self._rows, self.pos[:, 1]] = shown[:, 1]  # Toad drawn last: shown when they share a column
-        out[:, 32:64] = players
-        out[:, 64:96] = np.where(self.flies, Symbol.FLY, Symbol.EMPTY)
-        out[:, OWN_SYMBOL] = shown[self._rows, who]
-        out[:, OWN_ENERGY] = self.energy[self._rows, who]
-        out[:, OWN_SCORE] = self.score[self._rows, who]
-        out[:, OWN_POSITION] = self.pos[self._rows, who]
+        out[rows, 32 + self._pos[0]] = shown[:, 0]
+        out[rows, 32 + self._pos[1]] = shown[:, 1]  # Toad drawn last: shown when they share a column
+        out[:, 64:96] = ((self._flies[:, None] >> _COLS) & 1) * Symbol.FLY
+        out[:, OWN_SYMBOL] = shown[rows, who]
+        out[:, OWN_ENERGY] = self._energy[who, rows]
+        out[:, OWN_SCORE] = self._score[who, rows]
+        out[:, OWN_POSITION] = self._pos[who, rows]
         return out
 
     # -- the turn ----------------------------------------------------------------
@@ -136,131 +245,154 @@ class GameBatch:
 
         Returns (B, 2) int64, the change in each player's score this turn.
         """
-        act = np.broadcast_to(np.asarray(actions), (self.size,))
-        if act.dtype.kind not in "iu" or ((act < 0) | (act > 3)).any():
+        act = np.asarray(actions)
+        if act.ndim == 0 or act.shape != (self.size,):
+            act = np.broadcast_to(act, (self.size,))
+        if act.dtype.kind not in "iu" or act.min() < 0 or act.max() > 3:
             bad = act[(act < 0) | (act > 3)] if act.dtype.kind in "iu" else act
             raise GameError(f"actions must be integers 0..3 (hop, jump, leap, help), got {bad[:5].tolist()}")
-        if self.done.any():
+        if self._turn >= self.config.max_turns:
             raise GameError(
-                f"game(s) {self.game_ids[self.done][:5].tolist()} already ended after "
+                f"game(s) {self.game_ids[:5].tolist()} already ended after "
                 f"{self.config.max_turns} turns; start a new GameBatch to play again"
             )
-        act = act.astype(np.int64)
-        score_before = self.score.copy()
-        rows, a = self._rows, self.actor
-        o = 1 - a
-        self.symbol[rows, a] = _BASE[a]  # a player's symbol returns to base at the start of its turn
+        t = self._turn
+        a, o = t & 1, 1 - (t & 1)
+        p_a, e_a, p_o, e_o = self._pos[a], self._energy[a], self._pos[o], self._energy[o]  # (B,) views
+        able = e_a > 0
 
-        e_a = self.energy[rows, a]
-        e_o = self.energy[rows, o]
-        p_a = self.pos[rows, a]
-        p_o = self.pos[rows, o]
+        # hop (+1 column, +1 score) and leap (+5 columns, 1 energy); landing on rough ground hurts
+        hop = (act == _HOP) & able & (p_a < WIDTH - 1)
+        leap = (act == _LEAP) & able & (p_a < WIDTH - _LEAP_LEN)
+        p_a += hop
+        p_a += _LEAP_LEN * leap
+        e_a -= leap
+        e_a -= (hop | leap) & ((self._rough >> p_a) & 1).astype(bool)
+        self._score[a] += hop
 
-        # hop: +1 column, +1 score; landing on rough ground hurts
-        hop = (act == Action.HOP) & (e_a > 0) & (p_a + 1 < WIDTH)
-        p_a = np.where(hop, p_a + 1, p_a)
-        self.score[rows, a] += hop
-        e_a = e_a - (hop & self._rough_at(p_a))
-
-        # jump: catch the fly in the own column
-        jump = act == Action.JUMP
-        self.symbol[rows[jump], a[jump]] = Symbol.JUMP
-        fed = jump & self.flies[rows, p_a]
-        e_a = np.where(fed, np.minimum(MAX_ENERGY, e_a + 4), e_a)
-        self.flies[rows[fed], p_a[fed]] = False
-
-        # leap: +5 columns for 1 energy; landing on rough ground hurts
-        leap = (act == Action.LEAP) & (e_a > 0) & (p_a + 5 < WIDTH)
-        self.symbol[rows[leap], a[leap]] = Symbol.LEAP
-        p_a = np.where(leap, p_a + 5, p_a)
-        e_a = e_a - leap - (leap & self._rough_at(p_a))
+        # jump: catch the fly in the own column (works at energy 0)
+        jump = act == _JUMP
+        fed = jump & ((self._flies >> p_a) & 1).astype(bool)
+        if fed.any():
+            np.minimum(e_a + _FLY_ENERGY * fed, MAX_ENERGY, out=e_a)
+            self._flies &= ~(fed.astype(np.int64) << p_a)
 
         # help: partner gains 2 (helper pays 1) if below the cap; then maybe the partner leaps
-        help_ = (act == Action.HELP) & (e_a > 0)
-        self.symbol[rows[help_], a[help_]] = Symbol.HELP
-        reach = help_ & (p_o + 5 < WIDTH)
-        give = reach & (e_o < MAX_ENERGY)
-        e_o = np.where(give, np.minimum(MAX_ENERGY, e_o + 2), e_o)
-        e_a = e_a - give
+        help_ = (act == _HELP) & able
+        self._symbol[a] = np.where(jump, _SYM_JUMP, np.where(leap, _SYM_LEAP, np.where(help_, _SYM_HELP, _BASE[a])))
+        reach = help_ & (p_o < WIDTH - _LEAP_LEN)
         if reach.any():
-            u = streams.uniform(self.keys, self.turn, Slot.HELP_LEAP)[:, 0]
+            give = reach & (e_o < MAX_ENERGY)
+            np.minimum(e_o + _HELP_ENERGY * give, MAX_ENERGY, out=e_o)
+            e_a -= give
+            u = (streams.draw_at(self.keys, t, _SLOT_HELP, 0) >> _S11).astype(np.float64) * 2.0**-53
             partner_leap = reach & (u < self.config.help_leap_prob) & (e_o > 0)
-            self.symbol[rows[partner_leap], o[partner_leap]] = Symbol.LEAP
-            p_o = np.where(partner_leap, p_o + 5, p_o)
-            e_o = e_o - partner_leap - (partner_leap & self._rough_at(p_o))
+            p_o += _LEAP_LEN * partner_leap
+            e_o -= partner_leap
+            e_o -= partner_leap & ((self._rough >> p_o) & 1).astype(bool)
+        np.maximum(e_a, 0, out=e_a)  # a leap onto rough ground at energy 1 would reach -1
+        np.maximum(e_o, 0, out=e_o)
 
-        self.energy[rows, a] = np.maximum(e_a, 0)
-        self.energy[rows, o] = np.maximum(e_o, 0)
-        self.pos[rows, a] = p_a
-        self.pos[rows, o] = p_o
-
-        self._update_flies(self.turn)
-        moving = act != Action.JUMP
+        self._update_flies(t)
+        moving = ~jump
         if moving.any():
             self._scroll(moving)
-        self.turn += 1
-        return self.score - score_before
+        self._symbol[o] = _BASE[o]  # the next actor's turn starts: its symbol returns to base
+        self._turn = t + 1
+        delta = np.zeros((self.size, 2), dtype=np.int64)
+        delta[:, a] = hop
+        return delta
 
     # -- world -------------------------------------------------------------------
 
-    def _rough_at(self, cols: np.ndarray) -> np.ndarray:
-        return self.ground[self._rows, cols] == Symbol.ROUGH
+    def _update_flies(self, turn: int) -> None:
+        """Empty columns get a fly with p = fly_spawn_prob, then every fly drifts -1/0/+1 (merging).
 
-    def _update_flies(self, turn: np.ndarray) -> None:
-        """Empty columns get a fly with p = fly_spawn_prob, then every fly drifts -1/0/+1 (merging)."""
-        bits = streams.draw_bits(self.keys, turn, Slot.FLIES, WIDTH)  # (B, 32)
-        flies = self.flies | (streams.low_u32(bits) < self._spawn_threshold)
-        drift = streams.high_choice(bits, 3) - 1  # (B, 32) in -1, 0, +1
-        stay = flies & (drift == 0)
-        right = flies & (drift == 1)
-        left = flies & (drift == -1)
-        new = stay.copy()
-        new[:, 1:] |= right[:, :-1]
-        new[:, :-1] |= left[:, 1:]
-        new[:, -1] |= right[:, -1]  # clamped at the walls
-        new[:, 0] |= left[:, 0]
-        self.flies = new
+        Draws as ``streams`` describes: geometric gaps for the spawns, bit-sliced rounds for the drift.
+        """
+        keys, flies = self.keys, self._flies
+        # spawn: column = previous spawn + 1 + gap, while inside the world
+        col = self._spawn_gap(streams.draw_at(keys, turn, _SLOT_SPAWN, 0))
+        i, live = 1, np.nonzero(col < WIDTH)[0]
+        while len(live):
+            c = col[live]
+            flies[live] |= np.int64(1) << c
+            c += 1 + self._spawn_gap(streams.draw_at(keys[live], turn, _SLOT_SPAWN, i))
+            col[live] = c
+            live = live[c < WIDTH]
+            i += 1
+        # drift: 2 bits per column and round; 11 = undecided, try again next round
+        left = np.zeros_like(flies)
+        right = np.zeros_like(flies)
+        undecided = flies.copy()
+        live = None  # all games in the first round
+        for r in range(streams.DRIFT_ROUNDS):
+            bits = streams.draw_at(keys if live is None else keys[live], turn, _SLOT_FLIES, r)
+            b0 = (bits & _LOW32).view(np.int64)
+            b1 = (bits >> _S32).view(np.int64)
+            u = undecided if live is None else undecided[live]
+            lo, hi = u & ~b1, u & b1
+            if live is None:
+                left |= lo & ~b0
+                right |= hi & ~b0
+                undecided = hi & b0
+                live = np.nonzero(undecided)[0]
+            else:
+                left[live] |= lo & ~b0
+                right[live] |= hi & ~b0
+                u = hi & b0
+                undecided[live] = u
+                live = live[u != 0]
+            if len(live) == 0:
+                break
+        stay = flies & ~(left | right)
+        self._flies = stay | ((right << 1) & _ALL) | (right & _LAST) | (left >> 1) | (left & 1)
+
+    def _spawn_gap(self, bits: np.ndarray) -> np.ndarray:
+        """Columns skipped before the next spawn: 0..32, P(gap >= j) = (1-p)**j."""
+        return WIDTH - np.searchsorted(self._spawn_gaps, bits >> _S11, side="right")
 
     def _anchor(self) -> np.ndarray:
         """Column the scroll keeps at the centre: the players' mean at D = 1, the leader at D = 0."""
         d = self.config.dependency
         if d == 1.0:
-            return (self.pos[:, 0] + self.pos[:, 1]) // 2
-        lead = self.pos.max(axis=1)
-        trail = self.pos.min(axis=1)
+            return (self._pos[0] + self._pos[1]) >> 1
+        lead = np.maximum(self._pos[0], self._pos[1])
+        trail = np.minimum(self._pos[0], self._pos[1])
         return np.floor(((2.0 - d) * lead + d * trail) / 2.0).astype(np.int64)
 
     def _scroll(self, moving: np.ndarray) -> None:
         """After a moving action: the obstacle rate grows, then the world scrolls by the anchor's offset."""
         cfg = self.config
-        self.rate = np.where(moving, np.minimum(cfg.rate_max, self.rate + cfg.rate_step), self.rate)
-        shift = np.where(moving, self._anchor() - CENTER, 0)  # (B,)
-        if not shift.any():
-            return
-        new_cols = self._new_columns(np.maximum(shift, 0))  # (B, _MAX_SHIFT)
-        solid = np.full((self.size, _MAX_SHIFT), Symbol.SOLID, dtype=np.uint8)
-        extended = np.concatenate([solid, self.ground, new_cols], axis=1)  # (B, 3*32)
-        index = _MAX_SHIFT + shift[:, None] + _COLS[None, :]
-        self.ground = np.take_along_axis(extended, index, axis=1)
-        self.pos = np.clip(self.pos - shift[:, None], 0, WIDTH - 1)
+        grown = np.minimum(self.rate + cfg.rate_step, cfg.rate_max)
+        np.copyto(self.rate, grown, where=moving)
+        shift = self._anchor() - CENTER  # (B,)
+        shift *= moving
+        right = np.maximum(shift, 0)  # columns appended on the right
+        need = np.nonzero(right)[0]
+        if len(need):
+            new = self._new_columns(need, right[need])
+            self._rough[need] = (self._rough[need] >> right[need]) | (new << (WIDTH - right[need]))
+        left = np.maximum(-shift, 0)  # solid columns prepended on the left
+        self._rough = (self._rough << left) & _ALL
+        self._pos -= shift
+        np.maximum(self._pos, 0, out=self._pos)
+        np.minimum(self._pos, WIDTH - 1, out=self._pos)
 
-    def _new_columns(self, count: np.ndarray) -> np.ndarray:
-        """Draw ``count`` (B,) new right-hand columns per game; (B, _MAX_SHIFT) uint8 (SOLID past count)."""
-        cols = np.full((self.size, _MAX_SHIFT), Symbol.SOLID, dtype=np.uint8)
-        need = np.nonzero(count > 0)[0]
-        if len(need) == 0:
-            return cols
-        n = int(count[need].max())
-        bits = streams.draw_bits(self.keys[need], self.turn[need], Slot.COLUMNS, n)  # (k, n)
-        start_run = streams.low_u32(bits) < (self.rate[need, None] * streams.TWO32).astype(np.uint64)
+    def _new_columns(self, need: np.ndarray, count: np.ndarray) -> np.ndarray:
+        """Rough-column masks of ``count`` (k,) new columns for games ``need``; bit j = j-th new column."""
+        n = int(count.max())
+        bits = streams.draw_bits(self.keys[need], self._turn, _SLOT_COLUMNS, n)  # (k, n)
+        threshold = (self.rate[need] * streams.TWO32).astype(np.uint64)
+        start_run = streams.low_u32(bits) < threshold[:, None]
         width = streams.high_choice(bits, 4) + 1  # 1..4 rough columns
         queued = self.queued[need]
+        new = np.zeros(len(need), dtype=np.int64)
         for j in range(n):
-            active = count[need] > j
+            active = count > j
             fresh = active & (queued == 0) & start_run[:, j]
             queued = np.where(fresh, width[:, j] + 1, queued)  # the run, then one solid column
-            rough = active & (queued > 1)
-            cols[need[rough], j] = Symbol.ROUGH
-            queued = np.where(active & (queued > 0), queued - 1, queued)
+            new |= (active & (queued > 1)).astype(np.int64) << j
+            queued -= active & (queued > 0)
         self.queued[need] = queued
-        return cols
+        return new

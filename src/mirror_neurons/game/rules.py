@@ -2,13 +2,18 @@
 
 This is the readable statement of SPEC section 2 and the scalar twin of the
 batched ``engine.GameBatch``: both draw from the same per-game counter-based
-stream (``streams``), so for the same seed, game index and actions they agree
-step by step (tested). Use ``GameBatch`` for speed and this class to read,
-debug or check a rule.
+stream (``streams``; here in plain Python integers), so for the same seed,
+game index and actions they agree step by step (tested). Use ``GameBatch``
+for speed and this class to read, debug or check a rule.
+
+The state is plain lists: ``ground[c]`` is ``Symbol.SOLID`` or ``ROUGH``,
+``flies[c]`` a bool, ``players[Player.FROG]`` / ``players[Player.TOAD]`` the
+two ``PlayerState``s. Set them directly to build a situation.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +33,10 @@ from mirror_neurons.game.constants import (
     Symbol,
 )
 from mirror_neurons.game.streams import Slot
+
+LEAP_LENGTH = 5
+FLY_ENERGY = 4
+HELP_ENERGY = 2
 
 
 @dataclass
@@ -53,19 +62,19 @@ class Game:
 
     def __post_init__(self) -> None:
         if self.seed < 0 or self.game_id < 0:
-            raise GameError(f"seed and game_id must be >= 0, got {self.seed}, {self.game_id}")
-        self.key = streams.game_keys(self.seed, np.array([self.game_id]))
+            raise GameError(f"seed and game_id must be >= 0, got seed={self.seed}, game_id={self.game_id}")
+        self.key = int(streams.game_keys(self.seed, np.array([self.game_id]))[0])
         self.players = [PlayerState(FROG_START, int(Symbol.FROG)), PlayerState(TOAD_START, int(Symbol.TOAD))]
+        self._spawn_thresholds = [int(t) for t in streams.spawn_thresholds(self.config.fly_spawn_prob)]
         self._world_update(turn=-1)
 
     # -- draws from this game's stream --------------------------------------------
 
-    def _bits(self, slot: Slot, n: int, turn: int | None = None) -> list[int]:
-        t = self.turn if turn is None else turn
-        return [int(v) for v in streams.draw_bits(self.key, t, slot, n)[0]]
+    def _draw(self, slot: Slot, i: int = 0, turn: int | None = None) -> int:
+        return streams.draw_int(self.key, self.turn if turn is None else turn, slot, i)
 
     def _uniform(self, slot: Slot) -> float:
-        return float(streams.uniform(self.key, self.turn, slot)[0, 0])
+        return streams.uniform_int(self._draw(slot))
 
     # -- queries -------------------------------------------------------------------
 
@@ -74,6 +83,7 @@ class Game:
         return self.turn >= self.config.max_turns
 
     def in_distress(self, who: int) -> bool:
+        """Distress = standing on rough ground."""
         return self.ground[self.players[who].pos] == Symbol.ROUGH
 
     def shown_symbol(self, who: int) -> int:
@@ -101,13 +111,13 @@ class Game:
 
     def step(self, action: int) -> int:
         """The actor (Frog on even turns) takes ``action``; returns its score change."""
-        if action not in tuple(Action):
+        if isinstance(action, bool) or action not in tuple(Action):
             raise GameError(f"action must be 0..3 (hop, jump, leap, help), got {action!r}")
         if self.done:
             raise GameError(f"the game ended after {self.config.max_turns} turns; start a new Game")
         who = self.turn % 2
         me, other = self.players[who], self.players[1 - who]
-        me.symbol = int(BASE_SYMBOL[who])
+        me.symbol = int(BASE_SYMBOL[who])  # a hop shows the base symbol
         before = me.score
         if action == Action.HOP and me.energy > 0 and me.pos + 1 < WIDTH:
             me.pos += 1
@@ -116,47 +126,74 @@ class Game:
         elif action == Action.JUMP:
             me.symbol = int(Symbol.JUMP)
             if self.flies[me.pos]:
-                me.energy = min(MAX_ENERGY, me.energy + 4)
+                me.energy = min(MAX_ENERGY, me.energy + FLY_ENERGY)
                 self.flies[me.pos] = False
-        elif action == Action.LEAP and me.energy > 0 and me.pos + 5 < WIDTH:
+        elif action == Action.LEAP and me.energy > 0 and me.pos + LEAP_LENGTH < WIDTH:
             me.symbol = int(Symbol.LEAP)
             self._leap(me)
         elif action == Action.HELP and me.energy > 0:
             me.symbol = int(Symbol.HELP)
-            if other.pos + 5 < WIDTH:
+            if other.pos + LEAP_LENGTH < WIDTH:
                 if other.energy < MAX_ENERGY:
-                    other.energy = min(MAX_ENERGY, other.energy + 2)
+                    other.energy = min(MAX_ENERGY, other.energy + HELP_ENERGY)
                     me.energy -= 1
                 if self._uniform(Slot.HELP_LEAP) < self.config.help_leap_prob and other.energy > 0:
-                    other.symbol = int(Symbol.LEAP)
-                    self._leap(other)
+                    self._leap(other)  # no leap symbol: the partner's own turn starts right after
         self._world_update(self.turn)
         if action != Action.JUMP:
             self._scroll()
+        other.symbol = int(BASE_SYMBOL[1 - who])  # the partner's turn starts: back to its base symbol
         self.turn += 1
         return me.score - before
 
     def _land(self, p: PlayerState) -> None:
+        """Landing on rough ground hurts: 1 energy, never below 0."""
         if self.ground[p.pos] == Symbol.ROUGH:
             p.energy = max(0, p.energy - 1)
 
     def _leap(self, p: PlayerState) -> None:
         p.energy -= 1
-        p.pos += 5
+        p.pos += LEAP_LENGTH
         self._land(p)
 
     def _world_update(self, turn: int) -> None:
-        bits = self._bits(Slot.FLIES, WIDTH, turn)
-        threshold = int(streams.bernoulli_threshold(self.config.fly_spawn_prob))
-        spawned = [f or (b & 0xFFFFFFFF) < threshold for f, b in zip(self.flies, bits)]
+        """Each empty column gets a fly with p = fly_spawn_prob; then every fly drifts -1/0/+1."""
+        # spawn, drawn as geometric gaps between spawning columns (see streams)
+        col, i = 0, 0
+        while True:
+            u53 = self._draw(Slot.FLY_SPAWN, i, turn) >> 11
+            gap = 0
+            while gap < WIDTH and u53 < self._spawn_thresholds[gap + 1]:
+                gap += 1
+            col += gap
+            if col >= WIDTH:
+                break
+            self.flies[col] = True
+            col += 1
+            i += 1
+        # drift: per round, 2 bits per undecided column: 00 left, 01 stay, 10 right, 11 undecided
+        drift: dict[int, int] = {}
+        undecided = [c for c in range(WIDTH) if self.flies[c]]
+        for r in range(streams.DRIFT_ROUNDS):
+            if not undecided:
+                break
+            bits = self._draw(Slot.FLIES, r, turn)
+            still = []
+            for c in undecided:
+                b0, b1 = (bits >> c) & 1, (bits >> (32 + c)) & 1
+                if (b1, b0) == (1, 1):
+                    still.append(c)
+                else:
+                    drift[c] = {(0, 0): -1, (0, 1): 0, (1, 0): +1}[(b1, b0)]
+            undecided = still
         moved = [False] * WIDTH
-        for col, (fly, b) in enumerate(zip(spawned, bits)):
-            if fly:
-                drift = (((b >> 32) * 3) >> 32) - 1
-                moved[min(WIDTH - 1, max(0, col + drift))] = True
+        for c in range(WIDTH):
+            if self.flies[c]:  # two flies landing on one column merge
+                moved[min(WIDTH - 1, max(0, c + drift.get(c, 0)))] = True
         self.flies = moved
 
     def _scroll(self) -> None:
+        """After a moving action: the obstacle rate grows, then the world scrolls by the anchor's offset."""
         cfg = self.config
         self.rate = min(cfg.rate_max, self.rate + cfg.rate_step)
         a, b = self.players[0].pos, self.players[1].pos
@@ -164,14 +201,14 @@ class Game:
             anchor = (a + b) // 2
         else:
             lead, trail = max(a, b), min(a, b)
-            anchor = int(np.floor(((2.0 - cfg.dependency) * lead + cfg.dependency * trail) / 2.0))
+            anchor = math.floor(((2.0 - cfg.dependency) * lead + cfg.dependency * trail) / 2.0)
         shift = anchor - CENTER
         if shift > 0:
-            bits = self._bits(Slot.COLUMNS, shift)
-            threshold = int(np.uint64(self.rate * streams.TWO32))
-            for b in bits:
-                if self.queued == 0 and (b & 0xFFFFFFFF) < threshold:
-                    self.queued = (((b >> 32) * 4) >> 32) + 1 + 1  # 1..4 rough, then one solid
+            threshold = int(self.rate * streams.TWO32)
+            for j in range(shift):
+                bits = self._draw(Slot.COLUMNS, j)
+                if self.queued == 0 and (bits & 0xFFFFFFFF) < threshold:
+                    self.queued = streams.high_choice_int(bits, 4) + 1 + 1  # 1..4 rough, then one solid
                 rough = self.queued > 1
                 if self.queued:
                     self.queued -= 1
