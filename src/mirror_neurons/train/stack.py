@@ -1,0 +1,249 @@
+"""Many MLPs as one set of stacked tensors: forward, backward and Adam for all at once.
+
+Training 50 small models one after the other spends almost all its time in
+Python and PyTorch dispatch, not in arithmetic: a 2 x 17 model at batch 25
+does ~0.3 MFLOP per step. Here M models of the same depth share one set of
+tensors, so one step of all of them is ~35 tensor operations:
+
+- parameters live in one flat buffer ``flat`` (M, P); each layer's kernel is a
+  view ``W[l]`` (M, in, out) and its bias ``b[l]`` (M, 1, out);
+- models of different widths are zero-padded to the widest. A padded unit has
+  zero weights in and out, so its pre-activation is 0, its gradients are
+  exactly 0, Adam never moves it (0 / (0 + eps) = 0), and the real units
+  compute the same sums as an unpadded model;
+- the forward pass is ``baddbmm`` per layer, the backward pass is written out
+  by hand (two ``bmm`` per layer), and Adam is applied to the flat buffer with
+  a per-model learning rate, reproducing ``torch.optim.Adam`` operation for
+  operation (same formula, same order of rounding).
+
+The layout (in, out) is the transpose of ``nn.Linear.weight`` (out, in);
+``load_member``/``member_state`` convert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from mirror_neurons.train.model import MLP, ModelConfig
+
+
+def _activation(name: str):
+    """(forward, backward) where backward(grad_a, z, a) -> grad_z."""
+    if name == "relu":
+        return torch.relu, lambda g, z, a: torch.ops.aten.threshold_backward(g, z, 0)
+    if name == "tanh":
+        return torch.tanh, lambda g, z, a: g * (1 - a * a)
+    if name == "sigmoid":
+        return torch.sigmoid, lambda g, z, a: g * a * (1 - a)
+    if name == "elu":
+        return torch.nn.functional.elu, lambda g, z, a: torch.where(z > 0, g, g * (a + 1))
+    if name == "gelu":
+        inv_sqrt2, inv_sqrt2pi = 0.5**0.5, (2 * np.pi) ** -0.5
+
+        def gelu_backward(g, z, a):
+            cdf = 0.5 * (1 + torch.erf(z * inv_sqrt2))
+            return g * (cdf + z * torch.exp(-0.5 * z * z) * inv_sqrt2pi)
+
+        return torch.nn.functional.gelu, gelu_backward
+    raise ValueError(name)  # ModelConfig has validated the name
+
+
+class Stack:
+    """M models of one depth, one activation, one loss and one set of Adam betas.
+
+    ``lr`` (M,) and ``l2`` (M,) may differ per model; so may widths (padded).
+    """
+
+    def __init__(
+        self,
+        models: Sequence[ModelConfig],
+        *,
+        lr: Sequence[float],
+        l2: Sequence[float],
+        loss: str,
+        betas: tuple[float, float],
+        eps: float,
+    ):
+        depth = {len(m.hidden) for m in models}
+        acts = {m.activation for m in models}
+        assert len(depth) == 1 and len(acts) == 1, "a stack holds models of one depth and activation"
+        self.configs = list(models)
+        self.M = M = len(models)
+        self.loss = loss
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        self.act, self.act_backward = _activation(acts.pop())
+        first = models[0]
+        widths = [max(m.widths[i] for m in models) for i in range(len(first.widths))]
+        self.sizes = [first.n_inputs, *widths]  # padded (100, H1, ..., 4)
+        self.L = len(widths)
+        shapes = []
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            shapes += [(fan_in, fan_out), (1, fan_out)]
+        self.shapes = shapes
+        self.P = P = sum(a * b for a, b in shapes)
+        self.flat = torch.zeros(M, P)
+        self.m = torch.zeros(M, P)
+        self.v = torch.zeros(M, P)
+        self.steps = np.zeros(M, dtype=np.int64)
+        self.lr = np.asarray(lr, dtype=np.float64)
+        self.l2 = np.asarray(l2, dtype=np.float64)
+        self.kernel_mask = torch.zeros(1, P)
+        self._views: list[tuple[int, int]] = []
+        offset = 0
+        for i, (a, b) in enumerate(shapes):
+            self._views.append((offset, a * b))
+            if i % 2 == 0:  # kernels, not biases
+                self.kernel_mask[:, offset : offset + a * b] = 1.0
+            offset += a * b
+        self._bind()
+
+    def _bind(self) -> None:
+        """(Re)make the per-layer views of ``flat`` and the per-model constants."""
+        M = self.M
+        views = [self.flat[:, o : o + n].view(M, *s) for (o, n), s in zip(self._views, self.shapes)]
+        self.W = views[0::2]  # (M, in, out)
+        self.b = views[1::2]  # (M, 1, out)
+        # d/dflat of l2 * sum(W**2) is 2 * l2 * W on kernels, 0 on biases
+        self.l2_grad = torch.from_numpy(2 * self.l2).float()[:, None] * self.kernel_mask
+
+    def keep(self, index: Sequence[int]) -> None:
+        """Keep only the models at ``index`` (used when some stop)."""
+        ix = torch.as_tensor(list(index), dtype=torch.long)
+        self.flat, self.m, self.v = self.flat[ix].clone(), self.m[ix].clone(), self.v[ix].clone()
+        self.steps, self.lr, self.l2 = self.steps[list(index)], self.lr[list(index)], self.l2[list(index)]
+        self.configs = [self.configs[i] for i in index]
+        self.M = len(index)
+        self._bind()
+
+    # ---- per-model state in and out (unpadded, nn.Linear layout) -------------------
+
+    def load_member(self, i: int, params: dict[str, torch.Tensor], adam: dict[str, torch.Tensor], steps: int) -> None:
+        """Set model i from ``params`` / Adam moments keyed like MLP.state_dict ("layers.0.weight")."""
+        for target, source in ((self.flat, params), (self.m, adam.get("m")), (self.v, adam.get("v"))):
+            views = [target[i, o : o + n].view(*s) for (o, n), s in zip(self._views, self.shapes)]
+            for l in range(self.L):
+                W, b = views[2 * l], views[2 * l + 1]
+                W.zero_()
+                b.zero_()
+                if source is None:
+                    continue
+                w = source[f"layers.{l}.weight"]  # (out, in)
+                W[: w.shape[1], : w.shape[0]] = w.T
+                b[0, : w.shape[0]] = source[f"layers.{l}.bias"]
+        self.steps[i] = steps
+
+    def member_state(self, i: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(params, {"m": ..., "v": ...}) of model i, unpadded, keyed like MLP.state_dict."""
+        config = self.configs[i]
+        sizes = (config.n_inputs, *config.widths)
+        out = []
+        for source in (self.flat, self.m, self.v):
+            views = [source[i, o : o + n].view(*s) for (o, n), s in zip(self._views, self.shapes)]
+            d = {}
+            for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                d[f"layers.{l}.weight"] = views[2 * l][:fan_in, :fan_out].T.contiguous().clone()
+                d[f"layers.{l}.bias"] = views[2 * l + 1][0, :fan_out].contiguous().clone()
+            out.append(d)
+        return out[0], {"m": out[1], "v": out[2]}
+
+    def to_mlp(self, i: int) -> MLP:
+        model = MLP(self.configs[i])
+        model.load_state_dict(self.member_state(i)[0])
+        return model.eval()
+
+    # ---- training ------------------------------------------------------------------
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, masks: Sequence[torch.Tensor]) -> torch.Tensor:
+        """One optimizer step of every model on its own minibatch; returns each model's batch data loss (M,).
+
+        x (M, b, 100) inputs, y (M, b, 4) one-hot targets, masks[l] (M, b, H_l)
+        the inverted-dropout factors (0 or 1/(1-d)) of hidden layer l.
+        """
+        b = x.shape[1]
+        hs, zs, activations = [x], [], []
+        h = x
+        for l in range(self.L - 1):
+            z = torch.baddbmm(self.b[l], h, self.W[l])  # (M, b, H_l)
+            a = self.act(z)
+            h = a * masks[l]
+            zs.append(z)
+            activations.append(a)
+            hs.append(h)
+        out = torch.baddbmm(self.b[-1], h, self.W[-1])  # (M, b, 4)
+
+        if self.loss == "cross_entropy":
+            logp = torch.log_softmax(out, dim=2)
+            batch_loss = -(logp * y).sum(dim=(1, 2)) / b
+            g = (torch.exp(logp) - y) / b
+        else:  # mse, the Keras way: mean over the 4 outputs, then over the batch
+            diff = out - y
+            batch_loss = (diff * diff).sum(dim=(1, 2)) / (b * y.shape[2])
+            g = diff * (2.0 / (b * y.shape[2]))
+
+        grads = [None] * (2 * self.L)
+        for l in range(self.L - 1, -1, -1):
+            grads[2 * l] = torch.bmm(hs[l].transpose(1, 2), g)  # (M, in, out)
+            grads[2 * l + 1] = g.sum(dim=1, keepdim=True)  # (M, 1, out)
+            if l > 0:
+                g = torch.bmm(g, self.W[l].transpose(1, 2)) * masks[l - 1]
+                g = self.act_backward(g, zs[l - 1], activations[l - 1])
+        grad = torch.cat([t.reshape(self.M, -1) for t in grads], dim=1)  # (M, P)
+        grad.addcmul_(self.flat, self.l2_grad)
+        self._adam(grad)
+        return batch_loss
+
+    def _adam(self, grad: torch.Tensor) -> None:
+        """torch.optim.Adam (no weight decay, no amsgrad), vectorised over models with per-model lr."""
+        self.steps += 1
+        bias_correction1 = 1 - self.beta1**self.steps  # float64, as torch computes it in Python
+        bias_correction2_sqrt = (1 - self.beta2**self.steps) ** 0.5
+        neg_step_size = torch.from_numpy(-(self.lr / bias_correction1)).float()[:, None]
+        self.m.lerp_(grad, 1 - self.beta1)
+        self.v.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+        denom = (self.v.sqrt() / torch.from_numpy(bias_correction2_sqrt).float()[:, None]).add_(self.eps)
+        self.flat.add_(self.m * neg_step_size / denom)
+
+    # ---- evaluation --------------------------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, label: torch.Tensor, chunk: int = 8192) -> dict[str, np.ndarray]:
+        """Inference-mode metrics of every model on (x (n, 100), label (n,)).
+
+        Returns per-model arrays: ``data_loss`` (the loss without penalty), ``mse``
+        (of the outputs, or of softmax probabilities for cross-entropy, to one-hot),
+        ``accuracy``, ``penalty`` (l2 * sum of squared kernels) and ``loss`` = data_loss + penalty.
+        """
+        n = len(x)
+        n_out = self.sizes[-1]
+        sq = torch.zeros(self.M, dtype=torch.float64)
+        ce = torch.zeros(self.M, dtype=torch.float64)
+        correct = torch.zeros(self.M, dtype=torch.int64)
+        for start in range(0, n, chunk):
+            xc, lc = x[start : start + chunk], label[start : start + chunk]
+            y = torch.nn.functional.one_hot(lc, n_out).float()
+            h = xc
+            for l in range(self.L - 1):
+                h = self.act(torch.matmul(h, self.W[l]) + self.b[l])  # (M, c, H_l)
+            out = torch.matmul(h, self.W[-1]) + self.b[-1]  # (M, c, 4)
+            if self.loss == "cross_entropy":
+                logp = torch.log_softmax(out, dim=2)
+                ce += -(logp * y).sum(dim=(1, 2)).double()
+                pred = torch.exp(logp)
+            else:
+                pred = out
+            sq += ((pred - y) ** 2).sum(dim=(1, 2)).double()
+            correct += (out.argmax(dim=2) == lc).sum(dim=1)
+        mse = (sq / (n * n_out)).numpy()
+        data_loss = (ce / n).numpy() if self.loss == "cross_entropy" else mse
+        penalty = self.l2 * (self.flat.double() ** 2 * self.kernel_mask.double()).sum(dim=1).numpy()
+        return {
+            "loss": data_loss + penalty,
+            "data_loss": data_loss,
+            "mse": mse,
+            "accuracy": correct.numpy() / n,
+            "penalty": penalty,
+        }

@@ -1,0 +1,266 @@
+"""Sweeps: many configurations described in a TOML file, trained at once by ``train_many``.
+
+A sweep file (the presets in ``train/presets/`` are examples)::
+
+    [sweep]
+    name = "paper"
+    seed = 2511          # root seed: each model's seed is spawned from it (SeedSequence)
+    replicates = 1       # models per configuration, each with its own seed
+    dataset = "data/x"   # optional; --data overrides (relative paths: from the TOML file)
+
+    [limits]             # max_epochs, patience, epoch_rows (0 = whole split), val_rows (0 = all)
+    max_epochs = 500
+    patience = 10
+
+    [defaults]           # any configuration key, applied where a configuration does not set it
+    dropout = 0.12
+
+    [grid]               # optional: every combination of these lists
+    hidden = [[17, 17], [11, 11]]
+    lr = [4e-6, 5e-5]
+
+    [[configs]]          # optional: explicit configurations (listed before the grid's)
+    hidden = [17, 17]
+    lr = 4e-6
+    batch_size = 25
+
+Configuration keys: hidden, lr, batch_size, dropout, activation, loss, l2,
+beta1, beta2, eps. An unknown key or a value out of range raises ConfigError
+naming the key, the table and the allowed values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from mirror_neurons import atomic
+from mirror_neurons.data.dataset import load_dataset
+from mirror_neurons.errors import ConfigError
+from mirror_neurons.train.config import LOSSES, RANGES, TrainConfig, check_range, describe_range
+from mirror_neurons.train.model import ACTIVATIONS, ModelConfig
+from mirror_neurons.train.trainer import Progress, TrainResult, train_many
+
+PRESETS = ("paper", "demo")
+
+CONFIG_KEYS = ("hidden", "lr", "batch_size", "dropout", "activation", "loss", "l2", "beta1", "beta2", "eps")
+LIMIT_KEYS = ("max_epochs", "patience", "epoch_rows", "val_rows")
+SWEEP_KEYS = ("name", "description", "seed", "replicates", "dataset", "paper_relation")
+TABLES = ("sweep", "limits", "defaults", "grid", "configs")
+MAX_LAYERS, MAX_UNITS, MAX_REPLICATES, MAX_LR = 16, 4096, 1000, 1.0
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed, validated sweep: the configurations (without seeds), replicates and root seed."""
+
+    name: str
+    configs: tuple[TrainConfig, ...]
+    """One per configuration, seed 0 (``models()`` spawns the seeds)."""
+    seed: int = 0
+    replicates: int = 1
+    dataset: str | None = None
+    description: str = ""
+    source: str = ""
+    raw: dict = field(default_factory=dict, compare=False)
+
+    def models(self) -> list[tuple[str, TrainConfig]]:
+        """(model_id, TrainConfig with its spawned seed) for every configuration x replicate."""
+        n = len(self.configs) * self.replicates
+        children = np.random.SeedSequence(self.seed).spawn(n)
+        out = []
+        for i, (c, r) in enumerate(itertools.product(range(len(self.configs)), range(self.replicates))):
+            seed = int(children[i].generate_state(1, np.uint64)[0] >> np.uint64(1))
+            config = TrainConfig.from_dict({**self.configs[c].to_dict(), "seed": seed})
+            out.append((f"c{c:03d}r{r}_{config.describe()}", config))
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "replicates": self.replicates,
+            "dataset": self.dataset,
+            "description": self.description,
+            "source": self.source,
+            "configs": [c.to_dict() for c in self.configs],
+        }
+
+
+@dataclass
+class SweepResult:
+    run_dir: Path
+    results: list[TrainResult]
+
+    @property
+    def checkpoints(self) -> list[Path]:
+        return [p for r in self.results for p in r.checkpoints]
+
+
+def preset_path(name: str) -> Path:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return Path(str(resources.files("mirror_neurons.train") / "presets" / f"{name}.toml"))
+
+
+def load_sweep(path_or_preset: str | Path) -> SweepSpec:
+    """Read a sweep TOML file, or a preset by name ("paper", "demo")."""
+    text_path = Path(path_or_preset)
+    if str(path_or_preset) in PRESETS and not text_path.exists():
+        text_path = preset_path(str(path_or_preset))
+    if not text_path.is_file():
+        raise ConfigError(f"sweep file {text_path} does not exist; give a TOML file or a preset ({', '.join(PRESETS)})")
+    try:
+        raw = tomllib.loads(text_path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{text_path} is not valid TOML: {e}") from e
+    return parse_sweep(raw, source=str(text_path))
+
+
+def parse_sweep(raw: dict, source: str = "<sweep>") -> SweepSpec:
+    where = f"{source}: "
+    _only(raw, TABLES, where, "top level")
+    sweep = raw.get("sweep", {})
+    limits = raw.get("limits", {})
+    defaults = raw.get("defaults", {})
+    grid = raw.get("grid", {})
+    listed = raw.get("configs", [])
+    _only(sweep, SWEEP_KEYS, where, "[sweep]")
+    _only(limits, LIMIT_KEYS, where, "[limits]")
+    _only(defaults, CONFIG_KEYS, where, "[defaults]")
+    _only(grid, CONFIG_KEYS, where, "[grid]")
+    if not isinstance(listed, list):
+        raise ConfigError(f"{where}configs must be an array of tables ([[configs]])")
+    for i, c in enumerate(listed):
+        _only(c, CONFIG_KEYS, where, f"[[configs]] #{i + 1}")
+
+    seed = sweep.get("seed", 0)
+    check_range("seed", seed, f"{where}[sweep] ")
+    replicates = sweep.get("replicates", 1)
+    if not isinstance(replicates, int) or not 1 <= replicates <= MAX_REPLICATES:
+        raise ConfigError(f"{where}[sweep] replicates = {replicates!r} is out of range; allowed 1..{MAX_REPLICATES}")
+    for key, value in limits.items():
+        check_range(key, value, f"{where}[limits] ")
+        if not isinstance(value, int):
+            raise ConfigError(f"{where}[limits] {key} = {value!r} must be an integer in {describe_range(key)}")
+
+    entries: list[tuple[str, dict]] = [(f"[[configs]] #{i + 1}", dict(c)) for i, c in enumerate(listed)]
+    if grid:
+        for key, values in grid.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(f"{where}[grid] {key} must be a non-empty list of values, got {values!r}")
+        keys = list(grid)
+        for combo in itertools.product(*(grid[k] for k in keys)):
+            entries.append((f"[grid] {dict(zip(keys, combo))}", dict(zip(keys, combo))))
+    if not entries:
+        raise ConfigError(f"{where}no configurations: add a [grid] table or [[configs]] entries")
+
+    configs = tuple(_config({**defaults, **entry}, limits, f"{where}{label} ") for label, entry in entries)
+    name = sweep.get("name", Path(source).stem)
+    return SweepSpec(
+        name=str(name),
+        configs=configs,
+        seed=int(seed),
+        replicates=int(replicates),
+        dataset=sweep.get("dataset"),
+        description=str(sweep.get("description", "")),
+        source=source,
+        raw=raw,
+    )
+
+
+def _only(table: object, allowed: tuple[str, ...], where: str, name: str) -> None:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}{name} must be a table, got {table!r}")
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}unknown key {key!r} in {name}; allowed keys: {', '.join(allowed)}")
+
+
+def _config(d: dict, limits: dict, where: str) -> TrainConfig:
+    """One configuration from merged keys, with sweep-file ranges checked key by key."""
+    hidden = d.get("hidden", [17, 17])
+    if (
+        not isinstance(hidden, list)
+        or not 1 <= len(hidden) <= MAX_LAYERS
+        or not all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_UNITS for h in hidden)
+    ):
+        raise ConfigError(f"{where}hidden = {hidden!r} is out of range; allowed a list of 1..{MAX_LAYERS} widths, each 1..{MAX_UNITS}")
+    lr = d.get("lr", 4e-6)
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr) or not 0 < lr <= MAX_LR:
+        raise ConfigError(f"{where}lr = {lr!r} is out of range; allowed (0, {MAX_LR:g}]")
+    dropout = d.get("dropout", 0.12)
+    if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1:
+        raise ConfigError(f"{where}dropout = {dropout!r} is out of range; allowed [0, 1)")
+    activation = d.get("activation", "relu")
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"{where}activation = {activation!r} is not allowed; choose one of {', '.join(sorted(ACTIVATIONS))}")
+    loss = d.get("loss", "mse_l2")
+    if loss not in LOSSES:
+        raise ConfigError(f"{where}loss = {loss!r} is not allowed; choose one of {', '.join(LOSSES)}")
+    for key in ("batch_size", "l2", "beta1", "beta2", "eps"):
+        if key in d:
+            check_range(key, d[key], where)
+    if "batch_size" in d and not isinstance(d["batch_size"], int):
+        raise ConfigError(f"{where}batch_size = {d['batch_size']!r} must be an integer in {describe_range('batch_size')}")
+    kwargs = {k: d[k] for k in ("batch_size", "l2", "beta1", "beta2", "eps") if k in d}
+    try:
+        return TrainConfig(
+            model=ModelConfig(hidden=tuple(hidden), dropout=float(dropout), activation=activation),
+            lr=float(lr),
+            loss=loss,
+            **kwargs,
+            **limits,
+        )
+    except ConfigError as e:
+        raise ConfigError(f"{where}{e}") from None
+
+
+def run_sweep(
+    spec: SweepSpec,
+    data_dir: str | Path | None,
+    out_dir: str | Path,
+    *,
+    progress: Progress | None = None,
+) -> SweepResult:
+    """Train every model of ``spec`` on the dataset at ``data_dir`` into ``out_dir`` (resuming if it exists)."""
+    if data_dir is None:
+        if spec.dataset is None:
+            raise ConfigError(f"sweep {spec.name!r} names no dataset; pass --data DIR")
+        data_dir = Path(spec.dataset)
+        if not data_dir.is_absolute() and spec.source:
+            data_dir = Path(spec.source).parent / data_dir
+    dataset = load_dataset(data_dir, splits=("train", "val"))
+    out_dir = Path(out_dir)
+    models = spec.models()
+    results = train_many(
+        [c for _, c in models],
+        dataset,
+        out_dir,
+        model_ids=[mid for mid, _ in models],
+        progress=progress,
+        run_info={"sweep": spec.to_dict()},
+    )
+    summary = [
+        {
+            "model_id": r.model_id,
+            "status": r.status,
+            "reason": r.reason,
+            "epochs": r.epochs,
+            "best_epoch": r.best_epoch,
+            "best_val_loss": r.best_val_loss if math.isfinite(r.best_val_loss) else None,
+            "checkpoints": len(r.checkpoints),
+        }
+        for r in results
+    ]
+    atomic.write_json(out_dir / "summary.json", {"sweep": spec.name, "models": summary})
+    return SweepResult(run_dir=out_dir, results=results)
+
+

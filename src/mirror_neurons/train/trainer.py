@@ -1,0 +1,491 @@
+"""Training: one model (``train``) or many at once (``train_many``), resumable after any kill.
+
+Every model follows one documented random protocol, whether it trains alone or
+in a group, so a model's checkpoints depend only on its own ``TrainConfig``:
+
+1. ``g = model_generator(config.seed)`` (a torch.Generator seeded from
+   ``SeedSequence(seed)``);
+2. initial weights: ``MLP.reset_parameters(g)`` (Glorot-uniform, zero biases);
+3. each epoch: ``perm = torch.randperm(n_train, generator=g)``, truncated to
+   ``epoch_rows`` when set; step ``s`` trains on rows ``perm[s*B:(s+1)*B]``
+   (the last batch may be smaller);
+4. dropout: for each block of ``CHUNK_STEPS`` steps of the epoch,
+   ``u = torch.rand((steps_in_block, B, sum(hidden)), generator=g)``; unit j of
+   step s keeps its output (scaled by 1/(1-d)) when ``u[s, row, j] >= d``.
+
+Models that share a depth, batch size, activation, loss and Adam betas train as
+one ``Stack`` (stacked tensors, one step for all). After each epoch each model
+is judged on its own: validation metrics (the full objective, MSE, accuracy),
+a checkpoint when the validation loss is the best so far, early stopping, NaN
+detection. Then its whole resumable state (weights, Adam moments and step
+count, generator state, history) is written atomically, so a run killed at any
+moment restarts from each model's last completed epoch and writes exactly the
+files an uninterrupted run would.
+
+Run folder::
+
+    RUN/run.json                          what was asked: configs, dataset hash, versions
+    RUN/models/<model_id>/state.json      status, epoch, best, history of every epoch
+    RUN/models/<model_id>/state-e0007.safetensors   weights, Adam moments, generator
+    RUN/models/<model_id>/<model_id>_epoch-0007_val-0p044031.{safetensors,json}  checkpoints
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from mirror_neurons import __version__, atomic
+from mirror_neurons.data.dataset import Dataset
+from mirror_neurons.errors import CheckpointError, ConfigError, DataError
+from mirror_neurons.train.checkpoint import save_checkpoint
+from mirror_neurons.train.config import TrainConfig
+from mirror_neurons.train.model import MLP
+from mirror_neurons.train.stack import Stack
+
+log = logging.getLogger(__name__)
+
+CHUNK_STEPS = 64
+"""Steps whose inputs and dropout draws are prepared together (part of the random protocol)."""
+
+RUNNING, STOPPED_EARLY, MAX_EPOCHS, NAN = "running", "stopped_early", "max_epochs", "nan"
+
+Progress = Callable[[dict], None]
+"""Called after every model-epoch with {"model_id", "epoch", "val_loss", "best_val_loss", "status", ...}."""
+
+
+def versions() -> dict[str, str]:
+    return {"mirror_neurons": __version__, "torch": torch.__version__, "numpy": np.__version__}
+
+
+def model_generator(seed: int) -> torch.Generator:
+    """The model's only source of randomness: a torch.Generator seeded through SeedSequence."""
+    (state,) = np.random.SeedSequence(seed).generate_state(1, np.uint64)
+    return torch.Generator().manual_seed(int(state) & (2**63 - 1))
+
+
+@dataclass
+class TrainResult:
+    """What one model's training produced."""
+
+    model_id: str
+    config: TrainConfig
+    status: str
+    """running (not finished: interrupted), stopped_early, max_epochs or nan."""
+    reason: str
+    epochs: int
+    best_epoch: int
+    best_val_loss: float
+    checkpoints: list[Path]
+    history: list[dict]
+
+
+@dataclass
+class _Member:
+    """One model's bookkeeping while it trains (its tensors live in a Stack)."""
+
+    model_id: str
+    config: TrainConfig
+    folder: Path
+    generator: torch.Generator
+    epoch: int = 0
+    steps: int = 0
+    samples: int = 0
+    best_val_loss: float = math.inf
+    best_epoch: int = 0
+    since_best: int = 0
+    status: str = RUNNING
+    reason: str = ""
+    history: list[dict] = field(default_factory=list)
+    checkpoints: list[str] = field(default_factory=list)
+    params: dict | None = None
+    adam: dict | None = None
+
+    def result(self) -> TrainResult:
+        return TrainResult(
+            model_id=self.model_id,
+            config=self.config,
+            status=self.status,
+            reason=self.reason,
+            epochs=self.epoch,
+            best_epoch=self.best_epoch,
+            best_val_loss=self.best_val_loss,
+            checkpoints=[self.folder / f"{c}.json" for c in self.checkpoints],
+            history=self.history,
+        )
+
+
+def checkpoint_stem(model_id: str, epoch: int, val_loss: float) -> str:
+    """File stem of a checkpoint, dot-free: <model_id>_epoch-0007_val-0p044031."""
+    return f"{model_id}_epoch-{epoch:04d}_val-{val_loss:.6f}".replace(".", "p")
+
+
+def model_id_for(config: TrainConfig, index: int | None = None) -> str:
+    prefix = f"m{index:03d}_" if index is not None else ""
+    return f"{prefix}{config.describe()}_s{config.seed}"
+
+
+def train(
+    config: TrainConfig,
+    dataset: Dataset,
+    out_dir: str | Path,
+    *,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train one model (``seed`` overrides ``config.seed``); resumes if ``out_dir`` holds this run."""
+    if seed is not None:
+        config = TrainConfig.from_dict({**config.to_dict(), "seed": seed})
+    (result,) = train_many([config], dataset, out_dir, progress=progress)
+    return result
+
+
+def train_many(
+    configs: Sequence[TrainConfig],
+    dataset: Dataset,
+    out_dir: str | Path,
+    *,
+    model_ids: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    run_info: dict | None = None,
+    threads: int | None = 1,
+) -> list[TrainResult]:
+    """Train every configuration in one process, grouped into stacks; resumes where a previous call stopped.
+
+    ``run_info`` (e.g. the sweep spec) is recorded in RUN/run.json beside the
+    configurations; a run folder holding another dataset or other
+    configurations is refused. ``threads`` is torch's intra-op thread count
+    while training (restored after; None leaves it alone): the operations are
+    small, so threads gain little, and on a busy machine OpenMP threads waiting
+    for each other made steps 20x slower in our measurements (docs/training.md).
+    """
+    out_dir = Path(out_dir)
+    if model_ids is None:
+        model_ids = [model_id_for(c) for c in configs] if len(configs) == 1 else [model_id_for(c, i) for i, c in enumerate(configs)]
+    if len(set(model_ids)) != len(model_ids):
+        raise ConfigError("two models would share one folder (same id); give each configuration its own seed or id")
+    _check_dataset(dataset, configs)
+    _open_run(out_dir, configs, model_ids, dataset, run_info or {})
+
+    members = [_load_or_create(out_dir / "models" / mid, mid, c) for mid, c in zip(model_ids, configs)]
+    pending = [m for m in members if m.status == RUNNING]
+    data = _Tensors(dataset)
+    with _torch_threads(threads):
+        for group in _groups(pending):
+            _train_group(group, data, dataset.hash, progress)
+    return [m.result() for m in members]
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+# ---- the training loop ------------------------------------------------------------------
+
+
+class _Tensors:
+    """The dataset as float32 tensors, converted once."""
+
+    def __init__(self, dataset: Dataset):
+        self.x_train = torch.from_numpy(dataset.train.x.astype(np.float32))  # (n, 100)
+        self.y_train = torch.nn.functional.one_hot(torch.from_numpy(dataset.train.label.astype(np.int64)), 4).float()
+        self.x_val = torch.from_numpy(dataset.val.x.astype(np.float32))
+        self.label_val = torch.from_numpy(dataset.val.label.astype(np.int64))
+
+
+def _groups(members: list[_Member]) -> list[list[_Member]]:
+    """Members that can share a Stack: same depth, batch size, rows per epoch, activation, loss, betas, eps."""
+    groups: dict[tuple, list[_Member]] = {}
+    for m in members:
+        c = m.config
+        key = (len(c.model.hidden), c.batch_size, c.epoch_rows, c.val_rows, c.model.activation, c.loss, c.beta1, c.beta2, c.eps)
+        groups.setdefault(key, []).append(m)
+    return list(groups.values())
+
+
+def _train_group(members: list[_Member], data: _Tensors, dataset_hash: str, progress: Progress | None) -> None:
+    """Train ``members`` epoch by epoch in one Stack until each has stopped."""
+    first = members[0].config
+    stack = Stack(
+        [m.config.model for m in members],
+        lr=[m.config.lr for m in members],
+        l2=[m.config.l2 for m in members],
+        loss=first.loss,
+        betas=(first.beta1, first.beta2),
+        eps=first.eps,
+    )
+    for i, m in enumerate(members):
+        stack.load_member(i, m.params, m.adam or {}, m.steps)
+        m.params = m.adam = None
+    n_train = len(data.x_train)
+    rows = min(first.epoch_rows or n_train, n_train)
+    B = first.batch_size
+    n_steps = -(-rows // B)
+    val_rows = first.val_rows or len(data.x_val)
+    x_val, label_val = data.x_val[:val_rows], data.label_val[:val_rows]
+
+    while members:
+        # -- one epoch for every model in the stack --
+        perms = [torch.randperm(n_train, generator=m.generator)[:rows] for m in members]
+        train_loss = torch.zeros(stack.M, dtype=torch.float64)
+        for first_step in range(0, n_steps, CHUNK_STEPS):
+            steps_here = min(CHUNK_STEPS, n_steps - first_step)
+            lo, hi = first_step * B, min((first_step + steps_here) * B, rows)
+            index = torch.stack([p[lo:hi] for p in perms])  # (M, rows in block)
+            x, y = data.x_train[index], data.y_train[index]  # (M, r, 100), (M, r, 4)
+            masks = _dropout_masks(members, stack, steps_here, B)  # [(steps, M, B, H_l)]
+            for s in range(steps_here):
+                a, b = s * B, min((s + 1) * B, hi - lo)
+                batch_loss = stack.train_step(x[:, a:b], y[:, a:b], [mk[s, :, : b - a] for mk in masks])
+                train_loss += batch_loss.double()
+        metrics = stack.evaluate(x_val, label_val)
+        penalty = metrics["penalty"]
+        train_loss = train_loss.numpy() / n_steps + penalty
+
+        for i, m in enumerate(members):
+            m.epoch += 1
+            m.steps += n_steps
+            m.samples += rows
+            row = {
+                "epoch": m.epoch,
+                "steps": m.steps,
+                "samples": m.samples,
+                "train_loss": float(train_loss[i]),
+                "val_loss": float(metrics["loss"][i]),
+                "val_mse": float(metrics["mse"][i]),
+                "val_accuracy": float(metrics["accuracy"][i]),
+                "is_best": False,
+            }
+            _judge_epoch(m, row, stack, i, dataset_hash)
+            _save_state(m, stack, i)
+            if progress is not None:
+                progress({**row, "model_id": m.model_id, "best_val_loss": m.best_val_loss, "status": m.status, "reason": m.reason})
+        keep = [i for i, m in enumerate(members) if m.status == RUNNING]
+        if len(keep) < len(members):
+            members = [members[i] for i in keep]
+            if members:
+                stack.keep(keep)
+
+
+def _dropout_masks(members: list[_Member], stack: Stack, steps: int, batch: int) -> list[torch.Tensor]:
+    """Each model draws its own uniforms (protocol step 4); returns padded masks per hidden layer."""
+    masks = [torch.ones(steps, stack.M, batch, width) for width in stack.sizes[1:-1]]
+    for i, m in enumerate(members):
+        hidden, d = m.config.model.hidden, m.config.model.dropout
+        u = torch.rand((steps, batch, sum(hidden)), generator=m.generator)
+        keep = (u >= d).float() / (1.0 - d)
+        start = 0
+        for l, h in enumerate(hidden):
+            masks[l][:, i, :, :h] = keep[:, :, start : start + h]
+            start += h
+    return masks
+
+
+def _judge_epoch(m: _Member, row: dict, stack: Stack, i: int, dataset_hash: str) -> None:
+    """NaN check, best-so-far checkpoint, early stopping and the epoch limit, in that order."""
+    values = (row["train_loss"], row["val_loss"])
+    if not all(math.isfinite(v) for v in values):
+        m.status, m.reason = NAN, f"loss became {'NaN' if any(math.isnan(v) for v in values) else 'infinite'} in epoch {m.epoch} (train {values[0]}, val {values[1]})"
+        m.history.append(row)
+        return
+    if row["val_loss"] < m.best_val_loss:
+        m.best_val_loss, m.best_epoch, m.since_best = row["val_loss"], m.epoch, 0
+        row["is_best"] = True
+        stem = checkpoint_stem(m.model_id, m.epoch, row["val_loss"])
+        meta = {
+            "model_id": m.model_id,
+            "train_config": m.config.to_dict(),
+            "hyperparameters": _hyperparameters(m.config),
+            "seed": m.config.seed,
+            "epoch": m.epoch,
+            "val_loss": row["val_loss"],
+            "val_mse": row["val_mse"],
+            "val_accuracy": row["val_accuracy"],
+            "train_loss": row["train_loss"],
+            "steps": m.steps,
+            "samples_seen": m.samples,
+            "dataset_hash": dataset_hash,
+            "package_version": __version__,
+            "versions": versions(),
+        }
+        save_checkpoint(m.folder / stem, stack.to_mlp(i), meta)
+        if stem not in m.checkpoints:
+            m.checkpoints.append(stem)
+    else:
+        m.since_best += 1
+    m.history.append(row)
+    if m.since_best >= m.config.patience:
+        m.status, m.reason = STOPPED_EARLY, f"no improvement of val loss for {m.since_best} epochs (best {m.best_val_loss:.6f} at epoch {m.best_epoch})"
+    elif m.epoch >= m.config.max_epochs:
+        m.status, m.reason = MAX_EPOCHS, f"reached max_epochs = {m.config.max_epochs}"
+
+
+def _hyperparameters(c: TrainConfig) -> dict:
+    return {
+        "hidden": list(c.model.hidden),
+        "layers": len(c.model.hidden),
+        "units": c.model.hidden[0],
+        "dropout": c.model.dropout,
+        "activation": c.model.activation,
+        "lr": c.lr,
+        "batch_size": c.batch_size,
+        "loss": c.loss,
+        "l2": c.l2,
+        "beta1": c.beta1,
+        "beta2": c.beta2,
+        "eps": c.eps,
+        "patience": c.patience,
+        "max_epochs": c.max_epochs,
+        "epoch_rows": c.epoch_rows,
+        "val_rows": c.val_rows,
+    }
+
+
+# ---- resumable state ----------------------------------------------------------------------
+
+
+def _save_state(m: _Member, stack: Stack, i: int) -> None:
+    """Weights, Adam moments and generator to state-eNNNN.safetensors, then state.json pointing at it."""
+    params, adam = stack.member_state(i)
+    tensors = {f"param.{k}": v for k, v in params.items()}
+    tensors |= {f"adam_m.{k}": v for k, v in adam["m"].items()}
+    tensors |= {f"adam_v.{k}": v for k, v in adam["v"].items()}
+    tensors["generator"] = m.generator.get_state()
+    blob = st_save(tensors)
+    name = f"state-e{m.epoch:04d}.safetensors"
+    atomic.write_bytes(m.folder / name, blob)
+    atomic.write_json(
+        m.folder / "state.json",
+        {
+            "model_id": m.model_id,
+            "config": m.config.to_dict(),
+            "epoch": m.epoch,
+            "steps": m.steps,
+            "samples": m.samples,
+            "best_val_loss": m.best_val_loss if math.isfinite(m.best_val_loss) else None,
+            "best_epoch": m.best_epoch,
+            "since_best": m.since_best,
+            "status": m.status,
+            "reason": m.reason,
+            "checkpoints": m.checkpoints,
+            "history": m.history,
+            "tensors": name,
+            "tensors_sha256": hashlib.sha256(blob).hexdigest(),
+        },
+    )
+    for old in m.folder.glob("state-e*.safetensors"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+
+
+def _load_or_create(folder: Path, model_id: str, config: TrainConfig) -> _Member:
+    state_file = folder / "state.json"
+    if not state_file.is_file():
+        generator = model_generator(config.seed)
+        model = MLP(config.model)
+        model.reset_parameters(generator)
+        return _Member(model_id, config, folder, generator, params=model.state_dict())
+    try:
+        state = json.loads(state_file.read_text())
+        saved = TrainConfig.from_dict(state["config"])
+    except (json.JSONDecodeError, KeyError, TypeError, ConfigError) as e:
+        raise CheckpointError(f"{state_file} is damaged ({e}); remove {folder} to retrain that model") from e
+    if saved.model != config.model:
+        raise CheckpointError(
+            f"{state_file} holds a {saved.model.hidden} model but the run asks for {config.model.hidden}; "
+            f"use another --out or remove {folder}"
+        )
+    if saved != config:
+        raise ConfigError(f"{state_file} was trained with {saved} but the run asks for {config}; use another --out")
+    blob_path = folder / state["tensors"]
+    if not blob_path.is_file():
+        raise CheckpointError(f"{blob_path} is missing; remove {folder} to retrain that model")
+    blob = blob_path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != state["tensors_sha256"]:
+        raise CheckpointError(f"{blob_path} does not match the hash in {state_file}; remove {folder} to retrain that model")
+    tensors = st_load(blob)
+    generator = torch.Generator()
+    generator.set_state(tensors.pop("generator"))
+    pick = lambda prefix: {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+    params = pick("param.")
+    expected = {k: tuple(v.shape) for k, v in MLP(config.model).state_dict().items()}
+    if {k: tuple(v.shape) for k, v in params.items()} != expected:
+        raise CheckpointError(f"{blob_path} holds weights of another architecture than {config.model.hidden}")
+    best = state["best_val_loss"]
+    return _Member(
+        model_id=model_id,
+        config=config,
+        folder=folder,
+        generator=generator,
+        epoch=state["epoch"],
+        steps=state["steps"],
+        samples=state["samples"],
+        best_val_loss=math.inf if best is None else best,
+        best_epoch=state["best_epoch"],
+        since_best=state["since_best"],
+        status=state["status"],
+        reason=state["reason"],
+        history=state["history"],
+        checkpoints=state["checkpoints"],
+        params=params,
+        adam={"m": pick("adam_m."), "v": pick("adam_v.")},
+    )
+
+
+# ---- the run folder ---------------------------------------------------------------------
+
+
+def _check_dataset(dataset: Dataset, configs: Sequence[TrainConfig]) -> None:
+    for name in ("train", "val"):
+        split = getattr(dataset, name)
+        if len(split) == 0:
+            raise DataError(f"dataset {dataset.path} has an empty {name} split; regenerate it with `mirror-neurons data`")
+    for c in configs:
+        if dataset.train.x.shape[1] != c.model.n_inputs:
+            raise DataError(f"dataset {dataset.path} has {dataset.train.x.shape[1]} inputs but the model expects {c.model.n_inputs}")
+        top = int(max(dataset.train.label.max(), dataset.val.label.max()))
+        if top >= c.model.n_outputs:
+            raise DataError(f"dataset {dataset.path} has label {top} but the model has {c.model.n_outputs} outputs")
+
+
+def _open_run(out_dir: Path, configs: Sequence[TrainConfig], model_ids: Sequence[str], dataset: Dataset, info: dict) -> None:
+    """Write RUN/run.json, or check that an existing one describes this same run."""
+    record = {
+        "models": {mid: c.to_dict() for mid, c in zip(model_ids, configs)},
+        "dataset_hash": dataset.hash,
+        "dataset_path": str(dataset.path),
+        "info": info,
+    }
+    path = out_dir / "run.json"
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path} is damaged ({e.msg}); use another --out") from e
+        if old.get("dataset_hash") != dataset.hash:
+            raise DataError(
+                f"run folder {out_dir} was trained on dataset {old.get('dataset_hash', '?')[:12]}... but {dataset.path} "
+                f"is {dataset.hash[:12]}...; resume with the original dataset or use another --out"
+            )
+        if old.get("models") != record["models"]:
+            raise ConfigError(f"run folder {out_dir} holds another set of models; use another --out to start a new run")
+        return
+    atomic.write_json(path, {**record, "versions": versions()})

@@ -1,0 +1,217 @@
+"""The trainer against independent references: a plain PyTorch loop, and each model trained alone."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from mirror_neurons.errors import CheckpointError, ConfigError, DataError
+from mirror_neurons.train.checkpoint import iter_checkpoints, load_checkpoint
+from mirror_neurons.train.config import TrainConfig
+from mirror_neurons.train.model import ModelConfig
+from mirror_neurons.train.trainer import CHUNK_STEPS, model_generator, train, train_many
+
+
+def cfg(hidden=(17, 17), lr=1e-3, batch_size=25, dropout=0.12, seed=0, **kw) -> TrainConfig:
+    return TrainConfig(model=ModelConfig(hidden=hidden, dropout=dropout), lr=lr, batch_size=batch_size, seed=seed, **kw)
+
+
+def reference_loop(config: TrainConfig, dataset, epochs: int) -> nn.Sequential:
+    """The paper's recipe written plainly: nn.Sequential, autograd, torch.optim.Adam, a Python loop.
+
+    It follows the trainer's documented random protocol (trainer module docstring)
+    so that both see the same initial weights, minibatches and dropout masks.
+    """
+    g = model_generator(config.seed)
+    sizes = (100, *config.model.hidden, 4)
+    linears = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+    for lin in linears:  # Glorot uniform, zero bias, in layer order, from g
+        bound = math.sqrt(6.0 / (lin.in_features + lin.out_features))
+        with torch.no_grad():
+            lin.weight.uniform_(-bound, bound, generator=g)
+            lin.bias.zero_()
+    net = nn.Sequential(*linears)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
+    x = torch.from_numpy(dataset.train.x.astype(np.float32))
+    y = nn.functional.one_hot(torch.from_numpy(dataset.train.label.astype(np.int64)), 4).float()
+    n, B, d = len(x), config.batch_size, config.model.dropout
+    steps = -(-n // B)
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=g)
+        for step in range(steps):
+            if step % CHUNK_STEPS == 0:
+                u = torch.rand((min(CHUNK_STEPS, steps - step), B, sum(config.model.hidden)), generator=g)
+            rows = perm[step * B : (step + 1) * B]
+            keep = u[step % CHUNK_STEPS, : len(rows)]
+            h, start = x[rows], 0
+            for lin, width in zip(linears[:-1], config.model.hidden):
+                h = torch.relu(lin(h)) * (keep[:, start : start + width] >= d) / (1 - d)
+                start += width
+            out = linears[-1](h)
+            loss = ((out - y[rows]) ** 2).mean() + config.l2 * sum((lin.weight**2).sum() for lin in linears)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net
+
+
+def test_single_model_matches_plain_pytorch_loop(tiny_dataset, tmp_path):
+    config = cfg(hidden=(17, 17), lr=3e-3, batch_size=25, seed=7, max_epochs=2)
+    result = train(config, tiny_dataset, tmp_path)
+    assert result.epochs == 2
+    net = reference_loop(config, tiny_dataset, epochs=2)
+    state = load_file(next((tmp_path / "models" / result.model_id).glob("state-e0002.safetensors")))
+    for i, lin in enumerate(l for l in net if isinstance(l, nn.Linear)):
+        torch.testing.assert_close(state[f"param.layers.{i}.weight"], lin.weight.detach(), rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(state[f"param.layers.{i}.bias"], lin.bias.detach(), rtol=1e-4, atol=1e-6)
+
+
+def test_reported_val_loss_is_the_full_objective(tiny_dataset, tmp_path):
+    result = train(cfg(lr=3e-3, max_epochs=2, seed=3), tiny_dataset, tmp_path)
+    ckpt = load_checkpoint(result.checkpoints[-1])
+    x, label = tiny_dataset.val.torch()
+    with torch.no_grad():
+        out = ckpt.model(x)  # eval mode: no dropout
+    onehot = nn.functional.one_hot(label, 4).float()
+    mse = ((out - onehot) ** 2).mean().item()
+    penalty = 0.01 * sum((w**2).sum().item() for w in ckpt.model.kernels())
+    assert ckpt.meta["val_mse"] == pytest.approx(mse, rel=1e-5)
+    assert ckpt.meta["val_loss"] == pytest.approx(mse + penalty, rel=1e-5)
+    assert ckpt.meta["val_accuracy"] == pytest.approx((out.argmax(1) == label).float().mean().item())
+    for key in ("dataset_hash", "package_version", "seed", "epoch", "steps", "samples_seen", "hyperparameters", "model"):
+        assert key in ckpt.meta
+    assert ckpt.meta["dataset_hash"] == tiny_dataset.hash
+    assert ckpt.meta["steps"] == ckpt.meta["epoch"] * math.ceil(len(tiny_dataset.train) / 25)
+    assert ckpt.meta["samples_seen"] == ckpt.meta["epoch"] * len(tiny_dataset.train)
+
+
+GROUP = [
+    cfg(hidden=(17, 17), lr=3e-3, seed=1),
+    cfg(hidden=(5, 9), lr=1e-2, dropout=0.3, seed=2),  # padded inside the 2-layer stack
+    cfg(hidden=(17, 17), lr=1e-3, dropout=0.0, seed=3),
+    cfg(hidden=(11,), lr=2e-3, batch_size=20, seed=4),  # another stack
+    cfg(hidden=(8, 8, 8), lr=5e-3, batch_size=20, seed=5),
+]
+
+
+def test_models_trained_together_match_each_trained_alone(tiny_dataset, tmp_path):
+    configs = [TrainConfig.from_dict({**c.to_dict(), "max_epochs": 3}) for c in GROUP]
+    together = train_many(configs, tiny_dataset, tmp_path / "together")
+    for i in (1, 3, 4):
+        alone = train(configs[i], tiny_dataset, tmp_path / f"alone{i}")
+        joint = together[i]
+        assert [h["epoch"] for h in alone.history] == [h["epoch"] for h in joint.history] == [1, 2, 3]
+        for a, b in zip(alone.history, joint.history):
+            assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
+            assert a["is_best"] == b["is_best"]
+        assert len(alone.checkpoints) == len(joint.checkpoints) > 0
+        for pa, pb in zip(alone.checkpoints, joint.checkpoints):
+            ca, cb = load_checkpoint(pa), load_checkpoint(pb)
+            assert ca.meta["epoch"] == cb.meta["epoch"]
+            for (ka, ta), (kb, tb) in zip(ca.model.state_dict().items(), cb.model.state_dict().items()):
+                assert ka == kb
+                torch.testing.assert_close(ta, tb, rtol=1e-4, atol=1e-6)
+
+
+def test_group_models_are_not_clones(tiny_dataset, tmp_path):
+    """Same architecture and lr, different seeds: different weights (each has its own stream)."""
+    configs = [cfg(lr=3e-3, seed=s, max_epochs=1) for s in (1, 2)]
+    a, b = train_many(configs, tiny_dataset, tmp_path)
+    wa = load_checkpoint(a.checkpoints[0]).model.layers[0].weight
+    wb = load_checkpoint(b.checkpoints[0]).model.layers[0].weight
+    assert not torch.allclose(wa, wb)
+
+
+def test_checkpoints_only_at_improving_epochs_and_early_stopping(tiny_dataset, tmp_path):
+    # without the L2 term and at lr 0.03 the tiny problem's val loss plateaus within a few epochs
+    result = train(cfg(hidden=(17, 17), lr=0.03, loss="mse", max_epochs=40, patience=2, seed=1), tiny_dataset, tmp_path)
+    losses = [h["val_loss"] for h in result.history]
+    best_so_far = [i for i, v in enumerate(losses) if v < min(losses[:i], default=math.inf)]
+    assert [h["is_best"] for h in result.history] == [i in best_so_far for i in range(len(losses))]
+    assert [load_checkpoint(p).meta["epoch"] for p in result.checkpoints] == [i + 1 for i in best_so_far]
+    assert sorted(iter_checkpoints(tmp_path)) == sorted(result.checkpoints)
+    assert result.status == "stopped_early", result.reason
+    assert len(losses) - 1 - best_so_far[-1] == 2  # stopped exactly `patience` epochs after the best
+    assert result.best_epoch == best_so_far[-1] + 1
+
+
+def test_max_epochs_status(tiny_dataset, tmp_path):
+    result = train(cfg(lr=1e-3, max_epochs=2, seed=2), tiny_dataset, tmp_path)
+    assert result.status == "max_epochs" and result.epochs == 2
+    state = json.loads((tmp_path / "models" / result.model_id / "state.json").read_text())
+    assert state["status"] == "max_epochs" and len(state["history"]) == 2
+
+
+def test_nan_loss_stops_only_that_model(tiny_dataset, tmp_path):
+    exploding = cfg(hidden=(17, 17), lr=1e8, seed=1, max_epochs=3)
+    healthy = cfg(hidden=(17, 17), lr=1e-3, seed=2, max_epochs=3)
+    bad, good = train_many([exploding, healthy], tiny_dataset, tmp_path)
+    assert bad.status == "nan" and "epoch 1" in bad.reason and ("NaN" in bad.reason or "infinite" in bad.reason)
+    assert bad.epochs == 1 and bad.checkpoints == []
+    assert good.status == "max_epochs" and good.epochs == 3 and len(good.checkpoints) >= 1
+    assert all(math.isfinite(h["val_loss"]) for h in good.history)
+
+
+def test_rerun_of_finished_run_changes_nothing(tiny_dataset, tmp_path):
+    config = cfg(lr=3e-3, max_epochs=2, seed=4)
+    first = train(config, tiny_dataset, tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    second = train(config, tiny_dataset, tmp_path)
+    assert second.checkpoints == first.checkpoints
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_resume_refuses_another_dataset(tiny_dataset, other_dataset, tmp_path):
+    train(cfg(max_epochs=1), tiny_dataset, tmp_path)
+    with pytest.raises(DataError, match="was trained on dataset .* use another --out"):
+        train(cfg(max_epochs=1), other_dataset, tmp_path)
+
+
+def test_resume_refuses_another_architecture(tiny_dataset, tmp_path):
+    config = cfg(hidden=(17, 17), max_epochs=1)
+    result = train(config, tiny_dataset, tmp_path)
+    state_file = tmp_path / "models" / result.model_id / "state.json"
+    state = json.loads(state_file.read_text())
+    state["config"]["model"]["hidden"] = [9, 9]
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match=r"holds a \(9, 9\) model"):
+        train(config, tiny_dataset, tmp_path)
+
+
+def test_checkpoint_of_another_architecture_is_refused(tiny_dataset, tmp_path):
+    result = train(cfg(hidden=(17, 17), max_epochs=1), tiny_dataset, tmp_path)
+    with pytest.raises(CheckpointError, match=r"is a \(17, 17\) model, expected \(5,\)"):
+        load_checkpoint(result.checkpoints[0], expect=ModelConfig(hidden=(5,)))
+
+
+def test_dataset_with_other_inputs_is_refused(tiny_dataset, tmp_path):
+    with pytest.raises(DataError, match="has 100 inputs but the model expects 50"):
+        train(TrainConfig(model=ModelConfig(n_inputs=50)), tiny_dataset, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"lr": 0.0}, r"lr = 0.0 is out of range; allowed \(0, inf\)"),
+        ({"batch_size": 0}, r"batch_size = 0 is out of range; allowed \[1, 1e\+06\]"),
+        ({"beta2": 1.0}, r"beta2 = 1.0 is out of range; allowed \[0, 1\)"),
+        ({"loss": "hinge"}, "choose one of mse_l2, mse, cross_entropy"),
+        ({"loss": "mse", "l2": 0.01}, "has no penalty"),
+        ({"patience": 2.5}, "patience must be an integer"),
+    ],
+)
+def test_train_config_validation(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_loss_defaults():
+    assert TrainConfig().l2 == 0.01 and TrainConfig().eps == 1e-7
+    assert TrainConfig(loss="mse").l2 == 0.0
+    assert TrainConfig(loss="cross_entropy", l2=0.001).l2 == 0.001
