@@ -1,0 +1,111 @@
+"""Circuits: weight z-scores, each unit's strongest inputs and the action it drives (the paper's Tables 7-10).
+
+A weight's z-score is taken against *all* weights of its kernel (the mean and
+standard deviation of the flattened (out, in) matrix), as the paper does. For a
+unit, its **strongest inputs** are the units (or input features, for the first
+layer) whose weight into it has the largest z-scores, keeping at most ``top_k``
+with z > ``z_min``. The **action it drives** follows the strongest positive
+weight out of the unit, layer by layer, until it reaches an output unit; the
+path and its z-scores are reported, so a weak link is visible, not hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mirror_neurons.game.constants import FLIES, GROUND, OWN_ENERGY, OWN_POSITION, OWN_SCORE, OWN_SYMBOL, PLAYERS, Action
+from mirror_neurons.train.model import MLP
+
+
+def kernel_zscores(model: MLP) -> list[np.ndarray]:
+    """Per Dense layer, (out, in) z-scores of its kernel against the whole flattened kernel."""
+    out = []
+    for w in model.kernels():
+        w = w.detach().cpu().numpy().astype(np.float64)
+        sd = w.std()
+        out.append((w - w.mean()) / sd if sd > 0 else np.zeros_like(w))
+    return out
+
+
+def feature_name(i: int) -> str:
+    """Readable name of input index i of the 100-integer state (SPEC section 3)."""
+    for name, sl in (("ground", GROUND), ("players", PLAYERS), ("flies", FLIES)):
+        if sl.start <= i < sl.stop:
+            return f"{name}[{i - sl.start}]"
+    return {OWN_SYMBOL: "own_symbol", OWN_ENERGY: "energy", OWN_SCORE: "score", OWN_POSITION: "own_position"}[i]
+
+
+def strong_inputs(z: np.ndarray, unit: int, *, top_k: int = 3, z_min: float = 1.0) -> np.ndarray:
+    """Indices of the inputs of ``unit`` with the largest weight z-scores (at most top_k, each > z_min)."""
+    row = z[unit]
+    order = np.argsort(-row, kind="stable")[:top_k]
+    return order[row[order] > z_min]
+
+
+def drive_path(zs: Sequence[np.ndarray], layer: int, unit: int) -> list[tuple[int, int, float]]:
+    """Follow the strongest outgoing weight from (layer, unit) to the output: [(layer, unit, z), ...]."""
+    path = []
+    while layer + 1 < len(zs):
+        col = zs[layer + 1][:, unit]
+        nxt = int(np.argmax(col))
+        layer, unit = layer + 1, nxt
+        path.append((layer, unit, float(col[nxt])))
+    return path
+
+
+def circuit_table(
+    model: MLP,
+    classes: np.ndarray,
+    *,
+    include: tuple[str, ...] = ("mirror", "anti-mirror", "differentiating", "mixed"),
+    top_k: int = 3,
+    z_min: float = 1.0,
+) -> list[dict]:
+    """One row per classified unit: its strongest inputs (with their class) and the action it drives.
+
+    ``classes`` is the (units,) class array of all layers side by side (``units.classify``).
+    """
+    zs = kernel_zscores(model)
+    names = model.config.layer_names
+    widths = model.config.widths
+    starts = np.concatenate([[0], np.cumsum(widths)])
+    rows = []
+    for layer, (name, w) in enumerate(zip(names, widths)):
+        for unit in range(w):
+            cls = str(classes[starts[layer] + unit])
+            if cls not in include:
+                continue
+            inputs = strong_inputs(zs[layer], unit, top_k=top_k, z_min=z_min)
+            if layer == 0:
+                described = [f"{feature_name(int(i))} (z={zs[0][unit, i]:.2f})" for i in inputs]
+            else:
+                described = [
+                    f"{names[layer - 1]}.{int(i)} [{classes[starts[layer - 1] + i]}] (z={zs[layer][unit, i]:.2f})" for i in inputs
+                ]
+            path = drive_path(zs, layer, unit)
+            action = Action(path[-1][1] if path else unit).name.lower()
+            rows.append(
+                {
+                    "layer": name,
+                    "unit": unit,
+                    "class": cls,
+                    "strongest_inputs": "; ".join(described) or f"none with z > {z_min}",
+                    "path": " -> ".join(f"{names[l]}.{u} (z={z:.2f})" for l, u, z in path) or "(output unit)",
+                    "drives": action,
+                    "drive_z": path[-1][2] if path else float("nan"),
+                }
+            )
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """The rows as a plain-text table (for notebooks and docs)."""
+    if not rows:
+        return "(no classified units)"
+    cols = list(rows[0])
+    cells = [[str(r[c]) if not isinstance(r[c], float) else f"{r[c]:.2f}" for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths))  # noqa: E731
+    return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in cells)])

@@ -1,0 +1,503 @@
+"""Analysis of one checkpoint (``analyze_checkpoint``) and of a whole run or sweep (``analyze_run``).
+
+``analyze_checkpoint`` is the notebook entry point: give it a ``Checkpoint`` and
+the test ``Split`` (or a ``PreparedTest`` built once and reused across
+checkpoints) and get a ``CheckpointAnalysis`` holding the paper's measures
+(moments, CMNI, MNS per unit), our statistics (rank tests, q-values, effect
+sizes, unit classes), the controls, cross-decoding, ablations and circuit
+tables.
+
+``analyze_run`` analyses every checkpoint under a run folder and writes
+``RUNDIR/analysis/checkpoints.parquet`` (one row per checkpoint) and
+``RUNDIR/analysis/units.parquet`` (one row per unit per checkpoint). Progress
+is saved in atomic part files every few checkpoints, so an interrupted run
+resumes; a checkpoint already analysed with the same weights and the same
+analysis settings is skipped.
+
+Input 98 stays zero: the published pipeline fed the scenario code there at
+inference (SPEC section 8); a test set with a non-zero input 98 is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from mirror_neurons import atomic
+from mirror_neurons.analysis import ablation as ablation_mod
+from mirror_neurons.analysis.activations import as_inputs, capture
+from mirror_neurons.analysis.circuits import circuit_table
+from mirror_neurons.analysis.cmni import CMNIResult, cmni_from_means, effect_size_cmni
+from mirror_neurons.analysis.controls import NullTest, bootstrap_cmni, percentile_interval, permutation_null, random_init_null
+from mirror_neurons.analysis.decoding import CrossDecoding, cross_decode
+from mirror_neurons.analysis.groups import GROUPS, Groups, scenario_groups
+from mirror_neurons.analysis.stats import Moments, group_moments, kl_divergence
+from mirror_neurons.analysis.units import CLASSES, UnitTests, class_counts, classify, unit_tests
+from mirror_neurons.data.dataset import Split, load_dataset
+from mirror_neurons.errors import AnalysisError, ConfigError, DataError
+from mirror_neurons.game.constants import OWN_SCORE
+from mirror_neurons.train.checkpoint import Checkpoint, iter_checkpoints, load_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Settings of an analysis; the defaults are the paper's measures plus our statistics and controls."""
+
+    filtered: bool = True
+    """Scenario groups with the published filters (see ``groups``); False: scenario codes alone."""
+    hidden_only: bool = False
+    """CMNI over hidden units only (the paper counts the output layer too)."""
+    significance: bool = True
+    """Per-unit rank tests, q-values, effect sizes, unit classes, circuits."""
+    alpha: float = 0.05
+    """False discovery rate for unit classes (Benjamini-Hochberg)."""
+    min_effect: float = 0.2
+    """|Cohen's d| a contrast needs, besides q < alpha, to count as a response."""
+    top_k: int = 3
+    """Strongest inputs considered per unit (mixed units, circuit tables)."""
+    z_min: float = 1.0
+    """Weight z-score an input needs to count as strong."""
+    kl_bins: int = 32
+    """Histogram bins for the KL divergences."""
+    controls: bool = True
+    """Random-init and permutation nulls, bootstrap interval, cross-decoding, ablations."""
+    n_random_init: int = 50
+    n_permutations: int = 200
+    n_bootstrap: int = 200
+    ci_level: float = 0.95
+    n_decoding_permutations: int = 10
+    n_ablation_draws: int = 30
+    seed: int = 0
+    """Root seed; each checkpoint's draws come from (seed, checkpoint weights hash)."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ConfigError(f"alpha must be in (0, 1), got {self.alpha}")
+        if not 0 < self.ci_level < 1:
+            raise ConfigError(f"ci_level must be in (0, 1), got {self.ci_level}")
+        for name in ("n_random_init", "n_permutations", "n_bootstrap", "n_decoding_permutations", "n_ablation_draws", "top_k"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.kl_bins < 2:
+            raise ConfigError(f"kl_bins must be >= 2, got {self.kl_bins}")
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PreparedTest:
+    """The test split reordered so every scenario group is contiguous, with its input tensor built once."""
+
+    x: torch.Tensor  # (n, 100) float32
+    label: np.ndarray  # (n,) action labels
+    scenario: np.ndarray  # (n,)
+    groups: Groups
+
+
+def prepare_test(split: Split, *, filtered: bool = True) -> PreparedTest:
+    if len(split) == 0:
+        raise DataError("the test split is empty; analysis needs test states")
+    if np.any(split.x[:, OWN_SCORE] != 0):
+        raise DataError(
+            "input 98 (own score / scenario code) is non-zero in the test set; the model was trained with it at 0 "
+            "(SPEC section 8: the published pipeline leaked the scenario there); regenerate the dataset"
+        )
+    groups = scenario_groups(split.x, split.scenario, filtered=filtered)
+    order = groups.order()
+    return PreparedTest(as_inputs(split.x[order]), split.label[order], split.scenario[order], groups.take(order))
+
+
+@dataclass(frozen=True)
+class Controls:
+    random_init: NullTest | None
+    permutation: NullTest | None
+    bootstrap: np.ndarray  # (n_bootstrap,) CMNI values
+    ci: tuple[float, float]
+
+
+@dataclass
+class CheckpointAnalysis:
+    """Everything measured on one checkpoint; ``row()`` and ``unit_columns()`` flatten it for tables."""
+
+    meta: dict
+    path: str
+    accuracy: float
+    layers: tuple[str, ...]
+    widths: tuple[int, ...]
+    group_counts: dict[str, int]
+    cmni: CMNIResult
+    cmni_all: CMNIResult  # all units, whatever hidden_only says (for the units table)
+    cmni_d: CMNIResult
+    moments: Moments
+    kl: dict[str, np.ndarray]
+    tests: UnitTests | None = None
+    classes: np.ndarray | None = None
+    mixed_inputs: np.ndarray | None = None
+    circuits: list[dict] | None = None
+    controls: Controls | None = None
+    decoding: dict[str, CrossDecoding] | None = None
+    ablation: dict[str, ablation_mod.AblationResult] | None = None
+    config: AnalysisConfig = field(default_factory=AnalysisConfig)
+
+    def row(self) -> dict:
+        r: dict = {
+            "test_accuracy": self.accuracy,
+            "cmni": self.cmni.cmni,
+            "mne": self.cmni.mne,
+            "n_units": self.cmni.n_units,
+            "cmni_effect_size": self.cmni_d.cmni,
+            **{f"n_{g}_states": c for g, c in self.group_counts.items()},
+        }
+        for name, v in self.cmni.per_layer().items():
+            r[f"cmni.{name}"] = v["cmni"]
+        if self.classes is not None:
+            r.update({f"n_{c.replace('-', '_')}": n for c, n in class_counts(self.classes).items()})
+        if self.controls is not None:
+            c = self.controls
+            r["p_random_init"] = c.random_init.p_value if c.random_init else None
+            r["null_random_init_mean"] = float(c.random_init.null.mean()) if c.random_init else None
+            r["p_permutation"] = c.permutation.p_value if c.permutation else None
+            r["null_permutation_mean"] = float(c.permutation.null.mean()) if c.permutation else None
+            r["cmni_ci_low"], r["cmni_ci_high"] = c.ci
+        for layer, d in (self.decoding or {}).items():
+            r[f"decode.{layer}.frog_to_toad"] = d.frog_to_toad
+            r[f"decode.{layer}.p_frog_to_toad"] = d.p_frog_to_toad
+            r[f"decode.{layer}.toad_to_frog"] = d.toad_to_frog
+            r[f"decode.{layer}.p_toad_to_frog"] = d.p_toad_to_frog
+        for cls, a in (self.ablation or {}).items():
+            key = cls.replace("-", "_")
+            r[f"ablate.{key}.changed"] = a.changed
+            r[f"ablate.{key}.p"] = a.p_value
+            for s, v in a.changed_by_scenario.items():
+                r[f"ablate.{key}.changed_{s}"] = v
+        return r
+
+    def unit_columns(self) -> dict[str, np.ndarray]:
+        layer = np.repeat(np.array(self.layers, dtype=object), self.widths)
+        cols: dict[str, np.ndarray] = {
+            "layer": layer,
+            "unit": np.concatenate([np.arange(w) for w in self.widths]),
+            "dfrog": self.cmni_all.dfrog,
+            "dtoad": self.cmni_all.dtoad,
+            "mns": self.cmni_all.mns,
+        }
+        for i, g in enumerate(GROUPS):
+            for stat in ("mean", "var", "skew", "kurt"):
+                cols[f"{stat}_{g}"] = getattr(self.moments, stat)[i]
+        for pair, v in self.kl.items():
+            cols[f"kl_{pair}"] = v
+        if self.tests is not None:
+            cols.update(self.tests.columns())
+            cols["class"] = self.classes.astype(str)
+            cols["mixed_inputs"] = self.mixed_inputs
+        return cols
+
+
+def _rng_for(meta: dict, config: AnalysisConfig) -> np.random.SeedSequence:
+    key = str(meta.get("weights_sha256", "")) or json.dumps(meta, sort_keys=True, default=str)
+    return np.random.SeedSequence([config.seed, int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)])
+
+
+def analyze_checkpoint(checkpoint: Checkpoint, test: Split | PreparedTest, config: AnalysisConfig = AnalysisConfig()) -> CheckpointAnalysis:
+    """All measures of one checkpoint on the test states (see the module docstring)."""
+    if isinstance(test, Split):
+        test = prepare_test(test, filtered=config.filtered)
+    groups = test.groups
+    model = checkpoint.model
+    groups.require(*GROUPS)
+    acts = capture(model, test.x)
+    layers = tuple(acts)
+    widths = tuple(a.shape[1] for a in acts.values())
+    a = np.concatenate(list(acts.values()), axis=1)  # (n, units)
+    accuracy = float(np.mean(acts[layers[-1]].argmax(axis=1) == test.label))
+    moments = group_moments(a, groups)
+    cmni_all = cmni_from_means(moments.mean, layers, widths)
+    cmni = cmni_from_means(moments.mean, layers, widths, hidden_only=config.hidden_only)
+    cmni_d = effect_size_cmni(moments, layers, widths, hidden_only=config.hidden_only)
+    sl = groups.slices()
+    kl = {f"{g}_none": kl_divergence(a[sl[g]], a[sl["none"]], bins=config.kl_bins) for g in ("frog", "toad", "both")}
+    result = CheckpointAnalysis(
+        meta=checkpoint.meta, path=str(checkpoint.path), accuracy=accuracy, layers=layers, widths=widths,
+        group_counts=groups.counts(), cmni=cmni, cmni_all=cmni_all, cmni_d=cmni_d, moments=moments, kl=kl, config=config,
+    )  # fmt: skip
+    if config.significance:
+        result.tests = unit_tests(a, groups)
+        result.classes, result.mixed_inputs = classify(
+            model, result.tests, alpha=config.alpha, min_effect=config.min_effect, top_k=config.top_k, z_min=config.z_min
+        )
+        result.circuits = circuit_table(model, result.classes, top_k=config.top_k, z_min=config.z_min)
+    if config.controls:
+        ss = _rng_for(checkpoint.meta, config)
+        s_init, s_perm, s_boot, s_dec, s_abl = ss.spawn(5)
+        counted = a[:, : sum(cmni.widths)]
+        ri = None
+        if config.n_random_init:
+            seeds = s_init.generate_state(config.n_random_init, dtype=np.uint32)
+            ri = NullTest(cmni.cmni, random_init_null(model.config, test.x, groups, seeds, hidden_only=config.hidden_only))
+        perm = None
+        if config.n_permutations:
+            perm = NullTest(cmni.cmni, permutation_null(counted, groups, config.n_permutations, np.random.default_rng(s_perm)))
+        boot = bootstrap_cmni(counted, groups, config.n_bootstrap, np.random.default_rng(s_boot)) if config.n_bootstrap else np.zeros(0)
+        ci = percentile_interval(boot, config.ci_level) if len(boot) else (float("nan"), float("nan"))
+        result.controls = Controls(ri, perm, boot, ci)
+        rng = np.random.default_rng(s_dec)
+        result.decoding = {
+            name: cross_decode(acts[name], groups, rng, n_permutations=config.n_decoding_permutations) for name in layers[:-1]
+        }
+        if result.classes is not None:
+            rng = np.random.default_rng(s_abl)
+            base = acts[layers[-1]].argmax(axis=1)
+            result.ablation = {
+                cls: ablation_mod.ablate_class(
+                    model, test.x, test.scenario, result.classes == cls, rng, n_draws=config.n_ablation_draws, baseline=base
+                )
+                for cls in ("mirror", "anti-mirror", "differentiating", "mixed")
+                if np.any(result.classes[: sum(widths[:-1])] == cls)
+            }
+    return result
+
+
+# -- a whole run -----------------------------------------------------------------
+
+_DATA_KEYS = ("data_dir", "data", "dataset", "dataset_dir", "dataset_path")
+
+
+def recorded_data_dir(run_dir: Path, metas: list[dict]) -> Path | None:
+    """The dataset folder a run recorded: a checkpoint's metadata, or a JSON config at the run's top level."""
+    candidates: list[dict] = list(metas[:1])
+    for name in ("run.json", "sweep.json", "config.json", "manifest.json"):
+        p = run_dir / name
+        if p.is_file():
+            try:
+                candidates.append(json.loads(p.read_text()))
+            except json.JSONDecodeError:
+                continue
+    for c in candidates:
+        for scope in (c, c.get("config", {}) if isinstance(c.get("config"), dict) else {}):
+            for k in _DATA_KEYS:
+                v = scope.get(k)
+                if isinstance(v, str) and v:
+                    p = Path(v)
+                    return p if p.is_absolute() else (run_dir / p if (run_dir / p).exists() else p)
+    return None
+
+
+def _flatten(meta: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in meta.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{key}."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = json.dumps(v)
+        elif v is None or isinstance(v, (bool, int, float, str)):
+            out[key] = v
+        else:
+            out[key] = str(v)
+    return out
+
+
+def _table(rows: list[dict]) -> pa.Table:
+    keys: list[str] = []
+    for r in rows:
+        keys.extend(k for k in r if k not in keys)
+    cols = {}
+    for k in keys:
+        vals = [r.get(k) for r in rows]
+        try:
+            cols[k] = pa.array(vals)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            cols[k] = pa.array([None if v is None else str(v) for v in vals])
+    return pa.table(cols)
+
+
+def _write_parquet(path: Path, table: pa.Table) -> None:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    atomic.write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def _read_tables(paths: list[Path]) -> pa.Table | None:
+    tables = [pq.read_table(p) for p in paths if p.is_file()]
+    if not tables:
+        return None
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _model_id(path: Path, run_dir: Path, meta: dict) -> str:
+    mid = meta.get("model_id")
+    if isinstance(mid, str) and mid:
+        return mid
+    rel = path.parent.relative_to(run_dir)
+    return str(rel) if str(rel) != "." else path.stem
+
+
+def analyze_run(
+    run_dir: str | Path,
+    data_dir: str | Path | None = None,
+    config: AnalysisConfig = AnalysisConfig(),
+    *,
+    allow_other_data: bool = False,
+    part_every: int = 25,
+    on_checkpoint: Callable[[int, int, Path], None] | None = None,
+) -> Path:
+    """Analyse every checkpoint of a run or sweep; write RUNDIR/analysis/{checkpoints,units}.parquet. Returns the folder."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise AnalysisError(f"run folder {run_dir} does not exist; pass the --out folder of `mirror-neurons train/sweep`")
+    out = run_dir / "analysis"
+    paths = [p for p in iter_checkpoints(run_dir) if out not in p.parents]
+    if not paths:
+        raise AnalysisError(f"no checkpoints (STEM.json + STEM.safetensors) under {run_dir}")
+    from mirror_neurons.train.checkpoint import read_meta
+
+    if data_dir is None:
+        data_dir = recorded_data_dir(run_dir, [read_meta(paths[0])])
+        if data_dir is None:
+            raise DataError(f"{run_dir} does not record its dataset folder; pass --data DIR")
+    dataset = load_dataset(data_dir, splits=("test",))
+    test = prepare_test(dataset.test, filtered=config.filtered)
+    digest = config.digest()
+
+    parts = out / "parts"
+    final_ck, final_units = out / "checkpoints.parquet", out / "units.parquet"
+    existing_ck = _read_tables([final_ck, *sorted(parts.glob("*.checkpoints.parquet"))])
+    done = set()
+    if existing_ck is not None and {"checkpoint", "weights_sha256", "analysis_config"} <= set(existing_ck.column_names):
+        d = existing_ck.select(["checkpoint", "weights_sha256", "analysis_config"]).to_pylist()
+        done = {(r["checkpoint"], r["weights_sha256"], r["analysis_config"]) for r in d}
+    n_parts = len(list(parts.glob("*.checkpoints.parquet")))
+
+    rows: list[dict] = []
+    unit_parts: list[dict[str, np.ndarray]] = []
+
+    def flush() -> None:
+        nonlocal n_parts, rows, unit_parts
+        if not rows:
+            return
+        stem = parts / f"{n_parts:06d}-{time.time_ns()}"
+        units = {k: np.concatenate([u[k] for u in unit_parts]) for k in unit_parts[0]} if unit_parts else {}
+        _write_parquet(Path(f"{stem}.units.parquet"), _unit_table(units, unit_parts))
+        _write_parquet(Path(f"{stem}.checkpoints.parquet"), _table(rows))  # written last: marks the part complete
+        n_parts += 1
+        rows, unit_parts = [], []
+
+    for i, path in enumerate(paths):
+        rel = str(path.relative_to(run_dir))
+        meta = read_meta(path)
+        key = (rel, meta.get("weights_sha256"), digest)
+        if key in done:
+            continue
+        ck_hash = meta.get("dataset_hash")
+        if ck_hash is not None and ck_hash != dataset.hash:
+            msg = (
+                f"checkpoint {rel} was trained on dataset {str(ck_hash)[:12]} but {data_dir} is {dataset.hash[:12]}; "
+                "pass the run's own --data, or --allow-other-data to analyse anyway"
+            )
+            if not allow_other_data:
+                raise DataError(msg)
+            warnings.warn(msg, stacklevel=2)
+        ck = load_checkpoint(path)
+        res = analyze_checkpoint(ck, test, config)
+        model_id = _model_id(path, run_dir, meta)
+        row = {"checkpoint": rel, "model_id": model_id, "epoch": meta.get("epoch"), "val_loss": meta.get("val_loss")}
+        row["hidden"] = json.dumps(list(ck.model.config.hidden))
+        row["n_layers"] = len(ck.model.config.hidden)
+        row.update(res.row())
+        for k, v in _flatten({k: v for k, v in meta.items() if k not in ("model", "weights_file")}).items():
+            row[k if k not in row else f"meta.{k}"] = v
+        row["weights_sha256"] = meta.get("weights_sha256")
+        row["analysis_config"] = digest
+        row["data_hash"] = dataset.hash
+        rows.append(row)
+        cols = res.unit_columns()
+        n = len(cols["unit"])
+        unit_parts.append({"checkpoint": np.full(n, rel, dtype=object), "model_id": np.full(n, model_id, dtype=object),
+                           "epoch": np.full(n, meta.get("epoch", -1) if meta.get("epoch") is not None else -1), **cols})  # fmt: skip
+        if on_checkpoint is not None:
+            on_checkpoint(i, len(paths), path)
+        if len(rows) >= part_every:
+            flush()
+    flush()
+    _merge(out, final_ck, final_units, parts)
+    atomic.write_json(out / "config.json", {**asdict(config), "digest": digest, "data_dir": str(data_dir), "data_hash": dataset.hash})
+    return out
+
+
+def _unit_table(units: dict[str, np.ndarray], unit_parts: list[dict]) -> pa.Table:
+    # Columns absent from some checkpoints (significance off) are filled with nulls.
+    keys: list[str] = []
+    for u in unit_parts:
+        keys.extend(k for k in u if k not in keys)
+    cols = {}
+    for k in keys:
+        pieces = [u[k] if k in u else np.full(len(u["unit"]), None, dtype=object) for u in unit_parts]
+        arr = np.concatenate(pieces)
+        cols[k] = pa.array(arr.tolist() if arr.dtype == object else arr)
+    return pa.table(cols)
+
+
+def _merge(out: Path, final_ck: Path, final_units: Path, parts: Path) -> None:
+    """Fold the part files into the two final tables, keeping the newest analysis of each checkpoint."""
+    ck_parts = sorted(parts.glob("*.checkpoints.parquet"))
+    if not ck_parts and final_ck.is_file():
+        return
+    unit_parts = [Path(str(p).replace(".checkpoints.parquet", ".units.parquet")) for p in ck_parts]
+    ck = _read_tables([final_ck, *ck_parts])
+    units = _read_tables([final_units, *unit_parts])
+    # keep the newest analysis of each checkpoint file: later tables win
+    last = {k: i for i, k in enumerate(ck.column("checkpoint").to_pylist())}
+    keep = sorted(last.values())
+    ck = ck.take(pa.array(keep, pa.int64()))
+    if units is not None:
+        # units rows belong to the checkpoint rows kept: match on checkpoint path, newest occurrence
+        ck_paths = set(ck.column("checkpoint").to_pylist())
+        mask = np.isin(np.array(units.column("checkpoint").to_pylist(), dtype=object), list(ck_paths))
+        units = units.filter(pa.array(mask))
+        units = _dedupe_units(units)
+    _write_parquet(final_units, units if units is not None else pa.table({}))
+    _write_parquet(final_ck, ck)
+    for p in ck_parts + unit_parts:
+        p.unlink(missing_ok=True)
+
+
+def _dedupe_units(units: pa.Table) -> pa.Table:
+    """Keep, per (checkpoint, layer, unit), the last row (a re-analysed checkpoint replaces the old rows)."""
+    keys = list(zip(units.column("checkpoint").to_pylist(), units.column("layer").to_pylist(), units.column("unit").to_pylist()))
+    last = {k: i for i, k in enumerate(keys)}
+    return units.take(pa.array(sorted(last.values()), pa.int64()))
+
+
+__all__ = ["AnalysisConfig", "CheckpointAnalysis", "PreparedTest", "analyze_checkpoint", "analyze_run", "prepare_test", "CLASSES"]
+
+
+def summary_table(out: str | Path, top: int = 10):
+    """A rich Table of the ``top`` checkpoints by CMNI from RUNDIR/analysis/checkpoints.parquet."""
+    from rich.table import Table
+
+    ck = pq.read_table(Path(out) / "checkpoints.parquet").to_pylist()
+    ck.sort(key=lambda r: -(r.get("cmni") or 0.0))
+    table = Table(title=f"{len(ck)} checkpoints analysed (top {min(top, len(ck))} by CMNI)")
+    cols = [("model_id", "{}"), ("epoch", "{}"), ("val_loss", "{:.4f}"), ("test_accuracy", "{:.3f}"), ("cmni", "{:.5f}"),
+            ("cmni_ci_low", "{:.5f}"), ("cmni_ci_high", "{:.5f}"), ("p_random_init", "{:.3f}"), ("p_permutation", "{:.3f}"),
+            ("n_mirror", "{}"), ("n_anti_mirror", "{}"), ("n_differentiating", "{}"), ("n_mixed", "{}")]  # fmt: skip
+    cols = [(c, f) for c, f in cols if any(c in r for r in ck)]
+    for c, _ in cols:
+        table.add_column(c, justify="right")
+    for r in ck[:top]:
+        table.add_row(*("-" if r.get(c) is None else f.format(r[c]) for c, f in cols))
+    return table

@@ -1,0 +1,91 @@
+"""Per-unit statistics against scipy and against small cases worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from mirror_neurons.analysis.groups import GROUPS, Groups
+from mirror_neurons.analysis.stats import benjamini_hochberg, cohens_d, group_moments, kl_divergence, mann_whitney
+
+
+def groups_of(labels) -> Groups:
+    return Groups(np.asarray(labels, dtype=np.int8), filtered=True)
+
+
+def test_moments_match_scipy_biased_estimators():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(-1, 4, 400)
+    a = rng.gamma(2.0, size=(400, 6)).astype(np.float32)
+    a[:, 5] = 0.0  # a dead ReLU
+    m = group_moments(a, groups_of(labels))
+    for i, g in enumerate(GROUPS):
+        sel = a[labels == i].astype(np.float64)
+        assert m.count[i] == len(sel)
+        np.testing.assert_allclose(m.mean[i], sel.mean(0), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(m.var[i], np.var(sel, axis=0), rtol=1e-10)
+        np.testing.assert_allclose(m.skew[i][:5], stats.skew(sel[:, :5], axis=0), rtol=1e-9)
+        np.testing.assert_allclose(m.kurt[i][:5], stats.kurtosis(sel[:, :5], axis=0), rtol=1e-9)
+        assert m.var[i][5] == 0 and np.isnan(m.skew[i][5]) and np.isnan(m.kurt[i][5])
+
+
+def test_moments_by_hand():
+    # values 0, 0, 0, 4: mean 1, m2 = (1+1+1+9)/4 = 3, m3 = (-1-1-1+27)/4 = 6, m4 = (1+1+1+81)/4 = 21
+    a = np.array([[0.0], [0.0], [0.0], [4.0], [1.0], [1.0], [2.0], [3.0]])
+    m = group_moments(a, groups_of([0, 0, 0, 0, 1, 2, 3, 3]))
+    assert m.mean[0, 0] == pytest.approx(1.0)
+    assert m.var[0, 0] == pytest.approx(3.0)
+    assert m.skew[0, 0] == pytest.approx(6 / 3**1.5)
+    assert m.kurt[0, 0] == pytest.approx(21 / 9 - 3)
+
+
+def test_kl_by_hand():
+    # 2 bins over [0, 1]: P has 3 states in bin 0 and 1 in bin 1; Q has 1 and 3. Pseudocount 0.5:
+    # P = (3.5, 1.5)/5, Q = (1.5, 3.5)/5; KL = 0.7 ln(3.5/1.5) + 0.3 ln(1.5/3.5) = 0.4 ln(7/3)
+    p = np.array([[0.0], [0.1], [0.2], [1.0]])
+    q = np.array([[0.0], [0.9], [1.0], [0.95]])
+    kl = kl_divergence(p, q, bins=2, pseudocount=0.5)
+    assert kl[0] == pytest.approx(0.4 * np.log(7 / 3))
+    assert kl_divergence(np.zeros((5, 1)), np.zeros((3, 1)))[0] == 0.0
+    same = kl_divergence(p, p.copy())
+    assert same[0] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mann_whitney_matches_scipy_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    x = np.maximum(rng.normal(0.3, 1, size=(60, 4)), 0).round(1)  # ReLU-like, many ties at 0
+    y = np.maximum(rng.normal(0.0, 1, size=(45, 4)), 0).round(1)
+    r = mann_whitney(x, y)
+    for alt, ours in (("greater", r.p_greater), ("less", r.p_less)):
+        ref = stats.mannwhitneyu(x, y, alternative=alt, method="asymptotic", axis=0)
+        np.testing.assert_allclose(ours, ref.pvalue, rtol=1e-10)
+    np.testing.assert_allclose(r.u, stats.mannwhitneyu(x, y, method="asymptotic", axis=0).statistic)
+
+
+def test_auroc_and_dead_units():
+    # x = (1, 2), y = (0, 2): pairs x>y: (1,0), (2,0); ties: (2,2) -> U = 2.5, AUROC = 2.5 / 4
+    r = mann_whitney(np.array([[1.0], [2.0]]), np.array([[0.0], [2.0]]))
+    assert r.auroc[0] == pytest.approx(0.625)
+    dead = mann_whitney(np.zeros((30, 2)), np.zeros((20, 2)))
+    np.testing.assert_array_equal(dead.p_greater, [1.0, 1.0])
+    np.testing.assert_array_equal(dead.p_less, [1.0, 1.0])
+    np.testing.assert_array_equal(dead.auroc, [0.5, 0.5])
+
+
+def test_cohens_d_by_hand():
+    # x = (1, 3): mean 2, var(ddof 1) 2; y = (0, 2): mean 1, var 2; pooled sd sqrt(2) -> d = 1/sqrt(2)
+    d = cohens_d(np.array([[1.0, 5.0, 1.0], [3.0, 5.0, 1.0]]), np.array([[0.0, 5.0, 0.0], [2.0, 5.0, 0.0]]))
+    assert d[0] == pytest.approx(1 / np.sqrt(2))
+    assert d[1] == 0.0  # constant and equal
+    assert d[2] == np.inf  # constant and different: perfectly separated
+
+
+def test_benjamini_hochberg_by_hand():
+    # m = 4, sorted p = .01 .02 .03 .5: p*m/rank = .04 .04 .04 .5 (then the running minimum from the top)
+    q = benjamini_hochberg(np.array([0.5, 0.01, 0.03, 0.02]))
+    np.testing.assert_allclose(q, [0.5, 0.04, 0.04, 0.04])
+    q = benjamini_hochberg(np.array([0.04, 0.01]))  # .01*2/1 = .02, .04*2/2 = .04
+    np.testing.assert_allclose(q, [0.04, 0.02])
+    assert benjamini_hochberg(np.array([0.9, np.nan]))[1] == 1.0
