@@ -246,8 +246,10 @@ class GameBatch:
         Returns (B, 2) int64, the change in each player's score this turn.
         """
         act = np.asarray(actions)
-        if act.ndim == 0 or act.shape != (self.size,):
-            act = np.broadcast_to(act, (self.size,))
+        if act.shape != (self.size,):
+            if act.ndim > 1 or act.size not in (1, self.size):
+                raise GameError(f"actions must be one per game ({self.size}), got shape {act.shape}")
+            act = np.broadcast_to(act.reshape(-1), (self.size,))
         if act.dtype.kind not in "iu" or act.min() < 0 or act.max() > 3:
             bad = act[(act < 0) | (act > 3)] if act.dtype.kind in "iu" else act
             raise GameError(f"actions must be integers 0..3 (hop, jump, leap, help), got {bad[:5].tolist()}")
