@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -84,6 +85,32 @@ def play(
 # --- train: train, sweep --------------------------------------------------------
 
 # --- analysis: analyze ----------------------------------------------------------
+
+
+@command("analyze")
+def analyze(
+    run_dir: Path = typer.Argument(..., help="A run or sweep folder (the --out of train/sweep)."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset folder; default: the one the run recorded."),
+    controls: bool = typer.Option(True, "--controls/--no-controls", help="Null distributions, bootstrap, decoding, ablations."),
+    allow_other_data: bool = typer.Option(False, "--allow-other-data", help="Warn instead of failing on a dataset hash mismatch."),
+    hidden_only: bool = typer.Option(False, "--hidden-only", help="CMNI over hidden units only (the paper counts outputs too)."),
+    unfiltered: bool = typer.Option(False, "--unfiltered", help="Scenario groups by code alone, without the published filters."),
+    seed: int = typer.Option(0, "--seed", help="Root seed of the controls' random draws."),
+) -> None:
+    """Analyse every checkpoint of a run: CMNI, unit statistics and classes, controls -> RUNDIR/analysis/."""
+    from rich.progress import Progress
+
+    from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_run, summary_table
+
+    config = AnalysisConfig(controls=controls, hidden_only=hidden_only, filtered=not unfiltered, seed=seed)
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("analysing checkpoints", total=None)
+        out = analyze_run(
+            run_dir, data, config, allow_other_data=allow_other_data,
+            on_checkpoint=lambda i, n, _p: progress.update(task, completed=i + 1, total=n),
+        )  # fmt: skip
+    console.print(summary_table(out))
+    console.print(f"wrote {out / 'checkpoints.parquet'} and {out / 'units.parquet'}")
 
 # --- report: run, report --------------------------------------------------------
 

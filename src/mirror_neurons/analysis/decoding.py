@@ -11,7 +11,12 @@ threshold (a probe can rank correctly across players while its bias is off).
 Chance level: the probe is refitted with its training labels permuted
 ``n_permutations`` times; the cross AUROC of each is the null distribution,
 and p = (1 + #{null >= observed}) / (1 + n). A cross AUROC well above its null
-means a shared direction for "someone is in distress" in that layer.
+means a shared direction for "someone is in distress" in that layer. Note
+what this null is: a probe fitted to permuted labels is an essentially
+arbitrary read-out direction, so the null asks whether the frog-trained
+direction transfers better than arbitrary directions do. When distress shifts
+many units of a layer together, arbitrary directions transfer too and the null
+is wide; the test is then conservative, never liberal.
 """
 
 from __future__ import annotations

@@ -1,0 +1,58 @@
+"""Ablation: zeroing units inside the forward pass changes exactly the predictions it should."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from analysis_synth import make_split
+from mirror_neurons.analysis.ablation import ablate_class, masks_for
+from mirror_neurons.game.constants import Scenario
+from mirror_neurons.train.model import MLP, ModelConfig
+
+
+def gate_model() -> MLP:
+    """h0 = relu(energy - 5), h1 = relu(ground[0]); o0 = h0, o1 = 0.5 (bias), o2 = o3 = -1 (bias).
+
+    Hop (0) is predicted iff energy - 5 > 0.5, i.e. energy >= 6; zeroing h0 turns all of those into jump (1).
+    h1 feeds nothing, so zeroing it changes nothing.
+    """
+    model = MLP(ModelConfig(hidden=(2,), dropout=0.0))
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.weight.zero_()
+            layer.bias.zero_()
+        model.layers[0].weight[0, 97] = 1.0
+        model.layers[0].bias[0] = -5.0
+        model.layers[0].weight[1, 0] = 1.0
+        model.layers[1].weight[0, 0] = 1.0
+        model.layers[1].bias.copy_(torch.tensor([0.0, 0.5, -1.0, -1.0]))
+    return model
+
+
+def test_masks_for_flat_indices():
+    m = masks_for(MLP(ModelConfig(hidden=(3, 2))), np.array([1, 4]))
+    np.testing.assert_array_equal(m["dense_0"], [1, 0, 1])
+    np.testing.assert_array_equal(m["dense_1"], [1, 0])
+    assert "dense_2" not in m
+
+
+def test_ablating_the_gate_unit():
+    split = make_split(2000, seed=6)
+    model = gate_model()
+    rng = np.random.default_rng(0)
+    res = ablate_class(model, split.x, split.scenario, np.array([True, False, False, False, False, False]), rng, n_draws=40)
+    high = split.x[:, 97] >= 6
+    assert res.n_units == 1
+    assert res.changed == pytest.approx(high.mean())
+    for s in Scenario:
+        assert res.changed_by_scenario[s.name.lower()] == pytest.approx(high[split.scenario == s].mean())
+    # a random single unit of the 2-unit layer is h0 (same effect) or h1 (no effect)
+    assert set(np.round(res.random_changed, 12)) <= {0.0, round(float(high.mean()), 12)}
+    assert res.p_value == pytest.approx((1 + np.sum(res.random_changed >= res.changed)) / 41)
+    idle = ablate_class(model, split.x, split.scenario, np.array([False, True, False, False, False, False]), rng, n_draws=5)
+    assert idle.changed == 0.0
+    # output units are never ablated
+    out_only = ablate_class(model, split.x, split.scenario, np.array([False, False, True, True, True, True]), rng, n_draws=5)
+    assert out_only.n_units == 0 and out_only.changed == 0.0 and np.isnan(out_only.p_value)

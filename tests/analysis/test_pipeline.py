@@ -1,0 +1,156 @@
+"""analyze_checkpoint / analyze_run end to end on a tiny run, resumption, bad input and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from analysis_synth import make_split, random_model
+from mirror_neurons.analysis.activations import capture
+from mirror_neurons.analysis.cmni import compute_cmni
+from mirror_neurons.analysis.groups import split_groups
+from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_checkpoint, analyze_run
+from mirror_neurons.cli import app
+from mirror_neurons.data.dataset import Split, write_dataset
+from mirror_neurons.errors import AnalysisError, CheckpointError, ConfigError, DataError
+from mirror_neurons.game.constants import Scenario
+from mirror_neurons.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+
+FAST = AnalysisConfig(n_random_init=3, n_permutations=19, n_bootstrap=20, n_decoding_permutations=2, n_ablation_draws=3)
+
+
+def make_data(path, test: Split | None = None):
+    test = make_split(900, seed=10) if test is None else test
+    return write_dataset(path, {"train": make_split(50, 11), "val": make_split(50, 12), "test": test}, {"seed": 0})
+
+
+def make_run(run_dir, dataset_hash: str, n_models: int = 2, epochs=(1, 3)):
+    for m in range(n_models):
+        for e in epochs:
+            model = random_model((6, 5), seed=10 * m + e)
+            meta = {"model_id": f"m{m}", "epoch": e, "val_loss": 0.1 / e, "dataset_hash": dataset_hash,
+                    "hyperparameters": {"lr": 1e-4 * (m + 1), "batch_size": 25}}  # fmt: skip
+            save_checkpoint(run_dir / "models" / f"m{m}" / f"epoch-{e:04d}", model, meta)
+    return sorted(run_dir.rglob("*.json"))
+
+
+@pytest.fixture
+def run(tmp_path):
+    data = make_data(tmp_path / "data")
+    ds_hash = json.loads((data / "manifest.json").read_text())["dataset_hash"]
+    run_dir = tmp_path / "run"
+    make_run(run_dir, ds_hash)
+    return run_dir, data, ds_hash
+
+
+def test_analyze_checkpoint_matches_the_parts():
+    split = make_split(900, seed=10)
+    model = random_model((6, 5), seed=4)
+    res = analyze_checkpoint(Checkpoint("x.json", model, {"weights_sha256": "ab"}), split, FAST)
+    acts = capture(model, split.x)
+    direct = compute_cmni(acts, split_groups(split))
+    assert res.cmni.cmni == pytest.approx(direct.cmni, rel=1e-5)
+    assert res.accuracy == pytest.approx(np.mean(acts["dense_2"].argmax(1) == split.label))
+    row = res.row()
+    assert row["n_units"] == 15 and 0 < row["p_permutation"] <= 1 and row["cmni_ci_low"] <= row["cmni_ci_high"]
+    cols = res.unit_columns()
+    assert all(len(v) == 15 for v in cols.values())
+    assert set(cols["class"]) <= {"mirror", "anti-mirror", "differentiating", "mixed", "other"}
+    # the same seed reproduces every control
+    again = analyze_checkpoint(Checkpoint("x.json", model, {"weights_sha256": "ab"}), split, FAST)
+    np.testing.assert_array_equal(again.controls.permutation.null, res.controls.permutation.null)
+    np.testing.assert_array_equal(again.controls.random_init.null, res.controls.random_init.null)
+
+
+def test_analyze_run_writes_tables_and_resumes(run):
+    run_dir, data, _ = run
+    seen = []
+    out = analyze_run(run_dir, data, FAST, part_every=3, on_checkpoint=lambda i, n, p: seen.append(p))
+    assert len(seen) == 4
+    ck = pq.read_table(out / "checkpoints.parquet").to_pylist()
+    units = pq.read_table(out / "units.parquet")
+    assert len(ck) == 4 and units.num_rows == 4 * 15
+    assert not list((out / "parts").glob("*.parquet"))
+    first = next(r for r in ck if r["model_id"] == "m1" and r["epoch"] == 3)
+    assert first["hyperparameters.lr"] == pytest.approx(2e-4) and first["val_loss"] == pytest.approx(0.1 / 3)
+    direct = compute_cmni(capture(load_checkpoint(run_dir / first["checkpoint"]).model, make_split(900, seed=10).x),
+                          split_groups(make_split(900, seed=10)))  # fmt: skip
+    assert first["cmni"] == pytest.approx(direct.cmni, rel=1e-5)
+    for key in ("p_random_init", "p_permutation", "cmni_ci_low", "cmni_ci_high", "n_mirror", "n_differentiating", "test_accuracy"):
+        assert first[key] is not None, key
+    assert {"layer", "unit", "mean_frog", "kurt_none", "dfrog", "mns", "q_mirror", "d_frog", "auroc_toad", "class"} <= set(units.column_names)
+    # resume: nothing left to do, tables unchanged
+    seen.clear()
+    analyze_run(run_dir, data, FAST, on_checkpoint=lambda i, n, p: seen.append(p))
+    assert seen == [] and pq.read_table(out / "checkpoints.parquet").num_rows == 4
+    # a new checkpoint: only it is analysed
+    ds_hash = ck[0]["data_hash"]
+    make_run(run_dir, ds_hash, n_models=1, epochs=(7,))
+    analyze_run(run_dir, data, FAST, on_checkpoint=lambda i, n, p: seen.append(p))
+    assert [p.stem for p in seen] == ["epoch-0007"]
+    assert pq.read_table(out / "checkpoints.parquet").num_rows == 5
+    assert pq.read_table(out / "units.parquet").num_rows == 5 * 15
+
+
+def test_recorded_data_dir(run):
+    run_dir, data, _ = run
+    with pytest.raises(DataError, match="--data"):
+        analyze_run(run_dir, None, AnalysisConfig(controls=False))
+    (run_dir / "run.json").write_text(json.dumps({"dataset_path": str(data)}))
+    out = analyze_run(run_dir, None, AnalysisConfig(controls=False, significance=False))
+    assert pq.read_table(out / "checkpoints.parquet").num_rows == 4
+
+
+def test_dataset_hash_mismatch(run, tmp_path):
+    run_dir, _, _ = run
+    other = make_data(tmp_path / "other", make_split(900, seed=99))
+    with pytest.raises(DataError, match="--allow-other-data"):
+        analyze_run(run_dir, other, AnalysisConfig(controls=False))
+    with pytest.warns(UserWarning, match="trained on dataset"):
+        out = analyze_run(run_dir, other, AnalysisConfig(controls=False), allow_other_data=True)
+    assert pq.read_table(out / "checkpoints.parquet").num_rows == 4
+
+
+def test_bad_checkpoints(run):
+    run_dir, data, _ = run
+    weights = run_dir / "models" / "m0" / "epoch-0001.safetensors"
+    blob = weights.read_bytes()
+    weights.write_bytes(blob[: len(blob) // 2])  # truncated
+    with pytest.raises(CheckpointError, match="truncated"):
+        analyze_run(run_dir, data, AnalysisConfig(controls=False))
+    weights.write_bytes(blob)
+    meta_path = run_dir / "models" / "m0" / "epoch-0003.json"
+    meta = json.loads(meta_path.read_text())
+    meta["model"]["hidden"] = [4]  # the JSON describes another architecture than the weights hold
+    meta.pop("weights_sha256")
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="describes a \\(4,\\) model"):
+        analyze_run(run_dir, data, AnalysisConfig(controls=False))
+
+
+def test_empty_group_and_leaked_input_98(tmp_path):
+    split = make_split(600, seed=3)
+    no_toad = split.take(np.flatnonzero(split.scenario != Scenario.TOAD))
+    ck = Checkpoint("x.json", random_model((6, 5)), {})
+    with pytest.raises(AnalysisError, match="'toad'"):
+        analyze_checkpoint(ck, no_toad, AnalysisConfig(controls=False))
+    x = split.x.copy()
+    x[:, 98] = split.scenario  # the published pipeline's leak
+    with pytest.raises(DataError, match="input 98"):
+        analyze_checkpoint(ck, Split(x, split.label, split.scenario, split.frog_pos), AnalysisConfig(controls=False))
+    with pytest.raises(ConfigError, match="alpha"):
+        AnalysisConfig(alpha=1.5)
+
+
+def test_cli_analyze(run):
+    run_dir, data, _ = run
+    runner = CliRunner()
+    res = runner.invoke(app, ["analyze", str(run_dir), "--data", str(data), "--no-controls"])
+    assert res.exit_code == 0, res.output
+    assert "checkpoints analysed" in res.output and (run_dir / "analysis" / "units.parquet").is_file()
+    bad = runner.invoke(app, ["analyze", str(run_dir / "nope"), "--data", str(data)])
+    assert bad.exit_code == 2 and "does not exist" in bad.output
