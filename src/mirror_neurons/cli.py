@@ -114,4 +114,30 @@ def analyze(
 
 # --- report: run, report --------------------------------------------------------
 
+
+@command("run")
+def run(
+    preset: str = typer.Option("demo", "--preset", help="demo (about 10 minutes on 2 cores) or paper (the paper's scale)."),
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Study folder; run again with the same --out to resume."),
+) -> None:
+    """The whole study in one command: data, sweep, analysis and the report, resumable."""
+    from mirror_neurons.study import run_study
+
+    report = run_study(preset, out, console=console)
+    console.print(f"report: {report}", highlight=False, soft_wrap=True)
+
+
+@command("report")
+def report(
+    run_dir: Path = typer.Argument(..., help="A study folder (the --out of run) or an analysed sweep folder."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset folder, for a sweep folder outside a study."),
+    out: Path | None = typer.Option(None, "--out", help="HTML file to write; default RUNDIR/report/report.html."),
+) -> None:
+    """Render the report again from an existing, analysed run."""
+    from mirror_neurons.report.html import write_report
+
+    path = write_report(run_dir, out=out, data_dir=data)
+    console.print(f"report: {path}", highlight=False, soft_wrap=True)
+
+
 # --- experiments: experiment theory ----------------------------------------------

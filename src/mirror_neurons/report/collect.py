@@ -1,0 +1,403 @@
+"""Read a finished run into ``ReportInputs``: the one place the report touches the disk.
+
+A run folder is either a study folder (``study.json``, ``data/``, ``sweep/``)
+or a sweep's run folder with an ``analysis/`` folder (then ``data_dir`` names
+the dataset). The per-checkpoint table comes from the analysis stage
+(``analysis/checkpoints.parquet``); the case checkpoint is then measured again
+here with the analysis library (activations, groups, moments, unit classes,
+nulls, circuits, ablation, behaviour), because the report needs raw
+activations for its box plots and a null distribution to draw.
+
+Case rule (stated in the report): among checkpoints with validation loss under
+the paper's threshold (or the lowest-loss quarter when none reaches it), the
+one with the most mirror units; ties go to the smaller p-value, then the larger CMNI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from mirror_neurons.errors import AnalysisError
+from mirror_neurons.game.constants import Action, Scenario
+from mirror_neurons.report.inputs import CHECKPOINT_COLUMNS, LOSS_THRESHOLD, Case, ReportInputs, load_reference_curve
+
+log = logging.getLogger(__name__)
+
+CASE_RULE = ("among checkpoints with validation loss under the threshold (or the lowest-loss quarter when none "
+             "reaches it), the one with the most mirror units; ties go to the smaller p-value, then the larger CMNI.")
+
+# Names the analysis stage may give each column of the report's checkpoint table, first match wins.
+ALIASES = {
+    "model": ("model_id", "model", "model_name"),
+    "hidden": ("hidden", "hyperparameters.hidden"),
+    "layers": ("n_layers", "hyperparameters.layers", "layers"),
+    "lr": ("hyperparameters.lr", "train_config.lr", "lr", "learning_rate"),
+    "batch_size": ("hyperparameters.batch_size", "train_config.batch_size", "batch_size"),
+    "epoch": ("epoch",),
+    "val_loss": ("val_loss",),
+    "accuracy": ("test_accuracy", "accuracy"),
+    "mne": ("mne",),
+    "cmni": ("cmni",),
+    "p_random_init": ("p_random_init",),
+    "p_permutation": ("p_permutation",),
+    "ci_low": ("cmni_ci_low", "ci_low"),
+    "ci_high": ("cmni_ci_high", "ci_high"),
+    "null_random_init_mean": ("null_random_init_mean",),
+    "null_permutation_mean": ("null_permutation_mean",),
+    "n_mirror": ("n_mirror",),
+    "n_anti_mirror": ("n_anti_mirror",),
+    "n_differentiating": ("n_differentiating",),
+    "n_mixed": ("n_mixed",),
+    "path": ("checkpoint", "path"),
+}
+
+
+def locate(run_dir: Path, data_dir: Path | None) -> tuple[Path, Path, dict]:
+    """(sweep run folder, dataset folder, study record) of a study folder or a bare sweep folder."""
+    record_file = run_dir / "study.json"
+    record = json.loads(record_file.read_text()) if record_file.is_file() else {}
+    sweep = run_dir / "sweep" if (run_dir / "sweep").is_dir() else run_dir
+    if data_dir is None:
+        data_dir = run_dir / "data"
+    if not (sweep / "analysis" / "checkpoints.parquet").is_file():
+        raise AnalysisError(
+            f"{sweep} has no analysis/checkpoints.parquet; run `mirror-neurons analyze {sweep}` "
+            f"(or `mirror-neurons run`) before the report"
+        )
+    if not (Path(data_dir) / "manifest.json").is_file():
+        raise AnalysisError(f"no dataset at {data_dir}; pass the run's dataset with --data DIR")
+    return sweep, Path(data_dir), record
+
+
+def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]:
+    table = pq.read_table(path)
+    names = table.column_names
+    out: dict[str, np.ndarray] = {}
+    missing = []
+    for key, aliases in ALIASES.items():
+        found = next((a for a in aliases if a in names), None)
+        if found is None:
+            missing.append(key)
+            continue
+        out[key] = np.asarray(table.column(found).to_numpy(zero_copy_only=False))
+    n = table.num_rows
+    if "hidden" in out:  # the analysis stores widths as JSON, "[17, 17]"
+        out["hidden"] = np.array(["x".join(str(w) for w in json.loads(h)) if str(h).startswith("[") else str(h)
+                                  for h in out["hidden"]])
+    if "layers" not in out and "hidden" in out:
+        out["layers"] = np.array([len(str(h).split("x")) for h in out["hidden"]])
+    if "model" not in out:
+        out["model"] = np.array([str(h) for h in out.get("hidden", np.full(n, "?"))])
+    nan = np.full(n, np.nan)
+    p_init = np.asarray(out.get("p_random_init", nan), dtype=float)
+    p_perm = np.asarray(out.get("p_permutation", nan), dtype=float)
+    # Beating chance needs both controls: the larger p-value (intersection-union test).
+    out["p_value"] = np.fmax(p_init, p_perm)
+    out["null_mean"] = np.fmax(np.asarray(out.get("null_random_init_mean", nan), dtype=float),
+                              np.asarray(out.get("null_permutation_mean", nan), dtype=float))
+    for key in CHECKPOINT_COLUMNS:
+        if key not in out:
+            out[key] = nan.copy()
+    absent = [k for k in missing if k not in ("hidden", "layers", "model", "path") and np.all(pd_isnan(out.get(k, nan)))]
+    if absent:
+        notes.append(f"The analysis table has no values for {', '.join(absent)}; those cells read n/a.")
+    return out
+
+
+def pd_isnan(a: np.ndarray) -> np.ndarray:
+    try:
+        return np.isnan(np.asarray(a, dtype=float))
+    except (TypeError, ValueError):
+        return np.zeros(len(a), dtype=bool)
+
+
+def choose_case(checkpoints: dict[str, np.ndarray], threshold: float) -> int:
+    loss = np.asarray(checkpoints["val_loss"], dtype=float)
+    eligible = np.flatnonzero(loss < threshold)
+    if not len(eligible):
+        eligible = np.flatnonzero(loss <= np.nanquantile(loss, 0.25))
+    mirror = np.nan_to_num(np.asarray(checkpoints["n_mirror"], dtype=float)[eligible], nan=0)
+    p = np.nan_to_num(np.asarray(checkpoints["p_value"], dtype=float)[eligible], nan=1)
+    cmni = np.nan_to_num(np.asarray(checkpoints["cmni"], dtype=float)[eligible], nan=0)
+    order = np.lexsort((-cmni, p, -mirror))  # last key is primary
+    return int(eligible[order[0]])
+
+
+def read_histories(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Validation loss of every epoch per model, from the trainer's ``models/<id>/state.json`` histories.
+
+    Falls back to the checkpoints' own (epoch, val loss) pairs, which are only
+    the improving epochs, and says so in the report.
+    """
+    curves = {}
+    for f in sorted(sweep.glob("models/*/state.json")):
+        epochs, losses = _read_history(f)
+        if len(epochs):
+            curves[json.loads(f.read_text()).get("model_id", f.parent.name)] = (epochs, losses)
+    if curves:
+        return curves
+    notes.append("The sweep left no per-epoch history, so the loss curves show the improving epochs (the checkpoints) only.")
+    models = np.asarray(checkpoints["model"])
+    for m in dict.fromkeys(models.tolist()):
+        sel = models == m
+        order = np.argsort(np.asarray(checkpoints["epoch"])[sel])
+        curves[str(m)] = (np.asarray(checkpoints["epoch"])[sel][order], np.asarray(checkpoints["val_loss"], dtype=float)[sel][order])
+    return curves
+
+
+def _read_history(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    rows = json.loads(path.read_text()).get("history", [])
+    rows = [r for r in rows if isinstance(r, dict) and "epoch" in r and r.get("val_loss") is not None]
+    return np.array([r["epoch"] for r in rows]), np.array([r["val_loss"] for r in rows], dtype=float)
+
+
+def analysis_config(sweep: Path):
+    """The analysis settings the run was analysed with (``analysis/config.json``), so the case matches its row."""
+    from dataclasses import fields
+
+    from mirror_neurons.analysis.pipeline import AnalysisConfig
+
+    path = sweep / "analysis" / "config.json"
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    return AnalysisConfig(**{f.name: saved[f.name] for f in fields(AnalysisConfig) if f.name in saved})
+
+
+def measure_case(path: Path, test, config, *, max_box: int = 3) -> dict:
+    """Everything sections 3, 4 and 6 show about one checkpoint, from ``analysis.pipeline.analyze_checkpoint``.
+
+    With the run's own analysis settings the controls draw from the same
+    streams, so the case's numbers are those of its row in the table.
+    """
+    from mirror_neurons.analysis.activations import capture
+    from mirror_neurons.analysis.groups import GROUPS
+    from mirror_neurons.analysis.pipeline import analyze_checkpoint, prepare_test
+    from mirror_neurons.train.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(path)
+    model = ck.model
+    prepared = prepare_test(test, filtered=config.filtered)
+    res = analyze_checkpoint(ck, prepared, config)
+    acts = capture(model, prepared.x)
+    a = np.concatenate(list(acts.values()), axis=1)  # (n, units), layers side by side
+    groups = prepared.groups
+    widths = res.widths
+    starts = np.concatenate([[0], np.cumsum(widths)])
+    per_layer = lambda v: [np.asarray(v[:, starts[i]:starts[i + 1]]).T for i in range(len(widths))]  # noqa: E731
+    classes = res.classes if res.classes is not None else np.full(int(starts[-1]), "other", dtype=object)
+    names = list(res.layers)
+    hidden = np.arange(int(starts[-2]))
+
+    def unit_name(u: int) -> str:
+        layer = int(np.searchsorted(starts, u, side="right") - 1)
+        return f"{names[layer]}.{u - starts[layer]} ({classes[u]})"
+
+    # Box plots: the mirror units with the largest smaller effect size, else the units with the largest MNS.
+    if res.tests is not None and np.any(classes[hidden] == "mirror"):
+        lift = np.minimum(res.tests.d_frog, res.tests.d_toad)
+        mirror = hidden[classes[hidden] == "mirror"]
+        pick = mirror[np.argsort(-lift[mirror])][:max_box]
+    else:
+        pick = hidden[np.argsort(-res.cmni_all.mns[hidden], kind="stable")][:max_box]
+    boxes = {unit_name(int(u)): [a[groups.index(g), u][:5000] for g in GROUPS] for u in pick}
+    nulls = {}
+    if res.controls is not None:
+        if res.controls.random_init is not None:
+            nulls["random init"] = res.controls.random_init.null
+        if res.controls.permutation is not None:
+            nulls["permuted labels"] = res.controls.permutation.null
+    weight_tables = []
+    if res.circuits:
+        cols = ["layer", "unit", "class", "strongest_inputs", "drives", "drive_z", "path"]
+        weight_tables.append({
+            "caption": "Circuits of the classified units: strongest inputs and the action each drives "
+                       "(weight z-scores against the whole kernel, as the paper's Tables 7-10)",
+            "columns": [c.replace("_", " ") for c in cols],
+            "rows": [[f"{r[c]:.2f}" if isinstance(r[c], float) else r[c] for c in cols] for r in res.circuits]})
+    ablation = None
+    if res.ablation:
+        labels, cls_vals, rnd_vals, rnd_err, table = [], [], [], [], []
+        for c, r in res.ablation.items():
+            labels.append(f"{c} ({r.n_units})")
+            cls_vals.append(r.changed)
+            rnd = r.random_changed
+            rnd_vals.append(float(np.mean(rnd)) if len(rnd) else float("nan"))
+            rnd_err.append(float(np.std(rnd)) if len(rnd) else 0.0)
+            table.append([c, r.n_units, f"{r.changed:.3f}", *(f"{r.changed_by_scenario.get(s, float('nan')):.3f}" for s in GROUPS),
+                          f"{rnd_vals[-1]:.3f}", f"{r.p_value:.3f}"])
+        ablation = {"groups": labels, "ylabel": "share of test states whose action changes",
+                    "values": {"class ablated": cls_vals, "as many random units": rnd_vals},
+                    "errors": {"as many random units": rnd_err},
+                    "table": {"columns": ["class", "units", "changed", *(f"changed ({s})" for s in GROUPS),
+                                          "random units (mean)", "p"], "rows": table}}
+    return {
+        "model": model,
+        "accuracy": res.accuracy,
+        "layer_names": names,
+        "classes": [list(map(str, classes[starts[i]:starts[i + 1]])) for i in range(len(widths))],
+        "means": per_layer(res.moments.mean),
+        "variance": per_layer(res.moments.var),
+        "skewness": per_layer(res.moments.skew),
+        "kurtosis": per_layer(res.moments.kurt),
+        "kernels": [w.detach().numpy().copy() for w in model.kernels()],
+        "boxes": boxes,
+        "nulls": nulls,
+        "group_sizes": res.group_counts,
+        "weight_tables": weight_tables,
+        "ablation": ablation,
+    }
+
+
+def model_policy(model):
+    """The network plays Frog (through ``analysis.behaviour.network_policy``), Toad plays randomly; records Frog's actions."""
+    from mirror_neurons.analysis.behaviour import network_policy
+    from mirror_neurons.game.constants import Player
+    from mirror_neurons.game.policies import random_actions
+
+    frog = network_policy(model)
+    chosen: list[int] = []
+
+    def policy(batch):
+        if int(batch.actor[0]) != Player.FROG:
+            return random_actions(batch)
+        action = frog(batch)
+        chosen.append(int(action[0]))
+        return action
+
+    policy.chosen = chosen
+    return policy
+
+
+def play_episode(model, seed: int, frames: int = 10, warmup_max: int = 400) -> tuple[list[str], dict[str, int]]:
+    """ASCII frames of the network playing Frog, starting at the first Frog turn with someone in distress.
+
+    The game is played from its start (the obstacle rate grows from 0, so the
+    first turns are plain ground); frames begin at the first Frog turn, within
+    ``warmup_max`` turns, where a player stands on rough ground. Returns the
+    frames and the counts of Frog's actions in them.
+    """
+    from mirror_neurons.game.config import GameConfig
+    from mirror_neurons.game.constants import Action, Player
+    from mirror_neurons.game.engine import GameBatch
+    from mirror_neurons.game.render import render
+
+    policy = model_policy(model)
+    batch = GameBatch(GameConfig(), seed, [0])
+    last: list[int | None] = [None, None]
+    for _ in range(warmup_max):
+        if int(batch.actor[0]) == Player.FROG and batch.distress()[0].any():
+            break
+        actor = int(batch.actor[0])
+        action = int(policy(batch)[0])
+        batch.step([action])
+        last[actor] = action
+    start = len(policy.chosen)
+    shots = [render(batch, last_actions=last)]
+    for _ in range(frames - 1):
+        actor = int(batch.actor[0])
+        action = int(policy(batch)[0])
+        batch.step([action])
+        last[actor] = action
+        shots.append(render(batch, last_actions=last))
+    chosen = policy.chosen[start:]
+    counts = {a.name.lower(): chosen.count(int(a)) for a in Action if chosen.count(int(a))}
+    return shots, counts
+
+
+def behaviour_of(model, seed: int, *, n_games: int = 64, turns: int = 300) -> dict:
+    """Section 7's rates: the network, the labeling rule and random play on the same seeded games.
+
+    Survival is the share of Frog's turns not stranded at energy 0. Error bars
+    are binomial standard errors over Frog turns, which treats turns as
+    independent (they are not, within a game), so they understate the spread.
+    """
+    from mirror_neurons.analysis.behaviour import compare
+
+    results = compare(model, n_games=n_games, turns=turns, seed=seed)
+    metrics = ["help when only Toad is in distress", "jump at energy 0", "survival (energy > 0)", "score per turn"]
+    values, errors = {}, {}
+    for name, b in results.items():
+        survival = 1.0 - b.energy0_turns / b.frog_turns if b.frog_turns else float("nan")
+        v = [b.help_rate_toad_distress, b.jump_rate_energy0, survival, b.score_per_turn]
+        n = [b.toad_distress_turns, b.energy0_turns, b.frog_turns, b.frog_turns]
+        values[name] = v
+        errors[name] = [float(np.sqrt(max(x * (1 - x), 0) / k)) if k and np.isfinite(x) and 0 <= x <= 1 else 0.0
+                        for x, k in zip(v, n)]
+    return {"metrics": metrics, "values": values, "errors": errors, "games": n_games, "turns": turns,
+            "counts": {name: {"Frog turns": b.frog_turns, "Toad-only distress turns": b.toad_distress_turns,
+                              "energy-0 turns": b.energy0_turns} for name, b in results.items()}}
+
+
+def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: int = 0, progress=None,
+            threshold: float = LOSS_THRESHOLD) -> ReportInputs:
+    """Everything the report shows, read and measured from a finished run."""
+    from mirror_neurons.data.dataset import load_dataset
+
+    say = progress or (lambda *a, **k: None)
+    run_dir = Path(run_dir)
+    sweep, data, record = locate(run_dir, Path(data_dir) if data_dir else None)
+    notes: list[str] = []
+    say("reading the analysis tables")
+    checkpoints = read_checkpoint_table(sweep / "analysis" / "checkpoints.parquet", notes)
+    dataset = load_dataset(data, splits=("test",))
+    manifest = dataset.manifest
+    distributions = {}
+    for key, enum in (("label", Action), ("scenario", Scenario)):
+        total = {member.name.lower(): 0 for member in enum}  # in code order, not the manifest's sorted order
+        for split in ("train", "val"):
+            for k, v in manifest.get("distributions", {}).get(split, {}).get(key, {}).items():
+                total[k] = total.get(k, 0) + int(v)
+        distributions[key] = total
+    curves = read_histories(sweep, checkpoints, notes)
+    case = None
+    behaviour = None
+    if len(checkpoints["cmni"]):
+        i = choose_case(checkpoints, threshold)
+        row = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in checkpoints.items()}
+        path = Path(str(row.get("path"))) if row.get("path") not in (None, "") else None
+        if path is not None and not path.is_absolute():
+            path = sweep / path
+        if path is None or not path.with_suffix(".json").is_file():
+            raise AnalysisError(f"the case checkpoint's file {path} is missing from {sweep}; rerun the analysis")
+        say("measuring the case checkpoint")
+        m = measure_case(path, dataset.test, analysis_config(sweep))
+        say("playing an episode")
+        frames, counts = play_episode(m["model"], seed)
+        row["_episode_actions"] = counts
+        models = np.asarray(checkpoints["model"])
+        sel = np.flatnonzero(models == row["model"])
+        sel = sel[np.argsort(np.asarray(checkpoints["epoch"])[sel])]
+        history = {k: np.asarray(checkpoints[k])[sel] for k in ("epoch", "cmni", "val_loss")}
+        case = Case(
+            name=f"{row['model']}, epoch {int(row['epoch'])}", rule=CASE_RULE, row=row,
+            layer_names=m["layer_names"], classes=m["classes"], means=m["means"], variance=m["variance"],
+            skewness=m["skewness"], kurtosis=m["kurtosis"], kernels=m["kernels"], boxes=m["boxes"], nulls=m["nulls"],
+            group_sizes=m["group_sizes"], weight_tables=m["weight_tables"], ablation=m["ablation"], episode=frames,
+            history=history,
+        )
+        say("measuring behaviour")
+        behaviour = behaviour_of(m["model"], seed)
+    rows = manifest.get("rows", {})
+    stages = record.get("stages", {})
+    facts = {
+        "states (train / val / test)": " / ".join(f"{int(rows.get(s, 0)):,}" for s in ("train", "val", "test")),
+        "models": len(curves),
+        "checkpoints": len(checkpoints["cmni"]),
+        **{f"{s} (s)": f"{v['seconds']:.0f}" for s, v in stages.items() if "seconds" in v},
+    }
+    preset = record.get("preset", "custom")
+    if preset != "paper":
+        notes.insert(0, (
+            f"This is a {preset} run: {int(rows.get('train', 0)) + int(rows.get('val', 0)):,} training and validation "
+            f"states and {len(curves)} models, where the paper used about 6 million states and 50 configurations trained "
+            f"for up to 500 epochs. Comparisons with the paper's absolute figures (losses, accuracy, CMNI values) are "
+            f"therefore indicative; the chance tests and confidence intervals are valid at any scale."))
+    return ReportInputs(
+        title="Mirror-neuron patterns: study report", run_dir=str(run_dir), preset=preset, distributions=distributions,
+        curves=curves, checkpoints=checkpoints, reference=load_reference_curve(), case=case, behaviour=behaviour,
+        facts=facts, notes=notes, threshold=threshold,
+    )

@@ -1,0 +1,70 @@
+"""The report as one self-contained HTML file, laid out by a Jinja2 template.
+
+``render_report(inputs) -> str`` turns ``ReportInputs`` into HTML: every
+figure is an inline base64 PNG, the CSS is inlined, nothing is fetched from the
+network, so the file opens from disk anywhere. ``write_report(run_dir)``
+collects the inputs from a run folder and writes ``RUNDIR/report/report.html``
+atomically; it is the only function of the report package that writes files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from mirror_neurons import __version__, atomic
+from mirror_neurons.report.inputs import ReportInputs
+from mirror_neurons.report.sections import Section, build_sections
+
+REPORT_FILE = "report.html"
+VERDICT_CLASSES = {"reproduced": "reproduced", "not reproduced": "not-reproduced",
+                   "not testable at this scale": "not-testable"}
+
+
+def _environment() -> jinja2.Environment:
+    templates = resources.files("mirror_neurons.report").joinpath("templates")
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: templates.joinpath(name).read_text()),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_report(inputs: ReportInputs, created: str | None = None, sections: list[Section] | None = None) -> str:
+    """The report's HTML text (``sections``: already built from ``inputs``, to draw the figures once)."""
+    env = _environment()
+    return env.get_template("report.html.j2").render(
+        title=inputs.title,
+        run_dir=inputs.run_dir,
+        preset=inputs.preset,
+        created=created or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        version=__version__,
+        facts=inputs.facts,
+        notes=inputs.notes,
+        sections=sections if sections is not None else build_sections(inputs),
+        css=env.loader.get_source(env, "report.css")[0],
+        verdict_classes=VERDICT_CLASSES,
+    )
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: str | Path | None = None,
+                 progress=None) -> Path:
+    """Collect a run's results and write its report; returns the HTML file's path.
+
+    ``out`` defaults to ``RUNDIR/report/report.html``. ``progress(message)`` is
+    called between steps when given.
+    """
+    from mirror_neurons.report.collect import collect
+
+    run_dir = Path(run_dir)
+    inputs = collect(run_dir, data_dir=data_dir, progress=progress)
+    out = Path(out) if out is not None else run_dir / "report" / REPORT_FILE
+    if progress:
+        progress("drawing figures and writing the page")
+    atomic.write_text(out, render_report(inputs))
+    return out

@@ -1,0 +1,119 @@
+"""What the report shows, as plain data: ``ReportInputs`` and the published reference curve.
+
+The report is drawn from a ``ReportInputs`` (arrays, mappings and strings, no
+paths to open), so the layout and the figures can be tested on small tables
+built in a test, and ``report.collect`` is the one place that reads a run
+folder. Column names of the per-checkpoint table are the report's own
+(``CHECKPOINT_COLUMNS``); ``collect`` maps the analysis stage's table onto them.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+
+LOSS_THRESHOLD = 0.06
+"""The paper's rule of thumb: val loss < 0.06 (with CMNI > 0.005) shows robust mirror patterns."""
+CMNI_ROBUST = 0.005
+CMNI_NONE = 0.0005
+ALPHA = 0.05
+"""Significance level for "beats chance"."""
+
+CHECKPOINT_COLUMNS = {
+    "model": "model name (architecture, learning rate, seed)",
+    "hidden": "hidden layer widths, e.g. '2x17'",
+    "layers": "number of hidden layers",
+    "lr": "learning rate",
+    "batch_size": "minibatch size",
+    "epoch": "epoch of the checkpoint",
+    "val_loss": "validation loss (MSE + L2), the paper's units",
+    "accuracy": "test accuracy",
+    "mne": "Mirror Neuron Ensemble (sum of MNS)",
+    "cmni": "CMNI = MNE / units",
+    "p_value": "p-value of CMNI against chance: the larger of the two controls' p-values",
+    "ci_low": "bootstrap 95 % interval of CMNI, low end",
+    "ci_high": "bootstrap 95 % interval of CMNI, high end",
+    "null_mean": "the larger of the two null distributions' means (random init, permuted labels)",
+    "n_mirror": "units classed mirror",
+    "n_anti_mirror": "units classed anti-mirror",
+    "n_differentiating": "units classed differentiating",
+    "n_mixed": "units classed mixed",
+}
+
+
+@dataclass
+class Case:
+    """The case checkpoint and everything measured on it."""
+
+    name: str
+    rule: str
+    """How it was chosen, in one sentence."""
+    row: dict
+    """Its row of the checkpoint table (``CHECKPOINT_COLUMNS``)."""
+    layer_names: list[str]
+    classes: list[list[str]]
+    """Class of every unit, per layer (the output layer included)."""
+    means: list[np.ndarray]
+    """Per layer (n_units, 4): mean activation in scenarios none, frog, toad, both."""
+    variance: list[np.ndarray]
+    skewness: list[np.ndarray]
+    kurtosis: list[np.ndarray]
+    kernels: list[np.ndarray]
+    """Every Dense kernel (out, in), the first hidden layer's included."""
+    boxes: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    """A few units' activations per scenario (unit label -> 4 arrays), for box plots."""
+    nulls: dict[str, np.ndarray] = field(default_factory=dict)
+    """Null distributions of CMNI for this checkpoint (control name -> samples)."""
+    group_sizes: dict[str, int] = field(default_factory=dict)
+    weight_tables: list[dict] = field(default_factory=list)
+    """Paper-style weight tables: {caption, columns, rows}."""
+    ablation: dict | None = None
+    """{"groups": [...], "values": {name: [...]}, "ylabel": str, "table": {columns, rows}} or None."""
+    episode: list[str] = field(default_factory=list)
+    """ASCII frames of the case model playing Frog."""
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    """Its model's checkpoints over training: epoch, cmni, val_loss."""
+
+
+@dataclass
+class ReportInputs:
+    title: str
+    run_dir: str
+    preset: str
+    distributions: dict[str, dict[str, int]]
+    """{"label": {hop: n, ...}, "scenario": {none: n, ...}} over the whole dataset."""
+    curves: dict[str, tuple[np.ndarray, np.ndarray]]
+    """Model name -> (epochs, validation losses) of every epoch."""
+    checkpoints: dict[str, np.ndarray]
+    """Columns of ``CHECKPOINT_COLUMNS``, one entry per checkpoint."""
+    reference: dict[str, np.ndarray]
+    case: Case | None = None
+    behaviour: dict | None = None
+    """{"metrics": [...], "values": {policy: [...]}, "errors": {policy: [...]}, "games": n, "turns": n}."""
+    facts: dict[str, object] = field(default_factory=dict)
+    """Sizes and timings of the run (rows, models, checkpoints, seconds per stage)."""
+    notes: list[str] = field(default_factory=list)
+    """What this run cannot show at its scale, and adapters used; printed at the top."""
+    threshold: float = LOSS_THRESHOLD
+
+    @property
+    def n_checkpoints(self) -> int:
+        return len(self.checkpoints.get("cmni", ()))
+
+
+def load_reference_curve() -> dict[str, np.ndarray]:
+    """The published CMNI-by-epoch curve of the 2 x 17 case model: epoch, cmni, val_loss, mne (arrays)."""
+    text = resources.files("mirror_neurons.report").joinpath("reference_cmni_by_epoch.csv").read_text()
+    epochs, cmni, loss, mne = [], [], [], []
+    for row in csv.DictReader(text.splitlines()):
+        name = row["checkpoint_id"]
+        epochs.append(int(re.search(r"epoch(\d+)", name).group(1)))
+        loss.append(float(re.search(r"valLoss([0-9.]+)", name).group(1)))
+        cmni.append(float(row["cmni"]))
+        mne.append(float(row["total_mns"]))
+    order = np.argsort(epochs)
+    return {k: np.asarray(v)[order] for k, v in (("epoch", epochs), ("cmni", cmni), ("val_loss", loss), ("mne", mne))}

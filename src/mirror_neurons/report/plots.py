@@ -1,0 +1,286 @@
+"""Plot functions: each draws one figure's content on a Matplotlib axis.
+
+Every function has the form ``plot_x(data, *, ax=None) -> artists``: it takes
+plain arrays and mappings (never a path, never a run folder), draws on ``ax``
+(a new figure's axis when ``None``) and returns the artists it drew, so tests
+can check what is on the axis and the report can lay figures out as it likes.
+Only ``report.html`` writes files. Colours of unit classes and scenarios are
+defined once here.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: the report renders to PNG bytes, never to a window
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
+
+SCENARIOS = ("none", "frog", "toad", "both")
+"""Distress scenarios in the order of ``game.constants.Scenario``."""
+
+UNIT_CLASSES = ("mirror", "anti-mirror", "differentiating", "mixed", "other")
+CLASS_COLOURS = {
+    "mirror": "#d62728",
+    "anti-mirror": "#1f77b4",
+    "differentiating": "#2ca02c",
+    "mixed": "#9467bd",
+    "other": "#b0b0b0",
+}
+SCENARIO_ALPHA = (0.30, 0.55, 0.75, 1.0)
+"""Shade of a unit's bar per scenario: none lightest, both darkest."""
+POLICY_COLOURS = ("#d62728", "#7f7f7f", "#1f77b4", "#ff7f0e")
+
+
+def class_name(value: str) -> str:
+    """Normalise a class label from the analysis tables ('anti_mirror' -> 'anti-mirror')."""
+    v = str(value).strip().lower().replace("_", "-")
+    return v if v in CLASS_COLOURS else "other"
+
+
+def _axis(ax):
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    return ax
+
+
+def plot_distribution(counts: Mapping[str, int], *, ax=None, title: str = "", colour: str = "#4c72b0") -> list:
+    """Bars of a categorical distribution (share of rows), with the count on each bar."""
+    ax = _axis(ax)
+    names = list(counts)
+    values = np.array([counts[k] for k in names], dtype=float)
+    share = values / values.sum() if values.sum() > 0 else values
+    bars = ax.bar(names, share, color=colour)
+    for bar, n in zip(bars, values):
+        ax.annotate(f"{int(n):,}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("share of states")
+    ax.set_ylim(0, max(1e-9, share.max()) * 1.18)
+    if title:
+        ax.set_title(title)
+    return list(bars)
+
+
+def plot_loss_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ax=None, threshold: float | None = 0.06) -> list:
+    """Validation loss against epoch, one line per model; ``curves`` maps a model name to (epochs, losses)."""
+    ax = _axis(ax)
+    lines = []
+    for name, (epochs, losses) in curves.items():
+        (line,) = ax.plot(epochs, losses, lw=1.2, label=name)
+        lines.append(line)
+    if threshold is not None:
+        lines.append(ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"threshold {threshold:g}"))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation loss (MSE + L2)")
+    if len(curves) <= 12:
+        ax.legend(fontsize=7, ncol=2)
+    return lines
+
+
+def plot_scenario_means(means: np.ndarray, classes: Sequence[str], *, ax=None, title: str = "") -> list:
+    """Mean activation of each unit in each scenario: (n_units, 4) ``means``, bars coloured by class.
+
+    Each unit gets four adjacent bars (none, frog, toad, both; lightest to darkest).
+    """
+    ax = _axis(ax)
+    means = np.asarray(means, dtype=float)
+    n = len(means)
+    width = 0.2
+    bars = []
+    colours = [CLASS_COLOURS[class_name(c)] for c in classes]
+    for s, alpha in enumerate(SCENARIO_ALPHA):
+        x = np.arange(n) + (s - 1.5) * width
+        bars.extend(ax.bar(x, means[:, s], width=width, color=colours, alpha=alpha, edgecolor="none"))
+    ax.set_xticks(np.arange(n))
+    ax.set_xticklabels([str(i) for i in range(n)], fontsize=7)
+    for label, c in zip(ax.get_xticklabels(), colours):
+        label.set_color(c)
+    ax.set_xlabel("unit (bars: none, frog, toad, both distress)")
+    ax.set_ylabel("mean activation")
+    if title:
+        ax.set_title(title)
+    present = [c for c in UNIT_CLASSES if c in {class_name(k) for k in classes}]
+    ax.legend(handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize=7, loc="upper right")
+    return bars
+
+
+def plot_unit_boxes(samples: Mapping[str, Sequence[np.ndarray]], *, ax=None) -> list:
+    """Box plots of chosen units' activations per scenario: ``samples`` maps a unit name to 4 arrays."""
+    ax = _axis(ax)
+    artists = []
+    k = len(samples)
+    width = 0.8 / max(k, 1)
+    for i, (name, per_scenario) in enumerate(samples.items()):
+        pos = np.arange(4) + (i - (k - 1) / 2) * width
+        box = ax.boxplot([np.asarray(a, dtype=float) for a in per_scenario], positions=pos, widths=width * 0.9,
+                         showfliers=False, patch_artist=True)
+        colour = f"C{i}"
+        for patch in box["boxes"]:
+            patch.set_facecolor(colour)
+            patch.set_alpha(0.6)
+        artists.extend(box["boxes"])
+        artists.append(Patch(color=colour, alpha=0.6, label=name))
+    ax.set_xticks(np.arange(4))
+    ax.set_xticklabels(SCENARIOS)
+    ax.set_xlabel("distress scenario")
+    ax.set_ylabel("activation")
+    ax.legend(handles=[a for a in artists if isinstance(a, Patch) and a.get_label() in samples], fontsize=7)
+    return artists
+
+
+def plot_moment_by_scenario(values: np.ndarray, classes: Sequence[str], *, ax=None, ylabel: str = "") -> list:
+    """One line per unit across the four scenarios ((n_units, 4) ``values``), coloured by class."""
+    ax = _axis(ax)
+    values = np.asarray(values, dtype=float)
+    lines = []
+    order = np.argsort([class_name(c) != "other" for c in classes], kind="stable")  # grey first, underneath
+    for i in order:
+        c = class_name(classes[i])
+        (line,) = ax.plot(range(4), values[i], color=CLASS_COLOURS[c], lw=1.6 if c != "other" else 0.8,
+                          alpha=0.9 if c != "other" else 0.5, marker="o", ms=2.5)
+        lines.append(line)
+    ax.set_xticks(range(4))
+    ax.set_xticklabels(SCENARIOS)
+    ax.set_ylabel(ylabel)
+    return lines
+
+
+def plot_cmni_vs_chance(cmni: np.ndarray, lo: np.ndarray, hi: np.ndarray, null_mean: np.ndarray, significant: np.ndarray,
+                        *, ax=None) -> list:
+    """Each checkpoint's CMNI (sorted) with its bootstrap interval and its null's 95th percentile.
+
+    Checkpoints that beat chance are red, the others grey; the null's mean (the
+    larger of the controls' means) is a black tick per checkpoint.
+    """
+    ax = _axis(ax)
+    cmni, lo, hi, null_ref = (np.asarray(a, dtype=float) for a in (cmni, lo, hi, null_mean))
+    sig = np.asarray(significant, dtype=bool)
+    order = np.argsort(cmni)
+    x = np.arange(len(cmni))
+    artists = []
+    for mask, colour, label in ((sig[order], "#d62728", "beats chance"), (~sig[order], "#7f7f7f", "does not")):
+        if mask.any():
+            yerr = np.vstack([cmni[order][mask] - lo[order][mask], hi[order][mask] - cmni[order][mask]])
+            artists.append(ax.errorbar(x[mask], cmni[order][mask], yerr=np.clip(yerr, 0, None), fmt="o", ms=3,
+                                       color=colour, ecolor=colour, elinewidth=0.7, label=label))
+    artists.append(ax.scatter(x, null_ref[order], marker="_", color="k", s=40, label="null mean", zorder=3))
+    ax.set_xlabel("checkpoint (sorted by CMNI)")
+    ax.set_ylabel("CMNI")
+    ax.legend(fontsize=7)
+    return artists
+
+
+def plot_null_distribution(nulls: Mapping[str, np.ndarray], observed: float, *, ax=None) -> list:
+    """Histograms of null CMNI distributions with the observed CMNI as a vertical line."""
+    ax = _axis(ax)
+    artists = []
+    for i, (name, values) in enumerate(nulls.items()):
+        values = np.asarray(values, dtype=float)
+        if len(values):
+            *_, patches = ax.hist(values, bins=30, alpha=0.55, color=f"C{i}", label=f"null: {name}")
+            artists.extend(patches)
+    artists.append(ax.axvline(observed, color="#d62728", lw=2, label=f"observed {observed:.4f}"))
+    ax.set_xlabel("CMNI")
+    ax.set_ylabel("count")
+    ax.legend(fontsize=7)
+    return artists
+
+
+def plot_cmni_over_training(epochs: Sequence[float], cmni: Sequence[float], val_loss: Sequence[float], *,
+                            reference: Mapping[str, Sequence[float]] | None = None, ax=None,
+                            label: str = "this run") -> list:
+    """CMNI (left axis) and validation loss (right axis) against epoch, as the paper's Figure 2.
+
+    ``reference`` (epoch, cmni, val_loss) is the published curve, drawn dashed.
+    Returns the artists; the twin axis is ``artists[-1].axes``.
+    """
+    ax = _axis(ax)
+    twin = ax.twinx()
+    artists = [ax.plot(epochs, cmni, color="#d62728", marker="o", ms=3, label=f"CMNI, {label}")[0]]
+    artists.append(twin.plot(epochs, val_loss, color="#1f77b4", marker="s", ms=3, label=f"val loss, {label}")[0])
+    if reference is not None:
+        artists.append(ax.plot(reference["epoch"], reference["cmni"], color="#d62728", ls="--", lw=1, alpha=0.6,
+                               label="CMNI, published")[0])
+        artists.append(twin.plot(reference["epoch"], reference["val_loss"], color="#1f77b4", ls="--", lw=1, alpha=0.6,
+                                 label="val loss, published")[0])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("CMNI", color="#d62728")
+    twin.set_ylabel("validation loss", color="#1f77b4")
+    ax.set_xscale("log")
+    ax.legend(handles=artists, fontsize=7, loc="upper right")
+    # Put the twin last so callers find both axes from the return value.
+    artists.append(artists.pop(1))
+    return artists
+
+
+def plot_network(kernels: Sequence[np.ndarray], classes: Sequence[Sequence[str]], *, ax=None,
+                 output_names: Sequence[str] = ("hop", "jump", "leap", "help"), z_min: float = 1.0) -> list:
+    """Units as boxes coloured by class, positive weights with z > ``z_min`` as edges (width ~ weight).
+
+    ``kernels[i]`` is layer i's (out, in) weight matrix for the layers after the
+    first hidden one (hidden 2.., output); ``classes[i]`` the class of every unit
+    in layer i (all layers, the output included). The 100 inputs are left out.
+    """
+    ax = ax if ax is not None else plt.subplots(figsize=(8, 5))[1]
+    sizes = [len(c) for c in classes]
+    height = max(sizes)
+    ypos = [np.linspace(0, height - 1, n) if n > 1 else np.array([(height - 1) / 2]) for n in sizes]
+    artists = []
+    wmax = max((float(np.max(k)) for k in kernels if k.size), default=1.0) or 1.0
+    for layer, w in enumerate(kernels):
+        w = np.asarray(w, dtype=float)
+        z = (w - w.mean()) / (w.std() or 1.0)
+        for j, i in zip(*np.nonzero((w > 0) & (z > z_min))):
+            (line,) = ax.plot([layer + 0.12, layer + 1 - 0.12], [ypos[layer][i], ypos[layer + 1][j]], color="#444444",
+                              lw=0.4 + 3.0 * w[j, i] / wmax, alpha=0.55, zorder=1)
+            artists.append(line)
+    for layer, names in enumerate(classes):
+        for i, c in enumerate(names):
+            box = FancyBboxPatch((layer - 0.1, ypos[layer][i] - 0.35), 0.2, 0.7, boxstyle="round,pad=0.02",
+                                 fc=CLASS_COLOURS[class_name(c)], ec="k", lw=0.5, zorder=2)
+            ax.add_patch(box)
+            artists.append(box)
+            last = layer == len(classes) - 1
+            text = output_names[i] if last and i < len(output_names) else str(i)
+            ax.text(layer + (0.14 if last else 0), ypos[layer][i], text, ha="left" if last else "center", va="center",
+                    fontsize=6 if not last else 8, zorder=3)
+    ax.set_xlim(-0.4, len(classes) - 0.4 + 0.4)
+    ax.set_ylim(-1, height)
+    ax.invert_yaxis()
+    ax.set_xticks(range(len(classes)))
+    ax.set_xticklabels([f"hidden {i + 1}" for i in range(len(classes) - 1)] + ["output"])
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    present = [c for c in UNIT_CLASSES if any(class_name(k) == c for layer in classes for k in layer)]
+    ax.legend(handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize=7, loc="lower left",
+              bbox_to_anchor=(0, -0.25), ncol=5, frameon=False)
+    return artists
+
+
+def plot_grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[str], *, ax=None,
+                      errors: Mapping[str, Sequence[float]] | None = None, ylabel: str = "") -> list:
+    """Grouped bars: one bar group per entry of ``groups``, one bar colour per key of ``values``.
+
+    Used for ablation (change in predicted actions per scenario) and behaviour
+    (rates per policy). ``errors`` (same keys) gives symmetric error bars.
+    """
+    ax = _axis(ax)
+    k = len(values)
+    width = 0.8 / max(k, 1)
+    bars = []
+    for i, (name, v) in enumerate(values.items()):
+        x = np.arange(len(groups)) + (i - (k - 1) / 2) * width
+        err = None if errors is None or name not in errors else np.asarray(errors[name], dtype=float)
+        container = ax.bar(x, np.asarray(v, dtype=float), width=width * 0.95, yerr=err, capsize=2,
+                           color=POLICY_COLOURS[i % len(POLICY_COLOURS)], label=name)
+        bars.extend(container)
+    ax.set_xticks(np.arange(len(groups)))
+    ax.set_xticklabels([textwrap.fill(str(g), 18) for g in groups], fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    return bars

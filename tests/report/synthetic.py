@@ -1,0 +1,85 @@
+"""Small synthetic report inputs with planted structure, so readings can be checked against known values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mirror_neurons.report.inputs import Case, ReportInputs, load_reference_curve
+
+CLASSES_L1 = ["mirror", "mirror", "differentiating", "anti-mirror", "other", "other"]
+CLASSES_L2 = ["mixed", "other", "other", "other"]
+CLASSES_OUT = ["other"] * 4
+
+
+def synthetic_inputs(seed: int = 0, n_checkpoints: int = 12) -> ReportInputs:
+    rng = np.random.default_rng(seed)
+    n = n_checkpoints
+    loss = np.linspace(0.09, 0.05, n)
+    cmni = np.linspace(0.001, 0.012, n)
+    null_ref = np.full(n, 0.004)
+    p = np.where(cmni > null_ref, 0.01, 0.4)
+    checkpoints = {
+        "model": np.array([f"m{i % 3}" for i in range(n)]),
+        "hidden": np.array(["6x4" if i % 3 else "6x4x3" for i in range(n)]),
+        "layers": np.array([2 if i % 3 else 3 for i in range(n)]),
+        "lr": np.full(n, 1e-3),
+        "batch_size": np.full(n, 25),
+        "epoch": np.arange(1, n + 1),
+        "val_loss": loss,
+        "accuracy": np.linspace(0.7, 0.93, n),
+        "mne": cmni * 14,
+        "cmni": cmni,
+        "p_value": p,
+        "ci_low": cmni - 0.001,
+        "ci_high": cmni + 0.001,
+        "null_mean": null_ref,
+        "n_mirror": np.full(n, 2),
+        "n_anti_mirror": np.ones(n, dtype=int),
+        "n_differentiating": np.ones(n, dtype=int),
+        "n_mixed": np.ones(n, dtype=int),
+    }
+    # Planted means: mirror units rise with either distress, highest with both.
+    m1 = np.array([[0.0, 0.5, 0.5, 0.9], [0.1, 0.4, 0.6, 0.8], [0.0, 0.7, 0.0, 0.3],
+                   [0.8, 0.2, 0.3, 0.1], [0.3, 0.3, 0.3, 0.3], [0.2, 0.2, 0.1, 0.2]])
+    m2 = rng.uniform(0, 1, (4, 4))
+    m3 = rng.normal(0, 1, (4, 4))
+    kernels = [rng.normal(0, 1, (6, 100)), rng.normal(0, 1, (4, 6)), rng.normal(0, 1, (4, 4))]
+    case = Case(
+        name="m0 epoch 12",
+        rule="the test's own choice.",
+        row={k: v[-1].item() for k, v in checkpoints.items()},
+        layer_names=["dense_0", "dense_1", "dense_2"],
+        classes=[CLASSES_L1, CLASSES_L2, CLASSES_OUT],
+        means=[m1, m2, m3],
+        variance=[np.abs(m1) * 0.1, np.abs(m2) * 0.1, np.abs(m3) * 0.1],
+        skewness=[m1 - 0.5, m2 - 0.5, m3],
+        kurtosis=[m1 * 2, m2 * 2, m3 * 2],
+        kernels=kernels,
+        boxes={"dense_0:0": [rng.normal(mu, 0.1, 50) for mu in m1[0]]},
+        nulls={"random init": rng.normal(0.002, 0.001, 200), "permuted labels": rng.normal(0.001, 0.0005, 200)},
+        group_sizes={"none": 400, "frog": 100, "toad": 90, "both": 40},
+        weight_tables=[{"caption": "Strongest inputs of dense_1 unit 0", "columns": ["from", "weight", "z"],
+                        "rows": [["dense_0:0", "0.41", "1.52"]]}],
+        ablation={"groups": ["none", "frog", "toad", "both"], "ylabel": "share of changed actions",
+                  "values": {"mirror units": [0.01, 0.2, 0.25, 0.4], "random units": [0.02, 0.05, 0.04, 0.06]}},
+        episode=["turn 0/10\n|f t|", "turn 1/10\n|  ft|"],
+        history={"epoch": np.array([1, 2, 4, 8, 16]), "cmni": np.array([0.004, 0.009, 0.007, 0.005, 0.003]),
+                 "val_loss": np.array([0.09, 0.07, 0.06, 0.055, 0.05])},
+    )
+    case.row["_episode_actions"] = {"hop": 1}
+    return ReportInputs(
+        title="Synthetic study",
+        run_dir="/tmp/synthetic",
+        preset="test",
+        distributions={"label": {"hop": 400, "jump": 300, "leap": 200, "help": 100},
+                       "scenario": {"none": 500, "frog": 200, "toad": 200, "both": 100}},
+        curves={f"m{i}": (np.arange(1, 6), np.linspace(0.1, 0.05 + 0.01 * i, 5)) for i in range(3)},
+        checkpoints=checkpoints,
+        reference=load_reference_curve(),
+        case=case,
+        behaviour={"metrics": ["help when only Toad is in distress", "survival"], "games": 20,
+                   "values": {"model": [0.6, 0.9], "rule": [1.0, 0.95], "random": [0.125, 0.5]},
+                   "errors": {"model": [0.05, 0.03], "rule": [0.0, 0.02], "random": [0.02, 0.05]}},
+        facts={"states": "1,000", "models": 3},
+        notes=["A synthetic note."],
+    )

@@ -1,0 +1,121 @@
+"""The report's layout and readings, on synthetic inputs with planted values (no pipeline run)."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pytest
+
+from mirror_neurons.report.html import render_report
+from mirror_neurons.report.sections import build_sections, section_game, section_training, verdicts
+
+from .synthetic import synthetic_inputs
+
+TITLES = ["1. The game", "2. Training", "3. The case checkpoint", "4. CMNI against chance", "5. Over training",
+          "6. Circuits", "7. Behaviour", "8. Reproduction summary"]
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    return synthetic_inputs()
+
+
+@pytest.fixture(scope="module")
+def sections(inputs):
+    return build_sections(inputs)
+
+
+@pytest.fixture(scope="module")
+def html(inputs, sections):
+    return render_report(inputs, created="fixed", sections=sections)
+
+
+def test_sections_in_the_issue_order(html):
+    positions = [html.index(f"<h2>{t}</h2>") for t in TITLES]
+    assert positions == sorted(positions)
+
+
+def test_self_contained(html):
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "<link" not in html and "@import" not in html
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) == html.count("<img")
+    assert len(images) >= 12
+    for data in images:
+        png = base64.b64decode(data)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert int.from_bytes(png[16:20], "big") > 100 and int.from_bytes(png[20:24], "big") > 100
+
+
+def test_every_figure_has_a_reading(sections):
+    for section in sections:
+        for fig in section.figures:
+            assert fig.reading.endswith(".") and len(fig.reading) > 40, (section.title, fig.title)
+
+
+def test_readings_come_from_the_data(sections):
+    readings = {f.title: f.reading for s in sections for f in s.figures}
+    # label distribution planted as hop 400 / jump 300 / leap 200 / help 100
+    assert "'hop' is the most common best action (40.0 %)" in readings["Dataset best action (label)"]
+    assert "'help' the rarest (10.0 %)" in readings["Dataset best action (label)"]
+    # the two planted mirror units' means average to 0.05, 0.45, 0.55, 0.85
+    mean_reading = readings["Mean activation per unit and scenario"]
+    assert "2 mirror" in mean_reading and "0.050 with no distress" in mean_reading and "0.850 with both" in mean_reading
+    # CMNI planted linspace(0.001, 0.012, 12) with p = 0.01 where CMNI > 0.004: 0.005..0.012, 8 of 12
+    assert readings["Every checkpoint's CMNI, interval and null"].startswith("8 of 12 checkpoints (66.7 %)")
+    # the case model's history peaks at epoch 2 (0.009) and ends at 0.003 (epoch 16)
+    assert "peaks at epoch 2 (0.0090)" in readings["CMNI and validation loss against epoch"]
+    assert "published curve peaks at epoch 7 (0.0082)" in readings["CMNI and validation loss against epoch"]
+
+
+def test_a_reading_changes_with_its_data():
+    a, b = synthetic_inputs(), synthetic_inputs()
+    b.distributions["label"] = {"hop": 10, "jump": 70, "leap": 10, "help": 10}
+    read = lambda inp: section_game(inp).figures[0].reading  # noqa: E731
+    assert read(a) != read(b) and "'jump' is the most common best action (70.0 %)" in read(b)
+
+
+def test_tables_one_and_two_are_ordered_by_cmni(sections):
+    training = sections[1]
+    t1, t2 = training.tables
+    cmni1 = [float(r[7]) for r in t1.rows]
+    cmni2 = [float(r[7]) for r in t2.rows]
+    assert cmni1 == sorted(cmni1, reverse=True) and cmni2 == sorted(cmni2)
+    # only checkpoints under the 0.06 threshold are eligible: losses linspace(0.09, 0.05, 12)
+    assert all(float(r[4]) < 0.06 for r in t1.rows + t2.rows)
+
+
+def test_threshold_fallback_is_stated():
+    inp = synthetic_inputs()
+    inp.checkpoints["val_loss"] = np.linspace(0.2, 0.1, inp.n_checkpoints)
+    inp.curves = {}
+    training = section_training(inp)
+    assert "no checkpoint reached the paper's threshold" in training.tables[0].caption
+    rows = verdicts(inp)
+    assert rows[0][3] == "not testable at this scale"
+
+
+def test_verdicts(inputs):
+    rows = {r[0][:30]: r for r in verdicts(inputs)}
+    table1 = next(r for k, r in rows.items() if k.startswith("Checkpoints with val loss"))
+    assert table1[3] == "reproduced"  # max CMNI under threshold 0.012 > 0.005
+    peak = next(r for k, r in rows.items() if k.startswith("CMNI peaks early"))
+    assert peak[3] == "reproduced"  # 0.009 at epoch 2 -> 0.003 at epoch 16
+    deep = next(r for k, r in rows.items() if k.startswith("Three-layer"))
+    assert deep[3] in ("reproduced", "not reproduced") and "three layers" in deep[2]
+    assert all(r[3] in ("reproduced", "not reproduced", "not testable at this scale") and r[4] for r in verdicts(inputs))
+
+
+def test_flat_history_is_not_testable():
+    inp = synthetic_inputs()
+    inp.case.history["cmni"] = np.array([0.0003, 0.0001, 0.0, 0.0, 0.0])
+    peak = next(r for r in verdicts(inp) if r[0].startswith("CMNI peaks early"))
+    assert peak[3] == "not testable at this scale"
+
+
+def test_html_escapes_text():
+    inp = synthetic_inputs()
+    inp.notes = ["<script>alert(1)</script>"]
+    assert "<script>alert(1)" not in render_report(inp, sections=[])

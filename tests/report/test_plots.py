@@ -1,0 +1,131 @@
+"""Structural tests of the plot functions: what each draws on its axis, from data with known values."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.colors import to_hex
+
+from mirror_neurons.report import plots
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def test_distribution_bars_are_shares_with_counts():
+    ax = plt.subplots()[1]
+    bars = plots.plot_distribution({"hop": 30, "jump": 10, "leap": 0, "help": 60}, ax=ax)
+    assert [b.get_height() for b in bars] == pytest.approx([0.3, 0.1, 0.0, 0.6])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["hop", "jump", "leap", "help"]
+    assert {t.get_text() for t in ax.texts} == {"30", "10", "0", "60"}
+
+
+def test_loss_curves_one_line_per_model_and_the_threshold():
+    ax = plt.subplots()[1]
+    lines = plots.plot_loss_curves({"a": ([1, 2, 3], [0.1, 0.08, 0.07]), "b": ([1, 2], [0.2, 0.1])}, ax=ax, threshold=0.06)
+    assert len(lines) == 3
+    assert list(lines[0].get_ydata()) == [0.1, 0.08, 0.07]
+    assert list(lines[2].get_ydata()) == [0.06, 0.06]  # axhline
+    assert ax.get_xlabel() == "epoch"
+
+
+def test_scenario_means_four_bars_per_unit_coloured_by_class():
+    means = np.array([[0.0, 0.5, 0.6, 0.9], [0.3, 0.1, 0.1, 0.0]])
+    ax = plt.subplots()[1]
+    bars = plots.plot_scenario_means(means, ["mirror", "anti_mirror"], ax=ax)
+    assert len(bars) == 8
+    # bars come scenario by scenario: [unit0 none, unit1 none, unit0 frog, ...]
+    assert [bars[2 * s].get_height() for s in range(4)] == pytest.approx(means[0])
+    assert to_hex(bars[0].get_facecolor()[:3]) == plots.CLASS_COLOURS["mirror"]
+    assert to_hex(bars[1].get_facecolor()[:3]) == plots.CLASS_COLOURS["anti-mirror"]
+    assert bars[0].get_alpha() < bars[6].get_alpha()  # none lighter than both
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["mirror", "anti-mirror"]
+
+
+def test_unit_boxes_one_box_per_unit_and_scenario():
+    rng = np.random.default_rng(0)
+    samples = {"u0": [rng.normal(m, 0.1, 200) for m in (0, 1, 2, 3)], "u1": [rng.normal(0, 1, 50)] * 4}
+    ax = plt.subplots()[1]
+    artists = plots.plot_unit_boxes(samples, ax=ax)
+    boxes = [a for a in artists if a.get_label() not in samples]
+    assert len(boxes) == 8
+    # u0's four boxes come first; their vertical centres follow the planted means 0, 1, 2, 3.
+    centres = [np.mean(b.get_path().vertices[:, 1]) for b in boxes[:4]]
+    assert np.argsort(centres).tolist() == [0, 1, 2, 3]
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(plots.SCENARIOS)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["u0", "u1"]
+
+
+def test_moment_lines_carry_the_values():
+    values = np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0]])
+    ax = plt.subplots()[1]
+    lines = plots.plot_moment_by_scenario(values, ["other", "mirror"], ax=ax, ylabel="variance")
+    by_colour = {to_hex(line.get_color()): list(line.get_ydata()) for line in lines}
+    assert by_colour[plots.CLASS_COLOURS["mirror"]] == [0, 0, 0, 0]
+    assert by_colour[plots.CLASS_COLOURS["other"]] == [1, 2, 3, 4]
+    assert ax.get_ylabel() == "variance"
+
+
+def test_cmni_vs_chance_splits_significant_and_sorts():
+    cmni = np.array([0.003, 0.001, 0.002])
+    ax = plt.subplots()[1]
+    artists = plots.plot_cmni_vs_chance(cmni, cmni - 1e-4, cmni + 1e-4, np.full(3, 0.0015), np.array([True, False, True]), ax=ax)
+    sig, nonsig, null = artists
+    # sorted order is 0.001 (x=0, not significant), 0.002 (x=1), 0.003 (x=2)
+    assert list(sig.lines[0].get_xdata()) == [1, 2] and list(sig.lines[0].get_ydata()) == [0.002, 0.003]
+    assert list(nonsig.lines[0].get_xdata()) == [0]
+    assert null.get_offsets().shape == (3, 2)
+
+
+def test_null_distribution_histograms_and_observed_line():
+    ax = plt.subplots()[1]
+    artists = plots.plot_null_distribution({"a": np.linspace(0, 1, 100), "b": np.zeros(0)}, 0.7, ax=ax)
+    assert sum(a.__class__.__name__ == "Rectangle" for a in artists) == 30  # empty null draws nothing
+    assert list(artists[-1].get_xdata()) == [0.7, 0.7]
+
+
+def test_cmni_over_training_has_two_axes_and_the_reference():
+    ax = plt.subplots()[1]
+    ref = {"epoch": np.array([1, 2]), "cmni": np.array([0.005, 0.008]), "val_loss": np.array([0.09, 0.07])}
+    artists = plots.plot_cmni_over_training([1, 2, 3], [0.001, 0.002, 0.0015], [0.1, 0.09, 0.085], reference=ref, ax=ax)
+    twin = artists[-1].axes
+    assert twin is not ax
+    assert [list(a.get_ydata()) for a in artists if a.axes is ax] == [[0.001, 0.002, 0.0015], [0.005, 0.008]]
+    assert [list(a.get_ydata()) for a in artists if a.axes is twin] == [[0.09, 0.07], [0.1, 0.09, 0.085]]
+
+
+def test_network_draws_only_strong_positive_edges():
+    # One hidden layer of 3 units -> 4 outputs: a single large positive weight stands out.
+    w = np.full((4, 3), -0.1)
+    w[2, 1] = 5.0
+    ax = plt.subplots()[1]
+    artists = plots.plot_network([w], [["mirror", "other", "differentiating"], ["other"] * 4], ax=ax)
+    edges = [a for a in artists if isinstance(a, plt.Line2D)]
+    boxes = [a for a in artists if isinstance(a, plots.FancyBboxPatch)]
+    assert len(edges) == 1 and len(boxes) == 7
+    assert to_hex(boxes[0].get_facecolor()[:3]) == plots.CLASS_COLOURS["mirror"]
+    assert {t.get_text() for t in ax.texts} >= {"hop", "jump", "leap", "help"}
+
+
+def test_grouped_bars_values_and_errors():
+    ax = plt.subplots()[1]
+    bars = plots.plot_grouped_bars({"net": [0.5, 0.9], "rule": [1.0, 0.8]}, ["help", "survival"], ax=ax,
+                                   errors={"net": [0.1, 0.1]})
+    assert [b.get_height() for b in bars] == [0.5, 0.9, 1.0, 0.8]
+    bar_containers = [c for c in ax.containers if c.__class__.__name__ == "BarContainer"]
+    assert len(bar_containers) == 2
+    assert bar_containers[0].errorbar is not None and bar_containers[1].errorbar is None
+
+
+def test_class_name_normalises_and_defaults():
+    assert plots.class_name("Anti_Mirror") == "anti-mirror"
+    assert plots.class_name("weird") == "other"
