@@ -114,7 +114,9 @@ class GameBatch:
         self.rate = np.zeros(b, dtype=np.float64)
         self.queued = np.zeros(b, dtype=np.int64)
         self._turn = 0
-        self._spawn_gaps = streams.spawn_thresholds(config.fly_spawn_prob)[1:][::-1].copy()  # ascending
+        thresholds = streams.spawn_thresholds(config.fly_spawn_prob)  # (33,) decreasing
+        self._spawn_gaps = thresholds[1:][::-1].copy()  # ascending, for searchsorted
+        self._no_spawn = thresholds[WIDTH]  # u53 below this: the gap passes all 32 columns
         self._update_flies(-1)  # the reset draws at turn -1
 
     # -- state -----------------------------------------------------------------
@@ -310,44 +312,55 @@ class GameBatch:
     def _update_flies(self, turn: int) -> None:
         """Empty columns get a fly with p = fly_spawn_prob, then every fly drifts -1/0/+1 (merging).
 
-        Draws as ``streams`` describes: geometric gaps for the spawns, bit-sliced rounds for the drift.
+        Draws as ``streams`` describes: geometric gaps for the spawns, bit-sliced rounds for the
+        drift. The draws every game needs (the first spawn gap, drift rounds 0 and 1) are hashed in
+        one call; later draws only for the few games that still need them.
         """
         keys, flies = self.keys, self._flies
+        offsets = np.array(
+            [streams.offset(turn, _SLOT_SPAWN, 0), streams.offset(turn, _SLOT_FLIES, 0),
+             streams.offset(turn, _SLOT_FLIES, 1)],
+            dtype=np.uint64,
+        )
+        first = streams.mix64(offsets[:, None] + keys)  # (3, B)
         # spawn: column = previous spawn + 1 + gap, while inside the world
-        col = self._spawn_gap(streams.draw_at(keys, turn, _SLOT_SPAWN, 0))
-        i, live = 1, np.nonzero(col < WIDTH)[0]
-        while len(live):
-            c = col[live]
-            flies[live] |= np.int64(1) << c
-            c += 1 + self._spawn_gap(streams.draw_at(keys[live], turn, _SLOT_SPAWN, i))
-            col[live] = c
-            live = live[c < WIDTH]
-            i += 1
-        # drift: 2 bits per column and round; 11 = undecided, try again next round
+        u53 = first[0] >> _S11
+        live = np.nonzero(u53 >= self._no_spawn)[0]  # below it, no column of the 32 spawns
+        if len(live):
+            col = WIDTH - np.searchsorted(self._spawn_gaps, u53[live], side="right")
+            i = 1
+            while len(live):
+                flies[live] |= np.int64(1) << col
+                col += 1 + self._spawn_gap(streams.draw_at(keys[live], turn, _SLOT_SPAWN, i))
+                inside = col < WIDTH
+                live, col = live[inside], col[inside]
+                i += 1
+        # drift: 2 bits (b1, b0) per column and round: 00 left, 01 stay, 10 right, 11 undecided
+        b0 = (first[1:] & _LOW32).view(np.int64)  # (2, B) rounds 0 and 1
+        b1 = (first[1:] >> _S32).view(np.int64)
+        undecided = flies
         left = np.zeros_like(flies)
         right = np.zeros_like(flies)
-        undecided = flies.copy()
-        live = None  # all games in the first round
-        for r in range(streams.DRIFT_ROUNDS):
-            bits = streams.draw_at(keys if live is None else keys[live], turn, _SLOT_FLIES, r)
-            b0 = (bits & _LOW32).view(np.int64)
-            b1 = (bits >> _S32).view(np.int64)
-            u = undecided if live is None else undecided[live]
-            lo, hi = u & ~b1, u & b1
-            if live is None:
-                left |= lo & ~b0
-                right |= hi & ~b0
-                undecided = hi & b0
-                live = np.nonzero(undecided)[0]
-            else:
-                left[live] |= lo & ~b0
-                right[live] |= hi & ~b0
-                u = hi & b0
-                undecided[live] = u
-                live = live[u != 0]
-            if len(live) == 0:
-                break
-        stay = flies & ~(left | right)
+        for r in (0, 1):
+            high = undecided & b1[r]
+            not_b0 = ~b0[r]
+            right |= high & not_b0
+            left |= (undecided ^ high) & not_b0
+            undecided = high & b0[r]
+        live = np.nonzero(undecided)[0]
+        r = 2
+        while len(live) and r < streams.DRIFT_ROUNDS:
+            bits = streams.draw_at(keys[live], turn, _SLOT_FLIES, r)
+            u = undecided[live]
+            high = u & (bits >> _S32).view(np.int64)
+            b0_r = (bits & _LOW32).view(np.int64)
+            right[live] |= high & ~b0_r
+            left[live] |= (u ^ high) & ~b0_r
+            u = high & b0_r
+            undecided[live] = u
+            live = live[u != 0]
+            r += 1
+        stay = flies ^ left ^ right  # left and right are disjoint subsets of flies
         self._flies = stay | ((right << 1) & _ALL) | (right & _LAST) | (left >> 1) | (left & 1)
 
     def _spawn_gap(self, bits: np.ndarray) -> np.ndarray:
