@@ -1,0 +1,255 @@
+"""Where the pipeline's independent tasks run: in this process, or on a Ray cluster.
+
+Two stages split into tasks that do not talk to each other: data generation
+(chunks of game indices) and sweeps (groups of models trained together). An
+``Executor`` runs a list of such tasks and returns their results in order. The
+stages decide *what* a task is; the executor only decides *where* it runs, so
+the same plan gives the same bytes on either executor:
+
+* ``LocalExecutor`` (the default) runs the tasks one after another in this
+  process, exactly as the stages do without any executor.
+* ``RayExecutor`` submits each task to a Ray cluster with a resource request
+  (``num_cpus``, ``num_gpus``) and ``max_retries``: a worker process that dies
+  mid-task (killed, out of memory, node lost) has its task re-run elsewhere.
+  Tasks must therefore be idempotent: they write through ``atomic`` into
+  folders that a re-run resumes or overwrites with identical bytes.
+
+Ray is an optional extra imported only when a ``RayExecutor`` is made, so the
+package and the local path never need it. Task functions must be importable by
+name on the workers (module-level functions of ``mirror_neurons``), and every
+path a task reads or writes must be on storage all nodes share.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from mirror_neurons.errors import ConfigError, OptionalDependencyError
+
+log = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "ray")
+INSTALL_HINT = "pip install 'mirror-neurons[ray]'"
+
+OnResult = Callable[[int, Any], None]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one task asks the scheduler for. The local executor ignores it."""
+
+    num_cpus: float = 1.0
+    """CPU cores reserved per task; Ray also sets the task's thread count (OMP_NUM_THREADS) from it."""
+    num_gpus: float = 0.0
+    """GPUs reserved per task (fractions share a device)."""
+
+    def __post_init__(self) -> None:
+        if not self.num_cpus > 0:
+            raise ConfigError(f"num_cpus per task must be > 0, got {self.num_cpus}")
+        if self.num_gpus < 0:
+            raise ConfigError(f"num_gpus per task must be >= 0, got {self.num_gpus}")
+
+
+@dataclass
+class TaskTiming:
+    """Wall-clock seconds of one task as seen by the driver (submission to result)."""
+
+    index: int
+    seconds: float
+
+
+@dataclass
+class Executor(ABC):
+    """Runs independent tasks ``fn(*args)`` and returns their results in input order."""
+
+    name: str = field(init=False, default="")
+    timings: list[TaskTiming] = field(init=False, default_factory=list)
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        args: Sequence[tuple],
+        *,
+        resources: Resources = Resources(),
+        on_result: OnResult | None = None,
+    ) -> list[Any]:
+        """Run ``fn(*a)`` for each ``a`` in ``args``; ``on_result(i, result)`` as each one ends.
+
+        Results come back in the order of ``args`` whatever order tasks finish in.
+        If a task fails (after its retries), the rest are cancelled and the error
+        is raised; what finished tasks wrote stays on disk for a resumed run.
+        """
+        self.timings = []
+        return self._map(fn, list(args), resources, on_result or (lambda i, r: None))
+
+    @abstractmethod
+    def _map(self, fn, args: list[tuple], resources: Resources, on_result: OnResult) -> list[Any]: ...
+
+    def close(self) -> None:
+        """Release what the executor holds (a Ray connection or the local cluster it started)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class LocalExecutor(Executor):
+    """Runs each task in this process, one after another (today's behaviour)."""
+
+    def __post_init__(self) -> None:
+        self.name = "local"
+
+    def _map(self, fn, args, resources, on_result):
+        results = []
+        for i, a in enumerate(args):
+            start = time.perf_counter()
+            result = fn(*a)
+            self.timings.append(TaskTiming(i, time.perf_counter() - start))
+            on_result(i, result)
+            results.append(result)
+        return results
+
+
+@dataclass
+class RayExecutor(Executor):
+    """Runs each task as a Ray task with a resource request and retries on worker death.
+
+    ``address=None`` starts a private local Ray instance for this executor
+    (``num_cpus`` workers; shut down by ``close``). Any other address is passed
+    to ``ray.init``: ``"auto"`` for a cluster started on this machine with
+    ``ray start``, ``"HOST:PORT"`` for a head node's GCS, ``"ray://HOST:10001"``
+    for Ray Client. If Ray is already initialised in this process (a test
+    fixture, a notebook), that connection is used and left open.
+    """
+
+    address: str | None = None
+    num_cpus: int | None = None
+    """Workers of the private local instance (``address=None`` only); all cores if None."""
+    max_retries: int = 3
+    """How many times a task whose worker died is re-run before the map fails."""
+    _owns_connection: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.name = "ray"
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries must be >= 0, got {self.max_retries}")
+        if self.num_cpus is not None and self.address is not None:
+            raise ConfigError("num_cpus sizes a private local Ray instance; it cannot be combined with --address")
+        ray = import_ray()
+        if ray.is_initialized():
+            return
+        if self.address is None:
+            ray.init(address="local", num_cpus=self.num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+        else:
+            _check_reachable(self.address)
+            try:
+                ray.init(address=self.address, logging_level=logging.WARNING)
+            except ConnectionError as e:
+                raise ConfigError(
+                    f"cannot reach a Ray cluster at --address {self.address!r} ({e}); start one with "
+                    "`ray start --head` or omit --address to start a local one for this run"
+                ) from None
+        self._owns_connection = True
+        log.info("ray: %s", ray.cluster_resources())
+
+    def _map(self, fn, args, resources, on_result):
+        ray = import_ray()
+        remote = ray.remote(fn).options(
+            num_cpus=resources.num_cpus,
+            num_gpus=resources.num_gpus,
+            max_retries=self.max_retries,
+            retry_exceptions=False,  # a Python error in the task is a bug or bad input, not a fault
+        )
+        start = time.perf_counter()
+        refs = [remote.remote(*a) for a in args]
+        index = {ref: i for i, ref in enumerate(refs)}
+        results: list[Any] = [None] * len(refs)
+        pending = list(refs)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    i = index[ref]
+                    results[i] = ray.get(ref)
+                    self.timings.append(TaskTiming(i, time.perf_counter() - start))
+                    on_result(i, results[i])
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+        return results
+
+    def close(self) -> None:
+        if self._owns_connection:
+            import_ray().shutdown()
+            self._owns_connection = False
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nobody listens on (``ray.init`` would retry for minutes)."""
+    if address == "auto":
+        return  # Ray looks the address up itself and fails at once if there is none
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"--address {address!r} is not HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ConfigError(
+            f"cannot reach a Ray cluster at --address {address!r} ({e.strerror or e}); start one with "
+            "`ray start --head` or omit --address to start a local one for this run"
+        ) from None
+
+
+def import_ray():
+    """The ``ray`` module, or ``OptionalDependencyError`` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise OptionalDependencyError(f"--executor ray needs Ray, which is not installed: {INSTALL_HINT}") from None
+    return ray
+
+
+def make_executor(name: str = "local", *, address: str | None = None, num_cpus: int | None = None) -> Executor:
+    """The executor the CLI's ``--executor NAME [--address ADDR]`` asks for."""
+    if name == "local":
+        if address is not None:
+            raise ConfigError(f"--address {address!r} needs --executor ray (the local executor runs in this process)")
+        return LocalExecutor()
+    if name == "ray":
+        return RayExecutor(address=address, num_cpus=num_cpus)
+    raise ConfigError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+def local_path(location: str | os.PathLike) -> Path:
+    """A folder given as a path or a ``file://`` URI, as a path every worker can open.
+
+    Run folders and datasets must be on storage all nodes share (NFS, a mounted
+    bucket). Other URI schemes (``s3://``, ``gs://``) are refused with a hint to
+    mount them, since checkpoints are written with atomic renames that object
+    stores do not offer.
+    """
+    text = os.fspath(location)
+    parsed = urlparse(text)
+    if parsed.scheme == "":
+        return Path(text)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise ConfigError(f"file URI {text!r} names host {parsed.netloc!r}; use file:///absolute/path")
+        return Path(unquote(parsed.path))
+    raise ConfigError(
+        f"storage {text!r}: only local paths and file:// URIs are supported; mount {parsed.scheme}:// storage "
+        "on every node (for example with s3fs or mountpoint-s3) and pass the mounted path"
+    )
