@@ -1,0 +1,105 @@
+"""The data stage end to end: ``build_dataset(config, out)`` writes one dataset folder.
+
+generate (distinct boards in game order) -> prepare (energy and flies draws)
+-> label -> split -> write. Re-running with the same config on the same folder
+finds the dataset already there and rewrites nothing; a folder holding any
+other dataset is an error, and is never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mirror_neurons.data.config import TEST_LABEL_SHARES, DataConfig
+from mirror_neurons.data.dataset import Split, read_manifest, write_dataset
+from mirror_neurons.data.describe import verify_files
+from mirror_neurons.data.generate import Progress, collect_boards
+from mirror_neurons.data.prepare import ENERGY_PROBS, ENERGY_VALUES, FLY_PATTERNS, label_states, prepare
+from mirror_neurons.data.split import fit_test_size, split_rows
+from mirror_neurons.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def existing_dataset(config: DataConfig, out: str | Path) -> bool:
+    """True if ``out`` already holds this config's dataset, intact; False if ``out`` does not exist.
+
+    Raises ``DataError`` if ``out`` holds anything else (another dataset, a
+    damaged one, or a folder that is not a dataset).
+    """
+    out = Path(out)
+    if not out.exists():
+        return False
+    manifest = read_manifest(out)
+    theirs, ours = manifest.get("config"), config.to_dict()
+    if theirs != ours:
+        differ = sorted(k for k in ours if not isinstance(theirs, dict) or theirs.get(k) != ours[k])
+        raise DataError(
+            f"{out} already holds a different dataset (differs in {', '.join(differ) or 'format'}); "
+            f"choose another --out or remove that folder"
+        )
+    try:
+        verify_files(out, manifest)
+    except DataError as e:
+        raise DataError(f"{out} holds this dataset but it is damaged: {e}; remove {out} and rerun") from None
+    return True
+
+
+def build_rows(config: DataConfig, *, workers: int = 1, batch_games: int = 8192, progress: Progress | None = None):
+    """All ``config.n_states`` prepared, labeled, unique rows in generation order, and generation stats."""
+    boards, stats = collect_boards(config, workers=workers, batch_games=batch_games, progress=progress)
+    x, frog_pos = prepare(boards.keys, boards.game, boards.turn, config.seed)
+    label, scenario = label_states(x, frog_pos)
+    return Split(x=x, label=label, scenario=scenario, frog_pos=frog_pos), stats
+
+
+def build_dataset(
+    config: DataConfig,
+    out: str | Path,
+    progress: Progress | None = None,
+    *,
+    workers: int = 1,
+    batch_games: int = 8192,
+) -> Path:
+    """Generate, prepare, label, split and write ``config``'s dataset to the new folder ``out``.
+
+    ``workers`` (processes) and ``batch_games`` (games per engine batch) change
+    only the speed: the files are byte-identical for any values.
+    """
+    out = Path(out)
+    if existing_dataset(config, out):
+        log.info("%s already holds this dataset; nothing to do", out)
+        return out
+    start = time.perf_counter()
+    rows, stats = build_rows(config, workers=workers, batch_games=batch_games, progress=progress)
+    test_size = config.resolved_test_size
+    if config.test_size is None:  # scaled automatically: shrink it if a label is too rare to fill its quota
+        test_size = fit_test_size(rows.label, test_size)
+        if test_size < config.resolved_test_size:
+            log.warning("test set reduced from %d to %d rows: too few rare-label rows", config.resolved_test_size, test_size)
+    splits = split_rows(rows, test_size, config.val_fraction, config.seed)
+    if progress is not None:
+        progress("write", 0, 1)
+    info = {
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "test_size": {"planned": config.resolved_test_size, "used": test_size},
+        "generation": stats,
+        "natural_distribution": rows.distributions(),
+        "test_label_shares": dict(zip(("hop", "jump", "leap", "help"), TEST_LABEL_SHARES, strict=True)),
+        "preparation": {
+            "energy_values": ENERGY_VALUES.tolist(),
+            "energy_probs": np.round(ENERGY_PROBS, 6).tolist(),
+            "fly_patterns": [list(p) for p in FLY_PATTERNS],
+            "dedup_key": "ground and players rows (before the energy and flies draws)",
+        },
+    }
+    write_dataset(out, splits, info)
+    if progress is not None:
+        progress("write", 1, 1)
+    log.info("wrote %s (%d rows) in %.1f s", out, len(rows), time.perf_counter() - start)
+    return out

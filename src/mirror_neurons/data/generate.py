@@ -1,0 +1,144 @@
+"""Generation: play games with the random policy and collect unique boards in a fixed order.
+
+Games are numbered 0, 1, 2, ...; each is played for ``game.max_turns`` turns by
+both players' random policy, and Frog's board is recorded at the start of each
+of Frog's turns (even turns). The dataset is the first ``n_states`` *distinct*
+boards in (game, turn) order, each kept where it first occurred. That order is
+a property of the games alone, so the result does not depend on how many games
+run at once, how they are cut into chunks, or how many processes play them:
+chunks only change the speed. Every draw comes from the per-game streams.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from mirror_neurons.data.config import DataConfig
+from mirror_neurons.data.prepare import board_without_frog, frog_view_boards
+from mirror_neurons.errors import DataError
+from mirror_neurons.game.engine import GameBatch
+from mirror_neurons.game.policies import random_actions
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: called as work advances."""
+
+
+@dataclass(frozen=True)
+class Boards:
+    """Unique boards in first-occurrence order: ``keys`` (n,) uint64, ``game`` (n,) int64, ``turn`` (n,) int64."""
+
+    keys: np.ndarray
+    game: np.ndarray
+    turn: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def take(self, index: np.ndarray | slice) -> Boards:
+        return Boards(self.keys[index], self.game[index], self.turn[index])
+
+    @staticmethod
+    def concat(parts: list[Boards]) -> Boards:
+        return Boards(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("keys", "game", "turn")))
+
+
+def first_occurrences(keys: np.ndarray) -> np.ndarray:
+    """Sorted indices of the first occurrence of each distinct value of ``keys`` (n,)."""
+    order = np.argsort(keys, kind="stable")  # equal keys keep their original order
+    sorted_keys = keys[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return np.sort(order[first])
+
+
+def record_chunk(config: DataConfig, first_game: int, n_games: int) -> Boards:
+    """Play games ``first_game .. first_game + n_games - 1``; their distinct boards in (game, turn) order.
+
+    A module-level function of plain arguments, so worker processes can run it.
+    """
+    batch = GameBatch(config.game, config.seed, np.arange(first_game, first_game + n_games))
+    per_game = config.frog_turns
+    keys = np.empty((n_games, per_game), dtype=np.uint64)  # (game, Frog turn)
+    for t in range(config.game.max_turns):
+        if t % 2 == 0:  # the start of Frog's turn
+            keys[:, t // 2] = frog_view_boards(batch.ground, batch.pos, batch.displayed_symbols())
+        batch.step(random_actions(batch, config.policy))
+    flat = board_without_frog(keys.ravel())  # game-major: game 0's turns, then game 1's, ...
+    first = first_occurrences(flat)
+    return Boards(keys.ravel()[first], first_game + first // per_game, 2 * (first % per_game))
+
+
+def _chunks(first_game: int, n_games: int, batch_games: int, workers: int) -> list[tuple[int, int]]:
+    """Cut games into consecutive chunks of at most ``batch_games``, at least one per worker."""
+    count = max(math.ceil(n_games / batch_games), min(workers, n_games))
+    edges = np.linspace(first_game, first_game + n_games, count + 1).round().astype(int)
+    return [(int(a), int(b - a)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def collect_boards(
+    config: DataConfig,
+    *,
+    workers: int = 1,
+    batch_games: int = 8192,
+    progress: Progress | None = None,
+) -> tuple[Boards, dict]:
+    """The first ``config.n_states`` distinct boards, plus generation statistics.
+
+    Plays rounds of games until enough distinct boards exist; raises
+    ``DataError`` if ``config.resolved_max_games`` games do not suffice.
+    """
+    if workers < 1 or batch_games < 1:
+        raise DataError(f"workers and batch_games must be >= 1, got {workers}, {batch_games}")
+    target, limit = config.n_states, config.resolved_max_games
+    found: list[Boards] = []
+    unique = Boards(np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    games = 0
+    yield_per_game = 0.6 * config.frog_turns  # a first guess; measured after each round
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        while len(unique) < target:
+            if games >= limit:
+                raise DataError(
+                    f"only {len(unique):,} distinct states after {games:,} games, short of the {target:,} asked; "
+                    f"ask for fewer states, or allow more games or longer episodes (max_games, episode turns)"
+                )
+            # round sizes depend on the games only (not on workers), so the statistics are reproducible too
+            n = min(limit - games, math.ceil(1.1 * (target - len(unique)) / max(yield_per_game, 1e-3)))
+            chunks = _chunks(games, n, batch_games, workers)
+            if pool is None:
+                parts = [record_chunk(config, a, k) for a, k in chunks]
+            else:
+                parts = list(pool.map(record_chunk, [config] * len(chunks), *zip(*chunks, strict=True)))
+            found.extend(parts)
+            before = len(unique)
+            merged = Boards.concat(found)
+            unique = merged.take(first_occurrences(board_without_frog(merged.keys)))
+            found = [unique]
+            games += n
+            yield_per_game = (len(unique) - before) / n
+            if len(unique) == before:
+                raise DataError(
+                    f"generation saturated: {n:,} more games added no new state to the {len(unique):,} found, "
+                    f"short of the {target:,} asked; ask for fewer states or use longer episodes"
+                )
+            log.debug("games %d: %d distinct boards (%.1f new per game)", games, len(unique), yield_per_game)
+            if progress is not None:
+                progress("generate", min(len(unique), target), target)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    stats = {"games": games, "frog_states_recorded": games * config.frog_turns, "distinct_boards": len(unique)}
+    return unique.take(slice(0, target)), stats
