@@ -1,24 +1,26 @@
-"""What the PettingZoo and Gymnasium environments share: config, spaces, rewards, seeds.
+"""What the PettingZoo and Gymnasium environments share: the one game, config, spaces, rewards, seeds.
 
-The adapters only translate between ``GameBatch`` (a batch of one game) and
-the libraries' conventions; the rules live in the engine. This module holds
-the pieces both adapters need so that they cannot drift apart: building a
-``GameConfig`` from keyword arguments, the observation and action spaces, the
-reward modes, and the mapping from ``reset(seed=...)`` to a game of the
-per-game random stream.
+The adapters only translate between one game and the libraries' conventions;
+the rules live in the engine. This module holds the pieces both adapters need
+so that they cannot drift apart: the one game an environment plays
+(``OneGame``), building a ``GameConfig`` from keyword arguments, the
+observation and action spaces, the reward modes, and the mapping from
+``reset(seed=...)`` to a game of the per-game random stream.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from gymnasium import spaces
 
 from mirror_neurons.errors import ConfigError, GameError
 from mirror_neurons.game.config import GameConfig
+from mirror_neurons.game.policies import PUBLISHED_PROBS, random_action
+from mirror_neurons.game.rules import Game
 from mirror_neurons.game.constants import (
     FLIES,
     GROUND,
@@ -39,6 +41,48 @@ AGENTS = ("frog", "toad")
 
 REWARD_MODES = ("score", "team")
 """``score``: the change in the agent's own score (default); ``team``: the change in both players' scores summed."""
+
+
+
+class OneGame:
+    """The game an environment plays: game ``game_id`` of ``seed``, as ``GameBatch(config, seed, [game_id])``.
+
+    It runs on the scalar twin ``rules.Game``: at one game, NumPy's per-call
+    overhead makes a ``GameBatch`` of one about ten times slower per turn than
+    plain Python, and the twins play the same game turn for turn (tested in
+    ``tests/game``; ``tests/game/test_adapters.py`` compares whole episodes of
+    every adapter with ``GameBatch``).
+    """
+
+    def __init__(self, config: GameConfig, seed: int, game_id: int):
+        self.game = Game(config, seed, game_id)
+
+    @property
+    def turn(self) -> int:
+        return self.game.turn
+
+    @property
+    def done(self) -> bool:
+        return self.game.done
+
+    def scores(self) -> np.ndarray:
+        """(2,) int64 scores of (Frog, Toad)."""
+        return np.array([p.score for p in self.game.players], dtype=np.int64)
+
+    def observe(self, who: int) -> np.ndarray:
+        """(100,) int64 state vector from ``who``'s view."""
+        return np.array(self.game.observe(who), dtype=np.int64)
+
+    def step(self, action: int) -> np.ndarray:
+        """The actor plays ``action``; returns the (2,) change in (Frog's, Toad's) score."""
+        before = self.scores()
+        self.game.step(action)
+        return self.scores() - before
+
+    def random_action(self, probs: Sequence[float] = PUBLISHED_PROBS) -> int:
+        """The published random policy's action for the actor (``policies.random_action``)."""
+        return random_action(self.game, probs)
+
 
 _CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(GameConfig))
 

@@ -15,8 +15,6 @@ from mirror_neurons.errors import ConfigError
 from mirror_neurons.game import adapters
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.game.constants import Action, Player
-from mirror_neurons.game.engine import GameBatch
-from mirror_neurons.game.policies import random_actions
 from mirror_neurons.game.render import render
 
 ENV_ID = "mirror_neurons/FrogAndToad-v0"
@@ -116,24 +114,24 @@ class FrogAndToadEnv(gym.Env):
         self.observation_space = adapters.observation_space(self.config)
         self.action_space = adapters.action_space()
         self._seeds = adapters.EpisodeSeeds(fresh=lambda: int(self.np_random.integers(2**63 - 1)))
-        self.batch: GameBatch | None = None
+        self.one: adapters.OneGame | None = None
         self.last_actions: list[Action | None] = [None, None]
 
     def _observation(self) -> np.ndarray:
-        return self.batch.observe(Player.FROG)[0]
+        return self.one.observe(Player.FROG)
 
     def _info(self) -> dict:
-        return {"turn": int(self.batch.turn[0]), "scores": self.batch.score[0].copy()}
+        return {"turn": self.one.turn, "scores": self.one.scores()}
 
     def _toad_action(self) -> int:
         if self.toad == "random":
-            return int(random_actions(self.batch)[0])
-        return adapters.check_action(self.toad(self.batch.observe(Player.TOAD)[0]), "toad")
+            return self.one.random_action()
+        return adapters.check_action(self.toad(self.one.observe(Player.TOAD)), "toad")
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         game_seed, game_id = self._seeds.next(seed)
-        self.batch = GameBatch(self.config, game_seed, [game_id])
+        self.one = adapters.OneGame(self.config, game_seed, game_id)
         self.last_actions = [None, None]
         if self.render_mode == "human":
             self.render()
@@ -141,14 +139,14 @@ class FrogAndToadEnv(gym.Env):
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         code = adapters.check_action(action, "frog")
-        total = adapters.rewards(self.batch.step([code])[0], self.reward_mode)
+        total = adapters.rewards(self.one.step(code), self.reward_mode)
         self.last_actions[Player.FROG] = Action(code)
         toad_action = -1
-        if not self.batch.done[0]:
+        if not self.one.done:
             toad_action = self._toad_action()
-            total = total + adapters.rewards(self.batch.step([toad_action])[0], self.reward_mode)
+            total = total + adapters.rewards(self.one.step(toad_action), self.reward_mode)
             self.last_actions[Player.TOAD] = Action(toad_action)
-        terminated = bool(self.batch.done[0])
+        terminated = self.one.done
         if self.render_mode == "human":
             self.render()
         info = {**self._info(), "toad_action": toad_action}
@@ -158,7 +156,7 @@ class FrogAndToadEnv(gym.Env):
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
             return None
-        text = render(self.batch, last_actions=self.last_actions)
+        text = render(self.one.game, last_actions=self.last_actions)
         if self.render_mode == "human":
             print(text + "\n")
             return None

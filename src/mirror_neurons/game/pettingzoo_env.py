@@ -20,7 +20,6 @@ from mirror_neurons.game import adapters
 from mirror_neurons.game.adapters import AGENTS
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.game.constants import Action, Player
-from mirror_neurons.game.engine import GameBatch
 from mirror_neurons.game.render import render
 
 _METADATA = {
@@ -30,12 +29,12 @@ _METADATA = {
 }
 
 
-def _render(batch: GameBatch, last_actions: list[Action | None], render_mode: str | None) -> str | None:
+def _render(one: adapters.OneGame | None, last_actions: list[Action | None], render_mode: str | None) -> str | None:
     """``render()`` of both classes: the text for "ansi", printed for "human"."""
     if render_mode is None:
         logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
         return None
-    text = render(batch, last_actions=last_actions)
+    text = render(one.game, last_actions=last_actions)
     if render_mode == "human":
         print(text + "\n")
         return None
@@ -129,7 +128,7 @@ class FrogAndToadAEC(AECEnv, EzPickle):
     ## Seeding
 
     ``reset(seed=s)`` plays game 0 of seed ``s``, the same game as
-    ``GameBatch(config, s, [0])`` given the same actions; each later ``reset()``
+    ``GameBatch(config, s, [0])`` given the same actions (played on its scalar twin, ``adapters.OneGame``); each later ``reset()``
     without a seed plays the next game of that seed (1, 2, ...). A first reset
     without a seed draws ``s`` from the operating system.
 
@@ -162,7 +161,7 @@ class FrogAndToadAEC(AECEnv, EzPickle):
         self._observation_space = adapters.observation_space(self.config)
         self._action_space = adapters.action_space()
         self._seeds = adapters.EpisodeSeeds()
-        self.batch: GameBatch | None = None
+        self.one: adapters.OneGame | None = None
 
     def observation_space(self, agent: str) -> spaces.Box:
         return self._observation_space
@@ -172,7 +171,7 @@ class FrogAndToadAEC(AECEnv, EzPickle):
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
         game_seed, game_id = self._seeds.next(seed)
-        self.batch = GameBatch(self.config, game_seed, [game_id])
+        self.one = adapters.OneGame(self.config, game_seed, game_id)
         self.agents = list(self.possible_agents)
         self.rewards = dict.fromkeys(self.agents, 0)
         self._cumulative_rewards = dict.fromkeys(self.agents, 0)
@@ -183,7 +182,7 @@ class FrogAndToadAEC(AECEnv, EzPickle):
         self.last_actions: list[Action | None] = [None, None]
 
     def observe(self, agent: str) -> np.ndarray:
-        return self.batch.observe(adapters.agent_index(agent))[0]
+        return self.one.observe(adapters.agent_index(agent))
 
     def step(self, action: int | None) -> None:
         agent = self.agent_selection
@@ -193,13 +192,13 @@ class FrogAndToadAEC(AECEnv, EzPickle):
         who = adapters.agent_index(agent)
         code = adapters.check_action(action, agent)
         self._cumulative_rewards[agent] = 0
-        delta = self.batch.step([code])[0]  # (2,) score changes this turn
+        delta = self.one.step(code)  # (2,) score changes this turn
         self.last_actions[who] = Action(code)
         reward = adapters.rewards(delta, self.reward_mode)
         for i, name in enumerate(AGENTS):
             self.rewards[name] = int(reward[i])
-        turn = int(self.batch.turn[0])
-        if self.batch.done[0]:
+        turn = self.one.turn
+        if self.one.done:
             self.terminations = dict.fromkeys(self.agents, True)
         elif self.max_cycles is not None and turn >= 2 * self.max_cycles:
             self.truncations = dict.fromkeys(self.agents, True)
@@ -209,10 +208,10 @@ class FrogAndToadAEC(AECEnv, EzPickle):
             self.render()
 
     def render(self) -> str | None:
-        return _render(self.batch, self.last_actions, self.render_mode)
+        return _render(self.one, self.last_actions, self.render_mode)
 
     def close(self) -> None:
-        self.batch = None
+        self.one = None
 
 
 class FrogAndToadParallel(ParallelEnv, EzPickle):
@@ -277,7 +276,7 @@ class FrogAndToadParallel(ParallelEnv, EzPickle):
         self._observation_space = adapters.observation_space(self.config)
         self._action_space = adapters.action_space()
         self._seeds = adapters.EpisodeSeeds()
-        self.batch: GameBatch | None = None
+        self.one: adapters.OneGame | None = None
         self.cycles = 0
 
     def observation_space(self, agent: str) -> spaces.Box:
@@ -287,11 +286,11 @@ class FrogAndToadParallel(ParallelEnv, EzPickle):
         return self._action_space
 
     def _observations(self) -> dict[str, np.ndarray]:
-        return {name: self.batch.observe(who)[0] for who, name in enumerate(AGENTS)}
+        return {name: self.one.observe(who) for who, name in enumerate(AGENTS)}
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         game_seed, game_id = self._seeds.next(seed)
-        self.batch = GameBatch(self.config, game_seed, [game_id])
+        self.one = adapters.OneGame(self.config, game_seed, game_id)
         self.agents = list(self.possible_agents)
         self.cycles = 0
         self.last_actions: list[Action | None] = [None, None]
@@ -307,13 +306,13 @@ class FrogAndToadParallel(ParallelEnv, EzPickle):
             codes[agent] = adapters.check_action(actions[agent], agent)
         total = np.zeros(2, dtype=np.int64)
         for who, name in enumerate(AGENTS):
-            if self.batch.done[0]:
+            if self.one.done:
                 break  # odd max_turns: the game ended after Frog's turn
-            delta = self.batch.step([codes[name]])[0]
+            delta = self.one.step(codes[name])
             total += adapters.rewards(delta, self.reward_mode)
             self.last_actions[who] = Action(codes[name])
         self.cycles += 1
-        terminated = bool(self.batch.done[0])
+        terminated = self.one.done
         truncated = not terminated and self.max_cycles is not None and self.cycles >= self.max_cycles
         agents = self.agents
         observations = self._observations()
@@ -328,10 +327,10 @@ class FrogAndToadParallel(ParallelEnv, EzPickle):
         return observations, rewards, terminations, truncations, infos
 
     def render(self) -> str | None:
-        return _render(self.batch, self.last_actions, self.render_mode)
+        return _render(self.one, self.last_actions, self.render_mode)
 
     def close(self) -> None:
-        self.batch = None
+        self.one = None
 
 
 def raw_env(**kwargs) -> FrogAndToadAEC:
