@@ -19,8 +19,6 @@ from gymnasium import spaces
 
 from mirror_neurons.errors import ConfigError, GameError
 from mirror_neurons.game.config import GameConfig
-from mirror_neurons.game.policies import PUBLISHED_PROBS, random_action
-from mirror_neurons.game.rules import Game
 from mirror_neurons.game.constants import (
     FLIES,
     GROUND,
@@ -35,6 +33,8 @@ from mirror_neurons.game.constants import (
     Player,
     Symbol,
 )
+from mirror_neurons.game.policies import PUBLISHED_PROBS, random_action
+from mirror_neurons.game.rules import Game
 
 AGENTS = ("frog", "toad")
 """Agent names, indexed by ``Player``: Frog moves first."""
@@ -43,13 +43,12 @@ REWARD_MODES = ("score", "team")
 """``score``: the change in the agent's own score (default); ``team``: the change in both players' scores summed."""
 
 
-
 class OneGame:
     """The game an environment plays: game ``game_id`` of ``seed``, as ``GameBatch(config, seed, [game_id])``.
 
     It runs on the scalar twin ``rules.Game``: at one game, NumPy's per-call
-    overhead makes a ``GameBatch`` of one about ten times slower per turn than
-    plain Python, and the twins play the same game turn for turn (tested in
+    overhead makes a ``GameBatch`` of one several times slower per turn than
+    plain Python (docs/benchmarks.md), and the twins play the same game turn for turn (tested in
     ``tests/game``; ``tests/game/test_adapters.py`` compares whole episodes of
     every adapter with ``GameBatch``).
     """
@@ -65,19 +64,20 @@ class OneGame:
     def done(self) -> bool:
         return self.game.done
 
-    def scores(self) -> np.ndarray:
-        """(2,) int64 scores of (Frog, Toad)."""
-        return np.array([p.score for p in self.game.players], dtype=np.int64)
+    def scores(self) -> tuple[int, int]:
+        """Scores of (Frog, Toad)."""
+        frog, toad = self.game.players
+        return frog.score, toad.score
 
     def observe(self, who: int) -> np.ndarray:
         """(100,) int64 state vector from ``who``'s view."""
         return np.array(self.game.observe(who), dtype=np.int64)
 
-    def step(self, action: int) -> np.ndarray:
-        """The actor plays ``action``; returns the (2,) change in (Frog's, Toad's) score."""
-        before = self.scores()
+    def step(self, action: int) -> tuple[int, int]:
+        """The actor plays ``action``; returns the change in (Frog's, Toad's) score."""
+        (frog, toad) = self.scores()
         self.game.step(action)
-        return self.scores() - before
+        return self.game.players[0].score - frog, self.game.players[1].score - toad
 
     def random_action(self, probs: Sequence[float] = PUBLISHED_PROBS) -> int:
         """The published random policy's action for the actor (``policies.random_action``)."""
@@ -127,10 +127,11 @@ def check_reward_mode(mode: str) -> str:
     return mode
 
 
-def rewards(score_delta: np.ndarray, mode: str) -> np.ndarray:
-    """(2,) rewards for (Frog, Toad) from one turn's (2,) score changes."""
+def rewards(score_delta: tuple[int, int], mode: str) -> tuple[int, int]:
+    """Rewards of (Frog, Toad) from one turn's changes in (Frog's, Toad's) score."""
     if mode == "team":
-        return np.full(2, score_delta.sum(), dtype=np.int64)
+        both = score_delta[0] + score_delta[1]
+        return both, both
     return score_delta
 
 

@@ -121,7 +121,7 @@ class FrogAndToadEnv(gym.Env):
         return self.one.observe(Player.FROG)
 
     def _info(self) -> dict:
-        return {"turn": self.one.turn, "scores": self.one.scores()}
+        return {"turn": self.one.turn, "scores": self.one.scores()}  # (Frog's, Toad's)
 
     def _toad_action(self) -> int:
         if self.toad == "random":
@@ -139,18 +139,18 @@ class FrogAndToadEnv(gym.Env):
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         code = adapters.check_action(action, "frog")
-        total = adapters.rewards(self.one.step(code), self.reward_mode)
+        reward = adapters.rewards(self.one.step(code), self.reward_mode)[Player.FROG]
         self.last_actions[Player.FROG] = Action(code)
         toad_action = -1
         if not self.one.done:
             toad_action = self._toad_action()
-            total = total + adapters.rewards(self.one.step(toad_action), self.reward_mode)
+            reward += adapters.rewards(self.one.step(toad_action), self.reward_mode)[Player.FROG]
             self.last_actions[Player.TOAD] = Action(toad_action)
         terminated = self.one.done
         if self.render_mode == "human":
             self.render()
         info = {**self._info(), "toad_action": toad_action}
-        return self._observation(), float(total[Player.FROG]), terminated, False, info
+        return self._observation(), float(reward), terminated, False, info
 
     def render(self) -> str | None:
         if self.render_mode is None:

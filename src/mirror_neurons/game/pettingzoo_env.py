@@ -192,11 +192,10 @@ class FrogAndToadAEC(AECEnv, EzPickle):
         who = adapters.agent_index(agent)
         code = adapters.check_action(action, agent)
         self._cumulative_rewards[agent] = 0
-        delta = self.one.step(code)  # (2,) score changes this turn
+        delta = self.one.step(code)  # (Frog's, Toad's) score changes this turn
         self.last_actions[who] = Action(code)
         reward = adapters.rewards(delta, self.reward_mode)
-        for i, name in enumerate(AGENTS):
-            self.rewards[name] = int(reward[i])
+        self.rewards["frog"], self.rewards["toad"] = reward
         turn = self.one.turn
         if self.one.done:
             self.terminations = dict.fromkeys(self.agents, True)
@@ -304,19 +303,20 @@ class FrogAndToadParallel(ParallelEnv, EzPickle):
             if agent not in actions:
                 raise ConfigError(f"missing action for {agent!r}; got actions for {sorted(actions)}")
             codes[agent] = adapters.check_action(actions[agent], agent)
-        total = np.zeros(2, dtype=np.int64)
+        total = [0, 0]
         for who, name in enumerate(AGENTS):
             if self.one.done:
                 break  # odd max_turns: the game ended after Frog's turn
             delta = self.one.step(codes[name])
-            total += adapters.rewards(delta, self.reward_mode)
+            reward = adapters.rewards(delta, self.reward_mode)
+            total = [total[0] + reward[0], total[1] + reward[1]]
             self.last_actions[who] = Action(codes[name])
         self.cycles += 1
         terminated = self.one.done
         truncated = not terminated and self.max_cycles is not None and self.cycles >= self.max_cycles
         agents = self.agents
         observations = self._observations()
-        rewards = {name: int(total[who]) for who, name in enumerate(AGENTS)}
+        rewards = dict(zip(AGENTS, total))
         terminations = dict.fromkeys(agents, terminated)
         truncations = dict.fromkeys(agents, truncated)
         infos = {agent: {} for agent in agents}
