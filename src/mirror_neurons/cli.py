@@ -82,6 +82,71 @@ def play(
 
 # --- data ----------------------------------------------------------------------
 
+data_app = typer.Typer(help="Build a dataset of labeled game states, or describe one.", add_completion=False)
+app.add_typer(data_app, name="data")
+
+
+@data_app.callback(invoke_without_command=True)
+def data_command(
+    ctx: typer.Context,
+    preset: str = typer.Option("demo", "--preset", help="demo (300,000 states) or paper (6,000,000)."),
+    states: int | None = typer.Option(None, "--states", help="Unique labeled states (default: the preset's)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the games, the preparation draws and the split."),
+    workers: int = typer.Option(0, "--workers", help="Processes playing games (0 = all cores); the bytes do not depend on it."),
+    dependency: float | None = typer.Option(None, "--dependency", help="Agent dependency D in 0..1 (default 1, the paper)."),
+    veil: float | None = typer.Option(None, "--veil", help="Veil of ignorance I in 0..1 (default 1, the paper)."),
+    out: Path | None = typer.Option(None, "--out", help="Dataset folder to create."),
+) -> None:
+    """Generate, prepare, label, de-duplicate and split game states into a dataset folder."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        _build_data(preset, states, seed, workers, dependency, veil, out)
+    except MirrorNeuronsError as e:
+        err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _build_data(preset, states, seed, workers, dependency, veil, out) -> None:
+    from rich.progress import Progress
+
+    from mirror_neurons.data.build import build_dataset, existing_dataset
+    from mirror_neurons.data.config import DataConfig
+    from mirror_neurons.data.dataset import read_manifest
+    from mirror_neurons.data.generate import default_workers
+    from mirror_neurons.errors import ConfigError
+
+    if out is None:
+        raise ConfigError("--out is required: the dataset folder to create, e.g. --out data/demo")
+    if workers < 0:
+        raise ConfigError(f"--workers must be >= 0 (0 = all cores), got {workers}")
+    config = DataConfig.preset(preset, n_states=states, seed=seed, dependency=dependency, veil=veil)
+    if existing_dataset(config, out):
+        console.print(f"{out} already holds this dataset ({read_manifest(out)['dataset_hash'][:12]}); nothing rewritten")
+        return
+    with Progress(console=console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        build_dataset(config, out, progress, workers=workers or default_workers())
+    manifest = read_manifest(out)
+    console.print(f"wrote {out}: {manifest['rows']} rows, dataset {manifest['dataset_hash'][:12]}", highlight=False)
+
+
+@command("describe", _app=data_app)
+def data_describe(
+    path: Path = typer.Argument(..., help="A dataset folder (from `mirror-neurons data`)."),
+) -> None:
+    """Print a dataset's manifest as tables: configuration, rows, label and scenario distributions."""
+    from mirror_neurons.data.describe import manifest_tables
+
+    for table in manifest_tables(path):
+        console.print(table)
+
 # --- train: train, sweep --------------------------------------------------------
 
 # --- analysis: analyze ----------------------------------------------------------

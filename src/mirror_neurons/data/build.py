@@ -49,9 +49,9 @@ def existing_dataset(config: DataConfig, out: str | Path) -> bool:
     return True
 
 
-def build_rows(config: DataConfig, *, workers: int = 1, batch_games: int = 8192, progress: Progress | None = None):
+def build_rows(config: DataConfig, *, workers: int = 1, batch_games: int = 8192, progress: Progress | None = None, executor=None):
     """All ``config.n_states`` prepared, labeled, unique rows in generation order, and generation stats."""
-    boards, stats = collect_boards(config, workers=workers, batch_games=batch_games, progress=progress)
+    boards, stats = collect_boards(config, workers=workers, batch_games=batch_games, progress=progress, executor=executor)
     x, frog_pos = prepare(boards.keys, boards.game, boards.turn, config.seed)
     label, scenario = label_states(x, frog_pos)
     return Split(x=x, label=label, scenario=scenario, frog_pos=frog_pos), stats
@@ -64,18 +64,21 @@ def build_dataset(
     *,
     workers: int = 1,
     batch_games: int = 8192,
+    executor=None,
 ) -> Path:
     """Generate, prepare, label, split and write ``config``'s dataset to the new folder ``out``.
 
     ``workers`` (processes) and ``batch_games`` (games per engine batch) change
-    only the speed: the files are byte-identical for any values.
+    only the speed: the files are byte-identical for any values. An
+    ``executor`` (``mirror_neurons.distributed``, e.g. Ray) plays the chunks of
+    games as its tasks; the files are the same bytes again.
     """
     out = Path(out)
     if existing_dataset(config, out):
         log.info("%s already holds this dataset; nothing to do", out)
         return out
     start = time.perf_counter()
-    rows, stats = build_rows(config, workers=workers, batch_games=batch_games, progress=progress)
+    rows, stats = build_rows(config, workers=workers, batch_games=batch_games, progress=progress, executor=executor)
     test_size = config.resolved_test_size
     if config.test_size is None:  # scaled automatically: shrink it if a label is too rare to fill its quota
         test_size = fit_test_size(rows.label, test_size)

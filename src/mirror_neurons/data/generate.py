@@ -94,11 +94,14 @@ def collect_boards(
     workers: int = 1,
     batch_games: int = 8192,
     progress: Progress | None = None,
+    executor=None,
 ) -> tuple[Boards, dict]:
     """The first ``config.n_states`` distinct boards, plus generation statistics.
 
     Plays rounds of games until enough distinct boards exist; raises
     ``DataError`` if ``config.resolved_max_games`` games do not suffice.
+    An ``executor`` (``mirror_neurons.distributed``) runs the chunks as its
+    tasks instead of the process pool (``workers`` then sets only how many chunks).
     """
     if workers < 1 or batch_games < 1:
         raise DataError(f"workers and batch_games must be >= 1, got {workers}, {batch_games}")
@@ -107,7 +110,7 @@ def collect_boards(
     unique = Boards(np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     games = 0
     yield_per_game = 0.6 * config.frog_turns  # a first guess; measured after each round
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and executor is None else None
     try:
         while len(unique) < target:
             if games >= limit:
@@ -118,7 +121,9 @@ def collect_boards(
             # round sizes depend on the games only (not on workers), so the statistics are reproducible too
             n = min(limit - games, math.ceil(1.1 * (target - len(unique)) / max(yield_per_game, 1e-3)))
             chunks = _chunks(games, n, batch_games, workers)
-            if pool is None:
+            if executor is not None:
+                parts = executor.map(record_chunk, [(config, a, k) for a, k in chunks])
+            elif pool is None:
                 parts = [record_chunk(config, a, k) for a, k in chunks]
             else:
                 parts = list(pool.map(record_chunk, [config] * len(chunks), *zip(*chunks, strict=True)))
