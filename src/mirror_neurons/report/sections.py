@@ -208,7 +208,8 @@ def section_case(inp: ReportInputs) -> Section:
         v = np.vstack(values)
         plots.plot_moment_by_scenario(v, all_classes, ax=ax, ylabel=label)
         marked = [i for i, c in enumerate(all_classes) if plots.class_name(c) != "other"] or list(range(len(v)))
-        avg = np.nanmean(v[marked], axis=0)
+        finite = np.isfinite(v[marked])  # a dead unit's skewness and kurtosis are undefined (NaN)
+        avg = np.where(finite, v[marked], 0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1)
         parts.append(f"{label} is on average highest in '{plots.SCENARIOS[int(np.nanargmax(avg))]}' ({np.nanmax(avg):.3f})")
     fig.tight_layout()
     who = "classified" if any(plots.class_name(c) != "other" for c in all_classes) else "all"
@@ -319,7 +320,8 @@ def section_circuits(inp: ReportInputs) -> Section:
         if "table" in a:
             s.tables.append(Table("Ablation results", list(a["table"]["columns"]), [[str(v) for v in r] for r in a["table"]["rows"]]))
     else:
-        s.notes.append("No ablation results were available for this run.")
+        s.notes.append("No hidden unit of the case checkpoint is classified mirror, anti-mirror, differentiating or "
+                       "mixed, so there is no class to ablate.")
     return s
 
 

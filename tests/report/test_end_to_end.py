@@ -1,0 +1,139 @@
+"""The whole study at a tiny size, then its report checked as text and in a real headless Chromium.
+
+One module-scoped run: a 3,000-state dataset, three tiny models for a few
+short epochs, the analysis with small control sizes, and the report. The
+report is then loaded in Debian's ``chromium`` (installed when missing and
+we are root, as in CI); its screenshot is saved under ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mirror_neurons.analysis.pipeline import AnalysisConfig
+from mirror_neurons.cli import app
+from mirror_neurons.data.config import DataConfig
+from mirror_neurons.study import STAGES, run_study
+from mirror_neurons.train.checkpoint import iter_checkpoints
+from mirror_neurons.train.sweep import parse_sweep
+
+from . import browser
+
+pytestmark = pytest.mark.slow
+
+TITLES = ["1. The game", "2. Training", "3. The case checkpoint", "4. CMNI against chance", "5. Over training",
+          "6. Circuits", "7. Behaviour", "8. Reproduction summary"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+REFERENCE = Path(__file__).resolve().parents[2] / "src" / "mirror_neurons" / "report" / "reference_cmni_by_epoch.csv"
+
+TINY_SWEEP = {
+    "sweep": {"name": "tiny", "seed": 7, "replicates": 1},
+    "limits": {"max_epochs": 4, "patience": 2, "epoch_rows": 1500},
+    "defaults": {"dropout": 0.12, "batch_size": 25},
+    "configs": [{"hidden": [8, 8], "lr": 3e-3}, {"hidden": [6], "lr": 5e-3}, {"hidden": [6, 5, 4], "lr": 3e-3}],
+}
+TINY_ANALYSIS = AnalysisConfig(n_random_init=5, n_permutations=20, n_bootstrap=20, n_decoding_permutations=2,
+                               n_ablation_draws=3)
+
+
+def tiny_study(out: Path) -> Path:
+    return run_study("demo", out, data_config=DataConfig.preset("demo", n_states=3000, seed=5),
+                     sweep=parse_sweep(TINY_SWEEP), analysis_config=TINY_ANALYSIS, progress=False)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study") / "run"
+    report = tiny_study(out)
+    return out, report
+
+
+def test_every_stage_ran_and_was_recorded(study):
+    out, report = study
+    record = json.loads((out / "study.json").read_text())
+    assert record["preset"] == "demo" and set(record["stages"]) == set(STAGES)
+    assert report == out / "report" / "report.html" and report.is_file()
+
+
+def test_report_content(study):
+    out, report = study
+    html = report.read_text()
+    positions = [html.index(f"<h2>{t}</h2>") for t in TITLES]
+    assert positions == sorted(positions)
+    text = re.sub(r"<[^>]+>", " ", html)
+    # one checkpoint row per checkpoint file the sweep wrote
+    n_checkpoints = len([p for p in iter_checkpoints(out / "sweep") if "analysis" not in p.parts])
+    assert re.search(rf"<td>{n_checkpoints}</td>", html), n_checkpoints
+    assert "Chosen rule: among checkpoints with validation loss under the threshold" in text
+    assert "Table 1 style" in text and "Table 2 style" in text
+    assert "frame 0" in text and "Frog f" in text  # the ASCII episode
+    # the published curve, read here from the CSV independently of the report code
+    rows = list(csv.DictReader(REFERENCE.open()))
+    peak = max(rows, key=lambda r: float(r["cmni"]))
+    epoch = int(re.search(r"epoch(\d+)", peak["checkpoint_id"]).group(1))
+    assert f"published curve peaks at epoch {epoch} ({float(peak['cmni']):.4f})" in text
+    verdicts = re.findall(r'<td class="(reproduced|not-reproduced|not-testable)">', html)
+    assert len(verdicts) == 7
+    assert "This is a demo run" in text  # the report says what the scale cannot show
+    assert html.count("<figcaption>") == html.count("<img")
+    for this, following in zip(TITLES[:7], TITLES[1:]):  # sections 1-7 each show at least one figure
+        assert "<img" in html[html.index(f"<h2>{this}</h2>"):html.index(f"<h2>{following}</h2>")], this
+    if "class ablated" not in text:
+        assert "so there is no class to ablate" in text
+
+
+def test_rerun_skips_finished_stages_and_resumes_missing_ones(study):
+    out, report = study
+    before = json.loads((out / "study.json").read_text())["stages"]
+    tiny_study(out)
+    assert json.loads((out / "study.json").read_text())["stages"] == before  # nothing ran again
+    report.unlink()  # as if interrupted before the report
+    tiny_study(out)
+    after = json.loads((out / "study.json").read_text())["stages"]
+    assert report.is_file()
+    assert {k: after[k] for k in ("data", "sweep", "analysis")} == {k: before[k] for k in ("data", "sweep", "analysis")}
+    assert after["report"]["finished"] >= before["report"]["finished"]
+
+
+def test_report_command_renders_again(study, tmp_path):
+    out, _ = study
+    target = tmp_path / "again.html"
+    result = CliRunner().invoke(app, ["report", str(out), "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == f"report: {target}"
+    assert "<h2>8. Reproduction summary</h2>" in target.read_text()
+
+
+def test_run_command_rejects_unknown_preset(tmp_path):
+    result = CliRunner().invoke(app, ["run", "--preset", "huge", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "unknown preset 'huge'" in result.output
+
+
+def test_report_command_on_an_unanalysed_folder(tmp_path):
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "analysis/checkpoints.parquet" in result.output
+
+
+def test_report_in_headless_chromium(study):
+    _, report = study
+    chromium = browser.find_chromium()
+    if chromium is None:
+        pytest.skip("chromium is not installed and cannot be installed here (not root or no apt-get)")
+    page = browser.load(chromium, report)
+    check = re.search(r'<div id="image-check" hidden="">([^<]*)</div>', page.dom)
+    assert check, "the page's load script did not run"
+    sizes = [tuple(map(int, s.split("x"))) for s in check.group(1).split()]
+    assert len(sizes) == page.dom.count("<img") >= 10
+    assert all(w > 0 and h > 0 for w, h in sizes), sizes
+    assert page.console == [], page.console
+    text = re.sub(r"<[^>]+>", " ", page.dom)
+    for title in TITLES:
+        assert title in text
+    shot = browser.screenshot(chromium, report, ARTIFACTS / "report.png")
+    assert shot.is_file() and shot.stat().st_size > 10_000
