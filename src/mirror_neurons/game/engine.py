@@ -90,6 +90,33 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+_SYMBOLS = np.array([[Symbol.FROG, Symbol.JUMP, Symbol.LEAP, Symbol.HELP],
+                     [Symbol.TOAD, Symbol.JUMP, Symbol.LEAP, Symbol.HELP]], dtype=np.uint8)
+"""Symbol shown after each action (index: player, action); a hop shows the base symbol."""
+_SPAWN_BLOCK = 4  # spawn draws per block, for the games that spawn at all
+_DRIFT_BLOCK = 8  # drift rounds per block, for the games with still-undecided flies
+
+
+def _drift_rounds(undecided: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Resolve bit-sliced drift rounds: ``undecided`` (k,) fly masks, ``bits`` (R, k) one draw per round.
+
+    Per round, column c's 2-bit number (bit c of the high half, bit c of the low half) is 00 left,
+    01 stay, 10 right, 11 undecided. A fly is decided in the first round where it is not 11:
+    ``before[r]`` = flies undecided in rounds 0..r-1 (a running AND of the 11 masks).
+    Returns the (k,) masks of flies moving left, moving right, and still undecided.
+    """
+    low = (bits & _LOW32).view(np.int64)
+    high = (bits >> _S32).view(np.int64)
+    again = low & high  # (R, k) the 11 columns of each round
+    before = np.empty_like(again)
+    before[0] = undecided
+    np.bitwise_and(np.bitwise_and.accumulate(again[:-1], axis=0), undecided, out=before[1:])
+    decided = before & ~again
+    left = np.bitwise_or.reduce(decided & ~(high | low), axis=0)
+    right = np.bitwise_or.reduce(decided & high, axis=0)  # decided and high bit 1: 10
+    return left, right, before[-1] & again[-1]
+
+
 class GameBatch:
     """B independent games advanced together; ``GameBatch(..., game_ids=[i])`` is one game."""
 
@@ -271,19 +298,19 @@ class GameBatch:
         p_a += hop
         p_a += _LEAP_LEN * leap
         e_a -= leap
-        e_a -= (hop | leap) & ((self._rough >> p_a) & 1).astype(bool)
+        e_a -= (self._rough >> p_a) & (hop | leap)  # bit 0: rough under the landing column
         self._score[a] += hop
 
         # jump: catch the fly in the own column (works at energy 0)
         jump = act == _JUMP
-        fed = jump & ((self._flies >> p_a) & 1).astype(bool)
+        fed = (self._flies >> p_a) & jump  # (B,) int64 0/1
         if fed.any():
             np.minimum(e_a + _FLY_ENERGY * fed, MAX_ENERGY, out=e_a)
-            self._flies &= ~(fed.astype(np.int64) << p_a)
+            self._flies &= ~(fed << p_a)
 
         # help: partner gains 2 (helper pays 1) if below the cap; then maybe the partner leaps
         help_ = (act == _HELP) & able
-        self._symbol[a] = np.where(jump, _SYM_JUMP, np.where(leap, _SYM_LEAP, np.where(help_, _SYM_HELP, _BASE[a])))
+        self._symbol[a] = _SYMBOLS[a][act * (jump | leap | help_)]  # a failed leap or help shows the base
         reach = help_ & (p_o < WIDTH - _LEAP_LEN)
         if reach.any():
             give = reach & (e_o < MAX_ENERGY)
@@ -293,7 +320,7 @@ class GameBatch:
             partner_leap = reach & (u < self.config.help_leap_prob) & (e_o > 0)
             p_o += _LEAP_LEN * partner_leap
             e_o -= partner_leap
-            e_o -= partner_leap & ((self._rough >> p_o) & 1).astype(bool)
+            e_o -= (self._rough >> p_o) & partner_leap
         np.maximum(e_a, 0, out=e_a)  # a leap onto rough ground at energy 1 would reach -1
         np.maximum(e_o, 0, out=e_o)
 
@@ -313,8 +340,8 @@ class GameBatch:
         """Empty columns get a fly with p = fly_spawn_prob, then every fly drifts -1/0/+1 (merging).
 
         Draws as ``streams`` describes: geometric gaps for the spawns, bit-sliced rounds for the
-        drift. The draws every game needs (the first spawn gap, drift rounds 0 and 1) are hashed in
-        one call; later draws only for the few games that still need them.
+        drift. Every game needs the first spawn gap and drift rounds 0 and 1, hashed in one call;
+        the few games that need more get them in blocks, resolved without a loop per draw.
         """
         keys, flies = self.keys, self._flies
         offsets = np.array(
@@ -323,43 +350,32 @@ class GameBatch:
             dtype=np.uint64,
         )
         first = streams.mix64(offsets[:, None] + keys)  # (3, B)
-        # spawn: column = previous spawn + 1 + gap, while inside the world
+        # spawn: first column = gap 0; each next one = previous + 1 + next gap; stop past column 31
         u53 = first[0] >> _S11
-        live = np.nonzero(u53 >= self._no_spawn)[0]  # below it, no column of the 32 spawns
-        if len(live):
-            col = WIDTH - np.searchsorted(self._spawn_gaps, u53[live], side="right")
-            i = 1
-            while len(live):
-                flies[live] |= np.int64(1) << col
-                col += 1 + self._spawn_gap(streams.draw_at(keys[live], turn, _SLOT_SPAWN, i))
-                inside = col < WIDTH
-                live, col = live[inside], col[inside]
-                i += 1
-        # drift: 2 bits (b1, b0) per column and round: 00 left, 01 stay, 10 right, 11 undecided
-        b0 = (first[1:] & _LOW32).view(np.int64)  # (2, B) rounds 0 and 1
-        b1 = (first[1:] >> _S32).view(np.int64)
-        undecided = flies
-        left = np.zeros_like(flies)
-        right = np.zeros_like(flies)
-        for r in (0, 1):
-            high = undecided & b1[r]
-            not_b0 = ~b0[r]
-            right |= high & not_b0
-            left |= (undecided ^ high) & not_b0
-            undecided = high & b0[r]
+        live = np.nonzero(u53 >= self._no_spawn)[0]  # below it, the first gap passes all 32 columns
+        col = WIDTH - np.searchsorted(self._spawn_gaps, u53[live], side="right")  # (k,) < 32
+        i = 1
+        while len(live):
+            n = min(_SPAWN_BLOCK, 1 + WIDTH - i)
+            gaps = self._spawn_gap(streams.draw_block(keys[live], turn, _SLOT_SPAWN, i, n))  # (n, k)
+            cols = np.concatenate([col[None], col + np.cumsum(gaps + 1, axis=0)])  # (n+1, k)
+            spawned = (np.int64(1) << np.minimum(cols, 63)) & _ALL  # columns past 31 add nothing
+            flies[live] |= np.bitwise_or.reduce(spawned, axis=0)
+            inside = cols[-1] < WIDTH  # more spawns to come: draw the next block
+            live, col, i = live[inside], cols[-1][inside], i + n
+        # drift: rounds 0 and 1 for everyone, then blocks of rounds for games with undecided flies
+        left, right, undecided = _drift_rounds(flies, first[1:])
         live = np.nonzero(undecided)[0]
         r = 2
         while len(live) and r < streams.DRIFT_ROUNDS:
-            bits = streams.draw_at(keys[live], turn, _SLOT_FLIES, r)
-            u = undecided[live]
-            high = u & (bits >> _S32).view(np.int64)
-            b0_r = (bits & _LOW32).view(np.int64)
-            right[live] |= high & ~b0_r
-            left[live] |= (u ^ high) & ~b0_r
-            u = high & b0_r
-            undecided[live] = u
-            live = live[u != 0]
-            r += 1
+            n = min(_DRIFT_BLOCK, streams.DRIFT_ROUNDS - r)
+            more_left, more_right, still = _drift_rounds(
+                undecided[live], streams.draw_block(keys[live], turn, _SLOT_FLIES, r, n)
+            )
+            left[live] |= more_left
+            right[live] |= more_right
+            undecided[live] = still
+            live, r = live[still != 0], r + n
         stay = flies ^ left ^ right  # left and right are disjoint subsets of flies
         self._flies = stay | ((right << 1) & _ALL) | (right & _LAST) | (left >> 1) | (left & 1)
 
@@ -397,17 +413,16 @@ class GameBatch:
     def _new_columns(self, need: np.ndarray, count: np.ndarray) -> np.ndarray:
         """Rough-column masks of ``count`` (k,) new columns for games ``need``; bit j = j-th new column."""
         n = int(count.max())
-        bits = streams.draw_bits(self.keys[need], self._turn, _SLOT_COLUMNS, n)  # (k, n)
+        bits = streams.draw_block(self.keys[need], self._turn, _SLOT_COLUMNS, 0, n)  # (n, k)
         threshold = (self.rate[need] * streams.TWO32).astype(np.uint64)
-        start_run = streams.low_u32(bits) < threshold[:, None]
-        width = streams.high_choice(bits, 4) + 1  # 1..4 rough columns
+        active = count > np.arange(n)[:, None]  # (n, k) column j is one of this game's new columns
+        may_start = active & ((bits & _LOW32) < threshold)  # a run starts here if none is queued
+        run = streams.high_choice(bits, 4) + 2  # 1..4 rough columns, then one solid: 2..5 queued
         queued = self.queued[need]
         new = np.zeros(len(need), dtype=np.int64)
         for j in range(n):
-            active = count > j
-            fresh = active & (queued == 0) & start_run[:, j]
-            queued = np.where(fresh, width[:, j] + 1, queued)  # the run, then one solid column
-            new |= (active & (queued > 1)).astype(np.int64) << j
-            queued -= active & (queued > 0)
+            queued = np.where(may_start[j] & (queued == 0), run[j], queued)
+            new |= ((queued > 1) & active[j]).astype(np.int64) << j
+            queued -= (queued > 0) & active[j]
         self.queued[need] = queued
         return new

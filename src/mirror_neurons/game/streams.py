@@ -113,6 +113,12 @@ def draw_at(keys: np.ndarray, turn: int, slot: int, i: int) -> np.ndarray:
     return mix64(keys + np.uint64(offset(turn, slot, i)))
 
 
+def draw_block(keys: np.ndarray, turn: int, slot: int, start: int, n: int) -> np.ndarray:
+    """Draws ``start .. start+n-1`` of ``(turn, slot)`` for every game: shape (n, B) uint64."""
+    offsets = np.array([offset(turn, slot, i) for i in range(start, start + n)], dtype=np.uint64)
+    return mix64(offsets[:, None] + keys)
+
+
 def draw_int(key: int, turn: int, slot: int, i: int) -> int:
     """The same draw as ``draw_at`` for one game, in plain Python integers."""
     return mix64_int((key + offset(turn, slot, i)) & _MASK64)
