@@ -93,8 +93,8 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 _SYMBOLS = np.array([[Symbol.FROG, Symbol.JUMP, Symbol.LEAP, Symbol.HELP],
                      [Symbol.TOAD, Symbol.JUMP, Symbol.LEAP, Symbol.HELP]], dtype=np.uint8)
 """Symbol shown after each action (index: player, action); a hop shows the base symbol."""
-_SPAWN_BLOCK = 4  # spawn draws per block, for the games that spawn at all
-_DRIFT_BLOCK = 8  # drift rounds per block, for the games with still-undecided flies
+_SPAWN_BLOCKS = (2, 8)  # spawn draws in the first block (games that spawn at all), then per block
+_DRIFT_BLOCKS = (2, 8)  # drift rounds in the first extra block (games with undecided flies), then per block
 
 
 def _drift_rounds(undecided: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -356,7 +356,7 @@ class GameBatch:
         col = WIDTH - np.searchsorted(self._spawn_gaps, u53[live], side="right")  # (k,) < 32
         i = 1
         while len(live):
-            n = min(_SPAWN_BLOCK, 1 + WIDTH - i)
+            n = min(_SPAWN_BLOCKS[min(i, 2) - 1], 1 + WIDTH - i)
             gaps = self._spawn_gap(streams.draw_block(keys[live], turn, _SLOT_SPAWN, i, n))  # (n, k)
             cols = np.concatenate([col[None], col + np.cumsum(gaps + 1, axis=0)])  # (n+1, k)
             spawned = (np.int64(1) << np.minimum(cols, 63)) & _ALL  # columns past 31 add nothing
@@ -368,7 +368,7 @@ class GameBatch:
         live = np.nonzero(undecided)[0]
         r = 2
         while len(live) and r < streams.DRIFT_ROUNDS:
-            n = min(_DRIFT_BLOCK, streams.DRIFT_ROUNDS - r)
+            n = min(_DRIFT_BLOCKS[r > 2], streams.DRIFT_ROUNDS - r)
             more_left, more_right, still = _drift_rounds(
                 undecided[live], streams.draw_block(keys[live], turn, _SLOT_FLIES, r, n)
             )

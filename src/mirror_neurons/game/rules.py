@@ -13,6 +13,7 @@ two ``PlayerState``s. Set them directly to build a situation.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -35,6 +36,8 @@ from mirror_neurons.game.constants import (
 from mirror_neurons.game.streams import Slot
 
 LEAP_LENGTH = 5
+DRIFT = {(0, 0): -1, (0, 1): 0, (1, 0): +1}
+"""A fly's drift from its two bits (high, low) in a drift round; (1, 1) means draw again."""
 FLY_ENERGY = 4
 HELP_ENERGY = 2
 
@@ -65,7 +68,8 @@ class Game:
             raise GameError(f"seed and game_id must be >= 0, got seed={self.seed}, game_id={self.game_id}")
         self.key = int(streams.game_keys(self.seed, np.array([self.game_id]))[0])
         self.players = [PlayerState(FROG_START, int(Symbol.FROG)), PlayerState(TOAD_START, int(Symbol.TOAD))]
-        self._spawn_thresholds = [int(t) for t in streams.spawn_thresholds(self.config.fly_spawn_prob)]
+        thresholds = [int(t) for t in streams.spawn_thresholds(self.config.fly_spawn_prob)]  # T[0..32]
+        self._gap_thresholds = thresholds[1:][::-1]  # T[32], ..., T[1]: ascending, for bisect
         self._world_update(turn=-1)
 
     # -- draws from this game's stream --------------------------------------------
@@ -162,16 +166,14 @@ class Game:
         col, i = 0, 0
         while True:
             u53 = self._draw(Slot.FLY_SPAWN, i, turn) >> 11
-            gap = 0
-            while gap < WIDTH and u53 < self._spawn_thresholds[gap + 1]:
-                gap += 1
+            gap = WIDTH - bisect.bisect_right(self._gap_thresholds, u53)  # number of j with u53 < T[j]
             col += gap
             if col >= WIDTH:
                 break
             self.flies[col] = True
             col += 1
             i += 1
-        # drift: per round, 2 bits per undecided column: 00 left, 01 stay, 10 right, 11 undecided
+        # drift: per round, 2 bits (b1, b0) per undecided column: 00 left, 01 stay, 10 right, 11 again
         drift: dict[int, int] = {}
         undecided = [c for c in range(WIDTH) if self.flies[c]]
         for r in range(streams.DRIFT_ROUNDS):
@@ -180,16 +182,17 @@ class Game:
             bits = self._draw(Slot.FLIES, r, turn)
             still = []
             for c in undecided:
-                b0, b1 = (bits >> c) & 1, (bits >> (32 + c)) & 1
-                if (b1, b0) == (1, 1):
+                two_bits = ((bits >> (32 + c)) & 1, (bits >> c) & 1)
+                if two_bits == (1, 1):
                     still.append(c)
                 else:
-                    drift[c] = {(0, 0): -1, (0, 1): 0, (1, 0): +1}[(b1, b0)]
+                    drift[c] = DRIFT[two_bits]
             undecided = still
         moved = [False] * WIDTH
-        for c in range(WIDTH):
-            if self.flies[c]:  # two flies landing on one column merge
-                moved[min(WIDTH - 1, max(0, c + drift.get(c, 0)))] = True
+        for c, d in drift.items():  # two flies landing on one column merge
+            moved[min(WIDTH - 1, max(0, c + d))] = True
+        for c in undecided:  # still undecided after every round (probability 4**-32): stays
+            moved[c] = True
         self.flies = moved
 
     def _scroll(self) -> None:
