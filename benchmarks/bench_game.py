@@ -1,0 +1,184 @@
+"""Benchmark the game engine: agent-steps per second.
+
+    python benchmarks/bench_game.py
+    python benchmarks/bench_game.py --seconds 3 --repeats 5 --baseline 496fd33
+
+One agent-step is one player's turn in one game: one ``GameBatch.step`` on a
+batch of B games is B agent-steps. Whole episodes are played (the paper's
+1,000 turns; a finished batch is replaced by a fresh one, inside the timing),
+with actions drawn beforehand from the published random policy (hop 50 %,
+jump 25 %, leap 12.5 %, help 12.5 %), so the "step" column times the engine
+alone. The "+ random_actions" rows also draw each action from the game's
+own stream with ``policies.random_actions``, as the data stage does.
+
+Rows: ``GameBatch`` at each batch size; the scalar twin ``rules.Game`` (plain
+Python, one game); the PettingZoo AEC interface (one game; skipped when
+PettingZoo or the adapter is missing); with ``--baseline COMMIT``, the
+``GameBatch`` of that commit, loaded from git and timed in the same run, so
+the ratio is a side-by-side measurement. Each row shows the best and the
+median wall-clock rate of ``--repeats`` timed windows of ``--seconds`` each,
+and the best rate per second of this process's CPU time: the machines are
+shared, and under load the wall-clock figures fall while the CPU figure holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mirror_neurons.game.config import GameConfig
+from mirror_neurons.game.engine import GameBatch
+from mirror_neurons.game.policies import PUBLISHED_PROBS, random_actions
+from mirror_neurons.game.rules import Game
+
+CONFIG = GameConfig()  # the paper's game: 1,000 turns per episode
+PRE_DRAWN = 1000  # distinct pre-drawn action rows, reused cyclically
+
+
+def rate(run_window: Callable[[float], int], seconds: float, repeats: int) -> tuple[float, float, float]:
+    """Agent-steps/s over ``repeats`` windows: (best wall-clock, median wall-clock, best per CPU second).
+
+    ``run_window(s)`` plays about ``s`` seconds and returns the agent-steps taken. The CPU-second
+    rate (``time.process_time``) is what the engine does when it has the core to itself; the
+    wall-clock rates are what a user sees, and fall when other processes share the machine.
+    """
+    wall, cpu = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        steps = run_window(seconds)
+        wall.append(steps / (time.perf_counter() - start))
+        cpu.append(steps / max(time.process_time() - start_cpu, 1e-9))
+    return max(wall), statistics.median(wall), max(cpu)
+
+
+def batch_window(make_batch: Callable[[int, int], object], size: int, policy: bool) -> Callable[[float], int]:
+    """A timed window of whole episodes on batches of ``size`` games (``make_batch(seed, size)``)."""
+    actions = np.random.default_rng(0).choice(4, size=(PRE_DRAWN, size), p=PUBLISHED_PROBS)
+    episode = [0]
+
+    def run(seconds: float) -> int:
+        steps, deadline = 0, time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            batch = make_batch(episode[0], size)
+            episode[0] += 1
+            for t in range(CONFIG.max_turns):
+                batch.step(random_actions(batch) if policy else actions[t % PRE_DRAWN])
+                if t % 64 == 63 and time.perf_counter() >= deadline:
+                    steps += (t + 1) * size
+                    break
+            else:
+                steps += CONFIG.max_turns * size
+        return steps
+
+    return run
+
+
+def scalar_window(seconds: float) -> int:
+    """The scalar twin, one game at a time, pre-drawn actions."""
+    actions = np.random.default_rng(0).choice(4, size=CONFIG.max_turns, p=PUBLISHED_PROBS).tolist()
+    steps, deadline, seed = 0, time.perf_counter() + seconds, 0
+    while time.perf_counter() < deadline:
+        game = Game(CONFIG, seed)
+        seed += 1
+        for a in actions:
+            game.step(a)
+        steps += len(actions)
+    return steps
+
+
+def engine_at_commit(commit: str) -> type:
+    """``GameBatch`` as it was at ``commit`` (read with ``git show``; it imports today's streams)."""
+    root = Path(__file__).resolve().parents[1]
+    source = subprocess.run(
+        ["git", "show", f"{commit}:src/mirror_neurons/game/engine.py"],
+        cwd=root, capture_output=True, text=True, check=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / f"engine_{commit}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"engine_{commit}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.GameBatch
+
+
+# -- interface rows: one function per adapter, returning (label, best, median) or None if unavailable ---
+
+
+def pettingzoo_row(seconds: float, repeats: int) -> tuple[str, tuple[float, float, float]] | None:
+    """PettingZoo AEC env (``mirror_neurons.game.env()``, with PettingZoo's default wrappers), one game,
+    the published policy's probabilities drawn by NumPy; one agent-step = one ``env.step`` with an action."""
+    try:
+        from mirror_neurons.game import env as make_env
+    except ImportError:
+        return None
+    rng = np.random.default_rng(0)
+
+    def run(window: float) -> int:
+        steps, deadline, seed = 0, time.perf_counter() + window, 0
+        while time.perf_counter() < deadline:
+            env = make_env()
+            env.reset(seed=seed)
+            seed += 1
+            for _agent in env.agent_iter():
+                _, _, terminated, truncated, _ = env.last()
+                if terminated or truncated:
+                    env.step(None)
+                    continue
+                env.step(int(rng.choice(4, p=PUBLISHED_PROBS)))
+                steps += 1
+                if steps % 256 == 0 and time.perf_counter() >= deadline:
+                    break
+            env.close()
+        return steps
+
+    return "PettingZoo AEC env()", rate(run, seconds, repeats)
+
+
+INTERFACE_ROWS: list[Callable[[float, int], tuple[str, tuple[float, float, float]] | None]] = [pettingzoo_row]
+"""HOOK for adapter rows (part B of issue 2): append a function ``(seconds, repeats) -> (label, rate(...))``,
+or ``None`` when the adapter is unavailable; ``main`` prints one row (batch 1) per function."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", default="1,64,4096", help="comma-separated batch sizes")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of one timed window")
+    parser.add_argument("--repeats", type=int, default=3, help="timed windows per figure")
+    parser.add_argument("--baseline", default=None, help="also time GameBatch at this git commit")
+    args = parser.parse_args()
+    sizes = [int(b) for b in args.batches.split(",")]
+
+    print(f"numpy {np.__version__}, python {sys.version.split()[0]}, {args.repeats} windows of "
+          f"{args.seconds:g} s per row; agent-steps/s")
+    print(f"{'engine':40} {'batch':>6} {'wall best':>12} {'wall median':>12} {'per CPU s':>12}")
+
+    def line(label: str, size: int, r: tuple[float, float, float]) -> None:
+        print(f"{label:40} {size:>6} {r[0]:>12,.0f} {r[1]:>12,.0f} {r[2]:>12,.0f}", flush=True)
+
+    engines = [("GameBatch", GameBatch)]
+    if args.baseline:
+        engines.append((f"GameBatch at {args.baseline}", engine_at_commit(args.baseline)))
+    for size in sizes:
+        for label, cls in engines:
+            make = lambda seed, n, cls=cls: cls(CONFIG, seed, np.arange(n))  # noqa: E731
+            line(label, size, rate(batch_window(make, size, policy=False), args.seconds, args.repeats))
+            line(f"{label} + random_actions", size,
+                 rate(batch_window(make, size, policy=True), args.seconds, args.repeats))
+    line("rules.Game (scalar twin)", 1, rate(scalar_window, args.seconds, args.repeats))
+    for row in INTERFACE_ROWS:
+        result = row(args.seconds, args.repeats)
+        if result is not None:
+            line(result[0], 1, result[1])
+
+
+if __name__ == "__main__":
+    main()
