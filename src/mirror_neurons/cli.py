@@ -206,3 +206,23 @@ def report(
 
 
 # --- experiments: experiment theory ----------------------------------------------
+
+experiment_app = typer.Typer(help="Experiments across the whole pipeline (docs/theory.md).", add_completion=False)
+app.add_typer(experiment_app, name="experiment")
+
+
+@command("theory", _app=experiment_app)
+def experiment_theory(
+    preset: str = typer.Option("demo", "--preset", help="demo (2-core machine, about 30 min) or full (a Ray cluster; see docs/theory.md)."),
+    out: Path = typer.Option(..., "--out", help="Folder of the experiment; run the same command again to resume."),
+    seed: int = typer.Option(0, "--seed", help="The one seed of every dataset, model and null."),
+) -> None:
+    """Test P ~ f(S/M, E) * g(D, I): grid, training, analysis, fit and pre-registered verdicts."""
+    from mirror_neurons.experiments.theory import TheoryGrid, run_theory
+
+    grid = TheoryGrid.preset(preset, seed=seed)
+    console.print(f"theory ({preset}): {len(grid.cells())} datasets, {grid.n_models} models -> {out}", highlight=False)
+    summary = run_theory(grid, out, progress=lambda message: console.print(message, highlight=False, soft_wrap=True))
+    for definition, d in summary["definitions"].items():
+        console.print(d["statement"], markup=False, highlight=False, soft_wrap=True)
+    console.print(f"results: {out / 'results.md'}  report: {out / 'report.html'}", highlight=False, soft_wrap=True)

@@ -1,0 +1,103 @@
+"""A tiny end-to-end run of the theory experiment: real data, training and analysis, then resume."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+from typer.testing import CliRunner
+
+from mirror_neurons.cli import app
+from mirror_neurons.data.dataset import load_dataset
+from mirror_neurons.experiments import theory
+from mirror_neurons.experiments.theory import TheoryGrid, run_theory
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("theory") / "tiny"
+    grid = TheoryGrid.preset("tiny")
+    summary = run_theory(grid, out)
+    return grid, out, summary, json.loads((out / "records.json").read_text())
+
+
+def _cmni_by_hand(weights: dict, x: np.ndarray, scenario: np.ndarray) -> float:
+    """SPEC section 6 with plain numpy: ReLU layers, linear output, published group filters."""
+    n_layers = len([k for k in weights if k.endswith(".weight")])
+    a, units = x.astype(np.float64), []
+    for i in range(n_layers):
+        z = a @ weights[f"layers.{i}.weight"].T.astype(np.float64) + weights[f"layers.{i}.bias"]
+        a = z if i == n_layers - 1 else np.maximum(z, 0)
+        units.append(a)
+    acts = np.concatenate(units, axis=1)
+    players = x[:, 32:64]
+    none = scenario == 0
+    frog = (scenario == 1) & (players == 5).any(axis=1)
+    toad = (scenario == 2) & (players == 4).any(axis=1)
+    d_frog = acts[frog].mean(0) - acts[none].mean(0)
+    d_toad = acts[toad].mean(0) - acts[none].mean(0)
+    mns = np.where((d_frog > 0) & (d_toad > 0), np.minimum(d_frog, d_toad), 0.0)
+    return float(mns.mean())
+
+
+def test_every_model_has_a_record_that_follows_the_rules(tiny):
+    grid, out, summary, records = tiny
+    assert len(records) == grid.n_models == summary["n_models"] == 8
+    for r in records:
+        folder = out / "cells" / r["cell"]
+        state = json.loads((folder / "run" / "models" / r["model_id"] / "state.json").read_text())
+        # the best-checkpoint rule, read off the training history
+        checkpoints = [h for h in state["history"] if h["is_best"]]
+        under = [h for h in checkpoints if h["val_loss"] < 0.06]
+        expected = under[0] if under else min(checkpoints, key=lambda h: h["val_loss"])
+        assert r["epoch"] == expected["epoch"]
+        assert r["E"] == pytest.approx(1 - min(checkpoints, key=lambda h: h["val_loss"])["val_accuracy"])
+        # capacity and signal complexity
+        stem = next(p for p in (folder / "run" / "models" / r["model_id"]).glob(f"*epoch-{r['epoch']:04d}_*.safetensors"))
+        weights = load_file(stem)
+        assert r["M"] == sum(w.size for w in weights.values())
+        dataset = load_dataset(folder / "data")
+        gen = dataset.manifest["generation"]
+        assert r["S"] == pytest.approx(1000 * gen["distinct_boards"] / gen["frog_states_recorded"])
+        # CMNI on the analysed half of the validation split, recomputed by hand
+        half = len(dataset.val) // 2
+        x, scenario = dataset.val.x[half:], dataset.val.scenario[half:]
+        assert r["cmni"] == pytest.approx(_cmni_by_hand(weights, x, scenario), rel=1e-4, abs=1e-7)
+        assert 1 / (1 + grid.n_permutations) <= r["p_perm"] <= 1 and 1 / (1 + grid.n_random_inits) <= r["p_init"] <= 1
+        assert r["emergent_chance"] == (r["cmni"] > r["perm_q95"] and r["cmni"] > r["init_q95"] and r["n_mirror"] >= 1)
+
+
+def test_outputs_are_written(tiny):
+    _, out, summary, _ = tiny
+    for name in ("grid.json", "records.json", "summary.json", "results.md", "report.html", "figures/p_vs_ratio.png", "figures/p_by_DI.png", "figures/cmni_by_cell.png"):
+        assert (out / name).is_file(), name
+    text = (out / "results.md").read_text()
+    assert "Verdicts (pre-registered rules)" in text and "95 % Wilson" in text
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3 and "Theory" in html
+
+
+def test_a_second_run_resumes_without_training_again(tiny, monkeypatch):
+    grid, out, summary, records = tiny
+
+    def refuse(*a, **k):
+        raise AssertionError("a complete cell must not be trained again")
+
+    monkeypatch.setattr("mirror_neurons.train.trainer.train_many", refuse)
+    again = run_theory(grid, out, figures=False)
+    assert again == summary
+
+
+def test_cli_resumes_the_same_run_and_refuses_another_grid(tiny):
+    _, out, _, _ = tiny
+    runner = CliRunner()
+    result = runner.invoke(app, ["experiment", "theory", "--preset", "tiny", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "cannot decide" in result.output or "supports" in result.output or "contradicts" in result.output
+    other = runner.invoke(app, ["experiment", "theory", "--preset", "tiny", "--seed", "1", "--out", str(out)])
+    assert other.exit_code == 2 and "another grid" in other.output
+    bad = runner.invoke(app, ["experiment", "theory", "--preset", "huge", "--out", str(out)])
+    assert bad.exit_code == 2 and "unknown theory preset 'huge'" in bad.output
