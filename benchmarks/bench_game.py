@@ -12,8 +12,9 @@ alone. The "+ random_actions" rows also draw each action from the game's
 own stream with ``policies.random_actions``, as the data stage does.
 
 Rows: ``GameBatch`` at each batch size; the scalar twin ``rules.Game`` (plain
-Python, one game); the PettingZoo AEC interface (one game; skipped when
-PettingZoo or the adapter is missing); with ``--baseline COMMIT``, the
+Python, one game); the PettingZoo AEC and Parallel interfaces and the
+Gymnasium environment (one game each, on the scalar twin; skipped when the
+library or the adapter is missing); with ``--baseline COMMIT``, the
 ``GameBatch`` of that commit, loaded from git and timed in the same run, so
 the ratio is a side-by-side measurement. Each row shows the best and the
 median wall-clock rate of ``--repeats`` timed windows of ``--seconds`` each,
@@ -143,7 +144,66 @@ def pettingzoo_row(seconds: float, repeats: int) -> tuple[str, tuple[float, floa
     return "PettingZoo AEC env()", rate(run, seconds, repeats)
 
 
-INTERFACE_ROWS: list[Callable[[float, int], tuple[str, tuple[float, float, float]] | None]] = [pettingzoo_row]
+def parallel_row(seconds: float, repeats: int) -> tuple[str, tuple[float, float, float]] | None:
+    """PettingZoo Parallel env (``mirror_neurons.game.parallel_env()``), one game, actions drawn as in
+    ``pettingzoo_row``; one ``step`` plays Frog's turn then Toad's, so it counts as two agent-steps."""
+    try:
+        from mirror_neurons.game import parallel_env as make_env
+    except ImportError:
+        return None
+    rng = np.random.default_rng(0)
+
+    def run(window: float) -> int:
+        steps, deadline, seed = 0, time.perf_counter() + window, 0
+        while time.perf_counter() < deadline:
+            env = make_env()
+            env.reset(seed=seed)
+            seed += 1
+            while env.agents:
+                env.step({agent: int(rng.choice(4, p=PUBLISHED_PROBS)) for agent in env.agents})
+                steps += 2
+                if steps % 256 == 0 and time.perf_counter() >= deadline:
+                    break
+            env.close()
+        return steps
+
+    return "PettingZoo Parallel parallel_env()", rate(run, seconds, repeats)
+
+
+def gymnasium_row(seconds: float, repeats: int) -> tuple[str, tuple[float, float, float]] | None:
+    """Gymnasium ``mirror_neurons/FrogAndToad-v0`` (``gym.make``, default wrappers), Frog's actions drawn as
+    in ``pettingzoo_row``, Toad the built-in random policy; one ``step`` is two agent-steps (two turns)."""
+    try:
+        import gymnasium as gym
+
+        from mirror_neurons.game import ENV_ID
+    except ImportError:
+        return None
+    rng = np.random.default_rng(0)
+
+    def run(window: float) -> int:
+        steps, deadline, seed = 0, time.perf_counter() + window, 0
+        env = gym.make(ENV_ID)
+        while time.perf_counter() < deadline:
+            env.reset(seed=seed)
+            seed += 1
+            terminated = False
+            while not terminated:
+                _, _, terminated, _, _ = env.step(int(rng.choice(4, p=PUBLISHED_PROBS)))
+                steps += 2
+                if steps % 256 == 0 and time.perf_counter() >= deadline:
+                    break
+        env.close()
+        return steps
+
+    return "Gymnasium FrogAndToad-v0", rate(run, seconds, repeats)
+
+
+INTERFACE_ROWS: list[Callable[[float, int], tuple[str, tuple[float, float, float]] | None]] = [
+    pettingzoo_row,
+    parallel_row,
+    gymnasium_row,
+]
 """HOOK for adapter rows (part B of issue 2): append a function ``(seconds, repeats) -> (label, rate(...))``,
 or ``None`` when the adapter is unavailable; ``main`` prints one row (batch 1) per function."""
 
