@@ -7,7 +7,7 @@ import pytest
 
 from mirror_neurons.data.config import DataConfig
 from mirror_neurons.data.generate import collect_boards, first_occurrences, record_chunk
-from mirror_neurons.data.prepare import decode_boards
+from mirror_neurons.data.prepare import board_without_frog, decode_boards
 from mirror_neurons.errors import DataError
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.game.constants import Player
@@ -43,14 +43,23 @@ def test_boards_are_the_first_distinct_frog_views_in_game_order():
     assert list(zip(boards.game.tolist(), boards.turn.tolist(), frog_pos.tolist(), strict=True)) == list(seen.values())
 
 
-@pytest.mark.parametrize(("workers", "batch_games"), [(1, 3), (2, 7)])
-def test_collection_does_not_depend_on_chunks_or_workers(workers, batch_games):
-    reference, stats = collect_boards(SMALL, workers=1, batch_games=1_000)
-    boards, other_stats = collect_boards(SMALL, workers=workers, batch_games=batch_games)
-    assert len(boards) == SMALL.n_states
+EARLY = DataConfig(n_states=300, seed=5, game=GameConfig(max_turns=20))  # low yield: several rounds of games
+
+
+@pytest.mark.parametrize(
+    ("config", "workers", "batch_games"), [(SMALL, 1, 5), (SMALL, 2, 7), (EARLY, 1, 13), (EARLY, 2, 50)]
+)
+def test_collection_does_not_depend_on_chunks_or_workers(config, workers, batch_games):
+    reference, stats = collect_boards(config, workers=1, batch_games=1_000)
+    boards, other_stats = collect_boards(config, workers=workers, batch_games=batch_games)
+    assert len(boards) == config.n_states
     for name in ("keys", "game", "turn"):
         np.testing.assert_array_equal(getattr(boards, name), getattr(reference, name))
     assert other_stats == stats
+    keys = board_without_frog(boards.keys)
+    assert len(np.unique(keys)) == len(keys)
+    if config is EARLY:
+        assert stats["games"] > 1.1 * 300 / (0.6 * 10) + 1  # more than the first round was needed
 
 
 def test_impossible_request_says_why():

@@ -106,44 +106,46 @@ def collect_boards(
     if workers < 1 or batch_games < 1:
         raise DataError(f"workers and batch_games must be >= 1, got {workers}, {batch_games}")
     target, limit = config.n_states, config.resolved_max_games
-    found: list[Boards] = []
-    unique = Boards(np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-    games = 0
+    kept: list[Boards] = []  # new distinct boards of each round, in game order
+    seen = np.zeros(0, dtype=np.uint64)  # sorted keys (without Frog's position) of every board kept
+    count = games = 0
     yield_per_game = 0.6 * config.frog_turns  # a first guess; measured after each round
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and executor is None else None
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        while len(unique) < target:
+        while count < target:
             if games >= limit:
                 raise DataError(
-                    f"only {len(unique):,} distinct states after {games:,} games, short of the {target:,} asked; "
+                    f"only {count:,} distinct states after {games:,} games, short of the {target:,} asked; "
                     f"ask for fewer states, or allow more games or longer episodes (max_games, episode turns)"
                 )
             # round sizes depend on the games only (not on workers), so the statistics are reproducible too
-            n = min(limit - games, math.ceil(1.1 * (target - len(unique)) / max(yield_per_game, 1e-3)))
+            n = min(limit - games, math.ceil(1.1 * (target - count) / max(yield_per_game, 1e-3)))
             chunks = _chunks(games, n, batch_games, workers)
-            if executor is not None:
-                parts = executor.map(record_chunk, [(config, a, k) for a, k in chunks])
-            elif pool is None:
+            if pool is None:
                 parts = [record_chunk(config, a, k) for a, k in chunks]
             else:
                 parts = list(pool.map(record_chunk, [config] * len(chunks), *zip(*chunks, strict=True)))
-            found.extend(parts)
-            before = len(unique)
-            merged = Boards.concat(found)
-            unique = merged.take(first_occurrences(board_without_frog(merged.keys)))
-            found = [unique]
+            found = Boards.concat(parts)
+            keys = board_without_frog(found.keys)
+            first = first_occurrences(keys)  # first in this round ...
+            at = np.minimum(np.searchsorted(seen, keys[first]), max(len(seen) - 1, 0))
+            new = first[seen[at] != keys[first]] if len(seen) else first  # ... and not seen in earlier rounds
+            kept.append(found.take(new))
+            seen = np.sort(np.concatenate([seen, keys[new]]))
+            count += len(new)
             games += n
-            yield_per_game = (len(unique) - before) / n
-            if len(unique) == before:
+            yield_per_game = len(new) / n
+            log.debug("games %d: %d distinct boards (%.1f new per game)", games, count, yield_per_game)
+            if progress is not None:
+                progress("generate", min(count, target), target)
+            if len(new) == 0:
                 raise DataError(
-                    f"generation saturated: {n:,} more games added no new state to the {len(unique):,} found, "
+                    f"generation saturated: {n:,} more games added no new state to the {count:,} found, "
                     f"short of the {target:,} asked; ask for fewer states or use longer episodes"
                 )
-            log.debug("games %d: %d distinct boards (%.1f new per game)", games, len(unique), yield_per_game)
-            if progress is not None:
-                progress("generate", min(len(unique), target), target)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    stats = {"games": games, "frog_states_recorded": games * config.frog_turns, "distinct_boards": len(unique)}
+    unique = Boards.concat(kept)
+    stats = {"games": games, "frog_states_recorded": games * config.frog_turns, "distinct_boards": count}
     return unique.take(slice(0, target)), stats

@@ -100,16 +100,19 @@ def board_without_frog(keys: np.ndarray) -> np.ndarray:
     return keys & _BOARD_BITS
 
 
-def decode_boards(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def decode_boards(keys: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Board keys (n,) -> (ground (32, n) uint8, players (32, n) uint8, frog_pos (n,) uint8).
 
     The rows come column-major (one row of the result per board column), the
     layout the Parquet columns x0..x63 need; ``.T`` gives the (n, 32) view.
+    ``out`` (>= 64, n) uint8, if given, receives ground then players rows in place.
     """
     keys = np.asarray(keys, dtype=np.uint64)
     n = len(keys)
+    if out is None:
+        out = np.empty((2 * WIDTH, n), dtype=np.uint8)
+    ground, players = out[GROUND], out[PLAYERS]
     rough = (keys & _U(0xFFFFFFFF)).astype(np.uint32)
-    ground = np.empty((WIDTH, n), dtype=np.uint8)
     for c in range(WIDTH):  # a scalar shift per column: far faster than a broadcast (32, n) shift
         np.bitwise_and(rough >> np.uint32(c), 1, out=ground[c], casting="unsafe")
     ground += np.uint8(Symbol.SOLID)
@@ -118,7 +121,7 @@ def decode_boards(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         return ((keys >> _U(shift)) & _U((1 << width) - 1)).astype(np.int64)
 
     rows = np.arange(n)
-    players = np.zeros((WIDTH, n), dtype=np.uint8)
+    players[...] = Symbol.EMPTY
     players[field(_COL_A, 5), rows] = field(_SYM_A, 4)
     players[field(_COL_B, 5), rows] = field(_SYM_B, 4)
     return ground, players, field(_FROG, 5).astype(np.uint8)
@@ -142,12 +145,11 @@ def prepare(keys: np.ndarray, game_ids: np.ndarray, turns: np.ndarray, seed: int
     and 99 (position) are zero. It is Fortran-ordered so that each of the
     Parquet columns x0..x99 is contiguous (NumPy transposes uint8 slowly).
     """
-    ground, players, frog_pos = decode_boards(keys)
-    energy, pattern = preparation_draws(seed, game_ids, turns)
     x_t = np.zeros((STATE_SIZE, len(keys)), dtype=np.uint8)  # (100, n)
-    x_t[GROUND] = ground
-    x_t[PLAYERS] = players
-    x_t[FLIES] = PATTERN_ROWS.T[:, pattern]
+    _, _, frog_pos = decode_boards(keys, out=x_t)
+    energy, pattern = preparation_draws(seed, game_ids, turns)
+    for c in range(WIDTH):  # one 6-entry lookup per column: a (32, n) fancy gather is much slower
+        x_t[FLIES.start + c] = np.take(PATTERN_ROWS[:, c], pattern)
     x_t[OWN_ENERGY] = energy
     return x_t.T, frog_pos
 
@@ -164,15 +166,21 @@ def label_states(x: np.ndarray, frog_pos: np.ndarray) -> tuple[np.ndarray, np.nd
     x = np.asarray(x)
     p = np.asarray(frog_pos, dtype=np.int64)
     rows = np.arange(len(x))
-    players = x[:, PLAYERS]
-    occupied = players != Symbol.EMPTY
-    if ((p < 0) | (p >= WIDTH)).any() or not occupied[rows, p].all() or (occupied.sum(axis=1) > 2).any():
+    if ((p < 0) | (p >= WIDTH)).any():
+        raise DataError(f"Frog's position must be in 0..{WIDTH - 1}, got {p[(p < 0) | (p >= WIDTH)][:5].tolist()}")
+    players_t = x.T[PLAYERS]  # (32, n): one row per column, contiguous for the column-major x of ``prepare``
+    frog_sym = x[rows, PLAYERS.start + p]
+    toad_col = p.copy()
+    occupied = np.zeros(len(x), dtype=np.int64)
+    for c in range(WIDTH):  # Toad: the occupied column other than Frog's, if any
+        filled = players_t[c] != Symbol.EMPTY
+        occupied += filled
+        toad_col[filled & (p != c)] = c
+    if (frog_sym == Symbol.EMPTY).any() or (occupied > 2).any():
         raise DataError("states to label need Frog's position on an occupied players-row column and at most 2 players")
-    others = occupied.copy()
-    others[rows, p] = False
-    toad_col = np.where(others.any(axis=1), others.argmax(axis=1), p)
-    frog_distress = np.isin(players[rows, p], DISTRESS_CODES)
-    toad_distress = np.isin(players[rows, toad_col], DISTRESS_CODES)
+    toad_sym = x[rows, PLAYERS.start + toad_col]
+    frog_distress = (frog_sym == Symbol.DISTRESS) | (frog_sym == Symbol.TOAD_DISTRESS)
+    toad_distress = (toad_sym == Symbol.DISTRESS) | (toad_sym == Symbol.TOAD_DISTRESS)
     scenario = frog_distress * Scenario.FROG.value + toad_distress * Scenario.TOAD.value
 
     ground_ahead = x[rows, GROUND.start + np.minimum(p + 1, WIDTH - 1)]
