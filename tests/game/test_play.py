@@ -76,3 +76,19 @@ def test_play_in_a_pseudo_terminal_quits_on_q():
     finally:
         child.close()
     assert child.exitstatus == 0
+
+
+def test_terminal_keys_are_single_presses_and_the_terminal_is_restored():
+    import os
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+    with os.fdopen(slave, "r", closefd=True) as stream:
+        before = termios.tcgetattr(slave)
+        os.write(master, b"hj")  # no newline: only cbreak mode delivers these
+        with keys_from(stream) as keys:
+            assert [next(keys), next(keys)] == ["h", "j"]
+            assert termios.tcgetattr(slave)[3] & termios.ICANON == 0
+        assert termios.tcgetattr(slave) == before
+    os.close(master)
