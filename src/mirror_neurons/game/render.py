@@ -5,15 +5,16 @@ section 3), so it shows exactly what a network would see: the flies row, the
 players row (one displayed symbol per column; when both players share a
 column it shows Toad, as the state vector does) and the ground row, followed
 by one line per player with its column, energy, score and last action. A
-``GameBatch`` row and a ``rules.Game`` render identically.
+``GameBatch`` row and a ``rules.Game`` render identically. The last frame of
+``render_episode(GameConfig(max_turns=100), seed=2, turns=40)``:
 
-    turn 2/100   Frog to move
+    turn 40/100   Frog to move
              0         1         2         3
-    flies   |     .                  .       |
-    players |               fJ               |
-    ground  |__________________^^^___________|
-    Frog f  col 15  energy 20/20  score   0  last -
-    Toad t  col 16  energy 20/20  score   0  last jump
+    flies   | .       . .                    |
+    players |            f        J          |
+    ground  |____________________________^^^_|
+    Frog f  col 12  energy 19/20  score  13  last hop
+    Toad t  col 21  energy 20/20  score  11  last jump
 
 Characters: ``.`` fly; ``f`` Frog, ``t`` Toad, ``J`` jump, ``L`` leap, ``H``
 help, ``X`` distress (standing on rough ground), ``Y`` Toad's own distress
