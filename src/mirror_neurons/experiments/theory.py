@@ -89,15 +89,15 @@ class TheoryGrid:
     """Models per (dataset, architecture), each with its own seed."""
     n_states: int = 30_000
     """Unique labeled states per dataset."""
-    lr: float = 1e-3
+    lr: float = 3e-3
     batch_size: int = 100
     """Larger than the paper's 20-25 to fit the demo's time budget (a run-time choice, see docs/theory.md)."""
-    max_epochs: int = 10
+    max_epochs: int = 12
     patience: int = 2
     dropout: float = 0.12
     n_permutations: int = 100
     """Label permutations for the permutation null of each analysed checkpoint."""
-    n_random_inits: int = 100
+    n_random_inits: int = 40
     """Random initialisations for the random-init null of each architecture in each cell."""
     seed: int = 0
     """The one seed from which every dataset, model and null is derived."""
