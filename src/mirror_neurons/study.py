@@ -124,14 +124,16 @@ def run_study(
     data_config=None,
     sweep=None,
     analysis_config=None,
+    report_options: dict | None = None,
     console: Console | None = None,
     progress: bool = True,
 ) -> Path:
     """Run (or continue) the whole study into ``out``; returns the report's path.
 
     ``data_config`` (a ``DataConfig``), ``sweep`` (a ``SweepSpec`` or a TOML
-    path) and ``analysis_config`` override the preset's stages, for small test
-    runs and custom studies. A folder that holds a study of another preset is
+    path), ``analysis_config`` (an ``AnalysisConfig``) and ``report_options``
+    (keywords of ``report.html.write_report``) override the preset's stages,
+    for small test runs and custom studies. A folder that holds a study of another preset is
     refused rather than mixed.
     """
     if preset not in PRESETS:
@@ -149,7 +151,7 @@ def run_study(
         "data": lambda p: _data_stage(preset, paths, data_config, p),
         "sweep": lambda p: _sweep_stage(preset, paths, sweep, p),
         "analysis": lambda p: _analysis_stage(preset, paths, analysis_config, p),
-        "report": lambda p: _report_stage(paths, p),
+        "report": lambda p: _report_stage(paths, report_options or {}, p),
     }
     columns = (TextColumn("{task.description:<9}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[status]}"))
@@ -206,7 +208,7 @@ def _analysis_stage(preset: str, paths: StudyPaths, config, progress: StageProgr
                 on_checkpoint=lambda i, n, _path: progress(i + 1, n))
 
 
-def _report_stage(paths: StudyPaths, progress: StageProgress) -> None:
+def _report_stage(paths: StudyPaths, options: dict, progress: StageProgress) -> None:
     from mirror_neurons.report.html import write_report
 
-    write_report(paths.root, out=paths.report, progress=progress)
+    write_report(paths.root, out=paths.report, progress=progress, **options)

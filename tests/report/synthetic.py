@@ -30,6 +30,8 @@ def synthetic_inputs(seed: int = 0, n_checkpoints: int = 12) -> ReportInputs:
         "mne": cmni * 14,
         "cmni": cmni,
         "p_value": p,
+        "p_random_init": p / 2,
+        "p_permutation": p,
         "ci_low": cmni - 0.001,
         "ci_high": cmni + 0.001,
         "null_mean": null_ref,

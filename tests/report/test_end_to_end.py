@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from mirror_neurons.analysis.pipeline import AnalysisConfig
 from mirror_neurons.cli import app
 from mirror_neurons.data.config import DataConfig
+from mirror_neurons.errors import ConfigError
 from mirror_neurons.study import STAGES, run_study
 from mirror_neurons.train.checkpoint import iter_checkpoints
 from mirror_neurons.train.sweep import parse_sweep
@@ -44,7 +45,8 @@ TINY_ANALYSIS = AnalysisConfig(n_random_init=5, n_permutations=20, n_bootstrap=2
 
 def tiny_study(out: Path) -> Path:
     return run_study("demo", out, data_config=DataConfig.preset("demo", n_states=3000, seed=5),
-                     sweep=parse_sweep(TINY_SWEEP), analysis_config=TINY_ANALYSIS, progress=False)
+                     sweep=parse_sweep(TINY_SWEEP), analysis_config=TINY_ANALYSIS,
+                     report_options={"behaviour_games": 16, "behaviour_turns": 40}, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +103,23 @@ def test_rerun_skips_finished_stages_and_resumes_missing_ones(study):
     assert after["report"]["finished"] >= before["report"]["finished"]
 
 
+def test_a_folder_of_another_preset_is_refused(study):
+    out, _ = study
+    with pytest.raises(ConfigError, match="holds a study of preset 'demo'"):
+        run_study("paper", out, progress=False)
+
+
 def test_report_command_renders_again(study, tmp_path):
     out, _ = study
     target = tmp_path / "again.html"
-    result = CliRunner().invoke(app, ["report", str(out), "--out", str(target)])
+    result = CliRunner().invoke(app, ["report", str(out), "--out", str(target), "--figures", str(tmp_path / "figs"),
+                                 "--games", "16", "--turns", "40"])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == f"report: {target}"
-    assert "<h2>8. Reproduction summary</h2>" in target.read_text()
+    html = target.read_text()
+    assert "<h2>8. Reproduction summary</h2>" in html
+    pngs = sorted((tmp_path / "figs").glob("*.png"))
+    assert len(pngs) == html.count("<img") and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
 
 def test_run_command_rejects_unknown_preset(tmp_path):

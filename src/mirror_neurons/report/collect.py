@@ -64,6 +64,9 @@ def locate(run_dir: Path, data_dir: Path | None) -> tuple[Path, Path, dict]:
     sweep = run_dir / "sweep" if (run_dir / "sweep").is_dir() else run_dir
     if data_dir is None:
         data_dir = run_dir / "data"
+        saved = sweep / "analysis" / "config.json"
+        if not (data_dir / "manifest.json").is_file() and saved.is_file():
+            data_dir = Path(json.loads(saved.read_text()).get("data_dir", data_dir))  # where the analysis read it
     if not (sweep / "analysis" / "checkpoints.parquet").is_file():
         raise AnalysisError(
             f"{sweep} has no analysis/checkpoints.parquet; run `mirror-neurons analyze {sweep}` "
@@ -308,7 +311,7 @@ def play_episode(model, seed: int, frames: int = 10, warmup_max: int = 400) -> t
     return shots, counts
 
 
-def behaviour_of(model, seed: int, *, n_games: int = 64, turns: int = 300) -> dict:
+def behaviour_of(model, seed: int, *, n_games: int = 256, turns: int = 200) -> dict:
     """Section 7's rates: the network, the labeling rule and random play on the same seeded games.
 
     Survival is the share of Frog's turns not stranded at energy 0. Error bars
@@ -333,8 +336,11 @@ def behaviour_of(model, seed: int, *, n_games: int = 64, turns: int = 300) -> di
 
 
 def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: int = 0, progress=None,
-            threshold: float = LOSS_THRESHOLD) -> ReportInputs:
-    """Everything the report shows, read and measured from a finished run."""
+            threshold: float = LOSS_THRESHOLD, behaviour_games: int = 256, behaviour_turns: int = 200) -> ReportInputs:
+    """Everything the report shows, read and measured from a finished run.
+
+    ``behaviour_games`` seeded games of ``behaviour_turns`` turns per policy feed section 7.
+    """
     from mirror_neurons.data.dataset import load_dataset
 
     say = progress or (lambda *a, **k: None)
@@ -379,8 +385,12 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
             group_sizes=m["group_sizes"], weight_tables=m["weight_tables"], ablation=m["ablation"], episode=frames,
             history=history,
         )
+        small = {g: n for g, n in m["group_sizes"].items() if n < 100}
+        if small:
+            notes.append("Some scenario groups of the test set are small (" + ", ".join(f"{g} {n}" for g, n in small.items())
+                         + " states), so per-unit statistics of those groups are noisy and intervals are wide.")
         say("measuring behaviour")
-        behaviour = behaviour_of(m["model"], seed)
+        behaviour = behaviour_of(m["model"], seed, n_games=behaviour_games, turns=behaviour_turns)
     rows = manifest.get("rows", {})
     stages = record.get("stages", {})
     facts = {

@@ -9,7 +9,9 @@ atomically; it is the only function of the report package that writes files.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -53,18 +55,35 @@ def render_report(inputs: ReportInputs, created: str | None = None, sections: li
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: str | Path | None = None,
-                 progress=None) -> Path:
+                 progress=None, figures_dir: str | Path | None = None, **options) -> Path:
     """Collect a run's results and write its report; returns the HTML file's path.
 
     ``out`` defaults to ``RUNDIR/report/report.html``. ``progress(message)`` is
-    called between steps when given.
+    called between steps when given. ``figures_dir``, when given, also receives
+    every figure as a PNG file named after its section and title (for docs).
+    ``options`` go to ``collect`` (``seed``, ``behaviour_games``, ``behaviour_turns``).
     """
     from mirror_neurons.report.collect import collect
 
     run_dir = Path(run_dir)
-    inputs = collect(run_dir, data_dir=data_dir, progress=progress)
+    inputs = collect(run_dir, data_dir=data_dir, progress=progress, **options)
     out = Path(out) if out is not None else run_dir / "report" / REPORT_FILE
     if progress:
         progress("drawing figures and writing the page")
-    atomic.write_text(out, render_report(inputs))
+    sections = build_sections(inputs)
+    atomic.write_text(out, render_report(inputs, sections=sections))
+    if figures_dir is not None:
+        write_figures(sections, Path(figures_dir))
     return out
+
+
+def write_figures(sections: list[Section], folder: Path) -> list[Path]:
+    """Each figure as ``folder/<section id>-<n>-<title slug>.png``."""
+    paths = []
+    for s in sections:
+        for i, f in enumerate(s.figures, 1):
+            slug = re.sub(r"[^a-z0-9]+", "-", f.title.lower()).strip("-")[:40]
+            path = folder / f"{s.id}-{i}-{slug}.png"
+            atomic.write_bytes(path, base64.b64decode(f.png_base64))
+            paths.append(path)
+    return paths

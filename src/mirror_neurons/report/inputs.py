@@ -35,6 +35,8 @@ CHECKPOINT_COLUMNS = {
     "mne": "Mirror Neuron Ensemble (sum of MNS)",
     "cmni": "CMNI = MNE / units",
     "p_value": "p-value of CMNI against chance: the larger of the two controls' p-values",
+    "p_random_init": "p-value against the same architecture at random initialisation",
+    "p_permutation": "p-value against the same network with scenario labels permuted",
     "ci_low": "bootstrap 95 % interval of CMNI, low end",
     "ci_high": "bootstrap 95 % interval of CMNI, high end",
     "null_mean": "the larger of the two null distributions' means (random init, permuted labels)",

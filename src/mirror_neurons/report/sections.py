@@ -35,6 +35,8 @@ class Table:
     caption: str
     columns: list[str]
     rows: list[list[str]]
+    collapsed: bool = False
+    """Shown folded (a long table the reader opens on demand)."""
 
 
 @dataclass
@@ -253,6 +255,14 @@ def section_chance(inp: ReportInputs) -> Section:
                                                                   f"val loss < {inp.threshold:g} and beat chance"],
                           [[str(len(sig)), str(int(sig.sum())), pct(sig.mean()),
                             str(int((sig & (np.asarray(c['val_loss'], dtype=float) < inp.threshold)).sum()))]]))
+    order = np.lexsort((np.asarray(c["epoch"]), np.asarray(c["model"]).astype(str)))
+    s.tables.append(Table(
+        "Every checkpoint: CMNI, its bootstrap interval and both controls' p-values",
+        ["model", "epoch", "val loss", "CMNI", "95 % CI", "p random init", "p permuted labels", "beats chance"],
+        [[str(c["model"][i]), str(int(c["epoch"][i])), fmt(c["val_loss"][i]), fmt(c["cmni"][i], 5),
+          f"[{fmt(c['ci_low'][i], 5)}, {fmt(c['ci_high'][i], 5)}]", fmt(c["p_random_init"][i], 3),
+          fmt(c["p_permutation"][i], 3), "yes" if sig[i] else "no"] for i in order],
+        collapsed=True))
     return s
 
 
