@@ -197,14 +197,11 @@ def report(
     run_dir: Path = typer.Argument(..., help="A study folder (the --out of run) or an analysed sweep folder."),
     data: Path | None = typer.Option(None, "--data", help="Dataset folder, for a sweep folder outside a study."),
     out: Path | None = typer.Option(None, "--out", help="HTML file to write; default RUNDIR/report/report.html."),
-    figures: Path | None = typer.Option(None, "--figures", help="Also write every figure as a PNG file into this folder."),
-    games: int = typer.Option(256, "--games", min=1, help="Seeded games per policy for the behaviour section."),
-    turns: int = typer.Option(200, "--turns", min=2, help="Turns per behaviour game."),
 ) -> None:
     """Render the report again from an existing, analysed run."""
     from mirror_neurons.report.html import write_report
 
-    path = write_report(run_dir, out=out, data_dir=data, figures_dir=figures, behaviour_games=games, behaviour_turns=turns)
+    path = write_report(run_dir, out=out, data_dir=data)
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
@@ -219,13 +216,21 @@ def experiment_theory(
     preset: str = typer.Option("demo", "--preset", help="demo (2-core machine, about 30 min) or full (a Ray cluster; see docs/theory.md)."),
     out: Path = typer.Option(..., "--out", help="Folder of the experiment; run the same command again to resume."),
     seed: int = typer.Option(0, "--seed", help="The one seed of every dataset, model and null."),
+    executor: str = typer.Option("local", "--executor", help="local (cells one after another here) or ray (one task per cell)."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address (with --executor ray); --out must be on shared storage."),
 ) -> None:
     """Test P ~ f(S/M, E) * g(D, I): grid, training, analysis, fit and pre-registered verdicts."""
+    from mirror_neurons.distributed.executors import make_executor
     from mirror_neurons.experiments.theory import TheoryGrid, run_theory
 
     grid = TheoryGrid.preset(preset, seed=seed)
     console.print(f"theory ({preset}): {len(grid.cells())} datasets, {grid.n_models} models -> {out}", highlight=False)
-    summary = run_theory(grid, out, progress=lambda message: console.print(message, highlight=False, soft_wrap=True))
+    say = lambda message: console.print(message, highlight=False, soft_wrap=True)  # noqa: E731
+    if executor == "local" and address is None:
+        summary = run_theory(grid, out, progress=say)
+    else:
+        with make_executor(executor, address=address) as ex:
+            summary = run_theory(grid, out, progress=say, executor=ex)
     for definition, d in summary["definitions"].items():
         console.print(d["statement"], markup=False, highlight=False, soft_wrap=True)
     console.print(f"results: {out / 'results.md'}  report: {out / 'report.html'}", highlight=False, soft_wrap=True)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from mirror_neurons.cli import app
 from mirror_neurons.data.dataset import load_dataset
+from mirror_neurons.distributed.executors import LocalExecutor
 from mirror_neurons.experiments import theory
 from mirror_neurons.experiments.theory import TheoryGrid, run_theory
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("theory") / "tiny"
     grid = TheoryGrid.preset("tiny")
-    summary = run_theory(grid, out)
+    summary = run_theory(grid, out, executor=LocalExecutor())  # the executor path; the resume test takes the plain one
     return grid, out, summary, json.loads((out / "records.json").read_text())
 
 

@@ -542,8 +542,12 @@ def run_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progres
     return records
 
 
-def run_theory(grid: TheoryGrid, out: str | Path, *, progress: Progress | None = None, figures: bool = True) -> dict:
+def run_theory(grid: TheoryGrid, out: str | Path, *, progress: Progress | None = None, figures: bool = True, executor=None) -> dict:
     """Run (or resume) the whole experiment under ``out`` and write its summary; returns the summary.
+
+    Cells are independent: with an ``executor`` (``distributed.executors``,
+    e.g. a ``RayExecutor`` whose workers share ``out``'s storage) each cell is
+    one task of one CPU; without one they run here, one after another.
 
     Layout::
 
@@ -561,9 +565,19 @@ def run_theory(grid: TheoryGrid, out: str | Path, *, progress: Progress | None =
             raise ConfigError(f"{out} holds a theory run of another grid; use another --out or remove {out}")
     else:
         atomic.write_json(grid_file, grid.to_dict())
-    records = []
-    for index, cell in enumerate(grid.cells()):
-        records.extend(run_cell(grid, cell, index, out / "cells" / cell.name, progress))
+    cells = grid.cells()
+    tasks = [(grid, cell, index, out / "cells" / cell.name) for index, cell in enumerate(cells)]
+    if executor is None:
+        per_cell = [run_cell(*task, progress) for task in tasks]
+    else:
+        from mirror_neurons.distributed.executors import Resources
+
+        def done(i: int, _records) -> None:
+            if progress is not None:
+                progress(f"{cells[i].name}: complete")
+
+        per_cell = executor.map(run_cell, tasks, resources=Resources(num_cpus=1), on_result=done)
+    records = [r for cell_records in per_cell for r in cell_records]
     atomic.write_json(out / "records.json", records)
     summary = summarise(records)
     atomic.write_json(out / "summary.json", summary)
