@@ -197,11 +197,14 @@ def report(
     run_dir: Path = typer.Argument(..., help="A study folder (the --out of run) or an analysed sweep folder."),
     data: Path | None = typer.Option(None, "--data", help="Dataset folder, for a sweep folder outside a study."),
     out: Path | None = typer.Option(None, "--out", help="HTML file to write; default RUNDIR/report/report.html."),
+    figures: Path | None = typer.Option(None, "--figures", help="Also write every figure as a PNG file into this folder."),
+    games: int = typer.Option(256, "--games", min=1, help="Seeded games per policy for the behaviour section."),
+    turns: int = typer.Option(200, "--turns", min=2, help="Turns per behaviour game."),
 ) -> None:
     """Render the report again from an existing, analysed run."""
     from mirror_neurons.report.html import write_report
 
-    path = write_report(run_dir, out=out, data_dir=data)
+    path = write_report(run_dir, out=out, data_dir=data, figures_dir=figures, behaviour_games=games, behaviour_turns=turns)
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
