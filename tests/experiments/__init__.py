@@ -1,0 +1,1 @@
+"""Tests of the theory experiment (a package, so module names do not clash with tests/analysis)."""
