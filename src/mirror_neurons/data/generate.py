@@ -110,7 +110,7 @@ def collect_boards(
     seen = np.zeros(0, dtype=np.uint64)  # sorted keys (without Frog's position) of every board kept
     count = games = 0
     yield_per_game = 0.6 * config.frog_turns  # a first guess; measured after each round
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and executor is None else None
     try:
         while count < target:
             if games >= limit:
@@ -121,7 +121,9 @@ def collect_boards(
             # round sizes depend on the games only (not on workers), so the statistics are reproducible too
             n = min(limit - games, math.ceil(1.1 * (target - count) / max(yield_per_game, 1e-3)))
             chunks = _chunks(games, n, batch_games, workers)
-            if pool is None:
+            if executor is not None:
+                parts = executor.map(record_chunk, [(config, a, k) for a, k in chunks])
+            elif pool is None:
                 parts = [record_chunk(config, a, k) for a, k in chunks]
             else:
                 parts = list(pool.map(record_chunk, [config] * len(chunks), *zip(*chunks, strict=True)))
