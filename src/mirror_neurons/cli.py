@@ -149,6 +149,88 @@ def data_describe(
 
 # --- train: train, sweep --------------------------------------------------------
 
+
+def _train_callbacks(n_models: int, out: Path, tensorboard: bool):
+    from mirror_neurons.train.progress import chain, sweep_progress, tensorboard_log
+
+    board = tensorboard_log(out / "tensorboard") if tensorboard else None
+    live = sweep_progress(n_models, console=console)
+    return live, board, chain
+
+
+@command("train")
+def train_command(
+    data: Path = typer.Option(..., "--data", help="Dataset folder (from `mirror-neurons data`)."),
+    out: Path = typer.Option(..., "--out", help="Run folder; rerunning the same command resumes it."),
+    hidden: str = typer.Option("17,17", help="Hidden layer widths, comma-separated (the paper: 1-3 layers of 5-50)."),
+    dropout: float = typer.Option(0.12, help="Dropout after each hidden layer."),
+    activation: str = typer.Option("relu", help="relu, tanh, sigmoid, gelu or elu."),
+    lr: float = typer.Option(4e-6, help="Adam learning rate."),
+    batch_size: int = typer.Option(25, help="Rows per step."),
+    max_epochs: int = typer.Option(500, help="Epoch limit."),
+    patience: int = typer.Option(10, help="Early-stopping patience in epochs."),
+    loss: str = typer.Option("mse_l2", help="mse_l2 (the paper's), mse or cross_entropy."),
+    l2: float = typer.Option(None, help="L2 coefficient on kernels (default 0.01 for mse_l2, else 0)."),
+    seed: int = typer.Option(0, help="Seed of the weights, shuffles and dropout masks."),
+    epoch_rows: int = typer.Option(0, help="Training rows per epoch (0 = the whole split)."),
+    tensorboard: bool = typer.Option(False, help="Also log curves for TensorBoard (needs tensorboard installed)."),
+) -> None:
+    """Train one model, checkpointing every epoch whose validation loss is the best so far."""
+    from mirror_neurons.data.dataset import load_dataset
+    from mirror_neurons.errors import ConfigError
+    from mirror_neurons.train.config import TrainConfig
+    from mirror_neurons.train.model import ModelConfig
+    from mirror_neurons.train.trainer import train
+
+    try:
+        widths = tuple(int(h) for h in hidden.split(","))
+    except ValueError:
+        raise ConfigError(f"--hidden {hidden!r} must be comma-separated integers such as 17,17") from None
+    config = TrainConfig(
+        model=ModelConfig(hidden=widths, dropout=dropout, activation=activation),
+        lr=lr, batch_size=batch_size, max_epochs=max_epochs, patience=patience,
+        loss=loss, l2=l2, seed=seed, epoch_rows=epoch_rows,
+    )  # fmt: skip
+    dataset = load_dataset(data, splits=("train", "val"))
+    live, board, chain = _train_callbacks(1, out, tensorboard)
+    with live as show:
+        result = train(config, dataset, out, progress=chain(show, board))
+    console.print(
+        f"{result.model_id}: {result.status} after {result.epochs} epochs ({result.reason}); "
+        f"best val loss {result.best_val_loss:.6f} at epoch {result.best_epoch}; "
+        f"{len(result.checkpoints)} checkpoints in {out}"
+    )
+
+
+@command("sweep")
+def sweep_command(
+    spec: str = typer.Argument(None, help="Sweep TOML file (see docs/training.md)."),
+    preset: str = typer.Option(None, "--preset", help="A shipped sweep instead of a file: paper or demo."),
+    data: Path = typer.Option(None, "--data", help="Dataset folder (default: the sweep file's dataset)."),
+    out: Path = typer.Option(..., "--out", help="Run folder; rerunning the same command resumes it."),
+    tensorboard: bool = typer.Option(False, help="Also log curves for TensorBoard (needs tensorboard installed)."),
+) -> None:
+    """Train every model of a sweep at once; resumable after any interruption."""
+    from mirror_neurons.errors import ConfigError
+    from mirror_neurons.train.sweep import load_sweep, preset_path, run_sweep
+
+    if (spec is None) == (preset is None):
+        raise ConfigError("give either a sweep file (SPEC.toml) or --preset NAME, not both or neither")
+    sweep = load_sweep(spec if spec is not None else preset_path(preset))
+    n_models = len(sweep.configs) * sweep.replicates
+    live, board, chain = _train_callbacks(n_models, out, tensorboard)
+    with live as show:
+        result = run_sweep(sweep, data, out, progress=chain(show, board))
+    counts: dict[str, int] = {}
+    for r in result.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    best = min(result.results, key=lambda r: r.best_val_loss)
+    console.print(
+        f"sweep {sweep.name}: {n_models} models ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}), "
+        f"{len(result.checkpoints)} checkpoints in {out}; best val loss {best.best_val_loss:.6f} ({best.model_id})"
+    )
+
+
 # --- analysis: analyze ----------------------------------------------------------
 
 

@@ -43,3 +43,9 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def dataset_factory():
+    """``make_dataset`` for tests that need their own sizes."""
+    return make_dataset

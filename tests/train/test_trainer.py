@@ -156,6 +156,8 @@ def test_nan_loss_stops_only_that_model(tiny_dataset, tmp_path):
     assert bad.epochs == 1 and bad.checkpoints == []
     assert good.status == "max_epochs" and good.epochs == 3 and len(good.checkpoints) >= 1
     assert all(math.isfinite(h["val_loss"]) for h in good.history)
+    alone = train(healthy, tiny_dataset, tmp_path / "alone")  # the NaN neighbour changed nothing
+    assert [h["val_loss"] for h in alone.history] == pytest.approx([h["val_loss"] for h in good.history], rel=1e-6)
 
 
 def test_rerun_of_finished_run_changes_nothing(tiny_dataset, tmp_path):

@@ -13,8 +13,8 @@ tensors, so one step of all of them is ~35 tensor operations:
   compute the same sums as an unpadded model;
 - the forward pass is ``baddbmm`` per layer, the backward pass is written out
   by hand (two ``bmm`` per layer), and Adam is applied to the flat buffer with
-  a per-model learning rate, reproducing ``torch.optim.Adam`` operation for
-  operation (same formula, same order of rounding).
+  a per-model learning rate (``torch.optim.Adam``'s formula, through PyTorch's
+  fused CPU Adam kernel).
 
 The layout (in, out) is the transpose of ``nn.Linear.weight`` (out, in);
 ``load_member``/``member_state`` convert.
@@ -66,7 +66,10 @@ class Stack:
         loss: str,
         betas: tuple[float, float],
         eps: float,
+        pad_to: Sequence[int] | None = None,
     ):
+        """``pad_to``: hidden widths to pad to (default: the widest of ``models``). Padding
+        changes the matmul shapes and so the rounding, so callers fix it per run, not per stack."""
         depth = {len(m.hidden) for m in models}
         acts = {m.activation for m in models}
         assert len(depth) == 1 and len(acts) == 1, "a stack holds models of one depth and activation"
@@ -78,6 +81,9 @@ class Stack:
         self.act, self.act_backward = _activation(acts.pop())
         first = models[0]
         widths = [max(m.widths[i] for m in models) for i in range(len(first.widths))]
+        if pad_to is not None:
+            assert len(pad_to) == len(first.hidden) and all(p >= w for p, w in zip(pad_to, widths)), (pad_to, widths)
+            widths = [*pad_to, first.n_outputs]
         self.sizes = [first.n_inputs, *widths]  # padded (100, H1, ..., 4)
         self.L = len(widths)
         shapes = []
@@ -88,7 +94,7 @@ class Stack:
         self.flat = torch.zeros(M, P)
         self.m = torch.zeros(M, P)
         self.v = torch.zeros(M, P)
-        self.steps = np.zeros(M, dtype=np.int64)
+        self.step_count = torch.zeros(())  # optimizer steps taken, the same for every model of a stack
         self.lr = np.asarray(lr, dtype=np.float64)
         self.l2 = np.asarray(l2, dtype=np.float64)
         self.kernel_mask = torch.zeros(1, P)
@@ -107,14 +113,17 @@ class Stack:
         views = [self.flat[:, o : o + n].view(M, *s) for (o, n), s in zip(self._views, self.shapes)]
         self.W = views[0::2]  # (M, in, out)
         self.b = views[1::2]  # (M, 1, out)
+        self._delta = torch.zeros(M, self.P)
+        self._lr = torch.from_numpy(self.lr).float()[:, None]
         # d/dflat of l2 * sum(W**2) is 2 * l2 * W on kernels, 0 on biases
         self.l2_grad = torch.from_numpy(2 * self.l2).float()[:, None] * self.kernel_mask
 
-    def keep(self, index: Sequence[int]) -> None:
-        """Keep only the models at ``index`` (used when some stop)."""
+    def keep(self, index: Sequence[int], frozen: Sequence[int] = ()) -> None:
+        """Keep only the models at ``index`` (used when some stop); rows ``frozen`` of the result get lr 0."""
         ix = torch.as_tensor(list(index), dtype=torch.long)
         self.flat, self.m, self.v = self.flat[ix].clone(), self.m[ix].clone(), self.v[ix].clone()
-        self.steps, self.lr, self.l2 = self.steps[list(index)], self.lr[list(index)], self.l2[list(index)]
+        self.lr, self.l2 = self.lr[list(index)].copy(), self.l2[list(index)]
+        self.lr[list(frozen)] = 0.0
         self.configs = [self.configs[i] for i in index]
         self.M = len(index)
         self._bind()
@@ -134,7 +143,7 @@ class Stack:
                 w = source[f"layers.{l}.weight"]  # (out, in)
                 W[: w.shape[1], : w.shape[0]] = w.T
                 b[0, : w.shape[0]] = source[f"layers.{l}.bias"]
-        self.steps[i] = steps
+        self.step_count.fill_(steps)  # the caller stacks only models that have taken the same number of steps
 
     def member_state(self, i: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """(params, {"m": ..., "v": ...}) of model i, unpadded, keyed like MLP.state_dict."""
@@ -197,15 +206,20 @@ class Stack:
         return batch_loss
 
     def _adam(self, grad: torch.Tensor) -> None:
-        """torch.optim.Adam (no weight decay, no amsgrad), vectorised over models with per-model lr."""
-        self.steps += 1
-        bias_correction1 = 1 - self.beta1**self.steps  # float64, as torch computes it in Python
-        bias_correction2_sqrt = (1 - self.beta2**self.steps) ** 0.5
-        neg_step_size = torch.from_numpy(-(self.lr / bias_correction1)).float()[:, None]
-        self.m.lerp_(grad, 1 - self.beta1)
-        self.v.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
-        denom = (self.v.sqrt() / torch.from_numpy(bias_correction2_sqrt).float()[:, None]).add_(self.eps)
-        self.flat.add_(self.m * neg_step_size / denom)
+        """torch.optim.Adam (no weight decay, no amsgrad) for every model, with per-model learning rates.
+
+        PyTorch's fused CPU Adam kernel computes, in one pass, the step
+        ``-u = -m_hat / (sqrt(v_hat) + eps)`` into a zeroed buffer (lr 1), and
+        ``flat += lr * (-u)`` applies each model's own learning rate. Same
+        formula as torch.optim.Adam; rounding differs by ~1 ulp per step.
+        """
+        self.step_count += 1
+        self._delta.zero_()
+        torch._fused_adam_(
+            [self._delta], [grad], [self.m], [self.v], [], [self.step_count],
+            lr=1.0, beta1=self.beta1, beta2=self.beta2, weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False,
+        )  # fmt: skip
+        self.flat.addcmul_(self._delta, self._lr)
 
     # ---- evaluation --------------------------------------------------------------------
 

@@ -229,8 +229,15 @@ def run_sweep(
     out_dir: str | Path,
     *,
     progress: Progress | None = None,
+    executor=None,
+    group_size: int | None = None,
 ) -> SweepResult:
-    """Train every model of ``spec`` on the dataset at ``data_dir`` into ``out_dir`` (resuming if it exists)."""
+    """Train every model of ``spec`` on the dataset at ``data_dir`` into ``out_dir`` (resuming if it exists).
+
+    With an ``executor`` (``mirror_neurons.distributed``), the models are cut into
+    groups of at most ``group_size`` that train as separate tasks, in this process
+    or on a Ray cluster; without one, all train here in one ``train_many`` call.
+    """
     if data_dir is None:
         if spec.dataset is None:
             raise ConfigError(f"sweep {spec.name!r} names no dataset; pass --data DIR")
@@ -240,14 +247,28 @@ def run_sweep(
     dataset = load_dataset(data_dir, splits=("train", "val"))
     out_dir = Path(out_dir)
     models = spec.models()
-    results = train_many(
-        [c for _, c in models],
-        dataset,
-        out_dir,
-        model_ids=[mid for mid, _ in models],
-        progress=progress,
-        run_info={"sweep": spec.to_dict()},
-    )
+    if executor is None:
+        results = train_many(
+            [c for _, c in models],
+            dataset,
+            out_dir,
+            model_ids=[mid for mid, _ in models],
+            progress=progress,
+            run_info={"sweep": spec.to_dict()},
+        )
+    else:
+        from mirror_neurons.distributed.sweep import train_distributed
+
+        results = train_distributed(
+            executor,
+            [c for _, c in models],
+            [mid for mid, _ in models],
+            dataset,
+            out_dir,
+            run_info={"sweep": spec.to_dict()},
+            group_size=group_size,
+            progress=progress,
+        )
     summary = [
         {
             "model_id": r.model_id,

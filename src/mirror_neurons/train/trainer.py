@@ -25,8 +25,9 @@ files an uninterrupted run would.
 Run folder::
 
     RUN/run.json                          what was asked: configs, dataset hash, versions
-    RUN/models/<model_id>/state.json      status, epoch, best, history of every epoch
-    RUN/models/<model_id>/state-e0007.safetensors   weights, Adam moments, generator
+    RUN/models/<model_id>/state.json      status, epoch, best, history of every epoch (latest)
+    RUN/models/<model_id>/state-e0007.{safetensors,meta.json}   weights, Adam moments, generator
+                                          (and the same for the epoch before)
     RUN/models/<model_id>/<model_id>_epoch-0007_val-0p044031.{safetensors,json}  checkpoints
 """
 
@@ -170,20 +171,48 @@ def train_many(
     small, so threads gain little, and on a busy machine OpenMP threads waiting
     for each other made steps 20x slower in our measurements (docs/training.md).
     """
-    out_dir = Path(out_dir)
     if model_ids is None:
         model_ids = [model_id_for(c) for c in configs] if len(configs) == 1 else [model_id_for(c, i) for i, c in enumerate(configs)]
+    open_run(out_dir, configs, model_ids, dataset, run_info or {})
+    return train_models(configs, dataset, out_dir, model_ids=model_ids, progress=progress, threads=threads)
+
+
+def open_run(out_dir: str | Path, configs: Sequence[TrainConfig], model_ids: Sequence[str], dataset: Dataset, info: dict) -> None:
+    """Check ids and dataset, then write RUN/run.json (or check that an existing one describes this run)."""
     if len(set(model_ids)) != len(model_ids):
         raise ConfigError("two models would share one folder (same id); give each configuration its own seed or id")
     _check_dataset(dataset, configs)
-    _open_run(out_dir, configs, model_ids, dataset, run_info or {})
+    _open_run(Path(out_dir), configs, model_ids, dataset, info)
 
+
+def train_models(
+    configs: Sequence[TrainConfig],
+    dataset: Dataset,
+    out_dir: str | Path,
+    *,
+    model_ids: Sequence[str],
+    progress: Progress | None = None,
+    threads: int | None = 1,
+) -> list[TrainResult]:
+    """Train some models of a run that ``open_run`` opened, each resuming from its own state.
+
+    The unit of work a distributed sweep sends to one worker (``mirror_neurons.distributed``):
+    it touches only RUN/models/<model_id>/ of the models it is given.
+    """
+    out_dir = Path(out_dir)
     members = [_load_or_create(out_dir / "models" / mid, mid, c) for mid, c in zip(model_ids, configs)]
+    members = _align_epochs(members)
     pending = [m for m in members if m.status == RUNNING]
     data = _Tensors(dataset)
+    # pad each kind of stack to the widest of all its models, finished ones included, so that a
+    # resumed run pads exactly as the uninterrupted one did (padding changes the rounding)
+    pad_to: dict[tuple, tuple[int, ...]] = {}
+    for m in members:
+        key, hidden = stack_key(m.config), m.config.model.hidden
+        pad_to[key] = tuple(max(a, b) for a, b in zip(pad_to.get(key, hidden), hidden))
     with _torch_threads(threads):
         for group in _groups(pending):
-            _train_group(group, data, dataset.hash, progress)
+            _train_group(group, data, dataset.hash, progress, pad_to[stack_key(group[0].config)])
     return [m.result() for m in members]
 
 
@@ -215,25 +244,36 @@ def _groups(members: list[_Member]) -> list[list[_Member]]:
     """Members that can share a Stack: same depth, batch size, rows per epoch, activation, loss, betas, eps."""
     groups: dict[tuple, list[_Member]] = {}
     for m in members:
-        c = m.config
-        key = (len(c.model.hidden), c.batch_size, c.epoch_rows, c.val_rows, c.model.activation, c.loss, c.beta1, c.beta2, c.eps)
-        groups.setdefault(key, []).append(m)
+        groups.setdefault(stack_key(m.config), []).append(m)
     return list(groups.values())
 
 
-def _train_group(members: list[_Member], data: _Tensors, dataset_hash: str, progress: Progress | None) -> None:
+def stack_key(c: TrainConfig) -> tuple:
+    """Configurations with equal keys can train in one Stack."""
+    return (len(c.model.hidden), c.batch_size, c.epoch_rows, c.val_rows, c.model.activation, c.loss, c.beta1, c.beta2, c.eps)
+
+
+def _train_group(
+    members: list[_Member], data: _Tensors, dataset_hash: str, progress: Progress | None, pad_to: tuple[int, ...] | None = None
+) -> None:
     """Train ``members`` epoch by epoch in one Stack until each has stopped."""
     first = members[0].config
+    # A stack of one would run bmm with a batch of 1, which takes another kernel path
+    # and rounds differently; a frozen copy (lr 0, fed model 0's rows and masks) keeps
+    # every model on the same path, so results never depend on who trains beside it.
+    ghost = [members[0]] if len(members) == 1 else []
     stack = Stack(
-        [m.config.model for m in members],
-        lr=[m.config.lr for m in members],
-        l2=[m.config.l2 for m in members],
+        [m.config.model for m in members + ghost],
+        lr=[m.config.lr for m in members] + [0.0] * len(ghost),
+        l2=[m.config.l2 for m in members + ghost],
         loss=first.loss,
         betas=(first.beta1, first.beta2),
         eps=first.eps,
+        pad_to=pad_to,
     )
-    for i, m in enumerate(members):
+    for i, m in reversed(list(enumerate(members + ghost))):
         stack.load_member(i, m.params, m.adam or {}, m.steps)
+    for m in members:
         m.params = m.adam = None
     n_train = len(data.x_train)
     rows = min(first.epoch_rows or n_train, n_train)
@@ -245,13 +285,18 @@ def _train_group(members: list[_Member], data: _Tensors, dataset_hash: str, prog
     while members:
         # -- one epoch for every model in the stack --
         perms = [torch.randperm(n_train, generator=m.generator)[:rows] for m in members]
+        perms += perms[:1] * len(ghost)
         train_loss = torch.zeros(stack.M, dtype=torch.float64)
         for first_step in range(0, n_steps, CHUNK_STEPS):
             steps_here = min(CHUNK_STEPS, n_steps - first_step)
             lo, hi = first_step * B, min((first_step + steps_here) * B, rows)
             index = torch.stack([p[lo:hi] for p in perms])  # (M, rows in block)
-            x, y = data.x_train[index], data.y_train[index]  # (M, r, 100), (M, r, 4)
-            masks = _dropout_masks(members, stack, steps_here, B)  # [(steps, M, B, H_l)]
+            flat_index = index.reshape(-1)
+            x = data.x_train.index_select(0, flat_index).view(stack.M, -1, data.x_train.shape[1])  # (M, r, 100)
+            y = data.y_train.index_select(0, flat_index).view(stack.M, -1, data.y_train.shape[1])  # (M, r, 4)
+            masks = _dropout_masks(members, stack, steps_here, B)  # [(steps, members, B, H_l)]
+            if ghost:
+                masks = [torch.cat([mk, mk[:, :1]], dim=1) for mk in masks]
             for s in range(steps_here):
                 a, b = s * B, min((s + 1) * B, hi - lo)
                 batch_loss = stack.train_step(x[:, a:b], y[:, a:b], [mk[s, :, : b - a] for mk in masks])
@@ -281,19 +326,32 @@ def _train_group(members: list[_Member], data: _Tensors, dataset_hash: str, prog
         keep = [i for i, m in enumerate(members) if m.status == RUNNING]
         if len(keep) < len(members):
             members = [members[i] for i in keep]
-            if members:
+            if len(keep) == 1:
+                ghost = [members[0]]
+                stack.keep(keep + keep, frozen=[1])
+            elif keep:
                 stack.keep(keep)
 
 
 def _dropout_masks(members: list[_Member], stack: Stack, steps: int, batch: int) -> list[torch.Tensor]:
-    """Each model draws its own uniforms (protocol step 4); returns padded masks per hidden layer."""
-    masks = [torch.ones(steps, stack.M, batch, width) for width in stack.sizes[1:-1]]
-    for i, m in enumerate(members):
-        hidden, d = m.config.model.hidden, m.config.model.dropout
-        u = torch.rand((steps, batch, sum(hidden)), generator=m.generator)
-        keep = (u >= d).float() / (1.0 - d)
+    """Each model draws its own uniforms (protocol step 4); returns masks per hidden layer, (steps, M, B, H_l) padded.
+
+    Unit kept: ``u >= d`` (d as float32), kept value ``1/(1-d)`` (computed in
+    float64, stored as float32): the same bits whichever branch builds them.
+    """
+    uniforms = [torch.rand((steps, batch, sum(m.config.model.hidden)), generator=m.generator) for m in members]
+    rates = [m.config.model.dropout for m in members]
+    drop = torch.tensor(rates, dtype=torch.float32)
+    scale = torch.tensor([1.0 / (1.0 - d) for d in rates], dtype=torch.float32)
+    hidden = [m.config.model.hidden for m in members]
+    if all(h == tuple(stack.sizes[1:-1]) for h in hidden):  # no padding: stack, threshold, split (no per-model copies)
+        keep = (torch.stack(uniforms, dim=1) >= drop[:, None, None]) * scale[:, None, None]  # (steps, M, B, sum(hidden))
+        return list(keep.split(list(hidden[0]), dim=3))
+    masks = [torch.zeros(steps, len(members), batch, width) for width in stack.sizes[1:-1]]
+    for i, (u, widths) in enumerate(zip(uniforms, hidden)):
+        keep = (u >= drop[i]) * scale[i]
         start = 0
-        for l, h in enumerate(hidden):
+        for l, h in enumerate(widths):
             masks[l][:, i, :, :h] = keep[:, :, start : start + h]
             start += h
     return masks
@@ -363,42 +421,74 @@ def _hyperparameters(c: TrainConfig) -> dict:
 
 
 def _save_state(m: _Member, stack: Stack, i: int) -> None:
-    """Weights, Adam moments and generator to state-eNNNN.safetensors, then state.json pointing at it."""
+    """Write epoch N's resumable state: state-eNNNN.safetensors, state-eNNNN.json, then state.json (a copy).
+
+    The state of epoch N-1 is kept until N+1 is written, so that a resumed run
+    can put every model of a stack back at the same epoch (``_align_epochs``).
+    """
     params, adam = stack.member_state(i)
     tensors = {f"param.{k}": v for k, v in params.items()}
     tensors |= {f"adam_m.{k}": v for k, v in adam["m"].items()}
     tensors |= {f"adam_v.{k}": v for k, v in adam["v"].items()}
     tensors["generator"] = m.generator.get_state()
     blob = st_save(tensors)
-    name = f"state-e{m.epoch:04d}.safetensors"
-    atomic.write_bytes(m.folder / name, blob)
-    atomic.write_json(
-        m.folder / "state.json",
-        {
-            "model_id": m.model_id,
-            "config": m.config.to_dict(),
-            "epoch": m.epoch,
-            "steps": m.steps,
-            "samples": m.samples,
-            "best_val_loss": m.best_val_loss if math.isfinite(m.best_val_loss) else None,
-            "best_epoch": m.best_epoch,
-            "since_best": m.since_best,
-            "status": m.status,
-            "reason": m.reason,
-            "checkpoints": m.checkpoints,
-            "history": m.history,
-            "tensors": name,
-            "tensors_sha256": hashlib.sha256(blob).hexdigest(),
-        },
-    )
-    for old in m.folder.glob("state-e*.safetensors"):
-        if old.name != name:
+    name = f"state-e{m.epoch:04d}"
+    atomic.write_bytes(m.folder / f"{name}.safetensors", blob)
+    record = {
+        "model_id": m.model_id,
+        "config": m.config.to_dict(),
+        "epoch": m.epoch,
+        "steps": m.steps,
+        "samples": m.samples,
+        "best_val_loss": m.best_val_loss if math.isfinite(m.best_val_loss) else None,
+        "best_epoch": m.best_epoch,
+        "since_best": m.since_best,
+        "status": m.status,
+        "reason": m.reason,
+        "checkpoints": m.checkpoints,
+        "history": m.history,
+        "tensors": f"{name}.safetensors",
+        "tensors_sha256": hashlib.sha256(blob).hexdigest(),
+    }
+    atomic.write_json(m.folder / f"{name}.meta.json", record)
+    atomic.write_json(m.folder / "state.json", record)
+    for old in m.folder.glob("state-e*"):
+        if int(old.name[7:11]) < m.epoch - 1:
             old.unlink(missing_ok=True)
 
 
-def _load_or_create(folder: Path, model_id: str, config: TrainConfig) -> _Member:
-    state_file = folder / "state.json"
-    if not state_file.is_file():
+def _align_epochs(members: list[_Member]) -> list[_Member]:
+    """Put the running models of each kind of stack back at one epoch (the earliest among them).
+
+    A kill while a stack saves its epoch leaves some models one epoch ahead of the
+    others. Stacks are formed exactly as in an uninterrupted run only if all its
+    models stand at the same epoch (a model's rounding depends on its row in the
+    stack), so the ones ahead go back to their previous state and redo that epoch,
+    rewriting identical files.
+    """
+    earliest: dict[tuple, int] = {}
+    for m in members:
+        if m.status == RUNNING:
+            key = stack_key(m.config)
+            earliest[key] = min(earliest.get(key, m.epoch), m.epoch)
+    out = []
+    for m in members:
+        target = earliest.get(stack_key(m.config))
+        if target is not None and m.epoch > target:
+            log.info("%s: back from epoch %d to %d to rejoin its stack", m.model_id, m.epoch, target)
+            m = _load_or_create(m.folder, m.model_id, m.config, epoch=target)
+        out.append(m)
+    return out
+
+
+def _load_or_create(folder: Path, model_id: str, config: TrainConfig, epoch: int | None = None) -> _Member:
+    """The model's latest saved state (or that of ``epoch``; 0 = fresh), or a fresh model."""
+    for partial in folder.glob(".*.tmp"):  # a write that a kill interrupted; its file was never renamed
+        partial.unlink(missing_ok=True)
+    state_file = folder / "state.json" if epoch is None else folder / f"state-e{epoch:04d}.meta.json"
+    if epoch == 0 or not state_file.is_file():
+        if epoch:
+            raise CheckpointError(f"{state_file} is missing; remove {folder} to retrain that model")
         generator = model_generator(config.seed)
         model = MLP(config.model)
         model.reset_parameters(generator)

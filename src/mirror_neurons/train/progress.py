@@ -1,0 +1,83 @@
+"""Watching a sweep: a rich progress display, and an optional TensorBoard log.
+
+Both are ``Progress`` callbacks (see ``trainer.train_many``): they receive one
+event per model-epoch and never influence training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mirror_neurons.errors import OptionalDependencyError
+
+
+@contextlib.contextmanager
+def sweep_progress(n_models: int, console: Console | None = None) -> Iterator[Callable[[dict], None]]:
+    """A live display: models finished of n, models running, model-epochs done, best val loss so far."""
+    best: dict[str, float] = {}
+    finished: set[str] = set()
+    seen: set[str] = set()
+    epochs = 0
+    columns = (
+        TextColumn("[bold]models"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("sweep", total=n_models, detail="starting")
+
+        def update(event: dict) -> None:
+            nonlocal epochs
+            mid = event["model_id"]
+            seen.add(mid)
+            epochs += 1
+            if math.isfinite(event.get("best_val_loss", math.inf)):
+                best[mid] = event["best_val_loss"]
+            if event["status"] != "running":
+                finished.add(mid)
+            top = min(best.values(), default=math.nan)
+            detail = (
+                f"running {len(seen - finished)} | model-epochs {epochs} | "
+                f"last {mid} epoch {event['epoch']} val {event['val_loss']:.5f} | best val {top:.5f}"
+            )
+            bar.update(task, completed=len(finished), detail=detail)
+
+        yield update
+
+
+def tensorboard_log(log_dir: str | Path) -> Callable[[dict], None]:
+    """One TensorBoard run per model with every epoch's losses; needs the optional tensorboard package."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:
+        raise OptionalDependencyError("--tensorboard needs the tensorboard package: pip install tensorboard") from e
+    writers: dict[str, SummaryWriter] = {}
+
+    def log(event: dict) -> None:
+        mid = event["model_id"]
+        if mid not in writers:
+            writers[mid] = SummaryWriter(str(Path(log_dir) / mid))
+        w = writers[mid]
+        for key in ("train_loss", "val_loss", "val_mse", "val_accuracy"):
+            w.add_scalar(key, event[key], global_step=event["steps"])
+        w.flush()
+
+    return log
+
+
+def chain(*callbacks: Callable[[dict], None] | None) -> Callable[[dict], None]:
+    live = [c for c in callbacks if c is not None]
+
+    def call(event: dict) -> None:
+        for c in live:
+            c(event)
+
+    return call
