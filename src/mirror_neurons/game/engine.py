@@ -316,11 +316,11 @@ class GameBatch:
             give = reach & (e_o < MAX_ENERGY)
             np.minimum(e_o + _HELP_ENERGY * give, MAX_ENERGY, out=e_o)
             e_a -= give
-            u = (streams.draw_at(self.keys, t, _SLOT_HELP, 0) >> _S11).astype(np.float64) * 2.0**-53
-            partner_leap = reach & (u < self.config.help_leap_prob) & (e_o > 0)
-            p_o += _LEAP_LEN * partner_leap
-            e_o -= partner_leap
-            e_o -= (self._rough >> p_o) & partner_leap
+            helped = np.nonzero(reach)[0]  # the partner leaps with help_leap_prob (rules of leap)
+            u = (streams.draw_at(self.keys[helped], t, _SLOT_HELP, 0) >> _S11).astype(np.float64) * 2.0**-53
+            leapers = helped[(u < self.config.help_leap_prob) & (e_o[helped] > 0)]
+            p_o[leapers] += _LEAP_LEN
+            e_o[leapers] -= 1 + ((self._rough[leapers] >> p_o[leapers]) & 1)
         np.maximum(e_a, 0, out=e_a)  # a leap onto rough ground at energy 1 would reach -1
         np.maximum(e_o, 0, out=e_o)
 
