@@ -239,6 +239,16 @@ def test_negative_seed_and_game_ids_are_named() -> None:
         streams.game_keys(-1, np.array([0]))
 
 
+def test_masks_are_the_decoded_rows() -> None:
+    batch = GameBatch(GameConfig(fly_spawn_prob=0.3), 0, 50)
+    for _ in range(30):
+        batch.step(random_actions(batch))
+    bits = 1 << np.arange(32)
+    assert np.array_equal((batch.rough_mask[:, None] & bits) != 0, batch.ground == Symbol.ROUGH)
+    assert np.array_equal((batch.fly_mask[:, None] & bits) != 0, batch.flies)
+    assert batch.flies.any() and (batch.ground == Symbol.ROUGH).any()
+
+
 def test_decoded_rows_cannot_be_edited_in_place() -> None:
     """``ground`` and ``flies`` are decoded copies: writing into them would be lost, so it raises."""
     batch = GameBatch(GameConfig(), 0, [0])

@@ -174,6 +174,16 @@ class GameBatch:
         self._flies = _encode(np.broadcast_to(np.asarray(value), (self.size, WIDTH)))
 
     @property
+    def rough_mask(self) -> np.ndarray:
+        """(B,) int64: bit c set = ground column c is rough (the stored form of ``ground``; read-only)."""
+        return _readonly(self._rough.copy())
+
+    @property
+    def fly_mask(self) -> np.ndarray:
+        """(B,) int64: bit c set = a fly over column c (the stored form of ``flies``; read-only)."""
+        return _readonly(self._flies.copy())
+
+    @property
     def pos(self) -> np.ndarray:
         """(B, 2) int64 columns (a writable view)."""
         return self._pos.T
