@@ -26,3 +26,54 @@ def ray_cluster():
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
+
+
+SWEEP = """
+[sweep]
+name = "ray-test"
+seed = 3
+replicates = 2
+
+[limits]
+max_epochs = 4
+patience = 50
+
+[defaults]
+dropout = 0.1
+batch_size = 25
+
+[grid]
+hidden = [[8], [8, 8]]
+lr = [1e-3, 3e-3]
+"""
+"""8 models in two stack shapes; with group_size 2, four tasks of two models."""
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory):
+    """A real 4,000-state dataset, built in this process with the local path."""
+    from mirror_neurons.data.build import build_dataset
+    from mirror_neurons.data.config import DataConfig
+
+    return build_dataset(DataConfig.preset("demo", n_states=4_000, seed=3), tmp_path_factory.mktemp("data") / "local")
+
+
+@pytest.fixture(scope="session")
+def sweep_spec(tmp_path_factory):
+    from mirror_neurons.train.sweep import load_sweep
+
+    path = tmp_path_factory.mktemp("spec") / "sweep.toml"
+    path.write_text(SWEEP)
+    return load_sweep(path)
+
+
+@pytest.fixture(scope="session")
+def local_run(small_data, sweep_spec, tmp_path_factory):
+    """The reference: the sweep in groups of two on the local executor."""
+    from mirror_neurons.distributed.executors import LocalExecutor
+    from mirror_neurons.train.sweep import run_sweep
+
+    out = tmp_path_factory.mktemp("runs") / "local"
+    run_sweep(sweep_spec, small_data, out, executor=LocalExecutor(), group_size=2)
+    return out
+

@@ -56,3 +56,22 @@ def kill_when_marked(marker: Path, timeout: float = 60.0) -> int:
     pid = int(marker.read_text())
     os.kill(pid, signal.SIGKILL)
     return pid
+
+
+def marked(marker_dir: str, fn, *args):
+    """Run ``fn(*args)`` after leaving a file named after this worker's pid (one per attempt)."""
+    path = Path(marker_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / f"{os.getpid()}.{time.monotonic_ns()}").touch()
+    return fn(*args)
+
+
+def run_files(run_dir) -> dict[str, str]:
+    """{relative path: sha256} of every file a sweep wrote."""
+    from mirror_neurons.atomic import sha256_file
+
+    return {
+        str(p.relative_to(run_dir)): sha256_file(p)
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file()
+    }

@@ -12,7 +12,7 @@ import pytest
 import ray_tasks
 
 from mirror_neurons.errors import ConfigError, OptionalDependencyError
-from mirror_neurons.executors import LocalExecutor, RayExecutor, Resources, local_path, make_executor
+from mirror_neurons.distributed.executors import LocalExecutor, RayExecutor, Resources, local_path, make_executor
 
 
 def test_local_runs_in_order_in_this_process():
@@ -86,7 +86,7 @@ def test_bad_executor_options_are_named(name, address, match):
 )
 def test_an_unreachable_address_fails_fast_and_says_how_to_start_a_cluster(address, match):
     # Checked before ray.init, which would otherwise retry for minutes.
-    from mirror_neurons.executors import _check_reachable
+    from mirror_neurons.distributed.executors import _check_reachable
 
     with pytest.raises(ConfigError, match=match):
         _check_reachable(address)

@@ -91,6 +91,11 @@ class Executor(ABC):
         self.timings = []
         return self._map(fn, list(args), resources, on_result or (lambda i, r: None))
 
+    @property
+    def parallelism(self) -> int:
+        """How many one-CPU tasks can run at once (stages cut at least this many chunks)."""
+        return 1
+
     @abstractmethod
     def _map(self, fn, args: list[tuple], resources: Resources, on_result: OnResult) -> list[Any]: ...
 
@@ -163,6 +168,10 @@ class RayExecutor(Executor):
                 ) from None
         self._owns_connection = True
         log.info("ray: %s", ray.cluster_resources())
+
+    @property
+    def parallelism(self) -> int:
+        return max(1, int(import_ray().cluster_resources().get("CPU", 1)))
 
     def _map(self, fn, args, resources, on_result):
         ray = import_ray()
