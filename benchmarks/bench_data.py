@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import tempfile
 import time
@@ -45,11 +46,16 @@ def main() -> None:
         seconds = time.perf_counter() - start
         manifest = json.loads((out / "manifest.json").read_text())
         size = sum(f.stat().st_size for f in out.iterdir())
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     n = config.n_states
     print(f"preset {args.preset}: {n:,} unique labeled states, workers {args.workers}, seed {args.seed}")
     print(f"  end to end {seconds:.1f} s  ->  {n / seconds:,.0f} unique labeled states/s")
+    print(
+        f"  CPU: main process {own.ru_utime + own.ru_stime:.1f} s, workers {workers.ru_utime + workers.ru_stime:.1f} s; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other jobs share them)"
+    )
     print(f"  peak RSS: main process {peak_self:.2f} GiB, largest worker {peak_children:.2f} GiB")
     print(f"  files {size / 2**20:.0f} MiB; rows {manifest['rows']}; generation {manifest['generation']}")
     print(f"  dataset_hash {manifest['dataset_hash']}")

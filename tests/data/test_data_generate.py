@@ -20,11 +20,17 @@ SMALL = DataConfig(n_states=1_500, seed=5, game=GameConfig(max_turns=200))
 def test_first_occurrences_keeps_the_first_of_each_value():
     keys = np.array([7, 3, 7, 7, 1, 3, 9, 1], dtype=np.uint64)
     np.testing.assert_array_equal(first_occurrences(keys), [0, 1, 4, 6])
+    many = np.random.default_rng(0).integers(0, 300, size=5_000).astype(np.uint64)
+    naive: dict[int, int] = {}
+    for i, k in enumerate(many.tolist()):
+        naive.setdefault(k, i)
+    np.testing.assert_array_equal(first_occurrences(many), sorted(naive.values()))
 
 
 def test_boards_are_the_first_distinct_frog_views_in_game_order():
     """Independent path: play each game alone with the engine's observe(), dedup with a Python dict."""
     boards = record_chunk(SMALL, 0, 6)
+    boards = boards.take(np.lexsort((boards.turn, boards.game)))  # a chunk comes sorted by board key
     seen: dict[tuple, tuple[int, int, int]] = {}
     for game in range(6):
         batch = GameBatch(SMALL.game, SMALL.seed, [game])

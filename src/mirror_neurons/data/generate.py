@@ -51,18 +51,27 @@ class Boards:
         return Boards(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("keys", "game", "turn")))
 
 
+def distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values of ``keys`` (m,), index of each one's first occurrence (m,))."""
+    if len(keys) == 0:
+        return keys[:0], np.zeros(0, dtype=np.int64)
+    order = np.argsort(keys)  # not stable (about 2x faster): the first index of a group is its minimum
+    sorted_keys = keys[order]
+    starts = np.ones(len(keys), dtype=bool)
+    starts[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return sorted_keys[starts], np.minimum.reduceat(order, np.flatnonzero(starts))
+
+
 def first_occurrences(keys: np.ndarray) -> np.ndarray:
     """Sorted indices of the first occurrence of each distinct value of ``keys`` (n,)."""
-    order = np.argsort(keys, kind="stable")  # equal keys keep their original order
-    sorted_keys = keys[order]
-    first = np.ones(len(keys), dtype=bool)
-    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    return np.sort(order[first])
+    return np.sort(distinct(keys)[1])
 
 
 def record_chunk(config: DataConfig, first_game: int, n_games: int) -> Boards:
-    """Play games ``first_game .. first_game + n_games - 1``; their distinct boards in (game, turn) order.
+    """Play games ``first_game .. first_game + n_games - 1``; each distinct board once, at its first occurrence.
 
+    The result is sorted by board key (so that merging chunks is a merge of
+    sorted runs); ``game`` and ``turn`` say where each board first occurred.
     A module-level function of plain arguments, so worker processes can run it.
     """
     batch = GameBatch(config.game, config.seed, np.arange(first_game, first_game + n_games))
@@ -72,9 +81,9 @@ def record_chunk(config: DataConfig, first_game: int, n_games: int) -> Boards:
         if t % 2 == 0:  # the start of Frog's turn
             keys[:, t // 2] = frog_view_boards(batch.ground, batch.pos, batch.displayed_symbols())
         batch.step(random_actions(batch, config.policy))
-    flat = board_without_frog(keys.ravel())  # game-major: game 0's turns, then game 1's, ...
-    first = first_occurrences(flat)
-    return Boards(keys.ravel()[first], first_game + first // per_game, 2 * (first % per_game))
+    flat = keys.ravel()  # game-major: game 0's turns, then game 1's, ...
+    _, first = distinct(board_without_frog(flat))
+    return Boards(flat[first], first_game + first // per_game, 2 * (first % per_game))
 
 
 def _chunks(first_game: int, n_games: int, batch_games: int, workers: int) -> list[tuple[int, int]]:
@@ -127,13 +136,20 @@ def collect_boards(
                 parts = [record_chunk(config, a, k) for a, k in chunks]
             else:
                 parts = list(pool.map(record_chunk, [config] * len(chunks), *zip(*chunks, strict=True)))
-            found = Boards.concat(parts)
+            found = Boards.concat(parts)  # chunks in game order, each sorted by board
             keys = board_without_frog(found.keys)
-            first = first_occurrences(keys)  # first in this round ...
-            at = np.minimum(np.searchsorted(seen, keys[first]), max(len(seen) - 1, 0))
-            new = first[seen[at] != keys[first]] if len(seen) else first  # ... and not seen in earlier rounds
-            kept.append(found.take(new))
-            seen = np.sort(np.concatenate([seen, keys[new]]))
+            order = np.argsort(keys, kind="stable")  # merges the sorted runs; ties stay in game order
+            sorted_keys = keys[order]
+            starts = np.ones(len(keys), dtype=bool)
+            starts[1:] = sorted_keys[1:] != sorted_keys[:-1]
+            values, first = sorted_keys[starts], order[starts]  # first in this round ...
+            if len(seen):
+                fresh = seen[np.minimum(np.searchsorted(seen, values), len(seen) - 1)] != values
+                values, first = values[fresh], first[fresh]  # ... and not seen in earlier rounds
+            new = found.take(first)
+            new = new.take(np.argsort(new.game * config.frog_turns + new.turn // 2))  # back to (game, turn) order
+            kept.append(new)
+            seen = np.sort(np.concatenate([seen, values]), kind="stable")  # two sorted runs: a merge
             count += len(new)
             games += n
             yield_per_game = len(new) / n
