@@ -36,6 +36,19 @@ def test_p_vs_ratio_draws_wilson_bars_on_a_log_axis():
     plt.close(fig)
 
 
+def test_p_vs_ratio_accepts_the_wilson_interval_of_zero_successes():
+    from mirror_neurons.experiments.stats import wilson_interval
+
+    rows = []
+    for k, n in [(0, 27), (27, 27), (1, 9)]:
+        lo, hi = wilson_interval(k, n)
+        rows.append(_row(ratio=0.1 * (k + 1), k=k, n=n, p=k / n, lo=float(lo), hi=float(hi)))
+    fig, ax = plt.subplots()
+    (bars,) = plot_p_vs_ratio({"paper": rows}, ax=ax)
+    assert np.allclose(bars.lines[0].get_ydata(), [0, 1, 1 / 9])
+    plt.close(fig)
+
+
 def test_cmni_boxes_one_per_cell_with_every_model_as_a_dot():
     fig, ax = plt.subplots()
     artists = plot_cmni_by_cell({"a": [0.001, 0.002, 0.003], "b": [0.01, 0.02]}, ax=ax)

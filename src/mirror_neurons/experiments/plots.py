@@ -40,7 +40,7 @@ def plot_p_vs_ratio(series: Mapping[str, Sequence[dict]], *, ax=None) -> list:
             continue
         ratio = np.array([r["ratio"] for r in rows]) * shift[name]
         p = np.array([r["p"] for r in rows])
-        err = np.array([[r["p"] - r["lo"] for r in rows], [r["hi"] - r["p"] for r in rows]])
+        err = np.clip(np.array([[r["p"] - r["lo"] for r in rows], [r["hi"] - r["p"] for r in rows]]), 0, None)  # rounding at k = 0 or n
         colour = DEFINITION_COLOURS.get(name, "k")
         art = ax.errorbar(ratio, p, yerr=err, fmt="o", color=colour, capsize=3, label=DEFINITION_LABELS.get(name, name))
         artists.append(art)
