@@ -17,8 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (same-folder temp file, fsync, rename)."""
+def write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (same-folder temp file, fsync, rename).
+
+    ``fsync=False`` keeps the write atomic against a killed process (the rename
+    happens only after the whole file is written) but not durable against a
+    power loss; for files written by the thousand, whose readers verify hashes.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -26,7 +31,8 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -34,13 +40,13 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path: str | os.PathLike, text: str, *, fsync: bool = True) -> None:
+    write_bytes(path, text.encode("utf-8"), fsync=fsync)
 
 
-def write_json(path: str | os.PathLike, obj: object) -> None:
+def write_json(path: str | os.PathLike, obj: object, *, fsync: bool = True) -> None:
     """Atomically write ``obj`` as indented, key-sorted JSON."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", fsync=fsync)
 
 
 def _json_default(obj: object) -> object:

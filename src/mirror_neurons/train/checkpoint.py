@@ -30,13 +30,13 @@ class Checkpoint:
     meta: dict
 
 
-def save_checkpoint(stem: str | Path, model: MLP, meta: dict) -> Path:
-    """Write STEM.safetensors then STEM.json; returns the JSON path."""
+def save_checkpoint(stem: str | Path, model: MLP, meta: dict, *, fsync: bool = True) -> Path:
+    """Write STEM.safetensors then STEM.json; returns the JSON path (``fsync``: see atomic.write_bytes)."""
     stem = Path(stem)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     blob = save(state)
     weights = stem.with_suffix(".safetensors")
-    atomic.write_bytes(weights, blob)
+    atomic.write_bytes(weights, blob, fsync=fsync)
     full = {
         **meta,
         "model": model.config.to_dict(),
@@ -45,7 +45,7 @@ def save_checkpoint(stem: str | Path, model: MLP, meta: dict) -> Path:
         "package_version": meta.get("package_version", __version__),
     }
     json_path = stem.with_suffix(".json")
-    atomic.write_json(json_path, full)
+    atomic.write_json(json_path, full, fsync=fsync)
     return json_path
 
 

@@ -291,15 +291,15 @@ def _train_group(
             steps_here = min(CHUNK_STEPS, n_steps - first_step)
             lo, hi = first_step * B, min((first_step + steps_here) * B, rows)
             index = torch.stack([p[lo:hi] for p in perms])  # (M, rows in block)
-            flat_index = index.reshape(-1)
-            x = data.x_train.index_select(0, flat_index).view(stack.M, -1, data.x_train.shape[1])  # (M, r, 100)
-            y = data.y_train.index_select(0, flat_index).view(stack.M, -1, data.y_train.shape[1])  # (M, r, 4)
-            masks = _dropout_masks(members, stack, steps_here, B)  # [(steps, members, B, H_l)]
+            masks = _dropout_masks(members, stack, steps_here, B)  # [(members, steps, B, H_l)]
             if ghost:
-                masks = [torch.cat([mk, mk[:, :1]], dim=1) for mk in masks]
+                masks = [torch.cat([mk, mk[:1]], dim=0) for mk in masks]
             for s in range(steps_here):
                 a, b = s * B, min((s + 1) * B, hi - lo)
-                batch_loss = stack.train_step(x[:, a:b], y[:, a:b], [mk[s, :, : b - a] for mk in masks])
+                rows_now = index[:, a:b].reshape(-1)  # gathering per step stays in cache
+                x = data.x_train.index_select(0, rows_now).view(stack.M, b - a, -1)  # (M, b, 100)
+                y = data.y_train.index_select(0, rows_now).view(stack.M, b - a, -1)  # (M, b, 4)
+                batch_loss = stack.train_step(x, y, [mk[:, s, : b - a] for mk in masks])
                 train_loss += batch_loss.double()
         metrics = stack.evaluate(x_val, label_val)
         penalty = metrics["penalty"]
@@ -334,25 +334,28 @@ def _train_group(
 
 
 def _dropout_masks(members: list[_Member], stack: Stack, steps: int, batch: int) -> list[torch.Tensor]:
-    """Each model draws its own uniforms (protocol step 4); returns masks per hidden layer, (steps, M, B, H_l) padded.
+    """Each model draws its own uniforms (protocol step 4); returns masks per hidden layer, (members, steps, B, H_l) padded.
 
     Unit kept: ``u >= d`` (d as float32), kept value ``1/(1-d)`` (computed in
     float64, stored as float32): the same bits whichever branch builds them.
     """
-    uniforms = [torch.rand((steps, batch, sum(m.config.model.hidden)), generator=m.generator) for m in members]
     rates = [m.config.model.dropout for m in members]
     drop = torch.tensor(rates, dtype=torch.float32)
     scale = torch.tensor([1.0 / (1.0 - d) for d in rates], dtype=torch.float32)
     hidden = [m.config.model.hidden for m in members]
-    if all(h == tuple(stack.sizes[1:-1]) for h in hidden):  # no padding: stack, threshold, split (no per-model copies)
-        keep = (torch.stack(uniforms, dim=1) >= drop[:, None, None]) * scale[:, None, None]  # (steps, M, B, sum(hidden))
+    if all(h == tuple(stack.sizes[1:-1]) for h in hidden):  # no padding: draw in place, threshold, split
+        u = torch.empty(len(members), steps, batch, sum(hidden[0]))
+        for i, m in enumerate(members):
+            torch.rand((steps, batch, sum(hidden[0])), generator=m.generator, out=u[i])
+        keep = u.ge_(drop[:, None, None, None]).mul_(scale[:, None, None, None])  # (M, steps, B, sum(hidden))
         return list(keep.split(list(hidden[0]), dim=3))
-    masks = [torch.zeros(steps, len(members), batch, width) for width in stack.sizes[1:-1]]
-    for i, (u, widths) in enumerate(zip(uniforms, hidden)):
+    masks = [torch.zeros(len(members), steps, batch, width) for width in stack.sizes[1:-1]]
+    for i, (m, widths) in enumerate(zip(members, hidden)):
+        u = torch.rand((steps, batch, sum(widths)), generator=m.generator)
         keep = (u >= drop[i]) * scale[i]
         start = 0
         for l, h in enumerate(widths):
-            masks[l][:, i, :, :h] = keep[:, :, start : start + h]
+            masks[l][i, :, :, :h] = keep[:, :, start : start + h]
             start += h
     return masks
 
@@ -384,7 +387,7 @@ def _judge_epoch(m: _Member, row: dict, stack: Stack, i: int, dataset_hash: str)
             "package_version": __version__,
             "versions": versions(),
         }
-        save_checkpoint(m.folder / stem, stack.to_mlp(i), meta)
+        save_checkpoint(m.folder / stem, stack.to_mlp(i), meta, fsync=False)
         if stem not in m.checkpoints:
             m.checkpoints.append(stem)
     else:
@@ -433,7 +436,9 @@ def _save_state(m: _Member, stack: Stack, i: int) -> None:
     tensors["generator"] = m.generator.get_state()
     blob = st_save(tensors)
     name = f"state-e{m.epoch:04d}"
-    atomic.write_bytes(m.folder / f"{name}.safetensors", blob)
+    # no fsync: safe against a killed process (rename after write), and the hashes catch the
+    # rest; thousands of fsyncs cost more than the training of a short epoch
+    atomic.write_bytes(m.folder / f"{name}.safetensors", blob, fsync=False)
     record = {
         "model_id": m.model_id,
         "config": m.config.to_dict(),
@@ -450,8 +455,8 @@ def _save_state(m: _Member, stack: Stack, i: int) -> None:
         "tensors": f"{name}.safetensors",
         "tensors_sha256": hashlib.sha256(blob).hexdigest(),
     }
-    atomic.write_json(m.folder / f"{name}.meta.json", record)
-    atomic.write_json(m.folder / "state.json", record)
+    atomic.write_json(m.folder / f"{name}.meta.json", record, fsync=False)
+    atomic.write_json(m.folder / "state.json", record, fsync=False)
     for old in m.folder.glob("state-e*"):
         if int(old.name[7:11]) < m.epoch - 1:
             old.unlink(missing_ok=True)
