@@ -29,6 +29,11 @@ console = Console()
 err_console = Console(stderr=True)
 log = logging.getLogger(__name__)
 
+# --executor/--address/--group-size, shared by data, sweep and run (docs/ray.md)
+EXECUTOR_HELP = "local (in this process) or ray (tasks on a Ray cluster; needs mirror-neurons[ray]; docs/ray.md)."
+ADDRESS_HELP = "With --executor ray: a cluster's HOST:PORT, ray://HOST:10001 or auto; default: start a local one for this run."
+GROUP_SIZE_HELP = "Models per training task (0 = one task per kind of stack, as in one process); --out and --data on shared storage."
+
 
 def command(*args, **kwargs) -> Callable:
     """``app.command`` that turns a ``MirrorNeuronsError`` into one line and exit code 2."""
@@ -96,24 +101,27 @@ def data_command(
     dependency: float | None = typer.Option(None, "--dependency", help="Agent dependency D in 0..1 (default 1, the paper)."),
     veil: float | None = typer.Option(None, "--veil", help="Veil of ignorance I in 0..1 (default 1, the paper)."),
     out: Path | None = typer.Option(None, "--out", help="Dataset folder to create."),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+    address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
 ) -> None:
     """Generate, prepare, label, de-duplicate and split game states into a dataset folder."""
     if ctx.invoked_subcommand is not None:
         return
     try:
-        _build_data(preset, states, seed, workers, dependency, veil, out)
+        _build_data(preset, states, seed, workers, dependency, veil, out, executor, address)
     except MirrorNeuronsError as e:
         err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
-def _build_data(preset, states, seed, workers, dependency, veil, out) -> None:
+def _build_data(preset, states, seed, workers, dependency, veil, out, executor="local", address=None) -> None:
     from rich.progress import Progress
 
     from mirror_neurons.data.build import build_dataset, existing_dataset
     from mirror_neurons.data.config import DataConfig
     from mirror_neurons.data.dataset import read_manifest
     from mirror_neurons.data.generate import default_workers
+    from mirror_neurons.distributed.executors import local_path, make_executor
     from mirror_neurons.errors import ConfigError
 
     if out is None:
@@ -132,7 +140,11 @@ def _build_data(preset, states, seed, workers, dependency, veil, out) -> None:
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        build_dataset(config, out, progress, workers=workers or default_workers())
+        if executor == "local" and address is None:
+            build_dataset(config, out, progress, workers=workers or default_workers())
+        else:  # chunks of games as tasks: at least one per core of the cluster
+            with make_executor(executor, address=address) as ex:
+                build_dataset(config, local_path(out), progress, workers=max(workers, ex.parallelism), executor=ex)
     manifest = read_manifest(out)
     console.print(f"wrote {out}: {manifest['rows']} rows, dataset {manifest['dataset_hash'][:12]}", highlight=False)
 
@@ -209,8 +221,12 @@ def sweep_command(
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: the sweep file's dataset)."),
     out: Path = typer.Option(..., "--out", help="Run folder; rerunning the same command resumes it."),
     tensorboard: bool = typer.Option(False, help="Also log curves for TensorBoard (needs tensorboard installed)."),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+    address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
+    group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
 ) -> None:
     """Train every model of a sweep at once; resumable after any interruption."""
+    from mirror_neurons.distributed.executors import local_path, make_executor
     from mirror_neurons.errors import ConfigError
     from mirror_neurons.train.sweep import load_sweep, preset_path, run_sweep
 
@@ -220,7 +236,14 @@ def sweep_command(
     n_models = len(sweep.configs) * sweep.replicates
     live, board, chain = _train_callbacks(n_models, out, tensorboard)
     with live as show:
-        result = run_sweep(sweep, data, out, progress=chain(show, board))
+        if executor == "local" and address is None and not group_size:
+            result = run_sweep(sweep, data, out, progress=chain(show, board))
+        else:
+            with make_executor(executor, address=address) as ex:
+                result = run_sweep(
+                    sweep, data and local_path(data), local_path(out), progress=chain(show, board),
+                    executor=ex, group_size=group_size or None,
+                )  # fmt: skip
     counts: dict[str, int] = {}
     for r in result.results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -243,17 +266,21 @@ def analyze(
     hidden_only: bool = typer.Option(False, "--hidden-only", help="CMNI over hidden units only (the paper counts outputs too)."),
     unfiltered: bool = typer.Option(False, "--unfiltered", help="Scenario groups by code alone, without the published filters."),
     seed: int = typer.Option(0, "--seed", help="Root seed of the controls' random draws."),
+    significance: bool = typer.Option(True, "--significance/--no-significance", help="Per-unit rank tests and unit classes."),
+    workers: int = typer.Option(1, "--workers", help="Processes analysing checkpoints in parallel."),
 ) -> None:
     """Analyse every checkpoint of a run: CMNI, unit statistics and classes, controls -> RUNDIR/analysis/."""
     from rich.progress import Progress
 
     from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_run, summary_table
 
-    config = AnalysisConfig(controls=controls, hidden_only=hidden_only, filtered=not unfiltered, seed=seed)
+    config = AnalysisConfig(
+        controls=controls, significance=significance, hidden_only=hidden_only, filtered=not unfiltered, seed=seed
+    )
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("analysing checkpoints", total=None)
         out = analyze_run(
-            run_dir, data, config, allow_other_data=allow_other_data,
+            run_dir, data, config, allow_other_data=allow_other_data, workers=workers,
             on_checkpoint=lambda i, n, _p: progress.update(task, completed=i + 1, total=n),
         )  # fmt: skip
     console.print(summary_table(out))
@@ -266,11 +293,19 @@ def analyze(
 def run(
     preset: str = typer.Option("demo", "--preset", help="demo (about 10 minutes on 2 cores) or paper (the paper's scale)."),
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Study folder; run again with the same --out to resume."),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+    address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
+    group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
 ) -> None:
     """The whole study in one command: data, sweep, analysis and the report, resumable."""
+    from mirror_neurons.distributed.executors import local_path, make_executor
     from mirror_neurons.study import run_study
 
-    report = run_study(preset, out, console=console)
+    if executor == "local" and address is None and not group_size:
+        report = run_study(preset, out, console=console)
+    else:  # data chunks and sweep groups as executor tasks; analysis and report here
+        with make_executor(executor, address=address) as ex:
+            report = run_study(preset, local_path(out), console=console, executor=ex, group_size=group_size or None)
     console.print(f"report: {report}", highlight=False, soft_wrap=True)
 
 

@@ -127,6 +127,8 @@ def run_study(
     report_options: dict | None = None,
     console: Console | None = None,
     progress: bool = True,
+    executor=None,
+    group_size: int | None = None,
 ) -> Path:
     """Run (or continue) the whole study into ``out``; returns the report's path.
 
@@ -134,7 +136,8 @@ def run_study(
     path), ``analysis_config`` (an ``AnalysisConfig``) and ``report_options``
     (keywords of ``report.html.write_report``) override the preset's stages,
     for small test runs and custom studies. A folder that holds a study of another preset is
-    refused rather than mixed.
+    refused rather than mixed. An ``executor`` (``mirror_neurons.distributed``) runs the
+    data stage's chunks of games and the sweep's groups of ``group_size`` models as its tasks.
     """
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -148,8 +151,8 @@ def run_study(
     record = {"preset": preset, "package_version": __version__, "stages": {}, **record}
     console = console or Console()
     stages: dict[str, Callable[[StageProgress], None]] = {
-        "data": lambda p: _data_stage(preset, paths, data_config, p),
-        "sweep": lambda p: _sweep_stage(preset, paths, sweep, p),
+        "data": lambda p: _data_stage(preset, paths, data_config, p, executor),
+        "sweep": lambda p: _sweep_stage(preset, paths, sweep, p, executor, group_size),
         "analysis": lambda p: _analysis_stage(preset, paths, analysis_config, p),
         "report": lambda p: _report_stage(paths, report_options or {}, p),
     }
@@ -184,21 +187,25 @@ def _report_stale(record: dict) -> bool:
 # -- the stages: each a call into its package -------------------------------------------
 
 
-def _data_stage(preset: str, paths: StudyPaths, config, progress: StageProgress) -> None:
+def _data_stage(preset: str, paths: StudyPaths, config, progress: StageProgress, executor=None) -> None:
     from mirror_neurons.data.build import DataConfig, build_dataset
 
     if paths.output_present("data"):
         return  # written completely (staged) by an earlier run that stopped before recording it
-    build_dataset(config if config is not None else DataConfig.preset(preset), paths.data, progress=progress)
+    config = config if config is not None else DataConfig.preset(preset)
+    if executor is None:
+        build_dataset(config, paths.data, progress=progress)
+    else:
+        build_dataset(config, paths.data, progress=progress, workers=executor.parallelism, executor=executor)
 
 
-def _sweep_stage(preset: str, paths: StudyPaths, sweep, progress: StageProgress) -> None:
+def _sweep_stage(preset: str, paths: StudyPaths, sweep, progress: StageProgress, executor=None, group_size=None) -> None:
     from mirror_neurons.train.sweep import load_sweep, run_sweep
 
     spec = load_sweep(preset if sweep is None else sweep) if sweep is None or isinstance(sweep, (str, Path)) else sweep
     if progress.bar is not None:  # the bar counts model-epochs; early stopping ends some models sooner
         progress.bar.update(progress.task, total=sum(c.max_epochs for _, c in spec.models()), completed=0)
-    run_sweep(spec, paths.data, paths.sweep, progress=progress)
+    run_sweep(spec, paths.data, paths.sweep, progress=progress, executor=executor, group_size=group_size)
 
 
 def _analysis_stage(preset: str, paths: StudyPaths, config, progress: StageProgress) -> None:

@@ -30,15 +30,6 @@ def test_groups_share_a_stack_keep_sweep_order_and_are_balanced(sweep_spec):
     assert plan_groups(configs, 1) == [[i] for i in range(8)]
 
 
-def test_ray_sweep_writes_the_local_executors_bytes(ray_cluster, small_data, sweep_spec, local_run, tmp_path):
-    out = tmp_path / "ray"
-    result = run_sweep(sweep_spec, small_data, out, executor=RayExecutor(), group_size=2)
-    files = ray_tasks.run_files(out)
-    assert files == ray_tasks.run_files(local_run)
-    assert len(result.checkpoints) >= 8  # every model improved at least once
-    assert sum(1 for name in files if name.endswith(".safetensors") and "/state-" not in name) == len(result.checkpoints)
-
-
 def test_grouping_changes_no_result_beyond_float_tolerance(small_data, sweep_spec, local_run, tmp_path):
     """Groups of two (as on Ray) against all models in one process (``train_many``)."""
     whole = tmp_path / "whole"
