@@ -96,6 +96,22 @@ def test_analyze_run_writes_tables_and_resumes(run):
     assert pq.read_table(out / "units.parquet").num_rows == 5 * 15
 
 
+@pytest.mark.slow
+def test_workers_give_the_same_tables(run):
+    run_dir, data, _ = run
+    config = AnalysisConfig(controls=False)
+    one = pq.read_table(analyze_run(run_dir, data, config) / "units.parquet")
+    import shutil
+
+    shutil.rmtree(run_dir / "analysis")
+    two = pq.read_table(analyze_run(run_dir, data, config, workers=2) / "units.parquet")
+    assert one.column_names == two.column_names
+    for name in ("checkpoint", "layer", "class"):
+        assert one.column(name).to_pylist() == two.column(name).to_pylist()
+    for name in ("unit", "mean_frog", "kurt_both", "mns", "q_mirror"):
+        np.testing.assert_allclose(one.column(name).to_numpy(), two.column(name).to_numpy(), rtol=1e-6, equal_nan=True)
+
+
 def test_recorded_data_dir(run):
     run_dir, data, _ = run
     with pytest.raises(DataError, match="--data"):

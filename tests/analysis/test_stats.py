@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from mirror_neurons.analysis.groups import GROUPS, Groups
-from mirror_neurons.analysis.stats import benjamini_hochberg, cohens_d, group_moments, kl_divergence, mann_whitney
+from mirror_neurons.analysis.stats import benjamini_hochberg, cohens_d, group_histograms, group_moments, kl_to_none, mann_whitney
 
 
 def groups_of(labels) -> Groups:
@@ -41,15 +41,24 @@ def test_moments_by_hand():
 
 
 def test_kl_by_hand():
-    # 2 bins over [0, 1]: P has 3 states in bin 0 and 1 in bin 1; Q has 1 and 3. Pseudocount 0.5:
-    # P = (3.5, 1.5)/5, Q = (1.5, 3.5)/5; KL = 0.7 ln(3.5/1.5) + 0.3 ln(1.5/3.5) = 0.4 ln(7/3)
-    p = np.array([[0.0], [0.1], [0.2], [1.0]])
-    q = np.array([[0.0], [0.9], [1.0], [0.95]])
-    kl = kl_divergence(p, q, bins=2, pseudocount=0.5)
-    assert kl[0] == pytest.approx(0.4 * np.log(7 / 3))
-    assert kl_divergence(np.zeros((5, 1)), np.zeros((3, 1)))[0] == 0.0
-    same = kl_divergence(p, p.copy())
-    assert same[0] == pytest.approx(0.0, abs=1e-12)
+    # One unit, 2 bins over its range [0, 1] (over all grouped states). none: 1 state in bin 0, 3 in bin 1;
+    # frog: 3 and 1. Pseudocount 0.5: P_frog = (3.5, 1.5)/5, P_none = (1.5, 3.5)/5;
+    # KL(frog || none) = 0.7 ln(3.5/1.5) + 0.3 ln(1.5/3.5) = 0.4 ln(7/3).
+    none = [0.0, 0.9, 1.0, 0.95]
+    frog = [0.0, 0.1, 0.2, 1.0]
+    toad = [0.9, 0.0, 1.0, 0.95]  # the same histogram as none
+    both = [0.5]  # falls in bin 1 (0.5 * 2 = 1)
+    a = np.array(none + frog + toad + both)[:, None]
+    g = groups_of([0] * 4 + [1] * 4 + [2] * 4 + [3])
+    h = group_histograms(a, g, bins=2)
+    np.testing.assert_array_equal(h[:, 0], [[1, 3], [3, 1], [1, 3], [0, 1]])
+    kl = kl_to_none(a, g, bins=2, pseudocount=0.5)
+    assert kl["frog_none"][0] == pytest.approx(0.4 * np.log(7 / 3))
+    assert kl["toad_none"][0] == pytest.approx(0.0, abs=1e-12)
+    # P_both = (0.5, 1.5)/2, P_none = (1.5, 3.5)/5
+    assert kl["both_none"][0] == pytest.approx(0.25 * np.log(0.25 / 0.3) + 0.75 * np.log(0.75 / 0.7))
+    dead = kl_to_none(np.zeros((13, 1)), g)
+    assert all(v[0] == pytest.approx(0.0) for v in dead.values())
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -101,7 +101,13 @@ def capture(
     with inference(model), hooks(model, chained):
         for start in range(0, max(len(inputs), 1), batch_size):
             model(inputs[start : start + batch_size])
-    return {name: torch.cat(parts[name]).numpy() if parts[name] else np.zeros((0, 0), np.float32) for name in names}
+    return {name: _join(parts[name]).numpy() for name in names}
+
+
+def _join(parts: list[torch.Tensor]) -> torch.Tensor:
+    if not parts:
+        return torch.zeros((0, 0))
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def _chain(fns: list[Callable]) -> Callable:

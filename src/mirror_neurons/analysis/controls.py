@@ -24,7 +24,7 @@ import torch
 
 from mirror_neurons.analysis.activations import capture
 from mirror_neurons.analysis.cmni import mirror_scores
-from mirror_neurons.analysis.groups import GROUPS, Groups
+from mirror_neurons.analysis.groups import Groups
 from mirror_neurons.train.model import MLP, ModelConfig
 
 
@@ -93,17 +93,19 @@ def random_init_null(
 ) -> np.ndarray:
     """CMNI (len(seeds),) of freshly initialised models of ``config`` on states ``x``."""
     only = ("none", "frog", "toad")
-    sub = np.concatenate([groups.index(g) for g in only])
-    labels = groups.label[sub]
-    counts = np.array([np.sum(labels == GROUPS.index(g)) for g in only], dtype=np.float64)
-    onehot = np.stack([labels == GROUPS.index(g) for g in only]).astype(np.float32)  # (3, m)
-    xs = x[torch.as_tensor(sub)] if isinstance(x, torch.Tensor) else x[sub]
+    index = [groups.index(g) for g in only]
+    sub = torch.as_tensor(np.concatenate(index))
+    xs = x[sub] if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x, dtype=np.float32)[sub.numpy()])
+    bounds = np.cumsum([0] + [len(i) for i in index])  # the three groups are contiguous in xs
+    counts = np.diff(bounds).astype(np.float64)
     model = MLP(config)
     out = np.empty(len(seeds))
     for i, s in enumerate(seeds):
         model.reset_parameters(torch.Generator().manual_seed(int(s)))
         acts = capture(model, xs)
         layers = list(acts.values())[:-1] if hidden_only else list(acts.values())
-        a = np.concatenate(layers, axis=1)
-        out[i] = _cmni_from_sums((onehot @ a)[None].astype(np.float64), counts)[0]
+        sums = np.stack(
+            [np.concatenate([a[bounds[k] : bounds[k + 1]].sum(axis=0, dtype=np.float64) for a in layers]) for k in range(3)]
+        )  # (3, units)
+        out[i] = _cmni_from_sums(sums[None], counts)[0]
     return out

@@ -35,10 +35,12 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, iters: int =
     w = np.zeros(xb.shape[1])
     reg = np.full(xb.shape[1], l2 * len(x))
     reg[-1] = 0.0
+    # einsum instead of BLAS matmul: these products are small, and a multi-threaded BLAS on a
+    # busy machine spends 10-20x the time synchronising its threads (measured; see docs/analysis.md).
     for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -30, 30)))
-        grad = xb.T @ (p - y) + reg * w
-        hess = (xb * (p * (1 - p))[:, None]).T @ xb + np.diag(reg) + 1e-9 * np.eye(len(w))
+        p = 1.0 / (1.0 + np.exp(-np.clip(np.einsum("nf,f->n", xb, w), -30, 30)))
+        grad = np.einsum("nf,n->f", xb, p - y) + reg * w
+        hess = np.einsum("nf,ng->fg", xb * (p * (1 - p))[:, None], xb) + np.diag(reg) + 1e-9 * np.eye(len(w))
         step = np.linalg.solve(hess, grad)
         w -= step
         if np.abs(step).max() < 1e-8:
@@ -47,7 +49,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, iters: int =
 
 
 def score(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return x @ w[:-1] + w[-1]
+    return np.einsum("nf,f->n", x, w[:-1]) + w[-1]
 
 
 def auroc(pos: np.ndarray, neg: np.ndarray) -> float:

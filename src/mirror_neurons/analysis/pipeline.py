@@ -42,12 +42,12 @@ from mirror_neurons.analysis.cmni import CMNIResult, cmni_from_means, effect_siz
 from mirror_neurons.analysis.controls import NullTest, bootstrap_cmni, percentile_interval, permutation_null, random_init_null
 from mirror_neurons.analysis.decoding import CrossDecoding, cross_decode
 from mirror_neurons.analysis.groups import GROUPS, Groups, scenario_groups
-from mirror_neurons.analysis.stats import Moments, group_moments, kl_divergence
+from mirror_neurons.analysis.stats import Moments, group_moments, kl_to_none
 from mirror_neurons.analysis.units import CLASSES, UnitTests, class_counts, classify, unit_tests
 from mirror_neurons.data.dataset import Split, load_dataset
 from mirror_neurons.errors import AnalysisError, ConfigError, DataError
 from mirror_neurons.game.constants import OWN_SCORE
-from mirror_neurons.train.checkpoint import Checkpoint, iter_checkpoints, load_checkpoint
+from mirror_neurons.train.checkpoint import Checkpoint, iter_checkpoints, load_checkpoint, read_meta
 
 log = logging.getLogger(__name__)
 
@@ -228,8 +228,7 @@ def analyze_checkpoint(checkpoint: Checkpoint, test: Split | PreparedTest, confi
     cmni_all = cmni_from_means(moments.mean, layers, widths)
     cmni = cmni_from_means(moments.mean, layers, widths, hidden_only=config.hidden_only)
     cmni_d = effect_size_cmni(moments, layers, widths, hidden_only=config.hidden_only)
-    sl = groups.slices()
-    kl = {f"{g}_none": kl_divergence(a[sl[g]], a[sl["none"]], bins=config.kl_bins) for g in ("frog", "toad", "both")}
+    kl = kl_to_none(a, groups, bins=config.kl_bins)
     result = CheckpointAnalysis(
         meta=checkpoint.meta, path=str(checkpoint.path), accuracy=accuracy, layers=layers, widths=widths,
         group_counts=groups.counts(), cmni=cmni, cmni_all=cmni_all, cmni_d=cmni_d, moments=moments, kl=kl, config=config,
@@ -353,9 +352,15 @@ def analyze_run(
     *,
     allow_other_data: bool = False,
     part_every: int = 25,
+    workers: int = 1,
     on_checkpoint: Callable[[int, int, Path], None] | None = None,
 ) -> Path:
-    """Analyse every checkpoint of a run or sweep; write RUNDIR/analysis/{checkpoints,units}.parquet. Returns the folder."""
+    """Analyse every checkpoint of a run or sweep; write RUNDIR/analysis/{checkpoints,units}.parquet. Returns the folder.
+
+    ``workers`` > 1 analyses checkpoints in that many processes (each with one torch
+    thread); results and files are the same as with one. ``on_checkpoint(i, n, path)``
+    is called after each checkpoint (n = checkpoints left to analyse).
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise AnalysisError(f"run folder {run_dir} does not exist; pass the --out folder of `mirror-neurons train/sweep`")
@@ -363,8 +368,6 @@ def analyze_run(
     paths = [p for p in iter_checkpoints(run_dir) if out not in p.parents]
     if not paths:
         raise AnalysisError(f"no checkpoints (STEM.json + STEM.safetensors) under {run_dir}")
-    from mirror_neurons.train.checkpoint import read_meta
-
     if data_dir is None:
         data_dir = recorded_data_dir(run_dir, [read_meta(paths[0])])
         if data_dir is None:
@@ -396,11 +399,11 @@ def analyze_run(
         n_parts += 1
         rows, unit_parts = [], []
 
-    for i, path in enumerate(paths):
+    todo = []
+    for path in paths:
         rel = str(path.relative_to(run_dir))
         meta = read_meta(path)
-        key = (rel, meta.get("weights_sha256"), digest)
-        if key in done:
+        if (rel, meta.get("weights_sha256"), digest) in done:
             continue
         ck_hash = meta.get("dataset_hash")
         if ck_hash is not None and ck_hash != dataset.hash:
@@ -411,31 +414,71 @@ def analyze_run(
             if not allow_other_data:
                 raise DataError(msg)
             warnings.warn(msg, stacklevel=2)
-        ck = load_checkpoint(path)
-        res = analyze_checkpoint(ck, test, config)
-        model_id = _model_id(path, run_dir, meta)
-        row = {"checkpoint": rel, "model_id": model_id, "epoch": meta.get("epoch"), "val_loss": meta.get("val_loss")}
-        row["hidden"] = json.dumps(list(ck.model.config.hidden))
-        row["n_layers"] = len(ck.model.config.hidden)
-        row.update(res.row())
-        for k, v in _flatten({k: v for k, v in meta.items() if k not in ("model", "weights_file")}).items():
-            row[k if k not in row else f"meta.{k}"] = v
-        row["weights_sha256"] = meta.get("weights_sha256")
-        row["analysis_config"] = digest
-        row["data_hash"] = dataset.hash
-        rows.append(row)
-        cols = res.unit_columns()
-        n = len(cols["unit"])
-        unit_parts.append({"checkpoint": np.full(n, rel, dtype=object), "model_id": np.full(n, model_id, dtype=object),
-                           "epoch": np.full(n, meta.get("epoch", -1) if meta.get("epoch") is not None else -1), **cols})  # fmt: skip
+        todo.append(path)
+
+    def collect(i: int, path: Path, result: tuple[dict, dict]) -> None:
+        rows.append(result[0])
+        unit_parts.append(result[1])
         if on_checkpoint is not None:
-            on_checkpoint(i, len(paths), path)
+            on_checkpoint(i, len(todo), path)
         if len(rows) >= part_every:
             flush()
+
+    if workers <= 1 or len(todo) < 2:
+        for i, path in enumerate(todo):
+            collect(i, path, _analyze_path(path, run_dir, test, config, dataset.hash, digest))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch threads
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(data_dir), config)) as pool:
+            results = pool.map(_worker_analyze, [(str(p), str(run_dir), dataset.hash, digest) for p in todo], chunksize=8)
+            for i, (path, result) in enumerate(zip(todo, results)):
+                collect(i, path, result)
     flush()
     _merge(out, final_ck, final_units, parts)
     atomic.write_json(out / "config.json", {**asdict(config), "digest": digest, "data_dir": str(data_dir), "data_hash": dataset.hash})
     return out
+
+
+def _analyze_path(path: Path, run_dir: Path, test: PreparedTest, config: AnalysisConfig, data_hash: str, digest: str) -> tuple[dict, dict]:
+    """One checkpoint -> (its row of checkpoints.parquet, its columns of units.parquet)."""
+    rel = str(path.relative_to(run_dir))
+    meta = read_meta(path)
+    ck = load_checkpoint(path)
+    res = analyze_checkpoint(ck, test, config)
+    model_id = _model_id(path, run_dir, meta)
+    row = {"checkpoint": rel, "model_id": model_id, "epoch": meta.get("epoch"), "val_loss": meta.get("val_loss")}
+    row["hidden"] = json.dumps(list(ck.model.config.hidden))
+    row["n_layers"] = len(ck.model.config.hidden)
+    row.update(res.row())
+    for k, v in _flatten({k: v for k, v in meta.items() if k not in ("model", "weights_file")}).items():
+        row[k if k not in row else f"meta.{k}"] = v
+    row["weights_sha256"] = meta.get("weights_sha256")
+    row["analysis_config"] = digest
+    row["data_hash"] = data_hash
+    cols = res.unit_columns()
+    n = len(cols["unit"])
+    epoch = meta.get("epoch")
+    units = {"checkpoint": np.full(n, rel, dtype=object), "model_id": np.full(n, model_id, dtype=object),
+             "epoch": np.full(n, -1 if epoch is None else epoch), **cols}  # fmt: skip
+    return row, units
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(data_dir: str, config: AnalysisConfig) -> None:
+    torch.set_num_threads(1)  # this process's own setting: workers share the cores
+    dataset = load_dataset(data_dir, splits=("test",))
+    _WORKER["test"] = prepare_test(dataset.test, filtered=config.filtered)
+    _WORKER["config"] = config
+
+
+def _worker_analyze(args: tuple[str, str, str, str]) -> tuple[dict, dict]:
+    path, run_dir, data_hash, digest = args
+    return _analyze_path(Path(path), Path(run_dir), _WORKER["test"], _WORKER["config"], data_hash, digest)
 
 
 def _unit_table(units: dict[str, np.ndarray], unit_parts: list[dict]) -> pa.Table:

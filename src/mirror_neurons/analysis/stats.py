@@ -8,10 +8,11 @@ array. Conventions:
   ``m3 / m2**1.5`` and excess kurtosis ``m4 / m2**2 - 3`` with central moments
   ``m_k`` (the biased estimators, scipy's defaults). A constant unit (a dead
   ReLU) has variance 0 and undefined skewness and kurtosis: NaN, as scipy gives.
-* **KL divergence** between two groups' activation histograms, per unit: both
-  groups share ``bins`` equal-width bins spanning the unit's range over the two
-  groups; every bin count gets a pseudocount (0.5, the Krichevsky-Trofimov /
-  Jeffreys prior) before normalising, so empty bins never give infinity;
+* **KL divergence** between a group's and the no-distress group's activation
+  histograms, per unit: ``bins`` (32) equal-width bins spanning the unit's
+  range over all grouped test states (the same bins for every group); every
+  bin count gets a pseudocount (0.5, the Krichevsky-Trofimov / Jeffreys prior)
+  before normalising, so empty bins never give infinity;
   ``KL(P || Q) = sum P log(P / Q)`` in nats. A constant unit gives 0.
 * **Mann-Whitney U** (rank test, normal approximation with tie correction and
   continuity correction: ``scipy.stats.mannwhitneyu(method="asymptotic")``),
@@ -29,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from mirror_neurons.analysis.groups import GROUPS, Groups
 
@@ -75,24 +76,51 @@ def group_moments(a: np.ndarray, groups: Groups, require: tuple[str, ...] = GROU
     return Moments(count=count, **out)
 
 
-def kl_divergence(p_acts: np.ndarray, q_acts: np.ndarray, *, bins: int = 32, pseudocount: float = 0.5) -> np.ndarray:
-    """KL(P || Q) per unit (nats) between histograms of ``p_acts`` (n1, u) and ``q_acts`` (n2, u)."""
-    p_acts = np.asarray(p_acts, dtype=np.float64)
-    q_acts = np.asarray(q_acts, dtype=np.float64)
-    u = p_acts.shape[1]
-    lo = np.minimum(p_acts.min(axis=0), q_acts.min(axis=0))
-    hi = np.maximum(p_acts.max(axis=0), q_acts.max(axis=0))
-    width = np.where(hi > lo, hi - lo, 1.0)
-    offset = np.arange(u) * bins
+def group_histograms(a: np.ndarray, groups: Groups, *, bins: int = 32) -> np.ndarray:
+    """Counts (4 groups, units, bins) of each unit's activations in equal-width bins.
 
-    def hist(x: np.ndarray) -> np.ndarray:  # (u, bins) smoothed probabilities
-        b = np.clip(((x - lo) / width * bins).astype(np.int64), 0, bins - 1)
-        c = np.bincount((b + offset).ravel(), minlength=u * bins).reshape(u, bins) + pseudocount
-        return c / c.sum(axis=1, keepdims=True)
+    The bins of a unit span its range over all states that belong to a group, so
+    every group of a unit is binned the same way. A constant unit puts everything
+    in bin 0. The bin index, the unit's offset and the group's offset are formed
+    in float32 (exact: all below 2**24) so the pass over (n, units) stays cheap.
+    """
+    u = a.shape[1]
+    sl = groups.slices()
+    parts = [np.asarray(a[sl[g]], dtype=np.float32) for g in GROUPS]
+    lo = np.min([p.min(axis=0) if len(p) else np.full(u, np.inf, np.float32) for p in parts], axis=0)
+    hi = np.max([p.max(axis=0) if len(p) else np.full(u, -np.inf, np.float32) for p in parts], axis=0)
+    scale = np.where(hi > lo, bins / np.where(hi > lo, hi - lo, 1.0), 0.0).astype(np.float32)
+    unit_offset = (np.arange(u) * bins).astype(np.float32)
+    counts = np.zeros((len(GROUPS), u * bins), dtype=np.int64)
+    for i, x in enumerate(parts):
+        if len(x) == 0:
+            continue
+        key = (x - lo) * scale
+        np.minimum(key, np.float32(bins - 1), out=key)
+        key += unit_offset
+        counts[i] = np.bincount(key.astype(np.int32).ravel(), minlength=u * bins)
+    return counts.reshape(len(GROUPS), u, bins)
 
-    p, q = hist(p_acts), hist(q_acts)
-    kl = (p * np.log(p / q)).sum(axis=1)
-    return np.where(hi > lo, kl, 0.0)
+
+def kl_from_counts(p: np.ndarray, q: np.ndarray, *, pseudocount: float = 0.5) -> np.ndarray:
+    """KL(P || Q) in nats per row of histogram counts (units, bins), each count smoothed by ``pseudocount``."""
+    p = p + pseudocount
+    q = q + pseudocount
+    p = p / p.sum(axis=-1, keepdims=True)
+    q = q / q.sum(axis=-1, keepdims=True)
+    return (p * np.log(p / q)).sum(axis=-1)
+
+
+def kl_to_none(a: np.ndarray, groups: Groups, *, bins: int = 32, pseudocount: float = 0.5) -> dict[str, np.ndarray]:
+    """{"frog_none", "toad_none", "both_none"}: KL(group || none) per unit (units,) from ``group_histograms``."""
+    groups.require(*GROUPS)
+    h = group_histograms(a, groups, bins=bins)
+    none = h[GROUPS.index("none")]
+    constant = ((h.sum(axis=0) > 0).sum(axis=-1) == 1)  # a unit with a range fills bins 0 and bins-1
+    return {
+        f"{g}_none": np.where(constant, 0.0, kl_from_counts(h[GROUPS.index(g)], none, pseudocount=pseudocount))
+        for g in ("frog", "toad", "both")
+    }
 
 
 @dataclass(frozen=True)
@@ -106,39 +134,39 @@ class RankTest:
 
 
 def mann_whitney(x: np.ndarray, y: np.ndarray) -> RankTest:
-    """Both one-sided Mann-Whitney tests of x (n1, u) vs y (n2, u) from one ranking per unit.
+    """Both one-sided Mann-Whitney tests of x (n1, u) vs y (n2, u) from one sort per unit.
 
     Same numbers as ``scipy.stats.mannwhitneyu(x, y, axis=0, method="asymptotic")``
     with ``alternative="greater"`` and ``"less"``; all-tied units give p = 1.
+    Ranks (ties averaged), the rank sum of x and the tie term all come from a
+    single argsort of each unit's pooled values, vectorised across units.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x, y = np.asarray(x), np.asarray(y)
     n1, n2 = len(x), len(y)
     n = n1 + n2
-    z = np.concatenate([x, y], axis=0)  # (n, u)
-    ranks = stats.rankdata(z, axis=0)
-    u1 = ranks[:n1].sum(axis=0) - n1 * (n1 + 1) / 2.0
-    tie = _tie_term(z)
+    dtype = np.result_type(x.dtype, y.dtype, np.float32)
+    pooled = np.concatenate([x, y], axis=0).astype(dtype, copy=False).T.copy()  # (u, n)
+    u = pooled.shape[0]
+    order = np.argsort(pooled, axis=1)
+    s = np.take_along_axis(pooled, order, axis=1)
+    new = np.ones((u, n), dtype=bool)
+    new[:, 1:] = s[:, 1:] != s[:, :-1]
+    flat = new.ravel()
+    starts = np.flatnonzero(flat)  # first element of each tie group (flat index)
+    lengths = np.diff(np.append(starts, u * n)).astype(np.float64)
+    mean_rank = starts % n + (lengths + 1) / 2.0  # 1-based average rank of each tie group
+    rank = mean_rank[np.cumsum(flat) - 1].reshape(u, n)  # rank of each sorted element
+    u1 = np.where(order < n1, rank, 0.0).sum(axis=1) - n1 * (n1 + 1) / 2.0
+    tie = np.bincount(starts // n, weights=lengths**3 - lengths, minlength=u)
     mu = n1 * n2 / 2.0
     var = n1 * n2 / 12.0 * ((n + 1) - tie / (n * (n - 1)))
-    s = np.sqrt(np.maximum(var, 0.0))
+    sd = np.sqrt(np.maximum(var, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        z_greater = (u1 - mu - 0.5) / s
-        z_less = ((n1 * n2 - u1) - mu - 0.5) / s
-    p_greater = np.where(s > 0, special.ndtr(-z_greater), 1.0)
-    p_less = np.where(s > 0, special.ndtr(-z_less), 1.0)
+        z_greater = (u1 - mu - 0.5) / sd
+        z_less = ((n1 * n2 - u1) - mu - 0.5) / sd
+    p_greater = np.where(sd > 0, special.ndtr(-z_greater), 1.0)
+    p_less = np.where(sd > 0, special.ndtr(-z_less), 1.0)
     return RankTest(u=u1, p_greater=p_greater, p_less=p_less, auroc=u1 / (n1 * n2))
-
-
-def _tie_term(z: np.ndarray) -> np.ndarray:
-    """sum over tie groups of (t**3 - t), per column of z (n, u)."""
-    n, u = z.shape
-    s = np.sort(z, axis=0).T  # (u, n)
-    new = np.ones_like(s, dtype=bool)
-    new[:, 1:] = s[:, 1:] != s[:, :-1]
-    starts = np.flatnonzero(new.ravel())
-    lengths = np.diff(np.append(starts, n * u)).astype(np.float64)
-    return np.bincount(starts // n, weights=lengths**3 - lengths, minlength=u)
 
 
 def cohens_d(x: np.ndarray, y: np.ndarray) -> np.ndarray:

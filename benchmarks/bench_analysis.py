@@ -1,0 +1,188 @@
+"""Benchmark of the analysis stage (issue 5): per-checkpoint cost and a sweep-sized CMNI table.
+
+    .venv/bin/python benchmarks/bench_analysis.py [--states 100000] [--sweep 3500] [--repeat 15]
+
+1. One 2 x 17 checkpoint on ``--states`` test states: the median time of
+   (a) activations of all layers, (b) group moments (mean, variance, skewness,
+   kurtosis per unit and group) + CMNI, their sum (the goal: <= 50 ms on 2
+   cores), then KL divergences, rank tests + unit classes, and each control at
+   its default size, and ``analyze_checkpoint`` without / with controls.
+2. A sweep: ``--sweep`` checkpoints of the paper's sweep shapes (1-3 layers of
+   5-50 units) written to a temporary run folder, then ``analyze_run`` without
+   controls and without significance (the CMNI table), timed end to end. With
+   ``--sweep-sample K`` only K checkpoints are written and the time is projected.
+
+The test states are synthetic (random boards with a consistent players row per
+scenario): timing does not depend on their content. Torch uses the machine's
+threads (2 here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mirror_neurons.analysis.activations import capture
+from mirror_neurons.analysis.cmni import cmni_from_means
+from mirror_neurons.analysis.controls import bootstrap_cmni, permutation_null, random_init_null
+from mirror_neurons.analysis.decoding import cross_decode
+from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_checkpoint, analyze_run, prepare_test
+from mirror_neurons.analysis.stats import group_moments, kl_to_none
+from mirror_neurons.analysis.units import classify, unit_tests
+from mirror_neurons.data.dataset import Split, write_dataset
+from mirror_neurons.game.constants import PLAYERS, Scenario, Symbol
+from mirror_neurons.train.checkpoint import Checkpoint, save_checkpoint
+from mirror_neurons.train.model import MLP, ModelConfig
+
+
+def synthetic_split(n: int, seed: int) -> Split:
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 100), dtype=np.uint8)
+    x[:, 0:32] = rng.choice([Symbol.SOLID, Symbol.ROUGH], size=(n, 32), p=[0.8, 0.2])
+    scenario = rng.choice(4, n, p=[0.4, 0.25, 0.25, 0.1]).astype(np.uint8)
+    fp = rng.integers(0, 31, n)
+    tp = (fp + rng.integers(1, 6, n)) % 32
+    rows = np.arange(n)
+    x[rows, PLAYERS.start + fp] = np.where(scenario % 2 == 1, Symbol.DISTRESS, Symbol.FROG)
+    x[rows, PLAYERS.start + tp] = np.where(scenario >= Scenario.TOAD, Symbol.DISTRESS, Symbol.TOAD)
+    x[:, 64:96] = np.where(rng.random((n, 32)) < 0.2, Symbol.FLY, 0)
+    x[:, 97] = rng.integers(0, 21, n)
+    return Split(x, rng.choice(4, n, p=[0.4, 0.4, 0.1, 0.1]).astype(np.uint8), scenario, fp.astype(np.uint8))
+
+
+def model(hidden, seed: int) -> MLP:
+    m = MLP(ModelConfig(hidden=hidden))
+    m.reset_parameters(torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        for layer in m.layers:
+            layer.bias.uniform_(-0.5, 0.5, generator=torch.Generator().manual_seed(seed + 1))
+    return m.eval()
+
+
+CPU: list[float] = []  # CPU seconds (all threads) of the last timeit call's median run
+
+
+def timeit(fn, repeat: int) -> tuple[float, object]:
+    """Median wall time of ``repeat`` runs after a warm-up; the median CPU time goes to CPU[-1].
+
+    On a shared machine the wall time includes waiting for the cores; the CPU
+    time (process_time, summed over threads) is what the work itself costs.
+    """
+    fn()  # warm-up
+    times, cpu, out = [], [], None
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        out = fn()
+        times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    CPU.append(statistics.median(cpu))
+    return statistics.median(times), out
+
+
+def ms(t: float) -> str:
+    return f"{1e3 * t:8.1f} ms wall {1e3 * CPU[-1]:8.1f} ms cpu"
+
+
+def per_checkpoint(states: int, repeat: int) -> None:
+    test = prepare_test(synthetic_split(states, 0))
+    m = model((17, 17), 1)
+    g = test.groups
+    print(f"== one 2 x 17 checkpoint, {states:,} test states (median of {repeat}) ==")
+    t_act, acts = timeit(lambda: capture(m, test.x), repeat)
+    layers, widths = tuple(acts), tuple(a.shape[1] for a in acts.values())
+
+    def moments_cmni():
+        a = np.concatenate(list(acts.values()), axis=1)
+        mo = group_moments(a, g)
+        return cmni_from_means(mo.mean, layers, widths).cmni
+
+    print(f"activations (38 units)                 {ms(t_act)}")
+    cpu_act = CPU[-1]
+    t_mom, value = timeit(moments_cmni, repeat)
+    print(f"moments x 4 groups + CMNI               {ms(t_mom)}   (CMNI {value:.5f})")
+    print(f"  activations + CMNI + four statistics  {1e3 * (t_act + t_mom):8.1f} ms wall {1e3 * (cpu_act + CPU[-1]):8.1f} ms cpu   (goal <= 50 ms)")
+    a = np.concatenate(list(acts.values()), axis=1)
+    t_kl, _ = timeit(lambda: kl_to_none(a, g), repeat)
+    print(f"KL divergences (3 pairs)                {ms(t_kl)}")
+    t_sig, _ = timeit(lambda: classify(m, unit_tests(a, g)), max(3, repeat // 3))
+    print(f"rank tests, BH, effect sizes, classes   {ms(t_sig)}")
+    cfg = AnalysisConfig()
+    rng = np.random.default_rng(0)
+    r = 3
+    t, _ = timeit(lambda: random_init_null(m.config, test.x, g, np.arange(cfg.n_random_init)), r)
+    print(f"control: random init x {cfg.n_random_init:<4}             {ms(t)}")
+    t, _ = timeit(lambda: permutation_null(a, g, cfg.n_permutations, rng), r)
+    print(f"control: label permutations x {cfg.n_permutations:<4}      {ms(t)}")
+    t, _ = timeit(lambda: bootstrap_cmni(a, g, cfg.n_bootstrap, rng), r)
+    print(f"control: bootstrap x {cfg.n_bootstrap:<4}               {ms(t)}")
+    t, _ = timeit(lambda: [cross_decode(acts[k], g, rng, n_permutations=cfg.n_decoding_permutations) for k in layers[:-1]], r)
+    print(f"cross-decoding, 2 layers x {cfg.n_decoding_permutations} perms       {ms(t)}")
+    ck = Checkpoint(Path("bench.json"), m, {"weights_sha256": "bench"})
+    for name, c in (
+        ("analyze_checkpoint, no controls, no significance", AnalysisConfig(controls=False, significance=False)),
+        ("analyze_checkpoint, no controls", AnalysisConfig(controls=False)),
+        ("analyze_checkpoint, all controls (defaults)", AnalysisConfig()),
+    ):
+        t, res = timeit(lambda c=c: analyze_checkpoint(ck, test, c), 3 if c.controls else repeat)
+        print(f"{name:<48} {ms(t)}")
+
+
+def sweep(n: int, sample: int | None, states: int, sig_sample: int = 0) -> None:
+    shapes = [(w,) * depth for depth in (1, 2, 3) for w in (5, 11, 17, 25, 35, 50)]
+    k = n if sample is None else sample
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data = write_dataset(tmp / "data", {"train": synthetic_split(10, 1), "val": synthetic_split(10, 2),
+                                            "test": synthetic_split(states, 0)}, {"seed": 0})  # fmt: skip
+        t = time.perf_counter()
+        for i in range(k):
+            hidden = shapes[i % len(shapes)]
+            save_checkpoint(tmp / "run" / "models" / f"m{i % 50:02d}" / f"epoch-{i:04d}", model(hidden, i),
+                            {"model_id": f"m{i % 50:02d}", "epoch": i, "val_loss": 0.1})  # fmt: skip
+        t_write = time.perf_counter() - t
+        print(f"== sweep: {k:,} checkpoints of {len(shapes)} shapes (1-3 x 5-50 units), {states:,} test states ==")
+        print(f"writing the checkpoints (not analysis)  {t_write:8.1f} s")
+        t, c = time.perf_counter(), time.process_time()
+        analyze_run(tmp / "run", data, AnalysisConfig(controls=False, significance=False), part_every=250)
+        t_run, c_run = time.perf_counter() - t, time.process_time() - c
+        print(f"analyze_run, CMNI table (no controls)   {t_run:8.1f} s wall {c_run:8.1f} s cpu   ({1e3 * t_run / k:.1f} ms per checkpoint)")
+        if sample is not None:
+            print(f"projected for {n:,} checkpoints          {t_run / k * n / 60:8.1f} min wall {c_run / k * n / 60:6.1f} min cpu  (goal <= 5 min)")
+        if sig_sample:
+            shutil.rmtree(tmp / "run" / "analysis")
+            keep = sorted((tmp / "run").rglob("*.json"))[sig_sample:]
+            for j in keep:
+                j.unlink()
+            t, c = time.perf_counter(), time.process_time()
+            analyze_run(tmp / "run", data, AnalysisConfig(controls=False), part_every=250)
+            t_sig, c_sig = time.perf_counter() - t, time.process_time() - c
+            print(f"with significance + classes, {sig_sample} ckpts  {t_sig:8.1f} s wall {c_sig:8.1f} s cpu"
+                  f"   -> {t_sig / sig_sample * n / 60:.1f} min wall for {n:,}")  # fmt: skip
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--states", type=int, default=100_000)
+    p.add_argument("--repeat", type=int, default=15)
+    p.add_argument("--sweep", type=int, default=3500)
+    p.add_argument("--sweep-sample", type=int, default=None)
+    p.add_argument("--skip-sweep", action="store_true")
+    p.add_argument("--significance-sample", type=int, default=50, help="checkpoints re-analysed with significance on")
+    args = p.parse_args(argv)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, python {sys.version.split()[0]}")
+    per_checkpoint(args.states, args.repeat)
+    if not args.skip_sweep:
+        sweep(args.sweep, args.sweep_sample, args.states, args.significance_sample)
+
+
+if __name__ == "__main__":
+    main()
