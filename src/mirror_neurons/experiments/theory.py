@@ -720,7 +720,7 @@ def results_markdown(summary: dict, grid: TheoryGrid) -> str:
              f"{summary.get('reached_threshold', 0)} reached val loss < 0.06. CMNI median {summary.get('cmni', {}).get('median', math.nan):.4g}, "
              f"max {summary.get('cmni', {}).get('max', math.nan):.4g}.", ""]
     if "S_by_complexity" in summary:
-        lines += ["| rate_max | mean S (distinct boards) | mean S_H (label entropy, bits) |", "|---|---|---|"]
+        lines += ["| rate_max | mean S (new boards per 1,000 recorded states) | mean S_H (label entropy, bits) |", "|---|---|---|"]
         lines += [f"| {k} | {v['S_mean']:.0f} | {v['S_H_mean']:.3f} |" for k, v in summary["S_by_complexity"].items()]
         lines.append("")
     for definition, d in summary["definitions"].items():
