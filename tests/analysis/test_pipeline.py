@@ -13,7 +13,7 @@ from analysis_synth import make_split, random_model
 from mirror_neurons.analysis.activations import capture
 from mirror_neurons.analysis.cmni import compute_cmni
 from mirror_neurons.analysis.groups import split_groups
-from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_checkpoint, analyze_run
+from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_checkpoint, analyze_run, temporal_view
 from mirror_neurons.cli import app
 from mirror_neurons.data.dataset import Split, write_dataset
 from mirror_neurons.errors import AnalysisError, CheckpointError, ConfigError, DataError
@@ -83,6 +83,12 @@ def test_analyze_run_writes_tables_and_resumes(run):
     for key in ("p_random_init", "p_permutation", "cmni_ci_low", "cmni_ci_high", "n_mirror", "n_differentiating", "test_accuracy"):
         assert first[key] is not None, key
     assert {"layer", "unit", "mean_frog", "kurt_none", "dfrog", "mns", "q_mirror", "d_frog", "auroc_toad", "class"} <= set(units.column_names)
+    # the temporal view: per model, epochs in order with their val loss and CMNI
+    tv = temporal_view(run_dir)
+    assert sorted(tv) == ["m0", "m1"]
+    np.testing.assert_array_equal(tv["m1"]["epoch"], [1, 3])
+    np.testing.assert_allclose(tv["m1"]["val_loss"], [0.1, 0.1 / 3])
+    assert tv["m1"]["cmni"][1] == pytest.approx(first["cmni"])
     # resume: nothing left to do, tables unchanged
     seen.clear()
     analyze_run(run_dir, data, FAST, on_checkpoint=lambda i, n, p: seen.append(p))

@@ -544,3 +544,22 @@ def summary_table(out: str | Path, top: int = 10):
     for r in ck[:top]:
         table.add_row(*("-" if r.get(c) is None else f.format(r[c]) for c, f in cols))
     return table
+
+
+def temporal_view(run_dir: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """The temporal view: per model, its checkpoints' epoch, val loss and CMNI (with interval if measured), by epoch.
+
+    Reads RUNDIR/analysis/checkpoints.parquet; {model_id: {"epoch", "val_loss", "cmni", "cmni_ci_low", "cmni_ci_high"}}.
+    """
+    path = Path(run_dir) / "analysis" / "checkpoints.parquet"
+    if not path.is_file():
+        raise AnalysisError(f"{path} does not exist; run `mirror-neurons analyze {run_dir}` first")
+    rows = pq.read_table(path).to_pylist()
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for mid in sorted({r["model_id"] for r in rows}):
+        mine = sorted((r for r in rows if r["model_id"] == mid), key=lambda r: (r["epoch"] is None, r["epoch"] or 0))
+        out[mid] = {
+            k: np.array([np.nan if r.get(k) is None else r[k] for r in mine], dtype=np.float64)
+            for k in ("epoch", "val_loss", "cmni", "cmni_ci_low", "cmni_ci_high")
+        }
+    return out
