@@ -296,10 +296,15 @@ def run(
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
     group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
+    threads: int = typer.Option(1, "--threads", min=1, help="Torch threads in this process (small models gain nothing from more)."),
 ) -> None:
     """The whole study in one command: data, sweep, analysis and the report, resumable."""
+    import torch
+
     from mirror_neurons.distributed.executors import local_path, make_executor
     from mirror_neurons.study import run_study
+
+    torch.set_num_threads(threads)  # more threads than free cores oversubscribe them: 10x slower on a busy machine
 
     if executor == "local" and address is None and not group_size:
         report = run_study(preset, out, console=console)
@@ -317,9 +322,14 @@ def report(
     figures: Path | None = typer.Option(None, "--figures", help="Also write every figure as a PNG file into this folder."),
     games: int = typer.Option(256, "--games", min=1, help="Seeded games per policy for the behaviour section."),
     turns: int = typer.Option(200, "--turns", min=2, help="Turns per behaviour game."),
+    threads: int = typer.Option(1, "--threads", min=1, help="Torch threads (small models gain nothing from more)."),
 ) -> None:
     """Render the report again from an existing, analysed run."""
+    import torch
+
     from mirror_neurons.report.html import write_report
+
+    torch.set_num_threads(threads)
 
     path = write_report(run_dir, out=out, data_dir=data, figures_dir=figures, behaviour_games=games, behaviour_turns=turns)
     console.print(f"report: {path}", highlight=False, soft_wrap=True)

@@ -18,6 +18,7 @@ stage's progress is shown with rich; ``progress=False`` keeps it quiet.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -208,11 +209,28 @@ def _sweep_stage(preset: str, paths: StudyPaths, sweep, progress: StageProgress,
     run_sweep(spec, paths.data, paths.sweep, progress=progress, executor=executor, group_size=group_size)
 
 
-def _analysis_stage(preset: str, paths: StudyPaths, config, progress: StageProgress) -> None:
-    from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_run
+def analysis_preset(preset: str):
+    """The analysis settings of a preset.
 
-    analyze_run(paths.sweep, paths.data, config if config is not None else AnalysisConfig(),
-                on_checkpoint=lambda i, n, _path: progress(i + 1, n))
+    ``paper``: the analysis defaults. ``demo``: the demo sweep leaves a few
+    hundred checkpoints and the analysis has about two minutes, so the controls
+    are smaller: 39 random initialisations and 99 label permutations (the
+    smallest p-value is then 1/40 and 1/100, so p < 0.05 stays reachable),
+    100 bootstrap resamples, 2 decoding permutations, 10 random ablation draws.
+    """
+    from mirror_neurons.analysis.pipeline import AnalysisConfig
+
+    if preset == "demo":
+        return AnalysisConfig(n_random_init=39, n_permutations=99, n_bootstrap=100, n_decoding_permutations=2,
+                              n_ablation_draws=10)
+    return AnalysisConfig()
+
+
+def _analysis_stage(preset: str, paths: StudyPaths, config, progress: StageProgress) -> None:
+    from mirror_neurons.analysis.pipeline import analyze_run
+
+    analyze_run(paths.sweep, paths.data, config if config is not None else analysis_preset(preset),
+                workers=max(1, min(2, os.cpu_count() or 1)), on_checkpoint=lambda i, n, _path: progress(i + 1, n))
 
 
 def _report_stage(paths: StudyPaths, options: dict, progress: StageProgress) -> None:

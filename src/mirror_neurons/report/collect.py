@@ -199,13 +199,17 @@ def measure_case(path: Path, test, config, *, max_box: int = 3) -> dict:
         layer = int(np.searchsorted(starts, u, side="right") - 1)
         return f"{names[layer]}.{u - starts[layer]} ({classes[u]})"
 
-    # Box plots: the mirror units with the largest smaller effect size, else the units with the largest MNS.
+    # Box plots: the mirror units with the largest smaller effect size; without mirror units, the units
+    # whose activations move most with either player's distress (sum of |Cohen's d|), so never a dead unit.
     if res.tests is not None and np.any(classes[hidden] == "mirror"):
         lift = np.minimum(res.tests.d_frog, res.tests.d_toad)
         mirror = hidden[classes[hidden] == "mirror"]
-        pick = mirror[np.argsort(-lift[mirror])][:max_box]
+        pick = mirror[np.argsort(-lift[mirror], kind="stable")][:max_box]
+    elif res.tests is not None:
+        moved = np.nan_to_num(np.abs(res.tests.d_frog) + np.abs(res.tests.d_toad), posinf=0.0)
+        pick = hidden[np.argsort(-moved[hidden], kind="stable")][:max_box]
     else:
-        pick = hidden[np.argsort(-res.cmni_all.mns[hidden], kind="stable")][:max_box]
+        pick = hidden[np.argsort(-res.moments.var[0, hidden], kind="stable")][:max_box]
     boxes = {unit_name(int(u)): [a[groups.index(g), u][:5000] for g in GROUPS] for u in pick}
     nulls = {}
     if res.controls is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy import stats
 
 from mirror_neurons.report import plots
 from mirror_neurons.report.inputs import ALPHA, CMNI_NONE, CMNI_ROBUST, ReportInputs
@@ -396,13 +397,18 @@ def verdicts(inp: ReportInputs) -> list[list[str]]:
     if not deep.any():
         rows.append([claim, "CMNI 0.0003-0.0005", "no three-layer model in this sweep", "not testable at this scale",
                      "the sweep has no three-layer model"])
+    elif not (~deep).any():
+        rows.append([claim, "CMNI 0.0003-0.0005", "only three-layer models in this sweep", "not testable at this scale",
+                     "nothing shallower to compare with"])
     else:
         med = float(np.median(cmni[deep]))
-        shallow = float(np.median(cmni[~deep])) if (~deep).any() else float("nan")
-        ok = med < shallow
-        rows.append([claim, "CMNI 0.0003-0.0005", f"median CMNI {med:.5f} (three layers) vs {fmt(shallow, 5)} (fewer)",
-                     "reproduced" if ok and med < CMNI_ROBUST else "not reproduced",
-                     "deeper models have lower CMNI" if ok else "deeper models do not have lower CMNI"])
+        shallow = float(np.median(cmni[~deep]))
+        p = float(stats.mannwhitneyu(cmni[deep], cmni[~deep], alternative="less").pvalue)
+        ok = med < CMNI_ROBUST and p < ALPHA
+        rows.append([claim, "CMNI 0.0003-0.0005", f"median CMNI {med:.5f} (three layers) vs {fmt(shallow, 5)} (fewer layers)",
+                     "reproduced" if ok else "not reproduced",
+                     f"three-layer checkpoints have lower CMNI (one-sided Mann-Whitney p = {p:.3g})" if ok
+                     else f"three-layer checkpoints do not have significantly lower CMNI (one-sided Mann-Whitney p = {p:.3g})"])
 
     claim = "CMNI peaks early and declines while val loss keeps improving (Figure 2)"
     case = inp.case
@@ -421,10 +427,13 @@ def verdicts(inp: ReportInputs) -> list[list[str]]:
         pe, pv, le, lv = peak_summary(h["epoch"], h["cmni"])
         early = pe < le
         decline = lv < 0.8 * pv
+        at_peak = (np.asarray(c["model"]) == case.row["model"]) & (np.asarray(c["epoch"]) == pe)
+        p_peak = float(np.asarray(c["p_value"], dtype=float)[at_peak][0]) if at_peak.any() else float("nan")
+        chance = f"; the peak's p vs chance is {fmt(p_peak, 3)}"
         rows.append([claim, paper, f"peak {pv:.4f} at epoch {pe}, {lv:.4f} at epoch {le}",
                      "reproduced" if early and decline else "not reproduced",
-                     "CMNI falls by more than 20 % after an earlier peak" if early and decline
-                     else "no decline of more than 20 % after the peak"])
+                     ("raw CMNI falls by more than 20 % after an earlier peak" if early and decline
+                      else "no decline of more than 20 % after the peak") + chance])
 
     claim = "About 4 of 17 first-layer units are mirror units, 2 differentiating (case example)"
     if case is None:
