@@ -103,3 +103,14 @@ def test_presets():
     assert DataConfig.preset("demo").game.dependency == 1.0 and DataConfig.preset("demo").game.veil == 1.0
     with pytest.raises(ConfigError, match="unknown preset 'huge'"):
         DataConfig.preset("huge")
+
+
+def test_knobs_reach_the_data(tmp_path):
+    """D = 0: the world follows the leader, Frog never reaches column 26, so no help labels; I = 0: Toad shows 10."""
+    config = DataConfig.preset("demo", n_states=3_000, seed=1, dependency=0.0, veil=0.0, episode_turns=300)
+    data = load_dataset(build_dataset(config, tmp_path / "knobs"))
+    x = np.concatenate([data.train.x, data.val.x, data.test.x])
+    frog_pos = np.concatenate([data.train.frog_pos, data.val.frog_pos, data.test.frog_pos])
+    assert frog_pos.max() < 26 and data.manifest["natural_distribution"]["label"]["help"] == 0
+    assert data.manifest["test_label_shares"]["help"] == 0 and len(data.test) > 0
+    assert (x[:, 32:64] == 10).any() and data.manifest["config"]["game"]["veil"] == 0.0

@@ -67,6 +67,13 @@ def test_missing_out_is_named():
     assert result.exit_code == 2 and "--out is required" in error_line(result)
 
 
+def test_out_folder_that_is_not_a_dataset_is_left_alone(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["data", *SMALL, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a dataset folder" in error_line(result)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
 def copy_of(dataset, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()

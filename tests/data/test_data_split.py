@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mirror_neurons.data.dataset import Split
-from mirror_neurons.data.split import fit_test_size, label_quotas, split_rows
+from mirror_neurons.data.split import fit_test_size, label_quotas, present_shares, split_rows
 from mirror_neurons.errors import DataError
 
 
@@ -59,3 +59,14 @@ def test_automatic_test_size_leaves_half_of_each_label_for_training():
     assert 0 < size < 1_000
     assert label_quotas(size)[3] <= n_help // 2 < label_quotas(size + 10)[3]
     assert fit_test_size(rows.label, 50) == 50
+
+
+def test_a_label_that_never_occurs_is_left_out_of_the_mix():
+    rows = unique_rows(5_000)
+    no_help = rows.take(np.flatnonzero(rows.label != 3))
+    shares = present_shares(no_help.label)
+    assert np.allclose(shares, (4 / 9, 4 / 9, 1 / 9, 0.0))
+    size = fit_test_size(no_help.label, 900, shares)
+    assert size == 900
+    test = split_rows(no_help, size, 0.2, seed=1, shares=shares)["test"]
+    assert np.bincount(test.label, minlength=4).tolist() == [400, 400, 100, 0]

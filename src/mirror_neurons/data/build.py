@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from mirror_neurons.data.config import TEST_LABEL_SHARES, DataConfig
-from mirror_neurons.data.dataset import Split, read_manifest, write_dataset
+from mirror_neurons.data.dataset import MANIFEST, Split, read_manifest, write_dataset
 from mirror_neurons.data.describe import verify_files
 from mirror_neurons.data.generate import Progress, collect_boards
 from mirror_neurons.data.prepare import ENERGY_PROBS, ENERGY_VALUES, FLY_PATTERNS, label_states, prepare
-from mirror_neurons.data.split import fit_test_size, split_rows
+from mirror_neurons.data.split import fit_test_size, present_shares, split_rows
 from mirror_neurons.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ def existing_dataset(config: DataConfig, out: str | Path) -> bool:
     out = Path(out)
     if not out.exists():
         return False
+    if not (out / MANIFEST).is_file():
+        raise DataError(f"{out} already exists and is not a dataset folder (no {MANIFEST}); choose another --out or remove it")
     manifest = read_manifest(out)
     theirs, ours = manifest.get("config"), config.to_dict()
     if theirs != ours:
@@ -79,12 +81,15 @@ def build_dataset(
         return out
     start = time.perf_counter()
     rows, stats = build_rows(config, workers=workers, batch_games=batch_games, progress=progress, executor=executor)
+    shares = present_shares(rows.label)
+    if shares != TEST_LABEL_SHARES:
+        log.warning("some labels never occur with this config; test label shares %s", shares)
     test_size = config.resolved_test_size
     if config.test_size is None:  # scaled automatically: shrink it if a label is too rare to fill its quota
-        test_size = fit_test_size(rows.label, test_size)
+        test_size = fit_test_size(rows.label, test_size, shares)
         if test_size < config.resolved_test_size:
             log.warning("test set reduced from %d to %d rows: too few rare-label rows", config.resolved_test_size, test_size)
-    splits = split_rows(rows, test_size, config.val_fraction, config.seed)
+    splits = split_rows(rows, test_size, config.val_fraction, config.seed, shares)
     if progress is not None:
         progress("write", 0, 1)
     info = {
@@ -93,7 +98,7 @@ def build_dataset(
         "test_size": {"planned": config.resolved_test_size, "used": test_size},
         "generation": stats,
         "natural_distribution": rows.distributions(),
-        "test_label_shares": dict(zip(("hop", "jump", "leap", "help"), TEST_LABEL_SHARES, strict=True)),
+        "test_label_shares": dict(zip(("hop", "jump", "leap", "help"), shares, strict=True)),
         "preparation": {
             "energy_values": ENERGY_VALUES.tolist(),
             "energy_probs": np.round(ENERGY_PROBS, 6).tolist(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
+from numbers import Integral
 
 from mirror_neurons.errors import ConfigError
 from mirror_neurons.game.config import GameConfig
@@ -43,10 +44,12 @@ class DataConfig:
     """Name of the preset this config came from (for the manifest only)."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.n_states, int) or self.n_states < 1:
-            raise ConfigError(f"n_states must be a positive integer, got {self.n_states!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        for name, low in (("n_states", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+                kind = "a positive" if low else "a non-negative"
+                raise ConfigError(f"{name} must be {kind} integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
         object.__setattr__(self, "policy", tuple(float(p) for p in check_probs(self.policy)))
         if not isinstance(self.game, GameConfig):
             raise ConfigError(f"game must be a GameConfig, got {type(self.game).__name__}")

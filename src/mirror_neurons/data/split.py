@@ -45,10 +45,24 @@ def fit_test_size(label: np.ndarray, planned: int, shares: tuple[float, ...] = T
     return size
 
 
-def split_rows(rows: Split, test_size: int, val_fraction: float, seed: int) -> dict[str, Split]:
+def present_shares(label: np.ndarray, shares: tuple[float, ...] = TEST_LABEL_SHARES) -> tuple[float, ...]:
+    """The test mix over the labels that occur at all, renormalised (all four occur in the paper's game).
+
+    At dependency D near 0 the world follows the leading player, Frog never
+    reaches column 26 and no state is labeled *help*; the test set is then
+    40/40/10 renormalised over hop, jump and leap.
+    """
+    present = np.bincount(label, minlength=len(shares))[: len(shares)] > 0
+    kept = np.where(present, shares, 0.0)
+    return tuple(float(v) for v in kept / kept.sum())
+
+
+def split_rows(
+    rows: Split, test_size: int, val_fraction: float, seed: int, shares: tuple[float, ...] = TEST_LABEL_SHARES
+) -> dict[str, Split]:
     """``train``/``val``/``test`` from unique rows; each split keeps the rows' original order."""
     test_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, SPLIT_STREAM]).spawn(2))
-    quotas = label_quotas(test_size)
+    quotas = label_quotas(test_size, shares)
     test_parts = []
     for action, quota in zip(Action, quotas, strict=True):
         candidates = np.flatnonzero(rows.label == action)
