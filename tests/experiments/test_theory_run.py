@@ -25,8 +25,11 @@ def tiny(tmp_path_factory):
     return grid, out, summary, json.loads((out / "records.json").read_text())
 
 
-def _cmni_by_hand(weights: dict, x: np.ndarray, scenario: np.ndarray) -> float:
-    """SPEC section 6 with plain numpy: ReLU layers, linear output, published group filters."""
+def _cmni_by_hand(weights: dict, x: np.ndarray, scenario: np.ndarray, scale_free: bool = False) -> float:
+    """SPEC section 6 with plain numpy: ReLU layers, linear output, published group filters.
+
+    ``scale_free``: differences divided by the pooled standard deviation (ddof 1), i.e. Cohen's d.
+    """
     n_layers = len([k for k in weights if k.endswith(".weight")])
     a, units = x.astype(np.float64), []
     for i in range(n_layers):
@@ -38,8 +41,16 @@ def _cmni_by_hand(weights: dict, x: np.ndarray, scenario: np.ndarray) -> float:
     none = scenario == 0
     frog = (scenario == 1) & (players == 5).any(axis=1)
     toad = (scenario == 2) & (players == 4).any(axis=1)
-    d_frog = acts[frog].mean(0) - acts[none].mean(0)
-    d_toad = acts[toad].mean(0) - acts[none].mean(0)
+    def diff(g):
+        d = acts[g].mean(0) - acts[none].mean(0)
+        if not scale_free:
+            return d
+        n1, n0 = g.sum(), none.sum()
+        sd = np.sqrt(((n1 - 1) * acts[g].var(0, ddof=1) + (n0 - 1) * acts[none].var(0, ddof=1)) / (n1 + n0 - 2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(sd > 0, d / sd, np.where(d == 0, 0.0, np.sign(d) * 1e6))
+
+    d_frog, d_toad = diff(frog), diff(toad)
     mns = np.where((d_frog > 0) & (d_toad > 0), np.minimum(d_frog, d_toad), 0.0)
     return float(mns.mean())
 
@@ -67,6 +78,7 @@ def test_every_model_has_a_record_that_follows_the_rules(tiny):
         half = len(dataset.val) // 2
         x, scenario = dataset.val.x[half:], dataset.val.scenario[half:]
         assert r["cmni"] == pytest.approx(_cmni_by_hand(weights, x, scenario), rel=1e-4, abs=1e-7)
+        assert r["scale_free"]["es_cmni"] == pytest.approx(_cmni_by_hand(weights, x, scenario, scale_free=True), rel=1e-3, abs=1e-6)
         assert 1 / (1 + grid.n_permutations) <= r["p_perm"] <= 1 and 1 / (1 + grid.n_random_inits) <= r["p_init"] <= 1
         assert r["emergent_chance"] == (r["cmni"] > r["perm_q95"] and r["cmni"] > r["init_q95"] and r["n_mirror"] >= 1)
 

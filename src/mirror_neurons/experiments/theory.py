@@ -477,6 +477,58 @@ def analyse_checkpoint(path: Path, states, groups, grid: TheoryGrid, rng: np.ran
     }
 
 
+def scale_free_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, records: Sequence[dict]) -> list[dict]:
+    """Exploratory (not pre-registered): the scale-free index of each analysed checkpoint against untrained networks.
+
+    The analysis stage's ``effect_size_cmni`` (MNS from Cohen's d instead of raw
+    activation differences) of each model's analysed checkpoint, and of
+    ``n_random_inits`` freshly initialised networks per architecture on the same
+    states; written to ``cells/<cell>/scale_free.json`` and skipped when present.
+    """
+    from mirror_neurons.analysis.activations import capture
+    from mirror_neurons.analysis.cmni import effect_size_cmni
+    from mirror_neurons.analysis.groups import split_groups
+    from mirror_neurons.analysis.stats import group_moments
+    from mirror_neurons.data.dataset import load_dataset
+    from mirror_neurons.train.checkpoint import load_checkpoint
+    from mirror_neurons.train.model import MLP, ModelConfig
+
+    out_file = folder / "scale_free.json"
+    if out_file.is_file():
+        return json.loads(out_file.read_text())
+    dataset = load_dataset(folder / "data")
+    half = len(dataset.val) // 2
+    states = dataset.val.take(np.arange(half, len(dataset.val)))
+    groups = split_groups(states)
+    x = states.x.astype(np.float32)
+
+    def index_of(model) -> float:
+        acts = capture(model, x)
+        a = np.concatenate(list(acts.values()), axis=1)
+        return float(effect_size_cmni(group_moments(a, groups), model.config.layer_names, model.config.widths).cmni)
+
+    nulls = {}
+    for a, hidden in enumerate(grid.hidden):
+        import torch
+
+        model = MLP(ModelConfig(hidden=hidden, dropout=grid.dropout))
+        seeds = np.random.default_rng(_seed(grid.seed, 5, index, a)).integers(0, 2**62, grid.n_random_inits)
+        values = []
+        for seed in seeds:
+            model.reset_parameters(torch.Generator().manual_seed(int(seed)))
+            values.append(index_of(model))
+        nulls[tuple(hidden)] = np.array(values)
+    rows = []
+    for r in records:
+        path = next((folder / "run" / "models" / r["model_id"]).glob(f"*_epoch-{r['epoch']:04d}_*.json"))
+        value = index_of(load_checkpoint(path).model)
+        null = nulls[tuple(r["hidden"])]
+        rows.append({"model_id": r["model_id"], "es_cmni": value, "es_init_q95": float(np.quantile(null, NULL_QUANTILE)),
+                     "es_init_median": float(np.median(null)), "es_p_init": float((1 + np.sum(null >= value)) / (1 + len(null)))})
+    atomic.write_json(out_file, rows)
+    return rows
+
+
 def _checkpoint_metas(paths: Iterable[Path]) -> list[dict]:
     out = []
     for p in paths:
@@ -577,7 +629,10 @@ def run_theory(grid: TheoryGrid, out: str | Path, *, progress: Progress | None =
                 progress(f"{cells[i].name}: complete")
 
         per_cell = executor.map(run_cell, tasks, resources=Resources(num_cpus=1), on_result=done)
-    records = [r for cell_records in per_cell for r in cell_records]
+    records = []
+    for (grid_, cell, index, folder), cell_records in zip(tasks, per_cell):
+        extra = {row["model_id"]: row for row in scale_free_cell(grid, cell, index, folder, cell_records)}
+        records.extend({**r, "scale_free": extra[r["model_id"]]} for r in cell_records)
     atomic.write_json(out / "records.json", records)
     summary = summarise(records)
     atomic.write_json(out / "summary.json", summary)
@@ -636,6 +691,11 @@ def nulls_by_capacity(records: Sequence[dict]) -> list[dict]:
             "beats_perm": int(sum(r["cmni"] > r["perm_q95"] for r in rs)),
             "beats_init": int(sum(r["cmni"] > r["init_q95"] for r in rs)),
             "with_mirror_unit": int(sum(r["n_mirror"] >= 1 for r in rs)),
+            **({
+                "es_cmni": float(np.median([r["scale_free"]["es_cmni"] for r in rs])),
+                "es_init_q95": float(np.median([r["scale_free"]["es_init_q95"] for r in rs])),
+                "es_beats_init": int(sum(r["scale_free"]["es_cmni"] > r["scale_free"]["es_init_q95"] for r in rs)),
+            } if all("scale_free" in r for r in rs) else {}),
         })
     return rows
 
@@ -751,6 +811,12 @@ def results_markdown(summary: dict, grid: TheoryGrid) -> str:
                   "| hidden | M | models | CMNI | permutation null q95 | random-init null q95 | beat perm | beat init | >= 1 mirror unit |", "|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {'x'.join(map(str, r['hidden']))} | {r['M']} | {r['n']} | {r['cmni']:.4f} | {r['perm_q95']:.4f} | {r['init_q95']:.4f} | {r['beats_perm']} | {r['beats_init']} | {r['with_mirror_unit']} |" for r in summary["nulls_by_M"]]
         lines.append("")
+        if all("es_cmni" in r for r in summary["nulls_by_M"]):
+            lines += ["Exploratory (not pre-registered): the scale-free index (`effect_size_cmni`: MNS from Cohen's d) of the same checkpoints "
+                      "against untrained networks of the same architecture on the same states (medians over models):", "",
+                      "| hidden | models | scale-free CMNI | untrained null q95 | beat the untrained null |", "|---|---|---|---|---|"]
+            lines += [f"| {'x'.join(map(str, r['hidden']))} | {r['n']} | {r['es_cmni']:.4f} | {r['es_init_q95']:.4f} | {r['es_beats_init']} |" for r in summary["nulls_by_M"]]
+            lines.append("")
     ex = summary.get("exploratory")
     if ex:
         lines += [f"### Exploratory: {ex['definition']}", "", f"{ex['k']} of {summary['n_models']} models.", "",
