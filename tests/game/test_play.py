@@ -78,6 +78,20 @@ def test_play_in_a_pseudo_terminal_quits_on_q():
     assert child.exitstatus == 0
 
 
+@pytest.mark.slow
+def test_play_in_a_pseudo_terminal_quits_on_ctrl_c():
+    child = pexpect.spawn(CLI, ["play", "--seed", "1"], encoding="utf-8", timeout=30)
+    try:
+        child.expect_exact(HELP_LINE)
+        child.sendintr()
+        child.expect_exact("you quit after 0 turns")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+
+
+@pytest.mark.timeout(20)
 def test_terminal_keys_are_single_presses_and_the_terminal_is_restored():
     import os
     import pty
@@ -86,9 +100,9 @@ def test_terminal_keys_are_single_presses_and_the_terminal_is_restored():
     master, slave = pty.openpty()
     with os.fdopen(slave, "r", closefd=True) as stream:
         before = termios.tcgetattr(slave)
-        os.write(master, b"hj")  # no newline: only cbreak mode delivers these
         with keys_from(stream) as keys:
+            assert termios.tcgetattr(slave)[3] & (termios.ICANON | termios.ISIG) == 0
+            os.write(master, b"hj")  # no newline: only cbreak mode delivers these
             assert [next(keys), next(keys)] == ["h", "j"]
-            assert termios.tcgetattr(slave)[3] & termios.ICANON == 0
         assert termios.tcgetattr(slave) == before
     os.close(master)

@@ -1,9 +1,9 @@
 """``mirror-neurons play``: a person plays Frog in the terminal against a policy-driven Toad.
 
 One key per action (``constants.ACTION_KEYS``: h hop, j jump, l leap, p help;
-q quits), no Enter needed when stdin is a terminal (it is put in cbreak mode
-and restored on exit, even on Ctrl-C); when stdin is a pipe or file, keys are
-read line by line, every non-blank character being one key. The screen is
+q quits). When stdin is a terminal, keys need no Enter (cbreak mode, restored
+on exit) and Ctrl-C or Ctrl-D quit like ``q``; when it is a pipe or file, keys
+are read line by line, every non-blank character being one key. The screen is
 redrawn before each of Frog's turns. ``play`` takes its keys and output as
 arguments, so it runs the same way in a test as in a terminal.
 """
@@ -27,6 +27,8 @@ from mirror_neurons.game.policies import random_actions
 from mirror_neurons.game.render import render
 
 QUIT_KEY = "q"
+CTRL_C, CTRL_D = "\x03", "\x04"
+"""On a terminal these arrive as keys (signals are off while playing) and quit like ``q``."""
 HELP_LINE = "keys: " + "  ".join(f"{k} {a.name.lower()}" for k, a in ACTION_KEYS.items()) + f"  {QUIT_KEY} quit"
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
 
@@ -44,22 +46,10 @@ class PlayResult:
     """The player pressed ``q`` (or input ended) before the game's last turn."""
 
 
-def _terminal_keys(stream: TextIO) -> Iterator[str]:
-    """Single key presses from a terminal in cbreak mode (restored when the generator closes)."""
-    import termios
-    import tty
-
-    fd = stream.fileno()
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setcbreak(fd)
-        while True:
-            data = os.read(fd, 1)
-            if not data:
-                return
-            yield data.decode(errors="replace")
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+def _read_keys(fd: int) -> Iterator[str]:
+    """Key presses from a file descriptor, one byte at a time, until end of input."""
+    while data := os.read(fd, 1):
+        yield data.decode(errors="replace")
 
 
 def _line_keys(stream: TextIO) -> Iterator[str]:
@@ -70,12 +60,30 @@ def _line_keys(stream: TextIO) -> Iterator[str]:
 
 @contextmanager
 def keys_from(stream: TextIO):
-    """Keys from ``stream``: one key press at a time on a terminal, else line by line."""
-    keys = _terminal_keys(stream) if stream.isatty() else _line_keys(stream)
+    """Keys from ``stream``: one key press at a time on a terminal, else line by line.
+
+    A terminal is put in cbreak mode on entry, before anything is drawn, so no
+    key typed after the first picture waits for Enter; it is restored on exit.
+    The switch keeps type-ahead (``TCSANOW``, not the default flush). Signal
+    keys are turned off too, so Ctrl-C arrives as a key and quits cleanly
+    between turns instead of interrupting one halfway.
+    """
+    if not stream.isatty():
+        yield _line_keys(stream)
+        return
+    import termios
+    import tty
+
+    fd = stream.fileno()
+    saved = termios.tcgetattr(fd)
     try:
-        yield keys
+        tty.setcbreak(fd, termios.TCSANOW)
+        mode = termios.tcgetattr(fd)
+        mode[3] &= ~termios.ISIG  # lflag: Ctrl-C, Ctrl-Z, Ctrl-\ become plain keys
+        termios.tcsetattr(fd, termios.TCSANOW, mode)
+        yield _read_keys(fd)
     finally:
-        keys.close()
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def play(
@@ -114,7 +122,7 @@ def play(
             continue
         draw(f"{message}\n{HELP_LINE}")
         key = next(key_iter, QUIT_KEY)
-        if key == QUIT_KEY:
+        if key in (QUIT_KEY, CTRL_C, CTRL_D):
             quit_ = True
             break
         if key not in ACTION_KEYS:
