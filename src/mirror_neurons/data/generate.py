@@ -34,7 +34,8 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class Boards:
-    """Unique boards in first-occurrence order: ``keys`` (n,) uint64, ``game`` (n,) int64, ``turn`` (n,) int64."""
+    """Distinct boards and where each first occurred: ``keys`` (n,) uint64 (``prepare.frog_view_boards``),
+    ``game`` (n,) and ``turn`` (n,) int64."""
 
     keys: np.ndarray
     game: np.ndarray
@@ -94,6 +95,7 @@ def _chunks(first_game: int, n_games: int, batch_games: int, workers: int) -> li
 
 
 def default_workers() -> int:
+    """CPU cores this process may use (the CLI's ``--workers 0``)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
