@@ -869,6 +869,19 @@ def theory_section(summary: dict, records: Sequence[dict], number: int = 9):
     for d in DEFINITIONS:
         rows = [[v["part"], v["verdict"], v["because"]] for v in summary["definitions"][d]["verdicts"]]
         s.tables.append(Table(f"Verdicts, {DEFINITION_NAMES[d]} definition", ["part of the theory", "verdict", "because"], rows))
+    nulls = summary.get("nulls_by_M", [])
+    if nulls:
+        scale_free = all("es_cmni" in r for r in nulls)
+        columns = ["hidden", "M", "models", "CMNI", "permutation null q95", "random-init null q95", "beat both"]
+        columns += ["scale-free CMNI", "untrained null q95", "beat it (exploratory)"] if scale_free else []
+        rows = []
+        for r in nulls:
+            row = ["x".join(map(str, r["hidden"])), str(r["M"]), str(r["n"]), f"{r['cmni']:.4f}", f"{r['perm_q95']:.4f}", f"{r['init_q95']:.4f}",
+                   str(sum(1 for m in records if m["M"] == r["M"] and m["cmni"] > m["perm_q95"] and m["cmni"] > m["init_q95"]))]
+            if scale_free:
+                row += [f"{r['es_cmni']:.4f}", f"{r['es_init_q95']:.4f}", str(r["es_beats_init"])]
+            rows.append(row)
+        s.tables.append(Table("CMNI against its nulls per architecture (medians over models)", columns, rows))
     return s
 
 
