@@ -27,6 +27,7 @@ def write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = True) -> 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -47,6 +48,12 @@ def write_text(path: str | os.PathLike, text: str, *, fsync: bool = True) -> Non
 def write_json(path: str | os.PathLike, obj: object, *, fsync: bool = True) -> None:
     """Atomically write ``obj`` as indented, key-sorted JSON."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", fsync=fsync)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _json_default(obj: object) -> object:
@@ -71,6 +78,7 @@ def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; the finished folder is an ordinary one
     try:
         yield tmp
         _fsync_tree(tmp)
