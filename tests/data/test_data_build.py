@@ -114,3 +114,13 @@ def test_knobs_reach_the_data(tmp_path):
     assert frog_pos.max() < 26 and data.manifest["natural_distribution"]["label"]["help"] == 0
     assert data.manifest["test_label_shares"]["help"] == 0 and len(data.test) > 0
     assert (x[:, 32:64] == 10).any() and data.manifest["config"]["game"]["veil"] == 0.0
+
+
+def test_config_built_without_a_preset_names_itself_custom_and_serialises():
+    """The ``preset`` class method must not shadow the recorded preset name's default."""
+    import json
+    from dataclasses import asdict
+
+    config = DataConfig(n_states=10)
+    assert config.preset_name == "custom"
+    json.dumps(asdict(config))  # a classmethod object here would raise TypeError

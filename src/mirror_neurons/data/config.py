@@ -40,8 +40,9 @@ class DataConfig:
     """Share of the non-test rows held out for validation."""
     max_games: int | None = None
     """Give up (with an error) after this many games; None allows 4x the games a 25 % unique yield would need."""
-    preset: str = "custom"
-    """Name of the preset this config came from (for the manifest only)."""
+    preset_name: str = "custom"
+    """Name of the preset this config came from (for the manifest only). Not called ``preset``:
+    that name is the ``preset`` class method, which would shadow the field's default."""
 
     def __post_init__(self) -> None:
         for name, low in (("n_states", 1), ("seed", 0)):
@@ -61,6 +62,8 @@ class DataConfig:
             raise ConfigError(
                 f"test_size must be in 0..n_states-1 (n_states={self.n_states}), got {self.test_size}"
             )
+        if not isinstance(self.preset_name, str):
+            raise ConfigError(f"preset_name must be a string, got {self.preset_name!r}")
         if self.max_games is not None and self.max_games < 1:
             raise ConfigError(f"max_games must be >= 1, got {self.max_games}")
 
@@ -83,7 +86,7 @@ class DataConfig:
         game = overrides.pop("game", GameConfig())
         if game_overrides:
             game = replace(game, **game_overrides)
-        values = {**PRESETS[name], "preset": name, "game": game}
+        values = {**PRESETS[name], "preset_name": name, "game": game}
         values.update(overrides)
         return cls(**values)
 

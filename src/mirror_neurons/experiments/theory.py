@@ -414,7 +414,7 @@ def data_config(grid: TheoryGrid, cell: DataCell, index: int):
     game = GameConfig(rate_max=cell.rate_max, dependency=cell.dependency, veil=cell.veil)
     # No balanced test split: at D < 1 the game yields no help labels, so the 40/40/10/10 test set
     # cannot be drawn; the second half of the validation split is analysed instead (docs/theory.md).
-    return DataConfig(n_states=grid.n_states, seed=_seed(grid.seed, 1, index), game=game, test_size=0, val_fraction=VAL_FRACTION, preset="custom")
+    return DataConfig(n_states=grid.n_states, seed=_seed(grid.seed, 1, index), game=game, test_size=0, val_fraction=VAL_FRACTION)
 
 
 def train_configs(grid: TheoryGrid, index: int, val_rows: int) -> tuple[list, list[str]]:
