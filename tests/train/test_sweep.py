@@ -71,10 +71,14 @@ def test_paper_preset_matches_spec_section_5():
     assert case, "the case-example model 2 x 17, lr 4e-6, batch 25 is in the sweep"
 
 
-def test_demo_preset_loads():
+def test_demo_preset_is_sized_for_the_demo_and_scaled_from_the_paper():
     spec = load_sweep("demo")
-    assert 1 <= len(spec.configs) * spec.replicates <= 100
-    assert all(c.epoch_rows > 0 or c.max_epochs <= 100 for c in spec.configs)
+    assert {len(c.model.hidden) for c in spec.configs} == {1, 2, 3}
+    # the budget: at most 30M model-rows of training in all (about 4-5 minutes on 2 cores)
+    assert sum(c.epoch_rows * c.max_epochs for c in spec.configs) * spec.replicates <= 30_000_000
+    case = [c for c in spec.configs if c.model.hidden == (17, 17)]
+    assert case and case[0].lr == pytest.approx(25 * 4e-6)  # the header's rule: lr = 25 x the paper's
+    assert all(c.patience == 10 and c.model.dropout == 0.12 and c.batch_size == 25 for c in spec.configs)
 
 
 @pytest.mark.parametrize(
