@@ -151,22 +151,23 @@ def sweep(n: int, sample: int | None, states: int, sig_sample: int = 0) -> None:
         t_write = time.perf_counter() - t
         print(f"== sweep: {k:,} checkpoints of {len(shapes)} shapes (1-3 x 5-50 units), {states:,} test states ==")
         print(f"writing the checkpoints (not analysis)  {t_write:8.1f} s")
-        t, c = time.perf_counter(), time.process_time()
-        analyze_run(tmp / "run", data, AnalysisConfig(controls=False, significance=False), part_every=250)
-        t_run, c_run = time.perf_counter() - t, time.process_time() - c
-        print(f"analyze_run, CMNI table (no controls)   {t_run:8.1f} s wall {c_run:8.1f} s cpu   ({1e3 * t_run / k:.1f} ms per checkpoint)")
-        if sample is not None:
-            print(f"projected for {n:,} checkpoints          {t_run / k * n / 60:8.1f} min wall {c_run / k * n / 60:6.1f} min cpu  (goal <= 5 min)")
-        if sig_sample:
-            shutil.rmtree(tmp / "run" / "analysis")
-            keep = sorted((tmp / "run").rglob("*.json"))[sig_sample:]
-            for j in keep:
-                j.unlink()
+
+        def timed(label: str, config: AnalysisConfig, count: int, workers: int = 1) -> None:
+            shutil.rmtree(tmp / "run" / "analysis", ignore_errors=True)
             t, c = time.perf_counter(), time.process_time()
-            analyze_run(tmp / "run", data, AnalysisConfig(controls=False), part_every=250)
-            t_sig, c_sig = time.perf_counter() - t, time.process_time() - c
-            print(f"with significance + classes, {sig_sample} ckpts  {t_sig:8.1f} s wall {c_sig:8.1f} s cpu"
-                  f"   -> {t_sig / sig_sample * n / 60:.1f} min wall for {n:,}")  # fmt: skip
+            analyze_run(tmp / "run", data, config, part_every=250, workers=workers)
+            wall, cpu = time.perf_counter() - t, time.process_time() - c
+            print(f"{label:<44} {wall:7.1f} s wall {cpu:7.1f} s cpu ({1e3 * wall / count:6.1f} ms wall per checkpoint)")
+            if count < n:
+                print(f"  projected for {n:,} checkpoints: {wall / count * n / 60:5.1f} min wall, {cpu / count * n / 60:5.1f} min cpu")
+
+        table = AnalysisConfig(controls=False, significance=False, statistics=False)
+        timed("CMNI table (means, variances, CMNI)", table, k)
+        timed("+ skewness, kurtosis, KL", AnalysisConfig(controls=False, significance=False), k)
+        if sig_sample:
+            for j in sorted((tmp / "run").rglob("*.json"))[sig_sample:]:
+                j.unlink()
+            timed("+ rank tests, q-values, classes", AnalysisConfig(controls=False), sig_sample)
 
 
 def main(argv=None) -> None:
@@ -176,10 +177,15 @@ def main(argv=None) -> None:
     p.add_argument("--sweep", type=int, default=3500)
     p.add_argument("--sweep-sample", type=int, default=None)
     p.add_argument("--skip-sweep", action="store_true")
+    p.add_argument("--skip-single", action="store_true", help="only the sweep")
+    p.add_argument("--threads", type=int, default=0, help="torch threads in this process (0: torch's default)")
     p.add_argument("--significance-sample", type=int, default=50, help="checkpoints re-analysed with significance on")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, python {sys.version.split()[0]}")
-    per_checkpoint(args.states, args.repeat)
+    if not args.skip_single:
+        per_checkpoint(args.states, args.repeat)
     if not args.skip_sweep:
         sweep(args.sweep, args.sweep_sample, args.states, args.significance_sample)
 

@@ -123,8 +123,11 @@ def test_recorded_data_dir(run):
     with pytest.raises(DataError, match="--data"):
         analyze_run(run_dir, None, AnalysisConfig(controls=False))
     (run_dir / "run.json").write_text(json.dumps({"dataset_path": str(data)}))
-    out = analyze_run(run_dir, None, AnalysisConfig(controls=False, significance=False))
+    out = analyze_run(run_dir, None, AnalysisConfig(controls=False, significance=False, statistics=False))
     assert pq.read_table(out / "checkpoints.parquet").num_rows == 4
+    units = pq.read_table(out / "units.parquet")
+    assert {"mean_none", "var_both", "mns"} <= set(units.column_names)
+    assert not {"skew_none", "kl_frog_none", "q_mirror", "class"} & set(units.column_names)
 
 
 def test_dataset_hash_mismatch(run, tmp_path):

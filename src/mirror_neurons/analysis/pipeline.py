@@ -60,6 +60,8 @@ class AnalysisConfig:
     """Scenario groups with the published filters (see ``groups``); False: scenario codes alone."""
     hidden_only: bool = False
     """CMNI over hidden units only (the paper counts the output layer too)."""
+    statistics: bool = True
+    """Skewness, kurtosis and KL divergences per unit and group (off: means and variances only)."""
     significance: bool = True
     """Per-unit rank tests, q-values, effect sizes, unit classes, circuits."""
     alpha: float = 0.05
@@ -195,8 +197,9 @@ class CheckpointAnalysis:
             "dtoad": self.cmni_all.dtoad,
             "mns": self.cmni_all.mns,
         }
+        stats = ("mean", "var", "skew", "kurt") if self.config.statistics else ("mean", "var")
         for i, g in enumerate(GROUPS):
-            for stat in ("mean", "var", "skew", "kurt"):
+            for stat in stats:
                 cols[f"{stat}_{g}"] = getattr(self.moments, stat)[i]
         for pair, v in self.kl.items():
             cols[f"kl_{pair}"] = v
@@ -222,13 +225,17 @@ def analyze_checkpoint(checkpoint: Checkpoint, test: Split | PreparedTest, confi
     acts = capture(model, test.x)
     layers = tuple(acts)
     widths = tuple(a.shape[1] for a in acts.values())
-    a = np.concatenate(list(acts.values()), axis=1)  # (n, units)
     accuracy = float(np.mean(acts[layers[-1]].argmax(axis=1) == test.label))
-    moments = group_moments(a, groups)
+    per_layer = [group_moments(x, groups, higher=config.statistics) for x in acts.values()]
+    moments = Moments(
+        per_layer[0].count, *(np.concatenate([getattr(m, k) for m in per_layer], axis=1) for k in ("mean", "var", "skew", "kurt"))
+    )
+    # (n, units), layers side by side; only the statistics beyond means and variances need it
+    a = np.concatenate(list(acts.values()), axis=1) if (config.statistics or config.significance or config.controls) else None
     cmni_all = cmni_from_means(moments.mean, layers, widths)
     cmni = cmni_from_means(moments.mean, layers, widths, hidden_only=config.hidden_only)
     cmni_d = effect_size_cmni(moments, layers, widths, hidden_only=config.hidden_only)
-    kl = kl_to_none(a, groups, bins=config.kl_bins)
+    kl = kl_to_none(a, groups, bins=config.kl_bins) if config.statistics else {}
     result = CheckpointAnalysis(
         meta=checkpoint.meta, path=str(checkpoint.path), accuracy=accuracy, layers=layers, widths=widths,
         group_counts=groups.counts(), cmni=cmni, cmni_all=cmni_all, cmni_d=cmni_d, moments=moments, kl=kl, config=config,

@@ -50,21 +50,33 @@ class Moments:
         return {"mean": self.mean[i], "var": self.var[i], "skew": self.skew[i], "kurt": self.kurt[i]}
 
 
-def group_moments(a: np.ndarray, groups: Groups, require: tuple[str, ...] = GROUPS) -> Moments:
-    """Mean, population variance, skewness and excess kurtosis of ``a`` (n, units) per group."""
+def group_moments(a: np.ndarray, groups: Groups, require: tuple[str, ...] = GROUPS, *, higher: bool = True) -> Moments:
+    """Mean, population variance, skewness and excess kurtosis of ``a`` (n, units) per group.
+
+    ``higher=False`` skips skewness and kurtosis (left NaN): half the passes, for CMNI-only tables.
+    """
     groups.require(*require)
     u = a.shape[1]
     out = {k: np.full((len(GROUPS), u), np.nan) for k in ("mean", "var", "skew", "kurt")}
     count = np.zeros(len(GROUPS), dtype=np.int64)
     for i, (g, sel) in enumerate(groups.slices().items()):
-        x = np.asarray(a[sel], dtype=np.float64)  # (n_g, units)
-        count[i] = len(x)
-        if len(x) == 0:
+        count[i] = len(a[sel])
+        if count[i] == 0:
             continue
+        if not higher:
+            # means and variances only: float64 accumulators over the float32 data, no float64 copy
+            x32 = np.asarray(a[sel], dtype=np.float32)
+            mean = x32.sum(axis=0, dtype=np.float64) / count[i]
+            d32 = x32 - mean.astype(np.float32)
+            out["mean"][i] = mean
+            out["var"][i] = np.einsum("ij,ij->j", d32, d32, dtype=np.float64) / count[i] - (d32.sum(axis=0, dtype=np.float64) / count[i]) ** 2
+            continue
+        x = np.asarray(a[sel], dtype=np.float64)  # (n_g, units)
         mean = x.mean(axis=0)
         d = x - mean
         d2 = d * d
         m2 = d2.mean(axis=0)
+        out["mean"][i], out["var"][i] = mean, m2
         m3 = (d2 * d).mean(axis=0)
         m4 = (d2 * d2).mean(axis=0)
         # scipy treats a spread below float64 resolution as zero ("catastrophic cancellation")
@@ -72,7 +84,7 @@ def group_moments(a: np.ndarray, groups: Groups, require: tuple[str, ...] = GROU
         with np.errstate(divide="ignore", invalid="ignore"):
             skew = np.where(const, np.nan, m3 / m2**1.5)
             kurt = np.where(const, np.nan, m4 / m2**2 - 3.0)
-        out["mean"][i], out["var"][i], out["skew"][i], out["kurt"][i] = mean, m2, skew, kurt
+        out["skew"][i], out["kurt"][i] = skew, kurt
     return Moments(count=count, **out)
 
 
