@@ -267,6 +267,7 @@ def analyze(
     unfiltered: bool = typer.Option(False, "--unfiltered", help="Scenario groups by code alone, without the published filters."),
     seed: int = typer.Option(0, "--seed", help="Root seed of the controls' random draws."),
     significance: bool = typer.Option(True, "--significance/--no-significance", help="Per-unit rank tests and unit classes."),
+    statistics: bool = typer.Option(True, "--statistics/--no-statistics", help="Skewness, kurtosis and KL per unit (off: means, variances)."),
     workers: int = typer.Option(1, "--workers", help="Processes analysing checkpoints in parallel."),
 ) -> None:
     """Analyse every checkpoint of a run: CMNI, unit statistics and classes, controls -> RUNDIR/analysis/."""
@@ -275,8 +276,9 @@ def analyze(
     from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_run, summary_table
 
     config = AnalysisConfig(
-        controls=controls, significance=significance, hidden_only=hidden_only, filtered=not unfiltered, seed=seed
-    )
+        controls=controls, significance=significance, statistics=statistics, hidden_only=hidden_only,
+        filtered=not unfiltered, seed=seed,
+    )  # fmt: skip
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("analysing checkpoints", total=None)
         out = analyze_run(
