@@ -1,8 +1,8 @@
 """A real Ray cluster on loopback for the distributed tests, always shut down.
 
 One private local instance (``address="local"``: a head process and two worker
-processes, no dashboard) serves the whole session, since starting Ray costs
-several seconds. Executors made while it is up reuse its connection.
+processes, no dashboard) serves all the tests of this folder, since starting Ray
+costs several seconds; it is shut down when they end, before the rest of the suite. Executors made while it is up reuse its connection.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import logging
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_cluster():
     """Yields the cluster's GCS address (``HOST:PORT``) for drivers in other processes."""
     import ray
-    import ray_tasks
+    from . import ray_tasks
     from ray import cloudpickle
 
     # Workers cannot import the tests folder by name; ship its task functions by value.

@@ -6,10 +6,11 @@ import json
 import sys
 
 import pytest
-import ray_tasks
 from typer.testing import CliRunner
 
 from mirror_neurons.cli import app
+
+from . import ray_tasks
 
 runner = CliRunner()
 

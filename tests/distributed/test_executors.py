@@ -9,10 +9,11 @@ import sys
 import threading
 
 import pytest
-import ray_tasks
 
-from mirror_neurons.errors import ConfigError, OptionalDependencyError
 from mirror_neurons.distributed.executors import LocalExecutor, RayExecutor, Resources, local_path, make_executor
+from mirror_neurons.errors import ConfigError, OptionalDependencyError
+
+from . import ray_tasks
 
 
 def test_local_runs_in_order_in_this_process():

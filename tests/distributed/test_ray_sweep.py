@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import ray_tasks
 from safetensors.numpy import load_file
 
 from mirror_neurons.distributed.executors import RayExecutor
 from mirror_neurons.distributed.sweep import plan_groups
 from mirror_neurons.train.sweep import run_sweep
+
+from . import ray_tasks
 
 
 def test_groups_share_a_stack_keep_sweep_order_and_are_balanced(sweep_spec):
