@@ -76,6 +76,7 @@ def plot_loss_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]
         lines.append(ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"threshold {threshold:g}"))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation loss (MSE + L2)")
+    ax.set_yscale("log")  # the first epochs' losses are many times the final ones
     if len(curves) <= 12:
         ax.legend(fontsize=7, ncol=2)
     return lines
