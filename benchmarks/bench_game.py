@@ -214,8 +214,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one timed window")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows per figure")
     parser.add_argument("--baseline", default=None, help="also time GameBatch at this git commit")
+    parser.add_argument("--only-steps", type=int, default=None, metavar="N",
+                        help="no timing: build one batch (the first of --batches; --baseline's engine if given), "
+                             "play N turns and exit; for instruction counts under valgrind")
     args = parser.parse_args()
     sizes = [int(b) for b in args.batches.split(",")]
+    if args.only_steps is not None:
+        cls = engine_at_commit(args.baseline) if args.baseline else GameBatch
+        actions = np.random.default_rng(0).choice(4, size=(PRE_DRAWN, sizes[0]), p=PUBLISHED_PROBS)
+        batch = cls(CONFIG, 0, np.arange(sizes[0]))
+        for t in range(args.only_steps):
+            batch.step(actions[t % PRE_DRAWN])
+        return
 
     print(f"numpy {np.__version__}, python {sys.version.split()[0]}, {args.repeats} windows of "
           f"{args.seconds:g} s per row; agent-steps/s")
