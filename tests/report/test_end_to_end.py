@@ -109,7 +109,17 @@ def test_a_folder_of_another_preset_is_refused(study):
         run_study("paper", out, progress=False)
 
 
-def test_report_command_renders_again(study, tmp_path):
+@pytest.fixture
+def keep_threads():
+    """The CLI sets torch's thread count for its process; give the test process its own back."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_report_command_renders_again(study, tmp_path, keep_threads):
     out, _ = study
     target = tmp_path / "again.html"
     result = CliRunner().invoke(app, ["report", str(out), "--out", str(target), "--figures", str(tmp_path / "figs"),

@@ -11,7 +11,7 @@ import pytest
 from mirror_neurons.report.html import render_report
 from mirror_neurons.report.sections import build_sections, section_game, section_training, verdicts
 
-from .synthetic import synthetic_inputs
+from .synthetic import CLASSES_L1, synthetic_inputs
 
 TITLES = ["1. The game", "2. Training", "3. The case checkpoint", "4. CMNI against chance", "5. Over training",
           "6. Circuits", "7. Behaviour", "8. Reproduction summary"]
@@ -131,3 +131,32 @@ def test_a_late_peak_is_not_reproduced():
     inp.case.history["val_loss"] = np.full(7, 0.09)
     peak = next(r for r in verdicts(inp) if r[0].startswith("CMNI peaks early"))
     assert peak[3] == "not testable at this scale"
+
+
+def _planted_circuit(target_action: int) -> dict:
+    # layer 1 units 0 and 1 are mirror (CLASSES_L1); they feed layer-2 unit 3, which drives target_action
+    w2 = np.full((4, 6), -0.2)
+    w2[3, [0, 1]] = 2.0
+    w3 = np.full((4, 4), -0.2)
+    w3[target_action, 3] = 3.0
+    return {"name": "planted", "classes": [list(CLASSES_L1), ["other"] * 4, ["other"] * 4],
+            "kernels": [np.zeros((6, 100)), w2, w3]}
+
+
+@pytest.mark.parametrize("action, verdict", [(2, "reproduced"), (3, "not reproduced")])
+def test_circuit_claim_follows_the_planted_wiring(action, verdict):
+    inp = synthetic_inputs()
+    planted = _planted_circuit(action)
+    inp.case.classes, inp.case.kernels = planted["classes"], planted["kernels"]
+    row = next(r for r in verdicts(inp) if r[0].startswith("A layer-2 unit"))
+    assert row[3] == verdict and "layer-2 unit 3" in row[2]
+
+
+def test_circuit_claim_uses_the_two_layer_checkpoint_when_the_case_has_one_layer():
+    inp = synthetic_inputs()
+    inp.case.kernels = inp.case.kernels[:1] + inp.case.kernels[2:]  # one hidden layer
+    row = next(r for r in verdicts(inp) if r[0].startswith("A layer-2 unit"))
+    assert row[3] == "not testable at this scale"
+    inp.circuit = _planted_circuit(2)
+    row = next(r for r in verdicts(inp) if r[0].startswith("A layer-2 unit"))
+    assert row[3] == "reproduced" and "best two-layer checkpoint" in row[2]

@@ -112,6 +112,15 @@ def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]
     return out
 
 
+def checkpoint_path(sweep: Path, row: dict) -> Path:
+    path = Path(str(row.get("path"))) if row.get("path") not in (None, "") else None
+    if path is not None and not path.is_absolute():
+        path = sweep / path
+    if path is None or not path.with_suffix(".json").is_file():
+        raise AnalysisError(f"checkpoint file {path} of the analysis table is missing from {sweep}; rerun the analysis")
+    return path
+
+
 def pd_isnan(a: np.ndarray) -> np.ndarray:
     try:
         return np.isnan(np.asarray(a, dtype=float))
@@ -119,11 +128,15 @@ def pd_isnan(a: np.ndarray) -> np.ndarray:
         return np.zeros(len(a), dtype=bool)
 
 
-def choose_case(checkpoints: dict[str, np.ndarray], threshold: float) -> int:
+def choose_case(checkpoints: dict[str, np.ndarray], threshold: float, min_layers: int = 1) -> int | None:
+    """Index of the case checkpoint by ``CASE_RULE`` among models of at least ``min_layers`` hidden layers."""
     loss = np.asarray(checkpoints["val_loss"], dtype=float)
-    eligible = np.flatnonzero(loss < threshold)
+    deep = np.asarray(checkpoints["layers"], dtype=float) >= min_layers if min_layers > 1 else np.ones(len(loss), bool)
+    if not deep.any():
+        return None
+    eligible = np.flatnonzero(deep & (loss < threshold))
     if not len(eligible):
-        eligible = np.flatnonzero(loss <= np.nanquantile(loss, 0.25))
+        eligible = np.flatnonzero(deep & (loss <= np.nanquantile(loss[deep], 0.25)))
     mirror = np.nan_to_num(np.asarray(checkpoints["n_mirror"], dtype=float)[eligible], nan=0)
     p = np.nan_to_num(np.asarray(checkpoints["p_value"], dtype=float)[eligible], nan=1)
     cmni = np.nan_to_num(np.asarray(checkpoints["cmni"], dtype=float)[eligible], nan=0)
@@ -365,14 +378,11 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
     curves = read_histories(sweep, checkpoints, notes)
     case = None
     behaviour = None
+    circuit = None
     if len(checkpoints["cmni"]):
         i = choose_case(checkpoints, threshold)
         row = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in checkpoints.items()}
-        path = Path(str(row.get("path"))) if row.get("path") not in (None, "") else None
-        if path is not None and not path.is_absolute():
-            path = sweep / path
-        if path is None or not path.with_suffix(".json").is_file():
-            raise AnalysisError(f"the case checkpoint's file {path} is missing from {sweep}; rerun the analysis")
+        path = checkpoint_path(sweep, row)
         say("measuring the case checkpoint")
         m = measure_case(path, dataset.test, analysis_config(sweep))
         say("playing an episode")
@@ -393,6 +403,14 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
         if small:
             notes.append("Some scenario groups of the test set are small (" + ", ".join(f"{g} {n}" for g, n in small.items())
                          + " states), so per-unit statistics of those groups are noisy and intervals are wide.")
+        if len(m["layer_names"]) < 3:  # one hidden layer: the paper's layer-2 circuit needs a deeper model
+            j = choose_case(checkpoints, threshold, min_layers=2)
+            if j is not None:
+                say("measuring the best two-layer checkpoint's circuit")
+                deep_row = {k: (v[j].item() if hasattr(v[j], "item") else v[j]) for k, v in checkpoints.items()}
+                d = measure_case(checkpoint_path(sweep, deep_row), dataset.test, analysis_config(sweep))
+                circuit = {"name": f"{deep_row['model']}, epoch {int(deep_row['epoch'])}", "classes": d["classes"],
+                           "kernels": d["kernels"]}
         say("measuring behaviour")
         behaviour = behaviour_of(m["model"], seed, n_games=behaviour_games, turns=behaviour_turns)
     rows = manifest.get("rows", {})
@@ -413,5 +431,6 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
     return ReportInputs(
         title="Mirror-neuron patterns: study report", run_dir=str(run_dir), preset=preset, distributions=distributions,
         curves=curves, checkpoints=checkpoints, reference=load_reference_curve(), case=case, behaviour=behaviour,
+        circuit=circuit,
         facts=facts, notes=notes, threshold=threshold,
     )

@@ -78,12 +78,12 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
 
 
 def write_figures(sections: list[Section], folder: Path) -> list[Path]:
-    """Each figure as ``folder/<section id>-<n>-<title slug>.png``."""
+    """Each figure as ``folder/<section number>-<n>-<title slug>.png`` (names sort in report order)."""
     paths = []
-    for s in sections:
+    for number, s in enumerate(sections, 1):
         for i, f in enumerate(s.figures, 1):
-            slug = re.sub(r"[^a-z0-9]+", "-", f.title.lower()).strip("-")[:40]
-            path = folder / f"{s.id}-{i}-{slug}.png"
+            slug = re.sub(r"[^a-z0-9]+", "-", f.title.lower()).strip("-")[:40].strip("-")
+            path = folder / f"{number}-{i}-{slug}.png"
             atomic.write_bytes(path, base64.b64decode(f.png_base64))
             paths.append(path)
     return paths

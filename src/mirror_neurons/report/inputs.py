@@ -96,6 +96,9 @@ class ReportInputs:
     case: Case | None = None
     behaviour: dict | None = None
     """{"metrics": [...], "values": {policy: [...]}, "errors": {policy: [...]}, "games": n, "turns": n}."""
+    circuit: dict | None = None
+    """When the case model has one hidden layer: the best two-layer checkpoint by the same rule
+    ({name, classes, kernels}), on which the paper's layer-2 circuit claim is tested."""
     facts: dict[str, object] = field(default_factory=dict)
     """Sizes and timings of the run (rows, models, checkpoints, seconds per stage)."""
     notes: list[str] = field(default_factory=list)

@@ -467,15 +467,20 @@ def verdicts(inp: ReportInputs) -> list[list[str]]:
                      "of them, so this says they exist, not how common they are)" if ok else "no unit passes the mirror rule"])
 
     claim = "A layer-2 unit fed by mirror units drives leap (self-preservation circuit, z 2.12)"
-    if case is None or len(case.kernels) < 3:
-        rows.append([claim, "z 2.12 to leap", "the case model has fewer than two hidden layers" if case else "no case",
-                     "not testable at this scale", "needs a two-layer case model"])
+    deep = None
+    if case is not None and len(case.kernels) >= 3:
+        deep = {"name": "the case checkpoint", "classes": case.classes, "kernels": case.kernels}
+    elif inp.circuit is not None:
+        deep = {**inp.circuit, "name": f"{inp.circuit['name']} (best two-layer checkpoint by the case rule)"}
+    if deep is None:
+        rows.append([claim, "z 2.12 to leap", "no model with two or more hidden layers" if case else "no case",
+                     "not testable at this scale", "needs a model with at least two hidden layers"])
     else:
-        first = [plots.class_name(x) for x in case.classes[0]]
+        first = [plots.class_name(x) for x in deep["classes"][0]]
         mirror = [i for i, x in enumerate(first) if x == "mirror"]
-        w2, w3 = np.asarray(case.kernels[1], dtype=float), np.asarray(case.kernels[-1], dtype=float)
+        w2, w3 = np.asarray(deep["kernels"][1], dtype=float), np.asarray(deep["kernels"][-1], dtype=float)
         if not mirror:
-            rows.append([claim, "z 2.12 to leap", "no mirror unit in layer 1", "not testable at this scale",
+            rows.append([claim, "z 2.12 to leap", f"{deep['name']}: no mirror unit in layer 1", "not testable at this scale",
                          "the circuit needs mirror units"])
         else:
             z2 = (w2 - w2.mean()) / (w2.std() or 1)
@@ -484,7 +489,7 @@ def verdicts(inp: ReportInputs) -> list[list[str]]:
             leap = int(np.argmax(w3[:, hub]))
             ok = leap == 2
             rows.append([claim, "mirror inputs z ~1.5, to leap z 2.12",
-                         f"unit {hub}: mirror inputs z {z2[hub, mirror].mean():.2f}, strongest output "
+                         f"{deep['name']}, layer-2 unit {hub}: mirror inputs z {z2[hub, mirror].mean():.2f}, strongest output "
                          f"{('hop', 'jump', 'leap', 'help')[leap]} (z {z3[leap, hub]:.2f})",
                          "reproduced" if ok else "not reproduced",
                          "its strongest output is leap" if ok else "its strongest output is not leap"])
