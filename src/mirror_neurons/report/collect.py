@@ -421,6 +421,8 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
         "checkpoints": len(checkpoints["cmni"]),
         **{f"{s} (s)": f"{v['seconds']:.0f}" for s, v in stages.items() if "seconds" in v},
     }
+    if stages:
+        facts["data to analysis (s)"] = f"{sum(stages.get(k, {}).get('seconds', 0) for k in ('data', 'sweep', 'analysis')):.0f}"
     preset = record.get("preset", "custom")
     if preset != "paper":
         notes.insert(0, (
