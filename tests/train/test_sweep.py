@@ -181,3 +181,13 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, tiny_dataset, args, matc
     r = runner.invoke(app, [*args, "--data", str(tiny_dataset.path), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2, r.output
     assert re.search(match, r.output)
+
+
+def test_tensorboard_flag_without_tensorboard_is_a_clear_error(tmp_path, tiny_dataset):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        pytest.skip("tensorboard is installed here; the flag then works")
+    r = runner.invoke(app, ["train", "--data", str(tiny_dataset.path), "--out", str(tmp_path / "o"), "--tensorboard", "--max-epochs", "1"])
+    assert r.exit_code == 2
+    assert "needs the tensorboard package" in r.output

@@ -119,6 +119,19 @@ def test_models_trained_together_match_each_trained_alone(tiny_dataset, tmp_path
                 torch.testing.assert_close(ta, tb, rtol=1e-4, atol=1e-6)
 
 
+def test_padding_is_exact_even_when_f0_is_not_zero(tiny_dataset, tmp_path):
+    """sigmoid(0) = 0.5: padded units must still pass nothing on (their dropout mask is 0)."""
+    small = TrainConfig(model=ModelConfig(hidden=(5,), activation="sigmoid"), lr=1e-2, seed=1, max_epochs=2)
+    wide = TrainConfig(model=ModelConfig(hidden=(12,), activation="sigmoid"), lr=1e-2, seed=2, max_epochs=2)
+    together, _ = train_many([small, wide], tiny_dataset, tmp_path / "together")
+    alone = train(small, tiny_dataset, tmp_path / "alone")
+    assert [h["val_loss"] for h in together.history] == pytest.approx([h["val_loss"] for h in alone.history], rel=1e-5)
+    wa = load_checkpoint(alone.checkpoints[-1]).model.state_dict()
+    wt = load_checkpoint(together.checkpoints[-1]).model.state_dict()
+    for k in wa:
+        torch.testing.assert_close(wt[k], wa[k], rtol=1e-4, atol=1e-6)
+
+
 def test_group_models_are_not_clones(tiny_dataset, tmp_path):
     """Same architecture and lr, different seeds: different weights (each has its own stream)."""
     configs = [cfg(lr=3e-3, seed=s, max_epochs=1) for s in (1, 2)]

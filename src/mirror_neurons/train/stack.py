@@ -8,9 +8,10 @@ tensors, so one step of all of them is ~35 tensor operations:
 - parameters live in one flat buffer ``flat`` (M, P); each layer's kernel is a
   view ``W[l]`` (M, in, out) and its bias ``b[l]`` (M, 1, out);
 - models of different widths are zero-padded to the widest. A padded unit has
-  zero weights in and out, so its pre-activation is 0, its gradients are
-  exactly 0, Adam never moves it (0 / (0 + eps) = 0), and the real units
-  compute the same sums as an unpadded model;
+  zero weights in and out and a dropout mask of 0 (so even an activation with
+  f(0) != 0, like sigmoid, passes nothing on); its gradients are exactly 0,
+  Adam never moves it (0 / (0 + eps) = 0), and the real units compute the same
+  sums as an unpadded model;
 - the forward pass is ``baddbmm`` per layer, the backward pass is written out
   by hand (two ``bmm`` per layer), and Adam is applied to the flat buffer with
   a per-model learning rate (``torch.optim.Adam``'s formula, through PyTorch's
