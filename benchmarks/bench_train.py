@@ -117,6 +117,7 @@ def main() -> None:
     parser.add_argument("--train-rows", type=int, default=240_000)
     parser.add_argument("--steps", type=int, default=2000, help="optimizer steps per model in each case")
     parser.add_argument("--val-rows", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=3, help="pairs of case 1 and case 3 measured back to back")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,27 +132,29 @@ def main() -> None:
 
         case_model = TrainConfig(model=ModelConfig(hidden=(17, 17), dropout=0.12), lr=4e-6, batch_size=25)
         f_case = flops_per_row((17, 17))
-        rows = {}
-        for threads in (2, 1):
-            r = plain_loop(dataset, args.steps, threads)
-            rows[f"1. plain loop ({threads} thread{'s' if threads > 1 else ''})"] = (r, 1, r * f_case / 1e9)
-        baseline = max(v[0] for v in rows.values())
-        r, g = trainer_case([case_model], dataset, args.steps, args.val_rows, tmp / "c2")
-        rows["2. trainer, alone"] = (r, 1, g)
         rng = np.random.default_rng(1)
         copies = [
             TrainConfig.from_dict({**case_model.to_dict(), "seed": i, "lr": float(np.exp(rng.uniform(np.log(4e-6), np.log(5e-5))))})
             for i in range(50)
         ]
-        r, g = trainer_case(copies, dataset, args.steps, args.val_rows, tmp / "c3")
-        rows["3. trainer, 50 copies (seeds, lrs)"] = (r, 50, g)
+        rows = {}
+        r = plain_loop(dataset, args.steps, 2)
+        rows["1. plain loop, torch's default 2 threads"] = (r, 1, r * f_case / 1e9)
+        # the machine's load drifts (other sessions share it): alternate case 1 and case 3 and
+        # compare each pair measured back to back
+        ratios = []
+        for rep in range(args.repeats):
+            r1 = plain_loop(dataset, args.steps, 1)
+            rows[f"1. plain loop, 1 thread (pair {rep + 1})"] = (r1, 1, r1 * f_case / 1e9)
+            r3, g3 = trainer_case(copies, dataset, args.steps, args.val_rows, tmp / f"c3-{rep}")
+            rows[f"3. trainer, 50 copies (seeds, lrs) (pair {rep + 1})"] = (r3, 50, g3)
+            ratios.append(r3 / r1)
+        r, g = trainer_case([case_model], dataset, args.steps, args.val_rows, tmp / "c2")
+        rows["2. trainer, alone"] = (r, 1, g)
         paper = [c for _, c in load_sweep("paper").models()]
         r, g = trainer_case(paper, dataset, args.steps, args.val_rows, tmp / "c4")
         rows["4. trainer, paper's 50 configurations"] = (r, 50, g)
-        # the machine's load drifts: measure the baseline again after the trainer cases
-        r = plain_loop(dataset, args.steps, 1)
-        rows["1. plain loop (1 thread), again at the end"] = (r, 1, r * f_case / 1e9)
-        baseline = max(v[0] for k, v in rows.items() if k.startswith("1."))
+        baseline = float(np.median([v[0] for k, v in rows.items() if k.startswith("1. plain loop, 1 thread")]))
 
         print()
         print(f"| case | model-rows/s | rows/s per model | model-epochs/h ({n_train // 1000}k rows) | model-epochs/h (paper 3.8M) | GFLOP/s | % of 1-thread peak | x plain |")
@@ -162,7 +165,8 @@ def main() -> None:
                 f"| {g:.2f} | {100 * g / peak1:.1f} % | {r / baseline:.1f} |"
             )
         print()
-        print("x plain = model-rows/s over the fastest plain-loop run; model-epochs/h sum over models.")
+        print("x plain = model-rows/s over the median of the 1-thread plain-loop runs; model-epochs/h sum over models.")
+        print(f"case 3 / case 1, pair by pair: {', '.join(f'{x:.1f}' for x in ratios)} (median {np.median(ratios):.1f})")
 
 
 if __name__ == "__main__":
