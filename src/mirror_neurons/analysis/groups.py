@@ -59,7 +59,7 @@ class Groups:
         if len(idx) == 0:
             raise AnalysisError(
                 f"scenario group {group!r} ({_RULES[self.filtered][group]}) has no states among {self.n} test "
-                f"states; the test set lacks this scenario{' after the published filters (try filtered=False)' if self.filtered else ''}"
+                f"states; the test set lacks this scenario{' after the published filters (try --unfiltered, i.e. filtered=False)' if self.filtered else ''}"
             )
         return idx
 

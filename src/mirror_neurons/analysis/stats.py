@@ -77,8 +77,8 @@ def group_moments(a: np.ndarray, groups: Groups, require: tuple[str, ...] = GROU
         d2 = d * d
         m2 = d2.mean(axis=0)
         out["mean"][i], out["var"][i] = mean, m2
-        m3 = (d2 * d).mean(axis=0)
-        m4 = (d2 * d2).mean(axis=0)
+        m3 = np.einsum("ij,ij->j", d2, d) / count[i]  # no (n, units) temporaries
+        m4 = np.einsum("ij,ij->j", d2, d2) / count[i]
         # scipy treats a spread below float64 resolution as zero ("catastrophic cancellation")
         const = m2 <= (np.finfo(np.float64).resolution * np.abs(mean)) ** 2
         with np.errstate(divide="ignore", invalid="ignore"):
