@@ -409,13 +409,14 @@ class GameBatch:
         np.copyto(self.rate, grown, where=moving)
         shift = self._anchor() - CENTER  # (B,)
         shift *= moving
-        right = np.maximum(shift, 0)  # columns appended on the right
-        need = np.nonzero(right)[0]
+        need = np.nonzero(shift > 0)[0]  # games that append columns on the right
         if len(need):
-            new = self._new_columns(need, right[need])
-            self._rough[need] = (self._rough[need] >> right[need]) | (new << (WIDTH - right[need]))
-        left = np.maximum(-shift, 0)  # solid columns prepended on the left
-        self._rough = (self._rough << left) & _ALL
+            count = shift[need]
+            new = self._new_columns(need, count)
+            self._rough[need] = (self._rough[need] >> count) | (new << (WIDTH - count))
+        left = np.nonzero(shift < 0)[0]  # games that prepend solid columns on the left
+        if len(left):
+            self._rough[left] = (self._rough[left] << -shift[left]) & _ALL
         self._pos -= shift
         np.maximum(self._pos, 0, out=self._pos)
         np.minimum(self._pos, WIDTH - 1, out=self._pos)
