@@ -10,7 +10,7 @@ from analysis_synth import make_split
 from mirror_neurons.analysis.activations import capture
 from mirror_neurons.analysis.cmni import compute_cmni
 from mirror_neurons.analysis.controls import bootstrap_cmni, monte_carlo_p, percentile_interval, permutation_null, random_init_null
-from mirror_neurons.analysis.groups import GROUPS, Groups, split_groups
+from mirror_neurons.analysis.groups import Groups, split_groups
 from mirror_neurons.train.model import MLP, ModelConfig
 
 
@@ -83,4 +83,3 @@ def test_random_init_null_is_each_seed_s_cmni():
     model = MLP(config)
     model.reset_parameters(torch.Generator().manual_seed(11))
     assert hidden[0] == pytest.approx(compute_cmni(capture(model, split.x), groups, hidden_only=True).cmni, rel=1e-5)
-    assert GROUPS[0] == "none"
