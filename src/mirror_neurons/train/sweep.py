@@ -34,7 +34,6 @@ from __future__ import annotations
 import itertools
 import math
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -44,7 +43,7 @@ import numpy as np
 from mirror_neurons import atomic
 from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.errors import ConfigError
-from mirror_neurons.train.config import LOSSES, RANGES, TrainConfig, check_range, describe_range
+from mirror_neurons.train.config import LOSSES, TrainConfig, check_range, describe_range
 from mirror_neurons.train.model import ACTIVATIONS, ModelConfig
 from mirror_neurons.train.trainer import Progress, TrainResult, train_many
 
