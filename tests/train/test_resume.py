@@ -103,7 +103,8 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_checkpoints(tmp_path, datase
 
 def test_models_left_an_epoch_apart_are_realigned(tmp_path, tiny_dataset):
     """A kill between two models' state writes: the one ahead steps back, and the run ends as if never killed."""
-    text = SWEEP  # shortened; c000 and c001 share a stack (2 layers, batch 25).replace("max_epochs = 6", "max_epochs = 4").replace("replicates = 2", "replicates = 1")
+    # shortened; c000 and c001 share a stack (2 layers, batch 25)
+    text = SWEEP.replace("max_epochs = 6", "max_epochs = 4").replace("replicates = 2", "replicates = 1")
     spec_file = tmp_path / "sweep.toml"
     spec_file.write_text(text)
     spec = load_sweep(spec_file)
