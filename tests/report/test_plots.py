@@ -129,3 +129,9 @@ def test_grouped_bars_values_and_errors():
 def test_class_name_normalises_and_defaults():
     assert plots.class_name("Anti_Mirror") == "anti-mirror"
     assert plots.class_name("weird") == "other"
+
+
+def test_scenario_means_names_output_units():
+    ax = plt.subplots()[1]
+    plots.plot_scenario_means(np.zeros((4, 4)), ["other"] * 4, ax=ax, unit_names=("hop", "jump", "leap", "help"))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["hop", "jump", "leap", "help"]

@@ -82,7 +82,8 @@ def plot_loss_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]
     return lines
 
 
-def plot_scenario_means(means: np.ndarray, classes: Sequence[str], *, ax=None, title: str = "") -> list:
+def plot_scenario_means(means: np.ndarray, classes: Sequence[str], *, ax=None, title: str = "",
+                        unit_names: Sequence[str] | None = None) -> list:
     """Mean activation of each unit in each scenario: (n_units, 4) ``means``, bars coloured by class.
 
     Each unit gets four adjacent bars (none, frog, toad, both; lightest to darkest).
@@ -97,7 +98,7 @@ def plot_scenario_means(means: np.ndarray, classes: Sequence[str], *, ax=None, t
         x = np.arange(n) + (s - 1.5) * width
         bars.extend(ax.bar(x, means[:, s], width=width, color=colours, alpha=alpha, edgecolor="none"))
     ax.set_xticks(np.arange(n))
-    ax.set_xticklabels([str(i) for i in range(n)], fontsize=7)
+    ax.set_xticklabels(list(unit_names) if unit_names is not None else [str(i) for i in range(n)], fontsize=7)
     for label, c in zip(ax.get_xticklabels(), colours):
         label.set_color(c)
     ax.set_xlabel("unit (bars: none, frog, toad, both distress)")

@@ -179,8 +179,10 @@ def section_case(inp: ReportInputs) -> Section:
     s.intro += f" Chosen rule: {case.rule} Chosen: {case.name}."
     hidden = len(case.layer_names)
     fig, axes = plt.subplots(hidden, 1, figsize=(8, 2.6 * hidden), squeeze=False)
-    for ax, name, means, classes in zip(axes[:, 0], case.layer_names, case.means, case.classes):
-        plots.plot_scenario_means(means, classes, ax=ax, title=name)
+    for k, (ax, name, means, classes) in enumerate(zip(axes[:, 0], case.layer_names, case.means, case.classes)):
+        output = k == hidden - 1
+        plots.plot_scenario_means(means, classes, ax=ax, title=f"{name} (output layer)" if output else f"{name} (hidden layer {k + 1})",
+                                  unit_names=("hop", "jump", "leap", "help") if output and len(means) == 4 else None)
     fig.tight_layout()
     first = case.classes[0]
     m = np.asarray(case.means[0])
