@@ -419,7 +419,8 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
         "states (train / val / test)": " / ".join(f"{int(rows.get(s, 0)):,}" for s in ("train", "val", "test")),
         "models": len(curves),
         "checkpoints": len(checkpoints["cmni"]),
-        **{f"{s} (s)": f"{v['seconds']:.0f}" for s, v in stages.items() if "seconds" in v},
+        **{f"{s} (s)": f"{stages[s]['seconds']:.0f}" for s in ("data", "sweep", "analysis", "report")
+           if "seconds" in stages.get(s, {})},
     }
     if stages:
         facts["data to analysis (s)"] = f"{sum(stages.get(k, {}).get('seconds', 0) for k in ('data', 'sweep', 'analysis')):.0f}"
