@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mirror_neurons.analysis.behaviour import FLY_PATTERNS, frog_view, network_policy, play, random_policy, rule_policy
+from mirror_neurons.analysis.behaviour import frog_view, network_policy, play, random_policy, rule_policy
+from mirror_neurons.data.prepare import FLY_PATTERNS
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.game.constants import FLIES, PLAYERS, Action, Player, Symbol
 from mirror_neurons.game.engine import GameBatch
@@ -30,7 +31,9 @@ def test_frog_view_is_a_prepared_state():
         batch.step(random_actions(batch))
     if batch.turn[0] % 2 != Player.FROG:
         batch.step(random_actions(batch))
-    x = frog_view(batch)
+    x, frog_pos = frog_view(batch)
+    np.testing.assert_array_equal(frog_pos, batch.pos[:, Player.FROG])
+    np.testing.assert_array_equal(x[:, 0:32], batch.ground)
     assert (x[:, [96, 98, 99]] == 0).all()
     np.testing.assert_array_equal(x[:, 97], batch.energy[:, Player.FROG])
     patterns = {tuple(np.flatnonzero(r == Symbol.FLY)) for r in x[:, FLIES]}

@@ -12,18 +12,18 @@ Toad by ``game.policies.random_actions``. Reported per policy:
 * the action distribution.
 
 Policies: ``network_policy(model)``, ``rule_policy`` (SPEC section 4's labeling
-rule, read off the engine's true state) and ``random_policy`` (the published
+rule on Frog's prepared view) and ``random_policy`` (the published
 0.5/0.25/0.125/0.125). Games use the same seed and game indices for every
 policy, so the comparison is paired.
 
-Frog's view is encoded as the data stage prepares training states (SPEC
-section 4): the state from Frog's point of view at the start of its turn (its
-own symbol back to base 4 unless in distress), score, own-symbol and position
-entries zeroed (index 96, 98, 99), the *true* energy, and the flies row replaced
-by one of the six fixed training fly patterns (chosen per game and turn from
-the game's own stream), since the network was never trained on real flies and
-its labels never depend on them. NOTE: this is a minimal local encoding; it is
-to be unified with the data stage's preparation functions once they exist.
+Frog's view is encoded by the data stage's own preparation (``data.prepare``):
+the board from Frog's point of view at the start of its turn
+(``frog_view_boards``: Frog shows 4 unless in distress, Toad drawn on top when
+they share a column), ``prepare`` for the rows (flies replaced by one of the six
+training fly patterns, drawn from the game's stream; indices 96, 98, 99 zero),
+then the *true* energy in place of the resampled one: the network acts on the
+game as it is. The labeling rule's policy is ``data.prepare.label_states`` on
+that same encoding, so it is exactly the rule that labeled the training data.
 """
 
 from __future__ import annotations
@@ -35,82 +35,36 @@ import numpy as np
 import torch
 
 from mirror_neurons.analysis.activations import predict
-from mirror_neurons.game import streams
+from mirror_neurons.data.prepare import frog_view_boards, label_states, prepare
 from mirror_neurons.game.config import GameConfig
-from mirror_neurons.game.constants import (
-    FLIES,
-    OWN_POSITION,
-    OWN_SCORE,
-    OWN_SYMBOL,
-    PLAYERS,
-    WIDTH,
-    Action,
-    Player,
-    Symbol,
-)
+from mirror_neurons.game.constants import OWN_ENERGY, Action, Player
 from mirror_neurons.game.engine import GameBatch
 from mirror_neurons.game.policies import random_actions
-from mirror_neurons.game.streams import Slot
 from mirror_neurons.train.model import MLP
-
-FLY_PATTERNS = (
-    (0, 1, 10, 15, 16, 21, 26),
-    (0, 3, 5, 8, 13, 18, 19, 24, 28),
-    (1, 3, 13, 19, 23, 27, 28, 31),
-    (1, 4, 12, 19, 26),
-    (1, 5, 12, 14, 18, 29),
-    (1, 6, 12, 14, 17, 23, 24, 28),
-)
-"""SPEC section 4 step 5: the six fixed fly rows of prepared states."""
-
-_PATTERN_ROWS = np.zeros((len(FLY_PATTERNS), WIDTH), dtype=np.int64)
-for _i, _cols in enumerate(FLY_PATTERNS):
-    _PATTERN_ROWS[_i, list(_cols)] = Symbol.FLY
 
 Policy = Callable[[GameBatch], np.ndarray]
 
 
-def frog_view(batch: GameBatch) -> np.ndarray:
-    """Frog's state vector (B, 100) int64 prepared like a training input (see module docstring)."""
-    x = batch.observe(Player.FROG)
-    rows = np.arange(batch.size)
-    col = PLAYERS.start + batch.pos[:, Player.FROG]
-    shown = x[rows, col]
-    toad_here = batch.pos[:, Player.TOAD] == batch.pos[:, Player.FROG]  # Toad is drawn on top
-    reset = ~toad_here & np.isin(shown, (Symbol.JUMP, Symbol.LEAP, Symbol.HELP))
-    x[rows[reset], col[reset]] = Symbol.FROG  # a symbol returns to base at the start of its own turn
-    choice = np.minimum((streams.uniform(batch.keys, batch.turn, Slot.PREPARE, 2)[:, 1] * 6).astype(np.int64), 5)
-    x[:, FLIES] = _PATTERN_ROWS[choice]
-    x[:, [OWN_SYMBOL, OWN_SCORE, OWN_POSITION]] = 0
-    return x
+def frog_view(batch: GameBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Frog's prepared state (B, 100) uint8 and Frog's position (B,), as the data stage encodes it."""
+    keys = frog_view_boards(batch.ground, batch.pos, batch.displayed_symbols())
+    x, frog_pos = prepare(keys, batch.game_ids, batch.turn, batch.seed)
+    x = np.ascontiguousarray(x)
+    x[:, OWN_ENERGY] = batch.energy[:, Player.FROG]
+    return x, frog_pos
 
 
 def network_policy(model: MLP) -> Policy:
     def act(batch: GameBatch) -> np.ndarray:
-        return predict(model, torch.from_numpy(frog_view(batch).astype(np.float32))).astype(np.int64)
+        return predict(model, torch.from_numpy(frog_view(batch)[0].astype(np.float32))).astype(np.int64)
 
     return act
 
 
 def rule_policy(batch: GameBatch) -> np.ndarray:
-    """The labeling rule of SPEC section 4 applied to Frog's true state (B,) int64."""
-    rows = np.arange(batch.size)
-    p = batch.pos[:, Player.FROG]
-    energy = batch.energy[:, Player.FROG]
-    distress = batch.distress()
-    nxt = np.minimum(p + 1, WIDTH - 1)
-    solid_next = batch.ground[rows, nxt] == Symbol.SOLID
-    return np.select(
-        [
-            energy <= 0,
-            p == WIDTH - 1,
-            (p >= 26) & ~distress[:, Player.FROG] & distress[:, Player.TOAD],
-            solid_next,
-            p + 1 + 4 < WIDTH - 1,
-        ],
-        [Action.JUMP, Action.HELP, Action.HELP, Action.HOP, Action.LEAP],
-        Action.HOP,
-    ).astype(np.int64)
+    """SPEC section 4's labeling rule (``data.prepare.label_states``) on Frog's view (B,) int64."""
+    x, frog_pos = frog_view(batch)
+    return label_states(x, frog_pos)[0].astype(np.int64)
 
 
 def random_policy(batch: GameBatch) -> np.ndarray:
