@@ -324,6 +324,7 @@ def report(
     figures: Path | None = typer.Option(None, "--figures", help="Also write every figure as a PNG file into this folder."),
     games: int = typer.Option(256, "--games", min=1, help="Seeded games per policy for the behaviour section."),
     turns: int = typer.Option(200, "--turns", min=2, help="Turns per behaviour game."),
+    theory: Path | None = typer.Option(None, "--theory", help="Also show a finished `experiment theory` folder as the last section."),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch threads (small models gain nothing from more)."),
 ) -> None:
     """Render the report again from an existing, analysed run."""
@@ -333,7 +334,8 @@ def report(
 
     torch.set_num_threads(threads)
 
-    path = write_report(run_dir, out=out, data_dir=data, figures_dir=figures, behaviour_games=games, behaviour_turns=turns)
+    path = write_report(run_dir, out=out, data_dir=data, figures_dir=figures, theory_dir=theory,
+                        behaviour_games=games, behaviour_turns=turns)
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 

@@ -9,6 +9,7 @@ from safetensors.numpy import load_file
 from typer.testing import CliRunner
 
 from mirror_neurons.cli import app
+from mirror_neurons.errors import DataError
 from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.distributed.executors import LocalExecutor
 from mirror_neurons.experiments import theory
@@ -114,3 +115,16 @@ def test_cli_resumes_the_same_run_and_refuses_another_grid(tiny):
     assert other.exit_code == 2 and "another grid" in other.output
     bad = runner.invoke(app, ["experiment", "theory", "--preset", "huge", "--out", str(out)])
     assert bad.exit_code == 2 and "unknown theory preset 'huge'" in bad.output
+
+
+def test_a_finished_experiment_becomes_a_section_of_the_main_report(tiny, tmp_path):
+    _, out, summary, _ = tiny
+    section = theory.load_section(out, number=9)
+    assert section.id == "theory" and section.title.startswith("9. Theory")
+    assert len(section.figures) == 3  # P vs S/M, the (D, I) heat maps, CMNI per cell
+    verdict_tables = [t for t in section.tables if t.caption.startswith("Verdicts")]
+    assert len(verdict_tables) == 2  # one per pre-registered definition
+    emergent = summary["definitions"]["paper"]["k"]
+    assert f"{emergent} of {summary['n_models']} models emergent" in section.figures[1].reading
+    with pytest.raises(DataError, match="holds no finished theory experiment"):
+        theory.load_section(tmp_path / "empty")

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from mirror_neurons import atomic
-from mirror_neurons.errors import AnalysisError, ConfigError
+from mirror_neurons.errors import AnalysisError, ConfigError, DataError
 from mirror_neurons.experiments.stats import LogisticFit, fit_logistic, profile_interval, wilson_interval
 
 log = logging.getLogger(__name__)
@@ -838,6 +838,20 @@ def results_markdown(summary: dict, grid: TheoryGrid) -> str:
 
 VERDICT_CSS = {"supports": "reproduced", "contradicts": "not-reproduced", "cannot decide": "not-testable"}
 """Verdict -> the report stylesheet's cell classes (green, red, grey)."""
+
+
+def load_section(out: str | Path, number: int = 9):
+    """The theory section of a finished experiment folder ``out`` (for ``mirror-neurons report --theory``)."""
+    out = Path(out)
+    files = [out / "summary.json", out / "records.json"]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise DataError(
+            f"{out} holds no finished theory experiment ({', '.join(missing)} missing); "
+            f"run `mirror-neurons experiment theory --out {out}` first"
+        )
+    summary, records = (json.loads(f.read_text()) for f in files)
+    return theory_section(summary, records, number=number)
 
 
 def theory_section(summary: dict, records: Sequence[dict], number: int = 9):

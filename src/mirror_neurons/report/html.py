@@ -55,12 +55,15 @@ def render_report(inputs: ReportInputs, created: str | None = None, sections: li
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: str | Path | None = None,
-                 progress=None, figures_dir: str | Path | None = None, **options) -> Path:
+                 progress=None, figures_dir: str | Path | None = None, theory_dir: str | Path | None = None,
+                 **options) -> Path:
     """Collect a run's results and write its report; returns the HTML file's path.
 
     ``out`` defaults to ``RUNDIR/report/report.html``. ``progress(message)`` is
     called between steps when given. ``figures_dir``, when given, also receives
     every figure as a PNG file named after its section and title (for docs).
+    ``theory_dir``, when given, is a finished ``experiment theory`` folder whose
+    results become one more section at the end.
     ``options`` go to ``collect`` (``seed``, ``behaviour_games``, ``behaviour_turns``).
     """
     from mirror_neurons.report.collect import collect
@@ -71,6 +74,10 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
     if progress:
         progress("drawing figures and writing the page")
     sections = build_sections(inputs)
+    if theory_dir is not None:
+        from mirror_neurons.experiments.theory import load_section
+
+        sections.append(load_section(theory_dir, number=len(sections) + 1))
     atomic.write_text(out, render_report(inputs, sections=sections))
     if figures_dir is not None:
         write_figures(sections, Path(figures_dir))
