@@ -115,6 +115,7 @@ class Stack:
         self.W = views[0::2]  # (M, in, out)
         self.b = views[1::2]  # (M, 1, out)
         self._delta = torch.zeros(M, self.P)
+        self._grad = torch.zeros(M, self.P)
         self._lr = torch.from_numpy(self.lr).float()[:, None]
         # d/dflat of l2 * sum(W**2) is 2 * l2 * W on kernels, 0 on biases
         self.l2_grad = torch.from_numpy(2 * self.l2).float()[:, None] * self.kernel_mask
@@ -201,7 +202,7 @@ class Stack:
             if l > 0:
                 g = torch.bmm(g, self.W[l].transpose(1, 2)) * masks[l - 1]
                 g = self.act_backward(g, zs[l - 1], activations[l - 1])
-        grad = torch.cat([t.reshape(self.M, -1) for t in grads], dim=1)  # (M, P)
+        grad = torch.cat([t.reshape(self.M, -1) for t in grads], dim=1, out=self._grad)  # (M, P), no new buffer per step
         grad.addcmul_(self.flat, self.l2_grad)
         self._adam(grad)
         return batch_loss

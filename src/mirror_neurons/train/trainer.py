@@ -231,11 +231,18 @@ def _torch_threads(n: int | None):
 
 
 class _Tensors:
-    """The dataset as float32 tensors, converted once."""
+    """The dataset as tensors, converted once.
+
+    Training rows stay uint8, inputs and one-hot target side by side in one (n, 100 + 4)
+    tensor: a step gathers its M x B random rows with one ``index_select`` (random reads
+    of 104 bytes instead of 416 + 16, a quarter of the cache misses) and converts them to
+    float32 once (exact: the values are small integers).
+    """
 
     def __init__(self, dataset: Dataset):
-        self.x_train = torch.from_numpy(dataset.train.x.astype(np.float32))  # (n, 100)
-        self.y_train = torch.nn.functional.one_hot(torch.from_numpy(dataset.train.label.astype(np.int64)), 4).float()
+        x, label = torch.from_numpy(np.asarray(dataset.train.x, dtype=np.uint8)), torch.from_numpy(dataset.train.label.astype(np.int64))
+        self.n_inputs = x.shape[1]
+        self.xy_train = torch.cat([x, torch.nn.functional.one_hot(label, 4).to(torch.uint8)], dim=1)  # (n, 104) uint8
         self.x_val = torch.from_numpy(dataset.val.x.astype(np.float32))
         self.label_val = torch.from_numpy(dataset.val.label.astype(np.int64))
 
@@ -275,7 +282,7 @@ def _train_group(
         stack.load_member(i, m.params, m.adam or {}, m.steps)
     for m in members:
         m.params = m.adam = None
-    n_train = len(data.x_train)
+    n_train = len(data.xy_train)
     rows = min(first.epoch_rows or n_train, n_train)
     B = first.batch_size
     n_steps = -(-rows // B)
@@ -294,12 +301,19 @@ def _train_group(
             masks = _dropout_masks(members, stack, steps_here, B)  # [(members, steps, B, H_l)]
             if ghost:
                 masks = [torch.cat([mk, mk[:1]], dim=0) for mk in masks]
-            for s in range(steps_here):
-                a, b = s * B, min((s + 1) * B, hi - lo)
-                rows_now = index[:, a:b].reshape(-1)  # gathering per step stays in cache
-                x = data.x_train.index_select(0, rows_now).view(stack.M, b - a, -1)  # (M, b, 100)
-                y = data.y_train.index_select(0, rows_now).view(stack.M, b - a, -1)  # (M, b, 4)
-                batch_loss = stack.train_step(x, y, [mk[:, s, : b - a] for mk in masks])
+            # cut the block into steps once (one reshape and one unbind per block) instead of
+            # slicing and copying per step: each step's row indices as one contiguous (M * B,)
+            full = (hi - lo) // B  # steps of this block with a whole batch
+            step_rows = list(index[:, : full * B].reshape(stack.M, full, B).transpose(0, 1).reshape(full, -1).unbind(0))
+            step_masks = list(zip(*(mk.unbind(1) for mk in masks)))  # [step][l]: (M, B, H_l) views
+            if full < steps_here:  # the epoch's last, smaller batch
+                step_rows.append(index[:, full * B :].reshape(-1))
+                step_masks[full] = [mk[:, : (hi - lo) - full * B] for mk in step_masks[full]]
+            for rows_now, masks_now in zip(step_rows, step_masks):
+                # gathering per step stays in cache
+                xy = data.xy_train.index_select(0, rows_now).view(stack.M, -1, data.xy_train.shape[1]).float()
+                x, y = xy[:, :, : data.n_inputs], xy[:, :, data.n_inputs :]  # (M, b, 100), (M, b, 4)
+                batch_loss = stack.train_step(x, y, masks_now)
                 train_loss += batch_loss.double()
         metrics = stack.evaluate(x_val, label_val)
         penalty = metrics["penalty"]
