@@ -28,7 +28,7 @@ from mirror_neurons.analysis.groups import Groups
 from mirror_neurons.analysis.units import response_classes, unit_tests
 from mirror_neurons.experiments.theory import VAL_FRACTION, TheoryGrid
 from mirror_neurons.train.model import MLP, ModelConfig
-from mirror_neurons.train.stack import Stack
+from mirror_neurons.train.stack import Stack, with_ones
 
 
 def step_seconds(depth: int, grid: TheoryGrid, steps: int = 60) -> float:
@@ -37,7 +37,7 @@ def step_seconds(depth: int, grid: TheoryGrid, steps: int = 60) -> float:
     stack = Stack(configs, lr=[grid.lr] * len(configs), l2=[0.01] * len(configs), loss="mse_l2", betas=(0.9, 0.999), eps=1e-7)
     M, B = len(configs), grid.batch_size
     g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 10, (M, B, 100), generator=g).float()
+    x = with_ones(torch.randint(0, 10, (M, B, 100), generator=g).float())
     y = torch.nn.functional.one_hot(torch.randint(0, 4, (M, B), generator=g), 4).float()
     masks = [torch.ones(M, B, w) for w in stack.sizes[1:-1]]
     for _ in range(5):

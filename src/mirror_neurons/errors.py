@@ -32,3 +32,7 @@ class AnalysisError(MirrorNeuronsError):
 
 class OptionalDependencyError(MirrorNeuronsError, ImportError):
     """Raised when an optional extra (such as Ray) is needed but not installed."""
+
+
+class ExecutorError(MirrorNeuronsError):
+    """Raised when a worker process dies under a task; what finished is on disk, and rerunning resumes."""

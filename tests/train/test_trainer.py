@@ -45,13 +45,15 @@ def reference_loop(config: TrainConfig, dataset, epochs: int) -> nn.Sequential:
     for _ in range(epochs):
         perm = torch.randperm(n, generator=g)
         for step in range(steps):
-            if step % CHUNK_STEPS == 0:
-                u = torch.rand((min(CHUNK_STEPS, steps - step), B, sum(config.model.hidden)), generator=g)
+            if step % CHUNK_STEPS == 0:  # 16-bit draws, four per 64-bit random number
+                shape = (min(CHUNK_STEPS, steps - step), B, sum(config.model.hidden))
+                words = torch.empty(-(-math.prod(shape) // 4), dtype=torch.int64).random_(-(2**63), 2**63 - 1, generator=g)
+                u = words.view(torch.int16)[: math.prod(shape)].view(shape).int() + 32768  # 0..65535
             rows = perm[step * B : (step + 1) * B]
             keep = u[step % CHUNK_STEPS, : len(rows)]
             h, start = x[rows], 0
             for lin, width in zip(linears[:-1], config.model.hidden):
-                h = torch.relu(lin(h)) * (keep[:, start : start + width] >= d) / (1 - d)
+                h = torch.relu(lin(h)) * (keep[:, start : start + width] >= round(d * 65536)) / (1 - d)
                 start += width
             out = linears[-1](h)
             loss = ((out - y[rows]) ** 2).mean() + config.l2 * sum((lin.weight**2).sum() for lin in linears)

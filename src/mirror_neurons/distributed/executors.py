@@ -8,6 +8,9 @@ the same plan gives the same bytes on either executor:
 
 * ``LocalExecutor`` (the default) runs the tasks one after another in this
   process, exactly as the stages do without any executor.
+* ``ProcessExecutor`` runs them in N worker processes on this machine (the
+  CLI's ``--executor local --workers N``): small models are bound by one core
+  each, so a sweep cut into N groups trains N times the models at once.
 * ``RayExecutor`` submits each task to a Ray cluster with a resource request
   (``num_cpus``, ``num_gpus``) and ``max_retries``: a worker process that dies
   mid-task (killed, out of memory, node lost) has its task re-run elsewhere.
@@ -23,21 +26,24 @@ path a task reads or writes must be on storage all nodes share.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import socket
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from mirror_neurons.errors import ConfigError, OptionalDependencyError
+from mirror_neurons.errors import ConfigError, ExecutorError, OptionalDependencyError
 
 log = logging.getLogger(__name__)
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "processes", "ray")
 INSTALL_HINT = "pip install 'mirror-neurons[ray]'"
 
 OnResult = Callable[[int, Any], None]
@@ -124,6 +130,58 @@ class LocalExecutor(Executor):
             self.timings.append(TaskTiming(i, time.perf_counter() - start))
             on_result(i, result)
             results.append(result)
+        return results
+
+
+@dataclass
+class ProcessExecutor(Executor):
+    """Runs the tasks in ``workers`` processes on this machine, at most ``workers`` at a time.
+
+    Workers are spawned (not forked: a fork of a process whose OpenMP threads
+    have run can hang), so each imports the package afresh, about a second.
+    A worker that dies (killed, out of memory) fails the map with a one-line
+    error; the tasks are idempotent, so running the same command again resumes.
+    """
+
+    workers: int = 0
+    """Worker processes; 0 = one per core."""
+
+    def __post_init__(self) -> None:
+        self.name = "processes"
+        if self.workers < 0:
+            raise ConfigError(f"--workers must be >= 0 (0 = one per core), got {self.workers}")
+        self.workers = self.workers or os.cpu_count() or 1
+
+    @property
+    def parallelism(self) -> int:
+        return self.workers
+
+    def _map(self, fn, args, resources, on_result):
+        results: list[Any] = [None] * len(args)
+        if not args:
+            return results
+        start = time.perf_counter()
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(args)), mp_context=context) as pool:
+            futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
+            pending = set(futures)
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in sorted(done, key=futures.get):
+                        i = futures[future]
+                        results[i] = future.result()
+                        self.timings.append(TaskTiming(i, time.perf_counter() - start))
+                        on_result(i, results[i])
+            except BrokenProcessPool:
+                raise ExecutorError(
+                    "a worker process died (killed or out of memory); what finished is on disk: "
+                    "run the same command again to resume"
+                ) from None
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
         return results
 
 
@@ -231,11 +289,18 @@ def import_ray():
     return ray
 
 
-def make_executor(name: str = "local", *, address: str | None = None, num_cpus: int | None = None) -> Executor:
-    """The executor the CLI's ``--executor NAME [--address ADDR]`` asks for."""
-    if name == "local":
+def make_executor(
+    name: str = "local", *, address: str | None = None, num_cpus: int | None = None, workers: int | None = None
+) -> Executor:
+    """The executor the CLI's ``--executor NAME [--address ADDR] [--workers N]`` asks for.
+
+    ``local`` with ``workers`` > 1 is the ``processes`` executor.
+    """
+    if name in ("local", "processes"):
         if address is not None:
-            raise ConfigError(f"--address {address!r} needs --executor ray (the local executor runs in this process)")
+            raise ConfigError(f"--address {address!r} needs --executor ray (the {name} executor runs on this machine)")
+        if name == "processes" or (workers is not None and workers != 1):
+            return ProcessExecutor(workers=workers or 0)
         return LocalExecutor()
     if name == "ray":
         return RayExecutor(address=address, num_cpus=num_cpus)

@@ -3,22 +3,29 @@
 Training 50 small models one after the other spends almost all its time in
 Python and PyTorch dispatch, not in arithmetic: a 2 x 17 model at batch 25
 does ~0.3 MFLOP per step. Here M models of the same depth share one set of
-tensors, so one step of all of them is ~35 tensor operations:
+tensors, so one step of all of them is ~30 tensor operations:
 
-- parameters live in one flat buffer ``flat`` (M, P); each layer's kernel is a
-  view ``W[l]`` (M, in, out) and its bias ``b[l]`` (M, 1, out);
+- each layer's kernel and bias are one *extended kernel* ``K[l]`` (M, out,
+  in + 1), ``nn.Linear.weight`` with the bias as its last column: a layer is one
+  ``bmm`` of its input with a column of ones appended (the trainer's data carry
+  that column; hidden activations are written into buffers that end in it), and
+  one ``bmm`` of the backward pass gives kernel and bias gradients together;
+- all extended kernels live in one flat buffer, layer after layer (layer-major:
+  ``K[l]`` is a contiguous (M, out, in + 1) block), so each gradient ``bmm``
+  writes straight into its block of the gradient buffer and Adam runs once on
+  the whole buffer;
+- the output layer runs transposed (``K @ h^T``, 4 x 18 x 25 per model): MKL's
+  small matrix products are 2-3x faster with the 4-wide dimension outside;
 - models of different widths are zero-padded to the widest. A padded unit has
   zero weights in and out and a dropout mask of 0 (so even an activation with
   f(0) != 0, like sigmoid, passes nothing on); its gradients are exactly 0,
   Adam never moves it (0 / (0 + eps) = 0), and the real units compute the same
   sums as an unpadded model;
-- the forward pass is ``baddbmm`` per layer, the backward pass is written out
-  by hand (two ``bmm`` per layer), and Adam is applied to the flat buffer with
-  a per-model learning rate (``torch.optim.Adam``'s formula, through PyTorch's
-  fused CPU Adam kernel).
+- the backward pass is written out by hand (two ``bmm`` per layer), and Adam is
+  applied to the flat buffer with a per-model learning rate
+  (``torch.optim.Adam``'s formula, through PyTorch's fused CPU Adam kernel).
 
-The layout (in, out) is the transpose of ``nn.Linear.weight`` (out, in);
-``load_member``/``member_state`` convert.
+``load_member``/``member_state`` convert to and from ``MLP.state_dict`` (unpadded).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mirror_neurons.train.model import MLP, ModelConfig
+from mirror_neurons.train.model import ModelConfig, MLP
 
 
 def _activation(name: str):
@@ -50,6 +57,11 @@ def _activation(name: str):
 
         return torch.nn.functional.gelu, gelu_backward
     raise ValueError(name)  # ModelConfig has validated the name
+
+
+def with_ones(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (..., n) with a column of ones appended (..., n + 1): the input ``Stack.train_step`` takes."""
+    return torch.cat([x, torch.ones(*x.shape[:-1], 1, dtype=x.dtype)], dim=-1)
 
 
 class Stack:
@@ -87,43 +99,56 @@ class Stack:
             widths = [*pad_to, first.n_outputs]
         self.sizes = [first.n_inputs, *widths]  # padded (100, H1, ..., 4)
         self.L = len(widths)
-        shapes = []
-        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
-            shapes += [(fan_in, fan_out), (1, fan_out)]
-        self.shapes = shapes
-        self.P = P = sum(a * b for a, b in shapes)
-        self.flat = torch.zeros(M, P)
-        self.m = torch.zeros(M, P)
-        self.v = torch.zeros(M, P)
+        self.shapes = [(fan_out, fan_in + 1) for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:])]
+        self.P = sum(a * b for a, b in self.shapes)  # parameters per model
+        self.flat = torch.zeros(M * self.P)  # layer-major: K[0] of all models, then K[1], ...
+        self.m = torch.zeros(M * self.P)
+        self.v = torch.zeros(M * self.P)
         self.step_count = torch.zeros(())  # optimizer steps taken, the same for every model of a stack
         self.lr = np.asarray(lr, dtype=np.float64)
         self.l2 = np.asarray(l2, dtype=np.float64)
-        self.kernel_mask = torch.zeros(1, P)
-        self._views: list[tuple[int, int]] = []
-        offset = 0
-        for i, (a, b) in enumerate(shapes):
-            self._views.append((offset, a * b))
-            if i % 2 == 0:  # kernels, not biases
-                self.kernel_mask[:, offset : offset + a * b] = 1.0
-            offset += a * b
         self._bind()
 
+    def _blocks(self, buffer: torch.Tensor) -> list[torch.Tensor]:
+        """The per-layer (M, out, in + 1) views of a layer-major buffer."""
+        out, offset = [], 0
+        for a, b in self.shapes:
+            out.append(buffer[offset : offset + self.M * a * b].view(self.M, a, b))
+            offset += self.M * a * b
+        return out
+
     def _bind(self) -> None:
-        """(Re)make the per-layer views of ``flat`` and the per-model constants."""
+        """(Re)make the per-layer views of ``flat`` and the per-model constants, in the same layout."""
         M = self.M
-        views = [self.flat[:, o : o + n].view(M, *s) for (o, n), s in zip(self._views, self.shapes)]
-        self.W = views[0::2]  # (M, in, out)
-        self.b = views[1::2]  # (M, 1, out)
-        self._delta = torch.zeros(M, self.P)
-        self._grad = torch.zeros(M, self.P)
-        self._lr = torch.from_numpy(self.lr).float()[:, None]
-        # d/dflat of l2 * sum(W**2) is 2 * l2 * W on kernels, 0 on biases
-        self.l2_grad = torch.from_numpy(2 * self.l2).float()[:, None] * self.kernel_mask
+        self.K = self._blocks(self.flat)
+        self._grad = torch.zeros(M * self.P)
+        self.G = self._blocks(self._grad)
+        self._delta = torch.zeros(M * self.P)
+        self.kernel_mask = torch.zeros(M * self.P)  # 1 on kernel entries, 0 on the bias column
+        for block in self._blocks(self.kernel_mask):
+            block[:, :, :-1] = 1.0
+        self._lr = torch.zeros(M * self.P)
+        self.l2_grad = torch.zeros(M * self.P)  # d/dflat of l2 * sum(W**2): 2 * l2 * W on kernels, 0 on biases
+        lr, l2 = torch.from_numpy(self.lr).float(), torch.from_numpy(2 * self.l2).float()
+        for block_lr, block_l2, mask in zip(self._blocks(self._lr), self._blocks(self.l2_grad), self._blocks(self.kernel_mask)):
+            block_lr[:] = lr[:, None, None]
+            block_l2[:] = l2[:, None, None] * mask
+        self._hidden_in: dict[int, list[torch.Tensor]] = {}  # batch size -> hidden activations + ones column
+
+    def _hidden_buffers(self, b: int) -> list[torch.Tensor]:
+        """(M, b, H_l + 1) buffers, one per hidden layer, whose last column is 1 (the bias input)."""
+        if b not in self._hidden_in:
+            self._hidden_in[b] = [torch.ones(self.M, b, h + 1) for h in self.sizes[1:-1]]
+        return self._hidden_in[b]
 
     def keep(self, index: Sequence[int], frozen: Sequence[int] = ()) -> None:
         """Keep only the models at ``index`` (used when some stop); rows ``frozen`` of the result get lr 0."""
         ix = torch.as_tensor(list(index), dtype=torch.long)
-        self.flat, self.m, self.v = self.flat[ix].clone(), self.m[ix].clone(), self.v[ix].clone()
+
+        def take(buffer: torch.Tensor) -> torch.Tensor:
+            return torch.cat([block[ix].reshape(-1) for block in self._blocks(buffer)])
+
+        self.flat, self.m, self.v = take(self.flat), take(self.m), take(self.v)
         self.lr, self.l2 = self.lr[list(index)].copy(), self.l2[list(index)]
         self.lr[list(frozen)] = 0.0
         self.configs = [self.configs[i] for i in index]
@@ -135,16 +160,14 @@ class Stack:
     def load_member(self, i: int, params: dict[str, torch.Tensor], adam: dict[str, torch.Tensor], steps: int) -> None:
         """Set model i from ``params`` / Adam moments keyed like MLP.state_dict ("layers.0.weight")."""
         for target, source in ((self.flat, params), (self.m, adam.get("m")), (self.v, adam.get("v"))):
-            views = [target[i, o : o + n].view(*s) for (o, n), s in zip(self._views, self.shapes)]
-            for l in range(self.L):
-                W, b = views[2 * l], views[2 * l + 1]
-                W.zero_()
-                b.zero_()
+            for l, block in enumerate(self._blocks(target)):
+                K = block[i]  # (out, in + 1): the kernel, then the bias column
+                K.zero_()
                 if source is None:
                     continue
                 w = source[f"layers.{l}.weight"]  # (out, in)
-                W[: w.shape[1], : w.shape[0]] = w.T
-                b[0, : w.shape[0]] = source[f"layers.{l}.bias"]
+                K[: w.shape[0], : w.shape[1]] = w
+                K[: w.shape[0], -1] = source[f"layers.{l}.bias"]
         self.step_count.fill_(steps)  # the caller stacks only models that have taken the same number of steps
 
     def member_state(self, i: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -153,11 +176,10 @@ class Stack:
         sizes = (config.n_inputs, *config.widths)
         out = []
         for source in (self.flat, self.m, self.v):
-            views = [source[i, o : o + n].view(*s) for (o, n), s in zip(self._views, self.shapes)]
             d = {}
-            for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-                d[f"layers.{l}.weight"] = views[2 * l][:fan_in, :fan_out].T.contiguous().clone()
-                d[f"layers.{l}.bias"] = views[2 * l + 1][0, :fan_out].contiguous().clone()
+            for l, (block, fan_in, fan_out) in enumerate(zip(self._blocks(source), sizes[:-1], sizes[1:])):
+                d[f"layers.{l}.weight"] = block[i, :fan_out, :fan_in].clone()
+                d[f"layers.{l}.bias"] = block[i, :fan_out, -1].clone()
             out.append(d)
         return out[0], {"m": out[1], "v": out[2]}
 
@@ -168,43 +190,44 @@ class Stack:
 
     # ---- training ------------------------------------------------------------------
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, masks: Sequence[torch.Tensor]) -> torch.Tensor:
+    def train_step(self, x1: torch.Tensor, y: torch.Tensor, masks: Sequence[torch.Tensor]) -> torch.Tensor:
         """One optimizer step of every model on its own minibatch; returns each model's batch data loss (M,).
 
-        x (M, b, 100) inputs, y (M, b, 4) one-hot targets, masks[l] (M, b, H_l)
-        the inverted-dropout factors (0 or 1/(1-d)) of hidden layer l.
+        x1 (M, b, 101): the inputs followed by a column of ones (``with_ones``; may be a
+        strided view), y (M, b, 4) one-hot targets, masks[l] (M, b, H_l) the
+        inverted-dropout factors (0 or 1/(1-d)) of hidden layer l.
         """
-        b = x.shape[1]
-        hs, zs, activations = [x], [], []
-        h = x
+        b = x1.shape[1]
+        hidden_in = self._hidden_buffers(b)
+        inputs, zs, activations = [x1], [], []
+        h = x1
         for l in range(self.L - 1):
-            z = torch.baddbmm(self.b[l], h, self.W[l])  # (M, b, H_l)
+            z = torch.bmm(h, self.K[l].transpose(1, 2))  # (M, b, H_l), bias included
             a = self.act(z)
-            h = a * masks[l]
+            h = hidden_in[l]
+            torch.mul(a, masks[l], out=h[:, :, :-1])  # the ones column stays
             zs.append(z)
             activations.append(a)
-            hs.append(h)
-        out = torch.baddbmm(self.b[-1], h, self.W[-1])  # (M, b, 4)
+            inputs.append(h)
+        out_t = torch.bmm(self.K[-1], h.transpose(1, 2))  # (M, 4, b): transposed, see the module docstring
+        y_t = y.transpose(1, 2)
 
         if self.loss == "cross_entropy":
-            logp = torch.log_softmax(out, dim=2)
-            batch_loss = -(logp * y).sum(dim=(1, 2)) / b
-            g = (torch.exp(logp) - y) / b
+            logp = torch.log_softmax(out_t, dim=1)
+            batch_loss = -(logp * y_t).sum(dim=(1, 2)) / b
+            g_t = (torch.exp(logp) - y_t) / b
         else:  # mse, the Keras way: mean over the 4 outputs, then over the batch
-            diff = out - y
+            diff = out_t - y_t
             batch_loss = (diff * diff).sum(dim=(1, 2)) / (b * y.shape[2])
-            g = diff * (2.0 / (b * y.shape[2]))
+            g_t = diff * (2.0 / (b * y.shape[2]))
 
-        grads = [None] * (2 * self.L)
-        for l in range(self.L - 1, -1, -1):
-            grads[2 * l] = torch.bmm(hs[l].transpose(1, 2), g)  # (M, in, out)
-            grads[2 * l + 1] = g.sum(dim=1, keepdim=True)  # (M, 1, out)
+        for l in range(self.L - 1, -1, -1):  # g_t: d loss / d z_l, (M, out, b)
+            torch.bmm(g_t, inputs[l], out=self.G[l])  # (M, out, in + 1): kernel and bias gradients
             if l > 0:
-                g = torch.bmm(g, self.W[l].transpose(1, 2)) * masks[l - 1]
-                g = self.act_backward(g, zs[l - 1], activations[l - 1])
-        grad = torch.cat([t.reshape(self.M, -1) for t in grads], dim=1, out=self._grad)  # (M, P), no new buffer per step
-        grad.addcmul_(self.flat, self.l2_grad)
-        self._adam(grad)
+                g = torch.bmm(g_t.transpose(1, 2), self.K[l][:, :, :-1]) * masks[l - 1]  # (M, b, in)
+                g_t = self.act_backward(g, zs[l - 1], activations[l - 1]).transpose(1, 2)
+        self._grad.addcmul_(self.flat, self.l2_grad)
+        self._adam(self._grad)
         return batch_loss
 
     def _adam(self, grad: torch.Tensor) -> None:
@@ -243,8 +266,8 @@ class Stack:
             y = torch.nn.functional.one_hot(lc, n_out).float()
             h = xc
             for l in range(self.L - 1):
-                h = self.act(torch.matmul(h, self.W[l]) + self.b[l])  # (M, c, H_l)
-            out = torch.matmul(h, self.W[-1]) + self.b[-1]  # (M, c, 4)
+                h = self.act(torch.matmul(h, self.K[l][:, :, :-1].transpose(1, 2)) + self.K[l][:, None, :, -1])  # (M, c, H_l)
+            out = torch.matmul(h, self.K[-1][:, :, :-1].transpose(1, 2)) + self.K[-1][:, None, :, -1]  # (M, c, 4)
             if self.loss == "cross_entropy":
                 logp = torch.log_softmax(out, dim=2)
                 ce += -(logp * y).sum(dim=(1, 2)).double()
@@ -255,7 +278,7 @@ class Stack:
             correct += (out.argmax(dim=2) == lc).sum(dim=1)
         mse = (sq / (n * n_out)).numpy()
         data_loss = (ce / n).numpy() if self.loss == "cross_entropy" else mse
-        penalty = self.l2 * (self.flat.double() ** 2 * self.kernel_mask.double()).sum(dim=1).numpy()
+        penalty = self.l2 * sum((K[:, :, :-1].double() ** 2).sum(dim=(1, 2)) for K in self.K).numpy()
         return {
             "loss": data_loss + penalty,
             "data_loss": data_loss,
