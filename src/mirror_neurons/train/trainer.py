@@ -252,6 +252,20 @@ class _Tensors:
         self.xy_train = torch.cat([with_ones(x), torch.nn.functional.one_hot(label, 4).to(torch.uint8)], dim=1)  # (n, 105) uint8
         self.x_val = torch.from_numpy(dataset.val.x.astype(np.float32))
         self.label_val = torch.from_numpy(dataset.val.label.astype(np.int64))
+        self._buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def gather(self, rows: torch.Tensor, models: int) -> torch.Tensor:
+        """Training rows ``rows`` (models * b,) as float32 (models, b, 105), in buffers reused from step to step.
+
+        A fresh buffer of more than 128 KB per step would be a new mapping from the
+        allocator each time, and its page faults cost as much as the copy.
+        """
+        n, width = len(rows), self.xy_train.shape[1]
+        if n not in self._buffers:
+            self._buffers[n] = torch.empty(n, width, dtype=torch.uint8), torch.empty(models, n // models, width)
+        raw, out = self._buffers[n]
+        torch.index_select(self.xy_train, 0, rows, out=raw)
+        return out.copy_(raw.view(models, -1, width))
 
 
 def _groups(members: list[_Member]) -> list[list[_Member]]:
@@ -301,6 +315,7 @@ def _train_group(
         perms = [torch.randperm(n_train, generator=m.generator)[:rows] for m in members]
         perms += perms[:1] * len(ghost)
         scales, level = _mask_constants(members + ghost, stack)
+        buffers = None
         train_loss = torch.zeros(stack.M, dtype=torch.float64)
         for first_step in range(0, n_steps, CHUNK_STEPS):
             steps_here = min(CHUNK_STEPS, n_steps - first_step)
@@ -310,9 +325,12 @@ def _train_group(
             if ghost:
                 draws = torch.cat([draws, draws[:1]], dim=0)
             # kept <=> draw >= level <=> clamp(draw - level + 1, 0, 1) == 1 (exact in float32);
-            # float ops only: comparisons into bool run 5x slower here
-            kept = draws.float().sub_(level - 1).clamp_(0.0, 1.0)
-            masks = [torch.mul(kept[..., part], scale) for part, scale in scales]  # [(M, steps, B, H_l)], 0 or 1/(1-d)
+            # float ops only: comparisons into bool run 5x slower here. The block's buffers are
+            # reused: a fresh 10 MB buffer per block costs more in page faults than its arithmetic
+            if buffers is None or buffers[0].shape != draws.shape:
+                buffers = torch.empty(draws.shape), [torch.empty(*draws.shape[:3], scale.shape[3]) for _, scale in scales]
+            kept = buffers[0].copy_(draws).sub_(level - 1).clamp_(0.0, 1.0)
+            masks = [torch.mul(kept[..., part], scale, out=out) for (part, scale), out in zip(scales, buffers[1])]  # [(M, steps, B, H_l)]
             # cut the block into steps once (one reshape and one unbind per block) instead of
             # slicing and copying per step: each step's row indices as one contiguous (M * B,)
             full = (hi - lo) // B  # steps of this block with a whole batch
@@ -323,7 +341,7 @@ def _train_group(
                 step_masks[full] = [mk[:, : (hi - lo) - full * B] for mk in step_masks[full]]
             for rows_now, masks_now in zip(step_rows, step_masks):
                 # gathering per step stays in cache
-                xy = data.xy_train.index_select(0, rows_now).view(stack.M, -1, data.xy_train.shape[1]).float()
+                xy = data.gather(rows_now, stack.M)
                 x1, y = xy[:, :, : data.n_inputs + 1], xy[:, :, data.n_inputs + 1 :]  # (M, b, 100 + 1), (M, b, 4)
                 train_loss.add_(stack.train_step(x1, y, masks_now))  # summed in float64
         metrics = stack.evaluate(x_val, label_val)
