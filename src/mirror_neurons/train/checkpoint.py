@@ -32,14 +32,18 @@ class Checkpoint:
 
 def save_checkpoint(stem: str | Path, model: MLP, meta: dict, *, fsync: bool = True) -> Path:
     """Write STEM.safetensors then STEM.json; returns the JSON path (``fsync``: see atomic.write_bytes)."""
+    return save_weights(stem, model.config, model.state_dict(), meta, fsync=fsync)
+
+
+def save_weights(stem: str | Path, config: ModelConfig, state: dict[str, torch.Tensor], meta: dict, *, fsync: bool = True) -> Path:
+    """``save_checkpoint`` from an ``MLP.state_dict``-shaped ``state`` and its architecture, without building the module."""
     stem = Path(stem)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    blob = save(state)
+    blob = save({k: v.detach().contiguous().cpu() for k, v in state.items()})
     weights = stem.with_suffix(".safetensors")
     atomic.write_bytes(weights, blob, fsync=fsync)
     full = {
         **meta,
-        "model": model.config.to_dict(),
+        "model": config.to_dict(),
         "weights_file": weights.name,
         "weights_sha256": _sha256(blob),
         "package_version": meta.get("package_version", __version__),

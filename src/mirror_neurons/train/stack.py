@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mirror_neurons.train.model import ModelConfig, MLP
+from mirror_neurons.train.model import ModelConfig
 
 
 def _activation(name: str):
@@ -183,11 +183,6 @@ class Stack:
             out.append(d)
         return out[0], {"m": out[1], "v": out[2]}
 
-    def to_mlp(self, i: int) -> MLP:
-        model = MLP(self.configs[i])
-        model.load_state_dict(self.member_state(i)[0])
-        return model.eval()
-
     # ---- training ------------------------------------------------------------------
 
     def train_step(self, x1: torch.Tensor, y: torch.Tensor, masks: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -261,13 +256,18 @@ class Stack:
         sq = torch.zeros(self.M, dtype=torch.float64)
         ce = torch.zeros(self.M, dtype=torch.float64)
         correct = torch.zeros(self.M, dtype=torch.int64)
+        K0 = self.K[0]  # (M, out_0, in + 1)
+        first_kernel = K0[:, :, :-1].permute(2, 0, 1).reshape(K0.shape[2] - 1, -1)  # (in, M * out_0)
+        first_bias = K0[:, :, -1].reshape(-1)
         for start in range(0, n, chunk):
             xc, lc = x[start : start + chunk], label[start : start + chunk]
             y = torch.nn.functional.one_hot(lc, n_out).float()
-            h = xc
-            for l in range(self.L - 1):
-                h = self.act(torch.matmul(h, self.K[l][:, :, :-1].transpose(1, 2)) + self.K[l][:, None, :, -1])  # (M, c, H_l)
-            out = torch.matmul(h, self.K[-1][:, :, :-1].transpose(1, 2)) + self.K[-1][:, None, :, -1]  # (M, c, 4)
+            # the first layer sees the same rows in every model: one large matrix product for all
+            z = torch.addmm(first_bias, xc, first_kernel).view(len(xc), self.M, -1).transpose(0, 1)  # (M, c, out_0)
+            for l in range(1, self.L):
+                h = self.act(z)
+                z = torch.baddbmm(self.K[l][:, None, :, -1], h, self.K[l][:, :, :-1].transpose(1, 2))  # (M, c, out_l)
+            out = z  # (M, c, 4)
             if self.loss == "cross_entropy":
                 logp = torch.log_softmax(out, dim=2)
                 ce += -(logp * y).sum(dim=(1, 2)).double()

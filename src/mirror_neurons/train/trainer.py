@@ -56,7 +56,7 @@ from safetensors.torch import save as st_save
 from mirror_neurons import __version__, atomic
 from mirror_neurons.data.dataset import Dataset
 from mirror_neurons.errors import CheckpointError, ConfigError, DataError
-from mirror_neurons.train.checkpoint import save_checkpoint
+from mirror_neurons.train.checkpoint import save_weights
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import MLP
 from mirror_neurons.train.stack import Stack, with_ones
@@ -362,8 +362,9 @@ def _train_group(
                 "val_accuracy": float(metrics["accuracy"][i]),
                 "is_best": False,
             }
-            _judge_epoch(m, row, stack, i, dataset_hash)
-            _save_state(m, stack, i)
+            params, adam = stack.member_state(i)
+            _judge_epoch(m, row, params, dataset_hash)
+            _save_state(m, params, adam)
             if progress is not None:
                 progress({**row, "model_id": m.model_id, "best_val_loss": m.best_val_loss, "status": m.status, "reason": m.reason})
         keep = [i for i, m in enumerate(members) if m.status == RUNNING]
@@ -431,7 +432,7 @@ def _mask_constants(members: list[_Member], stack: Stack) -> tuple[list[tuple[sl
     return out, level
 
 
-def _judge_epoch(m: _Member, row: dict, stack: Stack, i: int, dataset_hash: str) -> None:
+def _judge_epoch(m: _Member, row: dict, params: dict[str, torch.Tensor], dataset_hash: str) -> None:
     """NaN check, best-so-far checkpoint, early stopping and the epoch limit, in that order."""
     values = (row["train_loss"], row["val_loss"])
     if not all(math.isfinite(v) for v in values):
@@ -458,7 +459,7 @@ def _judge_epoch(m: _Member, row: dict, stack: Stack, i: int, dataset_hash: str)
             "package_version": __version__,
             "versions": versions(),
         }
-        save_checkpoint(m.folder / stem, stack.to_mlp(i), meta, fsync=False)
+        save_weights(m.folder / stem, m.config.model, params, meta, fsync=False)
         if stem not in m.checkpoints:
             m.checkpoints.append(stem)
     else:
@@ -494,13 +495,12 @@ def _hyperparameters(c: TrainConfig) -> dict:
 # ---- resumable state ----------------------------------------------------------------------
 
 
-def _save_state(m: _Member, stack: Stack, i: int) -> None:
+def _save_state(m: _Member, params: dict[str, torch.Tensor], adam: dict[str, dict[str, torch.Tensor]]) -> None:
     """Write epoch N's resumable state: state-eNNNN.safetensors, state-eNNNN.json, then state.json (a copy).
 
     The state of epoch N-1 is kept until N+1 is written, so that a resumed run
     can put every model of a stack back at the same epoch (``_align_epochs``).
     """
-    params, adam = stack.member_state(i)
     tensors = {f"param.{k}": v for k, v in params.items()}
     tensors |= {f"adam_m.{k}": v for k, v in adam["m"].items()}
     tensors |= {f"adam_v.{k}": v for k, v in adam["v"].items()}
