@@ -6,6 +6,8 @@ Cases (all at the paper's batch sizes; nothing is sped up by larger batches):
   2. the same model in our trainer, alone;
   3. 50 copies of it with different seeds and learning rates, in our trainer at once;
   4. the paper preset's 50 mixed configurations, in our trainer at once.
+Cases 3 and 4 run twice: in one process, and cut into ``--workers`` groups trained by
+as many worker processes (``mirror-neurons sweep --workers N``), starting them included.
 
 Each case runs a fixed number of optimizer steps per model (``--steps``), as one
 epoch of ``steps * batch`` rows plus its validation pass (``--val-rows``) and
@@ -21,6 +23,7 @@ model, model-epochs per hour (for a demo-sized epoch and for the paper's
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +33,8 @@ import torch
 from torch import nn
 
 from mirror_neurons.data.dataset import Split, load_dataset, write_dataset
+from mirror_neurons.distributed.executors import ProcessExecutor
+from mirror_neurons.distributed.sweep import train_distributed
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import ModelConfig
 from mirror_neurons.train.sweep import load_sweep
@@ -97,14 +102,23 @@ def plain_loop(dataset, steps: int, threads: int) -> float:
     return steps * B / (time.perf_counter() - start)
 
 
-def trainer_case(configs: list[TrainConfig], dataset, steps: int, val_rows: int, out: Path) -> tuple[float, float]:
-    """Cases 2-4: one epoch of ``steps`` steps per model; returns (model-rows/s, GFLOP/s)."""
+def trainer_case(configs: list[TrainConfig], dataset, steps: int, val_rows: int, out: Path, workers: int = 1) -> tuple[float, float]:
+    """Cases 2-4: one epoch of ``steps`` steps per model; returns (model-rows/s, GFLOP/s).
+
+    ``workers`` > 1: the models in that many groups, each trained by a worker process
+    (``mirror-neurons sweep --workers N``); the time includes starting the workers and
+    their loading the dataset.
+    """
     configs = [
         TrainConfig.from_dict({**c.to_dict(), "epoch_rows": steps * c.batch_size, "val_rows": val_rows, "max_epochs": 1})
         for c in configs
     ]
     start = time.perf_counter()
-    train_many(configs, dataset, out, threads=1)
+    if workers == 1:
+        train_many(configs, dataset, out, threads=1)
+    else:
+        with ProcessExecutor(workers=workers) as executor:
+            train_distributed(executor, configs, [f"m{i:03d}" for i in range(len(configs))], dataset, out)
     elapsed = time.perf_counter() - start
     rows = sum(c.epoch_rows for c in configs)
     flops = sum(c.epoch_rows * flops_per_row(c.model.hidden) for c in configs)
@@ -117,7 +131,8 @@ def main() -> None:
     parser.add_argument("--train-rows", type=int, default=240_000)
     parser.add_argument("--steps", type=int, default=2000, help="optimizer steps per model in each case")
     parser.add_argument("--val-rows", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=3, help="pairs of case 1 and case 3 measured back to back")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of case 1 and case 3 measured back to back")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes for the multi-process rows (default: all cores)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,19 +156,21 @@ def main() -> None:
         r = plain_loop(dataset, args.steps, 2)
         rows["1. plain loop, torch's default 2 threads"] = (r, 1, r * f_case / 1e9)
         # the machine's load drifts (other sessions share it): alternate case 1 and case 3 and
-        # compare each pair measured back to back
-        ratios = []
+        # compare the runs of each round, measured back to back
+        ratios: dict[int, list[float]] = {1: [], args.workers: []}
         for rep in range(args.repeats):
             r1 = plain_loop(dataset, args.steps, 1)
-            rows[f"1. plain loop, 1 thread (pair {rep + 1})"] = (r1, 1, r1 * f_case / 1e9)
-            r3, g3 = trainer_case(copies, dataset, args.steps, args.val_rows, tmp / f"c3-{rep}")
-            rows[f"3. trainer, 50 copies (seeds, lrs) (pair {rep + 1})"] = (r3, 50, g3)
-            ratios.append(r3 / r1)
+            rows[f"1. plain loop, 1 thread (round {rep + 1})"] = (r1, 1, r1 * f_case / 1e9)
+            for workers in ratios:
+                r3, g3 = trainer_case(copies, dataset, args.steps, args.val_rows, tmp / f"c3-{rep}-{workers}", workers)
+                rows[f"3. trainer, 50 copies (seeds, lrs), {_processes(workers)} (round {rep + 1})"] = (r3, 50, g3)
+                ratios[workers].append(r3 / r1)
         r, g = trainer_case([case_model], dataset, args.steps, args.val_rows, tmp / "c2")
         rows["2. trainer, alone"] = (r, 1, g)
         paper = [c for _, c in load_sweep("paper").models()]
-        r, g = trainer_case(paper, dataset, args.steps, args.val_rows, tmp / "c4")
-        rows["4. trainer, paper's 50 configurations"] = (r, 50, g)
+        for workers in ratios:
+            r, g = trainer_case(paper, dataset, args.steps, args.val_rows, tmp / f"c4-{workers}", workers)
+            rows[f"4. trainer, paper's 50 configurations, {_processes(workers)}"] = (r, 50, g)
         baseline = float(np.median([v[0] for k, v in rows.items() if k.startswith("1. plain loop, 1 thread")]))
 
         print()
@@ -166,7 +183,12 @@ def main() -> None:
             )
         print()
         print("x plain = model-rows/s over the median of the 1-thread plain-loop runs; model-epochs/h sum over models.")
-        print(f"case 3 / case 1, pair by pair: {', '.join(f'{x:.1f}' for x in ratios)} (median {np.median(ratios):.1f})")
+        for workers, values in ratios.items():
+            print(f"case 3 ({_processes(workers)}) / case 1, round by round: {', '.join(f'{x:.1f}' for x in values)} (median {np.median(values):.1f})")
+
+
+def _processes(workers: int) -> str:
+    return "1 process" if workers == 1 else f"{workers} worker processes"
 
 
 if __name__ == "__main__":

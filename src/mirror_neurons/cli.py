@@ -30,9 +30,13 @@ err_console = Console(stderr=True)
 log = logging.getLogger(__name__)
 
 # --executor/--address/--group-size, shared by data, sweep and run (docs/ray.md)
-EXECUTOR_HELP = "local (in this process) or ray (tasks on a Ray cluster; needs mirror-neurons[ray]; docs/ray.md)."
+EXECUTOR_HELP = "local (this machine: in this process, or in --workers processes) or ray (tasks on a Ray cluster; needs mirror-neurons[ray]; docs/ray.md)."
 ADDRESS_HELP = "With --executor ray: a cluster's HOST:PORT, ray://HOST:10001 or auto; default: start a local one for this run."
-GROUP_SIZE_HELP = "Models per training task (0 = one task per kind of stack, as in one process); --out and --data on shared storage."
+GROUP_SIZE_HELP = (
+    "Models per training task (0 = one task per kind of stack, or with --workers N one group per worker); "
+    "with Ray, --out and --data on shared storage."
+)
+WORKERS_HELP = "Processes training groups of models at once on this machine (--executor local); docs/training.md."
 
 
 def command(*args, **kwargs) -> Callable:
@@ -224,6 +228,7 @@ def sweep_command(
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
     group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
+    workers: int = typer.Option(1, "--workers", min=1, help=WORKERS_HELP),
 ) -> None:
     """Train every model of a sweep at once; resumable after any interruption."""
     from mirror_neurons.distributed.executors import local_path, make_executor
@@ -236,10 +241,10 @@ def sweep_command(
     n_models = len(sweep.configs) * sweep.replicates
     live, board, chain = _train_callbacks(n_models, out, tensorboard)
     with live as show:
-        if executor == "local" and address is None and not group_size:
+        if executor == "local" and address is None and not group_size and workers == 1:
             result = run_sweep(sweep, data, out, progress=chain(show, board))
         else:
-            with make_executor(executor, address=address) as ex:
+            with make_executor(executor, address=address, workers=workers) as ex:
                 result = run_sweep(
                     sweep, data and local_path(data), local_path(out), progress=chain(show, board),
                     executor=ex, group_size=group_size or None,
@@ -298,6 +303,7 @@ def run(
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
     group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
+    workers: int = typer.Option(1, "--workers", min=1, help=WORKERS_HELP),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch threads in this process (small models gain nothing from more)."),
 ) -> None:
     """The whole study in one command: data, sweep, analysis and the report, resumable."""
@@ -308,10 +314,10 @@ def run(
 
     torch.set_num_threads(threads)  # more threads than free cores oversubscribe them: 10x slower on a busy machine
 
-    if executor == "local" and address is None and not group_size:
+    if executor == "local" and address is None and not group_size and workers == 1:
         report = run_study(preset, out, console=console)
     else:  # data chunks and sweep groups as executor tasks; analysis and report here
-        with make_executor(executor, address=address) as ex:
+        with make_executor(executor, address=address, workers=workers) as ex:
             report = run_study(preset, local_path(out), console=console, executor=ex, group_size=group_size or None)
     console.print(f"report: {report}", highlight=False, soft_wrap=True)
 

@@ -3,7 +3,9 @@
 The plan depends on the sweep and ``group_size`` only, never on the executor:
 models that can share a ``Stack`` (``trainer.stack_key``) are taken in sweep
 order and cut into groups of at most ``group_size`` (balanced: 10 models in
-groups of at most 4 -> 4, 3, 3). Each group is one call of
+groups of at most 4 -> 4, 3, 3). When no group size is given, an executor with
+N workers gets groups of ceil(models / N), so that every worker has a stack to
+train; the group size is recorded in RUN/run.json and a resumed run keeps it. Each group is one call of
 ``trainer.train_models`` on one worker, which trains its models together and
 writes only their folders, ``RUN/models/<model_id>/``. Because the same groups
 run the same code whether the executor is local or Ray, both write the same
@@ -18,6 +20,7 @@ uninterrupted run would have written, none lost and none duplicated.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -51,6 +54,32 @@ def plan_groups(configs: Sequence[TrainConfig], group_size: int | None = None) -
     return groups
 
 
+def _group_size(out_dir: Path, asked: int | None, n_models: int, parallelism: int) -> int | None:
+    """The run's group size: the one asked for, else the one recorded by an earlier start, else one group per worker.
+
+    The groups decide which models share a stack and so the rounding of their
+    results: a resumed run keeps the groups it started with, whatever number of
+    workers it resumes on, so that it ends with the bytes an uninterrupted run writes.
+    """
+    recorded, path = None, out_dir / "run.json"
+    if path.is_file():
+        try:
+            info = json.loads(path.read_text()).get("info", {})
+        except json.JSONDecodeError:
+            info = {}  # open_run reports the damaged file
+        if "group_size" in info:
+            recorded = info["group_size"]
+            if asked is not None and asked != recorded:
+                raise ConfigError(
+                    f"run folder {out_dir} was started with --group-size {recorded or 0}, not {asked}; resume it without "
+                    "--group-size (it keeps its groups) or use another --out"
+                )
+            return recorded
+    if asked is not None or parallelism <= 1:
+        return asked
+    return math.ceil(n_models / parallelism)
+
+
 def train_group(data_dir: str, out_dir: str, model_ids: list[str], configs: list[dict], threads: int | None) -> list[TrainResult]:
     """One task: load the dataset from shared storage and train these models into the run folder."""
     dataset = load_dataset(data_dir, splits=("train", "val"))
@@ -81,7 +110,8 @@ def train_distributed(
     back into this process while they run).
     """
     out_dir = Path(out_dir).absolute()
-    open_run(out_dir, configs, model_ids, dataset, run_info or {})
+    group_size = _group_size(out_dir, group_size, len(configs), executor.parallelism)
+    open_run(out_dir, configs, model_ids, dataset, {**(run_info or {}), "group_size": group_size})
     groups = plan_groups(configs, group_size)
     log.info("%d models in %d tasks on the %s executor", len(configs), len(groups), executor.name)
     tasks = [

@@ -32,6 +32,7 @@ naming the key, the table and the allowed values.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -222,6 +223,14 @@ def _config(d: dict, limits: dict, where: str) -> TrainConfig:
         raise ConfigError(f"{where}{e}") from None
 
 
+def _recorded_groups(out_dir: Path) -> bool:
+    """Whether the run folder was started with its models cut into groups (``distributed.sweep``)."""
+    try:
+        return json.loads((out_dir / "run.json").read_text()).get("info", {}).get("group_size") is not None
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
 def run_sweep(
     spec: SweepSpec,
     data_dir: str | Path | None,
@@ -246,6 +255,10 @@ def run_sweep(
     dataset = load_dataset(data_dir, splits=("train", "val"))
     out_dir = Path(out_dir)
     models = spec.models()
+    if executor is None and _recorded_groups(out_dir):
+        from mirror_neurons.distributed.executors import LocalExecutor
+
+        executor = LocalExecutor()  # a run started in groups resumes in the same groups, here one after another
     if executor is None:
         results = train_many(
             [c for _, c in models],
