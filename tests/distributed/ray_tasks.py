@@ -75,3 +75,14 @@ def run_files(run_dir) -> dict[str, str]:
         for p in sorted(run_dir.rglob("*"))
         if p.is_file()
     }
+
+
+def square_and_pid(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+def exit_on_one(x: int) -> int:
+    """Task 1's worker process ends abruptly, as a killed or out-of-memory worker would."""
+    if x == 1:
+        os._exit(3)
+    return x * x

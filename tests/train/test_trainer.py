@@ -15,7 +15,7 @@ from mirror_neurons.errors import CheckpointError, ConfigError, DataError
 from mirror_neurons.train.checkpoint import iter_checkpoints, load_checkpoint
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import ModelConfig
-from mirror_neurons.train.trainer import CHUNK_STEPS, model_generator, train, train_many
+from mirror_neurons.train.trainer import CHUNK_STEPS, dropout_draws, dropout_threshold, model_generator, train, train_many
 
 
 def cfg(hidden=(17, 17), lr=1e-3, batch_size=25, dropout=0.12, seed=0, **kw) -> TrainConfig:
@@ -232,3 +232,24 @@ def test_loss_defaults():
     assert TrainConfig().l2 == 0.01 and TrainConfig().eps == 1e-7
     assert TrainConfig(loss="mse").l2 == 0.0
     assert TrainConfig(loss="cross_entropy", l2=0.001).l2 == 0.001
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.12, 0.5, 0.9])
+def test_dropout_draws_drop_units_at_the_configured_rate(rate):
+    """Protocol step 4 against the spec's rate: binomial, 5 sigma (plus the 1/65536 quantisation)."""
+    g = model_generator(11)
+    u = torch.cat([dropout_draws(g, (64, 25, 34)).flatten() for _ in range(20)]).int() + 32768
+    dropped = float((u < dropout_threshold(rate)).double().mean())
+    sigma = math.sqrt(rate * (1 - rate) / len(u))
+    assert abs(dropped - rate) <= 5 * sigma + 1 / 65536
+
+
+def test_dropout_draws_are_uniform_16_bit_values_in_every_position_of_a_64_bit_word():
+    """All four 16-bit parts of each 64-bit draw (the top one included) are uniform on 0..65535."""
+    from scipy.stats import chisquare
+
+    u = dropout_draws(model_generator(5), (400_000,)).int() + 32768
+    assert int(u.min()) >= 0 and int(u.max()) <= 65535
+    for part in range(4):
+        counts = torch.bincount(u[part::4] // 4096, minlength=16).numpy()
+        assert chisquare(counts).pvalue > 1e-6, (part, counts)

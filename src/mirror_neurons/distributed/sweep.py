@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -80,6 +81,69 @@ def _group_size(out_dir: Path, asked: int | None, n_models: int, parallelism: in
     return math.ceil(n_models / parallelism)
 
 
+class _EpochWatcher:
+    """Sends ``progress`` the epochs that workers finish, read from their state files while they run.
+
+    Tasks on other processes or machines cannot call back into this one, but each
+    model's RUN/models/<id>/state.json is rewritten (atomically) after every epoch:
+    a thread polls them, and ``finish`` sends what a task's results hold beyond.
+    Epochs already on disk when the watcher starts (a resumed run) are not sent,
+    as ``train_many`` does not send them either.
+    """
+
+    def __init__(self, out_dir: Path, model_ids: Sequence[str], progress: Progress, interval: float = 1.0):
+        self.files = {mid: out_dir / "models" / mid / "state.json" for mid in model_ids}
+        self.progress, self.interval = progress, interval
+        self.sent = {mid: len(self._read(path).get("history", [])) for mid, path in self.files.items()}
+        self.seen: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="epoch-watcher", daemon=True)
+
+    def __enter__(self) -> _EpochWatcher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.interval):
+            for mid, path in self.files.items():
+                try:
+                    stamp = path.stat().st_mtime_ns
+                except FileNotFoundError:
+                    continue
+                if self.seen.get(mid) != stamp:
+                    self.seen[mid] = stamp
+                    state = self._read(path)
+                    self._send(mid, state.get("history", []), state.get("status", "running"), state.get("reason", ""))
+
+    def finish(self, results: Sequence[TrainResult]) -> None:
+        """A task ended: send each of its models' epochs not sent yet."""
+        for r in results:
+            self._send(r.model_id, r.history, r.status, r.reason)
+
+    def _send(self, model_id: str, history: list[dict], status: str, reason: str) -> None:
+        with self.lock:
+            start = self.sent[model_id]
+            best = min((row["val_loss"] for row in history[:start] if row["is_best"]), default=math.inf)
+            for k in range(start, len(history)):
+                row = history[k]
+                best = row["val_loss"] if row["is_best"] else best
+                now = (status, reason) if k == len(history) - 1 else ("running", "")
+                self.progress({**row, "model_id": model_id, "best_val_loss": best, "status": now[0], "reason": now[1]})
+            self.sent[model_id] = max(start, len(history))
+
+    @staticmethod
+    def _read(path: Path) -> dict:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+
 def train_group(data_dir: str, out_dir: str, model_ids: list[str], configs: list[dict], threads: int | None) -> list[TrainResult]:
     """One task: load the dataset from shared storage and train these models into the run folder."""
     dataset = load_dataset(data_dir, splits=("train", "val"))
@@ -119,18 +183,12 @@ def train_distributed(
         for g in groups
     ]
 
-    def replay(_: int, results: list[TrainResult]) -> None:
-        if progress is None:
-            return
-        for r in results:  # the events the trainer would have sent, epoch by epoch
-            best = math.inf
-            for k, row in enumerate(r.history):
-                best = row["val_loss"] if row["is_best"] else best
-                last = k == len(r.history) - 1
-                status, reason = (r.status, r.reason) if last else ("running", "")
-                progress({**row, "model_id": r.model_id, "best_val_loss": best, "status": status, "reason": reason})
-
-    by_group = executor.map(train_group, tasks, resources=resources, on_result=replay)
+    watcher = _EpochWatcher(out_dir, model_ids, progress) if progress is not None else None
+    if watcher is None:
+        by_group = executor.map(train_group, tasks, resources=resources)
+    else:
+        with watcher:
+            by_group = executor.map(train_group, tasks, resources=resources, on_result=lambda _, rs: watcher.finish(rs))
     results: list[TrainResult | None] = [None] * len(configs)
     for g, group_results in zip(groups, by_group, strict=True):
         for i, r in zip(g, group_results, strict=True):
