@@ -133,12 +133,16 @@ class Stack:
         for block_lr, block_l2, mask in zip(self._blocks(self._lr), self._blocks(self.l2_grad), self._blocks(self.kernel_mask)):
             block_lr[:] = lr[:, None, None]
             block_l2[:] = l2[:, None, None] * mask
-        self._hidden_in: dict[int, list[torch.Tensor]] = {}  # batch size -> hidden activations + ones column
+        # views made once, not per step: each costs microseconds of dispatch
+        self._K_t = [K.transpose(1, 2) for K in self.K]  # (M, in + 1, out)
+        self._K_kernel = [K[:, :, :-1] for K in self.K]  # (M, out, in), without the bias column
+        self._hidden_in: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
 
-    def _hidden_buffers(self, b: int) -> list[torch.Tensor]:
-        """(M, b, H_l + 1) buffers, one per hidden layer, whose last column is 1 (the bias input)."""
+    def _hidden_buffers(self, b: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per hidden layer, an (M, b, H_l + 1) buffer whose last column is 1 (the bias input) and its first H_l columns."""
         if b not in self._hidden_in:
-            self._hidden_in[b] = [torch.ones(self.M, b, h + 1) for h in self.sizes[1:-1]]
+            buffers = [torch.ones(self.M, b, h + 1) for h in self.sizes[1:-1]]
+            self._hidden_in[b] = [(buffer, buffer[:, :, :-1]) for buffer in buffers]
         return self._hidden_in[b]
 
     def keep(self, index: Sequence[int], frozen: Sequence[int] = ()) -> None:
@@ -197,10 +201,10 @@ class Stack:
         inputs, zs, activations = [x1], [], []
         h = x1
         for l in range(self.L - 1):
-            z = torch.bmm(h, self.K[l].transpose(1, 2))  # (M, b, H_l), bias included
+            z = torch.bmm(h, self._K_t[l])  # (M, b, H_l), bias included
             a = self.act(z)
-            h = hidden_in[l]
-            torch.mul(a, masks[l], out=h[:, :, :-1])  # the ones column stays
+            h, units = hidden_in[l]
+            torch.mul(a, masks[l], out=units)  # the ones column stays
             zs.append(z)
             activations.append(a)
             inputs.append(h)
@@ -212,14 +216,14 @@ class Stack:
             batch_loss = -(logp * y_t).sum(dim=(1, 2)) / b
             g_t = (torch.exp(logp) - y_t) / b
         else:  # mse, the Keras way: mean over the 4 outputs, then over the batch
-            diff = out_t - y_t
+            diff = out_t.sub_(y_t)
             batch_loss = (diff * diff).sum(dim=(1, 2)) / (b * y.shape[2])
-            g_t = diff * (2.0 / (b * y.shape[2]))
+            g_t = diff.mul_(2.0 / (b * y.shape[2]))
 
         for l in range(self.L - 1, -1, -1):  # g_t: d loss / d z_l, (M, out, b)
             torch.bmm(g_t, inputs[l], out=self.G[l])  # (M, out, in + 1): kernel and bias gradients
             if l > 0:
-                g = torch.bmm(g_t.transpose(1, 2), self.K[l][:, :, :-1]) * masks[l - 1]  # (M, b, in)
+                g = torch.bmm(g_t.transpose(1, 2), self._K_kernel[l]).mul_(masks[l - 1])  # (M, b, in)
                 g_t = self.act_backward(g, zs[l - 1], activations[l - 1]).transpose(1, 2)
         self._grad.addcmul_(self.flat, self.l2_grad)
         self._adam(self._grad)

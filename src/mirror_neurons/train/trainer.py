@@ -252,20 +252,23 @@ class _Tensors:
         self.xy_train = torch.cat([with_ones(x), torch.nn.functional.one_hot(label, 4).to(torch.uint8)], dim=1)  # (n, 105) uint8
         self.x_val = torch.from_numpy(dataset.val.x.astype(np.float32))
         self.label_val = torch.from_numpy(dataset.val.label.astype(np.int64))
-        self._buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._buffers: dict[int, tuple[torch.Tensor, ...]] = {}
 
-    def gather(self, rows: torch.Tensor, models: int) -> torch.Tensor:
-        """Training rows ``rows`` (models * b,) as float32 (models, b, 105), in buffers reused from step to step.
+    def gather(self, rows: torch.Tensor, models: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training rows ``rows`` (models * b,) as float32 inputs with the ones column (models, b, 101)
+        and one-hot targets (models, b, 4), views of buffers reused from step to step.
 
         A fresh buffer of more than 128 KB per step would be a new mapping from the
         allocator each time, and its page faults cost as much as the copy.
         """
         n, width = len(rows), self.xy_train.shape[1]
         if n not in self._buffers:
-            self._buffers[n] = torch.empty(n, width, dtype=torch.uint8), torch.empty(models, n // models, width)
-        raw, out = self._buffers[n]
+            raw, out = torch.empty(n, width, dtype=torch.uint8), torch.empty(models, n // models, width)
+            self._buffers[n] = raw, out, raw.view(models, -1, width), out[:, :, : self.n_inputs + 1], out[:, :, self.n_inputs + 1 :]
+        raw, out, raw_by_model, x1, y = self._buffers[n]
         torch.index_select(self.xy_train, 0, rows, out=raw)
-        return out.copy_(raw.view(models, -1, width))
+        out.copy_(raw_by_model)
+        return x1, y
 
 
 def _groups(members: list[_Member]) -> list[list[_Member]]:
@@ -341,8 +344,7 @@ def _train_group(
                 step_masks[full] = [mk[:, : (hi - lo) - full * B] for mk in step_masks[full]]
             for rows_now, masks_now in zip(step_rows, step_masks):
                 # gathering per step stays in cache
-                xy = data.gather(rows_now, stack.M)
-                x1, y = xy[:, :, : data.n_inputs + 1], xy[:, :, data.n_inputs + 1 :]  # (M, b, 100 + 1), (M, b, 4)
+                x1, y = data.gather(rows_now, stack.M)  # (M, b, 100 + 1), (M, b, 4)
                 train_loss.add_(stack.train_step(x1, y, masks_now))  # summed in float64
         metrics = stack.evaluate(x_val, label_val)
         penalty = metrics["penalty"]
