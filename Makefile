@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mirror-neurons run --preset demo --out runs/demo
+	$(BIN)/mirror-neurons run --preset demo --out runs/demo --workers 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

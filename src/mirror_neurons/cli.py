@@ -36,7 +36,7 @@ GROUP_SIZE_HELP = (
     "Models per training task (0 = one task per kind of stack, or with --workers N one group per worker); "
     "with Ray, --out and --data on shared storage."
 )
-WORKERS_HELP = "Processes training groups of models at once on this machine (--executor local); docs/training.md."
+WORKERS_HELP = "Processes training groups of models at once on this machine (0 = one per core); docs/training.md."
 
 
 def command(*args, **kwargs) -> Callable:
@@ -228,7 +228,7 @@ def sweep_command(
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
     group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
-    workers: int = typer.Option(1, "--workers", min=1, help=WORKERS_HELP),
+    workers: int = typer.Option(1, "--workers", min=0, help=WORKERS_HELP),
 ) -> None:
     """Train every model of a sweep at once; resumable after any interruption."""
     from mirror_neurons.distributed.executors import local_path, make_executor
@@ -303,7 +303,7 @@ def run(
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
     group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
-    workers: int = typer.Option(1, "--workers", min=1, help=WORKERS_HELP),
+    workers: int = typer.Option(1, "--workers", min=0, help=WORKERS_HELP),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch threads in this process (small models gain nothing from more)."),
 ) -> None:
     """The whole study in one command: data, sweep, analysis and the report, resumable."""

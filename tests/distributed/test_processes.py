@@ -123,5 +123,6 @@ def test_cli_sweep_on_two_workers(small_data, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "sweep cli-workers: 2 models" in done.stdout
     assert json.loads((out / "run.json").read_text())["info"]["group_size"] == 1
-    bad = subprocess.run([*cmd[:-1], "0"], capture_output=True, text=True, timeout=300)
+    bad = subprocess.run([*cmd[:-1], "-1"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2
+    assert "--workers" in bad.stderr
