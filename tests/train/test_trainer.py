@@ -249,7 +249,17 @@ def test_dropout_draws_are_uniform_16_bit_values_in_every_position_of_a_64_bit_w
     from scipy.stats import chisquare
 
     u = dropout_draws(model_generator(5), (400_000,)).int() + 32768
-    assert int(u.min()) >= 0 and int(u.max()) <= 65535
     for part in range(4):
         counts = torch.bincount(u[part::4] // 4096, minlength=16).numpy()
         assert chisquare(counts).pvalue > 1e-6, (part, counts)
+
+
+def test_stacks_whose_steps_gather_as_many_rows_train_side_by_side(tiny_dataset, tmp_path):
+    """4 models x batch 25 and 5 models x batch 20 both gather 100 rows per step: each stack keeps its own shape."""
+    configs = [cfg(hidden=(6,), batch_size=25, seed=i, max_epochs=2) for i in range(4)]
+    configs += [cfg(hidden=(5, 5), batch_size=20, seed=10 + i, max_epochs=2) for i in range(5)]
+    together = train_many(configs, tiny_dataset, tmp_path / "together")
+    alone = train(configs[6], tiny_dataset, tmp_path / "alone")
+    assert [h["epoch"] for h in together[6].history] == [1, 2]
+    for a, b in zip(alone.history, together[6].history):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)

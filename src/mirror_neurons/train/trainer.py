@@ -13,7 +13,8 @@ in a group, so a model's checkpoints depend only on its own ``TrainConfig``:
    ``n = steps_in_block * B * sum(hidden)``,
    ``u = torch.empty(ceil(n / 4), dtype=torch.int64).random_(-2**63, 2**63 - 1, generator=g)``
    read as 16-bit integers (``u.view(torch.int16)[:n]``, each uniform on
-   -32768..32767) shaped (steps_in_block, B, sum(hidden)); unit j of step s
+   -32768..32767; the order of the four parts is the machine's byte order,
+   little-endian on x86-64 and ARM64) shaped (steps_in_block, B, sum(hidden)); unit j of step s
    keeps its output (scaled by 1/(1-d)) when ``u[s, row, j] + 32768 >=
    dropout_threshold(d)`` = round(d * 65536). The drop probability is d rounded
    to 1/65536 (0.12 -> 0.1199951); four draws per 64-bit random number make the
@@ -252,7 +253,7 @@ class _Tensors:
         self.xy_train = torch.cat([with_ones(x), torch.nn.functional.one_hot(label, 4).to(torch.uint8)], dim=1)  # (n, 105) uint8
         self.x_val = torch.from_numpy(dataset.val.x.astype(np.float32))
         self.label_val = torch.from_numpy(dataset.val.label.astype(np.int64))
-        self._buffers: dict[int, tuple[torch.Tensor, ...]] = {}
+        self._buffers: dict[tuple[int, int], tuple[torch.Tensor, ...]] = {}
 
     def gather(self, rows: torch.Tensor, models: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Training rows ``rows`` (models * b,) as float32 inputs with the ones column (models, b, 101)
@@ -262,10 +263,11 @@ class _Tensors:
         allocator each time, and its page faults cost as much as the copy.
         """
         n, width = len(rows), self.xy_train.shape[1]
-        if n not in self._buffers:
+        key = (models, n)  # stacks of other sizes (and a stack that shrank) may have the same n
+        if key not in self._buffers:
             raw, out = torch.empty(n, width, dtype=torch.uint8), torch.empty(models, n // models, width)
-            self._buffers[n] = raw, out, raw.view(models, -1, width), out[:, :, : self.n_inputs + 1], out[:, :, self.n_inputs + 1 :]
-        raw, out, raw_by_model, x1, y = self._buffers[n]
+            self._buffers[key] = raw, out, raw.view(models, -1, width), out[:, :, : self.n_inputs + 1], out[:, :, self.n_inputs + 1 :]
+        raw, out, raw_by_model, x1, y = self._buffers[key]
         torch.index_select(self.xy_train, 0, rows, out=raw)
         out.copy_(raw_by_model)
         return x1, y
