@@ -30,11 +30,14 @@ err_console = Console(stderr=True)
 log = logging.getLogger(__name__)
 
 # --executor/--address/--group-size, shared by data, sweep and run (docs/ray.md)
-EXECUTOR_HELP = "local (this machine: in this process, or in --workers processes) or ray (tasks on a Ray cluster; needs mirror-neurons[ray]; docs/ray.md)."
+EXECUTOR_HELP = (
+    "local (this machine: in this process, or on --workers N processes), processes (= local with --workers) "
+    "or ray (tasks on a Ray cluster; needs mirror-neurons[ray]; docs/ray.md)."
+)
 ADDRESS_HELP = "With --executor ray: a cluster's HOST:PORT, ray://HOST:10001 or auto; default: start a local one for this run."
 GROUP_SIZE_HELP = (
-    "Models per training task (0 = one task per kind of stack, or with --workers N one group per worker); "
-    "with Ray, --out and --data on shared storage."
+    "Models per training task (0 = one group per kind of stack on one worker, groups of ceil(models / workers) "
+    "on several); a resumed run keeps its groups; with Ray, --out and --data on shared storage."
 )
 WORKERS_HELP = "Processes training groups of models at once on this machine (0 = one per core); docs/training.md."
 
@@ -147,7 +150,7 @@ def _build_data(preset, states, seed, workers, dependency, veil, out, executor="
         if executor == "local" and address is None:
             build_dataset(config, out, progress, workers=workers or default_workers())
         else:  # chunks of games as tasks: at least one per core of the cluster
-            with make_executor(executor, address=address) as ex:
+            with make_executor(executor, address=address, workers=workers if executor == "processes" else None) as ex:
                 build_dataset(config, local_path(out), progress, workers=max(workers, ex.parallelism), executor=ex)
     manifest = read_manifest(out)
     console.print(f"wrote {out}: {manifest['rows']} rows, dataset {manifest['dataset_hash'][:12]}", highlight=False)

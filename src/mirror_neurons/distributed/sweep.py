@@ -56,26 +56,26 @@ def plan_groups(configs: Sequence[TrainConfig], group_size: int | None = None) -
 
 
 def _group_size(out_dir: Path, asked: int | None, n_models: int, parallelism: int) -> int | None:
-    """The run's group size: the one asked for, else the one recorded by an earlier start, else one group per worker.
+    """The run's group size: the one it started with, else the one asked for, else one group per worker.
 
     The groups decide which models share a stack and so the rounding of their
-    results: a resumed run keeps the groups it started with, whatever number of
-    workers it resumes on, so that it ends with the bytes an uninterrupted run writes.
+    results: a resumed run keeps the groups it started with (None: one group per
+    kind of stack, as a run started in one process has), whatever number of workers
+    it resumes on, so that it ends with the bytes an uninterrupted run writes.
     """
-    recorded, path = None, out_dir / "run.json"
+    path = out_dir / "run.json"
     if path.is_file():
         try:
-            info = json.loads(path.read_text()).get("info", {})
-        except json.JSONDecodeError:
-            info = {}  # open_run reports the damaged file
-        if "group_size" in info:
-            recorded = info["group_size"]
-            if asked is not None and asked != recorded:
-                raise ConfigError(
-                    f"run folder {out_dir} was started with --group-size {recorded or 0}, not {asked}; resume it without "
-                    "--group-size (it keeps its groups) or use another --out"
-                )
-            return recorded
+            recorded = json.loads(path.read_text()).get("info", {}).get("group_size")
+        except (json.JSONDecodeError, AttributeError):
+            return asked  # open_run reports the damaged file
+        if asked is not None and asked != recorded:
+            started = f"--group-size {recorded}" if recorded else "one group per kind of stack (--group-size 0)"
+            raise ConfigError(
+                f"run folder {out_dir} was started with {started}, not --group-size {asked}; resume it without "
+                "--group-size (it keeps its groups) or use another --out"
+            )
+        return recorded
     if asked is not None or parallelism <= 1:
         return asked
     return math.ceil(n_models / parallelism)
