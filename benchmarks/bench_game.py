@@ -34,8 +34,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 
+from mirror_neurons import game
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.game.engine import GameBatch
 from mirror_neurons.game.policies import PUBLISHED_PROBS, random_actions
@@ -83,17 +85,31 @@ def batch_window(make_batch: Callable[[int, int], object], size: int, policy: bo
     return run
 
 
-def scalar_window(seconds: float) -> int:
+def episodes_window(play: Callable[[int, float], int]) -> Callable[[float], int]:
+    """A timed window of whole episodes: ``play(seed, deadline)`` plays episode ``seed`` (it may stop
+    early once ``deadline`` has passed) and returns its agent-steps."""
+
+    def run(seconds: float) -> int:
+        steps, deadline, seed = 0, time.perf_counter() + seconds, 0
+        while time.perf_counter() < deadline:
+            steps += play(seed, deadline)
+            seed += 1
+        return steps
+
+    return run
+
+
+def scalar_row(seconds: float, repeats: int) -> tuple[str, tuple[float, float, float]]:
     """The scalar twin, one game at a time, pre-drawn actions."""
     actions = np.random.default_rng(0).choice(4, size=CONFIG.max_turns, p=PUBLISHED_PROBS).tolist()
-    steps, deadline, seed = 0, time.perf_counter() + seconds, 0
-    while time.perf_counter() < deadline:
-        game = Game(CONFIG, seed)
-        seed += 1
+
+    def play(seed: int, deadline: float) -> int:
+        one = Game(CONFIG, seed)
         for a in actions:
-            game.step(a)
-        steps += len(actions)
-    return steps
+            one.step(a)
+        return len(actions)
+
+    return "rules.Game (scalar twin)", rate(episodes_window(play), seconds, repeats)
 
 
 def engine_at_commit(commit: str) -> type:
@@ -111,101 +127,71 @@ def engine_at_commit(commit: str) -> type:
     return module.GameBatch
 
 
-# -- interface rows: one function per adapter, returning (label, best, median) or None if unavailable ---
+# -- interface rows: one game through each standard interface, the published policy's probabilities
+#    drawn by NumPy; an agent-step is one player's turn
 
 
-def pettingzoo_row(seconds: float, repeats: int) -> tuple[str, tuple[float, float, float]] | None:
-    """PettingZoo AEC env (``mirror_neurons.game.env()``, with PettingZoo's default wrappers), one game,
-    the published policy's probabilities drawn by NumPy; one agent-step = one ``env.step`` with an action."""
-    try:
-        from mirror_neurons.game import env as make_env
-    except ImportError:
-        return None
+def pettingzoo_row(seconds: float, repeats: int) -> tuple[str, tuple[float, float, float]]:
+    """PettingZoo AEC env (``mirror_neurons.game.env()``, with PettingZoo's default wrappers); one agent-step
+    is one ``env.step`` with an action."""
     rng = np.random.default_rng(0)
 
-    def run(window: float) -> int:
-        steps, deadline, seed = 0, time.perf_counter() + window, 0
-        while time.perf_counter() < deadline:
-            env = make_env()
-            env.reset(seed=seed)
-            seed += 1
-            for _agent in env.agent_iter():
-                _, _, terminated, truncated, _ = env.last()
-                if terminated or truncated:
-                    env.step(None)
-                    continue
-                env.step(int(rng.choice(4, p=PUBLISHED_PROBS)))
-                steps += 1
-                if steps % 256 == 0 and time.perf_counter() >= deadline:
-                    break
-            env.close()
-        return steps
-
-    return "PettingZoo AEC env()", rate(run, seconds, repeats)
-
-
-def parallel_row(seconds: float, repeats: int) -> tuple[str, tuple[float, float, float]] | None:
-    """PettingZoo Parallel env (``mirror_neurons.game.parallel_env()``), one game, actions drawn as in
-    ``pettingzoo_row``; one ``step`` plays Frog's turn then Toad's, so it counts as two agent-steps."""
-    try:
-        from mirror_neurons.game import parallel_env as make_env
-    except ImportError:
-        return None
-    rng = np.random.default_rng(0)
-
-    def run(window: float) -> int:
-        steps, deadline, seed = 0, time.perf_counter() + window, 0
-        while time.perf_counter() < deadline:
-            env = make_env()
-            env.reset(seed=seed)
-            seed += 1
-            while env.agents:
-                env.step({agent: int(rng.choice(4, p=PUBLISHED_PROBS)) for agent in env.agents})
-                steps += 2
-                if steps % 256 == 0 and time.perf_counter() >= deadline:
-                    break
-            env.close()
-        return steps
-
-    return "PettingZoo Parallel parallel_env()", rate(run, seconds, repeats)
-
-
-def gymnasium_row(seconds: float, repeats: int) -> tuple[str, tuple[float, float, float]] | None:
-    """Gymnasium ``mirror_neurons/FrogAndToad-v0`` (``gym.make``, default wrappers), Frog's actions drawn as
-    in ``pettingzoo_row``, Toad the built-in random policy; one ``step`` is two agent-steps (two turns)."""
-    try:
-        import gymnasium as gym
-
-        from mirror_neurons.game import ENV_ID
-    except ImportError:
-        return None
-    rng = np.random.default_rng(0)
-
-    def run(window: float) -> int:
-        steps, deadline, seed = 0, time.perf_counter() + window, 0
-        env = gym.make(ENV_ID)
-        while time.perf_counter() < deadline:
-            env.reset(seed=seed)
-            seed += 1
-            terminated = False
-            while not terminated:
-                _, _, terminated, _, _ = env.step(int(rng.choice(4, p=PUBLISHED_PROBS)))
-                steps += 2
-                if steps % 256 == 0 and time.perf_counter() >= deadline:
-                    break
+    def play(seed: int, deadline: float) -> int:
+        env, steps = game.env(), 0
+        env.reset(seed=seed)
+        for _agent in env.agent_iter():
+            _, _, terminated, truncated, _ = env.last()
+            if terminated or truncated:
+                env.step(None)
+                continue
+            env.step(int(rng.choice(4, p=PUBLISHED_PROBS)))
+            steps += 1
+            if steps % 256 == 0 and time.perf_counter() >= deadline:
+                break
         env.close()
         return steps
 
-    return "Gymnasium FrogAndToad-v0", rate(run, seconds, repeats)
+    return "PettingZoo AEC env()", rate(episodes_window(play), seconds, repeats)
 
 
-INTERFACE_ROWS: list[Callable[[float, int], tuple[str, tuple[float, float, float]] | None]] = [
-    pettingzoo_row,
-    parallel_row,
-    gymnasium_row,
-]
-"""HOOK for adapter rows (part B of issue 2): append a function ``(seconds, repeats) -> (label, rate(...))``,
-or ``None`` when the adapter is unavailable; ``main`` prints one row (batch 1) per function."""
+def parallel_row(seconds: float, repeats: int) -> tuple[str, tuple[float, float, float]]:
+    """PettingZoo Parallel env (``mirror_neurons.game.parallel_env()``); one ``step`` plays Frog's turn then
+    Toad's, so it counts as two agent-steps."""
+    rng = np.random.default_rng(0)
+
+    def play(seed: int, deadline: float) -> int:
+        env, steps = game.parallel_env(), 0
+        env.reset(seed=seed)
+        while env.agents:
+            env.step({agent: int(rng.choice(4, p=PUBLISHED_PROBS)) for agent in env.agents})
+            steps += 2
+            if steps % 256 == 0 and time.perf_counter() >= deadline:
+                break
+        env.close()
+        return steps
+
+    return "PettingZoo Parallel parallel_env()", rate(episodes_window(play), seconds, repeats)
+
+
+def gymnasium_row(seconds: float, repeats: int) -> tuple[str, tuple[float, float, float]]:
+    """Gymnasium ``mirror_neurons/FrogAndToad-v0`` (``gym.make``, default wrappers), Toad the built-in random
+    policy; one ``step`` is two agent-steps (two turns)."""
+    rng = np.random.default_rng(0)
+    env = gym.make(game.ENV_ID)
+
+    def play(seed: int, deadline: float) -> int:
+        env.reset(seed=seed)
+        steps, terminated = 0, False
+        while not terminated:
+            _, _, terminated, _, _ = env.step(int(rng.choice(4, p=PUBLISHED_PROBS)))
+            steps += 2
+            if steps % 256 == 0 and time.perf_counter() >= deadline:
+                break
+        return steps
+
+    result = rate(episodes_window(play), seconds, repeats)
+    env.close()
+    return "Gymnasium FrogAndToad-v0", result
 
 
 def main() -> None:
@@ -243,11 +229,9 @@ def main() -> None:
             line(label, size, rate(batch_window(make, size, policy=False), args.seconds, args.repeats))
             line(f"{label} + random_actions", size,
                  rate(batch_window(make, size, policy=True), args.seconds, args.repeats))
-    line("rules.Game (scalar twin)", 1, rate(scalar_window, args.seconds, args.repeats))
-    for row in INTERFACE_ROWS:
-        result = row(args.seconds, args.repeats)
-        if result is not None:
-            line(result[0], 1, result[1])
+    for row in (scalar_row, pettingzoo_row, parallel_row, gymnasium_row):
+        label, result = row(args.seconds, args.repeats)
+        line(label, 1, result)
 
 
 if __name__ == "__main__":
