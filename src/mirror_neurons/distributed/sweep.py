@@ -31,7 +31,7 @@ from mirror_neurons.data.dataset import Dataset, load_dataset
 from mirror_neurons.distributed.executors import Executor, Resources
 from mirror_neurons.errors import ConfigError
 from mirror_neurons.train.config import TrainConfig
-from mirror_neurons.train.trainer import Progress, TrainResult, open_run, stack_key, train_models
+from mirror_neurons.train.trainer import Progress, TrainResult, open_run, run_info, stack_key, train_models
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,9 @@ def _group_size(out_dir: Path, asked: int | None, n_models: int, parallelism: in
     kind of stack, as a run started in one process has), whatever number of workers
     it resumes on, so that it ends with the bytes an uninterrupted run writes.
     """
-    path = out_dir / "run.json"
-    if path.is_file():
-        try:
-            recorded = json.loads(path.read_text()).get("info", {}).get("group_size")
-        except (json.JSONDecodeError, AttributeError):
-            return asked  # open_run reports the damaged file
+    info = run_info(out_dir)
+    if info is not None:
+        recorded = info.get("group_size")
         if asked is not None and asked != recorded:
             started = f"--group-size {recorded}" if recorded else "one group per kind of stack (--group-size 0)"
             raise ConfigError(

@@ -32,7 +32,6 @@ naming the key, the table and the allowed values.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.errors import ConfigError
 from mirror_neurons.train.config import LOSSES, TrainConfig, check_range, describe_range
 from mirror_neurons.train.model import ACTIVATIONS, ModelConfig
-from mirror_neurons.train.trainer import Progress, TrainResult, train_many
+from mirror_neurons.train.trainer import Progress, TrainResult, run_info, train_many
 
 PRESETS = ("paper", "demo")
 
@@ -223,14 +222,6 @@ def _config(d: dict, limits: dict, where: str) -> TrainConfig:
         raise ConfigError(f"{where}{e}") from None
 
 
-def _recorded_groups(out_dir: Path) -> bool:
-    """Whether the run folder was started with its models cut into groups (``distributed.sweep``)."""
-    try:
-        return json.loads((out_dir / "run.json").read_text()).get("info", {}).get("group_size") is not None
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
 def run_sweep(
     spec: SweepSpec,
     data_dir: str | Path | None,
@@ -255,7 +246,7 @@ def run_sweep(
     dataset = load_dataset(data_dir, splits=("train", "val"))
     out_dir = Path(out_dir)
     models = spec.models()
-    if executor is None and _recorded_groups(out_dir):
+    if executor is None and (run_info(out_dir) or {}).get("group_size") is not None:
         from mirror_neurons.distributed.executors import LocalExecutor
 
         executor = LocalExecutor()  # a run started in groups resumes in the same groups, here one after another

@@ -386,10 +386,12 @@ def dropout_threshold(rate: float) -> int:
     return min(round(rate * 65536), 65535)
 
 
-def dropout_draws(generator: torch.Generator, shape: tuple[int, ...]) -> torch.Tensor:
-    """Protocol step 4: int16 draws (uniform on -32768..32767) of ``shape``, four per 64-bit random number."""
+def dropout_draws(generator: torch.Generator, shape: tuple[int, ...], out: torch.Tensor | None = None) -> torch.Tensor:
+    """Protocol step 4: int16 draws (uniform on -32768..32767) of ``shape``, four per 64-bit random number
+    (drawn into ``out``, int64 of ceil(n / 4), when given)."""
     n = math.prod(shape)
-    words = torch.empty(-(-n // 4), dtype=torch.int64).random_(-(2**63), 2**63 - 1, generator=generator)
+    words = torch.empty(-(-n // 4), dtype=torch.int64) if out is None else out
+    words.random_(-(2**63), 2**63 - 1, generator=generator)
     return words.view(torch.int16)[:n].view(shape)
 
 
@@ -406,7 +408,7 @@ def _dropout_draws(members: list[_Member], stack: Stack, steps: int, batch: int)
         n = math.prod(shape)
         words = torch.empty(len(members), -(-n // 4), dtype=torch.int64)
         for i, m in enumerate(members):
-            words[i].random_(-(2**63), 2**63 - 1, generator=m.generator)
+            dropout_draws(m.generator, shape, out=words[i])
         return words.view(torch.int16)[:, :n].unflatten(1, shape)
     u = torch.zeros(len(members), *shape, dtype=torch.int16)
     for i, (m, widths) in enumerate(zip(members, hidden)):
@@ -635,6 +637,18 @@ def _check_dataset(dataset: Dataset, configs: Sequence[TrainConfig]) -> None:
         top = int(max(dataset.train.label.max(), dataset.val.label.max()))
         if top >= c.model.n_outputs:
             raise DataError(f"dataset {dataset.path} has label {top} but the model has {c.model.n_outputs} outputs")
+
+
+def run_info(out_dir: str | Path) -> dict | None:
+    """The ``info`` an existing RUN/run.json records (``{}`` if the file is damaged: ``open_run`` reports it), else None."""
+    path = Path(out_dir) / "run.json"
+    if not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text()).get("info", {})
+    except (json.JSONDecodeError, AttributeError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def _open_run(out_dir: Path, configs: Sequence[TrainConfig], model_ids: Sequence[str], dataset: Dataset, info: dict) -> None:
