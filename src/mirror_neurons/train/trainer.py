@@ -631,10 +631,10 @@ def _check_dataset(dataset: Dataset, configs: Sequence[TrainConfig]) -> None:
         split = getattr(dataset, name)
         if len(split) == 0:
             raise DataError(f"dataset {dataset.path} has an empty {name} split; regenerate it with `mirror-neurons data`")
+    top = int(max(dataset.train.label.max(), dataset.val.label.max()))  # once, not per configuration
     for c in configs:
         if dataset.train.x.shape[1] != c.model.n_inputs:
             raise DataError(f"dataset {dataset.path} has {dataset.train.x.shape[1]} inputs but the model expects {c.model.n_inputs}")
-        top = int(max(dataset.train.label.max(), dataset.val.label.max()))
         if top >= c.model.n_outputs:
             raise DataError(f"dataset {dataset.path} has label {top} but the model has {c.model.n_outputs} outputs")
 
