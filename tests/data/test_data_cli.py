@@ -104,5 +104,5 @@ def test_wrong_schema_is_named(dataset, tmp_path):
     pq.write_table(wrong, copy / "val.parquet")
     with pytest.raises(DataError, match="wrong schema"):
         load_split(copy / "val.parquet")
-    with pytest.raises(DataError, match="does not match the hash"):
+    with pytest.raises(DataError, match="does not match its manifest hash"):
         load_dataset(copy)

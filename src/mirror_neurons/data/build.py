@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mirror_neurons.data.config import TEST_LABEL_SHARES, DataConfig
-from mirror_neurons.data.dataset import MANIFEST, Split, read_manifest, write_dataset
-from mirror_neurons.data.describe import verify_files
+from mirror_neurons.data.dataset import MANIFEST, Split, read_manifest, verify_files, write_dataset
 from mirror_neurons.data.generate import Progress, collect_boards
 from mirror_neurons.data.prepare import ENERGY_PROBS, ENERGY_VALUES, FLY_PATTERNS, label_states, prepare
 from mirror_neurons.data.split import fit_test_size, present_shares, split_rows

@@ -134,9 +134,51 @@ def read_manifest(path: str | Path) -> dict:
     if not file.is_file():
         raise DataError(f"{path} is not a dataset: {MANIFEST} is missing; create one with `mirror-neurons data --out {path}`")
     try:
-        return json.loads(file.read_text())
-    except json.JSONDecodeError as e:
-        raise DataError(f"{file} is not valid JSON ({e.msg}); regenerate the dataset") from e
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{file} is not valid JSON ({getattr(e, 'msg', e)}); regenerate the dataset") from e
+    check_manifest(file, manifest)
+    return manifest
+
+
+def check_manifest(file: Path, manifest: object) -> None:
+    """Raise ``DataError`` unless the manifest holds ``files``, ``rows`` and ``dataset_hash``
+    of the right types, and ``dataset_hash`` is the hash of ``files`` (recomputed, never trusted)."""
+    fix = "regenerate the dataset with `mirror-neurons data`"
+    if not isinstance(manifest, dict):
+        raise DataError(f"{file} holds a JSON {type(manifest).__name__}, not a manifest object; {fix}")
+    files, rows, stated = manifest.get("files"), manifest.get("rows"), manifest.get("dataset_hash")
+    names = [f"{name}.parquet" for name in SPLITS]
+    if not isinstance(files, dict) or sorted(files) != sorted(names) or not all(isinstance(v, str) for v in files.values()):
+        raise DataError(f"{file}: 'files' = {_short(files)} must map {', '.join(names)} to their SHA-256; {fix}")
+    if not isinstance(rows, dict) or sorted(rows) != sorted(SPLITS) or not all(
+        type(v) is int and v >= 0 for v in rows.values()
+    ):
+        raise DataError(f"{file}: 'rows' = {_short(rows)} must map {', '.join(SPLITS)} to row counts; {fix}")
+    if stated != combined_hash(files):
+        raise DataError(f"{file}: dataset_hash {_short(stated)} is not the hash of the files it lists (edited manifest); {fix}")
+
+
+def _short(value: object, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def verify_files(path: str | Path, manifest: dict) -> None:
+    """Raise ``DataError`` naming the first split file that is missing, differs from its manifest
+    hash, or holds another number of rows than the manifest says (the manifest checked by ``read_manifest``)."""
+    for name in SPLITS:
+        file = Path(path) / f"{name}.parquet"
+        if not file.is_file():
+            raise DataError(f"{file} is missing; regenerate the dataset with `mirror-neurons data`")
+        if atomic.sha256_file(file) != manifest["files"][file.name]:
+            raise DataError(f"{file} does not match its manifest hash (changed or truncated); regenerate the dataset")
+        try:
+            n = pq.ParquetFile(file).metadata.num_rows
+        except (pa.ArrowException, OSError) as e:
+            raise DataError(f"{file} is not a readable Parquet file ({e}); regenerate the dataset") from e
+        if n != manifest["rows"][name]:
+            raise DataError(f"{file} holds {n:,} rows but the manifest says {manifest['rows'][name]:,}; regenerate the dataset")
 
 
 def load_split(path: str | Path, expected_sha256: str | None = None) -> Split:
@@ -176,14 +218,19 @@ def _rows_from_columns(columns: list[np.ndarray], block: int = 16384) -> np.ndar
 
 
 def load_dataset(path: str | Path, splits: tuple[str, ...] = SPLITS, verify: bool = True) -> Dataset:
-    """Load a dataset folder. Unloaded splits (not in ``splits``) are empty."""
+    """Load a dataset folder. Unloaded splits (not in ``splits``) are empty.
+
+    With ``verify``, every file's hash and row count is checked against the
+    manifest first, and the manifest's ``dataset_hash`` against those hashes.
+    """
     path = Path(path)
     manifest = read_manifest(path)
+    if verify:  # every file, loaded or not: the dataset hash stands for all three
+        verify_files(path, manifest)
     loaded = {}
     for name in SPLITS:
         if name in splits:
-            expected = manifest.get("files", {}).get(f"{name}.parquet") if verify else None
-            loaded[name] = load_split(path / f"{name}.parquet", expected)
+            loaded[name] = load_split(path / f"{name}.parquet")
         else:
             loaded[name] = empty_split()
     return Dataset(path=path, manifest=manifest, **loaded)

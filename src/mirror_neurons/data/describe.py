@@ -6,19 +6,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from mirror_neurons import atomic
-from mirror_neurons.data.dataset import SPLITS, read_manifest
-from mirror_neurons.errors import DataError
-
-
-def verify_files(path: str | Path, manifest: dict) -> None:
-    """Raise ``DataError`` naming the first split file that is missing or differs from its manifest hash."""
-    for name in SPLITS:
-        file = Path(path) / f"{name}.parquet"
-        if not file.is_file():
-            raise DataError(f"{file} is missing; regenerate the dataset with `mirror-neurons data`")
-        if atomic.sha256_file(file) != manifest.get("files", {}).get(file.name):
-            raise DataError(f"{file} does not match its manifest hash (changed or truncated); regenerate the dataset")
+from mirror_neurons.data.dataset import SPLITS, read_manifest, verify_files
 
 
 def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
