@@ -177,5 +177,113 @@ def test_cli_analyze(run):
     res = runner.invoke(app, ["analyze", str(run_dir), "--data", str(data), "--no-controls"])
     assert res.exit_code == 0, res.output
     assert "checkpoints analysed" in res.output and (run_dir / "analysis" / "units.parquet").is_file()
+    flat = " ".join(res.output.split())  # the console wraps long lines
+    assert "competent (" in flat and "energy rule: accuracy" in flat and "of 2 models" in flat
     bad = runner.invoke(app, ["analyze", str(run_dir / "nope"), "--data", str(data)])
     assert bad.exit_code == 2 and "does not exist" in bad.output
+
+
+# -- competence (issue 12) --------------------------------------------------------------
+
+
+def rule_split(n: int = 900, seed: int = 10) -> Split:
+    """make_split's states with labels a 3-unit MLP can compute: jump exactly at energy 0 (as the labeling
+    rule), otherwise input 96 says hop (0), leap (1) or help (2)."""
+    import dataclasses
+
+    s = make_split(n, seed=seed)
+    x = s.x.copy()
+    x[:, 96] = np.arange(n) % 3
+    x[:, 97] = np.where(np.arange(n) % 4 == 0, 0, 1 + x[:, 97] % 20)
+    label = np.select([x[:, 97] == 0, x[:, 96] == 1, x[:, 96] == 2], [1, 2, 3], 0).astype(np.uint8)
+    return dataclasses.replace(s, x=x, label=label)
+
+
+def rule_model(learned: bool):
+    """1 x 3 MLP: h0 = relu(1 - energy), h1 = relu(x96), h2 = relu(x96 - 1); outputs hop 0.5, jump 2 h0,
+    and, when ``learned``, leap 2 h1 - 4 h2 (1 only at x96 = 1) and help 2 h2; otherwise the energy rule."""
+    import torch
+
+    from mirror_neurons.train.model import MLP, ModelConfig
+
+    model = MLP(ModelConfig(hidden=(3,), dropout=0.0))
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.weight.zero_()
+            layer.bias.zero_()
+        first, out = model.layers
+        first.weight[0, 97], first.bias[0] = -1.0, 1.0
+        first.weight[1, 96] = 1.0
+        first.weight[2, 96], first.bias[2] = 1.0, -1.0
+        out.bias[0] = 0.5
+        out.weight[1, 0] = 2.0
+        if learned:
+            out.weight[2, 1], out.weight[2, 2], out.weight[3, 2] = 2.0, -4.0, 2.0
+    return model.eval()
+
+
+QUICK = AnalysisConfig(controls=False, significance=False, statistics=False)
+
+
+def test_a_network_that_learned_the_rule_is_competent_one_that_copies_the_energy_rule_is_not():
+    split = rule_split()
+    good = analyze_checkpoint(Checkpoint("good.json", rule_model(True), {}), split, QUICK)
+    energy = analyze_checkpoint(Checkpoint("energy.json", rule_model(False), {}), split, QUICK)
+    assert good.accuracy == 1.0 and good.competent
+    np.testing.assert_allclose(good.scores.recall, [1, 1, 1, 1])
+    np.testing.assert_allclose(energy.scores.recall, [1, 1, 0, 0])  # what the energy rule scores on these states
+    assert energy.scores.macro_recall == pytest.approx(0.5) and not energy.competent
+    row = energy.row()
+    n_leap = int((split.label == 2).sum())
+    assert row["confusion_leap_hop"] == n_leap and row["confusion_leap_leap"] == 0 and row["competent"] is False
+    assert row["recall_jump"] == 1.0 and row["macro_recall"] == pytest.approx(0.5)
+    assert sum(row[c] for c in row if c.startswith("confusion_")) == len(split)
+
+
+def test_analyze_run_writes_competence_and_baselines(tmp_path):
+    split = rule_split()
+    data = make_data(tmp_path / "data", test=split)
+    ds_hash = json.loads((data / "manifest.json").read_text())["dataset_hash"]
+    run_dir = tmp_path / "run"
+    for name, learned in (("good", True), ("energy", False)):
+        save_checkpoint(run_dir / "models" / name / "epoch-0001", rule_model(learned),
+                        {"model_id": name, "epoch": 1, "val_loss": 0.1, "dataset_hash": ds_hash})
+    out = analyze_run(run_dir, data, QUICK)
+    rows = {r["model_id"]: r for r in pq.read_table(out / "checkpoints.parquet").to_pylist()}
+    assert rows["good"]["competent"] is True and rows["energy"]["competent"] is False
+    assert rows["good"]["recall_help"] == 1.0 and rows["energy"]["recall_help"] == 0.0
+    base = json.loads((out / "baselines.json").read_text())
+    energy = base["baselines"]["energy_rule"]
+    assert energy["recall"] == {"hop": 1.0, "jump": 1.0, "leap": 0.0, "help": 0.0} and energy["macro_recall"] == 0.5
+    assert base["rule"]["margin"] == 0.15 and base["rule"]["floor"] == 0.30
+    assert base["rule"]["competent_macro_recall"] == pytest.approx(0.65)
+    # train and val (make_split, random labels) never share an input with the test set: the ceiling is 1 here
+    assert base["baselines"]["ceiling"]["accuracy"] == 1.0
+    assert np.array(energy["confusion"]).sum() == len(split)
+    from mirror_neurons.analysis.pipeline import competence_summary
+
+    line = competence_summary(out)
+    assert "1 of 2 checkpoints, 1 of 2 models" in line and "macro recall 0.500" in line
+
+
+def test_rows_of_an_older_table_version_are_analysed_again(run):
+    """A table written before the competence columns (older digest, no such columns) is not reused."""
+    import hashlib
+    from dataclasses import asdict
+
+    import pyarrow as pa
+
+    run_dir, data, _ = run
+    out = analyze_run(run_dir, data, QUICK)
+    table = pq.read_table(out / "checkpoints.parquet")
+    old_digest = hashlib.sha256(json.dumps(asdict(QUICK), sort_keys=True).encode()).hexdigest()[:16]  # the version-1 formula
+    assert old_digest != QUICK.digest()
+    keep = [c for c in table.column_names if c != "competent" and not c.startswith(("recall_", "confusion_", "macro_"))]
+    old = table.select(keep).set_column(keep.index("analysis_config"), "analysis_config",
+                                        pa.array([old_digest] * table.num_rows))
+    pq.write_table(old, out / "checkpoints.parquet")
+    seen = []
+    analyze_run(run_dir, data, QUICK, on_checkpoint=lambda i, n, p: seen.append(p))
+    assert len(seen) == 4
+    again = pq.read_table(out / "checkpoints.parquet")
+    assert again.num_rows == 4 and None not in again.column("competent").to_pylist()

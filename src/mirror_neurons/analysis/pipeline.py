@@ -12,7 +12,10 @@ tables.
 ``RUNDIR/analysis/units.parquet`` (one row per unit per checkpoint). Progress
 is saved in atomic part files every few checkpoints, so an interrupted run
 resumes; a checkpoint already analysed with the same weights and the same
-analysis settings is skipped.
+analysis settings (``AnalysisConfig.digest``, which includes ``TABLE_VERSION``)
+is skipped. ``RUNDIR/analysis/baselines.json`` holds the baselines every
+checkpoint is judged against (``analysis.competence``): the energy rule, the
+label prior and the information ceiling, and the competence rule's constants.
 
 Input 98 stays zero: the published pipeline fed the scenario code there at
 inference (SPEC section 8); a test set with a non-zero input 98 is refused.
@@ -36,6 +39,7 @@ import torch
 
 from mirror_neurons import atomic
 from mirror_neurons.analysis import ablation as ablation_mod
+from mirror_neurons.analysis import competence
 from mirror_neurons.analysis.activations import as_inputs, capture
 from mirror_neurons.analysis.circuits import circuit_table
 from mirror_neurons.analysis.cmni import CMNIResult, cmni_from_means, effect_size_cmni
@@ -50,6 +54,16 @@ from mirror_neurons.game.constants import OWN_SCORE
 from mirror_neurons.train.checkpoint import Checkpoint, iter_checkpoints, load_checkpoint, read_meta
 
 log = logging.getLogger(__name__)
+
+TABLE_VERSION = 2
+"""Version of the columns the analysis writes; part of ``AnalysisConfig.digest``.
+
+Bump it whenever a table gains or changes columns: rows written before then
+carry another digest, so a resumed analysis analyses their checkpoints again
+instead of reusing rows without the new columns. 2: test recall per class,
+macro recall, confusion matrix and competence (issue 12).
+"""
+BASELINES_FILE = "baselines.json"
 
 
 @dataclass(frozen=True)
@@ -97,7 +111,9 @@ class AnalysisConfig:
             raise ConfigError(f"kl_bins must be >= 2, got {self.kl_bins}")
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        """Hash of the settings and of ``TABLE_VERSION``: rows with another digest are analysed again."""
+        settings = {**asdict(self), "table_version": TABLE_VERSION}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -154,6 +170,10 @@ class CheckpointAnalysis:
     decoding: dict[str, CrossDecoding] | None = None
     ablation: dict[str, ablation_mod.AblationResult] | None = None
     config: AnalysisConfig = field(default_factory=AnalysisConfig)
+    scores: competence.Scores | None = None
+    """The output layer's argmax against the test labels: confusion matrix, recalls, accuracy."""
+    competent: bool | None = None
+    """``competence.COMPETENCE_RULE`` against the energy rule on the same test states."""
 
     def row(self) -> dict:
         r: dict = {
@@ -164,6 +184,9 @@ class CheckpointAnalysis:
             "cmni_effect_size": self.cmni_d.cmni,
             **{f"n_{g}_states": c for g, c in self.group_counts.items()},
         }
+        if self.scores is not None:
+            r.update(self.scores.columns())
+            r[competence.COMPETENT_COLUMN] = self.competent
         for name, v in self.cmni.per_layer().items():
             r[f"cmni.{name}"] = v["cmni"]
         if self.classes is not None:
@@ -225,7 +248,9 @@ def analyze_checkpoint(checkpoint: Checkpoint, test: Split | PreparedTest, confi
     acts = capture(model, test.x)
     layers = tuple(acts)
     widths = tuple(a.shape[1] for a in acts.values())
-    accuracy = float(np.mean(acts[layers[-1]].argmax(axis=1) == test.label))
+    scores = competence.score(acts[layers[-1]].argmax(axis=1), test.label)
+    energy = competence.score(competence.energy_rule(test.x.numpy()), test.label)
+    accuracy = scores.accuracy
     per_layer = [group_moments(x, groups, higher=config.statistics) for x in acts.values()]
     moments = Moments(
         per_layer[0].count, *(np.concatenate([getattr(m, k) for m in per_layer], axis=1) for k in ("mean", "var", "skew", "kurt"))
@@ -239,6 +264,7 @@ def analyze_checkpoint(checkpoint: Checkpoint, test: Split | PreparedTest, confi
     result = CheckpointAnalysis(
         meta=checkpoint.meta, path=str(checkpoint.path), accuracy=accuracy, layers=layers, widths=widths,
         group_counts=groups.counts(), cmni=cmni, cmni_all=cmni_all, cmni_d=cmni_d, moments=moments, kl=kl, config=config,
+        scores=scores, competent=competence.is_competent(scores, energy.macro_recall),
     )  # fmt: skip
     if config.significance:
         result.tests = unit_tests(a, groups)
@@ -379,7 +405,8 @@ def analyze_run(
         data_dir = recorded_data_dir(run_dir, [read_meta(paths[0])])
         if data_dir is None:
             raise DataError(f"{run_dir} does not record its dataset folder; pass --data DIR")
-    dataset = load_dataset(data_dir, splits=("test",))
+    dataset = load_dataset(data_dir)  # every split: the information ceiling looks up each test input among all rows
+    atomic.write_json(out / BASELINES_FILE, run_baselines(dataset).as_dict())
     test = prepare_test(dataset.test, filtered=config.filtered)
     digest = config.digest()
 
@@ -413,14 +440,12 @@ def analyze_run(
         if (rel, meta.get("weights_sha256"), digest) in done:
             continue
         ck_hash = meta.get("dataset_hash")
-        if ck_hash is not None and ck_hash != dataset.hash:
-            msg = (
-                f"checkpoint {rel} was trained on dataset {str(ck_hash)[:12]} but {data_dir} is {dataset.hash[:12]}; "
-                "pass the run's own --data, or --allow-other-data to analyse anyway"
-            )
+        if ck_hash != dataset.hash:  # a checkpoint that records no hash is no proof of its data either
+            trained = f"was trained on dataset {str(ck_hash)[:12]}" if ck_hash is not None else "records no dataset hash"
+            msg = f"checkpoint {rel} {trained} but {data_dir} is {dataset.hash[:12]}"
             if not allow_other_data:
-                raise DataError(msg)
-            warnings.warn(msg, stacklevel=2)
+                raise DataError(f"{msg}; pass the run's own --data, or --allow-other-data to analyse anyway")
+            warnings.warn(f"{msg}; analysed anyway (--allow-other-data)", stacklevel=2)
         todo.append(path)
 
     def collect(i: int, path: Path, result: tuple[dict, dict]) -> None:
@@ -447,6 +472,15 @@ def analyze_run(
     _merge(out, final_ck, final_units, parts)
     atomic.write_json(out / "config.json", {**asdict(config), "digest": digest, "data_dir": str(data_dir), "data_hash": dataset.hash})
     return out
+
+
+def run_baselines(dataset) -> competence.Baselines:
+    """The baselines of ``analysis.competence`` on a dataset's test split (prior from train, ceiling from all rows)."""
+    splits = (dataset.train, dataset.val, dataset.test)
+    return competence.baselines(
+        dataset.test.x, dataset.test.label, dataset.train.label,
+        np.concatenate([s.x for s in splits]), np.concatenate([s.label for s in splits]),
+    )  # fmt: skip
 
 
 def _analyze_path(path: Path, run_dir: Path, test: PreparedTest, config: AnalysisConfig, data_hash: str, digest: str) -> tuple[dict, dict]:
@@ -532,7 +566,8 @@ def _dedupe_units(units: pa.Table) -> pa.Table:
     return units.take(pa.array(sorted(last.values()), pa.int64()))
 
 
-__all__ = ["AnalysisConfig", "CheckpointAnalysis", "PreparedTest", "analyze_checkpoint", "analyze_run", "prepare_test", "CLASSES"]
+__all__ = ["AnalysisConfig", "CheckpointAnalysis", "PreparedTest", "analyze_checkpoint", "analyze_run", "prepare_test", "CLASSES",
+           "competence_summary", "read_baselines", "run_baselines"]
 
 
 def summary_table(out: str | Path, top: int = 10):
@@ -545,12 +580,45 @@ def summary_table(out: str | Path, top: int = 10):
     cols = [("model_id", "{}"), ("epoch", "{}"), ("val_loss", "{:.4f}"), ("test_accuracy", "{:.3f}"), ("cmni", "{:.5f}"),
             ("cmni_ci_low", "{:.5f}"), ("cmni_ci_high", "{:.5f}"), ("p_random_init", "{:.3f}"), ("p_permutation", "{:.3f}"),
             ("n_mirror", "{}"), ("n_anti_mirror", "{}"), ("n_differentiating", "{}"), ("n_mixed", "{}")]  # fmt: skip
+    cols.insert(4, ("macro_recall", "{:.3f}"))
+    cols.insert(5, ("competent", "{}"))
     cols = [(c, f) for c, f in cols if any(c in r for r in ck)]
     for c, _ in cols:
         table.add_column(c, justify="right")
     for r in ck[:top]:
         table.add_row(*("-" if r.get(c) is None else f.format(r[c]) for c, f in cols))
     return table
+
+
+def read_baselines(out: str | Path) -> dict:
+    """RUNDIR/analysis/baselines.json (layout: ``competence.Baselines.as_dict``)."""
+    path = Path(out) / BASELINES_FILE
+    if not path.is_file():
+        raise AnalysisError(f"{path} does not exist; run `mirror-neurons analyze` on the run again to write it")
+    return json.loads(path.read_text())
+
+
+def competence_summary(out: str | Path) -> str:
+    """One line: how many checkpoints and models (model_id) are competent, beside the energy rule's figures.
+
+    A model counts as competent when at least one of its checkpoints is.
+    """
+    ck = pq.read_table(Path(out) / "checkpoints.parquet")
+    if competence.COMPETENT_COLUMN not in ck.column_names:
+        return "this analysis table has no competence columns; run `mirror-neurons analyze` again to add them"
+    rows = ck.select(["model_id", "epoch", "test_accuracy", "macro_recall", "competent"]).to_pylist()
+    energy = read_baselines(out)["baselines"]["energy_rule"]
+    models = {r["model_id"] for r in rows}
+    good = [r for r in rows if r["competent"]]
+    line = (f"competent ({competence.COMPETENCE_RULE}): {len(good)} of {len(rows)} checkpoints, "
+            f"{len({r['model_id'] for r in good})} of {len(models)} models; energy rule: accuracy {energy['accuracy']:.3f}, "
+            f"macro recall {energy['macro_recall']:.3f}")
+    scored = [r for r in rows if r["macro_recall"] is not None]
+    if scored:
+        best = max(scored, key=lambda r: r["macro_recall"])
+        line += (f"; best checkpoint by macro recall: {best['model_id']} epoch {best['epoch']}, accuracy "
+                 f"{best['test_accuracy']:.3f}, macro recall {best['macro_recall']:.3f}")
+    return line
 
 
 def temporal_view(run_dir: str | Path) -> dict[str, dict[str, np.ndarray]]:
