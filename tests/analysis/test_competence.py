@@ -125,3 +125,13 @@ def test_bad_input_is_one_line(call, match):
     with pytest.raises(AnalysisError, match=match) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+def test_baselines_on_the_validation_split():
+    x, label = balanced_states()
+    val_x, val_label = balanced_states((6, 2, 1, 1))  # hop 60 %: the prior (hop) scores 0.6, the energy rule 0.8
+    b = cp.baselines(x, label, np.array([HOP, HOP, JUMP]), x, label, val_x, val_label)
+    assert b.validation["energy_rule"].accuracy == pytest.approx(0.8)
+    assert b.validation["label_prior"].accuracy == pytest.approx(0.6)
+    assert b.as_dict()["validation"]["energy_rule"]["macro_recall"] == pytest.approx(0.5)
+    assert b.label_prior.accuracy == pytest.approx(0.4) and b.as_dict()["baselines"]["label_prior"]["label"] == "hop"

@@ -198,6 +198,8 @@ class Baselines:
     label_prior: Scores
     ceiling: Scores
     prior_label: int
+    validation: dict[str, Scores] | None = None
+    """The energy rule and the label prior on the validation split (the trainer's curves are measured there)."""
 
     @property
     def competent_macro_recall(self) -> float:
@@ -219,18 +221,29 @@ class Baselines:
                 "label_rule": {"description": "the labeling rule itself: 1 by construction (the labels are its output)",
                                "accuracy": 1.0, "macro_recall": 1.0},
             },
+            "validation": {name: s.as_dict() for name, s in (self.validation or {}).items()},
         }
 
 
-def baselines(test_x, test_label, train_label, all_x, all_label) -> Baselines:
-    """Every baseline scored on the test states (``all_*``: every dataset row, for the ceiling)."""
+def baselines(test_x, test_label, train_label, all_x, all_label, val_x=None, val_label=None) -> Baselines:
+    """Every baseline scored on the test states (``all_*``: every dataset row, for the ceiling).
+
+    With ``val_x``/``val_label`` (not empty), the energy rule and the prior are also scored on the
+    validation split, where the trainer measures its per-epoch curves.
+    """
     test_x = _as_states(test_x, "test_x")
     prior = label_prior(train_label, len(test_x))
+    validation = None
+    if val_x is not None and len(val_x):
+        val_x = _as_states(val_x, "val_x")
+        validation = {"energy_rule": score(energy_rule(val_x), val_label),
+                      "label_prior": score(np.full(len(val_x), prior[0] if len(prior) else 0), val_label)}
     return Baselines(
         energy_rule=score(energy_rule(test_x), test_label),
         label_prior=score(prior, test_label),
         ceiling=score(ceiling_prediction(test_x, all_x, all_label), test_label),
-        prior_label=int(prior[0]) if len(prior) else 0,
+        prior_label=int(label_prior(train_label, 1)[0]),
+        validation=validation,
     )
 
 

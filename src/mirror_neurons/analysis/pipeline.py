@@ -479,7 +479,7 @@ def run_baselines(dataset) -> competence.Baselines:
     splits = (dataset.train, dataset.val, dataset.test)
     return competence.baselines(
         dataset.test.x, dataset.test.label, dataset.train.label,
-        np.concatenate([s.x for s in splits]), np.concatenate([s.label for s in splits]),
+        np.concatenate([s.x for s in splits]), np.concatenate([s.label for s in splits]), dataset.val.x, dataset.val.label,
     )  # fmt: skip
 
 
