@@ -4,7 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 
+from mirror_neurons.analysis.competence import CONFUSION_COLUMNS, RECALL_COLUMNS
 from mirror_neurons.report.inputs import Case, ReportInputs, load_reference_curve
+
+# The last checkpoint's confusion matrix (rows true hop, jump, leap, help): recalls 0.9, 1.0, 0.5, 0.4
+CASE_CONFUSION = np.array([[36, 0, 2, 2], [0, 40, 0, 0], [5, 0, 5, 0], [6, 0, 0, 4]])
+ENERGY_CONFUSION = [[40, 0, 0, 0], [0, 40, 0, 0], [10, 0, 0, 0], [10, 0, 0, 0]]
+
+
+def baselines_json() -> dict:
+    """analysis/baselines.json as the analysis writes it for the balanced 40/40/10/10 test set of CASE_CONFUSION."""
+    def entry(description, accuracy, recall, macro, cm=None):
+        d = {"description": description, "accuracy": accuracy, "macro_recall": macro,
+             "recall": dict(zip(("hop", "jump", "leap", "help"), recall))}
+        return d if cm is None else {**d, "confusion": cm}
+
+    return {
+        "classes": ["hop", "jump", "leap", "help"], "test_states": 100,
+        "rule": {"statement": "planted", "margin": 0.15, "floor": 0.3, "competent_macro_recall": 0.65},
+        "baselines": {
+            "energy_rule": entry("energy 0 -> jump, otherwise hop", 0.8, [1, 1, 0, 0], 0.5, ENERGY_CONFUSION),
+            "label_prior": {**entry("always hop", 0.4, [1, 0, 0, 0], 0.25), "label": "hop"},
+            "ceiling": entry("majority label per input", 0.97, [1, 1, 0.9, 0.8], 0.925),
+            "label_rule": {"description": "1 by construction", "accuracy": 1.0, "macro_recall": 1.0},
+        },
+        "validation": {"energy_rule": entry("", 0.9, [1, 1, 0, 0], 0.5), "label_prior": entry("", 0.6, [1, 0, 0, 0], 0.25)},
+    }
 
 CLASSES_L1 = ["mirror", "mirror", "differentiating", "anti-mirror", "other", "other"]
 CLASSES_L2 = ["mixed", "other", "other", "other"]
@@ -39,6 +64,11 @@ def synthetic_inputs(seed: int = 0, n_checkpoints: int = 12) -> ReportInputs:
         "n_anti_mirror": np.ones(n, dtype=int),
         "n_differentiating": np.ones(n, dtype=int),
         "n_mixed": np.ones(n, dtype=int),
+        # every checkpoint competent, so the mirror claims are judged on all of them (tests flip this)
+        "competent": np.ones(n),
+        "macro_recall": np.linspace(0.66, 0.7, n),
+        **{k: np.full(n, r) for k, r in zip(RECALL_COLUMNS, (0.9, 1.0, 0.5, 0.4))},
+        **{k: np.full(n, float(v)) for k, v in zip(CONFUSION_COLUMNS, CASE_CONFUSION.ravel())},
     }
     # Planted means: mirror units rise with either distress, highest with both.
     m1 = np.array([[0.0, 0.5, 0.5, 0.9], [0.1, 0.4, 0.6, 0.8], [0.0, 0.7, 0.0, 0.3],
@@ -83,5 +113,8 @@ def synthetic_inputs(seed: int = 0, n_checkpoints: int = 12) -> ReportInputs:
                    "values": {"model": [0.6, 0.9], "rule": [1.0, 0.95], "random": [0.125, 0.5]},
                    "errors": {"model": [0.05, 0.03], "rule": [0.0, 0.02], "random": [0.02, 0.05]}},
         facts={"states": "1,000", "models": 3},
+        baselines=baselines_json(),
+        learning={f"m{i}": (np.arange(1, 6), np.linspace(0.5, 0.6 + 0.05 * i, 5)) for i in range(3)},
+        learning_metric="val_macro_recall",
         notes=["A synthetic note."],
     )

@@ -28,8 +28,8 @@ from . import browser
 
 pytestmark = pytest.mark.slow
 
-TITLES = ["1. The game", "2. Training", "3. The case checkpoint", "4. CMNI against chance", "5. Over training",
-          "6. Circuits", "7. Behaviour", "8. Reproduction summary"]
+TITLES = ["1. The game", "2. Training", "3. Did the networks learn the game?", "4. The case checkpoint",
+          "5. CMNI against chance", "6. Over training", "7. Circuits", "8. Behaviour", "9. Reproduction summary"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 REFERENCE = Path(__file__).resolve().parents[2] / "src" / "mirror_neurons" / "report" / "reference_cmni_by_epoch.csv"
 

@@ -13,8 +13,8 @@ from mirror_neurons.report.sections import build_sections, section_game, section
 
 from .synthetic import CLASSES_L1, synthetic_inputs
 
-TITLES = ["1. The game", "2. Training", "3. The case checkpoint", "4. CMNI against chance", "5. Over training",
-          "6. Circuits", "7. Behaviour", "8. Reproduction summary"]
+TITLES = ["1. The game", "2. Training", "3. Did the networks learn the game?", "4. The case checkpoint",
+          "5. CMNI against chance", "6. Over training", "7. Circuits", "8. Behaviour", "9. Reproduction summary"]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_readings_come_from_the_data(sections):
     mean_reading = readings["Mean activation per unit and scenario"]
     assert "2 mirror" in mean_reading and "0.050 with no distress" in mean_reading and "0.850 with both" in mean_reading
     # CMNI planted linspace(0.001, 0.012, 12) with p = 0.01 where CMNI > 0.004: 0.005..0.012, 8 of 12
-    assert readings["Every checkpoint's CMNI, interval and null"].startswith("8 of 12 checkpoints (66.7 %)")
+    assert readings["CMNI, interval and null: competent checkpoints"].startswith("8 of 12 competent checkpoints (66.7 %)")
     # the case model's history peaks at epoch 2 (0.009) and ends at 0.003 (epoch 16)
     assert "peaks at epoch 2 (0.0090)" in readings["CMNI and validation loss against epoch"]
     assert "published curve peaks at epoch 7 (0.0082)" in readings["CMNI and validation loss against epoch"]
@@ -80,8 +80,9 @@ def test_a_reading_changes_with_its_data():
 def test_tables_one_and_two_are_ordered_by_cmni(sections):
     training = sections[1]
     t1, t2 = training.tables
-    cmni1 = [float(r[7]) for r in t1.rows]
-    cmni2 = [float(r[7]) for r in t2.rows]
+    cmni = t1.columns.index("CMNI")
+    cmni1 = [float(r[cmni]) for r in t1.rows]
+    cmni2 = [float(r[cmni]) for r in t2.rows]
     assert cmni1 == sorted(cmni1, reverse=True) and cmni2 == sorted(cmni2)
     # only checkpoints under the 0.06 threshold are eligible: losses linspace(0.09, 0.05, 12)
     assert all(float(r[4]) < 0.06 for r in t1.rows + t2.rows)
@@ -140,7 +141,7 @@ def _planted_circuit(target_action: int) -> dict:
     w3 = np.full((4, 4), -0.2)
     w3[target_action, 3] = 3.0
     return {"name": "planted", "classes": [list(CLASSES_L1), ["other"] * 4, ["other"] * 4],
-            "kernels": [np.zeros((6, 100)), w2, w3]}
+            "kernels": [np.zeros((6, 100)), w2, w3], "competent": True}
 
 
 @pytest.mark.parametrize("action, verdict", [(2, "reproduced"), (3, "not reproduced")])
@@ -160,3 +161,6 @@ def test_circuit_claim_uses_the_two_layer_checkpoint_when_the_case_has_one_layer
     inp.circuit = _planted_circuit(2)
     row = next(r for r in verdicts(inp) if r[0].startswith("A layer-2 unit"))
     assert row[3] == "reproduced" and "best two-layer checkpoint" in row[2]
+    inp.circuit["competent"] = False  # the same wiring in a network that did not learn the game is no evidence
+    row = next(r for r in verdicts(inp) if r[0].startswith("A layer-2 unit"))
+    assert row[3] == "not testable at this scale" and "no competent model" in row[2]

@@ -8,9 +8,12 @@ here with the analysis library (activations, groups, moments, unit classes,
 nulls, circuits, ablation, behaviour), because the report needs raw
 activations for its box plots and a null distribution to draw.
 
-Case rule (stated in the report): among checkpoints with validation loss under
-the paper's threshold (or the lowest-loss quarter when none reaches it), the
-one with the most mirror units; ties go to the smaller p-value, then the larger CMNI.
+Case rule (stated in the report): among the competent checkpoints
+(``analysis.competence``) when there are any, otherwise among all (and the
+report says so): those with validation loss under the paper's threshold (or
+the lowest-loss quarter when none reaches it), the one with the most mirror
+units; ties go to the smaller p-value, then the larger CMNI. The behaviour
+section measures the case model, so it plays a competent network when one exists.
 """
 
 from __future__ import annotations
@@ -22,14 +25,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from mirror_neurons.analysis.competence import COMPETENT_COLUMN, CONFUSION_COLUMNS, MACRO_RECALL_COLUMN, RECALL_COLUMNS
 from mirror_neurons.errors import AnalysisError
 from mirror_neurons.game.constants import Action, Scenario
 from mirror_neurons.report.inputs import CHECKPOINT_COLUMNS, LOSS_THRESHOLD, Case, ReportInputs, load_reference_curve
 
 log = logging.getLogger(__name__)
 
-CASE_RULE = ("among checkpoints with validation loss under the threshold (or the lowest-loss quarter when none "
-             "reaches it), the one with the most mirror units; ties go to the smaller p-value, then the larger CMNI.")
+CASE_RULE = ("among the competent checkpoints (all checkpoints when none is competent), those with validation loss "
+             "under the threshold (or the lowest-loss quarter when none reaches it); of these, the one with the most "
+             "mirror units; ties go to the smaller p-value, then the larger CMNI.")
+COMPETENCE_COLUMNS = (*RECALL_COLUMNS, MACRO_RECALL_COLUMN, COMPETENT_COLUMN, *CONFUSION_COLUMNS)
+"""Columns the analysis writes under these names (``analysis.competence``), read as they are."""
 
 # Names the analysis stage may give each column of the report's checkpoint table, first match wins.
 ALIASES = {
@@ -89,6 +96,12 @@ def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]
             continue
         out[key] = np.asarray(table.column(found).to_numpy(zero_copy_only=False))
     n = table.num_rows
+    for key in COMPETENCE_COLUMNS:
+        if key in names:  # null (not measured) -> NaN; competent True/False -> 1.0/0.0
+            out[key] = np.array([np.nan if v is None else float(v) for v in table.column(key).to_pylist()])
+    if COMPETENT_COLUMN not in names:
+        notes.append("The analysis table predates the competence columns (per-class recall, competent), so no "
+                     "checkpoint counts as competent and no mirror claim is established; run `mirror-neurons analyze` again.")
     if "hidden" in out:  # the analysis stores widths as JSON, "[17, 17]"
         out["hidden"] = np.array(["x".join(str(w) for w in json.loads(h)) if str(h).startswith("[") else str(h)
                                   for h in out["hidden"]])
@@ -132,6 +145,9 @@ def choose_case(checkpoints: dict[str, np.ndarray], threshold: float, min_layers
     """Index of the case checkpoint by ``CASE_RULE`` among models of at least ``min_layers`` hidden layers."""
     loss = np.asarray(checkpoints["val_loss"], dtype=float)
     deep = np.asarray(checkpoints["layers"], dtype=float) >= min_layers if min_layers > 1 else np.ones(len(loss), bool)
+    competent = np.asarray(checkpoints.get(COMPETENT_COLUMN, np.zeros(len(loss))), dtype=float) == 1.0
+    if (deep & competent).any():
+        deep = deep & competent
     if not deep.any():
         return None
     eligible = np.flatnonzero(deep & (loss < threshold))
@@ -170,6 +186,51 @@ def _read_history(path: Path) -> tuple[np.ndarray, np.ndarray]:
     rows = json.loads(path.read_text()).get("history", [])
     rows = [r for r in rows if isinstance(r, dict) and "epoch" in r and r.get("val_loss") is not None]
     return np.array([r["epoch"] for r in rows]), np.array([r["val_loss"] for r in rows], dtype=float)
+
+
+LEARNING_METRICS = ("val_macro_recall", "val_accuracy")
+"""Per-epoch history scores for the learning curves, first present wins (older runs have neither)."""
+
+
+def read_learning(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]) -> tuple[dict, str]:
+    """({model: (epochs, score)}, metric): validation macro recall (or accuracy) of every epoch per model.
+
+    From the trainer's ``models/<id>/state.json`` histories; without them, the test macro recall of each
+    checkpoint from the analysis table (improving epochs only), and the report says so.
+    """
+    histories = {}
+    for f in sorted(sweep.glob("models/*/state.json")):
+        state = json.loads(f.read_text())
+        rows = [r for r in state.get("history", []) if isinstance(r, dict) and "epoch" in r]
+        histories[state.get("model_id", f.parent.name)] = rows
+    for metric in LEARNING_METRICS:
+        curves = {}
+        for model, rows in histories.items():
+            mine = [r for r in rows if r.get(metric) is not None]
+            if mine:
+                curves[model] = (np.array([r["epoch"] for r in mine]), np.array([r[metric] for r in mine], dtype=float))
+        if curves:
+            return curves, metric
+    notes.append("The sweep's histories record no validation accuracy or recall per epoch, so the learning curves show "
+                 "the test macro recall of the checkpoints (the improving epochs) only.")
+    models = np.asarray(checkpoints["model"])
+    macro = np.asarray(checkpoints.get(MACRO_RECALL_COLUMN, np.full(len(models), np.nan)), dtype=float)
+    curves = {}
+    for m in dict.fromkeys(models.tolist()):
+        sel = np.flatnonzero(models == m)
+        sel = sel[np.argsort(np.asarray(checkpoints["epoch"])[sel])]
+        if np.isfinite(macro[sel]).any():
+            curves[str(m)] = (np.asarray(checkpoints["epoch"])[sel], macro[sel])
+    return curves, MACRO_RECALL_COLUMN
+
+
+def read_baselines(sweep: Path, notes: list[str]) -> dict | None:
+    """``analysis/baselines.json``, or None (with a note) for an analysis written before it existed."""
+    path = sweep / "analysis" / "baselines.json"
+    if not path.is_file():
+        notes.append("The analysis wrote no baselines.json (it predates the baselines); run `mirror-neurons analyze` again.")
+        return None
+    return json.loads(path.read_text())
 
 
 def analysis_config(sweep: Path):
@@ -376,6 +437,8 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
                 total[k] = total.get(k, 0) + int(v)
         distributions[key] = total
     curves = read_histories(sweep, checkpoints, notes)
+    learning, learning_metric = read_learning(sweep, checkpoints, notes)
+    baselines = read_baselines(sweep, notes)
     case = None
     behaviour = None
     circuit = None
@@ -391,7 +454,7 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
         models = np.asarray(checkpoints["model"])
         sel = np.flatnonzero(models == row["model"])
         sel = sel[np.argsort(np.asarray(checkpoints["epoch"])[sel])]
-        history = {k: np.asarray(checkpoints[k])[sel] for k in ("epoch", "cmni", "val_loss")}
+        history = {k: np.asarray(checkpoints[k])[sel] for k in ("epoch", "cmni", "val_loss", COMPETENT_COLUMN)}
         case = Case(
             name=f"{row['model']}, epoch {int(row['epoch'])}", rule=CASE_RULE, row=row,
             layer_names=m["layer_names"], classes=m["classes"], means=m["means"], variance=m["variance"],
@@ -410,9 +473,11 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
                 deep_row = {k: (v[j].item() if hasattr(v[j], "item") else v[j]) for k, v in checkpoints.items()}
                 d = measure_case(checkpoint_path(sweep, deep_row), dataset.test, analysis_config(sweep))
                 circuit = {"name": f"{deep_row['model']}, epoch {int(deep_row['epoch'])}", "classes": d["classes"],
-                           "kernels": d["kernels"]}
+                           "kernels": d["kernels"], "competent": deep_row.get(COMPETENT_COLUMN) == 1.0}
         say("measuring behaviour")
         behaviour = behaviour_of(m["model"], seed, n_games=behaviour_games, turns=behaviour_turns)
+        behaviour["checkpoint"] = case.name
+        behaviour["competent"] = row.get(COMPETENT_COLUMN) == 1.0
     rows = manifest.get("rows", {})
     stages = record.get("stages", {})
     facts = {
@@ -435,5 +500,6 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
         title="Mirror-neuron patterns: study report", run_dir=str(run_dir), preset=preset, distributions=distributions,
         curves=curves, checkpoints=checkpoints, reference=load_reference_curve(), case=case, behaviour=behaviour,
         circuit=circuit,
-        facts=facts, notes=notes, threshold=threshold,
+        facts=facts, notes=notes, threshold=threshold, baselines=baselines, learning=learning,
+        learning_metric=learning_metric,
     )

@@ -23,7 +23,7 @@ from mirror_neurons.report.sections import Section, build_sections
 
 REPORT_FILE = "report.html"
 VERDICT_CLASSES = {"reproduced": "reproduced", "not reproduced": "not-reproduced",
-                   "not testable at this scale": "not-testable"}
+                   "not testable at this scale": "not-testable", "not established": "not-testable"}
 
 
 def _environment() -> jinja2.Environment:

@@ -16,6 +16,9 @@ from importlib import resources
 
 import numpy as np
 
+from mirror_neurons.analysis.competence import (ACTION_NAMES, COMPETENT_COLUMN, CONFUSION_COLUMNS, MACRO_RECALL_COLUMN,
+                                                RECALL_COLUMNS)
+
 LOSS_THRESHOLD = 0.06
 """The paper's rule of thumb: val loss < 0.06 (with CMNI > 0.005) shows robust mirror patterns."""
 CMNI_ROBUST = 0.005
@@ -44,6 +47,10 @@ CHECKPOINT_COLUMNS = {
     "n_anti_mirror": "units classed anti-mirror",
     "n_differentiating": "units classed differentiating",
     "n_mixed": "units classed mixed",
+    **{c: f"test recall of {a}" for c, a in zip(RECALL_COLUMNS, ACTION_NAMES)},
+    MACRO_RECALL_COLUMN: "test macro recall (mean recall over the four actions)",
+    COMPETENT_COLUMN: "competent by analysis.competence.COMPETENCE_RULE (1.0 yes, 0.0 no, NaN not measured)",
+    **{c: "test states of one (true label, prediction) pair" for c in CONFUSION_COLUMNS},
 }
 
 
@@ -78,7 +85,7 @@ class Case:
     episode: list[str] = field(default_factory=list)
     """ASCII frames of the case model playing Frog."""
     history: dict[str, np.ndarray] = field(default_factory=dict)
-    """Its model's checkpoints over training: epoch, cmni, val_loss."""
+    """Its model's checkpoints over training: epoch, cmni, val_loss, competent (1.0 / 0.0 / NaN)."""
 
 
 @dataclass
@@ -104,6 +111,21 @@ class ReportInputs:
     notes: list[str] = field(default_factory=list)
     """What this run cannot show at its scale, and adapters used; printed at the top."""
     threshold: float = LOSS_THRESHOLD
+    baselines: dict | None = None
+    """``analysis/baselines.json`` (``analysis.competence.Baselines.as_dict``), or None for an older analysis."""
+    learning: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    """Model name -> (epochs, score) of the score named by ``learning_metric``."""
+    learning_metric: str = "val_macro_recall"
+    """val_macro_recall or val_accuracy (the trainer's per-epoch history), or macro_recall (test, checkpoints only)."""
+
+    def competent(self) -> np.ndarray:
+        """(n_checkpoints,) bool: checkpoints competent by the analysis (False where not measured)."""
+        return np.asarray(self.checkpoints.get(COMPETENT_COLUMN, np.zeros(self.n_checkpoints)), dtype=float) == 1.0
+
+    @property
+    def competence_measured(self) -> bool:
+        return bool(self.n_checkpoints) and bool(np.isfinite(np.asarray(self.checkpoints.get(
+            COMPETENT_COLUMN, [np.nan]), dtype=float)).all())
 
     @property
     def n_checkpoints(self) -> int:

@@ -286,3 +286,46 @@ def plot_grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[st
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
     return bars
+
+
+def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], baselines: Mapping[str, float], *,
+                         ax=None, ylabel: str = "validation macro recall", competent: Sequence[str] = ()) -> list:
+    """A score against epoch, one line per model, and each baseline as a dashed horizontal line.
+
+    ``curves`` maps a model name to (epochs, scores); ``baselines`` a baseline's name to its score; models named
+    in ``competent`` are drawn solid and the others dotted, so the two kinds stay apart.
+    """
+    ax = _axis(ax)
+    artists = []
+    for name, (epochs, values) in curves.items():
+        (line,) = ax.plot(epochs, values, lw=1.2, ls="-" if name in competent else ":", label=name)
+        artists.append(line)
+    greys = ("#000000", "#7f7f7f", "#bcbd22", "#17becf")
+    for i, (name, value) in enumerate(baselines.items()):
+        if value is not None and np.isfinite(value):
+            artists.append(ax.axhline(value, color=greys[i % len(greys)], ls="--", lw=1.0, label=f"{name} {value:.3f}"))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.02)
+    if len(curves) <= 12:
+        ax.legend(fontsize=7, ncol=2)
+    return artists
+
+
+def plot_confusion(confusion: np.ndarray, *, ax=None, title: str = "", labels: Sequence[str] = ("hop", "jump", "leap", "help")) -> list:
+    """A confusion matrix (rows true label, columns prediction) shaded by row share (recall on the diagonal), with counts."""
+    ax = _axis(ax)
+    cm = np.asarray(confusion, dtype=float)
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    artists: list = [image]
+    for (i, j), n in np.ndenumerate(cm):
+        artists.append(ax.text(j, i, f"{int(n):,}\n{share[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                               color="white" if share[i, j] > 0.6 else "black"))
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true label")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return artists

@@ -1,14 +1,18 @@
-"""The report's eight sections, each built from ``ReportInputs``: figures, readings, tables.
+"""The report's nine sections, each built from ``ReportInputs``: figures, readings, tables.
 
 A section is a title, a short introduction, figures (each with a one-sentence
 reading computed from the data it shows, never a canned sentence) and tables.
-The order is fixed by the issue: game, training, case checkpoint, CMNI against
-chance, over training, circuits, behaviour, reproduction summary.
+The order is fixed by the issues: game, training, whether the networks learned
+the game (competence), case checkpoint, CMNI against chance, over training,
+circuits, behaviour, reproduction summary. Mirror claims are measured on
+competent checkpoints (``analysis.competence``); incompetent ones are shown
+apart, and a claim with no competent checkpoint reads "not established".
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 from dataclasses import dataclass, field
 
@@ -16,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
+from mirror_neurons.analysis.competence import ACTION_NAMES, COMPETENCE_RULE, CONFUSION_COLUMNS, RECALL_COLUMNS, best_per_model
 from mirror_neurons.report import plots
 from mirror_neurons.report.inputs import ALPHA, CMNI_NONE, CMNI_ROBUST, ReportInputs
 
@@ -116,12 +121,16 @@ def section_game(inp: ReportInputs) -> Section:
 
 def checkpoint_table(inp: ReportInputs, index: np.ndarray, caption: str) -> Table:
     c = inp.checkpoints
-    cols = ["model", "hidden", "lr", "epoch", "val loss", "accuracy", "MNE", "CMNI", "95 % CI", "p vs chance", "mirror units"]
+    cols = ["model", "hidden", "lr", "epoch", "val loss", "accuracy", "macro recall", "competent", "MNE", "CMNI", "95 % CI",
+            "p vs chance", "mirror units"]
+    competent = inp.competent()
     rows = []
     for i in index:
         rows.append([
             str(c["model"][i]), str(c["hidden"][i]), f"{float(c['lr'][i]):.0e}", str(int(c["epoch"][i])),
-            fmt(c["val_loss"][i]), fmt(c["accuracy"][i], 3), fmt(c["mne"][i], 5), fmt(c["cmni"][i], 5),
+            fmt(c["val_loss"][i]), fmt(c["accuracy"][i], 3), fmt(c.get("macro_recall", c["accuracy"] * np.nan)[i], 3),
+            yes_no(competent[i]),
+            fmt(c["mne"][i], 5), fmt(c["cmni"][i], 5),
             f"[{fmt(c['ci_low'][i], 5)}, {fmt(c['ci_high'][i], 5)}]", fmt(c["p_value"][i], 3), str(int(c["n_mirror"][i])),
         ])
     return Table(caption, cols, rows)
@@ -154,6 +163,11 @@ def section_training(inp: ReportInputs) -> Section:
         s.figures.append(figure(fig, "Validation loss of every model", reading))
     if inp.n_checkpoints:
         eligible, rule = under_threshold(inp)
+        competent = inp.competent()
+        if competent[eligible].any():
+            eligible, rule = eligible[competent[eligible]], f"{rule}, competent ones only (section 3)"
+        else:
+            rule += "; none of them is competent (section 3), so these describe networks that did not learn the game"
         cmni = np.asarray(inp.checkpoints["cmni"], dtype=float)
         order = eligible[np.argsort(-cmni[eligible], kind="stable")]
         k = min(5, len(order))
@@ -162,7 +176,136 @@ def section_training(inp: ReportInputs) -> Section:
     return s
 
 
-# -- 3. the case checkpoint --------------------------------------------------------
+# -- 3. did the networks learn the game? ------------------------------------------------
+
+METRIC_NAMES = {"val_macro_recall": "validation macro recall", "val_accuracy": "validation accuracy",
+                "macro_recall": "test macro recall (checkpoints)"}
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def competent_models(inp: ReportInputs) -> set[str]:
+    """Models with at least one competent checkpoint."""
+    return {str(m) for m in np.asarray(inp.checkpoints["model"])[inp.competent()]}
+
+
+def learning_baselines(inp: ReportInputs) -> dict[str, float]:
+    """The baselines drawn beside the learning curves, on the split the curves are measured on."""
+    base = inp.baselines
+    if not base:
+        return {}
+    key = "macro_recall" if inp.learning_metric.endswith("macro_recall") else "accuracy"
+    test = inp.learning_metric == "macro_recall"
+    source = base["baselines"] if test else base.get("validation") or {}
+    where = "test" if test else "validation"
+    lines = {f"{name.replace('_', ' ')} ({where})": source[name][key] for name in ("energy_rule", "label_prior") if name in source}
+    if test:
+        lines["ceiling (test)"] = base["baselines"]["ceiling"][key]
+    if key == "macro_recall":
+        lines["competence bar"] = base["rule"]["competent_macro_recall"]
+    return lines
+
+
+def confusion_of(row: dict) -> np.ndarray | None:
+    values = [row.get(c) for c in CONFUSION_COLUMNS]
+    if any(v is None or not np.isfinite(float(v)) for v in values):
+        return None
+    return np.asarray(values, dtype=float).reshape(len(ACTION_NAMES), len(ACTION_NAMES))
+
+
+def competence_tables(inp: ReportInputs) -> list[Table]:
+    """The baselines on the test set, and one row per model: its representative checkpoint (``best_per_model``)."""
+    tables = []
+    base = inp.baselines
+    cols = ["accuracy", *(f"recall {a}" for a in ACTION_NAMES), "macro recall"]
+    if base:
+        rows = []
+        for name, b in base["baselines"].items():
+            recall = b.get("recall", {a: 1.0 for a in ACTION_NAMES})
+            rows.append([f"{name.replace('_', ' ')}: {b['description']}", fmt(float(b["accuracy"]), 3),
+                         *(fmt(None if recall.get(a) is None else float(recall[a]), 3) for a in ACTION_NAMES),
+                         fmt(float(b["macro_recall"]), 3)])
+        tables.append(Table(f"Baselines on the {base['test_states']:,} test states", ["baseline", *cols], rows))
+    c = inp.checkpoints
+    competent = inp.competent()
+    nan = np.full(inp.n_checkpoints, np.nan)
+    macro = np.asarray(c.get("macro_recall", nan), dtype=float)
+    recall = {k: np.asarray(c.get(k, nan), dtype=float) for k in RECALL_COLUMNS}
+    best = best_per_model(c["model"], macro, competent)
+    rows = []
+    for model, i in sorted(best.items(), key=lambda kv: -np.nan_to_num(macro[kv[1]], nan=-1)):
+        rows.append([model, str(c["hidden"][i]), str(int(c["epoch"][i])), fmt(c["accuracy"][i], 3),
+                     *(fmt(recall[k][i], 3) for k in RECALL_COLUMNS), fmt(macro[i], 3),
+                     yes_no(competent[i]) if inp.competence_measured else "not measured"])
+    tables.append(Table("Competence per model: its competent checkpoint with the highest test macro recall, or its "
+                        "highest-macro-recall checkpoint when none is competent", ["model", "hidden", "epoch", *cols, "competent"], rows))
+    return tables
+
+
+def section_competence(inp: ReportInputs) -> Section:
+    s = Section("competence", "3. Did the networks learn the game?", (
+        "A mirror figure only describes a network that plays the game, so each checkpoint's test predictions are "
+        "judged first, against three baselines: the energy rule (energy 0 -> jump, otherwise hop), which reads one "
+        "input and has recall 1 for hop and jump and 0 for leap and help, so macro recall 0.5; the label prior "
+        "(always the most frequent training label); and the information ceiling, the best any function of the "
+        "model's input can do (the input hides Frog's position, and when both players are in distress it cannot "
+        "tell which is Frog). The labeling rule itself scores 1 by construction. "
+        f"Rule: {COMPETENCE_RULE}. Every mirror claim after this section is measured on competent checkpoints only."))
+    if not inp.n_checkpoints:
+        return s
+    competent = inp.competent()
+    good_models = competent_models(inp)
+    n_models = len(set(np.asarray(inp.checkpoints["model"]).astype(str)))
+    if not inp.competence_measured:
+        s.notes.append("This analysis did not measure competence; rerun `mirror-neurons analyze` to see whether the "
+                       "networks learned the game. Until then no mirror claim of this report is established.")
+    if inp.learning:
+        fig, ax = plt.subplots(figsize=(7.5, 3.6))
+        lines = learning_baselines(inp)
+        label = METRIC_NAMES.get(inp.learning_metric, inp.learning_metric)
+        plots.plot_learning_curves(inp.learning, lines, ax=ax, ylabel=label, competent=sorted(good_models))
+        best = {m: float(np.nanmax(v)) for m, (_, v) in inp.learning.items() if np.isfinite(v).any()}
+        top = max(best, key=best.get) if best else None
+        energy = next((v for k, v in lines.items() if k.startswith("energy rule")), None)
+        reading = (f"{len(good_models)} of {n_models} models reach a competent checkpoint (solid lines; dotted: never "
+                   f"competent). " + (f"The best {label} is {best[top]:.3f} ({top})" if top else "No curve has a value")
+                   + (f", against the energy rule's {energy:.3f}: a curve that stays on that line learned energy and "
+                      f"nothing else." if energy is not None and top else "."))
+        s.figures.append(figure(fig, "Learning curves against the baselines", reading))
+    case = inp.case
+    cm = confusion_of(case.row) if case is not None else None
+    if cm is not None and inp.baselines:
+        energy_cm = np.asarray(inp.baselines["baselines"]["energy_rule"]["confusion"], dtype=float)
+        fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6))
+        plots.plot_confusion(cm, ax=axes[0], title=f"case: {case.name}")
+        plots.plot_confusion(energy_cm, ax=axes[1], title="energy rule")
+        fig.tight_layout()
+        recall = [case.row.get(k) for k in RECALL_COLUMNS]
+        reading = (f"The case checkpoint ({'competent' if case.row.get('competent') == 1.0 else 'not competent'}) "
+                   "recalls " + ", ".join(f"{a} {fmt(r, 2)}" for a, r in zip(ACTION_NAMES, recall))
+                   + "; the energy rule recalls hop and jump fully and never predicts leap or help, so leap and help "
+                     "states land in its hop column.")
+        s.figures.append(figure(fig, "Confusion matrices: case checkpoint and energy rule", reading))
+    s.tables.extend(competence_tables(inp))
+    s.notes.append(f"{int(competent.sum())} of {inp.n_checkpoints} checkpoints and {len(good_models)} of {n_models} "
+                   "models are competent." + ("" if competent.any() else
+                                              " No mirror claim below is established: none of these networks learned the game."))
+    b = inp.behaviour
+    if b and "help when only Toad is in distress" in b.get("metrics", []):
+        k = b["metrics"].index("help when only Toad is in distress")
+        net = next(iter(b["values"]))
+        rule = b["values"].get("rule", [float("nan")] * len(b["metrics"]))[k]
+        who = b.get("checkpoint", "the case checkpoint")
+        status = "a competent network" if b.get("competent") else "not a competent network (none is)"
+        s.notes.append(f"Does it help when only Toad is in distress? Playing Frog in {b.get('games', '?')} games, {who} "
+                       f"({status}) helps in {fmt(b['values'][net][k], 3)} of those turns; the labeling rule, which helps "
+                       f"only near the right edge, in {fmt(rule, 3)} (section 8).")
+    return s
+
+
+# -- 4. the case checkpoint --------------------------------------------------------
 
 
 def class_counts(classes: list[str]) -> dict[str, int]:
@@ -170,13 +313,19 @@ def class_counts(classes: list[str]) -> dict[str, int]:
     return {c: names.count(c) for c in plots.UNIT_CLASSES if names.count(c)}
 
 
+def case_status(case) -> str:
+    if case.row.get("competent") == 1.0:
+        return "a competent checkpoint"
+    return "not competent (no checkpoint is), so what follows describes a network that did not learn the game"
+
+
 def section_case(inp: ReportInputs) -> Section:
-    s = Section("case", "3. The case checkpoint", "One checkpoint looked at closely, as the paper's case example.")
+    s = Section("case", "4. The case checkpoint", "One checkpoint looked at closely, as the paper's case example.")
     case = inp.case
     if case is None:
         s.notes.append("No checkpoint could be analysed, so there is no case example.")
         return s
-    s.intro += f" Chosen rule: {case.rule} Chosen: {case.name}."
+    s.intro += f" Chosen rule: {case.rule} Chosen: {case.name}, {case_status(case)}."
     hidden = len(case.layer_names)
     fig, axes = plt.subplots(hidden, 1, figsize=(8, 2.6 * hidden), squeeze=False)
     for k, (ax, name, means, classes) in enumerate(zip(axes[:, 0], case.layer_names, case.means, case.classes)):
@@ -224,7 +373,7 @@ def section_case(inp: ReportInputs) -> Section:
     return s
 
 
-# -- 4. CMNI against chance ------------------------------------------------------
+# -- 5. CMNI against chance ------------------------------------------------------
 
 
 def beats_chance(inp: ReportInputs) -> np.ndarray:
@@ -232,19 +381,26 @@ def beats_chance(inp: ReportInputs) -> np.ndarray:
 
 
 def section_chance(inp: ReportInputs) -> Section:
-    s = Section("chance", "4. CMNI against chance", "CMNI is positive for any network whose units respond to distress "
+    s = Section("chance", "5. CMNI against chance", "CMNI is positive for any network whose units respond to distress "
                 f"at all, so each checkpoint is tested against null distributions (see docs/report.md); a checkpoint "
                 f"beats chance when its p-value is below {ALPHA}.")
     if not inp.n_checkpoints:
         return s
     c = inp.checkpoints
     sig = beats_chance(inp)
-    fig, ax = plt.subplots(figsize=(8, 3.4))
-    plots.plot_cmni_vs_chance(c["cmni"], c["ci_low"], c["ci_high"], c["null_mean"], sig, ax=ax)
+    competent = inp.competent()
     perm, init = (np.asarray(c[k], dtype=float) < ALPHA for k in ("p_permutation", "p_random_init"))
-    reading = (f"{int(sig.sum())} of {len(sig)} checkpoints ({pct(sig.mean())}) beat both nulls (p < {ALPHA}): "
-               f"{int(perm.sum())} beat the permuted-label null and {int(init.sum())} the random-initialisation null.")
-    s.figures.append(figure(fig, "Every checkpoint's CMNI, interval and null", reading))
+    for title, sel in (("competent checkpoints", competent), ("checkpoints that are not competent", ~competent)):
+        if not sel.any():
+            s.notes.append(f"No {title.replace('checkpoints that are ', '')} checkpoint to show.")
+            continue
+        fig, ax = plt.subplots(figsize=(8, 3.4))
+        plots.plot_cmni_vs_chance(*(np.asarray(c[k])[sel] for k in ("cmni", "ci_low", "ci_high", "null_mean")), sig[sel], ax=ax)
+        reading = (f"{int(sig[sel].sum())} of {int(sel.sum())} {title} ({pct(sig[sel].mean())}) beat both nulls "
+                   f"(p < {ALPHA}): {int(perm[sel].sum())} beat the permuted-label null and {int(init[sel].sum())} the "
+                   "random-initialisation null." + ("" if sel is competent else
+                                                    " These networks did not learn the game; their CMNI is not evidence."))
+        s.figures.append(figure(fig, f"CMNI, interval and null: {title}", reading))
     case = inp.case
     if case is not None and case.nulls:
         fig, ax = plt.subplots(figsize=(6, 3))
@@ -255,23 +411,27 @@ def section_chance(inp: ReportInputs) -> Section:
         reading = f"The case checkpoint's CMNI is {observed:.5f}; " + "; ".join(parts) + "."
         s.figures.append(figure(fig, "The case checkpoint against its nulls", reading))
     low = np.asarray(c["val_loss"], dtype=float) < inp.threshold
+
+    def share(mask, sel) -> str:
+        return f"{int(mask[sel].sum())} ({pct(mask[sel].mean())})" if sel.any() else "0"
+
     s.tables.append(Table(
-        f"Share of checkpoints beating chance (p < {ALPHA})",
-        ["checkpoints", "beat permuted labels", "beat random init", "beat both", f"val loss < {inp.threshold:g} and beat both"],
-        [[str(len(sig)), f"{int(perm.sum())} ({pct(perm.mean())})", f"{int(init.sum())} ({pct(init.mean())})",
-          f"{int(sig.sum())} ({pct(sig.mean())})", str(int((sig & low).sum()))]]))
+        f"Share of checkpoints beating chance (p < {ALPHA}), competent and not competent apart",
+        ["checkpoints", "number", "beat permuted labels", "beat random init", "beat both", f"val loss < {inp.threshold:g} and beat both"],
+        [[name, str(int(sel.sum())), share(perm, sel), share(init, sel), share(sig, sel), str(int((sig & low & sel).sum()))]
+         for name, sel in (("competent", competent), ("not competent", ~competent))]))
     order = np.lexsort((np.asarray(c["epoch"]), np.asarray(c["model"]).astype(str)))
     s.tables.append(Table(
-        "Every checkpoint: CMNI, its bootstrap interval and both controls' p-values",
-        ["model", "epoch", "val loss", "CMNI", "95 % CI", "p random init", "p permuted labels", "beats chance"],
-        [[str(c["model"][i]), str(int(c["epoch"][i])), fmt(c["val_loss"][i]), fmt(c["cmni"][i], 5),
+        "Every checkpoint: competence, CMNI, its bootstrap interval and both controls' p-values",
+        ["model", "epoch", "competent", "val loss", "CMNI", "95 % CI", "p random init", "p permuted labels", "beats chance"],
+        [[str(c["model"][i]), str(int(c["epoch"][i])), yes_no(competent[i]), fmt(c["val_loss"][i]), fmt(c["cmni"][i], 5),
           f"[{fmt(c['ci_low'][i], 5)}, {fmt(c['ci_high'][i], 5)}]", fmt(c["p_random_init"][i], 3),
           fmt(c["p_permutation"][i], 3), "yes" if sig[i] else "no"] for i in order],
         collapsed=True))
     return s
 
 
-# -- 5. over training ---------------------------------------------------------------
+# -- 6. over training ---------------------------------------------------------------
 
 
 def peak_summary(epochs, cmni) -> tuple[int, float, int, float]:
@@ -281,7 +441,7 @@ def peak_summary(epochs, cmni) -> tuple[int, float, int, float]:
 
 
 def section_training_time(inp: ReportInputs) -> Section:
-    s = Section("over-training", "5. Over training", "CMNI and validation loss of the case model at every checkpoint, "
+    s = Section("over-training", "6. Over training", "CMNI and validation loss of the case model at every checkpoint, "
                 "as the paper's Figure 2; the dashed lines are the published curve of the paper's 2 x 17 model.")
     case = inp.case
     ref = inp.reference
@@ -297,14 +457,18 @@ def section_training_time(inp: ReportInputs) -> Section:
                f"{lv / pv if pv else float('nan'):.2f} of the peak); the published curve peaks at epoch {rpe} ({rpv:.4f}) "
                f"and falls to {rlv:.4f} ({rlv / rpv:.2f} of the peak) by epoch {rle}.")
     s.figures.append(figure(fig, "CMNI and validation loss against epoch", reading))
+    comp = np.asarray(h.get("competent", np.full(len(h["epoch"]), np.nan)), dtype=float) == 1.0
+    s.notes.append(f"{int(comp.sum())} of {len(comp)} checkpoints of this model are competent"
+                   + (f" (from epoch {int(np.asarray(h['epoch'])[comp][0])})" if comp.any() else "")
+                   + "; the peak-and-decline claim of section 9 is judged on the competent ones only.")
     return s
 
 
-# -- 6. circuits --------------------------------------------------------------------
+# -- 7. circuits --------------------------------------------------------------------
 
 
 def section_circuits(inp: ReportInputs) -> Section:
-    s = Section("circuits", "6. Circuits", "The case checkpoint's units as boxes coloured by class; an edge is a "
+    s = Section("circuits", "7. Circuits", "The case checkpoint's units as boxes coloured by class; an edge is a "
                 "positive weight more than one standard deviation above its kernel's mean (z > 1), its width the "
                 "weight's size. The 100 inputs are left out.")
     case = inp.case
@@ -322,6 +486,7 @@ def section_circuits(inp: ReportInputs) -> Section:
                f"output weight (z = {z[j, i]:.2f}) runs from unit {i} of {case.layer_names[-2]} "
                f"({plots.class_name(last_hidden[i])}) to '{actions[j]}'.")
     s.figures.append(figure(fig, "Network diagram of the case checkpoint", reading))
+    s.notes.append(f"The case checkpoint is {case_status(case)}.")
     for t in case.weight_tables:
         s.tables.append(Table(t["caption"], list(t["columns"]), [[str(v) for v in r] for r in t["rows"]]))
     if case.ablation:
@@ -340,16 +505,19 @@ def section_circuits(inp: ReportInputs) -> Section:
     return s
 
 
-# -- 7. behaviour -----------------------------------------------------------------
+# -- 8. behaviour -----------------------------------------------------------------
 
 
 def section_behaviour(inp: ReportInputs) -> Section:
-    s = Section("behaviour", "7. Behaviour", "The case model plays Frog in the game against a random Toad, for many "
+    s = Section("behaviour", "8. Behaviour", "The case model plays Frog in the game against a random Toad, for many "
                 "seeded games, beside the labeling rule's policy and the published random policy.")
     b = inp.behaviour
     if not b:
         s.notes.append("No behaviour results were available for this run.")
         return s
+    if "checkpoint" in b:
+        s.intro += (f" The network is {b['checkpoint']}, " + ("a competent checkpoint." if b.get("competent") else
+                    "not competent (no checkpoint is): its rates describe a network that did not learn the game."))
     fig, ax = plt.subplots(figsize=(7, 3))
     plots.plot_grouped_bars(b["values"], b["metrics"], ax=ax, errors=b.get("errors"), ylabel="rate")
     policies = list(b["values"])
@@ -362,11 +530,39 @@ def section_behaviour(inp: ReportInputs) -> Section:
     return s
 
 
-# -- 8. reproduction summary --------------------------------------------------------
+# -- 9. reproduction summary --------------------------------------------------------
+
+
+def competent_view(inp: ReportInputs) -> ReportInputs:
+    """The inputs restricted to competent checkpoints: the table's rows, the case and its history, the circuit."""
+    keep = inp.competent()
+    checkpoints = {k: np.asarray(v)[keep] for k, v in inp.checkpoints.items()}
+    case = inp.case if inp.case is not None and inp.case.row.get("competent") == 1.0 else None
+    if case is not None:
+        sel = np.asarray(case.history.get("competent", np.ones(len(case.history.get("epoch", ())))), dtype=float) == 1.0
+        case = dataclasses.replace(case, history={k: np.asarray(v)[sel] for k, v in case.history.items()})
+    circuit = inp.circuit if inp.circuit and inp.circuit.get("competent") else None
+    return dataclasses.replace(inp, checkpoints=checkpoints, case=case, circuit=circuit)
 
 
 def verdicts(inp: ReportInputs) -> list[list[str]]:
-    """Rows: claim, paper's figure, this run's figure, verdict, reason."""
+    """Rows: claim, paper's figure, this run's figure, verdict, reason.
+
+    The mirror claims are judged on competent checkpoints only (``competent_view``); with none, they read
+    "not established". The accuracy claim is about the case network, competent or not.
+    """
+    rows = claim_rows(competent_view(inp))
+    if not inp.competent().any():
+        why = ("no checkpoint passed the competence rule (section 3): these networks did not learn the game, so their "
+               "units say nothing about it" if inp.competence_measured else
+               "this analysis did not measure competence; rerun `mirror-neurons analyze`")
+        rows[:-1] = [[claim, paper, "no competent checkpoint", "not established", why] for claim, paper, *_ in rows[:-1]]
+    rows[-1] = claim_rows(inp)[-1]
+    return rows
+
+
+def claim_rows(inp: ReportInputs) -> list[list[str]]:
+    """``verdicts``' rows on whatever checkpoints ``inp`` holds; the accuracy claim last."""
     rows = []
     c = inp.checkpoints
     n = inp.n_checkpoints
@@ -475,8 +671,8 @@ def verdicts(inp: ReportInputs) -> list[list[str]]:
     elif inp.circuit is not None:
         deep = {**inp.circuit, "name": f"{inp.circuit['name']} (best two-layer checkpoint by the case rule)"}
     if deep is None:
-        rows.append([claim, "z 2.12 to leap", "no model with two or more hidden layers" if case else "no case",
-                     "not testable at this scale", "needs a model with at least two hidden layers"])
+        rows.append([claim, "z 2.12 to leap", "no competent model with two or more hidden layers" if case else "no case",
+                     "not testable at this scale", "needs a competent model with at least two hidden layers"])
     else:
         first = [plots.class_name(x) for x in deep["classes"][0]]
         mirror = [i for i, x in enumerate(first) if x == "mirror"]
@@ -510,14 +706,16 @@ def verdicts(inp: ReportInputs) -> list[list[str]]:
 
 
 def section_summary(inp: ReportInputs) -> Section:
-    s = Section("summary", "8. Reproduction summary", "The paper's claims (SPEC section 6) against this run. "
-                "A verdict of 'not testable at this scale' says why.")
+    n = int(inp.competent().sum())
+    s = Section("summary", "9. Reproduction summary", "The paper's claims (its case example, Tables 1 and 2, Figure 2 "
+                f"and circuits) against this run, judged on the {n} competent checkpoint{'s' if n != 1 else ''} only "
+                "(section 3). A verdict of 'not testable at this scale' or 'not established' says why.")
     rows = verdicts(inp)
     s.tables.append(Table("Claims", ["claim", "paper", "this run", "verdict", "reason"], rows))
     return s
 
 
-SECTIONS = (section_game, section_training, section_case, section_chance, section_training_time, section_circuits,
+SECTIONS = (section_game, section_training, section_competence, section_case, section_chance, section_training_time, section_circuits,
             section_behaviour, section_summary)
 
 

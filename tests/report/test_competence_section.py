@@ -1,0 +1,142 @@
+"""Section 3 "Did the networks learn the game?" and the rule that mirror claims use competent checkpoints only."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mirror_neurons.report import plots
+from mirror_neurons.report.collect import choose_case, read_checkpoint_table, read_learning
+from mirror_neurons.report.sections import build_sections, section_competence, section_training, verdicts
+
+from .synthetic import CASE_CONFUSION, synthetic_inputs
+
+MIRROR_CLAIMS = 6  # every claim of the summary but the last (the case's accuracy)
+
+
+def readings(section) -> dict[str, str]:
+    return {f.title: f.reading for f in section.figures}
+
+
+def test_confusion_plot_shades_by_row_share_and_prints_counts():
+    fig, ax = plt.subplots()
+    artists = plots.plot_confusion(CASE_CONFUSION, ax=ax)
+    image, texts = artists[0], artists[1:]
+    np.testing.assert_allclose(image.get_array()[2], [0.5, 0, 0.5, 0])  # leap row: 5 of 10 hop, 5 of 10 leap
+    assert len(texts) == 16 and texts[0].get_text() == "36\n0.90"
+    plt.close(fig)
+
+
+def test_learning_curves_draw_models_and_baselines_apart():
+    fig, ax = plt.subplots()
+    curves = {"a": ([1, 2], [0.5, 0.7]), "b": ([1, 2], [0.5, 0.5])}
+    artists = plots.plot_learning_curves(curves, {"energy rule": 0.5, "bar": 0.65, "missing": float("nan")}, ax=ax,
+                                         competent=["a"])
+    lines, rules = artists[:2], artists[2:]
+    assert [line.get_linestyle() for line in lines] == ["-", ":"]  # a competent, b not
+    assert [r.get_ydata()[0] for r in rules] == [0.5, 0.65]  # the NaN baseline is not drawn
+    plt.close(fig)
+
+
+def test_section_reads_the_planted_figures():
+    inp = synthetic_inputs()
+    s = section_competence(inp)
+    r = readings(s)
+    curves = r["Learning curves against the baselines"]
+    # learning curves planted linspace(0.5, 0.6 + 0.05 i, 5): m2 ends highest at 0.7; validation energy rule 0.5
+    assert curves.startswith("3 of 3 models reach a competent checkpoint")
+    assert "best validation macro recall is 0.700 (m2)" in curves and "energy rule's 0.500" in curves
+    assert "recalls hop 0.90, jump 1.00, leap 0.50, help 0.40" in r["Confusion matrices: case checkpoint and energy rule"]
+    baselines, per_model = s.tables
+    assert [row[0].split(":")[0] for row in baselines.rows] == ["energy rule", "label prior", "ceiling", "label rule"]
+    assert baselines.rows[0][1:] == ["0.800", "1.000", "1.000", "0.000", "0.000", "0.500"]
+    assert sorted(row[0] for row in per_model.rows) == ["m0", "m1", "m2"] and {row[-1] for row in per_model.rows} == {"yes"}
+    assert any("helps in 0.600 of those turns" in n and "0.600" in n and "1.000" in n for n in s.notes)
+
+
+def test_no_competent_checkpoint_leaves_every_mirror_claim_not_established():
+    inp = synthetic_inputs()
+    inp.checkpoints["competent"] = np.zeros(inp.n_checkpoints)
+    inp.case.row["competent"] = 0.0
+    rows = verdicts(inp)
+    assert [r[3] for r in rows[:MIRROR_CLAIMS]] == ["not established"] * MIRROR_CLAIMS
+    assert all("did not learn the game" in r[4] for r in rows[:MIRROR_CLAIMS])
+    assert rows[-1][0].startswith("Case example reaches test accuracy") and rows[-1][3] != "not established"
+    assert "none of them is competent" in section_training(inp).tables[0].caption
+    sections = build_sections(inp)
+    case = next(s for s in sections if s.id == "case")
+    assert "not competent" in case.intro
+    chance = next(s for s in sections if s.id == "chance")
+    assert [f.title for f in chance.figures][0] == "CMNI, interval and null: checkpoints that are not competent"
+
+
+def test_claims_count_competent_checkpoints_only():
+    inp = synthetic_inputs()
+    # CMNI planted 0.001 (i + 1) for checkpoint i of 12, beating chance from i = 4 on (8 of 12); losses
+    # linspace(0.09, 0.05, 12) are under 0.06 from i = 9 on. Checkpoints 0, 1, 10 and 11 made incompetent:
+    # of the 8 competent (2..9), 6 beat chance (4..9), and only checkpoint 9 is under the loss threshold.
+    competent = np.ones(inp.n_checkpoints)
+    competent[[0, 1, 10, 11]] = 0
+    inp.checkpoints["competent"] = competent
+    inp.case.row["competent"] = 1.0  # the case stays competent
+    row = next(r for r in verdicts(inp) if r[0].startswith("Positive CMNI beats chance"))
+    assert row[2].startswith("6 of 8 checkpoints (75.0 %)")
+    table1 = section_training(inp).tables[0]
+    assert "competent ones only" in table1.caption and [r[table1.columns.index("epoch")] for r in table1.rows] == ["10"]
+
+
+def test_the_case_is_chosen_among_competent_checkpoints():
+    c = {"val_loss": np.array([0.05, 0.05, 0.05]), "layers": np.array([2, 2, 2]), "n_mirror": np.array([5, 1, 0]),
+         "p_value": np.array([0.01, 0.01, 0.01]), "cmni": np.array([0.01, 0.01, 0.01]), "competent": np.array([0.0, 1.0, 1.0])}
+    assert choose_case(c, 0.06) == 1  # the most mirror units among the competent, not overall
+    c["competent"] = np.zeros(3)
+    assert choose_case(c, 0.06) == 0
+
+
+def _state(path, model_id, history):
+    path.mkdir(parents=True)
+    (path / "state.json").write_text(json.dumps({"model_id": model_id, "history": history}))
+
+
+def test_learning_curves_come_from_the_histories(tmp_path):
+    _state(tmp_path / "models" / "a", "a", [{"epoch": 1, "val_loss": 0.1, "val_accuracy": 0.8, "val_macro_recall": 0.5},
+                                            {"epoch": 2, "val_loss": 0.09, "val_accuracy": 0.9, "val_macro_recall": 0.7}])
+    notes: list[str] = []
+    curves, metric = read_learning(tmp_path, {"model": np.array([]), "epoch": np.array([])}, notes)
+    assert metric == "val_macro_recall" and curves["a"][1].tolist() == [0.5, 0.7] and not notes
+
+
+def test_older_histories_fall_back_to_accuracy_then_to_the_checkpoints(tmp_path):
+    _state(tmp_path / "models" / "a", "a", [{"epoch": 1, "val_loss": 0.1, "val_accuracy": 0.8}])
+    curves, metric = read_learning(tmp_path, {}, [])
+    assert metric == "val_accuracy" and curves["a"][1].tolist() == [0.8]
+    notes: list[str] = []
+    checkpoints = {"model": np.array(["b", "b"]), "epoch": np.array([3, 1]), "macro_recall": np.array([0.6, 0.55])}
+    curves, metric = read_learning(tmp_path / "elsewhere", checkpoints, notes)
+    assert metric == "macro_recall" and curves["b"][0].tolist() == [1, 3] and curves["b"][1].tolist() == [0.55, 0.6]
+    assert "test macro recall of the checkpoints" in notes[0]
+
+
+def _table(path, **extra):
+    cols = {"model_id": ["m"], "epoch": [1], "val_loss": [0.1], "cmni": [0.01], "checkpoint": ["m/e1"], **extra}
+    pq.write_table(pa.table(cols), path)
+
+
+@pytest.mark.parametrize("value, expected", [(True, 1.0), (False, 0.0), (None, None)])
+def test_competent_column_is_read_as_one_zero_or_not_measured(tmp_path, value, expected):
+    _table(tmp_path / "t.parquet", competent=pa.array([value], pa.bool_()), macro_recall=[0.7])
+    out = read_checkpoint_table(tmp_path / "t.parquet", [])
+    assert (np.isnan(out["competent"][0]) if expected is None else out["competent"][0] == expected)
+    assert out["macro_recall"][0] == 0.7
+
+
+def test_a_table_without_competence_columns_is_said_so(tmp_path):
+    _table(tmp_path / "t.parquet")
+    notes: list[str] = []
+    out = read_checkpoint_table(tmp_path / "t.parquet", notes)
+    assert np.isnan(out["competent"][0]) and any("predates the competence columns" in n for n in notes)
