@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -22,14 +23,33 @@ def cfg(hidden=(17, 17), lr=1e-3, batch_size=25, dropout=0.12, seed=0, **kw) -> 
     return TrainConfig(model=ModelConfig(hidden=hidden, dropout=dropout), lr=lr, batch_size=batch_size, seed=seed, **kw)
 
 
+ONEHOT_ROWS = ((slice(0, 32), (1, 2)), (slice(32, 64), (0, 4, 5, 6, 7, 8, 9, 10)), (slice(64, 96), (0, 3)))
+"""The one-hot layout written out from the docs (train/encoding.py): per row, its cells' symbol codes."""
+
+
+def plain_onehot(x: torch.Tensor) -> torch.Tensor:
+    """The onehot encoding written independently: F.one_hot of each cell's position in its row's code list."""
+    parts = []
+    for cells, codes in ONEHOT_ROWS:
+        lookup = torch.full((256,), len(codes), dtype=torch.long)  # codes a row cannot hold -> an extra, dropped class
+        lookup[list(codes)] = torch.arange(len(codes))
+        hot = nn.functional.one_hot(lookup[x[:, cells].long()], len(codes) + 1)[..., : len(codes)]
+        parts.append(hot.reshape(len(x), -1).float())
+    parts.append(x[:, 97:98].float() / 20)
+    return torch.cat(parts, dim=1)
+
+
 def reference_loop(config: TrainConfig, dataset, epochs: int) -> nn.Sequential:
     """The paper's recipe written plainly: nn.Sequential, autograd, torch.optim.Adam, a Python loop.
 
     It follows the trainer's documented random protocol (trainer module docstring)
-    so that both see the same initial weights, minibatches and dropout masks.
+    so that both see the same initial weights, minibatches and dropout masks, and
+    covers every loss (mse_l2, mse, cross_entropy with its l2), encoding and sampling.
     """
     g = model_generator(config.seed)
-    sizes = (100, *config.model.hidden, 4)
+    raw = torch.from_numpy(dataset.train.x.astype(np.float32))
+    x = {"raw": raw, "onehot": plain_onehot(torch.from_numpy(dataset.train.x))}[config.model.encoding]
+    sizes = (x.shape[1], *config.model.hidden, 4)
     linears = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
     for lin in linears:  # Glorot uniform, zero bias, in layer order, from g
         bound = math.sqrt(6.0 / (lin.in_features + lin.out_features))
@@ -38,12 +58,16 @@ def reference_loop(config: TrainConfig, dataset, epochs: int) -> nn.Sequential:
             lin.bias.zero_()
     net = nn.Sequential(*linears)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
-    x = torch.from_numpy(dataset.train.x.astype(np.float32))
-    y = nn.functional.one_hot(torch.from_numpy(dataset.train.label.astype(np.int64)), 4).float()
+    label = torch.from_numpy(dataset.train.label.astype(np.int64))
+    y = nn.functional.one_hot(label, 4).float()
     n, B, d = len(x), config.batch_size, config.model.dropout
     steps = -(-n // B)
     for _ in range(epochs):
-        perm = torch.randperm(n, generator=g)
+        if config.sampling == "balanced":  # every class equally likely: rows weighted 1 / (rows of their class)
+            weights = 1.0 / torch.bincount(label, minlength=4).double()[label]
+            perm = torch.multinomial(weights, n, replacement=True, generator=g)
+        else:
+            perm = torch.randperm(n, generator=g)
         for step in range(steps):
             if step % CHUNK_STEPS == 0:  # 16-bit draws, four per 64-bit random number
                 shape = (min(CHUNK_STEPS, steps - step), B, sum(config.model.hidden))
@@ -56,15 +80,32 @@ def reference_loop(config: TrainConfig, dataset, epochs: int) -> nn.Sequential:
                 h = torch.relu(lin(h)) * (keep[:, start : start + width] >= round(d * 65536)) / (1 - d)
                 start += width
             out = linears[-1](h)
-            loss = ((out - y[rows]) ** 2).mean() + config.l2 * sum((lin.weight**2).sum() for lin in linears)
+            if config.loss == "cross_entropy":
+                data_loss = nn.functional.cross_entropy(out, label[rows])
+            else:
+                data_loss = ((out - y[rows]) ** 2).mean()
+            loss = data_loss + config.l2 * sum((lin.weight**2).sum() for lin in linears)
             opt.zero_grad()
             loss.backward()
             opt.step()
     return net
 
 
-def test_single_model_matches_plain_pytorch_loop(tiny_dataset, tmp_path):
-    config = cfg(hidden=(17, 17), lr=3e-3, batch_size=25, seed=7, max_epochs=2)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},  # the paper's: mse_l2 (l2 0.01), raw, shuffle
+        {"loss": "mse", "l2": 0.0},
+        {"loss": "cross_entropy", "l2": 0.0},
+        {"loss": "cross_entropy", "l2": 0.003},
+        {"model": ModelConfig(hidden=(17, 17), encoding="onehot")},
+        {"sampling": "balanced"},
+        {"model": ModelConfig(hidden=(9,), encoding="onehot"), "loss": "cross_entropy", "l2": 0.0, "sampling": "balanced"},
+    ],
+    ids=["mse_l2", "mse", "cross_entropy", "cross_entropy_l2", "onehot", "balanced", "onehot_ce_balanced"],
+)
+def test_single_model_matches_plain_pytorch_loop(tiny_dataset, tmp_path, options):
+    config = dataclasses.replace(cfg(hidden=(17, 17), lr=3e-3, batch_size=25, seed=7, max_epochs=2), **options)
     result = train(config, tiny_dataset, tmp_path)
     assert result.epochs == 2
     net = reference_loop(config, tiny_dataset, epochs=2)
@@ -263,3 +304,51 @@ def test_stacks_whose_steps_gather_as_many_rows_train_side_by_side(tiny_dataset,
     assert [h["epoch"] for h in together[6].history] == [1, 2]
     for a, b in zip(alone.history, together[6].history):
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
+
+
+def test_options_that_keep_shapes_mix_in_one_stack(tiny_dataset, tmp_path):
+    """l2 and sampling differ per model inside one stack; each model still trains as it would alone."""
+    onehot = ModelConfig(hidden=(9, 9), encoding="onehot")
+    configs = [
+        TrainConfig(model=onehot, loss="cross_entropy", l2=0.0, lr=3e-3, seed=1, max_epochs=2),
+        TrainConfig(model=onehot, loss="cross_entropy", l2=0.002, lr=1e-3, seed=2, max_epochs=2, sampling="balanced"),
+        TrainConfig(model=ModelConfig(hidden=(9, 9)), loss="cross_entropy", l2=0.0, lr=3e-3, seed=3, max_epochs=2),  # raw: its own stack
+    ]
+    together = train_many(configs, tiny_dataset, tmp_path / "together")
+    for i in (1, 2):
+        alone = train(configs[i], tiny_dataset, tmp_path / f"alone{i}")
+        for a, b in zip(alone.history, together[i].history):
+            assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
+        wa = load_checkpoint(alone.checkpoints[-1]).model.state_dict()
+        wt = load_checkpoint(together[i].checkpoints[-1]).model.state_dict()
+        for k in wa:
+            torch.testing.assert_close(wt[k], wa[k], rtol=1e-4, atol=1e-6)
+
+
+def test_validation_recall_per_class_is_recorded(tiny_dataset, tmp_path):
+    config = TrainConfig(model=ModelConfig(hidden=(9,), encoding="onehot"), loss="cross_entropy", l2=0.0, lr=3e-3, seed=4, max_epochs=2)
+    result = train(config, tiny_dataset, tmp_path)
+    ckpt = load_checkpoint(result.checkpoints[-1])
+    assert ckpt.meta["model"]["encoding"] == "onehot" and ckpt.meta["hyperparameters"]["encoding"] == "onehot"
+    x, label = tiny_dataset.val.torch()
+    with torch.no_grad():
+        pred = ckpt.model(x).argmax(1)
+    recall = [((pred == c) & (label == c)).sum().item() / (label == c).sum().item() for c in range(4)]
+    assert ckpt.meta["val_recall"] == pytest.approx(recall)
+    assert ckpt.meta["val_macro_recall"] == pytest.approx(sum(recall) / 4)
+    row = result.history[ckpt.meta["epoch"] - 1]
+    assert row["val_recall"] == ckpt.meta["val_recall"]
+
+
+def test_balanced_sampling_draws_each_class_about_equally(dataset_factory, tmp_path):
+    """Protocol step 3, balanced: with unequal labels (argmax of 4 codes: ties favour class 0) the drawn rows are near 25 % each."""
+    from scipy.stats import chisquare
+
+    from mirror_neurons.train.trainer import _Tensors
+
+    data = dataset_factory(tmp_path / "d", seed=3, n_train=2000)
+    tensors = _Tensors(data)
+    rows = tensors.epoch_rows("balanced", 40_000, model_generator(0))
+    counts = torch.bincount(tensors.label_train[rows], minlength=4).numpy()
+    assert chisquare(counts).pvalue > 1e-4, counts
+    assert chisquare(np.bincount(data.train.label, minlength=4)).pvalue < 1e-6  # the labels themselves are not balanced

@@ -20,6 +20,10 @@ LOSSES = ("mse_l2", "mse", "cross_entropy")
 
 DEFAULT_L2 = 0.01
 
+SAMPLINGS = ("shuffle", "balanced")
+"""shuffle: each epoch a fresh permutation of the training rows (the paper's);
+balanced: each epoch's rows drawn with replacement, each class equally likely (rows weighted 1 / class count)."""
+
 # (low, high, low inclusive, high inclusive): the allowed range of each numeric field.
 RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "lr": (0.0, math.inf, False, False),
@@ -80,12 +84,16 @@ class TrainConfig:
     """Training rows per epoch, drawn from a fresh shuffle each epoch; 0 = the whole training split."""
     val_rows: int = 0
     """Validation rows used (the first ones of the split); 0 = all."""
+    sampling: str = "shuffle"
+    """How an epoch's training rows are drawn: one of SAMPLINGS."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, ModelConfig):
             raise ConfigError(f"model must be a ModelConfig, got {type(self.model).__name__}")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss = {self.loss!r} is not allowed; choose one of {', '.join(LOSSES)}")
+        if self.sampling not in SAMPLINGS:
+            raise ConfigError(f"sampling = {self.sampling!r} is not allowed; choose one of {', '.join(SAMPLINGS)}")
         l2 = self.l2
         if l2 is None:
             l2 = DEFAULT_L2 if self.loss == "mse_l2" else 0.0
@@ -119,4 +127,8 @@ class TrainConfig:
             tag += f"_{self.model.activation}"
         if self.loss != "mse_l2":
             tag += f"_{self.loss}"
+        if self.model.encoding != "raw":
+            tag += f"_{self.model.encoding}"
+        if self.sampling != "shuffle":
+            tag += f"_{self.sampling}"
         return tag.replace(".", "p")

@@ -1,6 +1,10 @@
 """The paper's network: an MLP with named activation points (SPEC section 5).
 
-input (100) -> L x [Dense(N) -> activation -> Dropout(d)] -> Dense(4), linear.
+input (100) -> encoding -> L x [Dense(N) -> activation -> Dropout(d)] -> Dense(4), linear.
+
+The encoding (``train.encoding``: raw, onehot, recoded) has no parameters; it
+turns the raw 100-integer state into the first layer's features inside
+``forward``, so every model takes raw states whatever its encoding.
 Kernels are Glorot-uniform, biases zero. Each Dense layer's output after its
 activation passes through a named identity module ``points["dense_i"]`` (the
 output layer is ``dense_L``, linear), so analysis captures activations by name
@@ -15,6 +19,7 @@ import torch
 from torch import nn
 
 from mirror_neurons.errors import ConfigError
+from mirror_neurons.train.encoding import ENCODINGS, Encoding, get_encoding
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "elu": nn.ELU}
 
@@ -30,7 +35,10 @@ class ModelConfig:
     activation: str = "relu"
     """Hidden activation: one of relu, tanh, sigmoid, gelu, elu."""
     n_inputs: int = 100
+    """Width of the raw state the model is fed."""
     n_outputs: int = 4
+    encoding: str = "raw"
+    """How the state becomes the first layer's features: one of ENCODINGS (train/encoding.py)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -40,6 +48,19 @@ class ModelConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        if self.encoding not in ENCODINGS:
+            raise ConfigError(f"encoding = {self.encoding!r} is not known; choose one of {', '.join(ENCODINGS)}")
+        if self.encoding != "raw" and self.n_inputs != 100:
+            raise ConfigError(f"encoding {self.encoding!r} reads the 100-integer state, but n_inputs = {self.n_inputs}")
+
+    @property
+    def input_encoding(self) -> Encoding:
+        return get_encoding(self.encoding)
+
+    @property
+    def n_features(self) -> int:
+        """Inputs of the first Dense layer: the encoding's width (n_inputs for raw)."""
+        return self.n_inputs if self.encoding == "raw" else self.input_encoding.width
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -57,6 +78,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        """Rebuild from ``to_dict``; a checkpoint written before encodings existed is ``raw``."""
         return cls(**{**d, "hidden": tuple(d["hidden"])})
 
 
@@ -64,7 +86,8 @@ class MLP(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        sizes = (config.n_inputs, *config.widths)
+        sizes = (config.n_features, *config.widths)
+        self.encoding = config.input_encoding
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.activation = ACTIVATIONS[config.activation]()
         self.dropout = nn.Dropout(config.dropout)
@@ -80,7 +103,8 @@ class MLP(nn.Module):
                 layer.weight.uniform_(-bound, bound, generator=generator)
                 layer.bias.zero_()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (n, 100) -> (n, 4)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # raw states (n, 100) -> (n, 4)
+        x = self.encoding.encode(x)  # (n, n_features)
         *hidden, out = self.layers
         names = self.config.layer_names
         for name, layer in zip(names, hidden):

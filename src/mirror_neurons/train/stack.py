@@ -85,7 +85,8 @@ class Stack:
         changes the matmul shapes and so the rounding, so callers fix it per run, not per stack."""
         depth = {len(m.hidden) for m in models}
         acts = {m.activation for m in models}
-        assert len(depth) == 1 and len(acts) == 1, "a stack holds models of one depth and activation"
+        features = {m.n_features for m in models}
+        assert len(depth) == 1 and len(acts) == 1 and len(features) == 1, "a stack holds models of one depth, activation and input width"
         self.configs = list(models)
         self.M = M = len(models)
         self.loss = loss
@@ -97,7 +98,7 @@ class Stack:
         if pad_to is not None:
             assert len(pad_to) == len(first.hidden) and all(p >= w for p, w in zip(pad_to, widths)), (pad_to, widths)
             widths = [*pad_to, first.n_outputs]
-        self.sizes = [first.n_inputs, *widths]  # padded (100, H1, ..., 4)
+        self.sizes = [first.n_features, *widths]  # padded (features, H1, ..., 4)
         self.L = len(widths)
         self.shapes = [(fan_out, fan_in + 1) for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:])]
         self.P = sum(a * b for a, b in self.shapes)  # parameters per model
@@ -177,7 +178,7 @@ class Stack:
     def member_state(self, i: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """(params, {"m": ..., "v": ...}) of model i, unpadded, keyed like MLP.state_dict."""
         config = self.configs[i]
-        sizes = (config.n_inputs, *config.widths)
+        sizes = (config.n_features, *config.widths)
         out = []
         for source in (self.flat, self.m, self.v):
             d = {}
@@ -249,17 +250,20 @@ class Stack:
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, label: torch.Tensor, chunk: int = 8192) -> dict[str, np.ndarray]:
-        """Inference-mode metrics of every model on (x (n, 100), label (n,)).
+        """Inference-mode metrics of every model on (x (n, features), already encoded; label (n,)).
 
         Returns per-model arrays: ``data_loss`` (the loss without penalty), ``mse``
         (of the outputs, or of softmax probabilities for cross-entropy, to one-hot),
-        ``accuracy``, ``penalty`` (l2 * sum of squared kernels) and ``loss`` = data_loss + penalty.
+        ``accuracy``, ``penalty`` (l2 * sum of squared kernels), ``loss`` = data_loss + penalty,
+        and ``recall`` (M, outputs): the share of each class's rows predicted as that class
+        (NaN for a class with no rows).
         """
         n = len(x)
         n_out = self.sizes[-1]
         sq = torch.zeros(self.M, dtype=torch.float64)
         ce = torch.zeros(self.M, dtype=torch.float64)
         correct = torch.zeros(self.M, dtype=torch.int64)
+        hits = torch.zeros(self.M, n_out, dtype=torch.int64)  # per class: rows of that class predicted right
         K0 = self.K[0]  # (M, out_0, in + 1)
         first_kernel = K0[:, :, :-1].permute(2, 0, 1).reshape(K0.shape[2] - 1, -1)  # (in, M * out_0)
         first_bias = K0[:, :, -1].reshape(-1)
@@ -279,11 +283,17 @@ class Stack:
             else:
                 pred = out
             sq += ((pred - y) ** 2).sum(dim=(1, 2)).double()
-            correct += (out.argmax(dim=2) == lc).sum(dim=1)
+            right = out.argmax(dim=2) == lc  # (M, c)
+            correct += right.sum(dim=1)
+            hits.index_add_(1, lc, right.to(torch.int64))
         mse = (sq / (n * n_out)).numpy()
         data_loss = (ce / n).numpy() if self.loss == "cross_entropy" else mse
         penalty = self.l2 * sum((K[:, :, :-1].double() ** 2).sum(dim=(1, 2)) for K in self.K).numpy()
+        per_class = np.bincount(label.numpy(), minlength=n_out)[:n_out]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall = np.where(per_class > 0, hits.numpy() / per_class, np.nan)
         return {
+            "recall": recall,
             "loss": data_loss + penalty,
             "data_loss": data_loss,
             "mse": mse,

@@ -8,7 +8,10 @@ in a group, so a model's checkpoints depend only on its own ``TrainConfig``:
 2. initial weights: ``MLP.reset_parameters(g)`` (Glorot-uniform, zero biases);
 3. each epoch: ``perm = torch.randperm(n_train, generator=g)``, truncated to
    ``epoch_rows`` when set; step ``s`` trains on rows ``perm[s*B:(s+1)*B]``
-   (the last batch may be smaller);
+   (the last batch may be smaller). With ``sampling = "balanced"`` the epoch's
+   rows are instead ``torch.multinomial(w, rows, replacement=True, generator=g)``
+   with ``w[i] = 1 / (rows of label[i])`` in float64 (each class drawn equally often
+   in expectation);
 4. dropout: for each block of ``CHUNK_STEPS`` steps of the epoch, with
    ``n = steps_in_block * B * sum(hidden)``,
    ``u = torch.empty(ceil(n / 4), dtype=torch.int64).random_(-2**63, 2**63 - 1, generator=g)``
@@ -20,7 +23,11 @@ in a group, so a model's checkpoints depend only on its own ``TrainConfig``:
    to 1/65536 (0.12 -> 0.1199951); four draws per 64-bit random number make the
    masks 3x cheaper than one float per unit.
 
-Models that share a depth, batch size, activation, loss and Adam betas train as
+The model's input encoding (``train.encoding``) is applied once to the whole
+dataset when it is loaded (kept as uint8 features, scaled columns multiplied
+after the per-step gather), never to the Parquet files.
+
+Models that share a depth, input encoding, batch size, activation, loss and Adam betas train as
 one ``Stack`` (stacked tensors, one step for all). After each epoch each model
 is judged on its own: validation metrics (the full objective, MSE, accuracy),
 a checkpoint when the validation loss is the best so far, early stopping, NaN
@@ -59,6 +66,7 @@ from mirror_neurons.data.dataset import Dataset
 from mirror_neurons.errors import CheckpointError, ConfigError, DataError
 from mirror_neurons.train.checkpoint import save_weights
 from mirror_neurons.train.config import TrainConfig
+from mirror_neurons.train.encoding import get_encoding
 from mirror_neurons.train.model import MLP
 from mirror_neurons.train.stack import Stack, with_ones
 
@@ -210,7 +218,7 @@ def train_models(
     members = [_load_or_create(out_dir / "models" / mid, mid, c) for mid, c in zip(model_ids, configs)]
     members = _align_epochs(members)
     pending = [m for m in members if m.status == RUNNING]
-    data = _Tensors(dataset)
+    data = _Data(dataset)
     # pad each kind of stack to the widest of all its models, finished ones included, so that a
     # resumed run pads exactly as the uninterrupted one did (padding changes the rounding)
     pad_to: dict[tuple, tuple[int, ...]] = {}
@@ -218,8 +226,9 @@ def train_models(
         key, hidden = stack_key(m.config), m.config.model.hidden
         pad_to[key] = tuple(max(a, b) for a, b in zip(pad_to.get(key, hidden), hidden))
     with _torch_threads(threads):
-        for group in _groups(pending):
-            _train_group(group, data, dataset.hash, progress, pad_to[stack_key(group[0].config)])
+        for group in sorted(_groups(pending), key=lambda g: g[0].config.model.encoding):  # each encoding built once
+            encoded = data.encoded(group[0].config.model.encoding)
+            _train_group(group, encoded, dataset.hash, progress, pad_to[stack_key(group[0].config)])
     return [m.result() for m in members]
 
 
@@ -237,23 +246,52 @@ def _torch_threads(n: int | None):
 # ---- the training loop ------------------------------------------------------------------
 
 
-class _Tensors:
-    """The dataset as tensors, converted once.
-
-    Training rows stay uint8: inputs, a column of ones (the bias input of ``Stack``) and
-    the one-hot target side by side in one (n, 100 + 1 + 4) tensor. A step gathers its
-    M x B random rows with one ``index_select`` (random reads of 105 bytes instead of
-    416 + 16, a quarter of the cache misses) and converts them to float32 once (exact:
-    the values are small integers).
-    """
+class _Data:
+    """The dataset, encoded once per input encoding that some model of the run asks for."""
 
     def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self._encoded: dict[str, _Tensors] = {}
+
+    def encoded(self, encoding: str) -> _Tensors:
+        if encoding not in self._encoded:
+            self._encoded = {encoding: _Tensors(self.dataset, encoding)}  # one at a time: a run's groups come by kind
+        return self._encoded[encoding]
+
+
+class _Tensors:
+    """The dataset as tensors in one input encoding, converted once.
+
+    Training rows stay uint8: the encoded features (``Encoding.stored``), a column of
+    ones (the bias input of ``Stack``) and the one-hot target side by side in one
+    (n, features + 1 + 4) tensor. A step gathers its M x B random rows with one
+    ``index_select`` (random reads of 105 bytes instead of 416 + 16 for raw inputs, a
+    quarter of the cache misses) and converts them to float32 once (exact: the values
+    are small integers), then scales the encoding's scaled columns in place.
+    """
+
+    def __init__(self, dataset: Dataset, encoding: str = "raw"):
+        enc = get_encoding(encoding)
         x, label = torch.from_numpy(np.asarray(dataset.train.x, dtype=np.uint8)), torch.from_numpy(dataset.train.label.astype(np.int64))
+        x = enc.stored(x)  # (n, features) uint8
         self.n_inputs = x.shape[1]
-        self.xy_train = torch.cat([with_ones(x), torch.nn.functional.one_hot(label, 4).to(torch.uint8)], dim=1)  # (n, 105) uint8
-        self.x_val = torch.from_numpy(dataset.val.x.astype(np.float32))
+        self.scaled, self.scale = enc.scaled, torch.tensor(enc.scale, dtype=torch.float32)
+        self.xy_train = torch.cat([with_ones(x), torch.nn.functional.one_hot(label, 4).to(torch.uint8)], dim=1)  # (n, features + 5) uint8
+        self.label_train = label
+        self.x_val = enc.encode(torch.from_numpy(dataset.val.x.astype(np.float32)))
         self.label_val = torch.from_numpy(dataset.val.label.astype(np.int64))
         self._buffers: dict[tuple[int, int], tuple[torch.Tensor, ...]] = {}
+        self._weights: torch.Tensor | None = None
+
+    def epoch_rows(self, sampling: str, rows: int, generator: torch.Generator) -> torch.Tensor:
+        """Protocol step 3: the (rows,) training row indices of one epoch."""
+        n_train = len(self.xy_train)
+        if sampling == "balanced":
+            if self._weights is None:
+                counts = torch.bincount(self.label_train, minlength=4).to(torch.float64)
+                self._weights = 1.0 / counts[self.label_train]
+            return torch.multinomial(self._weights, rows, replacement=True, generator=generator)
+        return torch.randperm(n_train, generator=generator)[:rows]
 
     def gather(self, rows: torch.Tensor, models: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Training rows ``rows`` (models * b,) as float32 inputs with the ones column (models, b, 101)
@@ -270,6 +308,8 @@ class _Tensors:
         raw, out, raw_by_model, x1, y = self._buffers[key]
         torch.index_select(self.xy_train, 0, rows, out=raw)
         out.copy_(raw_by_model)
+        if self.scaled is not None:
+            out[:, :, self.scaled].mul_(self.scale)
         return x1, y
 
 
@@ -283,7 +323,7 @@ def _groups(members: list[_Member]) -> list[list[_Member]]:
 
 def stack_key(c: TrainConfig) -> tuple:
     """Configurations with equal keys can train in one Stack."""
-    return (len(c.model.hidden), c.batch_size, c.epoch_rows, c.val_rows, c.model.activation, c.loss, c.beta1, c.beta2, c.eps)
+    return (len(c.model.hidden), c.model.encoding, c.batch_size, c.epoch_rows, c.val_rows, c.model.activation, c.loss, c.beta1, c.beta2, c.eps)
 
 
 def _train_group(
@@ -317,7 +357,7 @@ def _train_group(
 
     while members:
         # -- one epoch for every model in the stack --
-        perms = [torch.randperm(n_train, generator=m.generator)[:rows] for m in members]
+        perms = [data.epoch_rows(m.config.sampling, rows, m.generator) for m in members]
         perms += perms[:1] * len(ghost)
         scales, level = _mask_constants(members + ghost, stack)
         buffers = None
@@ -364,6 +404,8 @@ def _train_group(
                 "val_loss": float(metrics["loss"][i]),
                 "val_mse": float(metrics["mse"][i]),
                 "val_accuracy": float(metrics["accuracy"][i]),
+                "val_recall": [_finite_or_none(r) for r in metrics["recall"][i]],  # hop, jump, leap, help
+                "val_macro_recall": _finite_or_none(np.nanmean(metrics["recall"][i])),
                 "is_best": False,
             }
             params, adam = stack.member_state(i)
@@ -379,6 +421,11 @@ def _train_group(
                 stack.keep(keep + keep, frozen=[1])
             elif keep:
                 stack.keep(keep)
+
+
+def _finite_or_none(value: float) -> float | None:
+    """A float for JSON: None where it is NaN (a class absent from the validation rows)."""
+    return float(value) if math.isfinite(value) else None
 
 
 def dropout_threshold(rate: float) -> int:
@@ -458,6 +505,8 @@ def _judge_epoch(m: _Member, row: dict, params: dict[str, torch.Tensor], dataset
             "val_loss": row["val_loss"],
             "val_mse": row["val_mse"],
             "val_accuracy": row["val_accuracy"],
+            "val_recall": row["val_recall"],
+            "val_macro_recall": row["val_macro_recall"],
             "train_loss": row["train_loss"],
             "steps": m.steps,
             "samples_seen": m.samples,
@@ -484,6 +533,8 @@ def _hyperparameters(c: TrainConfig) -> dict:
         "units": c.model.hidden[0],
         "dropout": c.model.dropout,
         "activation": c.model.activation,
+        "encoding": c.model.encoding,
+        "sampling": c.sampling,
         "lr": c.lr,
         "batch_size": c.batch_size,
         "loss": c.loss,

@@ -1,0 +1,90 @@
+"""Input encodings (train/encoding.py) read against the state layout, cell by cell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mirror_neurons.errors import ConfigError
+from mirror_neurons.train.encoding import get_encoding
+from mirror_neurons.train.model import MLP, ModelConfig
+
+
+def board() -> torch.Tensor:
+    """One state: solid ground with rough at cell 5, Frog in distress at 5, Toad at 9, flies at 0 and 31, energy 10."""
+    x = torch.zeros(1, 100, dtype=torch.uint8)
+    x[0, 0:32] = 1
+    x[0, 5] = 2
+    x[0, 32 + 5] = 9
+    x[0, 32 + 9] = 5
+    x[0, 64 + 0] = 3
+    x[0, 64 + 31] = 3
+    x[0, 97] = 10
+    return x
+
+
+def test_onehot_names_and_values_follow_the_board():
+    enc = get_encoding("onehot")
+    assert enc.width == 32 * (2 + 8 + 2) + 1 == len(enc.feature_names)
+    f = dict(zip(enc.feature_names, enc.encode(board())[0].tolist()))
+    assert f["ground[5] = rough"] == 1 and f["ground[5] = solid"] == 0
+    assert f["ground[4] = solid"] == 1 and f["ground[4] = rough"] == 0
+    assert f["players[5] = distress"] == 1 and f["players[5] = empty"] == 0
+    assert f["players[9] = toad"] == 1 and f["players[10] = empty"] == 1
+    assert f["flies[0] = fly"] == 1 and f["flies[31] = fly"] == 1 and f["flies[1] = empty"] == 1
+    assert f["energy / 20"] == 0.5
+    # every cell of a valid board holds exactly one symbol of its row
+    assert sum(f.values()) == 32 * 3 + 0.5
+
+
+def test_onehot_of_float_and_uint8_states_agree():
+    """The model encodes float states, the trainer uint8 ones: the same features either way."""
+    enc = get_encoding("onehot")
+    x = board()
+    stored = enc.stored(x).float()
+    stored[:, enc.scaled] *= torch.tensor(enc.scale)
+    torch.testing.assert_close(enc.encode(x.float()), stored, rtol=0, atol=0)
+
+
+def test_recoded_moves_distress_and_rough_below_the_other_codes():
+    x = board()
+    r = get_encoding("recoded").encode(x)[0]
+    assert r[5] == 1 and r[4] == 2  # rough 2 -> 1, solid 1 -> 2
+    assert r[32 + 5] == 1 and r[32 + 9] == 5  # distress 9 -> 1, Toad stays 5
+    assert r[64] == 3 and r[97] == 10  # flies and energy untouched
+
+
+def test_raw_is_the_state_itself():
+    x = board().float()
+    assert get_encoding("raw").encode(x) is x
+    assert get_encoding("raw").feature_names[37] == "players[5]"
+
+
+def test_model_takes_raw_states_whatever_its_encoding():
+    model = MLP(ModelConfig(hidden=(7,), encoding="onehot")).eval()
+    assert model.layers[0].in_features == 385
+    x = board().float()
+    with torch.no_grad():
+        direct = model.layers[1](torch.relu(model.layers[0](get_encoding("onehot").encode(x))))
+        torch.testing.assert_close(model(x), direct)
+
+
+@pytest.mark.parametrize("bad", ["one-hot", "", None, 3])
+def test_unknown_encoding_is_refused_with_the_choices(bad):
+    with pytest.raises(ConfigError, match="choose one of raw, onehot, recoded"):
+        ModelConfig(encoding=bad)
+    with pytest.raises(ConfigError, match="choose one of raw, onehot, recoded"):
+        get_encoding(bad)
+
+
+def test_old_checkpoint_metadata_without_encoding_is_raw():
+    d = ModelConfig(hidden=(5,)).to_dict()
+    del d["encoding"]
+    assert ModelConfig.from_dict(d).encoding == "raw"
+
+
+def test_onehot_feature_names_are_unique():
+    names = get_encoding("onehot").feature_names
+    assert len(set(names)) == len(names)
+    assert np.all([" = " in n for n in names[:-1]])
