@@ -72,7 +72,8 @@ def test_report_content(study):
     # one checkpoint row per checkpoint file the sweep wrote
     n_checkpoints = len([p for p in iter_checkpoints(out / "sweep") if "analysis" not in p.parts])
     assert re.search(rf"<td>{n_checkpoints}</td>", html), n_checkpoints
-    assert "Chosen rule: among checkpoints with validation loss under the threshold" in text
+    assert "Chosen rule: among the competent checkpoints (all checkpoints when none is competent)" in text
+    assert "Learning curves against the baselines" in text and "energy rule: energy 0 -&gt; jump" in html
     assert "Table 1 style" in text and "Table 2 style" in text
     assert "frame 0" in text and "Frog f" in text  # the ASCII episode
     # the published curve, read here from the CSV independently of the report code
@@ -84,7 +85,7 @@ def test_report_content(study):
     assert len(verdicts) == 7
     assert "This is a demo run" in text  # the report says what the scale cannot show
     assert html.count("<figcaption>") == html.count("<img")
-    for this, following in zip(TITLES[:7], TITLES[1:]):  # sections 1-7 each show at least one figure
+    for this, following in zip(TITLES[:8], TITLES[1:]):  # sections 1-8 each show at least one figure
         assert "<img" in html[html.index(f"<h2>{this}</h2>"):html.index(f"<h2>{following}</h2>")], this
     if "class ablated" not in text:
         assert "so there is no class to ablate" in text
@@ -127,7 +128,7 @@ def test_report_command_renders_again(study, tmp_path, keep_threads):
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == f"report: {target}"
     html = target.read_text()
-    assert "<h2>8. Reproduction summary</h2>" in html
+    assert "<h2>9. Reproduction summary</h2>" in html
     pngs = sorted((tmp_path / "figs").glob("*.png"))
     assert len(pngs) == html.count("<img") and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
 

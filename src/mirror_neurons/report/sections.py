@@ -222,7 +222,10 @@ def competence_tables(inp: ReportInputs) -> list[Table]:
     cols = ["accuracy", *(f"recall {a}" for a in ACTION_NAMES), "macro recall"]
     if base:
         rows = []
-        for name, b in base["baselines"].items():
+        for name in ("energy_rule", "label_prior", "ceiling", "label_rule"):  # the file's keys are sorted
+            if name not in base["baselines"]:
+                continue
+            b = base["baselines"][name]
             recall = b.get("recall", {a: 1.0 for a in ACTION_NAMES})
             rows.append([f"{name.replace('_', ' ')}: {b['description']}", fmt(float(b["accuracy"]), 3),
                          *(fmt(None if recall.get(a) is None else float(recall[a]), 3) for a in ACTION_NAMES),
@@ -419,7 +422,7 @@ def section_chance(inp: ReportInputs) -> Section:
         f"Share of checkpoints beating chance (p < {ALPHA}), competent and not competent apart",
         ["checkpoints", "number", "beat permuted labels", "beat random init", "beat both", f"val loss < {inp.threshold:g} and beat both"],
         [[name, str(int(sel.sum())), share(perm, sel), share(init, sel), share(sig, sel), str(int((sig & low & sel).sum()))]
-         for name, sel in (("competent", competent), ("not competent", ~competent))]))
+         for name, sel in (("competent", competent), ("not competent", ~competent), ("all", np.ones_like(competent)))]))
     order = np.lexsort((np.asarray(c["epoch"]), np.asarray(c["model"]).astype(str)))
     s.tables.append(Table(
         "Every checkpoint: competence, CMNI, its bootstrap interval and both controls' p-values",
