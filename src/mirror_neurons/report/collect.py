@@ -245,7 +245,7 @@ def analysis_config(sweep: Path):
 
 
 def measure_case(path: Path, test, config, *, max_box: int = 3) -> dict:
-    """Everything sections 3, 4 and 6 show about one checkpoint, from ``analysis.pipeline.analyze_checkpoint``.
+    """Everything sections 3, 4, 5 and 7 show about one checkpoint, from ``analysis.pipeline.analyze_checkpoint``.
 
     With the run's own analysis settings the controls draw from the same
     streams, so the case's numbers are those of its row in the table.
@@ -390,7 +390,7 @@ def play_episode(model, seed: int, frames: int = 10, warmup_max: int = 400) -> t
 
 
 def behaviour_of(model, seed: int, *, n_games: int = 256, turns: int = 200) -> dict:
-    """Section 7's rates: the network, the labeling rule and random play on the same seeded games.
+    """Section 8's rates: the network, the labeling rule and random play on the same seeded games.
 
     Survival is the share of Frog's turns not stranded at energy 0. Error bars
     are binomial standard errors over Frog turns, which treats turns as
@@ -417,7 +417,7 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
             threshold: float = LOSS_THRESHOLD, behaviour_games: int = 256, behaviour_turns: int = 200) -> ReportInputs:
     """Everything the report shows, read and measured from a finished run.
 
-    ``behaviour_games`` seeded games of ``behaviour_turns`` turns per policy feed section 7.
+    ``behaviour_games`` seeded games of ``behaviour_turns`` turns per policy feed section 8.
     """
     from mirror_neurons.data.dataset import load_dataset
 
