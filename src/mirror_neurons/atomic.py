@@ -93,6 +93,55 @@ def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold ``folder``'s writer lock for the block; ``BusyError`` if another process holds it.
+
+    The lock is ``flock`` on the sibling file ``.NAME.lock`` (a sibling, since a
+    dataset folder appears by rename and must not exist before): the kernel
+    releases it when its holder dies, kill -9 included, so a killed run never
+    blocks the next. The file is removed on release; a lock taken on a file
+    that another holder removed meanwhile is dropped and taken again.
+    """
+    import fcntl
+
+    from mirror_neurons.errors import BusyError
+
+    folder = Path(folder)
+    created = [p for p in folder.parents if not p.exists()]  # removed again if still empty at the end
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    path = folder.parent / f".{folder.name}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise BusyError(
+                f"{folder} is being written by another mirror-neurons process (pid {holder}); "
+                f"wait for it to end or choose another --out"
+            ) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the previous holder removed this file as we opened it: lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)
+        for parent in created:  # innermost first
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+
+
 def _fsync_tree(root: Path) -> None:
     for p in root.rglob("*"):
         if p.is_file():

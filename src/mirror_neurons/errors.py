@@ -36,3 +36,7 @@ class OptionalDependencyError(MirrorNeuronsError, ImportError):
 
 class ExecutorError(MirrorNeuronsError):
     """Raised when a worker process dies under a task; what finished is on disk, and rerunning resumes."""
+
+
+class BusyError(MirrorNeuronsError):
+    """Raised when another process is writing the same output folder (its lock is held)."""

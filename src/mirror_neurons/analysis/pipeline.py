@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -384,11 +385,17 @@ def analyze_run(
     config: AnalysisConfig = AnalysisConfig(),
     *,
     allow_other_data: bool = False,
+    mixed_encodings: bool = False,
     part_every: int = 25,
     workers: int = 1,
     on_checkpoint: Callable[[int, int, Path], None] | None = None,
 ) -> Path:
     """Analyse every checkpoint of a run or sweep; write RUNDIR/analysis/{checkpoints,units}.parquet. Returns the folder.
+
+    Checkpoints of several input encodings (``ModelConfig.encoding``) are refused unless
+    ``mixed_encodings``: each is measured in its own encoding, but a CMNI or unit count
+    of a one-hot network and of a raw one are not the same measurement, so the caller
+    must say it means to put them in one table (the ``encoding`` column tells them apart).
 
     ``workers`` > 1 analyses checkpoints in that many processes (each with one torch
     thread); results and files are the same as with one. ``on_checkpoint(i, n, path)``
@@ -433,10 +440,17 @@ def analyze_run(
         n_parts += 1
         rows, unit_parts = [], []
 
+    metas = {path: read_meta(path) for path in paths}
+    encodings = sorted({str((m.get("model") or {}).get("encoding", "raw")) for m in metas.values()})
+    if len(encodings) > 1 and not mixed_encodings:
+        raise AnalysisError(
+            f"{run_dir} holds checkpoints of several input encodings ({', '.join(encodings)}); pass --mixed-encodings "
+            f"to analyse them in one table (each in its own encoding; compare measures within an encoding)"
+        )
     todo = []
     for path in paths:
         rel = str(path.relative_to(run_dir))
-        meta = read_meta(path)
+        meta = metas[path]
         if (rel, meta.get("weights_sha256"), digest) in done:
             continue
         ck_hash = meta.get("dataset_hash")
@@ -464,7 +478,7 @@ def analyze_run(
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch threads
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(data_dir), config)) as pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(data_dir), config, os.getpid())) as pool:
             results = pool.map(_worker_analyze, [(str(p), str(run_dir), dataset.hash, digest) for p in todo], chunksize=8)
             for i, (path, result) in enumerate(zip(todo, results)):
                 collect(i, path, result)
@@ -510,7 +524,10 @@ def _analyze_path(path: Path, run_dir: Path, test: PreparedTest, config: Analysi
 _WORKER: dict = {}
 
 
-def _init_worker(data_dir: str, config: AnalysisConfig) -> None:
+def _init_worker(data_dir: str, config: AnalysisConfig, driver: int) -> None:
+    from mirror_neurons.distributed.executors import die_with
+
+    die_with(driver)  # no orphans: a killed `analyze` takes its workers with it
     torch.set_num_threads(1)  # this process's own setting: workers share the cores
     dataset = load_dataset(data_dir, splits=("test",))
     _WORKER["test"] = prepare_test(dataset.test, filtered=config.filtered)

@@ -9,12 +9,13 @@ other dataset is an error, and is never touched.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from mirror_neurons import limits
+from mirror_neurons import atomic, limits
 from mirror_neurons.data.config import TEST_LABEL_SHARES, DataConfig
 from mirror_neurons.data.dataset import MANIFEST, Split, read_manifest, verify_files, write_dataset
 from mirror_neurons.data.generate import Progress, collect_boards
@@ -89,6 +90,13 @@ def build_dataset(
     games as its tasks; the files are the same bytes again.
     """
     out = Path(out)
+    with atomic.folder_lock(out):  # one writer per folder; released if this process dies
+        for stale in out.parent.glob(f".{out.name}.*.partial"):  # left by a killed run: no writer holds it now
+            shutil.rmtree(stale, ignore_errors=True)
+        return _build_dataset(config, out, progress, workers=workers, batch_games=batch_games, executor=executor)
+
+
+def _build_dataset(config: DataConfig, out: Path, progress: Progress | None, *, workers: int, batch_games: int, executor) -> Path:
     if existing_dataset(config, out):
         log.info("%s already holds this dataset; nothing to do", out)
         return out

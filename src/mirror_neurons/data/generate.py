@@ -22,6 +22,7 @@ import numpy as np
 
 from mirror_neurons.data.config import DataConfig
 from mirror_neurons.data.prepare import board_without_frog, frog_view_boards
+from mirror_neurons.distributed.executors import die_with
 from mirror_neurons.errors import DataError
 from mirror_neurons.game.engine import GameBatch
 from mirror_neurons.game.policies import random_actions
@@ -121,7 +122,9 @@ def collect_boards(
     seen = np.zeros(0, dtype=np.uint64)  # sorted keys (without Frog's position) of every board kept
     count = games = 0
     yield_per_game = 0.6 * config.frog_turns  # a first guess; measured after each round
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 and executor is None else None
+    pool = None
+    if workers > 1 and executor is None:  # workers that end with this process, even when it is killed
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with, initargs=(os.getpid(),))
     try:
         while count < target:
             if games >= limit:

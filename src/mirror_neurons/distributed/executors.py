@@ -28,8 +28,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import select
+import signal
 import socket
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -167,7 +170,10 @@ class ProcessExecutor(Executor):
         if not args:
             return results
         start = time.perf_counter()
-        with ProcessPoolExecutor(min(self.workers, len(args)), mp_context=_context(), initializer=_one_thread) as pool:
+        pool = ProcessPoolExecutor(
+            min(self.workers, len(args)), mp_context=_context(), initializer=_one_thread, initargs=(os.getpid(),)
+        )
+        with pool:
             futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
             pending = set(futures)
             try:
@@ -207,11 +213,60 @@ def _stop(pool: ProcessPoolExecutor, pending: set) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _one_thread() -> None:
-    """Worker initialiser: one torch (and MKL/OpenMP) thread per worker process."""
+def _one_thread(driver: int | None = None) -> None:
+    """Worker initialiser: one torch (and MKL/OpenMP) thread per worker process, ended with its ``driver``."""
     import torch
 
+    if driver is not None:
+        die_with(driver)
     torch.set_num_threads(1)
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl option (linux/prctl.h): the signal this process gets when its parent thread ends."""
+
+
+def die_with(driver: int) -> None:
+    """Worker initialiser: end this process as soon as the process ``driver`` ends, kill -9 included.
+
+    A worker left running after its driver was killed keeps training into the
+    run folder the next run resumes. Two guards: on Linux, the kernel's
+    parent-death signal, for a worker whose parent (the fork server, or the
+    driver) dies; and a daemon thread that waits for the driver itself to end
+    (a pidfd; where there is none, a poll every half second) and kills this process.
+    """
+    if sys.platform == "linux":
+        import ctypes
+
+        parent = os.getppid()
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=_wait_for_exit, args=(driver,), name="die-with-driver", daemon=True).start()
+
+
+def _wait_for_exit(driver: int) -> None:
+    """Block until process ``driver`` ends, then kill this process (what it wrote is atomic: nothing torn)."""
+    try:
+        fd = os.pidfd_open(driver)
+    except ProcessLookupError:
+        fd = None  # already gone
+    except (AttributeError, OSError):  # no pidfd (not Linux, or before 5.3): poll
+        while _exists(driver):
+            time.sleep(0.5)
+    else:
+        select.select([fd], [], [])  # readable when the driver exits
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process has taken the number: ours has ended
+        return False
+    return True
 
 
 @dataclass
