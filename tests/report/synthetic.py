@@ -96,7 +96,7 @@ def synthetic_inputs(seed: int = 0, n_checkpoints: int = 12) -> ReportInputs:
                   "values": {"mirror units": [0.01, 0.2, 0.25, 0.4], "random units": [0.02, 0.05, 0.04, 0.06]}},
         episode=["turn 0/10\n|f t|", "turn 1/10\n|  ft|"],
         history={"epoch": np.array([1, 2, 4, 8, 16]), "cmni": np.array([0.004, 0.009, 0.007, 0.005, 0.003]),
-                 "val_loss": np.array([0.09, 0.07, 0.06, 0.055, 0.05])},
+                 "val_loss": np.array([0.09, 0.07, 0.06, 0.055, 0.05]), "competent": np.ones(5)},
     )
     case.row["_episode_actions"] = {"hop": 1}
     return ReportInputs(

@@ -90,6 +90,16 @@ def test_claims_count_competent_checkpoints_only():
     assert "competent ones only" in table1.caption and [r[table1.columns.index("epoch")] for r in table1.rows] == ["10"]
 
 
+def test_the_figure_2_claim_uses_the_case_models_competent_checkpoints_only():
+    inp = synthetic_inputs()
+    # planted history: CMNI 0.004, 0.009, 0.007, 0.005, 0.003 at epochs 1, 2, 4, 8, 16 (loss 0.06 from epoch 4)
+    inp.case.history["competent"] = np.array([0.0, 0.0, 1.0, 1.0, 1.0])
+    peak = next(r for r in verdicts(inp) if r[0].startswith("CMNI peaks early"))
+    assert peak[3] == "not testable at this scale" and "fewer than 4 checkpoints" in peak[2]
+    note = next(n for n in build_sections(inp)[5].notes if "checkpoints of this model are competent" in n)
+    assert note.startswith("3 of 5 checkpoints of this model are competent (from epoch 4)")
+
+
 def test_the_case_is_chosen_among_competent_checkpoints():
     c = {"val_loss": np.array([0.05, 0.05, 0.05]), "layers": np.array([2, 2, 2]), "n_mirror": np.array([5, 1, 0]),
          "p_value": np.array([0.01, 0.01, 0.01]), "cmni": np.array([0.01, 0.01, 0.01]), "competent": np.array([0.0, 1.0, 1.0])}

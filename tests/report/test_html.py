@@ -126,7 +126,7 @@ def test_a_late_peak_is_not_reproduced():
     inp = synthetic_inputs()
     # loss reaches 0.06 at epoch 4; afterwards CMNI rises to the last-but-one checkpoint
     inp.case.history = {"epoch": np.array([1, 2, 4, 8, 16, 32, 64]), "cmni": np.array([0.02, 0.004, 0.004, 0.006, 0.009, 0.012, 0.011]),
-                        "val_loss": np.array([0.3, 0.08, 0.06, 0.058, 0.057, 0.056, 0.056])}
+                        "val_loss": np.array([0.3, 0.08, 0.06, 0.058, 0.057, 0.056, 0.056]), "competent": np.ones(7)}
     peak = next(r for r in verdicts(inp) if r[0].startswith("CMNI peaks early"))
     assert peak[3] == "not reproduced" and "peak 0.0120 at epoch 32" in peak[2] and "comes late" in peak[4]
     inp.case.history["val_loss"] = np.full(7, 0.09)

@@ -265,47 +265,62 @@ def section_competence(inp: ReportInputs) -> Section:
         s.notes.append("This analysis did not measure competence; rerun `mirror-neurons analyze` to see whether the "
                        "networks learned the game. Until then no mirror claim of this report is established.")
     if inp.learning:
-        fig, ax = plt.subplots(figsize=(7.5, 3.6))
-        lines = learning_baselines(inp)
-        label = METRIC_NAMES.get(inp.learning_metric, inp.learning_metric)
-        plots.plot_learning_curves(inp.learning, lines, ax=ax, ylabel=label, competent=sorted(good_models))
-        best = {m: float(np.nanmax(v)) for m, (_, v) in inp.learning.items() if np.isfinite(v).any()}
-        top = max(best, key=best.get) if best else None
-        energy = next((v for k, v in lines.items() if k.startswith("energy rule")), None)
-        reading = (f"{len(good_models)} of {n_models} models reach a competent checkpoint (solid lines; dotted: never "
-                   f"competent). " + (f"The best {label} is {best[top]:.3f} ({top})" if top else "No curve has a value")
-                   + (f", against the energy rule's {energy:.3f}: a curve that stays on that line learned energy and "
-                      f"nothing else." if energy is not None and top else "."))
-        s.figures.append(figure(fig, "Learning curves against the baselines", reading))
-    case = inp.case
-    cm = confusion_of(case.row) if case is not None else None
-    if cm is not None and inp.baselines:
-        energy_cm = np.asarray(inp.baselines["baselines"]["energy_rule"]["confusion"], dtype=float)
-        fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6))
-        plots.plot_confusion(cm, ax=axes[0], title=f"case: {case.name}")
-        plots.plot_confusion(energy_cm, ax=axes[1], title="energy rule")
-        fig.tight_layout()
-        recall = [case.row.get(k) for k in RECALL_COLUMNS]
-        reading = (f"The case checkpoint ({'competent' if case.row.get('competent') == 1.0 else 'not competent'}) "
-                   "recalls " + ", ".join(f"{a} {fmt(r, 2)}" for a, r in zip(ACTION_NAMES, recall))
-                   + "; the energy rule recalls hop and jump fully and never predicts leap or help, so leap and help "
-                     "states land in its hop column.")
-        s.figures.append(figure(fig, "Confusion matrices: case checkpoint and energy rule", reading))
+        s.figures.append(learning_figure(inp, good_models, n_models))
+    if inp.case is not None and confusion_of(inp.case.row) is not None and inp.baselines:
+        s.figures.append(confusion_figure(inp))
     s.tables.extend(competence_tables(inp))
     s.notes.append(f"{int(competent.sum())} of {inp.n_checkpoints} checkpoints and {len(good_models)} of {n_models} "
                    "models are competent." + ("" if competent.any() else
                                               " No mirror claim below is established: none of these networks learned the game."))
-    b = inp.behaviour
-    if b and "help when only Toad is in distress" in b.get("metrics", []):
-        k = b["metrics"].index("help when only Toad is in distress")
-        net = next(iter(b["values"]))
-        rule = b["values"].get("rule", [float("nan")] * len(b["metrics"]))[k]
-        who = b.get("checkpoint", "the case checkpoint")
-        status = "a competent network" if b.get("competent") else "not a competent network (none is)"
-        s.notes.append(f"Does it help when only Toad is in distress? Playing Frog in {b.get('games', '?')} games, {who} "
-                       f"({status}) helps in {fmt(b['values'][net][k], 3)} of those turns; the labeling rule, which helps "
-                       f"only near the right edge, in {fmt(rule, 3)} (section 8).")
+    help_note = toad_help_note(inp.behaviour)
+    if help_note:
+        s.notes.append(help_note)
     return s
+
+
+def learning_figure(inp: ReportInputs, good_models: set[str], n_models: int) -> Figure:
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    lines = learning_baselines(inp)
+    label = METRIC_NAMES.get(inp.learning_metric, inp.learning_metric)
+    plots.plot_learning_curves(inp.learning, lines, ax=ax, ylabel=label, competent=sorted(good_models))
+    best = {m: float(np.nanmax(v)) for m, (_, v) in inp.learning.items() if np.isfinite(v).any()}
+    top = max(best, key=best.get) if best else None
+    energy = next((v for k, v in lines.items() if k.startswith("energy rule")), None)
+    reading = (f"{len(good_models)} of {n_models} models reach a competent checkpoint (solid lines; dotted: never "
+               f"competent). " + (f"The best {label} is {best[top]:.3f} ({top})" if top else "No curve has a value")
+               + (f", against the energy rule's {energy:.3f}: a curve that stays on that line learned energy and "
+                  f"nothing else." if energy is not None and top else "."))
+    return figure(fig, "Learning curves against the baselines", reading)
+
+
+def confusion_figure(inp: ReportInputs) -> Figure:
+    case = inp.case
+    energy_cm = np.asarray(inp.baselines["baselines"]["energy_rule"]["confusion"], dtype=float)
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6))
+    plots.plot_confusion(confusion_of(case.row), ax=axes[0], title=f"case: {case.name}")
+    plots.plot_confusion(energy_cm, ax=axes[1], title="energy rule")
+    fig.tight_layout()
+    recall = [case.row.get(k) for k in RECALL_COLUMNS]
+    reading = (f"The case checkpoint ({'competent' if case.row.get('competent') == 1.0 else 'not competent'}) "
+               "recalls " + ", ".join(f"{a} {fmt(r, 2)}" for a, r in zip(ACTION_NAMES, recall))
+               + "; the energy rule recalls hop and jump fully and never predicts leap or help, so leap and help "
+                 "states land in its hop column.")
+    return figure(fig, "Confusion matrices: case checkpoint and energy rule", reading)
+
+
+def toad_help_note(b: dict | None) -> str | None:
+    """Does the behaviour section's network help when only Toad is in distress, beside the labeling rule."""
+    metric = "help when only Toad is in distress"
+    if not b or metric not in b.get("metrics", []):
+        return None
+    k = b["metrics"].index(metric)
+    net = next(iter(b["values"]))
+    rule = b["values"].get("rule", [float("nan")] * len(b["metrics"]))[k]
+    who = b.get("checkpoint", "the case checkpoint")
+    status = "a competent network" if b.get("competent") else "not a competent network (none is)"
+    return (f"Does it help when only Toad is in distress? Playing Frog in {b.get('games', '?')} games, {who} "
+            f"({status}) helps in {fmt(b['values'][net][k], 3)} of those turns; the labeling rule, which helps "
+            f"only near the right edge, in {fmt(rule, 3)} (section 8).")
 
 
 # -- 4. the case checkpoint --------------------------------------------------------
@@ -542,7 +557,7 @@ def competent_view(inp: ReportInputs) -> ReportInputs:
     checkpoints = {k: np.asarray(v)[keep] for k, v in inp.checkpoints.items()}
     case = inp.case if inp.case is not None and inp.case.row.get("competent") == 1.0 else None
     if case is not None:
-        sel = np.asarray(case.history.get("competent", np.ones(len(case.history.get("epoch", ())))), dtype=float) == 1.0
+        sel = np.asarray(case.history.get("competent", np.zeros(len(case.history.get("epoch", ())))), dtype=float) == 1.0
         case = dataclasses.replace(case, history={k: np.asarray(v)[sel] for k, v in case.history.items()})
     circuit = inp.circuit if inp.circuit and inp.circuit.get("competent") else None
     return dataclasses.replace(inp, checkpoints=checkpoints, case=case, circuit=circuit)
