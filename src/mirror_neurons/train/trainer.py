@@ -579,7 +579,7 @@ def _save_state(m: _Member, params: dict[str, torch.Tensor], adam: dict[str, dic
         "status": m.status,
         "reason": m.reason,
         "checkpoints": m.checkpoints,
-        "history": m.history,
+        "history": _finite_or_none(m.history),  # a diverged epoch's NaN as null: bare NaN is not JSON
         "tensors": f"{name}.safetensors",
         "tensors_sha256": hashlib.sha256(blob).hexdigest(),
     }
@@ -589,6 +589,17 @@ def _save_state(m: _Member, params: dict[str, torch.Tensor], adam: dict[str, dic
     for old in m.folder.glob("state-e*"):
         if int(old.name[7:11]) < m.epoch - 1:
             old.unlink(missing_ok=True)
+
+
+def _finite_or_none(obj):
+    """``obj`` with every NaN or infinite float replaced by None, for strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
 
 
 def _align_epochs(members: list[_Member]) -> list[_Member]:
@@ -639,12 +650,14 @@ def _load_or_create(folder: Path, model_id: str, config: TrainConfig, epoch: int
         )
     if saved != config:
         raise ConfigError(f"{state_file} was trained with {saved} but the run asks for {config}; use another --out")
+    _check_state(state_file, state)
     blob_path = folder / state["tensors"]
     if not blob_path.is_file():
         raise CheckpointError(f"{blob_path} is missing; remove {folder} to retrain that model")
     blob = blob_path.read_bytes()
     if hashlib.sha256(blob).hexdigest() != state["tensors_sha256"]:
         raise CheckpointError(f"{blob_path} does not match the hash in {state_file}; remove {folder} to retrain that model")
+    _check_checkpoints(folder, state["checkpoints"])
     tensors = st_load(blob)
     generator = torch.Generator()
     generator.set_state(tensors.pop("generator"))
@@ -674,6 +687,50 @@ def _load_or_create(folder: Path, model_id: str, config: TrainConfig, epoch: int
     )
 
 
+STATE_FIELDS: dict[str, tuple[type, ...]] = {
+    "epoch": (int,), "steps": (int,), "samples": (int,), "best_epoch": (int,), "since_best": (int,),
+    "best_val_loss": (int, float, type(None)), "status": (str,), "reason": (str,), "history": (list,),
+    "checkpoints": (list,), "tensors": (str,), "tensors_sha256": (str,),
+}  # fmt: skip
+"""The types of a state file's fields, checked before any is used."""
+
+
+def _check_state(state_file: Path, state: dict) -> None:
+    """``CheckpointError`` unless every field of a state file has its type, and every file it names
+    is a plain name in the model's own folder (``../../etc/passwd`` is never opened)."""
+    fix = f"remove {state_file.parent} to retrain that model"
+    for key, types in STATE_FIELDS.items():
+        value = state.get(key)
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise CheckpointError(f"{state_file} is damaged: {key} = {value!r:.60} is not a {types[0].__name__}; {fix}")
+    if state["status"] not in (RUNNING, STOPPED_EARLY, MAX_EPOCHS, NAN):
+        raise CheckpointError(f"{state_file} is damaged: status {state['status']!r:.40} is unknown; {fix}")
+    for name in (state["tensors"], *state["checkpoints"]):
+        if not _plain_name(name):
+            raise CheckpointError(f"{state_file} names the file {name!r:.80}, outside its model folder; {fix}")
+
+
+def _plain_name(name: object) -> bool:
+    """True if ``name`` is a file name with no folder part (it resolves inside the folder that holds it)."""
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+
+
+def _check_checkpoints(folder: Path, stems: list[str]) -> None:
+    """``CheckpointError`` naming the first checkpoint a state file lists whose files are gone or damaged
+    (a resumed run would otherwise report success over them)."""
+    from mirror_neurons.train.checkpoint import read_meta
+
+    for stem in stems:
+        weights = folder / f"{stem}.safetensors"
+        try:
+            expected = read_meta(folder / f"{stem}.json").get("weights_sha256")
+            intact = weights.is_file() and atomic.sha256_file(weights) == expected
+        except (CheckpointError, AttributeError):
+            intact = False
+        if not intact:
+            raise CheckpointError(f"checkpoint {folder / stem} is missing or damaged; remove {folder} to retrain that model")
+
+
 # ---- the run folder ---------------------------------------------------------------------
 
 
@@ -696,29 +753,38 @@ def run_info(out_dir: str | Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        info = json.loads(path.read_text()).get("info", {})
-    except (json.JSONDecodeError, AttributeError):
+        info = json.loads(path.read_text(encoding="utf-8")).get("info", {})
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         return {}
     return info if isinstance(info, dict) else {}
 
 
 def _open_run(out_dir: Path, configs: Sequence[TrainConfig], model_ids: Sequence[str], dataset: Dataset, info: dict) -> None:
     """Write RUN/run.json, or check that an existing one describes this same run."""
+    for mid, c in zip(model_ids, configs):  # before run.json: a run that cannot take one step leaves nothing
+        rows = min(c.epoch_rows or len(dataset.train), len(dataset.train))
+        if rows < c.batch_size:
+            raise DataError(
+                f"model {mid} would train on {rows} rows per epoch, fewer than its batch size {c.batch_size}; "
+                f"use a larger dataset (mirror-neurons data --states) or a smaller batch size"
+            )
     record = {
         "models": {mid: c.to_dict() for mid, c in zip(model_ids, configs)},
         "dataset_hash": dataset.hash,
-        "dataset_path": str(dataset.path),
+        "dataset_path": str(Path(dataset.path).absolute()),  # not relative to the working directory: analyze runs from anywhere
         "info": info,
     }
     path = out_dir / "run.json"
     if path.is_file():
         try:
-            old = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path} is damaged ({e.msg}); use another --out") from e
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path} is damaged ({getattr(e, 'msg', e)}); use another --out") from e
+        if not isinstance(old, dict):
+            raise ConfigError(f"{path} is damaged (a JSON {type(old).__name__}, not an object); use another --out")
         if old.get("dataset_hash") != dataset.hash:
             raise DataError(
-                f"run folder {out_dir} was trained on dataset {old.get('dataset_hash', '?')[:12]}... but {dataset.path} "
+                f"run folder {out_dir} was trained on dataset {str(old.get('dataset_hash', '?'))[:12]}... but {dataset.path} "
                 f"is {dataset.hash[:12]}...; resume with the original dataset or use another --out"
             )
         if old.get("models") != record["models"]:
