@@ -287,3 +287,14 @@ def test_rows_of_an_older_table_version_are_analysed_again(run):
     assert len(seen) == 4
     again = pq.read_table(out / "checkpoints.parquet")
     assert again.num_rows == 4 and None not in again.column("competent").to_pylist()
+
+
+def test_competence_summary_without_baselines_is_a_one_line_error(run):
+    from mirror_neurons.analysis.pipeline import competence_summary
+
+    run_dir, data, _ = run
+    out = analyze_run(run_dir, data, QUICK)
+    (out / "baselines.json").unlink()
+    with pytest.raises(AnalysisError, match="baselines.json does not exist; run `mirror-neurons analyze`") as info:
+        competence_summary(out)
+    assert "\n" not in str(info.value)
