@@ -104,6 +104,16 @@ def test_rerun_skips_finished_stages_and_resumes_missing_ones(study):
     assert after["report"]["finished"] >= before["report"]["finished"]
 
 
+def test_an_analysis_from_before_the_baselines_runs_again(study):
+    out, report = study
+    before = json.loads((out / "study.json").read_text())["stages"]
+    (out / "sweep" / "analysis" / "baselines.json").unlink()  # as an analysis written before issue 12 left it
+    tiny_study(out)
+    after = json.loads((out / "study.json").read_text())["stages"]
+    assert (out / "sweep" / "analysis" / "baselines.json").is_file()
+    assert after["analysis"]["finished"] > before["analysis"]["finished"] and after["sweep"] == before["sweep"]
+
+
 def test_a_folder_of_another_preset_is_refused(study):
     out, _ = study
     with pytest.raises(ConfigError, match="holds a study of preset 'demo'"):
