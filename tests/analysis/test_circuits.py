@@ -52,3 +52,18 @@ def test_circuit_table_rows():
     assert rows[1]["strongest_inputs"].startswith("players[1]")
     text = format_table(rows)
     assert "mirror" in text and "players[1]" in text
+
+
+def test_circuits_name_onehot_inputs_by_cell_and_symbol():
+    """A first-layer unit wired to "players[5] = distress" (index 32 * 2 + 5 * 8 + 6) is reported by that name."""
+    model = MLP(ModelConfig(hidden=(2,), encoding="onehot"))
+    distress_at_5 = 64 + 5 * 8 + 6
+    assert feature_name(distress_at_5, "onehot") == "players[5] = distress"
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.weight.zero_()
+        model.layers[0].weight[0, distress_at_5] = 5.0
+        model.layers[1].weight[2, 0] = 1.0
+    rows = circuit_table(model, np.array(["mirror", "other"] + ["other"] * 4, dtype=object))
+    assert rows[0]["strongest_inputs"].startswith("players[5] = distress (z=")
+    assert rows[0]["drives"] == "leap"

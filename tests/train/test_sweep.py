@@ -71,14 +71,29 @@ def test_paper_preset_matches_spec_section_5():
     assert case, "the case-example model 2 x 17, lr 4e-6, batch 25 is in the sweep"
 
 
-def test_demo_preset_is_sized_for_the_demo_and_scaled_from_the_paper():
+def test_demo_preset_is_sized_for_the_demo_and_holds_both_recipes():
     spec = load_sweep("demo")
     assert {len(c.model.hidden) for c in spec.configs} == {1, 2, 3}
-    # the budget: at most 30M model-rows of training in all (about 4-5 minutes on 2 cores)
+    # the budget: at most 30M model-rows of training in all (about 1.5 minutes on 2 cores, docs/training.md)
     assert sum(c.epoch_rows * c.max_epochs for c in spec.configs) * spec.replicates <= 30_000_000
-    case = [c for c in spec.configs if c.model.hidden == (17, 17)]
-    assert case and case[0].lr == pytest.approx(25 * 4e-6)  # the header's rule: lr = 25 x the paper's
-    assert all(c.patience == 10 and c.model.dropout == 0.12 and c.batch_size == 25 for c in spec.configs)
+    competent = [c for c in spec.configs if c.loss == "cross_entropy" and c.sampling == "balanced"]
+    paper = [c for c in spec.configs if c.loss == "mse_l2"]
+    assert len(competent) >= len(spec.configs) / 2  # the goal: at least half competent
+    assert {c.model.encoding for c in competent} == {"onehot", "raw"}  # the encoding contrast
+    # the paper-faithful models keep the paper's recipe, lr = 25 x the paper's (the header's rule)
+    assert len(paper) >= 2 and all(c.l2 == 0.01 and c.model.dropout == 0.12 and c.batch_size == 25 and c.model.encoding == "raw" for c in paper)
+    case = [c for c in paper if c.model.hidden == (17, 17)]
+    assert case and case[0].lr == pytest.approx(25 * 4e-6)
+    assert any(c.model.hidden == (17, 17) and c.model.encoding == "onehot" for c in competent)
+
+
+def test_competent_preset_trains_the_papers_architectures_with_the_competent_recipe():
+    paper, competent = load_sweep("paper"), load_sweep("competent")
+    assert [c.model.hidden for c in competent.configs] == [c.model.hidden for c in paper.configs]
+    assert all(
+        c.model.encoding == "onehot" and c.loss == "cross_entropy" and c.l2 == 0.0 and c.sampling == "balanced"
+        for c in competent.configs
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,6 +109,8 @@ def test_demo_preset_is_sized_for_the_demo_and_scaled_from_the_paper():
         ("[[configs]]\nhidden=[0, 8]", r"hidden = \[0, 8\] is out of range; allowed a list of 1..16 widths, each 1..4096"),
         ("[[configs]]\nbatch_size=0", r"batch_size = 0 is out of range; allowed \[1, 1e\+06\]"),
         ("[[configs]]\nloss='hinge'", "loss = 'hinge' is not allowed; choose one of mse_l2, mse, cross_entropy"),
+        ("[[configs]]\nencoding='one-hot'", "encoding = 'one-hot' is not known; choose one of raw, onehot, recoded"),
+        ("[defaults]\nsampling='stratified'\n[grid]\nlr=[1e-3]", "sampling = 'stratified' is not allowed; choose one of shuffle, balanced"),
         ("[sweep]\nreplicates=0\n[grid]\nlr=[1e-3]", r"replicates = 0 is out of range; allowed 1..1000"),
         ("[grid]\nlr=1e-3", r"\[grid\] lr must be a non-empty list"),
         ("[sweep]\nname='empty'", "no configurations"),
@@ -173,6 +190,9 @@ def test_cli_train_and_sweep(tmp_path, tiny_dataset):
         (["train", "--lr", "-1"], r"lr = -1.0 is out of range"),
         (["sweep", "--preset", "paper", "x.toml"], "either a sweep file"),
         (["sweep", "--preset", "huge"], "unknown preset 'huge'"),
+        (["train", "--encoding", "one-hot"], "encoding = 'one-hot' is not known; choose one of raw, onehot, recoded"),
+        (["train", "--loss", "hinge"], "loss = 'hinge' is not allowed; choose one of mse_l2, mse, cross_entropy"),
+        (["train", "--sampling", "x"], "sampling = 'x' is not allowed; choose one of shuffle, balanced"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, tiny_dataset, args, match):

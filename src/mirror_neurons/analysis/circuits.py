@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mirror_neurons.game.constants import FLIES, GROUND, OWN_ENERGY, OWN_POSITION, OWN_SCORE, OWN_SYMBOL, PLAYERS, Action
+from mirror_neurons.game.constants import Action
+from mirror_neurons.train.encoding import get_encoding
 from mirror_neurons.train.model import MLP
 
 
@@ -29,12 +30,9 @@ def kernel_zscores(model: MLP) -> list[np.ndarray]:
     return out
 
 
-def feature_name(i: int) -> str:
-    """Readable name of input index i of the 100-integer state (SPEC section 3)."""
-    for name, sl in (("ground", GROUND), ("players", PLAYERS), ("flies", FLIES)):
-        if sl.start <= i < sl.stop:
-            return f"{name}[{i - sl.start}]"
-    return {OWN_SYMBOL: "own_symbol", OWN_ENERGY: "energy", OWN_SCORE: "score", OWN_POSITION: "own_position"}[i]
+def feature_name(i: int, encoding: str = "raw") -> str:
+    """Readable name of input feature i of an encoding: "players[5]" (raw), "players[5] = distress" (onehot)."""
+    return get_encoding(encoding).feature_names[i]
 
 
 def strong_inputs(z: np.ndarray, unit: int, *, top_k: int = 3, z_min: float = 1.0) -> np.ndarray:
@@ -79,7 +77,7 @@ def circuit_table(
                 continue
             inputs = strong_inputs(zs[layer], unit, top_k=top_k, z_min=z_min)
             if layer == 0:
-                described = [f"{feature_name(int(i))} (z={zs[0][unit, i]:.2f})" for i in inputs]
+                described = [f"{feature_name(int(i), model.config.encoding)} (z={zs[0][unit, i]:.2f})" for i in inputs]
             else:
                 described = [
                     f"{names[layer - 1]}.{int(i)} [{classes[starts[layer - 1] + i]}] (z={zs[layer][unit, i]:.2f})" for i in inputs

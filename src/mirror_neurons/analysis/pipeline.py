@@ -507,6 +507,7 @@ def _analyze_path(path: Path, run_dir: Path, test: PreparedTest, config: Analysi
     row = {"checkpoint": rel, "model_id": model_id, "epoch": meta.get("epoch"), "val_loss": meta.get("val_loss")}
     row["hidden"] = json.dumps(list(ck.model.config.hidden))
     row["n_layers"] = len(ck.model.config.hidden)
+    row["encoding"] = ck.model.config.encoding
     row.update(res.row())
     for k, v in _flatten({k: v for k, v in meta.items() if k not in ("model", "weights_file")}).items():
         row[k if k not in row else f"meta.{k}"] = v

@@ -24,8 +24,9 @@ A sweep file (the presets in ``train/presets/`` are examples)::
     lr = 4e-6
     batch_size = 25
 
-Configuration keys: hidden, lr, batch_size, dropout, activation, loss, l2,
-beta1, beta2, eps. An unknown key or a value out of range raises ConfigError
+Configuration keys: hidden, lr, batch_size, dropout, activation, encoding
+(raw, onehot, recoded), loss (mse_l2, mse, cross_entropy), l2, sampling
+(shuffle, balanced), beta1, beta2, eps. An unknown key or a value out of range raises ConfigError
 naming the key, the table and the allowed values.
 """
 
@@ -43,13 +44,14 @@ import numpy as np
 from mirror_neurons import atomic
 from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.errors import ConfigError
-from mirror_neurons.train.config import LOSSES, TrainConfig, check_range, describe_range
+from mirror_neurons.train.config import LOSSES, SAMPLINGS, TrainConfig, check_range, describe_range
+from mirror_neurons.train.encoding import ENCODINGS
 from mirror_neurons.train.model import ACTIVATIONS, ModelConfig
 from mirror_neurons.train.trainer import Progress, TrainResult, run_info, train_many
 
-PRESETS = ("paper", "demo")
+PRESETS = ("paper", "demo", "competent", "recipes")
 
-CONFIG_KEYS = ("hidden", "lr", "batch_size", "dropout", "activation", "loss", "l2", "beta1", "beta2", "eps")
+CONFIG_KEYS = ("hidden", "lr", "batch_size", "dropout", "activation", "encoding", "loss", "l2", "sampling", "beta1", "beta2", "eps")
 LIMIT_KEYS = ("max_epochs", "patience", "epoch_rows", "val_rows")
 SWEEP_KEYS = ("name", "description", "seed", "replicates", "dataset", "paper_relation")
 TABLES = ("sweep", "limits", "defaults", "grid", "configs")
@@ -110,14 +112,16 @@ def preset_path(name: str) -> Path:
 
 
 def load_sweep(path_or_preset: str | Path) -> SweepSpec:
-    """Read a sweep TOML file, or a preset by name ("paper", "demo")."""
+    """Read a sweep TOML file, or a preset by name (one of PRESETS)."""
     text_path = Path(path_or_preset)
     if str(path_or_preset) in PRESETS and not text_path.exists():
         text_path = preset_path(str(path_or_preset))
     if not text_path.is_file():
         raise ConfigError(f"sweep file {text_path} does not exist; give a TOML file or a preset ({', '.join(PRESETS)})")
     try:
-        raw = tomllib.loads(text_path.read_text())
+        raw = tomllib.loads(text_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{text_path} is not UTF-8 text (byte {e.start}); save the sweep file as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{text_path} is not valid TOML: {e}") from e
     return parse_sweep(raw, source=str(text_path))
@@ -140,10 +144,15 @@ def parse_sweep(raw: dict, source: str = "<sweep>") -> SweepSpec:
     for i, c in enumerate(listed):
         _only(c, CONFIG_KEYS, where, f"[[configs]] #{i + 1}")
 
+    for key in ("name", "description", "dataset", "paper_relation"):
+        if key in sweep and not isinstance(sweep[key], str):
+            raise ConfigError(f"{where}[sweep] {key} = {sweep[key]!r} must be a string, e.g. {key} = \"text\"")
     seed = sweep.get("seed", 0)
     check_range("seed", seed, f"{where}[sweep] ")
+    if not isinstance(seed, int):  # 1.5 would train with seed 1
+        raise ConfigError(f"{where}[sweep] seed = {seed!r} must be an integer in {describe_range('seed')}")
     replicates = sweep.get("replicates", 1)
-    if not isinstance(replicates, int) or not 1 <= replicates <= MAX_REPLICATES:
+    if not isinstance(replicates, int) or isinstance(replicates, bool) or not 1 <= replicates <= MAX_REPLICATES:
         raise ConfigError(f"{where}[sweep] replicates = {replicates!r} is out of range; allowed 1..{MAX_REPLICATES}")
     for key, value in limits.items():
         check_range(key, value, f"{where}[limits] ")
@@ -185,6 +194,9 @@ def _only(table: object, allowed: tuple[str, ...], where: str, name: str) -> Non
 
 def _config(d: dict, limits: dict, where: str) -> TrainConfig:
     """One configuration from merged keys, with sweep-file ranges checked key by key."""
+    for key in ("activation", "encoding", "loss", "sampling"):
+        if key in d and not isinstance(d[key], str):
+            raise ConfigError(f"{where}{key} = {d[key]!r} must be a name in quotes, e.g. {key} = \"...\"")
     hidden = d.get("hidden", [17, 17])
     if (
         not isinstance(hidden, list)
@@ -204,6 +216,12 @@ def _config(d: dict, limits: dict, where: str) -> TrainConfig:
     loss = d.get("loss", "mse_l2")
     if loss not in LOSSES:
         raise ConfigError(f"{where}loss = {loss!r} is not allowed; choose one of {', '.join(LOSSES)}")
+    encoding = d.get("encoding", "raw")
+    if encoding not in ENCODINGS:
+        raise ConfigError(f"{where}encoding = {encoding!r} is not known; choose one of {', '.join(ENCODINGS)}")
+    sampling = d.get("sampling", "shuffle")
+    if sampling not in SAMPLINGS:
+        raise ConfigError(f"{where}sampling = {sampling!r} is not allowed; choose one of {', '.join(SAMPLINGS)}")
     for key in ("batch_size", "l2", "beta1", "beta2", "eps"):
         if key in d:
             check_range(key, d[key], where)
@@ -212,9 +230,10 @@ def _config(d: dict, limits: dict, where: str) -> TrainConfig:
     kwargs = {k: d[k] for k in ("batch_size", "l2", "beta1", "beta2", "eps") if k in d}
     try:
         return TrainConfig(
-            model=ModelConfig(hidden=tuple(hidden), dropout=float(dropout), activation=activation),
+            model=ModelConfig(hidden=tuple(hidden), dropout=float(dropout), activation=activation, encoding=encoding),
             lr=float(lr),
             loss=loss,
+            sampling=sampling,
             **kwargs,
             **limits,
         )
