@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mirror_neurons.report import plots
-from mirror_neurons.report.collect import choose_case, read_checkpoint_table, read_learning
+from mirror_neurons.report.collect import choose_case, competent_counts, read_checkpoint_table, read_learning
 from mirror_neurons.report.sections import build_sections, section_competence, section_training, verdicts
 
 from .synthetic import CASE_CONFUSION, synthetic_inputs
@@ -150,3 +150,10 @@ def test_a_table_without_competence_columns_is_said_so(tmp_path):
     notes: list[str] = []
     out = read_checkpoint_table(tmp_path / "t.parquet", notes)
     assert np.isnan(out["competent"][0]) and any("predates the competence columns" in n for n in notes)
+
+
+def test_competent_counts_for_the_facts_table():
+    c = {"model": np.array(["a", "a", "b", "c"]), "competent": np.array([1.0, 0.0, 0.0, 1.0])}
+    assert competent_counts(c) == "2 of 4 / 2 of 3"
+    c["competent"][2] = np.nan
+    assert competent_counts(c) == "not measured"

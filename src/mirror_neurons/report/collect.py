@@ -224,6 +224,16 @@ def read_learning(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[s
     return curves, MACRO_RECALL_COLUMN
 
 
+def competent_counts(checkpoints: dict[str, np.ndarray]) -> str:
+    """'k of n / j of m': competent checkpoints, and models with a competent checkpoint; 'not measured' without the column."""
+    flag = np.asarray(checkpoints.get(COMPETENT_COLUMN, []), dtype=float)
+    if not len(flag) or not np.isfinite(flag).all():
+        return "not measured"
+    models = np.asarray(checkpoints["model"]).astype(str)
+    return (f"{int((flag == 1).sum())} of {len(flag)} / "
+            f"{len(set(models[flag == 1]))} of {len(set(models))}")
+
+
 def read_baselines(sweep: Path, notes: list[str]) -> dict | None:
     """``analysis/baselines.json``, or None (with a note) for an analysis written before it existed."""
     path = sweep / "analysis" / "baselines.json"
@@ -484,6 +494,7 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
         "states (train / val / test)": " / ".join(f"{int(rows.get(s, 0)):,}" for s in ("train", "val", "test")),
         "models": len(curves),
         "checkpoints": len(checkpoints["cmni"]),
+        "competent checkpoints / models": competent_counts(checkpoints),
         **{f"{s} (s)": f"{stages[s]['seconds']:.0f}" for s in ("data", "sweep", "analysis", "report")
            if "seconds" in stages.get(s, {})},
     }
