@@ -113,12 +113,12 @@ def test_best_per_model():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: cp.confusion([0, 4], [0, 1]), "not an action code"),
+        (lambda: cp.confusion([0, 4], [0, 1]), "pred holds 4, not an action code 0..3"),
         (lambda: cp.confusion([0, 1, 2], [0, 1]), "one prediction per labeled state"),
         (lambda: cp.score([], []), "empty"),
         (lambda: cp.energy_rule(np.zeros((3, 99))), r"\(n, 100\)"),
         (lambda: cp.label_prior([], 3), "train split is empty"),
-        (lambda: cp.confusion([0.5, 1.0], [0, 1]), "not an action code"),
+        (lambda: cp.confusion([0.5, 1.0], [0, 1]), "dtype float64 .first value 0.5.; give integer action codes"),
     ],
 )
 def test_bad_input_is_one_line(call, match):

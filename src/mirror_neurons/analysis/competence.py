@@ -106,9 +106,14 @@ def _as_actions(a, name: str) -> np.ndarray:
     a = np.asarray(a)
     if a.ndim != 1:
         raise AnalysisError(f"{name} must be a 1-D array of action codes, got shape {a.shape}")
-    if a.size and (not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= N_ACTIONS):
-        bad = a[(a < 0) | (a >= N_ACTIONS)] if np.issubdtype(a.dtype, np.number) else a
-        raise AnalysisError(f"{name} holds {bad[:1].tolist()}, not an action code 0..{N_ACTIONS - 1} (hop, jump, leap, help)")
+    if not a.size:
+        return a.astype(np.int64)
+    if not np.issubdtype(a.dtype, np.integer):  # argmax gives integers; floats or strings are a caller's mix-up
+        raise AnalysisError(f"{name} has dtype {a.dtype} (first value {a.ravel()[0]!r}); give integer action codes "
+                            f"0..{N_ACTIONS - 1} (hop, jump, leap, help)")
+    if a.min() < 0 or a.max() >= N_ACTIONS:
+        bad = a[(a < 0) | (a >= N_ACTIONS)][0]
+        raise AnalysisError(f"{name} holds {int(bad)}, not an action code 0..{N_ACTIONS - 1} (hop, jump, leap, help)")
     return a.astype(np.int64)
 
 
