@@ -109,7 +109,7 @@ def _as_actions(a, name: str) -> np.ndarray:
     if not a.size:
         return a.astype(np.int64)
     if not np.issubdtype(a.dtype, np.integer):  # argmax gives integers; floats or strings are a caller's mix-up
-        raise AnalysisError(f"{name} has dtype {a.dtype} (first value {a.ravel()[0]!r}); give integer action codes "
+        raise AnalysisError(f"{name} has dtype {a.dtype} (first value {a.ravel()[0].item()!r}); give integer action codes "
                             f"0..{N_ACTIONS - 1} (hop, jump, leap, help)")
     if a.min() < 0 or a.max() >= N_ACTIONS:
         bad = a[(a < 0) | (a >= N_ACTIONS)][0]
