@@ -65,3 +65,10 @@ def check_disk(path: str | os.PathLike, need: float, what: str, fix: str) -> Non
     have = free_disk(path)
     if need > have:
         raise ConfigError(f"{what} needs about {size(need)} of disk at {path} but {size(have)} is free; {fix}")
+
+
+def check_seed(value: int, option: str = "--seed") -> int:
+    """``value`` if it is a seed every stage accepts (0..2**64-1: the game streams and SeedSequence); else ``ConfigError``."""
+    if not 0 <= value < 2**64:
+        raise ConfigError(f"{option} {value} is out of range; seeds are integers in 0..2**64-1, e.g. {option} 0")
+    return value

@@ -43,3 +43,15 @@ def test_workers_are_capped_at_the_cores(tmp_path, monkeypatch):
     except KeyboardInterrupt:
         pass
     assert asked == [limits.cores()]
+
+
+def test_seed_beyond_64_bits_is_refused():
+    import pytest
+
+    from mirror_neurons.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"seed must be an integer in 0..2\*\*64-1, got 18446744073709551616"):
+        DataConfig.preset("demo", seed=2**64)
+    with pytest.raises(ConfigError, match=r"--seed -1 is out of range; seeds are integers in 0..2\*\*64-1"):
+        limits.check_seed(-1)
+    assert DataConfig.preset("demo", seed=2**64 - 1).seed == limits.check_seed(2**64 - 1)

@@ -227,7 +227,7 @@ def test_step_after_the_end_is_refused() -> None:
 
 
 def test_negative_seed_and_game_ids_are_named() -> None:
-    with pytest.raises(GameError, match="non-negative integer, got -1"):
+    with pytest.raises(GameError, match=r"an integer in 0..2\*\*64-1 \(the streams are 64-bit\), got -1"):
         GameBatch(GameConfig(), -1, [0])
     with pytest.raises(GameError, match="seed=-5"):
         Game(GameConfig(), -5)

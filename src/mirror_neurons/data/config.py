@@ -51,6 +51,8 @@ class DataConfig:
                 kind = "a positive" if low else "a non-negative"
                 raise ConfigError(f"{name} must be {kind} integer, got {value!r}")
             object.__setattr__(self, name, int(value))
+        if self.seed >= 2**64:  # the game streams are 64-bit
+            raise ConfigError(f"seed must be an integer in 0..2**64-1, got {self.seed}; pass e.g. --seed 0")
         object.__setattr__(self, "policy", tuple(float(p) for p in check_probs(self.policy)))
         if not isinstance(self.game, GameConfig):
             raise ConfigError(f"game must be a GameConfig, got {type(self.game).__name__}")

@@ -161,8 +161,8 @@ class EpisodeSeeds:
     def next(self, seed: int | None) -> tuple[int, int]:
         """(seed, game index) for this reset."""
         if seed is not None:
-            if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-                raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+            if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+                raise ConfigError(f"seed must be an integer in 0..2**64-1, got {seed!r}")
             self.seed, self.next_game = int(seed), 0
         elif self.seed is None:
             self.seed, self.next_game = int(self._fresh()), 0

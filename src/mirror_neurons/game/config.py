@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from numbers import Integral, Real
 
 from mirror_neurons.errors import ConfigError
 
@@ -29,6 +30,10 @@ class GameConfig:
     1 = the paper (distress is anonymous); 0 = Toad's distress always shows as code 10."""
 
     def __post_init__(self) -> None:
+        for name in ("max_turns", "fly_spawn_prob", "rate_step", "rate_max", "help_leap_prob", "dependency", "veil"):
+            value, kinds = getattr(self, name), Integral if name == "max_turns" else Real
+            if isinstance(value, bool) or not isinstance(value, kinds) or value != value:  # a string, or NaN
+                raise ConfigError(f"{name} must be {'an integer' if name == 'max_turns' else 'a number'}, got {value!r}")
         if self.max_turns < 1:
             raise ConfigError(f"max_turns must be >= 1, got {self.max_turns}")
         for name in ("fly_spawn_prob", "help_leap_prob", "dependency", "veil"):

@@ -121,8 +121,8 @@ class GameBatch:
     """B independent games advanced together; ``GameBatch(..., game_ids=[i])`` is one game."""
 
     def __init__(self, config: GameConfig, seed: int, game_ids: np.ndarray | list[int] | int):
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise GameError(f"seed must be a non-negative integer, got {seed!r}; pass e.g. seed=0")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+            raise GameError(f"seed must be an integer in 0..2**64-1 (the streams are 64-bit), got {seed!r}; pass e.g. seed=0")
         ids = np.arange(game_ids) if np.isscalar(game_ids) else np.asarray(game_ids)
         if ids.ndim != 1 or len(ids) == 0 or ids.dtype.kind not in "iu" or (ids < 0).any():
             raise GameError(f"game_ids must be a non-empty 1-D array of indices >= 0, got {game_ids!r}")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from mirror_neurons.errors import ConfigError
+from mirror_neurons.errors import ConfigError, GameError
 from mirror_neurons.game import adapters
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.game.constants import Action, Player
@@ -138,6 +138,8 @@ class FrogAndToadEnv(gym.Env):
         return self._observation(), self._info()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if self.one is None:
+            raise GameError("step() before reset(); call reset() first")
         code = adapters.check_action(action, "frog")
         reward = adapters.rewards(self.one.step(code), self.reward_mode)[Player.FROG]
         self.last_actions[Player.FROG] = Action(code)

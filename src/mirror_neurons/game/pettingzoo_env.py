@@ -296,8 +296,12 @@ class FrogAndToadParallel(ParallelEnv, EzPickle):
         return self._observations(), {agent: {} for agent in self.agents}
 
     def step(self, actions: dict[str, int]) -> tuple[dict, dict, dict, dict, dict]:
+        if self.one is None:
+            raise GameError("step() before reset(); call reset() first")
         if not self.agents:
             raise GameError("step() after the episode ended; call reset() to play again")
+        if not isinstance(actions, dict):
+            raise GameError(f"step() takes a dict of actions by agent, e.g. {{'frog': 0, 'toad': 0}}; got {actions!r:.60}")
         codes = {}
         for agent in self.agents:
             if agent not in actions:
