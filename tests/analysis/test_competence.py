@@ -86,20 +86,34 @@ def test_ceiling_refuses_test_rows_outside_the_dataset():
 def test_competence_rule():
     x, label = balanced_states()
     energy = cp.score(cp.energy_rule(x), label)
-    assert cp.is_competent(cp.score(label, label), energy.macro_recall)
-    assert not cp.is_competent(energy, energy.macro_recall)
+    assert cp.is_competent(cp.score(label, label), energy)
+    assert not cp.is_competent(energy, energy)
     # leap learned perfectly, help never: macro 0.75 clears the margin, but help is under the floor
     leap_only = np.where(label == LEAP, LEAP, cp.energy_rule(x))
     s = cp.score(leap_only, label)
-    assert s.macro_recall == pytest.approx(0.75) and not cp.is_competent(s, energy.macro_recall)
+    assert s.macro_recall == pytest.approx(0.75) and not cp.is_competent(s, energy)
     # 3 of 10 leap and 3 of 10 help states right, the rest as the energy rule: exactly at the bar (0.65, 0.3, 0.3)
     edge = cp.energy_rule(x)
     edge[np.flatnonzero(label == LEAP)[:3]] = LEAP
     edge[np.flatnonzero(label == HELP)[:3]] = HELP
     s = cp.score(edge, label)
-    assert s.macro_recall == pytest.approx(0.5 + cp.MARGIN) and cp.is_competent(s, energy.macro_recall)
+    assert s.macro_recall == pytest.approx(0.5 + cp.MARGIN) and cp.is_competent(s, energy)
     edge[np.flatnonzero(label == HELP)[2]] = HOP  # one help state fewer: help 0.2 < FLOOR
-    assert not cp.is_competent(cp.score(edge, label), energy.macro_recall)
+    assert not cp.is_competent(cp.score(edge, label), energy)
+
+
+def test_a_network_that_plays_worse_than_the_energy_rule_is_not_competent():
+    """Leap and help learned, but 30 of the 40 hop states lost to leap: macro recall 0.8125 clears the
+    margin and the floors, accuracy (10 + 40 + 10 + 10) / 100 = 0.7 falls below the energy rule's 0.8."""
+    x, label = balanced_states()
+    energy = cp.score(cp.energy_rule(x), label)
+    trade = np.where((label == LEAP) | (label == HELP), label, cp.energy_rule(x))
+    hop_rows = np.flatnonzero(label == HOP)
+    trade[hop_rows[:30]] = LEAP
+    s = cp.score(trade, label)
+    assert s.macro_recall == pytest.approx(0.8125) and s.recall[LEAP] == 1 and s.recall[HELP] == 1
+    assert s.accuracy == pytest.approx(0.7) and energy.accuracy == pytest.approx(0.8)
+    assert not cp.is_competent(s, energy)
 
 
 def test_best_per_model():

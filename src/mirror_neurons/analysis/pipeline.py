@@ -56,13 +56,13 @@ from mirror_neurons.train.checkpoint import Checkpoint, iter_checkpoints, load_c
 
 log = logging.getLogger(__name__)
 
-TABLE_VERSION = 2
+TABLE_VERSION = 3
 """Version of the columns the analysis writes; part of ``AnalysisConfig.digest``.
 
 Bump it whenever a table gains or changes columns: rows written before then
 carry another digest, so a resumed analysis analyses their checkpoints again
 instead of reusing rows without the new columns. 2: test recall per class,
-macro recall, confusion matrix and competence (issue 12).
+macro recall, confusion matrix and competence (issue 12); 3: the input encoding.
 """
 BASELINES_FILE = "baselines.json"
 
@@ -265,7 +265,7 @@ def analyze_checkpoint(checkpoint: Checkpoint, test: Split | PreparedTest, confi
     result = CheckpointAnalysis(
         meta=checkpoint.meta, path=str(checkpoint.path), accuracy=accuracy, layers=layers, widths=widths,
         group_counts=groups.counts(), cmni=cmni, cmni_all=cmni_all, cmni_d=cmni_d, moments=moments, kl=kl, config=config,
-        scores=scores, competent=competence.is_competent(scores, energy.macro_recall),
+        scores=scores, competent=competence.is_competent(scores, energy),
     )  # fmt: skip
     if config.significance:
         result.tests = unit_tests(a, groups)
