@@ -45,6 +45,8 @@ ALIASES = {
     "layers": ("n_layers", "hyperparameters.layers", "layers"),
     "lr": ("hyperparameters.lr", "train_config.lr", "lr", "learning_rate"),
     "batch_size": ("hyperparameters.batch_size", "train_config.batch_size", "batch_size"),
+    "loss": ("hyperparameters.loss", "train_config.loss"),
+    "encoding": ("encoding", "hyperparameters.encoding"),
     "epoch": ("epoch",),
     "val_loss": ("val_loss",),
     "accuracy": ("test_accuracy", "accuracy"),
@@ -85,7 +87,9 @@ def locate(run_dir: Path, data_dir: Path | None) -> tuple[Path, Path, dict]:
 
 
 def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]:
-    table = pq.read_table(path)
+    from mirror_neurons.analysis.pipeline import read_parquet
+
+    table = read_parquet(path)  # a damaged file is one line, not a pyarrow traceback
     names = table.column_names
     out: dict[str, np.ndarray] = {}
     missing = []
@@ -119,7 +123,8 @@ def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]
     for key in CHECKPOINT_COLUMNS:
         if key not in out:
             out[key] = nan.copy()
-    absent = [k for k in missing if k not in ("hidden", "layers", "model", "path") and np.all(pd_isnan(out.get(k, nan)))]
+    absent = [k for k in missing if k not in ("hidden", "layers", "model", "path", "loss", "encoding")
+              and np.all(pd_isnan(out.get(k, nan)))]  # no loss or encoding recorded: the paper's (older runs)
     if absent:
         notes.append(f"The analysis table has no values for {', '.join(absent)}; those cells read n/a.")
     return out

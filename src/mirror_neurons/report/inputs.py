@@ -21,6 +21,11 @@ from mirror_neurons.analysis.competence import (ACTION_NAMES, COMPETENT_COLUMN, 
 
 LOSS_THRESHOLD = 0.06
 """The paper's rule of thumb: val loss < 0.06 (with CMNI > 0.005) shows robust mirror patterns."""
+PAPER_LOSS = "mse_l2"
+"""The objective whose validation loss is in the paper's units; the threshold applies to it only."""
+PAPER_LEVEL_RULE = (f"validation loss below the paper's threshold {LOSS_THRESHOLD:g} for checkpoints trained with the "
+                    f"paper's loss; competent (section 3) for checkpoints trained with another loss, whose validation "
+                    f"loss is in other units")
 CMNI_ROBUST = 0.005
 CMNI_NONE = 0.0005
 ALPHA = 0.05
@@ -33,7 +38,9 @@ CHECKPOINT_COLUMNS = {
     "lr": "learning rate",
     "batch_size": "minibatch size",
     "epoch": "epoch of the checkpoint",
-    "val_loss": "validation loss (MSE + L2), the paper's units",
+    "val_loss": "validation loss in the model's own objective (MSE + L2, the paper's units, for loss mse_l2)",
+    "loss": "training objective: mse_l2 (the paper's), mse or cross_entropy",
+    "encoding": "input encoding: raw (the paper's), onehot or recoded",
     "accuracy": "test accuracy",
     "mne": "Mirror Neuron Ensemble (sum of MNS)",
     "cmni": "CMNI = MNE / units",
@@ -121,6 +128,18 @@ class ReportInputs:
     def competent(self) -> np.ndarray:
         """(n_checkpoints,) bool: checkpoints competent by the analysis (False where not measured)."""
         return np.asarray(self.checkpoints.get(COMPETENT_COLUMN, np.zeros(self.n_checkpoints)), dtype=float) == 1.0
+
+    def paper_loss(self) -> np.ndarray:
+        """(n_checkpoints,) bool: trained with the paper's objective (``PAPER_LOSS``; runs that predate
+        the loss option recorded none and trained with it)."""
+        loss = self.checkpoints.get("loss", np.full(self.n_checkpoints, np.nan))
+        return np.array([not isinstance(v, str) or v == PAPER_LOSS for v in loss], dtype=bool)
+
+    def at_paper_level(self, margin: float = 0.0) -> np.ndarray:
+        """(n_checkpoints,) bool, ``PAPER_LEVEL_RULE``: where the paper's loss threshold (plus ``margin``)
+        can be read, it decides; elsewhere competence stands in for "the network has learned the task"."""
+        loss = np.asarray(self.checkpoints.get("val_loss", np.full(self.n_checkpoints, np.nan)), dtype=float)
+        return np.where(self.paper_loss(), loss < self.threshold + margin, self.competent())
 
     @property
     def competence_measured(self) -> bool:

@@ -22,7 +22,7 @@ from scipy import stats
 
 from mirror_neurons.analysis.competence import ACTION_NAMES, COMPETENCE_RULE, CONFUSION_COLUMNS, RECALL_COLUMNS, best_per_model
 from mirror_neurons.report import plots
-from mirror_neurons.report.inputs import ALPHA, CMNI_NONE, CMNI_ROBUST, ReportInputs
+from mirror_neurons.report.inputs import ALPHA, CMNI_NONE, CMNI_ROBUST, PAPER_LEVEL_RULE, PAPER_LOSS, ReportInputs
 
 DPI = 80
 
@@ -137,29 +137,54 @@ def checkpoint_table(inp: ReportInputs, index: np.ndarray, caption: str) -> Tabl
 
 
 def under_threshold(inp: ReportInputs) -> tuple[np.ndarray, str]:
-    """Checkpoints eligible for Tables 1 and 2, and the rule that chose them."""
-    loss = np.asarray(inp.checkpoints["val_loss"], dtype=float)
-    eligible = np.flatnonzero(loss < inp.threshold)
+    """Checkpoints eligible for Tables 1 and 2, and the rule that chose them (``PAPER_LEVEL_RULE``)."""
+    eligible = np.flatnonzero(inp.at_paper_level())
     if len(eligible):
-        return eligible, f"validation loss below the paper's threshold {inp.threshold:g}"
-    cut = float(np.quantile(loss, 0.25))
-    return np.flatnonzero(loss <= cut), (
-        f"no checkpoint reached the paper's threshold {inp.threshold:g} at this scale, so the lowest-loss quarter "
-        f"(val loss <= {cut:.4f}) stands in for it")
+        return eligible, PAPER_LEVEL_RULE
+    paper = inp.paper_loss()
+    if not paper.any():
+        return eligible, f"{PAPER_LEVEL_RULE} (none is)"
+    loss = np.asarray(inp.checkpoints["val_loss"], dtype=float)
+    cut = float(np.quantile(loss[paper], 0.25))
+    return np.flatnonzero(paper & (loss <= cut)), (
+        f"no checkpoint reached the paper's threshold {inp.threshold:g} at this scale and none trained with another loss "
+        f"is competent, so the paper-loss checkpoints of the lowest-loss quarter (val loss <= {cut:.4f}) stand in")
+
+
+def recipes(inp: ReportInputs) -> str:
+    """The sweep's training recipes in one sentence: how many models per (loss, encoding)."""
+    c = inp.checkpoints
+    per_model: dict[str, tuple[str, str]] = {}
+    unknown = np.full(inp.n_checkpoints, np.nan)
+    for model, loss, encoding in zip(c["model"], c.get("loss", unknown), c.get("encoding", unknown)):
+        per_model[str(model)] = (loss if isinstance(loss, str) else PAPER_LOSS, encoding if isinstance(encoding, str) else "raw")
+    counts: dict[tuple[str, str], int] = {}
+    for key in per_model.values():
+        counts[key] = counts.get(key, 0) + 1
+    names = {PAPER_LOSS: "the paper's loss (mean squared error to one-hot labels plus 0.01 x the squared kernel weights)",
+             "mse": "mean squared error without the L2 term", "cross_entropy": "softmax cross-entropy"}
+    parts = [f"{n} with {names.get(loss, loss)} on {encoding} input" for (loss, encoding), n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    return f"The sweep trains {len(per_model)} models: " + "; ".join(parts) + "."
 
 
 def section_training(inp: ReportInputs) -> Section:
-    s = Section("training", "2. Training", "Every model of the sweep, trained with the paper's loss (mean squared error "
-                "to one-hot labels plus 0.01 x the squared kernel weights); a checkpoint is saved at every epoch whose "
-                "validation loss is the best so far.")
+    intro = recipes(inp) + " " if inp.n_checkpoints else ""
+    s = Section("training", "2. Training", intro + "A checkpoint is saved at every epoch whose validation loss, in the "
+                "model's own objective, is the best so far. The paper's loss threshold is in the units of its loss, so it "
+                "is read only for models trained with it; section 3 judges every model by what it predicts.")
     if inp.curves:
         fig, ax = plt.subplots(figsize=(7, 3.6))
         plots.plot_loss_curves(inp.curves, ax=ax, threshold=inp.threshold)
         best = {k: float(np.min(v[1])) for k, v in inp.curves.items() if len(v[1])}
-        under = sum(b < inp.threshold for b in best.values())
+        paper_models = {str(m) for m, p in zip(inp.checkpoints.get("model", ()), inp.paper_loss()) if p}
+        paper_best = {k: v for k, v in best.items() if k in paper_models}
         first = min(best, key=best.get)
         reading = (f"The {len(best)} models reach best validation losses between {min(best.values()):.4f} ({first}) and "
-                   f"{max(best.values()):.4f}; {under} of {len(best)} go below the {inp.threshold:g} threshold.")
+                   f"{max(best.values()):.4f}, each in its own objective (cross-entropy and squared error are not "
+                   f"comparable numbers). ")
+        reading += (f"{sum(b < inp.threshold for b in paper_best.values())} of the {len(paper_best)} models trained with "
+                    f"the paper's loss go below its {inp.threshold:g} threshold." if paper_best else
+                    "No model is trained with the paper's loss, so its threshold line does not apply here.")
         s.figures.append(figure(fig, "Validation loss of every model", reading))
     if inp.n_checkpoints:
         eligible, rule = under_threshold(inp)
@@ -428,14 +453,14 @@ def section_chance(inp: ReportInputs) -> Section:
                  for k, v in case.nulls.items() if len(v)]
         reading = f"The case checkpoint's CMNI is {observed:.5f}; " + "; ".join(parts) + "."
         s.figures.append(figure(fig, "The case checkpoint against its nulls", reading))
-    low = np.asarray(c["val_loss"], dtype=float) < inp.threshold
+    low = inp.at_paper_level()
 
     def share(mask, sel) -> str:
         return f"{int(mask[sel].sum())} ({pct(mask[sel].mean())})" if sel.any() else "0"
 
     s.tables.append(Table(
-        f"Share of checkpoints beating chance (p < {ALPHA}), competent and not competent apart",
-        ["checkpoints", "number", "beat permuted labels", "beat random init", "beat both", f"val loss < {inp.threshold:g} and beat both"],
+        f"Share of checkpoints beating chance (p < {ALPHA}), competent and not competent apart. *{PAPER_LEVEL_RULE}",
+        ["checkpoints", "number", "beat permuted labels", "beat random init", "beat both", "at the paper's loss level* and beat both"],
         [[name, str(int(sel.sum())), share(perm, sel), share(init, sel), share(sig, sel), str(int((sig & low & sel).sum()))]
          for name, sel in (("competent", competent), ("not competent", ~competent), ("all", np.ones_like(competent)))]))
     order = np.lexsort((np.asarray(c["epoch"]), np.asarray(c["model"]).astype(str)))
@@ -579,6 +604,19 @@ def verdicts(inp: ReportInputs) -> list[list[str]]:
     return rows
 
 
+def case_paper_loss(inp: ReportInputs) -> bool:
+    loss = inp.case.row.get("loss") if inp.case is not None else None
+    return not isinstance(loss, str) or loss == PAPER_LOSS
+
+
+def case_at_level(inp: ReportInputs) -> np.ndarray:
+    """The case model's checkpoints at about the paper's loss level (``PAPER_LEVEL_RULE``, threshold + 0.005)."""
+    h = inp.case.history
+    if case_paper_loss(inp):
+        return np.asarray(h["val_loss"], dtype=float) <= inp.threshold + 0.005
+    return np.asarray(h.get("competent", np.zeros(len(h["val_loss"]))), dtype=float) == 1.0
+
+
 def claim_rows(inp: ReportInputs) -> list[list[str]]:
     """``verdicts``' rows on whatever checkpoints ``inp`` holds; the accuracy claim last."""
     rows = []
@@ -586,18 +624,21 @@ def claim_rows(inp: ReportInputs) -> list[list[str]]:
     n = inp.n_checkpoints
     loss = np.asarray(c.get("val_loss", []), dtype=float)
     cmni = np.asarray(c.get("cmni", []), dtype=float)
-    under = loss < inp.threshold
+    under = inp.at_paper_level() if n else np.zeros(0, dtype=bool)
     sig = beats_chance(inp) if n else np.zeros(0, dtype=bool)
 
     claim = f"Checkpoints with val loss < {inp.threshold:g} and CMNI > {CMNI_ROBUST} exist (Table 1)"
     paper = "CMNI 0.01228 at val loss 0.0573 (2 x 11, lr 5e-5, epoch 1)"
     if not n or not under.any():
-        rows.append([claim, paper, "no checkpoint under the loss threshold" if n else "no checkpoints",
-                     "not testable at this scale", "the demo's models never reach the paper's loss level"])
+        rows.append([claim, paper, "no checkpoint at the paper's loss level" if n else "no checkpoints",
+                     "not testable at this scale", "no checkpoint of the paper's loss reaches its threshold, and none "
+                     "trained with another loss is competent"])
     else:
         best = float(cmni[under].max())
         ok = best > CMNI_ROBUST
-        rows.append([claim, paper, f"max CMNI {best:.5f} among {int(under.sum())} checkpoints under threshold",
+        other = int((under & ~inp.paper_loss()).sum())
+        rows.append([claim, paper, f"max CMNI {best:.5f} among {int(under.sum())} checkpoints at the paper's loss level"
+                     + (f" ({other} of them trained with another loss and competent instead)" if other else ""),
                      "reproduced" if ok else "not reproduced", f"highest CMNI is {'above' if ok else 'below'} {CMNI_ROBUST}"])
 
     claim = "Positive CMNI beats chance (ours: not tested in the paper)"
@@ -642,19 +683,21 @@ def claim_rows(inp: ReportInputs) -> list[list[str]]:
     if case is None or len(case.history.get("epoch", ())) < 4:
         rows.append([claim, paper, "fewer than 4 checkpoints of the case model", "not testable at this scale",
                      "too few checkpoints to see a peak and a decline"])
-    elif not np.any(np.asarray(case.history["val_loss"], dtype=float) <= inp.threshold + 0.005):
+    elif not np.any(case_at_level(inp)):
         h = case.history
         rows.append([claim, paper, f"best val loss {float(np.min(h['val_loss'])):.4f}", "not testable at this scale",
-                     f"the case model's loss never reaches about {inp.threshold:g}, where the paper's peak comes"])
+                     f"the case model's loss never reaches about {inp.threshold:g}, where the paper's peak comes"
+                     if case_paper_loss(inp) else "the case model is never competent"])
     elif float(np.max(case.history["cmni"])) <= CMNI_NONE:
         h = case.history
         rows.append([claim, paper, f"CMNI at most {float(np.max(h['cmni'])):.5f} over {len(h['epoch'])} checkpoints",
                      "not testable at this scale", f"the case model's CMNI never exceeds {CMNI_NONE}, so there is no peak to follow"])
     else:
         h = case.history
-        # From the first checkpoint at about the paper's loss level (threshold + 0.005) on: the paper's
-        # peak comes as the loss reaches ~0.06; "early" = in the first third of the later checkpoints.
-        start = int(np.argmax(np.asarray(h["val_loss"], dtype=float) <= inp.threshold + 0.005))
+        # From the first checkpoint at about the paper's loss level (threshold + 0.005; the first competent
+        # one for another loss) on: the paper's peak comes as the loss reaches ~0.06; "early" = in the
+        # first third of the later checkpoints.
+        start = int(np.argmax(case_at_level(inp)))
         later_epochs, later_cmni = np.asarray(h["epoch"])[start:], np.asarray(h["cmni"], dtype=float)[start:]
         pe, pv, le, lv = peak_summary(later_epochs, later_cmni)
         early = int(np.argmax(later_cmni)) <= (len(later_cmni) - 1) / 3 and pe < le
@@ -665,7 +708,8 @@ def claim_rows(inp: ReportInputs) -> list[list[str]]:
         why = ("raw CMNI peaks early and then falls by more than 20 %" if early and decline else
                "the peak comes late (not in the first third of the checkpoints)" if not early else
                "no decline of more than 20 % after the peak")
-        rows.append([claim, paper, f"from epoch {int(later_epochs[0])} (val loss <= {inp.threshold + 0.005:.3f}): "
+        level = f"val loss <= {inp.threshold + 0.005:.3f}" if case_paper_loss(inp) else "the first competent checkpoint"
+        rows.append([claim, paper, f"from epoch {int(later_epochs[0])} ({level}): "
                      f"peak {pv:.4f} at epoch {pe}, {lv:.4f} at epoch {le}",
                      "reproduced" if early and decline else "not reproduced", why + chance])
 
