@@ -364,8 +364,17 @@ def _write_parquet(path: Path, table: pa.Table) -> None:
     atomic.write_bytes(path, sink.getvalue().to_pybytes())
 
 
+def read_parquet(path: Path) -> pa.Table:
+    """A table the analysis wrote; ``AnalysisError`` naming it if it is truncated or not Parquet at all."""
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as e:
+        reason = str(e).splitlines()[0][:100] if str(e) else type(e).__name__
+        raise AnalysisError(f"{path} is damaged ({reason}); remove it and run `mirror-neurons analyze` again") from None
+
+
 def _read_tables(paths: list[Path]) -> pa.Table | None:
-    tables = [pq.read_table(p) for p in paths if p.is_file()]
+    tables = [read_parquet(p) for p in paths if p.is_file()]
     if not tables:
         return None
     return pa.concat_tables(tables, promote_options="permissive")
