@@ -68,3 +68,13 @@ def test_a_checkpoint_whose_encoding_this_version_cannot_rebuild_is_refused(mixe
     path.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"epoch-0001.json records a model this version cannot rebuild \(encoding = 'wavelet'"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize("encoding", ["raw", "onehot", "recoded"])
+def test_networks_of_every_encoding_play_the_game(encoding):
+    """Behaviour feeds Frog's raw view to the network, which encodes it itself: each encoding plays."""
+    from mirror_neurons.analysis.behaviour import network_policy, play
+
+    result = play(network_policy(model(encoding, 3)), n_games=4, turns=12, seed=1)
+    assert result.frog_turns == 4 * 6  # Frog moves on every other of the 12 turns, in each of the 4 games
+    assert sum(result.action_rates.values()) == pytest.approx(1.0)
