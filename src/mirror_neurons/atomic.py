@@ -55,6 +55,18 @@ def json_text(obj: object) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
 
 
+def read_json_object(path: str | os.PathLike, error: type[Exception], fix: str) -> dict:
+    """The JSON object in ``path``; ``error`` naming the file and ``fix`` if it is not UTF-8 JSON holding an object."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{path} is not valid JSON ({getattr(e, 'msg', e)}); {fix}") from None
+    if not isinstance(value, dict):
+        raise error(f"{path} holds a JSON {type(value).__name__}, not an object; {fix}")
+    return value
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -850,8 +850,18 @@ def load_section(out: str | Path, number: int = 9):
             f"{out} holds no finished theory experiment ({', '.join(missing)} missing); "
             f"run `mirror-neurons experiment theory --out {out}` first"
         )
-    summary, records = (json.loads(f.read_text()) for f in files)
-    return theory_section(summary, records, number=number)
+    fix = f"run `mirror-neurons experiment theory --out {out}` again to rewrite it"
+    summary = atomic.read_json_object(files[0], DataError, fix)
+    try:
+        records = json.loads(files[1].read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{files[1]} is not valid JSON ({getattr(e, 'msg', e)}); {fix}") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise DataError(f"{files[1]} must hold a list of records; {fix}")
+    try:
+        return theory_section(summary, records, number=number)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a summary of another shape than run_theory writes
+        raise DataError(f"{files[0]} is not a theory summary (bad or missing {e}); {fix}") from None
 
 
 def theory_section(summary: dict, records: Sequence[dict], number: int = 9):

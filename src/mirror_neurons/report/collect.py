@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from mirror_neurons import atomic
 from mirror_neurons.analysis.competence import COMPETENT_COLUMN, CONFUSION_COLUMNS, MACRO_RECALL_COLUMN, RECALL_COLUMNS
 from mirror_neurons.errors import AnalysisError
 from mirror_neurons.game.constants import Action, Scenario
@@ -69,13 +70,15 @@ ALIASES = {
 def locate(run_dir: Path, data_dir: Path | None) -> tuple[Path, Path, dict]:
     """(sweep run folder, dataset folder, study record) of a study folder or a bare sweep folder."""
     record_file = run_dir / "study.json"
-    record = json.loads(record_file.read_text()) if record_file.is_file() else {}
+    fix = "rerun the stage that wrote it (`mirror-neurons run` with the same --out, or `mirror-neurons analyze`)"
+    record = atomic.read_json_object(record_file, AnalysisError, fix) if record_file.is_file() else {}
     sweep = run_dir / "sweep" if (run_dir / "sweep").is_dir() else run_dir
     if data_dir is None:
         data_dir = run_dir / "data"
         saved = sweep / "analysis" / "config.json"
         if not (data_dir / "manifest.json").is_file() and saved.is_file():
-            data_dir = Path(json.loads(saved.read_text()).get("data_dir", data_dir))  # where the analysis read it
+            recorded = atomic.read_json_object(saved, AnalysisError, fix).get("data_dir")
+            data_dir = Path(recorded) if isinstance(recorded, str) else data_dir  # where the analysis read it
     if not (sweep / "analysis" / "checkpoints.parquet").is_file():
         raise AnalysisError(
             f"{sweep} has no analysis/checkpoints.parquet; run `mirror-neurons analyze {sweep}` "
@@ -255,7 +258,8 @@ def analysis_config(sweep: Path):
     from mirror_neurons.analysis.pipeline import AnalysisConfig
 
     path = sweep / "analysis" / "config.json"
-    saved = json.loads(path.read_text()) if path.is_file() else {}
+    fix = f"run `mirror-neurons analyze {sweep}` again to rewrite it"
+    saved = atomic.read_json_object(path, AnalysisError, fix) if path.is_file() else {}
     return AnalysisConfig(**{f.name: saved[f.name] for f in fields(AnalysisConfig) if f.name in saved})
 
 
