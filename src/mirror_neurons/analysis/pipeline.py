@@ -422,7 +422,6 @@ def analyze_run(
         if data_dir is None:
             raise DataError(f"{run_dir} does not record its dataset folder; pass --data DIR")
     dataset = load_dataset(data_dir)  # every split: the information ceiling looks up each test input among all rows
-    atomic.write_json(out / BASELINES_FILE, run_baselines(dataset).as_dict())
     test = prepare_test(dataset.test, filtered=config.filtered)
     digest = config.digest()
 
@@ -470,6 +469,8 @@ def analyze_run(
                 raise DataError(f"{msg}; pass the run's own --data, or --allow-other-data to analyse anyway")
             warnings.warn(f"{msg}; analysed anyway (--allow-other-data)", stacklevel=2)
         todo.append(path)
+    # written once every checkpoint is known to fit this dataset: a refused run leaves nothing behind
+    atomic.write_json(out / BASELINES_FILE, run_baselines(dataset).as_dict())
 
     def collect(i: int, path: Path, result: tuple[dict, dict]) -> None:
         rows.append(result[0])
