@@ -79,11 +79,12 @@ def locate(run_dir: Path, data_dir: Path | None) -> tuple[Path, Path, dict]:
         if not (data_dir / "manifest.json").is_file() and saved.is_file():
             recorded = atomic.read_json_object(saved, AnalysisError, fix).get("data_dir")
             data_dir = Path(recorded) if isinstance(recorded, str) else data_dir  # where the analysis read it
-    if not (sweep / "analysis" / "checkpoints.parquet").is_file():
-        raise AnalysisError(
-            f"{sweep} has no analysis/checkpoints.parquet; run `mirror-neurons analyze {sweep}` "
-            f"(or `mirror-neurons run`) before the report"
-        )
+    for table in ("checkpoints.parquet", "units.parquet"):  # an analysis without either is unfinished
+        if not (sweep / "analysis" / table).is_file():
+            raise AnalysisError(
+                f"{sweep} has no analysis/{table}; run `mirror-neurons analyze {sweep}` "
+                f"(or `mirror-neurons run`) before the report"
+            )
     if not (Path(data_dir) / "manifest.json").is_file():
         raise AnalysisError(f"no dataset at {data_dir}; pass the run's dataset with --data DIR")
     return sweep, Path(data_dir), record
@@ -93,6 +94,8 @@ def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]
     from mirror_neurons.analysis.pipeline import read_parquet
 
     table = read_parquet(path)  # a damaged file is one line, not a pyarrow traceback
+    if table.num_rows == 0:
+        raise AnalysisError(f"{path} holds no checkpoints; run `mirror-neurons analyze` on a run with checkpoints first")
     names = table.column_names
     out: dict[str, np.ndarray] = {}
     missing = []
