@@ -8,6 +8,7 @@ released by the kernel so the next run is not refused.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,6 +100,19 @@ def test_kill_9_of_data_with_workers_leaves_no_process(tmp_path):
     cmd = [*CLI, "data", "--states", "300000", "--workers", "2", "--out", "d"]
     kill_when_workers_run(cmd, tmp_path, 3)  # driver and two workers playing games
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.slow
+def test_kill_9_of_analyze_with_workers_leaves_no_process(small_data, tmp_path):
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data", str(small_data), "--out", str(run), "--hidden", "4", "--max-epochs", "1"])
+    assert result.exit_code == 0, result.output
+    json_path = sorted(run.glob("models/*/*_epoch-*.json"))[-1]
+    for i in range(200):  # enough checkpoints to keep two workers busy for a while
+        for suffix in (".safetensors", ".json"):
+            shutil.copy(json_path.with_suffix(suffix), run / "models" / f"copy{i:03d}{suffix}")
+    cmd = [*CLI, "analyze", str(run), "--data", str(small_data), "--workers", "2"]
+    kill_when_workers_run(cmd, tmp_path, 4)  # driver, resource tracker and two workers
 
 
 def test_a_second_writer_is_refused_and_a_dead_holders_lock_is_free(tmp_path):
