@@ -1,0 +1,139 @@
+"""Planted units (analysis.planted): outputs unchanged, signals as stated, and what the measures see."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from analysis_synth import make_split, random_model
+from mirror_neurons.analysis import planted as P
+from mirror_neurons.analysis.activations import capture
+from mirror_neurons.analysis.groups import GROUPS
+from mirror_neurons.analysis.pipeline import AnalysisConfig, prepare_test
+from mirror_neurons.errors import ConfigError
+from mirror_neurons.train.checkpoint import Checkpoint
+from mirror_neurons.train.model import MLP, ModelConfig
+
+FAST = AnalysisConfig(controls=False, statistics=False)
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    return prepare_test(make_split(3000, seed=3))
+
+
+@pytest.fixture(scope="module")
+def checkpoint():
+    return Checkpoint(path="synthetic.json", model=random_model((6, 5), seed=2), meta={"model_id": "m", "weights_sha256": "abc"})
+
+
+def planted_model(base, test, kinds=("mirror", "energy"), layers=(0, 1)):
+    acts = capture(base, test.x)
+    x = test.x.numpy()
+    plants = [P.make_plant(k, 1.0, l, acts[f"dense_{l}"], x, seed=i) for i, (k, l) in enumerate(zip(kinds, layers))]
+    return P.PlantedMLP(base, plants), acts
+
+
+@pytest.mark.parametrize("encoding", ["raw", "onehot"])
+def test_plant_leaves_outputs_bitwise_unchanged(test_set, encoding):
+    base = MLP(ModelConfig(hidden=(7, 6, 5), encoding=encoding))
+    base.reset_parameters(torch.Generator().manual_seed(0))
+    model, acts = planted_model(base.eval(), test_set, kinds=("mirror", "frog_only", "position"), layers=(0, 0, 2))
+    with torch.no_grad():
+        assert torch.equal(model(test_set.x), base(test_set.x))
+    mine = capture(model, test_set.x)
+    assert model.config.hidden == (9, 6, 6)
+    for name, a in acts.items():  # the trained units are untouched, bit for bit
+        assert np.array_equal(mine[name][:, : a.shape[1]], a)
+    for layer, unit, plant in model.planted_units():
+        np.testing.assert_array_equal(mine[layer][:, unit], plant.activation(test_set.x.numpy()))
+    # the widened kernels: a zero row in, a zero column out
+    assert torch.all(model.layers[0].weight[7:] == 0) and torch.all(model.layers[1].weight[:, 7:] == 0)
+    assert torch.equal(model.layers[1].weight[:, :7], base.layers[1].weight)
+
+
+def test_signals_follow_the_groups(test_set):
+    x = test_set.x.numpy()
+    expect = {"mirror": (0, 1, 1, 1), "frog_only": (0, 1, 0, 0), "toad_only": (0, 0, 1, 0)}
+    for kind, means in expect.items():
+        s = P.plant_signal(kind, x)
+        got = tuple(float(s[test_set.groups.index(g)].mean()) for g in GROUPS)
+        assert got == means, kind
+
+
+def test_position_signal_reads_frogs_column():
+    x = np.zeros((3, 100), dtype=np.uint8)
+    x[0, 32 + 7] = 4  # Frog at 7, Toad at 3
+    x[0, 32 + 3] = 5
+    x[1, 32 + 12] = 9  # Frog in distress at 12 (no f), Toad at 20
+    x[1, 32 + 20] = 5
+    np.testing.assert_array_equal(P.plant_signal("position", x), [7, 12, 0])
+
+
+def test_hash_noise_is_a_fixed_normal_function_of_the_state():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 10, size=(20000, 100)).astype(np.uint8)
+    z = P.hash_normal(x, 5)
+    assert abs(z.mean()) < 0.03 and abs(z.std() - 1) < 0.03
+    np.testing.assert_array_equal(P.hash_normal(x[::-1], 5), z[::-1])  # a function of the state, not of its row
+    assert abs(np.corrcoef(z, P.hash_normal(x, 6))[0, 1]) < 0.03
+    assert abs(np.corrcoef(z, x[:, 97])[0, 1]) < 0.03
+
+
+def test_strong_mirror_plant_is_detected_and_null_plants_are_not(checkpoint, test_set):
+    specs = [P.PlantSpec("mirror", 2.0, layer=i % 2) for i in range(4)] + [P.PlantSpec("mirror", 0.0, layer=i % 2) for i in range(20)]
+    units, rows = P.analyze_plants(checkpoint, test_set, specs, FAST, np.random.default_rng(0), tags={"model_id": "m"})
+    assert len(units) == len(rows) == 24
+    table = {(r["effect"], r["measure"]): r for r in P.detection_table(units)}
+    assert table[(2.0, "class=mirror")]["rate"] == 1.0
+    null = table[(0.0, "class=mirror")]
+    assert null["n"] == 20 and null["lo"] < FAST.alpha  # not called more often than alpha
+    assert table[(0.0, "q_mirror<alpha")]["lo"] < FAST.alpha
+    assert 0.2 < table[(0.0, "mns>0")]["rate"] < 0.8  # the raw CMNI's clamp counts about half of all null units
+    assert abs(table[(2.0, "class=mirror")]["d_frog"] - 2.0) < 0.3
+
+
+def test_decoys_of_one_player_are_differentiating_not_mirror(checkpoint, test_set):
+    specs = [P.PlantSpec(k, 2.0) for k in ("frog_only", "toad_only") for _ in range(2)]
+    units, _ = P.analyze_plants(checkpoint, test_set, specs, FAST, np.random.default_rng(1))
+    assert [u["class"] for u in units] == ["differentiating"] * 4
+
+
+def test_covariate_decoys_are_not_mirror_when_groups_share_their_composition(checkpoint, test_set):
+    # make_split draws energy and columns independently of the scenario: no composition artefact to find
+    specs = [P.PlantSpec(k, e) for k in ("energy", "position") for e in (-2.0, 2.0) for _ in range(3)]
+    units, _ = P.analyze_plants(checkpoint, test_set, specs, FAST, np.random.default_rng(2), tags={"model_id": "m"})
+    for r in P.false_positive_rates(P.detection_table(units), measures=("class=mirror",)):
+        assert r["k"] == 0, r
+
+
+def test_calls_pick_up_new_class_and_q_columns():
+    units = {"class": np.array(["mirror", "other"]), "class_matched": np.array(["other", "mirror"]), "mns": np.array([0.1, 0.0]),
+             "q_mirror": np.array([0.01, 0.5]), "q_mirror_matched": np.array([0.5, 0.01])}
+    calls = P.unit_calls(units, 0.05)
+    assert calls["class_matched=mirror"].tolist() == [False, True]
+    assert calls["q_mirror_matched<alpha"].tolist() == [False, True]
+    assert calls["mns>0"].tolist() == [True, False]
+
+
+def test_detection_table_counts_models_and_wilson_intervals():
+    units = [{"kind": "mirror", "effect": 1.0, "model_id": m, "class": c, "mns": 1.0, "q_mirror": 0.0, "d_frog": 1.0, "d_toad": 1.0}
+             for m, c in [("a", "mirror"), ("a", "mirror"), ("b", "mirror"), ("b", "other")]]
+    (row,) = [r for r in P.detection_table(units) if r["measure"] == "class=mirror"]
+    assert (row["k"], row["n"], row["models"], row["model_min"], row["model_max"]) == (3, 4, 2, 0.5, 1.0)
+    assert row["lo"] < 0.75 < row["hi"]
+
+
+def test_checkpoint_table_rates_every_p_column():
+    rows = [{"kind": "mirror", "effect": 1.0, "count": 2, "cmni": 0.1, "cmni_effect_size": 0.2, "n_mirror": 2, "p_random_init": p}
+            for p in (0.01, 0.2)]
+    (r,) = P.checkpoint_table(rows)
+    assert r["p_random_init<alpha"] == 0.5 and r["n"] == 2 and r["cmni"] == pytest.approx(0.1)
+
+
+def test_bad_plants_are_refused(checkpoint):
+    with pytest.raises(ConfigError, match="kind 'smile'"):
+        P.PlantSpec("smile", 1.0)
+    with pytest.raises(ConfigError, match="layer 5 does not exist"):
+        P.PlantedMLP(checkpoint.model, [P.Plant("mirror", 1.0, 5, 1.0, 0.0)])
