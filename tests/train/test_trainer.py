@@ -190,7 +190,9 @@ def test_checkpoints_only_at_improving_epochs_and_early_stopping(tiny_dataset, t
     losses = [h["val_loss"] for h in result.history]
     best_so_far = [i for i, v in enumerate(losses) if v < min(losses[:i], default=math.inf)]
     assert [h["is_best"] for h in result.history] == [i in best_so_far for i in range(len(losses))]
-    assert [load_checkpoint(p).meta["epoch"] for p in result.checkpoints] == [i + 1 for i in best_so_far]
+    # epoch 0: the initial weights (the analysis's paired partner), then every improving epoch
+    assert [load_checkpoint(p).meta["epoch"] for p in result.checkpoints] == [0] + [i + 1 for i in best_so_far]
+    assert [load_checkpoint(p).meta["init"] for p in result.checkpoints] == [True] + [False] * len(best_so_far)
     assert sorted(iter_checkpoints(tmp_path)) == sorted(result.checkpoints)
     assert result.status == "stopped_early", result.reason
     assert len(losses) - 1 - best_so_far[-1] == 2  # stopped exactly `patience` epochs after the best
@@ -209,7 +211,7 @@ def test_nan_loss_stops_only_that_model(tiny_dataset, tmp_path):
     healthy = cfg(hidden=(17, 17), lr=1e-3, seed=2, max_epochs=3)
     bad, good = train_many([exploding, healthy], tiny_dataset, tmp_path)
     assert bad.status == "nan" and "epoch 1" in bad.reason and ("NaN" in bad.reason or "infinite" in bad.reason)
-    assert bad.epochs == 1 and bad.checkpoints == []
+    assert bad.epochs == 1 and [load_checkpoint(p).meta["epoch"] for p in bad.checkpoints] == [0]  # its initial weights only
     assert good.status == "max_epochs" and good.epochs == 3 and len(good.checkpoints) >= 1
     assert all(math.isfinite(h["val_loss"]) for h in good.history)
     alone = train(healthy, tiny_dataset, tmp_path / "alone")  # the NaN neighbour changed nothing

@@ -154,7 +154,7 @@ def prepare(keys: np.ndarray, game_ids: np.ndarray, turns: np.ndarray, seed: int
     return x_t.T, frog_pos
 
 
-def label_states(x: np.ndarray, frog_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def label_states(x: np.ndarray, frog_pos: np.ndarray, *, toad_blind: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """SPEC section 4's labeler: (best action (n,) uint8, scenario (n,) uint8).
 
     ``p`` = Frog's position; Frog's symbol is the players row at ``p``; Toad is
@@ -162,6 +162,10 @@ def label_states(x: np.ndarray, frog_pos: np.ndarray) -> tuple[np.ndarray, np.nd
     none. Best action, first rule that applies: energy <= 0 -> jump;
     ``p == 31`` -> help; ``p >= 26`` and Frog not in distress and Toad in distress
     -> help; solid ground at ``p + 1`` -> hop; ``p + 5 < 31`` -> leap; else hop.
+
+    ``toad_blind`` drops the one rule that reads Toad (the third), so the best action
+    never depends on the partner's distress: the labels of the Toad-blind training
+    null (``TrainConfig.labels``). The scenario is the same either way.
     """
     x = np.asarray(x)
     p = np.asarray(frog_pos, dtype=np.int64)
@@ -188,7 +192,7 @@ def label_states(x: np.ndarray, frog_pos: np.ndarray) -> tuple[np.ndarray, np.nd
         [
             x[:, OWN_ENERGY] <= 0,
             p == WIDTH - 1,
-            (p >= 26) & ~frog_distress & toad_distress,
+            (p >= 26) & ~frog_distress & toad_distress & (not toad_blind),
             ground_ahead == Symbol.SOLID,
             p + 1 + 4 < WIDTH - 1,
         ],

@@ -20,6 +20,15 @@ LOSSES = ("mse_l2", "mse", "cross_entropy")
 
 DEFAULT_L2 = 0.01
 
+LABELS = ("rule", "toad_blind", "shuffled")
+"""What the network is trained to predict (training-level nulls of issue 13):
+rule: the dataset's labels (the labeling rule of SPEC section 4);
+toad_blind: the labeling rule without its one clause that reads Toad (help when Frog is near the
+right edge, not in distress, and Toad is), recomputed from the states, so the partner's distress
+is useless for the task;
+shuffled: the dataset's labels permuted across rows (training and validation splits each, with
+one fixed permutation, ``trainer.SHUFFLE_SEED``), so nothing in the input predicts them."""
+
 SAMPLINGS = ("shuffle", "balanced")
 """shuffle: each epoch a fresh permutation of the training rows (the paper's);
 balanced: each epoch's rows drawn with replacement, each class equally likely (rows weighted 1 / class count)."""
@@ -86,12 +95,16 @@ class TrainConfig:
     """Validation rows used (the first ones of the split); 0 = all."""
     sampling: str = "shuffle"
     """How an epoch's training rows are drawn: one of SAMPLINGS."""
+    labels: str = "rule"
+    """What the network learns to predict: one of LABELS (the others are training-level nulls)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, ModelConfig):
             raise ConfigError(f"model must be a ModelConfig, got {type(self.model).__name__}")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss = {self.loss!r} is not allowed; choose one of {', '.join(LOSSES)}")
+        if self.labels not in LABELS:
+            raise ConfigError(f"labels = {self.labels!r} is not allowed; choose one of {', '.join(LABELS)}")
         if self.sampling not in SAMPLINGS:
             raise ConfigError(f"sampling = {self.sampling!r} is not allowed; choose one of {', '.join(SAMPLINGS)}")
         l2 = self.l2
@@ -131,4 +144,6 @@ class TrainConfig:
             tag += f"_{self.model.encoding}"
         if self.sampling != "shuffle":
             tag += f"_{self.sampling}"
+        if self.labels != "rule":
+            tag += f"_labels-{self.labels.replace('_', '-')}"
         return tag.replace(".", "p")

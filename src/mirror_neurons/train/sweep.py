@@ -26,7 +26,8 @@ A sweep file (the presets in ``train/presets/`` are examples)::
 
 Configuration keys: hidden, lr, batch_size, dropout, activation, encoding
 (raw, onehot, recoded), loss (mse_l2, mse, cross_entropy), l2, sampling
-(shuffle, balanced), beta1, beta2, eps. An unknown key or a value out of range raises ConfigError
+(shuffle, balanced), labels (rule, toad_blind, shuffled: the training-level
+nulls), beta1, beta2, eps. An unknown key or a value out of range raises ConfigError
 naming the key, the table and the allowed values.
 """
 
@@ -44,14 +45,14 @@ import numpy as np
 from mirror_neurons import atomic
 from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.errors import ConfigError
-from mirror_neurons.train.config import LOSSES, SAMPLINGS, TrainConfig, check_range, describe_range
+from mirror_neurons.train.config import LABELS, LOSSES, SAMPLINGS, TrainConfig, check_range, describe_range
 from mirror_neurons.train.encoding import ENCODINGS
 from mirror_neurons.train.model import ACTIVATIONS, ModelConfig
 from mirror_neurons.train.trainer import Progress, TrainResult, run_info, train_many
 
 PRESETS = ("paper", "demo", "competent", "recipes")
 
-CONFIG_KEYS = ("hidden", "lr", "batch_size", "dropout", "activation", "encoding", "loss", "l2", "sampling", "beta1", "beta2", "eps")
+CONFIG_KEYS = ("hidden", "lr", "batch_size", "dropout", "activation", "encoding", "loss", "l2", "sampling", "labels", "beta1", "beta2", "eps")
 LIMIT_KEYS = ("max_epochs", "patience", "epoch_rows", "val_rows")
 SWEEP_KEYS = ("name", "description", "seed", "replicates", "dataset", "paper_relation")
 TABLES = ("sweep", "limits", "defaults", "grid", "configs")
@@ -194,7 +195,7 @@ def _only(table: object, allowed: tuple[str, ...], where: str, name: str) -> Non
 
 def _config(d: dict, limits: dict, where: str) -> TrainConfig:
     """One configuration from merged keys, with sweep-file ranges checked key by key."""
-    for key in ("activation", "encoding", "loss", "sampling"):
+    for key in ("activation", "encoding", "loss", "sampling", "labels"):
         if key in d and not isinstance(d[key], str):
             raise ConfigError(f"{where}{key} = {d[key]!r} must be a name in quotes, e.g. {key} = \"...\"")
     hidden = d.get("hidden", [17, 17])
@@ -222,6 +223,9 @@ def _config(d: dict, limits: dict, where: str) -> TrainConfig:
     sampling = d.get("sampling", "shuffle")
     if sampling not in SAMPLINGS:
         raise ConfigError(f"{where}sampling = {sampling!r} is not allowed; choose one of {', '.join(SAMPLINGS)}")
+    labels = d.get("labels", "rule")
+    if labels not in LABELS:
+        raise ConfigError(f"{where}labels = {labels!r} is not allowed; choose one of {', '.join(LABELS)}")
     for key in ("batch_size", "l2", "beta1", "beta2", "eps"):
         if key in d:
             check_range(key, d[key], where)
@@ -234,6 +238,7 @@ def _config(d: dict, limits: dict, where: str) -> TrainConfig:
             lr=float(lr),
             loss=loss,
             sampling=sampling,
+            labels=labels,
             **kwargs,
             **limits,
         )

@@ -27,7 +27,10 @@ The model's input encoding (``train.encoding``) is applied once to the whole
 dataset when it is loaded (kept as uint8 features, scaled columns multiplied
 after the per-step gather), never to the Parquet files.
 
-Models that share a depth, input encoding, batch size, activation, loss and Adam betas train as
+Before the first epoch every fresh model's initial weights are written as an epoch-0
+checkpoint (``init: true``), the partner of its trained checkpoints in the analysis.
+
+Models that share a depth, input encoding, labels, batch size, activation, loss and Adam betas train as
 one ``Stack`` (stacked tensors, one step for all). After each epoch each model
 is judged on its own: validation metrics (the full objective, MSE, accuracy),
 a checkpoint when the validation loss is the best so far, early stopping, NaN
@@ -63,6 +66,7 @@ from safetensors.numpy import save as st_save
 
 from mirror_neurons import __version__, atomic
 from mirror_neurons.data.dataset import Dataset
+from mirror_neurons.data.prepare import label_states
 from mirror_neurons.errors import CheckpointError, ConfigError, DataError
 from mirror_neurons.train.checkpoint import save_weights
 from mirror_neurons.train.config import TrainConfig
@@ -226,8 +230,9 @@ def train_models(
         key, hidden = stack_key(m.config), m.config.model.hidden
         pad_to[key] = tuple(max(a, b) for a, b in zip(pad_to.get(key, hidden), hidden))
     with _torch_threads(threads):
-        for group in sorted(_groups(pending), key=lambda g: g[0].config.model.encoding):  # each encoding built once
-            encoded = data.encoded(group[0].config.model.encoding)
+        # sorted by kind, so that each (encoding, labels) is built once
+        for group in sorted(_groups(pending), key=lambda g: (g[0].config.model.encoding, g[0].config.labels)):
+            encoded = data.encoded(group[0].config.model.encoding, group[0].config.labels)
             _train_group(group, encoded, dataset.hash, progress, pad_to[stack_key(group[0].config)])
     return [m.result() for m in members]
 
@@ -246,17 +251,33 @@ def _torch_threads(n: int | None):
 # ---- the training loop ------------------------------------------------------------------
 
 
+SHUFFLE_SEED = 20251101
+"""Seed of the one permutation of each split's labels that ``labels = "shuffled"`` trains on
+(the same for every model, so that models of a stack share their targets)."""
+
+
+def training_labels(dataset: Dataset, labels: str) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) labels a model with ``TrainConfig.labels = labels`` learns (config.LABELS)."""
+    if labels == "toad_blind":
+        return tuple(label_states(split.x, split.frog_pos, toad_blind=True)[0] for split in (dataset.train, dataset.val))
+    if labels == "shuffled":
+        rng = np.random.default_rng(SHUFFLE_SEED)
+        return rng.permutation(dataset.train.label), rng.permutation(dataset.val.label)
+    return dataset.train.label, dataset.val.label
+
+
 class _Data:
-    """The dataset, encoded once per input encoding that some model of the run asks for."""
+    """The dataset, encoded once per (input encoding, labels) that some model of the run asks for."""
 
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
-        self._encoded: dict[str, _Tensors] = {}
+        self._encoded: dict[tuple[str, str], _Tensors] = {}
 
-    def encoded(self, encoding: str) -> _Tensors:
-        if encoding not in self._encoded:
-            self._encoded = {encoding: _Tensors(self.dataset, encoding)}  # one at a time: a run's groups come by kind
-        return self._encoded[encoding]
+    def encoded(self, encoding: str, labels: str = "rule") -> _Tensors:
+        key = (encoding, labels)
+        if key not in self._encoded:  # one at a time: a run's groups come sorted by kind
+            self._encoded = {key: _Tensors(self.dataset, encoding, labels)}
+        return self._encoded[key]
 
 
 class _Tensors:
@@ -270,16 +291,17 @@ class _Tensors:
     are small integers), then scales the encoding's scaled columns in place.
     """
 
-    def __init__(self, dataset: Dataset, encoding: str = "raw"):
+    def __init__(self, dataset: Dataset, encoding: str = "raw", labels: str = "rule"):
         enc = get_encoding(encoding)
-        x, label = torch.from_numpy(np.asarray(dataset.train.x, dtype=np.uint8)), torch.from_numpy(dataset.train.label.astype(np.int64))
+        train_label, val_label = training_labels(dataset, labels)
+        x, label = torch.from_numpy(np.asarray(dataset.train.x, dtype=np.uint8)), torch.from_numpy(train_label.astype(np.int64))
         x = enc.stored(x)  # (n, features) uint8
         self.n_inputs = x.shape[1]
         self.scaled, self.scale = enc.scaled, torch.tensor(enc.scale, dtype=torch.float32)
         self.xy_train = torch.cat([with_ones(x), torch.nn.functional.one_hot(label, 4).to(torch.uint8)], dim=1)  # (n, features + 5) uint8
         self.label_train = label
         self.x_val = enc.encode(torch.from_numpy(dataset.val.x.astype(np.float32)))
-        self.label_val = torch.from_numpy(dataset.val.label.astype(np.int64))
+        self.label_val = torch.from_numpy(val_label.astype(np.int64))
         self._buffers: dict[tuple[int, int], tuple[torch.Tensor, ...]] = {}
         self._weights: torch.Tensor | None = None
 
@@ -323,7 +345,7 @@ def _groups(members: list[_Member]) -> list[list[_Member]]:
 
 def stack_key(c: TrainConfig) -> tuple:
     """Configurations with equal keys can train in one Stack."""
-    return (len(c.model.hidden), c.model.encoding, c.batch_size, c.epoch_rows, c.val_rows, c.model.activation, c.loss, c.beta1, c.beta2, c.eps)
+    return (len(c.model.hidden), c.model.encoding, c.labels, c.batch_size, c.epoch_rows, c.val_rows, c.model.activation, c.loss, c.beta1, c.beta2, c.eps)
 
 
 def _train_group(
@@ -354,6 +376,7 @@ def _train_group(
     n_steps = -(-rows // B)
     val_rows = first.val_rows or len(data.x_val)
     x_val, label_val = data.x_val[:val_rows], data.label_val[:val_rows]
+    _save_initial_checkpoints(members, stack, x_val, label_val, dataset_hash)
 
     while members:
         # -- one epoch for every model in the stack --
@@ -423,11 +446,6 @@ def _train_group(
                 stack.keep(keep)
 
 
-def _finite_or_none(value: float) -> float | None:
-    """A float for JSON: None where it is NaN (a class absent from the validation rows)."""
-    return float(value) if math.isfinite(value) else None
-
-
 def dropout_threshold(rate: float) -> int:
     """Protocol step 4: a unit is kept when its 16-bit draw (0..65535) is >= this; drop probability = this / 65536."""
     return min(round(rate * 65536), 65535)
@@ -485,6 +503,52 @@ def _mask_constants(members: list[_Member], stack: Stack) -> tuple[list[tuple[sl
     return out, level
 
 
+def _save_initial_checkpoints(members: list[_Member], stack: Stack, x_val: torch.Tensor, label_val: torch.Tensor, dataset_hash: str) -> None:
+    """Epoch 0: every fresh model's initial weights as a checkpoint (``init: true``), with its validation metrics.
+
+    Each trained checkpoint has its own initialisation as a partner, so the analysis can test
+    whether training moved a measure (issue 13's paired test). It is not a "best so far":
+    early stopping and the checkpoints after it are as without it. A model resumed past epoch
+    0 has it already; one restarted from scratch writes the same bytes again.
+    """
+    fresh = [i for i, m in enumerate(members) if m.epoch == 0]
+    if not fresh:
+        return
+    metrics = stack.evaluate(x_val, label_val)
+    for i in fresh:
+        m = members[i]
+        recall = [_finite_or_none(r) for r in metrics["recall"][i]]
+        row = {"val_loss": float(metrics["loss"][i]), "val_mse": float(metrics["mse"][i]), "val_accuracy": float(metrics["accuracy"][i]),
+               "val_recall": recall, "val_macro_recall": _finite_or_none(np.nanmean(metrics["recall"][i])), "train_loss": None}  # fmt: skip
+        stem = checkpoint_stem(m.model_id, 0, row["val_loss"])
+        save_weights(m.folder / stem, m.config.model, stack.member_state(i)[0], _checkpoint_meta(m, row, dataset_hash, init=True), fsync=False)
+        if stem not in m.checkpoints:
+            m.checkpoints.insert(0, stem)
+
+
+def _checkpoint_meta(m: _Member, row: dict, dataset_hash: str, *, init: bool = False) -> dict:
+    """A checkpoint's JSON metadata at the model's current epoch (``row``: that epoch's metrics)."""
+    return {
+        "model_id": m.model_id,
+        "train_config": m.config.to_dict(),
+        "hyperparameters": _hyperparameters(m.config),
+        "seed": m.config.seed,
+        "epoch": m.epoch,
+        "init": init,
+        "val_loss": row["val_loss"],
+        "val_mse": row["val_mse"],
+        "val_accuracy": row["val_accuracy"],
+        "val_recall": row["val_recall"],
+        "val_macro_recall": row["val_macro_recall"],
+        "train_loss": row["train_loss"],
+        "steps": m.steps,
+        "samples_seen": m.samples,
+        "dataset_hash": dataset_hash,
+        "package_version": __version__,
+        "versions": versions(),
+    }
+
+
 def _judge_epoch(m: _Member, row: dict, params: dict[str, torch.Tensor], dataset_hash: str) -> None:
     """NaN check, best-so-far checkpoint, early stopping and the epoch limit, in that order."""
     values = (row["train_loss"], row["val_loss"])
@@ -496,25 +560,7 @@ def _judge_epoch(m: _Member, row: dict, params: dict[str, torch.Tensor], dataset
         m.best_val_loss, m.best_epoch, m.since_best = row["val_loss"], m.epoch, 0
         row["is_best"] = True
         stem = checkpoint_stem(m.model_id, m.epoch, row["val_loss"])
-        meta = {
-            "model_id": m.model_id,
-            "train_config": m.config.to_dict(),
-            "hyperparameters": _hyperparameters(m.config),
-            "seed": m.config.seed,
-            "epoch": m.epoch,
-            "val_loss": row["val_loss"],
-            "val_mse": row["val_mse"],
-            "val_accuracy": row["val_accuracy"],
-            "val_recall": row["val_recall"],
-            "val_macro_recall": row["val_macro_recall"],
-            "train_loss": row["train_loss"],
-            "steps": m.steps,
-            "samples_seen": m.samples,
-            "dataset_hash": dataset_hash,
-            "package_version": __version__,
-            "versions": versions(),
-        }
-        save_weights(m.folder / stem, m.config.model, params, meta, fsync=False)
+        save_weights(m.folder / stem, m.config.model, params, _checkpoint_meta(m, row, dataset_hash), fsync=False)
         if stem not in m.checkpoints:
             m.checkpoints.append(stem)
     else:
@@ -535,6 +581,7 @@ def _hyperparameters(c: TrainConfig) -> dict:
         "activation": c.model.activation,
         "encoding": c.model.encoding,
         "sampling": c.sampling,
+        "labels": c.labels,
         "lr": c.lr,
         "batch_size": c.batch_size,
         "loss": c.loss,
@@ -689,7 +736,7 @@ def _load_or_create(folder: Path, model_id: str, config: TrainConfig, epoch: int
 
 STATE_FIELDS: dict[str, tuple[type, ...]] = {
     "epoch": (int,), "steps": (int,), "samples": (int,), "best_epoch": (int,), "since_best": (int,),
-    "best_val_loss": (int, float, type(None)), "status": (str,), "reason": (str,), "history": (list,),
+    "best_val_loss": (float, int, type(None)), "status": (str,), "reason": (str,), "history": (list,),
     "checkpoints": (list,), "tensors": (str,), "tensors_sha256": (str,),
 }  # fmt: skip
 """The types of a state file's fields, checked before any is used."""
@@ -702,7 +749,8 @@ def _check_state(state_file: Path, state: dict) -> None:
     for key, types in STATE_FIELDS.items():
         value = state.get(key)
         if not isinstance(value, types) or isinstance(value, bool):
-            raise CheckpointError(f"{state_file} is damaged: {key} = {value!r:.60} is not a {types[0].__name__}; {fix}")
+            kind = {int: "an integer", float: "a number", str: "a string", list: "a list"}[types[0]]
+            raise CheckpointError(f"{state_file} is damaged: {key} = {value!r:.60} is not {kind}; {fix}")
     if state["status"] not in (RUNNING, STOPPED_EARLY, MAX_EPOCHS, NAN):
         raise CheckpointError(f"{state_file} is damaged: status {state['status']!r:.40} is unknown; {fix}")
     for name in (state["tensors"], *state["checkpoints"]):
