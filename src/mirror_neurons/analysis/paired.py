@@ -1,0 +1,246 @@
+"""Did training make mirror units? Each model against its own initialisation, over seeds.
+
+The unit of replication is the model (its seed), not the checkpoint: a model's
+checkpoints share its initial weights and its training data order, so testing
+them as independent samples inflates every p-value (issue 13). Here each model
+contributes one pair:
+
+- its **initial** checkpoint (epoch 0, ``init: true``, written by the trainer
+  before the first step), and
+- its **trained** checkpoint: the model's last checkpoint, the one with the best
+  validation loss. The choice is fixed before any measure is looked at; picking
+  the checkpoint with the highest index would bias every test upward.
+
+For a measure ``m`` (default: the scale-free index ``cmni_effect_size``, then
+raw ``cmni`` and the mirror-unit count), the model's change is
+``m(trained) - m(init)``. Models are grouped into *configurations*: models whose
+recorded hyper-parameters are equal and that differ only in their seed. For
+each configuration with at least ``MIN_SEEDS`` models:
+
+- the one-sided Wilcoxon signed-rank test of "the change is > 0" (exact for the
+  small numbers of seeds used here; its smallest possible p-value, the floor, is
+  ``1 / 2**n`` for n models without ties or zero changes, and is recorded);
+- the mean change, its standard deviation and ``d_z`` = mean / sd (the paired
+  effect size), and a BCa bootstrap interval of the mean change over models;
+- how many of the trained checkpoints are competent (``analysis.competence``).
+
+Configurations with fewer seeds are listed with their changes but get no test
+("fewer than MIN_SEEDS seeds: not established"). Training-level nulls (models
+trained on Toad-blind or shuffled labels, ``TrainConfig.labels``) are compared
+with the models of the same architecture trained on the rule's labels by a
+Mann-Whitney test on the per-model changes (one-sided: larger under the rule).
+
+``paired_tables(checkpoints)`` returns the per-model rows and the per-configuration
+results; ``write_paired(analysis_dir)`` reads ``checkpoints.parquet`` and writes
+``paired_models.parquet`` and ``paired.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from scipy import stats
+
+from mirror_neurons import atomic
+from mirror_neurons.analysis.competence import COMPETENT_COLUMN
+from mirror_neurons.errors import AnalysisError
+
+MEASURES = ("cmni_effect_size", "cmni", "n_mirror")
+"""Measures tested, the primary first."""
+MIN_SEEDS = 10
+"""Models (seeds) a configuration needs for its paired test (issue 13: >= 10 seeds per configuration)."""
+ALPHA = 0.05
+CONFIG_PREFIX = "hyperparameters."
+"""Columns that define a configuration (everything a model's training was given, except its seed)."""
+IGNORED_KEYS = ("hyperparameters.max_epochs", "hyperparameters.patience")
+"""Stopping settings do not make another configuration."""
+PAIRED_MODELS_FILE = "paired_models.parquet"
+PAIRED_FILE = "paired.json"
+
+
+@dataclass(frozen=True)
+class ConfigTest:
+    """One configuration's paired test on one measure."""
+
+    configuration: str
+    measure: str
+    labels: str
+    n_models: int
+    n_competent: int
+    mean_init: float
+    mean_trained: float
+    mean_change: float
+    sd_change: float
+    d_z: float
+    ci_low: float
+    ci_high: float
+    p_value: float | None
+    p_floor: float | None
+    verdict: str
+
+
+def _is_init(row: dict) -> bool:
+    init = row.get("init")
+    return bool(init) if init is not None else row.get("epoch") == 0
+
+
+def configuration_key(row: dict) -> str:
+    """The configuration a checkpoint row belongs to: its hyper-parameters as sorted key=value pairs."""
+    items = sorted((k[len(CONFIG_PREFIX):], row[k]) for k in row if k.startswith(CONFIG_PREFIX) and k not in IGNORED_KEYS)
+    return ", ".join(f"{k}={v}" for k, v in items) or "(no hyper-parameters recorded)"
+
+
+def model_pairs(checkpoints: dict[str, list]) -> list[dict]:
+    """One row per model with both an initial and a trained checkpoint: the measures at each and the change."""
+    n = len(checkpoints.get("model_id", ()))
+    rows = [{k: v[i] for k, v in checkpoints.items()} for i in range(n)]
+    by_model: dict[str, list[dict]] = {}
+    for row in rows:
+        by_model.setdefault(str(row["model_id"]), []).append(row)
+    out = []
+    for model_id, group in sorted(by_model.items()):
+        inits = [r for r in group if _is_init(r)]
+        trained = [r for r in group if not _is_init(r)]
+        if not inits or not trained:
+            continue
+        init, last = inits[0], max(trained, key=lambda r: r["epoch"])
+        pair = {
+            "model_id": model_id,
+            "configuration": configuration_key(last),
+            "labels": str(last.get("hyperparameters.labels") or "rule"),
+            "architecture": str(last.get("hyperparameters.hidden")),
+            "encoding": str(last.get("hyperparameters.encoding") or "raw"),
+            "trained_epoch": int(last["epoch"]),
+            "competent": bool(last.get(COMPETENT_COLUMN) or False),
+        }
+        for m in MEASURES:
+            a, b = _float(init.get(m)), _float(last.get(m))
+            pair[f"{m}_init"], pair[f"{m}_trained"], pair[f"{m}_change"] = a, b, b - a
+        out.append(pair)
+    return out
+
+
+def _float(v) -> float:
+    return float(v) if v is not None else math.nan
+
+
+def wilcoxon_floor(n: int) -> float:
+    """Smallest one-sided exact Wilcoxon signed-rank p-value with n non-zero, untied changes: all positive."""
+    return 2.0**-n
+
+
+def config_tests(pairs: list[dict], *, seed: int = 0) -> list[ConfigTest]:
+    """The paired test of every configuration and measure (``MIN_SEEDS`` or more models, else no test)."""
+    by_config: dict[str, list[dict]] = {}
+    for p in pairs:
+        by_config.setdefault(p["configuration"], []).append(p)
+    rng = np.random.default_rng(seed)
+    out = []
+    for config, group in sorted(by_config.items()):
+        for m in MEASURES:
+            change = np.array([p[f"{m}_change"] for p in group], dtype=float)
+            change = change[np.isfinite(change)]
+            n = len(change)
+            sd = float(np.std(change, ddof=1)) if n > 1 else math.nan
+            mean = float(np.mean(change)) if n else math.nan
+            lo = hi = math.nan
+            p_value = p_floor = None
+            if n < MIN_SEEDS:
+                verdict = f"fewer than {MIN_SEEDS} seeds ({n}): not established"
+            else:
+                if np.ptp(change) > 0:
+                    ci = stats.bootstrap((change,), np.mean, n_resamples=9999, method="BCa", random_state=rng).confidence_interval
+                    lo, hi = float(ci.low), float(ci.high)
+                else:
+                    lo = hi = mean
+                nonzero = change[change != 0]
+                if len(nonzero) == 0:
+                    p_value, p_floor = 1.0, 1.0
+                else:
+                    p_value = float(stats.wilcoxon(nonzero, alternative="greater").pvalue)
+                    p_floor = wilcoxon_floor(len(nonzero))
+                verdict = ("training increased it" if p_value < ALPHA else
+                           "no increase detected" + (f" (the test's floor {p_floor:.2g} is not below {ALPHA})" if p_floor >= ALPHA else ""))
+            d_z = mean / sd if n > 1 and sd > 0 else math.nan
+            out.append(ConfigTest(
+                configuration=config, measure=m, labels=group[0]["labels"], n_models=n,
+                n_competent=sum(p["competent"] for p in group),
+                mean_init=float(np.nanmean([p[f"{m}_init"] for p in group])),
+                mean_trained=float(np.nanmean([p[f"{m}_trained"] for p in group])),
+                mean_change=mean, sd_change=sd, d_z=d_z, ci_low=lo, ci_high=hi, p_value=p_value, p_floor=p_floor, verdict=verdict,
+            ))  # fmt: skip
+    return out
+
+
+def null_comparisons(pairs: list[dict], measure: str = MEASURES[0]) -> list[dict]:
+    """Rule-trained models against training-level nulls of the same architecture and encoding (model level).
+
+    One-sided Mann-Whitney: are the rule-trained models' changes larger? If mirror patterns grow as
+    much when the partner's distress is useless (toad_blind) or nothing is learnable (shuffled),
+    they are not about the partner.
+    """
+    out = []
+    kinds = sorted({p["labels"] for p in pairs} - {"rule"})
+    for kind in kinds:
+        for arch, enc in sorted({(p["architecture"], p["encoding"]) for p in pairs if p["labels"] == kind}):
+            rule = np.array([p[f"{measure}_change"] for p in pairs if p["labels"] == "rule" and p["architecture"] == arch and p["encoding"] == enc])
+            null = np.array([p[f"{measure}_change"] for p in pairs if p["labels"] == kind and p["architecture"] == arch and p["encoding"] == enc])
+            rule, null = rule[np.isfinite(rule)], null[np.isfinite(null)]
+            row = {"null": kind, "architecture": arch, "encoding": enc, "measure": measure, "n_rule": len(rule), "n_null": len(null),
+                   "mean_change_rule": float(np.mean(rule)) if len(rule) else math.nan,
+                   "mean_change_null": float(np.mean(null)) if len(null) else math.nan, "p_value": None, "p_floor": None}  # fmt: skip
+            if len(rule) >= 2 and len(null) >= 2:
+                row["p_value"] = float(stats.mannwhitneyu(rule, null, alternative="greater", method="exact" if len(rule) + len(null) <= 30 else "auto").pvalue)
+                row["p_floor"] = 1.0 / math.comb(len(rule) + len(null), len(rule))
+            out.append(row)
+    return out
+
+
+def paired_tables(checkpoints: dict[str, list], *, seed: int = 0) -> tuple[list[dict], list[ConfigTest], list[dict]]:
+    """(per-model pairs, per-configuration tests, training-null comparisons) of an analysis table."""
+    pairs = model_pairs(checkpoints)
+    return pairs, config_tests(pairs, seed=seed), null_comparisons(pairs)
+
+
+def write_paired(analysis_dir: str | Path, *, seed: int = 0) -> Path:
+    """Read ``checkpoints.parquet`` of an analysis folder; write ``paired_models.parquet`` and ``paired.json``."""
+    analysis_dir = Path(analysis_dir)
+    table_path = analysis_dir / "checkpoints.parquet"
+    if not table_path.is_file():
+        raise AnalysisError(f"{table_path} is missing; run `mirror-neurons analyze` first")
+    checkpoints = pq.read_table(table_path).to_pydict()
+    pairs, tests, nulls = paired_tables(checkpoints, seed=seed)
+    n_models = len(set(checkpoints.get("model_id", ())))
+    atomic.write_bytes(analysis_dir / PAIRED_MODELS_FILE, _parquet_bytes(pairs))
+    record = {
+        "rule": (f"each model's last (best validation loss) checkpoint against its epoch-0 checkpoint; one-sided exact "
+                 f"Wilcoxon signed-rank over the models of a configuration (>= {MIN_SEEDS} seeds), BCa bootstrap interval "
+                 f"of the mean change over models"),
+        "measures": list(MEASURES),
+        "min_seeds": MIN_SEEDS,
+        "alpha": ALPHA,
+        "models": n_models,
+        "models_paired": len(pairs),
+        "models_without_init": n_models - len(pairs),
+        "configurations": [_clean(asdict(t)) for t in tests],
+        "training_nulls": [_clean(r) for r in nulls],
+    }
+    atomic.write_text(analysis_dir / PAIRED_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return analysis_dir / PAIRED_FILE
+
+
+def _clean(d: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def _parquet_bytes(rows: list[dict]) -> bytes:
+    sink = pa.BufferOutputStream()
+    table = pa.Table.from_pylist(rows) if rows else pa.table({"model_id": pa.array([], pa.string())})
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
