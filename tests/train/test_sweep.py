@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -71,20 +72,25 @@ def test_paper_preset_matches_spec_section_5():
     assert case, "the case-example model 2 x 17, lr 4e-6, batch 25 is in the sweep"
 
 
-def test_demo_preset_is_sized_for_the_demo_and_holds_both_recipes():
+def test_demo_preset_can_answer_the_question_in_the_demo_budget():
     spec = load_sweep("demo")
-    assert {len(c.model.hidden) for c in spec.configs} == {1, 2, 3}
-    # the budget: at most 30M model-rows of training in all (about 1.5 minutes on 2 cores, docs/training.md)
-    assert sum(c.epoch_rows * c.max_epochs for c in spec.configs) * spec.replicates <= 30_000_000
-    competent = [c for c in spec.configs if c.loss == "cross_entropy" and c.sampling == "balanced"]
-    paper = [c for c in spec.configs if c.loss == "mse_l2"]
-    assert len(competent) >= len(spec.configs) / 2  # the issue's goal: at least half competent
-    assert {c.model.encoding for c in competent} == {"onehot", "raw"}  # the encoding contrast
+    models = [c for _, c in spec.models()]
+    # the budget: at most 30M model-rows of training in all (about 2 minutes on 2 cores, docs/training.md)
+    assert sum(c.epoch_rows * c.max_epochs for c in models) <= 30_000_000
+    assert {len(c.model.hidden) for c in models} == {1, 2, 3}
+    recipe = lambda c: c.loss == "cross_entropy" and c.sampling == "balanced" and c.l2 == 0.0  # noqa: E731
+    learners = [c for c in models if recipe(c) and c.labels == "rule"]
+    assert len(learners) > len(models) / 2  # the competence issue's goal: at least half of the models competent
+    # issue 13: >= 10 seeds of one competent configuration, and of its Toad-blind twin; shuffled labels too
+    case = [c for c in learners if c.model.hidden == (17, 17) and c.model.encoding == "onehot"]
+    blind = [c for c in models if c.labels == "toad_blind"]
+    assert len(case) >= 10 and len(blind) >= 10 and any(c.labels == "shuffled" for c in models)
+    assert {dataclasses.replace(c, seed=0, labels="rule") for c in blind} == {dataclasses.replace(case[0], seed=0)}
+    assert any(recipe(c) and c.model.encoding == "raw" for c in learners)  # the encoding control
     # the paper-faithful models keep the paper's recipe, lr = 25 x the paper's (the header's rule)
+    paper = [c for c in models if c.loss == "mse_l2"]
     assert len(paper) >= 2 and all(c.l2 == 0.01 and c.model.dropout == 0.12 and c.batch_size == 25 and c.model.encoding == "raw" for c in paper)
-    case = [c for c in paper if c.model.hidden == (17, 17)]
-    assert case and case[0].lr == pytest.approx(25 * 4e-6)
-    assert any(c.model.hidden == (17, 17) and c.model.encoding == "onehot" for c in competent)
+    assert any(c.model.hidden == (17, 17) and c.lr == pytest.approx(25 * 4e-6) for c in paper)
 
 
 def test_competent_preset_trains_the_papers_architectures_with_the_competent_recipe():
@@ -211,3 +217,17 @@ def test_tensorboard_flag_without_tensorboard_is_a_clear_error(tmp_path, tiny_da
     r = runner.invoke(app, ["train", "--data", str(tiny_dataset.path), "--out", str(tmp_path / "o"), "--tensorboard", "--max-epochs", "1"])
     assert r.exit_code == 2
     assert "needs the tensorboard package" in r.output
+
+
+def test_a_configuration_may_set_its_own_number_of_seeds(tmp_path):
+    text = "[sweep]\nseed=5\nreplicates=2\n[[configs]]\nhidden=[4]\nreplicates=3\n[[configs]]\nhidden=[5]\n"
+    spec = load_sweep(write(tmp_path, text))
+    models = spec.models()
+    assert [mid[:6] for mid, _ in models] == ["c000r0", "c000r1", "c000r2", "c001r0", "c001r1"]
+    assert len({c.seed for _, c in models}) == 5
+    # the same root seed with uniform counts spawns the same seeds, in the same order, as before
+    uniform = load_sweep(write(tmp_path, "[sweep]\nseed=5\nreplicates=2\n[[configs]]\nhidden=[4]\n[[configs]]\nhidden=[5]\n"))
+    children = np.random.SeedSequence(5).spawn(4)
+    assert [c.seed for _, c in uniform.models()] == [int(ch.generate_state(1, np.uint64)[0] >> np.uint64(1)) for ch in children]
+    with pytest.raises(ConfigError, match=r"\[\[configs\]\] #1 replicates = 0 is out of range; allowed 1..1000"):
+        load_sweep(write(tmp_path, "[[configs]]\nhidden=[4]\nreplicates=0\n"))

@@ -5,7 +5,7 @@ A sweep file (the presets in ``train/presets/`` are examples)::
     [sweep]
     name = "paper"
     seed = 2511          # root seed: each model's seed is spawned from it (SeedSequence)
-    replicates = 1       # models per configuration, each with its own seed
+    replicates = 1       # models per configuration, each with its own seed ([[configs]] may set its own)
     dataset = "data/x"   # optional; --data overrides (relative paths: from the TOML file)
 
     [limits]             # max_epochs, patience, epoch_rows (0 = whole split), val_rows (0 = all)
@@ -23,6 +23,7 @@ A sweep file (the presets in ``train/presets/`` are examples)::
     hidden = [17, 17]
     lr = 4e-6
     batch_size = 25
+    replicates = 10      # optional: this configuration's number of seeds (default: [sweep] replicates)
 
 Configuration keys: hidden, lr, batch_size, dropout, activation, encoding
 (raw, onehot, recoded), loss (mse_l2, mse, cross_entropy), l2, sampling
@@ -68,17 +69,24 @@ class SweepSpec:
     """One per configuration, seed 0 (``models()`` spawns the seeds)."""
     seed: int = 0
     replicates: int = 1
+    counts: tuple[int, ...] = ()
+    """Models (seeds) of each configuration; empty: ``replicates`` for every one."""
     dataset: str | None = None
     description: str = ""
     source: str = ""
     raw: dict = field(default_factory=dict, compare=False)
 
     def models(self) -> list[tuple[str, TrainConfig]]:
-        """(model_id, TrainConfig with its spawned seed) for every configuration x replicate."""
-        n = len(self.configs) * self.replicates
-        children = np.random.SeedSequence(self.seed).spawn(n)
+        """(model_id, TrainConfig with its spawned seed) for every configuration x replicate.
+
+        Seeds are spawned from the root seed in order, configuration by configuration and
+        replicate by replicate, so a sweep whose counts are all ``replicates`` gets the same
+        seeds as before per-configuration counts existed."""
+        counts = self.counts or (self.replicates,) * len(self.configs)
+        pairs = [(c, r) for c, k in enumerate(counts) for r in range(k)]
+        children = np.random.SeedSequence(self.seed).spawn(len(pairs))
         out = []
-        for i, (c, r) in enumerate(itertools.product(range(len(self.configs)), range(self.replicates))):
+        for i, (c, r) in enumerate(pairs):
             seed = int(children[i].generate_state(1, np.uint64)[0] >> np.uint64(1))
             config = TrainConfig.from_dict({**self.configs[c].to_dict(), "seed": seed})
             out.append((f"c{c:03d}r{r}_{config.describe()}", config))
@@ -89,6 +97,7 @@ class SweepSpec:
             "name": self.name,
             "seed": self.seed,
             "replicates": self.replicates,
+            **({"counts": list(self.counts)} if self.counts else {}),
             "dataset": self.dataset,
             "description": self.description,
             "source": self.source,
@@ -143,7 +152,7 @@ def parse_sweep(raw: dict, source: str = "<sweep>") -> SweepSpec:
     if not isinstance(listed, list):
         raise ConfigError(f"{where}configs must be an array of tables ([[configs]])")
     for i, c in enumerate(listed):
-        _only(c, CONFIG_KEYS, where, f"[[configs]] #{i + 1}")
+        _only(c, (*CONFIG_KEYS, "replicates"), where, f"[[configs]] #{i + 1}")
 
     for key in ("name", "description", "dataset", "paper_relation"):
         if key in sweep and not isinstance(sweep[key], str):
@@ -161,6 +170,12 @@ def parse_sweep(raw: dict, source: str = "<sweep>") -> SweepSpec:
             raise ConfigError(f"{where}[limits] {key} = {value!r} must be an integer in {describe_range(key)}")
 
     entries: list[tuple[str, dict]] = [(f"[[configs]] #{i + 1}", dict(c)) for i, c in enumerate(listed)]
+    counts = []
+    for label, entry in entries:
+        k = entry.pop("replicates", replicates)
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_REPLICATES:
+            raise ConfigError(f"{where}{label} replicates = {k!r} is out of range; allowed 1..{MAX_REPLICATES}")
+        counts.append(k)
     if grid:
         for key, values in grid.items():
             if not isinstance(values, list) or not values:
@@ -170,6 +185,7 @@ def parse_sweep(raw: dict, source: str = "<sweep>") -> SweepSpec:
             entries.append((f"[grid] {dict(zip(keys, combo))}", dict(zip(keys, combo))))
     if not entries:
         raise ConfigError(f"{where}no configurations: add a [grid] table or [[configs]] entries")
+    counts += [replicates] * (len(entries) - len(counts))  # the grid's configurations
 
     configs = tuple(_config({**defaults, **entry}, limits, f"{where}{label} ") for label, entry in entries)
     name = sweep.get("name", Path(source).stem)
@@ -178,6 +194,7 @@ def parse_sweep(raw: dict, source: str = "<sweep>") -> SweepSpec:
         configs=configs,
         seed=int(seed),
         replicates=int(replicates),
+        counts=() if all(k == replicates for k in counts) else tuple(counts),
         dataset=sweep.get("dataset"),
         description=str(sweep.get("description", "")),
         source=source,
