@@ -11,9 +11,35 @@ Per unit n, with mu_s(n) its mean activation in scenario group s:
 the paper counts the 4 output units, so a 2 x 17 model has 38 units).
 
 The index is in activation units, so it moves with the overall scale of a
-network's activations. ``effect_size_cmni`` replaces the raw differences by
-Cohen's d of the same contrasts (frog vs none, toad vs none); it is unit-free
-and comparable across checkpoints and architectures (ours).
+network's activations (L2 training shrinks weights ~25-fold in sum of squares,
+so raw CMNI against an untrained network mostly compares scales).
+``effect_size_cmni``, the analysis's **primary index** (column
+``cmni_effect_size``, ours), is the same formula on standardised contrasts:
+
+    d_frog(n) = (mu_frog(n) - mu_none(n)) / s_frog,none(n)     (likewise d_toad)
+    s_g,none(n)^2 = (n_g var_g(n) + n_none var_none(n)) / (n_g + n_none - 2)    (Cohen's pooled variance)
+    d is capped to [-D_CAP, D_CAP] = [-10, 10]
+    MNS_d(n) = min(d_frog, d_toad) if both > 0, else 0
+    CMNI_d   = sum of MNS_d / number of units counted
+
+with ``mu`` and ``var`` the group means and population variances (composition
+-matched by default, see ``groups``; ``var`` of a reweighted group includes its
+spread between strata) and ``n_g`` the group's state count. Units:
+
+* a **dead unit** (constant in both groups compared, pooled sd 0, e.g. a ReLU
+  that never fires) has d = 0 and adds 0, but still counts in the denominator,
+  as in the raw CMNI;
+* a unit constant within each group but at different levels (sd 0, means
+  differ) would have an infinite d: it gets +-D_CAP, as does any |d| > 10, so
+  one unit adds at most 10 / number of units;
+* a unit with zero variance in one group only has a finite pooled sd: an
+  ordinary d.
+
+**The clamp.** ``min(., .) if both > 0 else 0`` never lets a unit subtract: on
+pure noise each unit adds a positive amount with probability about 1/4, so
+both indices are biased upwards, more so with fewer states (``controls``
+measures this with its permutation null), and the index cannot see
+anti-mirror units (both contrasts < 0), which the unit classes count.
 """
 
 from __future__ import annotations
@@ -26,6 +52,8 @@ from mirror_neurons.analysis.groups import GROUPS, Groups
 from mirror_neurons.analysis.stats import Moments, cohens_d_from_moments, group_moments
 
 NONE, FROG, TOAD, BOTH = (GROUPS.index(g) for g in GROUPS)
+D_CAP = 10.0
+"""|Cohen's d| at which a contrast is capped in ``effect_size_cmni`` (see the module docstring)."""
 
 
 def mirror_scores(dfrog: np.ndarray, dtoad: np.ndarray) -> np.ndarray:
@@ -92,17 +120,18 @@ def _group_mean(a: np.ndarray, groups: Groups, g: str) -> np.ndarray:
 def effect_size_cmni(moments: Moments, layers: tuple[str, ...], widths: tuple[int, ...], *, hidden_only: bool = False) -> CMNIResult:
     """The scale-free variant: MNS from Cohen's d (frog vs none, toad vs none) instead of raw differences.
 
-    Its ``cmni`` is the mean over units of min(d_frog, d_toad) where both are > 0.
+    Its ``cmni`` is the mean over units of min(d_frog, d_toad) where both are > 0, each d capped
+    to [-D_CAP, D_CAP]; dead units add 0 (see the module docstring).
     """
     c, m, v = moments.count, moments.mean, moments.var
     d_frog = cohens_d_from_moments(m[FROG], m[NONE], v[FROG], v[NONE], c[FROG], c[NONE])
     d_toad = cohens_d_from_moments(m[TOAD], m[NONE], v[TOAD], v[NONE], c[TOAD], c[NONE])
     # A constant-but-shifted unit would give an infinite d; cap so one unit cannot dominate.
-    d_frog, d_toad = np.clip(d_frog, -1e6, 1e6), np.clip(d_toad, -1e6, 1e6)
+    d_frog, d_toad = np.clip(d_frog, -D_CAP, D_CAP), np.clip(d_toad, -D_CAP, D_CAP)
     if hidden_only:
         keep = sum(widths[:-1])
         d_frog, d_toad, layers, widths = d_frog[:keep], d_toad[:keep], layers[:-1], widths[:-1]
     return CMNIResult(tuple(layers), tuple(widths), d_frog, d_toad, mirror_scores(d_frog, d_toad), hidden_only)
 
 
-__all__ = ["CMNIResult", "cmni_from_means", "compute_cmni", "effect_size_cmni", "group_moments", "mirror_scores"]
+__all__ = ["D_CAP", "CMNIResult", "cmni_from_means", "compute_cmni", "effect_size_cmni", "group_moments", "mirror_scores"]

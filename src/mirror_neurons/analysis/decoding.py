@@ -1,22 +1,35 @@
 """Cross-decoding: does one linear read-out see both players' distress? (a population measure, ours)
 
-For a layer's activations, a logistic-regression probe (L2-regularised, fitted
-by Newton's method in NumPy) is trained to tell frog-distress states from
-no-distress states, on half of each group. It is tested within (the other half
-of frog vs the other half of none) and **across**: toad-distress vs the
-held-out none states. The reverse probe (trained on toad vs none, tested on
-frog vs none) is reported too. Scores are AUROC, which ignores the probe's
+For a layer's activations, a linear probe is trained to tell frog-distress
+states from no-distress states, on half of each group. It is tested within
+(the other half of frog vs the other half of none) and **across**: toad-distress
+vs the held-out none states. The reverse probe (trained on toad vs none, tested
+on frog vs none) is reported too. Scores are AUROC, which ignores the probe's
 threshold (a probe can rank correctly across players while its bias is off).
+
+The probe is ridge least squares on standardised features (``fit_ridge``, L2
+1e-2 per state): for two classes its direction is Fisher's discriminant, the
+same kind of linear read-out as a logistic regression (``fit_logistic``, kept
+for comparison), but the permuted-label refits below share one matrix
+factorisation: all of them are one solve with many right-hand sides, so 99
+permutations cost about what one logistic fit did.
+
+**Composition matching** (when the groups are matched, the default): the
+states drawn for each group follow the none group's stratum composition
+(energy x Frog's band x label; ``groups``), in training and test halves alike,
+so a probe cannot transfer through energy or position alone.
 
 Chance level: the probe is refitted with its training labels permuted
 ``n_permutations`` times; the cross AUROC of each is the null distribution,
-and p = (1 + #{null >= observed}) / (1 + n). A cross AUROC well above its null
-means a shared direction for "someone is in distress" in that layer. Note
-what this null is: a probe fitted to permuted labels is an essentially
-arbitrary read-out direction, so the null asks whether the frog-trained
-direction transfers better than arbitrary directions do. When distress shifts
-many units of a layer together, arbitrary directions transfer too and the null
-is wide; the test is then conservative, never liberal.
+and p = (1 + #{null >= observed}) / (1 + n), floor 1 / (1 + n). What this
+null is: a probe fitted to permuted labels is an essentially arbitrary read-out
+direction, so the null asks whether the frog-trained direction transfers better
+than arbitrary directions do. When distress shifts many units of a layer
+together, arbitrary directions transfer too and the null is wide; the test is
+then conservative, never liberal. Hence the **baselines** beside every trained
+layer (``pipeline``): the same probe on the raw input (the 100 integers; its
+transfer is what the symbols themselves share) and on the same layer of
+untrained networks of the same architecture.
 """
 
 from __future__ import annotations
@@ -27,6 +40,7 @@ import numpy as np
 
 from mirror_neurons.analysis.groups import Groups
 from mirror_neurons.analysis.stats import mann_whitney
+from mirror_neurons.errors import AnalysisError
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, iters: int = 30) -> np.ndarray:
@@ -48,6 +62,19 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, iters: int =
     return w
 
 
+def fit_ridge(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2) -> np.ndarray:
+    """Weights (features + 1, k) of ridge least squares of targets ``y`` (n,) or (n, k) on ``x`` (n, features).
+
+    The intercept (last row) is not penalised. Many target columns share one solve.
+    """
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    reg = np.full(xb.shape[1], l2 * len(x))
+    reg[-1] = 0.0
+    gram = np.einsum("nf,ng->fg", xb, xb) + np.diag(reg) + 1e-9 * np.eye(xb.shape[1])
+    y2 = y.reshape(len(y), -1).astype(np.float64)
+    return np.linalg.solve(gram, np.einsum("nf,nk->fk", xb, y2))
+
+
 def score(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.einsum("nf,f->n", x, w[:-1]) + w[-1]
 
@@ -66,6 +93,11 @@ class CrossDecoding:
     null_toad_to_frog: np.ndarray
 
     @property
+    def p_floor(self) -> float:
+        """The smallest p-value its permutations can give: 1 / (1 + n)."""
+        return 1.0 / (1 + len(self.null_frog_to_toad))
+
+    @property
     def p_frog_to_toad(self) -> float:
         return float((1 + np.sum(self.null_frog_to_toad >= self.frog_to_toad)) / (1 + len(self.null_frog_to_toad)))
 
@@ -74,48 +106,65 @@ class CrossDecoding:
         return float((1 + np.sum(self.null_toad_to_frog >= self.toad_to_frog)) / (1 + len(self.null_toad_to_frog)))
 
 
+def _halves(groups: Groups, rng: np.random.Generator, max_per_group: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) state indices of none, frog and toad; matched groups: each half in the none group's composition."""
+    for g in ("none", "frog", "toad"):
+        if len(groups.index(g)) < 2:
+            raise AnalysisError(f"scenario group {g!r} has fewer than 2 states; cross-decoding needs a train and a test half")
+    if not groups.matched:
+        out = []
+        for g in ("none", "frog", "toad"):
+            idx = rng.permutation(groups.index(g))[: 2 * max_per_group]
+            out.append((idx[: len(idx) // 2], idx[len(idx) // 2 :]))
+        return out
+    counts, pi = groups.cell_counts()[:3], groups.target()[0]
+    # the largest sample per group that every cell can supply at the none group's composition
+    m = min(2 * max_per_group, int(np.min(counts[:, pi > 0] / pi[pi > 0])))
+    take = np.floor(pi * m).astype(int)
+    out = []
+    for g in range(3):
+        train, test = [], []
+        for s, k in enumerate(take):
+            idx = rng.permutation(np.arange(groups.n)[groups.cells[g][s]])[:k]
+            train.append(idx[: k // 2])
+            test.append(idx[k // 2 :])
+        out.append((np.concatenate(train), np.concatenate(test)))
+    if min(len(t) for pair in out for t in pair) == 0:
+        raise AnalysisError("composition-matched cross-decoding drew no states for a group; use a larger test set or --paper-view")
+    return out
+
+
 def cross_decode(
-    a: np.ndarray, groups: Groups, rng: np.random.Generator, *, n_permutations: int = 20, max_per_group: int = 4000
+    a: np.ndarray, groups: Groups, rng: np.random.Generator, *, n_permutations: int = 99, max_per_group: int = 2000
 ) -> CrossDecoding:
     """Cross-decoding of one layer's activations ``a`` (n, units); see the module docstring."""
+    (none_tr, none_te), (frog_tr, frog_te), (toad_tr, toad_te) = (
+        (np.asarray(a[tr], np.float64), np.asarray(a[te], np.float64)) for tr, te in _halves(groups, rng, max_per_group)
+    )
 
-    def sample(g: str) -> np.ndarray:
-        idx = groups.index(g)
-        idx = rng.permutation(idx)[: 2 * max_per_group]
-        half = len(idx) // 2
-        return np.asarray(a[idx[:half]], np.float64), np.asarray(a[idx[half:]], np.float64)
-
-    (none_tr, none_te), (frog_tr, frog_te), (toad_tr, toad_te) = (sample(g) for g in ("none", "frog", "toad"))
-    for name, part in (("none", none_tr), ("frog", frog_tr), ("toad", toad_tr)):
-        if len(part) == 0:
-            from mirror_neurons.errors import AnalysisError
-
-            raise AnalysisError(f"scenario group {name!r} has fewer than 2 states; cross-decoding needs a train and a test half")
-
-    def probe(pos: np.ndarray, neg: np.ndarray, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def direction(pos: np.ndarray, neg: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The probe on pos vs neg (column 0) and on ``k`` permutations of its labels (columns 1..k)."""
         x = np.vstack([pos, neg])
         mu, sd = x.mean(0), x.std(0)
         sd = np.where(sd > 0, sd, 1.0)
-        y = np.r_[np.ones(len(pos)), np.zeros(len(neg))] if labels is None else labels
-        return fit_logistic((x - mu) / sd, y), mu, sd
+        y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+        targets = np.column_stack([y] + [rng.permutation(y) for _ in range(k)])
+        return fit_ridge((x - mu) / sd, targets), mu, sd
 
-    def test(fit, pos, neg) -> float:
+    def test(fit, pos, neg) -> np.ndarray:
+        """AUROC of every probe column on pos vs neg."""
         w, mu, sd = fit
-        return auroc(score(w, (pos - mu) / sd), score(w, (neg - mu) / sd))
+        sp, sn = ((z - mu) / sd @ w[:-1] + w[-1] for z in (pos, neg))
+        return mann_whitney(sp, sn).auroc
 
-    f_probe = probe(frog_tr, none_tr)
-    t_probe = probe(toad_tr, none_tr)
-    null_ft, null_tf = np.empty(n_permutations), np.empty(n_permutations)
-    for i in range(n_permutations):
-        yf = rng.permutation(np.r_[np.ones(len(frog_tr)), np.zeros(len(none_tr))])
-        yt = rng.permutation(np.r_[np.ones(len(toad_tr)), np.zeros(len(none_tr))])
-        null_ft[i] = test(probe(frog_tr, none_tr, yf), toad_te, none_te)
-        null_tf[i] = test(probe(toad_tr, none_tr, yt), frog_te, none_te)
+    f = direction(frog_tr, none_tr, n_permutations)
+    t = direction(toad_tr, none_tr, n_permutations)
+    f_cross, t_cross = test(f, toad_te, none_te), test(t, frog_te, none_te)
     return CrossDecoding(
-        within_frog=test(f_probe, frog_te, none_te),
-        frog_to_toad=test(f_probe, toad_te, none_te),
-        within_toad=test(t_probe, toad_te, none_te),
-        toad_to_frog=test(t_probe, frog_te, none_te),
-        null_frog_to_toad=null_ft,
-        null_toad_to_frog=null_tf,
+        within_frog=float(test((f[0][:, :1], f[1], f[2]), frog_te, none_te)[0]),
+        frog_to_toad=float(f_cross[0]),
+        within_toad=float(test((t[0][:, :1], t[1], t[2]), toad_te, none_te)[0]),
+        toad_to_frog=float(t_cross[0]),
+        null_frog_to_toad=f_cross[1:],
+        null_toad_to_frog=t_cross[1:],
     )

@@ -13,16 +13,36 @@ toad groups differ from "none" only in who shows distress. The alternative
 (``filtered=False``) uses the scenario code alone: frog = scenario 1,
 toad = scenario 2. An empty group is an error (``AnalysisError`` naming the
 group), never a silent zero.
+
+**Composition matching** (``match_composition``, the default of the analysis).
+The test set is balanced by action label, so the groups differ in more than
+distress: Frog stands at column >= 26 in about half of the toad states and an
+eighth of the none states, and energy is 0 in a quarter of the toad states
+against 43 % of the none states. Every state therefore gets a *stratum*: energy
+0 or > 0 (input 97) x Frog's column < 26 or >= 26 (``Split.frog_pos``) x action
+label, 16 strata (``stratum_name``). The **common support** is the strata in
+which none, frog and toad each hold at least ``min_count`` states. Each group
+is reweighted to the none group's composition over the common support: a state
+of group g in stratum s weighs ``pi_s / n(g, s)``, with ``pi_s`` the share of the
+supported none states in s (the "both" group likewise, over the supported strata
+it fills, renormalised). A group mean is then ``sum_s pi_s mean(g, s)``, and a
+contrast ``mean(frog) - mean(none) = sum_s pi_s (mean(frog, s) - mean(none, s))``,
+a stratum-weighted mean difference: a unit that only tracks energy, Frog's
+position band or the label has contrast 0 (tested). States outside the common
+support count in no measure; the strata dropped are named in a warning and
+their share is in the tables (``matched_share_*``), never silently.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from mirror_neurons.errors import AnalysisError
-from mirror_neurons.game.constants import PLAYERS, Scenario, Symbol
+from mirror_neurons.game.constants import OWN_ENERGY, PLAYERS, Action, Scenario, Symbol
 
 GROUPS = ("none", "frog", "toad", "both")
 """Group names in the order used by every (4, units) array of the analysis."""
@@ -38,12 +58,94 @@ _RULES = {
 }
 
 
+FROG_BAND = 26
+"""Frog's column that splits the position strata: < 26 and >= 26 (where the help rule starts)."""
+MIN_STRATUM_STATES = 20
+"""Default ``min_count``: a stratum enters the common support when none, frog and toad each hold this many states."""
+N_STRATA = 16
+
+
+def stratum_codes(x: np.ndarray, frog_pos: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """(n,) int16 stratum of each state: 8 * (energy > 0) + 4 * (Frog at column >= 26) + action label."""
+    energy = np.asarray(x)[:, OWN_ENERGY]
+    return (8 * (energy > 0) + 4 * (np.asarray(frog_pos) >= FROG_BAND) + np.asarray(label)).astype(np.int16)
+
+
+def stratum_name(code: int) -> str:
+    """'energy>0, Frog col>=26, help' for a stratum code."""
+    energy = "energy>0" if code & 8 else "energy=0"
+    band = f"Frog col>={FROG_BAND}" if code & 4 else f"Frog col<{FROG_BAND}"
+    return f"{energy}, {band}, {Action(code & 3).name.lower()}"
+
+
+@dataclass(frozen=True)
+class Composition:
+    """The common support of a composition-matched grouping and its target composition."""
+
+    codes: np.ndarray  # (S,) stratum codes of the common support
+    target: np.ndarray  # (4 groups, S) stratum weights of each group; rows sum to 1 (0 where a group lacks the stratum)
+    kept: np.ndarray  # (4,) share of each group's states inside the common support
+    min_count: int
+    dropped: tuple[str, ...]  # the strata left out, each with its counts per group
+
+
 @dataclass(frozen=True)
 class Groups:
-    """Membership of each state: ``label`` (n,) int8, the index into GROUPS, or -1 (in no group)."""
+    """Membership of each state: ``label`` (n,) int8, the index into GROUPS, or -1 (in no group).
+
+    ``stratum`` (n,) int16 is each state's index into ``composition.codes`` (-1: outside the
+    common support) when the groups are composition-matched (``match_composition``), else None.
+    """
 
     label: np.ndarray
     filtered: bool
+    stratum: np.ndarray | None = None
+    composition: Composition | None = None
+
+    @property
+    def matched(self) -> bool:
+        return self.composition is not None
+
+    @property
+    def n_strata(self) -> int:
+        return 1 if self.composition is None else len(self.composition.codes)
+
+    @cached_property
+    def cells(self) -> list[list[np.ndarray | slice]]:
+        """cells[g][s]: the states of group g in stratum s (one stratum, the whole group, when not matched).
+
+        A slice where those states are contiguous (``prepare_test`` orders by group, then stratum).
+        """
+        s = np.zeros(self.n, dtype=np.int16) if self.stratum is None else self.stratum
+        key = np.where((self.label >= 0) & (s >= 0), self.label.astype(np.int32) * N_STRATA + s, -1)
+        out = []
+        for g in range(len(GROUPS)):
+            row = []
+            for k in range(self.n_strata):
+                idx = np.flatnonzero(key == g * N_STRATA + k)
+                contiguous = len(idx) and idx[-1] - idx[0] + 1 == len(idx)
+                row.append(slice(int(idx[0]), int(idx[-1]) + 1) if contiguous else idx)
+            out.append(row)
+        return out
+
+    def cell_counts(self) -> np.ndarray:
+        """(4, S) number of states per group and stratum."""
+        size = lambda c: c.stop - c.start if isinstance(c, slice) else len(c)  # noqa: E731
+        return np.array([[size(c) for c in row] for row in self.cells], dtype=np.int64)
+
+    def target(self) -> np.ndarray:
+        """(4, S) stratum weights of each group (rows sum to 1); (4, 1) ones when not matched."""
+        return np.ones((len(GROUPS), 1)) if self.composition is None else self.composition.target
+
+    def state_weights(self) -> np.ndarray:
+        """(n,) weight of each state within its group (a group's weights sum to 1; 0 outside any cell)."""
+        w = np.zeros(self.n)
+        counts, target = self.cell_counts(), self.target()
+        for g, row in enumerate(self.cells):
+            for k, c in enumerate(row):
+                if counts[g, k]:
+                    w[c] = target[g, k] / counts[g, k]
+        return w
 
     @property
     def n(self) -> int:
@@ -78,13 +180,16 @@ class Groups:
                 out[g] = idx
         return out
 
-    def order(self) -> np.ndarray:
-        """A stable permutation that makes every group contiguous (none, frog, toad, both, then the rest)."""
-        key = np.where(self.label < 0, len(GROUPS), self.label)
-        return np.argsort(key, kind="stable")
-
     def take(self, index: np.ndarray) -> Groups:
-        return Groups(self.label[index], self.filtered)
+        stratum = None if self.stratum is None else self.stratum[index]
+        return Groups(self.label[index], self.filtered, stratum, self.composition)
+
+    def order(self) -> np.ndarray:
+        """A stable permutation that makes every group, and within it every stratum, contiguous (the rest last)."""
+        key = np.where(self.label < 0, len(GROUPS), self.label).astype(np.int32) * (N_STRATA + 1)
+        if self.stratum is not None:
+            key = key + np.where(self.stratum < 0, N_STRATA, self.stratum)
+        return np.argsort(key, kind="stable")
 
     def onehot(self, groups: tuple[str, ...] = GROUPS) -> np.ndarray:
         """(n, len(groups)) float32 membership matrix."""
@@ -109,6 +214,49 @@ def scenario_groups(x: np.ndarray, scenario: np.ndarray, *, filtered: bool = Tru
     label[toad] = GROUPS.index("toad")
     label[scenario == Scenario.BOTH] = GROUPS.index("both")
     return Groups(label=label, filtered=filtered)
+
+
+def match_composition(groups: Groups, codes: np.ndarray, *, min_count: int = MIN_STRATUM_STATES) -> Groups:
+    """``groups`` reweighted to the none group's composition over strata ``codes`` (n,) (see the module docstring).
+
+    Warns (naming them) when strata fall outside the common support; ``AnalysisError`` when none is left.
+    """
+    codes = np.asarray(codes)
+    if codes.shape != groups.label.shape:
+        raise AnalysisError(f"need one stratum code per state, got {codes.shape} for {groups.label.shape} states")
+    counts = np.zeros((len(GROUPS), N_STRATA), dtype=np.int64)
+    for g in range(len(GROUPS)):
+        counts[g] = np.bincount(codes[groups.label == g], minlength=N_STRATA)[:N_STRATA]
+    compared = counts[:3]  # none, frog, toad
+    support = np.flatnonzero((compared >= min_count).all(axis=0))
+    dropped = tuple(
+        f"{stratum_name(c)} (none {counts[0, c]}, frog {counts[1, c]}, toad {counts[2, c]})"
+        for c in range(N_STRATA) if compared[:, c].any() and c not in support
+    )  # fmt: skip
+    if len(support) == 0:
+        raise AnalysisError(
+            f"no stratum (energy x Frog's position band x label) holds at least {min_count} none, frog and toad states; "
+            f"the groups cannot be composition-matched: use a larger test set, a smaller min_stratum_states, or the "
+            f"paper's view (--paper-view)"
+        )
+    pi = counts[0, support] / counts[0, support].sum()
+    target = np.tile(pi, (len(GROUPS), 1))
+    both = counts[3, support] >= min_count
+    target[3] = np.where(both, pi, 0.0) / max(pi[both].sum(), 1e-300) if both.any() else 0.0
+    group_total = np.maximum(counts.sum(axis=1), 1)
+    kept = np.array([counts[g, support][target[g] > 0].sum() for g in range(len(GROUPS))]) / group_total
+    index = np.full(N_STRATA + 1, -1, dtype=np.int16)
+    index[support] = np.arange(len(support))
+    stratum = index[np.where((codes >= 0) & (codes < N_STRATA), codes, N_STRATA)]
+    if dropped:
+        warnings.warn(
+            f"composition matching: {len(dropped)} strata hold fewer than {min_count} states of none, frog or toad and "
+            f"are left out of every measure: {'; '.join(dropped)}; kept share of states: "
+            + ", ".join(f"{g} {k:.3f}" for g, k in zip(GROUPS, kept)),
+            stacklevel=2,
+        )
+    composition = Composition(support.astype(np.int16), target, kept, min_count, dropped)
+    return Groups(groups.label, groups.filtered, stratum, composition)
 
 
 def split_groups(split, *, filtered: bool = True) -> Groups:

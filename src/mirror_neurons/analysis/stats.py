@@ -23,6 +23,15 @@ array. Conventions:
   and AUROC = U / (n1 n2), the probability that a state of the first group has
   a larger activation than one of the second (ties count one half).
 * **Benjamini-Hochberg** q-values (step-up, monotone, capped at 1).
+* **Composition-matched groups** (``Groups.matched``, see ``groups``): every
+  moment is computed per cell (group x stratum, ``cell_moments``) and combined
+  with the group's stratum weights (``moments_from_cells``): the mean
+  ``sum_s w_s mean_s``, and central moments of the reweighted group about that
+  mean (so a group's variance includes the spread between its strata). A
+  contrast between two groups is the stratum-weighted mean difference, tested
+  by ``stratified_z`` (its standard error ``sqrt(sum_s pi_s^2 (v1_s/n1_s + v2_s/n2_s))``,
+  a normal test of the same difference the CMNI uses; with thousands of states
+  per group the normal limit is exact enough, and it costs one pass).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy import special
 
 from mirror_neurons.analysis.groups import GROUPS, Groups
@@ -50,12 +60,110 @@ class Moments:
         return {"mean": self.mean[i], "var": self.var[i], "skew": self.skew[i], "kurt": self.kurt[i]}
 
 
+@dataclass(frozen=True)
+class CellMoments:
+    """Moments per group (GROUPS order) and stratum (``Groups.cells``); population (ddof 0) estimators."""
+
+    count: np.ndarray  # (4, S) int64
+    target: np.ndarray  # (4, S) each group's stratum weights (rows sum to 1)
+    mean: np.ndarray  # (4, S, units) float64; 0 in an empty cell
+    var: np.ndarray  # (4, S, units)
+    m3: np.ndarray | None = None  # (4, S, units) third and fourth central moments (``higher``)
+    m4: np.ndarray | None = None
+    cov: np.ndarray | None = None  # (4, S, units, units) covariance of none, frog and toad cells (``cov``); both: 0
+
+    @property
+    def pi(self) -> np.ndarray:
+        """(S,) the none group's composition: the weights of every contrast."""
+        return self.target[0]
+
+
+def cell_moments(a: np.ndarray, groups: Groups, *, higher: bool = False, cov: bool = False) -> CellMoments:
+    """Moments of ``a`` (n, units) in every cell of ``groups`` (float64 accumulators over float32 data)."""
+    cells = groups.cells
+    n_g, n_s, u = len(GROUPS), groups.n_strata, a.shape[1]
+    count = np.zeros((n_g, n_s), dtype=np.int64)
+    mean, var = np.zeros((n_g, n_s, u)), np.zeros((n_g, n_s, u))
+    m3 = np.zeros((n_g, n_s, u)) if higher else None
+    m4 = np.zeros((n_g, n_s, u)) if higher else None
+    cv = np.zeros((n_g, n_s, u, u)) if cov else None
+    for g in range(n_g):
+        for k in range(n_s):
+            x = np.asarray(a[cells[g][k]], dtype=np.float32)
+            n = len(x)
+            count[g, k] = n
+            if n == 0:
+                continue
+            mu = x.sum(axis=0, dtype=np.float64) / n
+            d = x - mu.astype(np.float32)
+            dm = d.sum(axis=0, dtype=np.float64) / n  # float32 rounding of the centre, corrected below
+            mean[g, k] = mu + dm
+            var[g, k] = np.einsum("ij,ij->j", d, d, dtype=np.float64) / n - dm**2
+            if higher:
+                d64 = d.astype(np.float64) - dm
+                d2 = d64 * d64
+                m3[g, k] = np.einsum("ij,ij->j", d2, d64) / n
+                m4[g, k] = np.einsum("ij,ij->j", d2, d2) / n
+            if cov and g < 3:
+                # torch's matmul (its own thread setting: one per analysis worker), not NumPy's BLAS, whose
+                # threads stall for tens of ms on a busy machine at this size
+                dt = torch.from_numpy(d)
+                cv[g, k] = (dt.T @ dt).numpy().astype(np.float64) / n - np.outer(dm, dm)
+    return CellMoments(count, groups.target(), mean, np.maximum(var, 0.0), m3, m4, cv)
+
+
+def moments_from_cells(cm: CellMoments) -> Moments:
+    """Each group's moments as the mixture of its cells with the group's stratum weights."""
+    w = np.where(cm.count > 0, cm.target, 0.0)[:, :, None]  # (4, S, 1)
+    mean = (w * cm.mean).sum(axis=1)
+    delta = cm.mean - mean[:, None, :]
+    var = (w * (cm.var + delta**2)).sum(axis=1)
+    skew = kurt = np.full_like(mean, np.nan)
+    if cm.m3 is not None:
+        m3 = (w * (cm.m3 + 3 * cm.var * delta + delta**3)).sum(axis=1)
+        m4 = (w * (cm.m4 + 4 * cm.m3 * delta + 6 * cm.var * delta**2 + delta**4)).sum(axis=1)
+        const = var <= (np.finfo(np.float64).resolution * np.abs(mean)) ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            skew = np.where(const, np.nan, m3 / var**1.5)
+            kurt = np.where(const, np.nan, m4 / var**2 - 3.0)
+    count = np.where(cm.target > 0, cm.count, 0).sum(axis=1)
+    empty = count == 0
+    mean[empty], var[empty] = np.nan, np.nan
+    return Moments(count=count, mean=mean, var=var, skew=skew, kurt=kurt)
+
+
+def stratified_difference(cm: CellMoments, g1: int, g2: int) -> tuple[np.ndarray, np.ndarray]:
+    """(difference, standard error), (units,) each: ``sum_s pi_s (mean(g1, s) - mean(g2, s))`` and its sd."""
+    pi = cm.pi[:, None]
+    n1, n2 = np.maximum(cm.count[g1], 1)[:, None], np.maximum(cm.count[g2], 1)[:, None]
+    diff = (pi * (cm.mean[g1] - cm.mean[g2])).sum(axis=0)
+    se = np.sqrt((pi**2 * (cm.var[g1] / n1 + cm.var[g2] / n2)).sum(axis=0))
+    return diff, se
+
+
+def stratified_z(cm: CellMoments, g1: int, g2: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided p-values (greater, less), (units,) each, of the stratified difference of g1 over g2.
+
+    Normal test of ``stratified_difference``. A unit constant in every cell (standard error 0) gets
+    p = 1 both ways if the difference is 0, else 0 in the difference's direction and 1 in the other.
+    """
+    diff, se = stratified_difference(cm, g1, g2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = diff / se
+    p_greater = np.where(se > 0, special.ndtr(-z), np.where(diff > 0, 0.0, 1.0))
+    p_less = np.where(se > 0, special.ndtr(z), np.where(diff < 0, 0.0, 1.0))
+    return p_greater, p_less
+
+
 def group_moments(a: np.ndarray, groups: Groups, require: tuple[str, ...] = GROUPS, *, higher: bool = True) -> Moments:
     """Mean, population variance, skewness and excess kurtosis of ``a`` (n, units) per group.
 
     ``higher=False`` skips skewness and kurtosis (left NaN): half the passes, for CMNI-only tables.
+    Composition-matched groups: the moments of each group reweighted to its target composition.
     """
     groups.require(*require)
+    if groups.matched:
+        return moments_from_cells(cell_moments(a, groups, higher=higher))
     u = a.shape[1]
     out = {k: np.full((len(GROUPS), u), np.nan) for k in ("mean", "var", "skew", "kurt")}
     count = np.zeros(len(GROUPS), dtype=np.int64)
@@ -93,7 +201,7 @@ def group_histograms(a: np.ndarray, groups: Groups, *, bins: int = 32) -> np.nda
 
     The bins of a unit span its range over all states that belong to a group, so
     every group of a unit is binned the same way. A constant unit puts everything
-    in bin 0. The bin index, the unit's offset and the group's offset are formed
+    in bin 0. Composition-matched groups give weighted counts (floats summing to the group's size). The bin index, the unit's offset and the group's offset are formed
     in float32 (exact: all below 2**24) so the pass over (n, units) stays cheap.
     """
     u = a.shape[1]
@@ -103,14 +211,17 @@ def group_histograms(a: np.ndarray, groups: Groups, *, bins: int = 32) -> np.nda
     hi = np.max([p.max(axis=0) if len(p) else np.full(u, -np.inf, np.float32) for p in parts], axis=0)
     scale = np.where(hi > lo, bins / np.where(hi > lo, hi - lo, 1.0), 0.0).astype(np.float32)
     unit_offset = (np.arange(u) * bins).astype(np.float32)
-    counts = np.zeros((len(GROUPS), u * bins), dtype=np.int64)
+    # composition-matched groups: each state counts with its weight, scaled so a group's weights sum to its size
+    weights = groups.state_weights() if groups.matched else None
+    counts = np.zeros((len(GROUPS), u * bins), dtype=np.int64 if weights is None else np.float64)
     for i, x in enumerate(parts):
         if len(x) == 0:
             continue
         key = (x - lo) * scale
         np.minimum(key, np.float32(bins - 1), out=key)
         key += unit_offset
-        counts[i] = np.bincount(key.astype(np.int32).ravel(), minlength=u * bins)
+        w = None if weights is None else np.repeat(weights[sl[GROUPS[i]]] * len(x), u)
+        counts[i] = np.bincount(key.astype(np.int32).ravel(), weights=w, minlength=u * bins)
     return counts.reshape(len(GROUPS), u, bins)
 
 

@@ -13,6 +13,13 @@ and AUROC beside every p-value.
   mirror p-values, the anti-mirror p-values and the 2 x units per-contrast
   p-values (q_mirror, q_anti, q_frog / q_toad).
 
+**Composition-matched groups** (the analysis's default, ``groups.match_composition``):
+each contrast is the stratum-weighted mean difference, tested by a normal test
+of that difference (``stats.stratified_z``), and d is Cohen's d of the
+reweighted groups, the same d as the primary index. AUROC needs ranks within
+strata and is not computed there (NaN); the paper's view (unmatched groups)
+keeps the Mann-Whitney tests and AUROC.
+
 A contrast *responds* when its q < alpha AND |d| >= min_effect (default 0.2,
 Cohen's "small"): with tens of thousands of test states per group, tiny shifts
 are significant, and a class should mean a visible response. Classes, first
@@ -45,7 +52,16 @@ import numpy as np
 
 from mirror_neurons.analysis.circuits import kernel_zscores, strong_inputs
 from mirror_neurons.analysis.groups import Groups
-from mirror_neurons.analysis.stats import benjamini_hochberg, cohens_d, mann_whitney
+from mirror_neurons.analysis.stats import (
+    CellMoments,
+    benjamini_hochberg,
+    cell_moments,
+    cohens_d,
+    cohens_d_from_moments,
+    mann_whitney,
+    moments_from_cells,
+    stratified_z,
+)
 from mirror_neurons.train.model import MLP
 
 CLASSES = ("mirror", "anti-mirror", "differentiating", "mixed", "other")
@@ -80,8 +96,10 @@ class UnitTests:
         return asdict(self)
 
 
-def unit_tests(a: np.ndarray, groups: Groups) -> UnitTests:
-    """Rank tests, effect sizes and BH q-values for activations ``a`` (n, units)."""
+def unit_tests(a: np.ndarray, groups: Groups, cells: CellMoments | None = None) -> UnitTests:
+    """Tests, effect sizes and BH q-values for activations ``a`` (n, units) (``cells``: their cell moments, if at hand)."""
+    if groups.matched:
+        return _matched_tests(cells if cells is not None else cell_moments(a, groups), groups)
     none, frog, toad = (a[groups.index(g)] for g in ("none", "frog", "toad"))
     tf, tt, ft = mann_whitney(frog, none), mann_whitney(toad, none), mann_whitney(frog, toad)
     p_ft = np.minimum(1.0, 2 * np.minimum(ft.p_greater, ft.p_less))
@@ -112,6 +130,31 @@ def unit_tests(a: np.ndarray, groups: Groups) -> UnitTests:
         d_frog_vs_toad=cohens_d(frog, toad),
         auroc_frog_vs_toad=ft.auroc,
     )
+
+
+def _matched_tests(cm: CellMoments, groups: Groups) -> UnitTests:
+    """``unit_tests`` for composition-matched groups: stratified normal tests and reweighted Cohen's d."""
+    groups.require("none", "frog", "toad")
+    m = moments_from_cells(cm)
+
+    def d(g1: int, g2: int) -> np.ndarray:
+        return cohens_d_from_moments(m.mean[g1], m.mean[g2], m.var[g1], m.var[g2], m.count[g1], m.count[g2])
+
+    up_f, down_f = stratified_z(cm, 1, 0)
+    up_t, down_t = stratified_z(cm, 2, 0)
+    up_ft, down_ft = stratified_z(cm, 1, 2)
+    p_ft = np.minimum(1.0, 2 * np.minimum(up_ft, down_ft))
+    p_mirror, p_anti = np.maximum(up_f, up_t), np.maximum(down_f, down_t)
+    p_frog = np.minimum(1.0, 2 * np.minimum(up_f, down_f))
+    p_toad = np.minimum(1.0, 2 * np.minimum(up_t, down_t))
+    q_contrast = benjamini_hochberg(np.stack([p_frog, p_toad]))
+    nan = np.full(len(p_frog), np.nan)
+    return UnitTests(
+        p_up_frog=up_f, p_down_frog=down_f, p_up_toad=up_t, p_down_toad=down_t, d_frog=d(1, 0), d_toad=d(2, 0),
+        auroc_frog=nan, auroc_toad=nan, p_mirror=p_mirror, p_anti=p_anti, q_mirror=benjamini_hochberg(p_mirror),
+        q_anti=benjamini_hochberg(p_anti), p_frog=p_frog, p_toad=p_toad, q_frog=q_contrast[0], q_toad=q_contrast[1],
+        p_frog_vs_toad=p_ft, q_frog_vs_toad=benjamini_hochberg(p_ft), d_frog_vs_toad=d(1, 2), auroc_frog_vs_toad=nan,
+    )  # fmt: skip
 
 
 def response_classes(t: UnitTests, *, alpha: float = 0.05, min_effect: float = 0.2) -> np.ndarray:
