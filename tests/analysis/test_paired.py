@@ -108,3 +108,25 @@ def test_analyze_run_writes_the_paired_results(tmp_path):
         assert change == pytest.approx(by_epoch[4] - by_epoch[0])
     record = json.loads((out / "paired.json").read_text())
     assert record["configurations"][0]["verdict"] == "fewer than 10 seeds (3): not established"
+
+
+RISE = [0.05 + 0.001 * i for i in range(10)]
+
+
+@pytest.mark.parametrize(
+    "tables, verdict, decided",
+    [
+        ((table(RISE, prefix="r"), table([0.0] * 10, labels="toad_blind", prefix="b")), "yes",
+         "paired test against initialisation and the Toad-blind training null"),
+        ((table(RISE, prefix="r"), table(RISE, labels="toad_blind", prefix="b")), "not about the partner",
+         "paired test against initialisation; Toad-blind training null"),
+        ((table([0.03, -0.03, 0.02, -0.02, 0.01, -0.01, 0.04, -0.04, 0.005, -0.005]),), "no", "paired test against initialisation"),
+        ((table(RISE[:9]),), "not established", "none"),
+    ],
+    ids=["rise-beyond-toad-blind", "rise-as-under-toad-blind", "no-rise", "too-few-seeds"],
+)
+def test_the_answer_and_the_control_that_decided_it(tables, verdict, decided):
+    _, tests, nulls = paired.paired_tables(merge(*tables))
+    a = paired.answer(tests, nulls)
+    assert a["verdict"] == verdict and a["decided_by"] == decided
+    assert a["headline"]

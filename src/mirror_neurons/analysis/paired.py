@@ -202,6 +202,71 @@ def null_comparisons(pairs: list[dict], measure: str = MEASURES[0]) -> list[dict
     return out
 
 
+MEASURE_NAMES = {"cmni_effect_size": "the scale-free mirror index", "cmni": "raw CMNI", "n_mirror": "the number of mirror units"}
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def answer(tests: list[ConfigTest], nulls: list[dict]) -> dict:
+    """The run's answer to "did training make mirror units?", with its evidence and the control that decided it.
+
+    The question is asked of the *case configuration*: among configurations trained on the rule's
+    labels with at least ``MIN_SEEDS`` models, the one with the most competent trained checkpoints
+    (ties: the most models). Its paired test on the primary measure decides whether training moved
+    the index; the Toad-blind comparison decides whether what moved is about the partner.
+    """
+    primary = MEASURES[0]
+    candidates = [t for t in tests if t.measure == primary and t.labels == "rule" and t.n_models >= MIN_SEEDS]
+    if not candidates:
+        return {"verdict": "not established", "decided_by": "none",
+                "headline": (f"Not established: no configuration has {MIN_SEEDS} or more seeds trained on the rule's labels "
+                             f"with epoch-0 checkpoints, so training cannot be tested against initialisation at model level."),
+                "evidence": [], "configuration": None}
+    case = max(candidates, key=lambda t: (t.n_competent, t.n_models))
+    same = {t.measure: t for t in tests if t.configuration == case.configuration}
+    blind = [r for r in nulls if r["null"] == "toad_blind" and r["measure"] == primary]
+    name = MEASURE_NAMES[primary]
+    evidence = [
+        f"{name.capitalize()} of the {case.n_models} models ({case.n_competent} competent): {_fmt(case.mean_init)} at "
+        f"initialisation, {_fmt(case.mean_trained)} trained; mean change {_fmt(case.mean_change)} "
+        f"(95 % BCa interval {_fmt(case.ci_low)} to {_fmt(case.ci_high)}, d_z {_fmt(case.d_z, 2)}), one-sided Wilcoxon "
+        f"p = {_fmt(case.p_value, 4)} (floor {_fmt(case.p_floor, 4)}).",
+    ]
+    raw = same.get("cmni")
+    if raw is not None and raw.p_value is not None:
+        evidence.append(f"Raw CMNI (the paper's index, not scale-free): {_fmt(raw.mean_init)} -> {_fmt(raw.mean_trained)}, "
+                        f"p = {_fmt(raw.p_value, 4)}; it is not scale-free, so it moves with the size of activations, which training changes.")
+    for r in blind:
+        if r["p_value"] is not None:
+            evidence.append(f"Networks of the same architecture trained on Toad-blind labels ({r['n_null']} seeds) changed it by "
+                            f"{_fmt(r['mean_change_null'])} on average against {_fmt(r['mean_change_rule'])} under the rule; "
+                            f"one-sided Mann-Whitney (rule larger) p = {_fmt(r['p_value'], 4)} (floor {_fmt(r['p_floor'], 6)}).")
+    if case.p_value is None:
+        verdict, decided, headline = "not established", "paired test against initialisation", case.verdict
+    elif case.p_value < ALPHA and case.ci_low > 0:
+        about_partner = [r for r in blind if r["p_value"] is not None and r["p_value"] < ALPHA]
+        if about_partner:
+            verdict, decided = "yes", "paired test against initialisation and the Toad-blind training null"
+            headline = (f"Yes: training raised {name} over each network's own initialisation, and more than training on "
+                        f"Toad-blind labels did, so the rise is tied to the partner's distress.")
+        else:
+            verdict, decided = "not about the partner" if blind else "yes, partner not tested", (
+                "paired test against initialisation; Toad-blind training null" if blind else "paired test against initialisation")
+            headline = (f"Training raised {name} over each network's own initialisation, but not more than training on "
+                        f"Toad-blind labels did: the rise is not shown to be about the partner." if blind else
+                        f"Training raised {name} over each network's own initialisation; no Toad-blind null was trained, so "
+                        f"whether the rise is about the partner is not established.")
+    else:
+        verdict, decided = "no", "paired test against initialisation"
+        headline = (f"No: in {case.n_models} competent-recipe networks, training did not raise {name} above each network's own "
+                    f"initialisation (mean change {_fmt(case.mean_change)}, one-sided p = {_fmt(case.p_value, 3)}, whose floor "
+                    f"{_fmt(case.p_floor, 4)} could have reached significance).")
+    return {"verdict": verdict, "decided_by": decided, "headline": headline, "evidence": evidence,
+            "configuration": case.configuration, "measure": primary}
+
+
 def paired_tables(checkpoints: dict[str, list], *, seed: int = 0) -> tuple[list[dict], list[ConfigTest], list[dict]]:
     """(per-model pairs, per-configuration tests, training-null comparisons) of an analysis table."""
     pairs = model_pairs(checkpoints)
@@ -230,6 +295,7 @@ def write_paired(analysis_dir: str | Path, *, seed: int = 0) -> Path:
         "models_without_init": n_models - len(pairs),
         "configurations": [_clean(asdict(t)) for t in tests],
         "training_nulls": [_clean(r) for r in nulls],
+        "answer": answer(tests, nulls),
     }
     atomic.write_text(analysis_dir / PAIRED_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
     return analysis_dir / PAIRED_FILE
