@@ -260,7 +260,8 @@ def answer(tests: list[ConfigTest], nulls: list[dict]) -> dict:
                         f"whether the rise is about the partner is not established.")
     else:
         verdict, decided = "no", "paired test against initialisation"
-        headline = (f"No: in {case.n_models} competent-recipe networks, training did not raise {name} above each network's own "
+        headline = (f"No: in the {case.n_models} networks of the case configuration ({case.n_competent} competent), training did "
+                    f"not raise {name} above each network's own "
                     f"initialisation (mean change {_fmt(case.mean_change)}, one-sided p = {_fmt(case.p_value, 3)}, whose floor "
                     f"{_fmt(case.p_floor, 4)} could have reached significance).")
     return {"verdict": verdict, "decided_by": decided, "headline": headline, "evidence": evidence,
@@ -299,6 +300,15 @@ def write_paired(analysis_dir: str | Path, *, seed: int = 0) -> Path:
     }
     atomic.write_text(analysis_dir / PAIRED_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
     return analysis_dir / PAIRED_FILE
+
+
+def answer_summary(analysis_dir: str | Path) -> str:
+    """One paragraph for the terminal: the answer of ``paired.json`` and the control that decided it."""
+    path = Path(analysis_dir) / PAIRED_FILE
+    if not path.is_file():
+        return f"no {PAIRED_FILE} in {analysis_dir}: the model-level paired test has not run"
+    a = json.loads(path.read_text())["answer"]
+    return f"Did training make mirror units? {a['headline']} (decided by: {a['decided_by']})"
 
 
 def _clean(d: dict) -> dict:
