@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,13 +55,13 @@ def alive(pgid: int) -> list[int]:
     return [pid for pid, state in group(pgid) if state != "Z"]
 
 
-def kill_when_workers_run(cmd: list[str], cwd: Path, n_procs: int, ready: Path | None = None, timeout: float = 120) -> None:
+def kill_when_workers_run(cmd: list[str], cwd: Path, n_procs: int, ready: Callable[[], bool] | None = None, timeout: float = 120) -> None:
     """Start ``cmd`` in its own process group, kill -9 its driver once ``n_procs`` processes run
-    (and ``ready`` exists), then require that none is left after 5 s."""
+    (and ``ready()``: the workers are at work), then require that none is left after 5 s."""
     proc = subprocess.Popen(cmd, cwd=cwd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + timeout
-        while len(alive(proc.pid)) < n_procs or (ready is not None and not ready.exists()):
+        while len(alive(proc.pid)) < n_procs or (ready is not None and not ready()):
             assert proc.poll() is None, f"ended before its workers started: {proc.stderr.read().decode()[-2000:]}"
             assert time.monotonic() < deadline, f"workers never started: {group(proc.pid)}"
             time.sleep(0.2)
@@ -76,7 +77,7 @@ def kill_when_workers_run(cmd: list[str], cwd: Path, n_procs: int, ready: Path |
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("orphans") / "data"
-    result = CliRunner().invoke(app, ["data", "--states", "3000", "--workers", "1", "--out", str(out)])
+    result = CliRunner().invoke(app, ["data", "--states", "12000", "--workers", "1", "--out", str(out)])  # the analysis needs its groups
     assert result.exit_code == 0, result.output
     return out
 
@@ -87,7 +88,7 @@ def test_kill_9_of_sweep_with_workers_leaves_no_process(small_data, tmp_path):
     models = tmp_path / "run" / "models"
     cmd = [*CLI, "sweep", "s.toml", "--data", str(small_data), "--out", "run", "--workers", "2"]
     # driver, resource tracker, fork server and two workers; a state file: they train
-    kill_when_workers_run(cmd, tmp_path, 5, ready=models)
+    kill_when_workers_run(cmd, tmp_path, 5, ready=models.exists)
     before = sorted(models.rglob("state-e*"))
     time.sleep(2)
     assert sorted(models.rglob("state-e*")) == before  # nobody writes into the folder any more
@@ -109,10 +110,12 @@ def test_kill_9_of_analyze_with_workers_leaves_no_process(small_data, tmp_path):
     assert result.exit_code == 0, result.output
     json_path = sorted(run.glob("models/*/*_epoch-*.json"))[-1]
     for i in range(200):  # enough checkpoints to keep two workers busy for a while
+        (run / "models" / f"copy{i:03d}").mkdir()
         for suffix in (".safetensors", ".json"):
-            shutil.copy(json_path.with_suffix(suffix), run / "models" / f"copy{i:03d}{suffix}")
-    cmd = [*CLI, "analyze", str(run), "--data", str(small_data), "--workers", "2"]
-    kill_when_workers_run(cmd, tmp_path, 4)  # driver, resource tracker and two workers
+            shutil.copy(json_path.with_suffix(suffix), run / "models" / f"copy{i:03d}")
+    cmd = [*CLI, "analyze", str(run), "--data", str(small_data), "--workers", "2", "--no-controls"]
+    # driver, resource tracker and two workers, past their start: a part file of results is written
+    kill_when_workers_run(cmd, tmp_path, 4, ready=lambda: any((run / "analysis" / "parts").glob("*.checkpoints.parquet")))
 
 
 def test_a_second_writer_is_refused_and_a_dead_holders_lock_is_free(tmp_path):
