@@ -46,7 +46,7 @@ def edit_state(run, **fields):
     [
         ({"tensors": "../../../../../etc/passwd"}, "names the file '../../../../../etc/passwd', outside its model folder"),
         ({"checkpoints": ["../../x"]}, "outside its model folder"),
-        ({"epoch": "seven"}, "epoch = 'seven' is not a int"),
+        ({"epoch": "seven"}, "epoch = 'seven' is not an integer"),
         ({"history": {}}, "history = {} is not a list"),
         ({"best_val_loss": "low"}, "best_val_loss = 'low'"),
         ({"status": "done"}, "status 'done' is unknown"),
