@@ -125,11 +125,13 @@ def test_detection_table_counts_models_and_wilson_intervals():
     assert row["lo"] < 0.75 < row["hi"]
 
 
-def test_checkpoint_table_rates_every_p_column():
-    rows = [{"kind": "mirror", "effect": 1.0, "count": 2, "cmni": 0.1, "cmni_effect_size": 0.2, "n_mirror": 2, "p_random_init": p}
-            for p in (0.01, 0.2)]
-    (r,) = P.checkpoint_table(rows)
-    assert r["p_random_init<alpha"] == 0.5 and r["n"] == 2 and r["cmni"] == pytest.approx(0.1)
+def test_checkpoint_table_rates_every_p_column_and_pairs_with_effect_zero():
+    rows = [{"kind": "mirror", "effect": e, "count": 2, "model_id": m, "rep": 0, "cmni": c, "cmni_effect_size": 0.2, "n_mirror": 2,
+             "p_random_init": p} for m, e, c, p in [("a", 0.0, 0.1, 0.3), ("b", 0.0, 0.2, 0.3), ("a", 1.0, 0.4, 0.01), ("b", 1.0, 0.3, 0.2)]]
+    table = {r["effect"]: r for r in P.checkpoint_table(rows)}
+    assert table[1.0]["p_random_init<alpha"] == 0.5 and table[1.0]["n"] == 2 and table[1.0]["cmni"] == pytest.approx(0.35)
+    assert table[1.0]["delta.cmni"] == pytest.approx(0.2)  # (0.3 + 0.1) / 2, each model against its own noise plant
+    assert table[0.0]["delta.cmni"] == 0.0 and table[0.0]["p_random_init<alpha"] == 0.0
 
 
 def test_bad_plants_are_refused(checkpoint):

@@ -393,33 +393,44 @@ def detection_table(units: Sequence[Mapping], alpha: float = 0.05, confidence: f
 
 
 def checkpoint_table(rows: Sequence[Mapping], alpha: float = 0.05, confidence: float = 0.95) -> list[dict]:
-    """Per (kind, effect, count): mean checkpoint-level measures of the planted networks and how often each p < alpha.
+    """Per (kind, effect): mean checkpoint-level measures of the planted networks and how often each p < alpha.
 
-    Every numeric ``cmni*`` and ``n_mirror`` column is averaged; every ``p_*``
-    column gets a rate of p < alpha with its Wilson interval, so new
-    checkpoint-level tests are picked up without changing this module.
+    Every ``cmni``, ``cmni_effect_size*`` and ``n_mirror`` column is averaged
+    (``count``: the mean number of units planted together), and also given as
+    ``delta.<column>``: the mean paired change from the effect-0 analysis of the
+    same model, replicate and count (pure-noise units of the same number, so
+    the architecture is the same). Every ``p_*`` column gets a rate of p < alpha
+    with its Wilson interval, so new checkpoint-level tests are picked up
+    without changing this module.
     """
     if not rows:
         return []
     cols = _columns(rows)
-    counts = cols["count"].astype(int) if "count" in cols else np.ones(len(rows), dtype=int)
-    means = [c for c in cols if c in ("cmni", "cmni_effect_size", "n_mirror") or c.startswith("cmni_effect")]
+    n = len(rows)
+    num = lambda c: np.array([np.nan if v is None else v for v in cols[c]], dtype=float)  # noqa: E731
+    counts = num("count") if "count" in cols else np.ones(n)
+    means = [c for c in cols if c in ("cmni", "cmni_effect_size", "n_mirror") or c.startswith("cmni_effect_size")]
+    means = [c for c in means if all(isinstance(v, (int, float)) or v is None for v in cols[c])]
     tests = sorted(c for c in cols if c.startswith("p_") and all(isinstance(v, (int, float)) or v is None for v in cols[c]))
+    pair = [tuple(str(cols[k][i]) if k in cols else "" for k in ("kind", "model_id", "rep", "count")) for i in range(n)]
+    effects = cols["effect"].astype(float)
+    zero = {pair[i]: i for i in range(n) if effects[i] == 0}
     out = []
     for kind, effect, cell in _cells(cols):
-        for count in sorted(set(counts[cell].tolist())):
-            sel = cell & (counts == count)
-            r: dict = {"kind": kind, "effect": effect, "count": int(count), "n": int(sel.sum())}
-            for c in means:
-                r[c] = float(np.nanmean(np.array([np.nan if v is None else v for v in cols[c][sel]], dtype=float)))
-            for c in tests:
-                v = np.array([np.nan if x is None else x for x in cols[c][sel]], dtype=float)
-                v = v[np.isfinite(v)]
-                k = int((v < alpha).sum())
-                lo, hi = wilson_interval(k, len(v), confidence)
-                r[f"{c}<alpha"] = k / len(v) if len(v) else float("nan")
-                r[f"{c}<alpha.lo"], r[f"{c}<alpha.hi"] = float(lo), float(hi)
-            out.append(r)
+        r: dict = {"kind": kind, "effect": effect, "count": float(np.mean(counts[cell])), "n": int(cell.sum())}
+        for c in means:
+            v = num(c)
+            r[c] = float(np.nanmean(v[cell]))
+            paired = [v[i] - v[zero[pair[i]]] for i in np.flatnonzero(cell) if pair[i] in zero]
+            r[f"delta.{c}"] = float(np.nanmean(paired)) if paired else float("nan")
+        for c in tests:
+            v = num(c)[cell]
+            v = v[np.isfinite(v)]
+            k = int((v < alpha).sum())
+            lo, hi = wilson_interval(k, len(v), confidence)
+            r[f"{c}<alpha"] = k / len(v) if len(v) else float("nan")
+            r[f"{c}<alpha.lo"], r[f"{c}<alpha.hi"] = float(lo), float(hi)
+        out.append(r)
     return out
 
 
