@@ -51,8 +51,18 @@ def test_pettingzoo_seed_tests():
 
 
 def test_pettingzoo_render_test(capsys):
-    render_test(lambda render_mode=None: game.env(render_mode=render_mode, **SHORT))
+    render_test(lambda render_mode=None: game.env(render_mode=render_mode, **SHORT))  # every mode, rgb_array's shape too
     assert "players |" in capsys.readouterr().out  # "human" printed the picture
+
+
+def test_pettingzoo_rgb_array_is_the_renderers_image_of_the_game():
+    from mirror_neurons.game.render import render_rgb
+
+    for env in (game.env(render_mode="rgb_array", **SHORT), game.parallel_env(render_mode="rgb_array", **SHORT)):
+        env.reset(seed=3)
+        image = env.render()
+        assert image.shape == (64, 512, 3) and image.dtype == np.uint8
+        np.testing.assert_array_equal(image, render_rgb(GameBatch(GameConfig(**SHORT), 3, [0])))
 
 
 def test_pettingzoo_max_cycles_test():
@@ -161,7 +171,7 @@ def test_bad_input_is_named():
     with pytest.raises(ConfigError, match="seed"):
         env.reset(seed=-1)
     with pytest.raises(ConfigError, match="render_mode"):
-        game.env(render_mode="rgb_array")
+        game.env(render_mode="rgb")
 
 
 def test_observation_space_bounds_hold_over_a_long_game_with_toad_distress_codes():
@@ -231,7 +241,7 @@ def test_parallel_missing_action_and_step_after_end():
 
 def test_gymnasium_registered_and_passes_check_env():
     assert game.ENV_ID in gym.registry
-    for mode in (None, "ansi"):
+    for mode in (None, "ansi", "rgb_array"):
         env = gym.make(game.ENV_ID, max_turns=30, render_mode=mode)
         check_env(env.unwrapped, skip_render_check=False)
 

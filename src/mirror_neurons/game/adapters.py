@@ -15,7 +15,8 @@ import secrets
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from gymnasium import spaces
+from gymnasium import error as gym_error
+from gymnasium import logger, spaces
 
 from mirror_neurons.errors import ConfigError, GameError
 from mirror_neurons.game.config import GameConfig
@@ -30,10 +31,12 @@ from mirror_neurons.game.constants import (
     PLAYERS,
     STATE_SIZE,
     WIDTH,
+    Action,
     Player,
     Symbol,
 )
 from mirror_neurons.game.policies import PUBLISHED_PROBS, random_action
+from mirror_neurons.game.render import render, render_rgb
 from mirror_neurons.game.rules import Game
 
 AGENTS = ("frog", "toad")
@@ -41,6 +44,39 @@ AGENTS = ("frog", "toad")
 
 REWARD_MODES = ("score", "team")
 """``score``: the change in the agent's own score (default); ``team``: the change in both players' scores summed."""
+
+RENDER_MODES = ("ansi", "human", "rgb_array")
+"""``render()`` returns the text picture (``ansi``), prints it (``human``) or returns a (64, 512, 3) uint8 image (``rgb_array``)."""
+
+
+class UnsupportedRenderMode(ConfigError, gym_error.UnsupportedMode):
+    """Raised when an environment is made with a ``render_mode`` it cannot draw.
+
+    It is Gymnasium's ``error.UnsupportedMode`` (what Gymnasium raises for an
+    unsupported mode) and the project's ``ConfigError`` (a ``ValueError``) at once.
+    """
+
+
+def check_render_mode(render_mode: str | None) -> str | None:
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise UnsupportedRenderMode(f"render_mode must be one of {list(RENDER_MODES)} or None, got {render_mode!r}")
+    return render_mode
+
+
+def render_frame(one: OneGame | None, last_actions: Sequence[Action | None], render_mode: str | None) -> str | np.ndarray | None:
+    """What ``render()`` returns in ``render_mode``: the text (ansi), None after printing it (human), an image (rgb_array)."""
+    if render_mode is None:
+        logger.warn("render() called without a render_mode; pass render_mode='ansi', 'human' or 'rgb_array'")
+        return None
+    if one is None:
+        raise GameError("render() before reset(); call reset() first")
+    if render_mode == "rgb_array":
+        return render_rgb(one.game)
+    text = render(one.game, last_actions=last_actions)
+    if render_mode == "human":
+        print(text + "\n")
+        return None
+    return text
 
 
 class OneGame:

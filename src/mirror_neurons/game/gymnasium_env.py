@@ -15,7 +15,6 @@ from mirror_neurons.errors import ConfigError, GameError
 from mirror_neurons.game import adapters
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.game.constants import Action, Player
-from mirror_neurons.game.render import render
 
 ENV_ID = "mirror_neurons/FrogAndToad-v0"
 
@@ -88,12 +87,23 @@ class FrogAndToadEnv(gym.Env):
     ``turn`` (turns played), ``scores`` (Frog's, Toad's), and after a step
     ``toad_action`` (-1 when the game ended before Toad's turn).
 
+    ## Rendering
+
+    ``render_mode="ansi"``: ``render()`` returns the text picture of
+    ``render.render``; ``"human"``: prints it after every reset and step;
+    ``"rgb_array"``: returns a (64, 512, 3) uint8 image of the same board
+    (``render.picture_rgb``: coloured cells, energy bars), which is what
+    Stable-Baselines3's ``make_vec_env`` asks for by default and what
+    ``gymnasium.wrappers.RecordVideo`` records (writing the file needs
+    ``moviepy``). Any other mode raises ``adapters.UnsupportedRenderMode``,
+    a Gymnasium ``error.UnsupportedMode``.
+
     ## Version history
 
     * v0: initial version (mirror-neurons 0.1).
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata = {"render_modes": list(adapters.RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -103,8 +113,7 @@ class FrogAndToadEnv(gym.Env):
         config: GameConfig | None = None,
         **game_options,
     ):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        adapters.check_render_mode(render_mode)
         if not (toad == "random" or callable(toad)):
             raise ConfigError(f"toad must be 'random' or a callable observation -> action, got {toad!r}")
         self.config = adapters.make_config(config, game_options)
@@ -154,15 +163,8 @@ class FrogAndToadEnv(gym.Env):
         info = {**self._info(), "toad_action": toad_action}
         return self._observation(), float(reward), terminated, False, info
 
-    def render(self) -> str | None:
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
-            return None
-        text = render(self.one.game, last_actions=self.last_actions)
-        if self.render_mode == "human":
-            print(text + "\n")
-            return None
-        return text
+    def render(self) -> str | np.ndarray | None:
+        return adapters.render_frame(self.one, self.last_actions, self.render_mode)
 
 
 def register() -> None:

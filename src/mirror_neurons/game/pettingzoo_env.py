@@ -10,7 +10,7 @@ docstring for what a parallel step means).
 from __future__ import annotations
 
 import numpy as np
-from gymnasium import logger, spaces
+from gymnasium import spaces
 from gymnasium.utils import EzPickle
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import wrappers
@@ -20,30 +20,16 @@ from mirror_neurons.game import adapters
 from mirror_neurons.game.adapters import AGENTS
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.game.constants import Action, Player
-from mirror_neurons.game.render import render
 
 _METADATA = {
-    "render_modes": ["ansi", "human"],
+    "render_modes": list(adapters.RENDER_MODES),
     "is_parallelizable": True,
     "render_fps": 4,
 }
 
 
-def _render(one: adapters.OneGame | None, last_actions: list[Action | None], render_mode: str | None) -> str | None:
-    """``render()`` of both classes: the text for "ansi", printed for "human"."""
-    if render_mode is None:
-        logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
-        return None
-    text = render(one.game, last_actions=last_actions)
-    if render_mode == "human":
-        print(text + "\n")
-        return None
-    return text
-
-
 def _check_options(render_mode: str | None, max_cycles: int | None) -> None:
-    if render_mode is not None and render_mode not in _METADATA["render_modes"]:
-        raise ConfigError(f"render_mode must be one of {_METADATA['render_modes']} or None, got {render_mode!r}")
+    adapters.check_render_mode(render_mode)
     if max_cycles is not None and (not isinstance(max_cycles, (int, np.integer)) or max_cycles < 1):
         raise ConfigError(f"max_cycles must be a positive integer or None, got {max_cycles!r}")
 
@@ -123,7 +109,9 @@ class FrogAndToadAEC(AECEnv, EzPickle):
     **game_options)``, where ``game_options`` are ``GameConfig`` fields
     (``max_turns``, ``dependency``, ``veil``, ...) overriding ``config``.
     ``render_mode`` ``"ansi"`` makes ``render()`` return the picture of
-    ``render.render`` as a string; ``"human"`` prints it after every step.
+    ``render.render`` as a string; ``"human"`` prints it after every step;
+    ``"rgb_array"`` returns it as a (64, 512, 3) uint8 image
+    (``render.picture_rgb``). Another mode raises ``adapters.UnsupportedRenderMode``.
 
     ## Seeding
 
@@ -206,8 +194,8 @@ class FrogAndToadAEC(AECEnv, EzPickle):
         if self.render_mode == "human":
             self.render()
 
-    def render(self) -> str | None:
-        return _render(self.one, self.last_actions, self.render_mode)
+    def render(self) -> str | np.ndarray | None:
+        return adapters.render_frame(self.one, self.last_actions, self.render_mode)
 
     def close(self) -> None:
         self.one = None
@@ -330,8 +318,8 @@ class FrogAndToadParallel(ParallelEnv, EzPickle):
             self.render()
         return observations, rewards, terminations, truncations, infos
 
-    def render(self) -> str | None:
-        return _render(self.one, self.last_actions, self.render_mode)
+    def render(self) -> str | np.ndarray | None:
+        return adapters.render_frame(self.one, self.last_actions, self.render_mode)
 
     def close(self) -> None:
         self.one = None
