@@ -8,7 +8,7 @@ import pexpect
 import pytest
 
 from mirror_neurons.errors import ConfigError
-from mirror_neurons.game.play import HELP_LINE, keys_from, play
+from mirror_neurons.game.play import HELP_LINE, INTRO, LEGEND, keys_from, play
 
 CLI = str(Path(sys.executable).parent / "mirror-neurons")
 
@@ -19,6 +19,32 @@ def test_three_hops_from_the_start_score_three():
     result = play(seed=1, turns=6, keys="hhh", out=out)
     assert (result.frog_score, result.turns, result.quit) == (3, 6, False)
     assert "game over after 6 turns: Frog 3," in out.getvalue()
+
+
+def test_the_game_is_explained_before_the_first_move_only():
+    out = io.StringIO()
+    play(seed=1, turns=10, keys="hq", out=out)
+    text = out.getvalue()
+    assert text.count(INTRO) == 1 and text.index(INTRO) < text.index("turn 0/10   Frog to move")
+    for words in ("hop", "jump", "leap", "help", "fly", "energy", "Rough ground (^)", "distress (X)", "q quit"):
+        assert words in INTRO + HELP_LINE, words
+    assert text.count(LEGEND) == 3  # under every board: the start, after the hop, at the end
+
+
+def test_every_line_fits_80_columns():
+    out = io.StringIO()
+    play(seed=1, turns=10, keys="hxq", out=out)
+    assert max(len(line) for line in out.getvalue().splitlines()) <= 80
+
+
+def test_frog_stays_visible_when_both_share_a_column():
+    # seed 1: Frog hops from 15 to 16 and the scroll keeps it there, Toad (at 16) jumps: one column
+    out = io.StringIO()
+    play(seed=1, turns=10, keys="hq", out=out)
+    after_hop = out.getvalue().split("turn 2/10   Frog to move")[1]
+    assert "Frog f  col 16" in after_hop and "Toad t  col 16" in after_hop
+    players = next(line for line in after_hop.splitlines() if line.startswith("players |"))
+    assert players.index("&") == len("players |") + 16 and "J" not in players and "f" not in players[9:]
 
 
 def test_unknown_key_is_named_and_costs_no_turn():
@@ -48,10 +74,13 @@ def test_keys_from_a_pipe_are_the_non_blank_characters():
 def test_play_in_a_pseudo_terminal_to_the_end():
     child = pexpect.spawn(CLI, ["play", "--seed", "1", "--turns", "6"], encoding="utf-8", timeout=30)
     try:
+        child.expect_exact(INTRO.splitlines()[0])  # the game is explained first, on the real terminal too
         child.expect_exact("turn 0/6   Frog to move")
+        child.expect_exact(LEGEND)
         child.expect_exact(HELP_LINE)
         child.send("h")  # one key press, no Enter: the terminal is in cbreak mode
         child.expect_exact("turn 2/6   Frog to move")
+        child.expect_exact("players |                &")  # Frog and Toad share column 16 (seed 1)
         child.expect_exact("you chose hop")
         child.send("x")
         child.expect_exact("unknown key 'x'")

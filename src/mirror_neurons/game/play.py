@@ -4,8 +4,12 @@ One key per action (``constants.ACTION_KEYS``: h hop, j jump, l leap, p help;
 q quits). When stdin is a terminal, keys need no Enter (cbreak mode, restored
 on exit) and Ctrl-C or Ctrl-D quit like ``q``; when it is a pipe or file, keys
 are read line by line, every non-blank character being one key. The screen is
-redrawn before each of Frog's turns. ``play`` takes its keys and output as
-arguments, so it runs the same way in a test as in a terminal.
+redrawn before each of Frog's turns, with a legend line under the board;
+until Frog's first move ``INTRO`` above it explains the game. A column both
+players share shows ``&`` (``render(show_both=True)``), so Frog never
+disappears under Toad; the state vector keeps SPEC's rule (Toad shown).
+``play`` takes its keys and output as arguments, so it runs the same way in a
+test as in a terminal.
 """
 
 from __future__ import annotations
@@ -31,6 +35,28 @@ CTRL_C, CTRL_D = "\x03", "\x04"
 """On a terminal these arrive as keys (signals are off while playing) and quit like ``q``."""
 HELP_LINE = "keys: " + "  ".join(f"{k} {a.name.lower()}" for k, a in ACTION_KEYS.items()) + f"  {QUIT_KEY} quit"
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
+
+ACTION_HELP = {
+    Action.HOP: "1 column right, 1 point; needs energy above 0",
+    Action.JUMP: "catch a fly (.) in your own column: +4 energy, even at 0",
+    Action.LEAP: "5 columns right for 1 energy (no point)",
+    Action.HELP: "Toad +2 energy for 1 of yours; 1 time in 4 Toad leaps",
+}
+"""What each key does, in a line (SPEC section 2's action table, for a player)."""
+INTRO = "\n".join(
+    [
+        "Frog and Toad. You are Frog (f); Toad (t) is played by the computer.",
+        "Run right together: every hop that moves you scores 1 point.",
+        *(f"  {key} {action.name.lower():<5} {ACTION_HELP[action]}" for key, action in ACTION_KEYS.items()),
+        "Energy runs 0..20 (you start at 20). At 0 you cannot move until you catch",
+        "a fly or Toad helps you. Rough ground (^) hurts: landing on it costs 1",
+        "energy, and whoever stands on it is in distress (X). The world scrolls to",
+        "keep you two centred: if Toad is stuck, you soon reach the right edge.",
+    ]
+)
+"""Shown above the board until Frog's first move: the goal, the keys, energy, rough ground, flies, help."""
+LEGEND = "f Frog  t Toad  & both  X distress  J L H Toad's last jump, leap, help  . fly"
+"""Under the board every turn. At the start of Frog's turn Frog shows f or X, so J, L, H are Toad's."""
 
 TOAD_POLICIES: dict[str, Callable[[GameBatch], np.ndarray]] = {"random": random_actions}
 """Policies Toad can follow, by name: ``batch -> (1,) actions``."""
@@ -107,11 +133,13 @@ def play(
     batch = GameBatch(GameConfig(max_turns=turns), seed, [0])
     last: list[Action | None] = [None, None]
     key_iter = iter(keys)
-    message = "You are Frog (f); Toad (t) follows the " + toad + " policy."
+    message = f"Toad follows the {toad} policy. Your move, Frog."
     quit_ = False
 
-    def draw(footer: str) -> None:
-        out.write((CLEAR_SCREEN if clear else "\n") + render(batch, last_actions=last) + "\n" + footer + "\n")
+    def draw(footer: str, intro: bool = False) -> None:
+        picture = render(batch, last_actions=last, show_both=True)
+        head = INTRO + "\n\n" if intro else ""
+        out.write((CLEAR_SCREEN if clear else "\n") + head + picture + "\n" + LEGEND + "\n" + footer + "\n")
         out.flush()
 
     while not batch.done[0]:
@@ -120,7 +148,7 @@ def play(
             batch.step([action])
             last[Player.TOAD] = action
             continue
-        draw(f"{message}\n{HELP_LINE}")
+        draw(f"{message}\n{HELP_LINE}", intro=int(batch.turn[0]) == 0)
         key = next(key_iter, QUIT_KEY)
         if key in (QUIT_KEY, CTRL_C, CTRL_D):
             quit_ = True
