@@ -51,6 +51,25 @@ def test_make_vec_env_builds_rgb_array_envs_that_play_the_engines_games():
         vec.close()
 
 
+@pytest.mark.slow
+def test_ppo_trains_a_few_steps_on_the_vec_env():
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # two shared cores
+    try:
+        vec = make_vec_env(game.ENV_ID, n_envs=2, seed=0, env_kwargs={"max_turns": 40})
+        model = PPO("MlpPolicy", vec, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
+        model.learn(total_timesteps=64)  # one rollout of 32 steps in each env: its 20-step episode ends and restarts
+        actions, _ = model.predict(vec.reset())
+        assert actions.shape == (2,) and set(actions.tolist()) <= {0, 1, 2, 3}
+        vec.close()
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("mode", [None, "ansi", "rgb_array"])
 def test_sb3_check_env_passes_without_warnings(mode):
     from stable_baselines3.common.env_checker import check_env
