@@ -100,7 +100,7 @@ class FrogAndToadEnv(gym.Env):
 
     ## Version history
 
-    * v0: initial version (mirror-neurons 0.1).
+    * v0: initial version (mirror-neurons 0.1); later the ``rgb_array`` render mode, with no change to the game.
     """
 
     metadata = {"render_modes": list(adapters.RENDER_MODES), "render_fps": 4}

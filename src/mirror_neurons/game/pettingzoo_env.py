@@ -122,7 +122,7 @@ class FrogAndToadAEC(AECEnv, EzPickle):
 
     ## Version history
 
-    * v0: initial version (mirror-neurons 0.1).
+    * v0: initial version (mirror-neurons 0.1); later the ``rgb_array`` render mode, with no change to the game.
     """
 
     metadata = {**_METADATA, "name": "frog_and_toad_v0"}
@@ -236,7 +236,7 @@ class FrogAndToadParallel(ParallelEnv, EzPickle):
 
     ## Version history
 
-    * v0: initial version (mirror-neurons 0.1).
+    * v0: initial version (mirror-neurons 0.1); later the ``rgb_array`` render mode, with no change to the game.
     """
 
     metadata = {**_METADATA, "name": "frog_and_toad_parallel_v0"}
