@@ -38,12 +38,14 @@ CHECKPOINT_COLUMNS = {
     "lr": "learning rate",
     "batch_size": "minibatch size",
     "epoch": "epoch of the checkpoint",
+    "init": "the model's initial weights (epoch 0, written before the first step): 1.0 yes, 0.0 no",
     "val_loss": "validation loss in the model's own objective (MSE + L2, the paper's units, for loss mse_l2)",
     "loss": "training objective: mse_l2 (the paper's), mse or cross_entropy",
     "encoding": "input encoding: raw (the paper's), onehot or recoded",
     "accuracy": "test accuracy",
     "mne": "Mirror Neuron Ensemble (sum of MNS)",
     "cmni": "CMNI = MNE / units",
+    "cmni_effect_size": "the scale-free mirror index (docs/analysis.md), the primary measure",
     "p_value": "p-value of CMNI against chance: the larger of the two controls' p-values",
     "p_random_init": "p-value against the same architecture at random initialisation",
     "p_permutation": "p-value against the same network with scenario labels permuted",
@@ -124,6 +126,19 @@ class ReportInputs:
     """Model name -> (epochs, score) of the score named by ``learning_metric``."""
     learning_metric: str = "val_macro_recall"
     """val_macro_recall or val_accuracy (the trainer's per-epoch history), or macro_recall (test, checkpoints only)."""
+    answer: dict | None = None
+    """The run's answer to "did training make mirror units?" (``analysis.paired.answer``: verdict, decided_by,
+    headline, evidence, configuration, measure), shown as the report's first paragraph; None draws none."""
+    paired: dict | None = None
+    """``analysis/paired.json`` (per-configuration paired tests, training nulls, rule, alpha), or None when missing."""
+    paired_models: dict[str, np.ndarray] = field(default_factory=dict)
+    """``analysis/paired_models.parquet``: one entry per model (init, trained and change of each measure, labels,
+    architecture, encoding, configuration, competent)."""
+
+    def initial(self) -> np.ndarray:
+        """(n_checkpoints,) bool: epoch-0 checkpoints (a model's initial weights), never a trained network."""
+        init = np.asarray(self.checkpoints.get("init", np.zeros(self.n_checkpoints)), dtype=float)
+        return np.nan_to_num(init, nan=0.0) == 1.0
 
     def competent(self) -> np.ndarray:
         """(n_checkpoints,) bool: checkpoints competent by the analysis (False where not measured)."""
