@@ -121,3 +121,9 @@ def test_cli(study, tmp_path):
     assert "planted units in 1 models" in r.output and (tmp_path / "p" / "summary.json").is_file()
     r = runner.invoke(app, ["experiment", "planted", str(tmp_path / "nothing"), "--out", str(tmp_path / "q")])
     assert r.exit_code == 2 and "no analysed sweep" in r.output
+
+
+def test_the_paper_view_can_be_asked_for(study, tmp_path):
+    tiny = PlantedGrid(mirror_effects=(2.0,), single_effects=(), covariate_effects=(), reps=1, population_effects=(), max_models=1)
+    summary = run_planted(study, tmp_path, tiny, matched=False)
+    assert summary["analysis_config"]["matched"] is False and summary["n_plants"] == 1

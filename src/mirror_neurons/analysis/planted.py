@@ -392,16 +392,21 @@ def detection_table(units: Sequence[Mapping], alpha: float = 0.05, confidence: f
     return out
 
 
+CHECKPOINT_MEASURES = ("cmni", "cmni_effect_size", "n_mirror", "cmni_ci_low", "cmni_effect_size_ci_low")
+"""Checkpoint-level numbers ``checkpoint_table`` averages (those the analysis gives); p-values are found by name."""
+
+
 def checkpoint_table(rows: Sequence[Mapping], alpha: float = 0.05, confidence: float = 0.95) -> list[dict]:
     """Per (kind, effect): mean checkpoint-level measures of the planted networks and how often each p < alpha.
 
-    Every ``cmni``, ``cmni_effect_size*`` and ``n_mirror`` column is averaged
+    Every ``CHECKPOINT_MEASURES`` column is averaged
     (``count``: the mean number of units planted together), and also given as
     ``delta.<column>``: the mean paired change from the effect-0 analysis of the
     same model, replicate and count (pure-noise units of the same number, so
     the architecture is the same). Every ``p_*`` column gets a rate of p < alpha
-    with its Wilson interval, so new checkpoint-level tests are picked up
-    without changing this module.
+    (``p_*_floor`` columns, the smallest p a control can give, excepted) with
+    its Wilson interval, so new checkpoint-level tests are picked up without
+    changing this module.
     """
     if not rows:
         return []
@@ -409,9 +414,9 @@ def checkpoint_table(rows: Sequence[Mapping], alpha: float = 0.05, confidence: f
     n = len(rows)
     num = lambda c: np.array([np.nan if v is None else v for v in cols[c]], dtype=float)  # noqa: E731
     counts = num("count") if "count" in cols else np.ones(n)
-    means = [c for c in cols if c in ("cmni", "cmni_effect_size", "n_mirror") or c.startswith("cmni_effect_size")]
-    means = [c for c in means if all(isinstance(v, (int, float)) or v is None for v in cols[c])]
-    tests = sorted(c for c in cols if c.startswith("p_") and all(isinstance(v, (int, float)) or v is None for v in cols[c]))
+    numeric = lambda c: all(isinstance(v, (int, float)) and not isinstance(v, bool) or v is None for v in cols[c])  # noqa: E731
+    means = [c for c in CHECKPOINT_MEASURES if c in cols and numeric(c)]
+    tests = sorted(c for c in cols if c.startswith("p_") and not c.endswith("_floor") and numeric(c))
     pair = [tuple(str(cols[k][i]) if k in cols else "" for k in ("kind", "model_id", "rep", "count")) for i in range(n)]
     effects = cols["effect"].astype(float)
     zero = {pair[i]: i for i in range(n) if effects[i] == 0}

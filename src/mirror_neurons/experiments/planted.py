@@ -67,8 +67,9 @@ class PlantedGrid:
     """Cohen's d of the one-player decoys (frog_only, toad_only)."""
     covariate_effects: tuple[float, ...] = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
     """SD of the energy and position decoys' signal, in noise SDs (both signs)."""
-    reps: int = 4
-    """Replicates per model (fresh noise each; hidden layer rep % layers)."""
+    reps: int = 8
+    """Replicates per model (fresh noise each; hidden layer rep % layers). 8 x 9 demo models = 72 plants per
+    cell, so a rate of 0 has a Wilson upper bound (0.051) near alpha."""
     population_effects: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
     """Cohen's d of the mirror units planted together for the checkpoint-level measures (empty: skip that grid)."""
     population_share: float = 0.25
@@ -161,12 +162,17 @@ def _parquet(records: list[dict]) -> bytes:
 
 
 def run_planted(source: str | Path, out: str | Path, grid: PlantedGrid = PlantedGrid(), *,
-                progress: Callable[[str], None] | None = None) -> dict:
-    """Plant ``grid`` into every competent model of ``source``; write OUT/{units,analyses}.parquet and summary.json."""
+                matched: bool | None = None, progress: Callable[[str], None] | None = None) -> dict:
+    """Plant ``grid`` into every competent model of ``source``; write OUT/{units,analyses}.parquet and summary.json.
+
+    ``matched`` overrides the study's choice of composition-matched contrasts (False: the paper's view).
+    """
     start = time.perf_counter()
     source, out = Path(source), Path(out)
     sweep, data_dir = locate_study(source)
     config = study_config(sweep)
+    if matched is not None:
+        config = replace(config, matched=matched)
     unit_config = replace(config, controls=False, statistics=False)
     population_config = replace(config, statistics=False)
     models = competent_checkpoints(sweep, grid.max_models)
