@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mirror_neurons.data.dataset import Split, load_dataset, write_dataset
+from mirror_neurons.data.describe import manifest_tables
 from mirror_neurons.errors import MirrorNeuronsError
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import ModelConfig
@@ -70,6 +71,7 @@ def test_mutated_manifest(folders, tmp_path_factory, data):
     manifest = json.loads((copy / "manifest.json").read_text())
     (copy / "manifest.json").write_text(json.dumps(mutate(manifest, data)))
     accepts_or_refuses(lambda: load_dataset(copy))
+    accepts_or_refuses(lambda: manifest_tables(copy))  # `data describe`
 
 
 @FUZZ

@@ -7,9 +7,12 @@ from pathlib import Path
 from rich.table import Table
 
 from mirror_neurons.data.dataset import SPLITS, read_manifest, verify_files
+from mirror_neurons.errors import DataError
 
 
 def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
+    if not isinstance(d, dict):  # a manifest edited by hand: show the value as it is
+        return [(prefix.rstrip("."), str(d))]
     items = []
     for key in sorted(d):
         value = d[key]
@@ -35,6 +38,19 @@ def _distribution_table(title: str, columns: dict[str, dict[str, int]]) -> Table
     return table
 
 
+def _distributions(path: str | Path, manifest: dict) -> dict[str, dict[str, dict[str, int]]]:
+    """{column: {"label": counts, "scenario": counts}}: the natural distribution and one per split."""
+    columns = manifest.get("distributions", {})
+    if "natural_distribution" in manifest and isinstance(columns, dict):
+        columns = {"all (natural)": manifest["natural_distribution"], **columns}
+    counts = lambda d: isinstance(d, dict) and all(type(v) is int for v in d.values())  # noqa: E731
+    if not isinstance(columns, dict) or not all(
+        isinstance(d, dict) and counts(d.get("label")) and counts(d.get("scenario")) for d in columns.values()
+    ):
+        raise DataError(f"{Path(path) / 'manifest.json'}: the label and scenario distributions are malformed; regenerate the dataset")
+    return columns
+
+
 def manifest_tables(path: str | Path, verify: bool = True) -> list[Table]:
     """Tables of a dataset folder's manifest; with ``verify``, the files are checked against their hashes first."""
     manifest = read_manifest(path)
@@ -54,9 +70,7 @@ def manifest_tables(path: str | Path, verify: bool = True) -> list[Table]:
         rows.add_column(name, justify="right")
     rows.add_row(*(f"{manifest.get('rows', {}).get(name, 0):,}" for name in SPLITS))
     tables = [summary, rows]
-    columns = dict(manifest.get("distributions", {}))
-    if "natural_distribution" in manifest:
-        columns = {"all (natural)": manifest["natural_distribution"], **columns}
+    columns = _distributions(path, manifest)
     for kind in ("label", "scenario"):
         if columns:
             tables.append(_distribution_table(kind, {name: d[kind] for name, d in columns.items()}))
