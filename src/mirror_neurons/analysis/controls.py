@@ -217,9 +217,10 @@ def both_indices(dfrog: np.ndarray, dtoad: np.ndarray, c: Contrasts) -> np.ndarr
 
 def _gaussian(cov: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """(n, dim) draws of N(0, cov); cov may be singular (dead units): a symmetric square root."""
-    vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
-    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
-    return rng.standard_normal((n, len(cov))) @ root.T
+    # torch's LAPACK runs on the analysis's own thread setting; NumPy's threaded one stalled for 0.4 s on a busy machine
+    vals, vecs = torch.linalg.eigh(torch.from_numpy((cov + cov.T) / 2))
+    root = (vecs * torch.sqrt(torch.clamp(vals, min=0.0))).numpy()
+    return np.einsum("nd,ed->ne", rng.standard_normal((n, len(cov))), root)
 
 
 def _block(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:

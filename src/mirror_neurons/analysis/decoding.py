@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from mirror_neurons.analysis.groups import Groups
 from mirror_neurons.analysis.stats import mann_whitney
@@ -72,7 +73,8 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2) -> np.ndarray:
     reg[-1] = 0.0
     gram = np.einsum("nf,ng->fg", xb, xb) + np.diag(reg) + 1e-9 * np.eye(xb.shape[1])
     y2 = y.reshape(len(y), -1).astype(np.float64)
-    return np.linalg.solve(gram, np.einsum("nf,nk->fk", xb, y2))
+    # torch's solver on the analysis's own threads (NumPy's threaded LAPACK stalls on a busy machine)
+    return torch.linalg.solve(torch.from_numpy(gram), torch.from_numpy(np.einsum("nf,nk->fk", xb, y2))).numpy()
 
 
 def score(w: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -135,7 +137,7 @@ def _halves(groups: Groups, rng: np.random.Generator, max_per_group: int) -> lis
 
 
 def cross_decode(
-    a: np.ndarray, groups: Groups, rng: np.random.Generator, *, n_permutations: int = 99, max_per_group: int = 2000
+    a: np.ndarray, groups: Groups, rng: np.random.Generator, *, n_permutations: int = 39, max_per_group: int = 2000
 ) -> CrossDecoding:
     """Cross-decoding of one layer's activations ``a`` (n, units); see the module docstring."""
     (none_tr, none_te), (frog_tr, frog_te), (toad_tr, toad_te) = (
@@ -148,13 +150,13 @@ def cross_decode(
         mu, sd = x.mean(0), x.std(0)
         sd = np.where(sd > 0, sd, 1.0)
         y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-        targets = np.column_stack([y] + [rng.permutation(y) for _ in range(k)])
+        targets = np.column_stack([y, rng.permuted(np.tile(y, (k, 1)), axis=1).T]) if k else y[:, None]
         return fit_ridge((x - mu) / sd, targets), mu, sd
 
     def test(fit, pos, neg) -> np.ndarray:
         """AUROC of every probe column on pos vs neg."""
         w, mu, sd = fit
-        sp, sn = ((z - mu) / sd @ w[:-1] + w[-1] for z in (pos, neg))
+        sp, sn = (np.einsum("nf,fk->nk", (z - mu) / sd, w[:-1]) + w[-1] for z in (pos, neg))  # einsum: see fit_logistic
         return mann_whitney(sp, sn).auroc
 
     f = direction(frog_tr, none_tr, n_permutations)
