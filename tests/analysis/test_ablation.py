@@ -56,3 +56,23 @@ def test_ablating_the_gate_unit():
     # output units are never ablated
     out_only = ablate_class(model, split.x, split.scenario, np.array([False, False, True, True, True, True]), rng, n_draws=5)
     assert out_only.n_units == 0 and out_only.changed == 0.0 and np.isnan(out_only.p_value)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_ablation_from_recorded_activations_equals_the_hooked_pass(activation):
+    from mirror_neurons.analysis.ablation import predict_from
+    from mirror_neurons.analysis.activations import capture, predict
+
+    split = make_split(500, seed=9)
+    model = MLP(ModelConfig(hidden=(7, 6, 5), dropout=0.3, activation=activation))
+    model.reset_parameters(torch.Generator().manual_seed(3))
+    acts = capture(model, split.x)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        units = rng.choice(18, size=rng.integers(1, 6), replace=False)  # any hidden units, any layers
+        masks = masks_for(model, units)
+        np.testing.assert_array_equal(predict_from(model, acts, masks), predict(model, split.x, masks))
+    r1 = ablate_class(model, split.x, split.scenario, np.isin(np.arange(22), [0, 8]), np.random.default_rng(1), n_draws=20)
+    r2 = ablate_class(model, split.x, split.scenario, np.isin(np.arange(22), [0, 8]), np.random.default_rng(1), n_draws=20, acts=acts)
+    assert r1.changed == r2.changed
+    np.testing.assert_array_equal(r1.random_changed, r2.random_changed)
