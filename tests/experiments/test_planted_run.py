@@ -74,6 +74,8 @@ def test_writes_tables_for_competent_models_only(result):
     analyses = pq.read_table(out / "analyses.parquet").to_pylist()
     population = [a for a in analyses if a["grid"] == "population"]
     assert sorted(a["count"] for a in population) == [1, 1, 2, 2]  # round(0.25 * 6) in m0, max(1, round(0.25 * 5)) in m1
+    assert all(a["p_random_init"] is not None for a in population)  # columns only the later analyses have are kept
+    assert all(a["p_random_init"] is None for a in analyses if a["grid"] == "unit")
     assert {u["layer"] for u in units if u["model_id"] == "m1"} == {"dense_0", "dense_1"}  # rep % layers
     assert load_summary(out)["detection"] == summary["detection"]
 

@@ -156,8 +156,10 @@ def competent_checkpoints(sweep: Path, max_models: int = 0) -> list[tuple[str, s
 
 
 def _parquet(records: list[dict]) -> bytes:
+    """Records as one Parquet table; a key absent from a record (a control that was off) is null there."""
+    keys = list(dict.fromkeys(k for r in records for k in r))  # every record's keys, not only the first's
     sink = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(records), sink, compression="zstd")
+    pq.write_table(pa.table({k: pa.array([r.get(k) for r in records]) for k in keys}), sink, compression="zstd")
     return sink.getvalue()
 
 
