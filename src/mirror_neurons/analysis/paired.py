@@ -69,6 +69,9 @@ class ConfigTest:
     """One configuration's paired test on one measure."""
 
     configuration: str
+    """The grouping key: every recorded hyper-parameter but the seed and the stopping settings."""
+    label: str
+    """The configuration in words (``configuration_label``)."""
     measure: str
     labels: str
     n_models: int
@@ -96,6 +99,18 @@ def configuration_key(row: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in items) or "(no hyper-parameters recorded)"
 
 
+def configuration_label(row: dict) -> str:
+    """A configuration in words for tables: "2 x 17, onehot, cross_entropy (l2 0), balanced, labels rule, lr 0.003, batch 128, dropout 0"."""
+    g = lambda k, default=None: row.get(f"{CONFIG_PREFIX}{k}", default)  # noqa: E731
+    hidden = g("hidden")
+    try:
+        widths = " x ".join(str(w) for w in (json.loads(hidden) if isinstance(hidden, str) else hidden))
+    except (TypeError, ValueError):
+        widths = str(hidden)
+    return (f"{widths}, {g('encoding', 'raw')}, {g('loss', 'mse_l2')} (l2 {g('l2')}), {g('sampling', 'shuffle')}, "
+            f"labels {g('labels', 'rule')}, lr {g('lr')}, batch {g('batch_size')}, dropout {g('dropout')}")
+
+
 def model_pairs(checkpoints: dict[str, list]) -> list[dict]:
     """One row per model with both an initial and a trained checkpoint: the measures at each and the change."""
     n = len(checkpoints.get("model_id", ()))
@@ -113,6 +128,7 @@ def model_pairs(checkpoints: dict[str, list]) -> list[dict]:
         pair = {
             "model_id": model_id,
             "configuration": configuration_key(last),
+            "label": configuration_label(last),
             "labels": str(last.get("hyperparameters.labels") or "rule"),
             "architecture": str(last.get("hyperparameters.hidden")),
             "encoding": str(last.get("hyperparameters.encoding") or "raw"),
@@ -169,7 +185,7 @@ def config_tests(pairs: list[dict], *, seed: int = 0) -> list[ConfigTest]:
                            "no increase detected" + (f" (the test's floor {p_floor:.2g} is not below {ALPHA})" if p_floor >= ALPHA else ""))
             d_z = mean / sd if n > 1 and sd > 0 else math.nan
             out.append(ConfigTest(
-                configuration=config, measure=m, labels=group[0]["labels"], n_models=n,
+                configuration=config, label=group[0]["label"], measure=m, labels=group[0]["labels"], n_models=n,
                 n_competent=sum(p["competent"] for p in group),
                 mean_init=float(np.nanmean([p[f"{m}_init"] for p in group])),
                 mean_trained=float(np.nanmean([p[f"{m}_trained"] for p in group])),
@@ -265,7 +281,7 @@ def answer(tests: list[ConfigTest], nulls: list[dict]) -> dict:
                     f"initialisation (mean change {_fmt(case.mean_change)}, one-sided p = {_fmt(case.p_value, 3)}, whose floor "
                     f"{_fmt(case.p_floor, 4)} could have reached significance).")
     return {"verdict": verdict, "decided_by": decided, "headline": headline, "evidence": evidence,
-            "configuration": case.configuration, "measure": primary}
+            "configuration": case.label, "configuration_key": case.configuration, "measure": primary}
 
 
 def paired_tables(checkpoints: dict[str, list], *, seed: int = 0) -> tuple[list[dict], list[ConfigTest], list[dict]]:
