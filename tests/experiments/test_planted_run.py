@@ -118,9 +118,10 @@ def test_bad_input(tmp_path):
 
 def test_cli(study, tmp_path):
     runner = CliRunner()
-    r = runner.invoke(app, ["experiment", "planted", str(study), "--out", str(tmp_path / "p"), "--preset", "quick", "--reps", "1", "--models", "1"])
+    args = ["experiment", "planted", str(study), "--out", str(tmp_path / "p"), "--preset", "quick", "--reps", "1", "--models", "1", "--paper-view"]
+    r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
-    assert "planted units in 1 models" in r.output and (tmp_path / "p" / "summary.json").is_file()
+    assert "planted units in 1 models" in r.output and load_summary(tmp_path / "p")["analysis_config"]["matched"] is False
     r = runner.invoke(app, ["experiment", "planted", str(tmp_path / "nothing"), "--out", str(tmp_path / "q")])
     assert r.exit_code == 2 and "no analysed sweep" in r.output
 

@@ -248,7 +248,7 @@ class PlantedMLP(MLP):
             if raw is None:
                 raw = x.detach().cpu().numpy()
             planted = torch.from_numpy(np.stack([p.activation(raw) for p in mine], axis=1)).to(a.dtype)  # (n, k)
-            full = self.dropout(self.points[name](torch.cat([a, planted], dim=1)))  # (n, base width + k)
+            full = base.dropout(self.points[name](torch.cat([a, planted], dim=1)))  # (n, base width + k)
             h = full[:, : a.shape[1]].contiguous()  # planted units drive nothing
         return self.points[names[-1]](out(h))
 
