@@ -139,3 +139,17 @@ def test_bad_plants_are_refused(checkpoint):
         P.PlantSpec("smile", 1.0)
     with pytest.raises(ConfigError, match="layer 5 does not exist"):
         P.PlantedMLP(checkpoint.model, [P.Plant("mirror", 1.0, 5, 1.0, 0.0)])
+
+
+def test_ablation_from_recorded_activations_sees_the_base_network(test_set):
+    # predict_from recomputes later layers with model.layers: the widened kernels must give the base network's outputs
+    from mirror_neurons.analysis.ablation import predict_from
+
+    base = random_model((6, 5), seed=4)
+    model, acts = planted_model(base, test_set)
+    mine = capture(model, test_set.x)
+    mask = np.ones(7, dtype=np.float32)
+    mask[[1, 6]] = 0  # a trained unit and the planted one
+    got = predict_from(model, mine, {"dense_0": mask})
+    want = predict_from(base, acts, {"dense_0": mask[:6]})
+    assert (got == want).mean() > 0.999  # equal up to the rounding of sums with zero terms
