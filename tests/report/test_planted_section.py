@@ -76,6 +76,7 @@ def test_the_report_shows_a_planted_folder(tmp_path, monkeypatch):
     from tests.report.synthetic import synthetic_inputs
 
     monkeypatch.setattr(collect, "collect", lambda run_dir, **_: synthetic_inputs())
+    monkeypatch.setattr(html, "build_sections", lambda inputs: [])  # only the planted section is under test
     page = html.write_report(tmp_path, out=tmp_path / "without.html")
     assert "What the instrument can see" not in page.read_text()
     atomic.write_json(tmp_path / "planted" / "summary.json", fake_summary())  # RUNDIR/planted is found by itself
