@@ -153,3 +153,20 @@ def test_ablation_from_recorded_activations_sees_the_base_network(test_set):
     got = predict_from(model, mine, {"dense_0": mask})
     want = predict_from(base, acts, {"dense_0": mask[:6]})
     assert (got == want).mean() > 0.999  # equal up to the rounding of sums with zero terms
+
+
+def test_an_energy_decoy_is_a_mirror_unit_in_the_paper_view_and_not_in_matched_groups(checkpoint):
+    # Groups that differ in composition: 60 % of "none" states at energy 0 against 20 % of the distress groups,
+    # energy above 0 drawn alike everywhere. A unit that tracks energy is then up with both players' distress.
+    split = make_split(6000, seed=7)
+    rng = np.random.default_rng(8)
+    zero = rng.random(len(split.x)) < np.where(split.scenario == 0, 0.6, 0.2)
+    split.x[:, 97] = np.where(zero, 0, rng.integers(1, 21, len(split.x)))
+    specs = [P.PlantSpec("energy", 2.0) for _ in range(3)]
+    called = {}
+    for matched in (False, True):
+        config = AnalysisConfig(controls=False, statistics=False, matched=matched)
+        units, _ = P.analyze_plants(checkpoint, prepare_test(split, config=config), specs, config, np.random.default_rng(9))
+        called[matched] = [u["class"] for u in units]
+    assert called[False] == ["mirror"] * 3  # the artefact the decoy exists to catch
+    assert "mirror" not in called[True]  # composition matching removes it
