@@ -170,3 +170,40 @@ def test_an_energy_decoy_is_a_mirror_unit_in_the_paper_view_and_not_in_matched_g
         called[matched] = [u["class"] for u in units]
     assert called[False] == ["mirror"] * 3  # the artefact the decoy exists to catch
     assert "mirror" not in called[True]  # composition matching removes it
+
+
+@pytest.fixture(scope="module")
+def onehot_checkpoint():
+    model = MLP(ModelConfig(hidden=(8, 5), encoding="onehot"))
+    model.reset_parameters(torch.Generator().manual_seed(5))
+    return Checkpoint(path="onehot.json", model=model.eval(), meta={"model_id": "o", "weights_sha256": "def"})
+
+
+def test_a_dense_plant_is_a_real_unit_that_changes_no_output(onehot_checkpoint, test_set):
+    base = onehot_checkpoint.model
+    acts = capture(base, test_set.x)
+    plant = P.make_dense_plant("dense_mirror", 1.0, base, acts["dense_0"], test_set.x.numpy(), np.random.default_rng(0))
+    model = P.PlantedMLP(base, [plant])
+    with torch.no_grad():
+        assert torch.equal(model(test_set.x), base(test_set.x))
+        unit = model.layers[0](base.encoding.encode(test_set.x))[:, 8]  # the kernel row computes the unit
+    mine = capture(model, test_set.x)["dense_0"]
+    np.testing.assert_allclose(mine[:, 8], torch.relu(unit).numpy(), rtol=1e-5, atol=1e-5)
+    assert mine[:, 8].min() > 0  # the bias keeps it off the ReLU's floor
+
+
+def test_dense_plants_are_seen_and_their_circuit_reads_distress(onehot_checkpoint, test_set):
+    specs = [P.PlantSpec("dense_mirror", 2.0)] * 3 + [P.PlantSpec("dense_mirror", 0.0)] * 3
+    units, _ = P.analyze_plants(onehot_checkpoint, test_set, specs, FAST, np.random.default_rng(3), tags={"model_id": "o"})
+    table = {(r["effect"], r["measure"]): r for r in P.detection_table(units)}
+    assert table[(2.0, "class=mirror")]["rate"] == 1.0 and table[(0.0, "class=mirror")]["k"] == 0
+    assert table[(2.0, "circuit reads distress")]["rate"] == 1.0
+    assert abs(table[(2.0, "class=mirror")]["d_frog"] - 2.0) < 0.4
+    assert [r["kind"] for r in P.false_positive_rates(P.detection_table(units))] == ["dense_mirror"] * 3  # effect 0 only
+
+
+def test_dense_plants_need_a_one_hot_network_and_the_first_layer(checkpoint, test_set):
+    with pytest.raises(ConfigError, match="one-hot"):
+        P.analyze_plants(checkpoint, test_set, [P.PlantSpec("dense_mirror", 1.0)], FAST, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="first hidden layer"):
+        P.PlantSpec("dense_mirror", 1.0, layer=1)

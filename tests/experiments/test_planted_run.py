@@ -102,6 +102,13 @@ def test_same_seed_same_tables(study, result, tmp_path):
     assert same[0] == same[1]  # repr: NaN (AUROC of matched contrasts) equals itself
 
 
+def test_dense_plants_only_in_one_hot_networks():
+    grid = PlantedGrid(dense_effects=(0.0, 1.0))
+    assert not any(s.kind == "dense_mirror" for s in grid.unit_specs(2, 1, "raw"))
+    dense = [s for s in grid.unit_specs(2, 1, "onehot") if s.kind == "dense_mirror"]
+    assert [(s.effect, s.layer) for s in dense] == [(0.0, 0), (1.0, 0)]
+
+
 def test_summarise_without_population():
     s = summarise([{"grid": "unit", "kind": "mirror", "effect": 0.0, "model_id": "a", "class": "other", "mns": 0.0, "q_mirror": 1.0}], [], 0.05)
     assert s["population"] == [] and s["false_positives"][0]["rate"] == 0.0

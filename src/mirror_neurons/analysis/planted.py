@@ -193,6 +193,60 @@ def make_plant(kind: str, effect: float, layer: int, layer_acts: np.ndarray, x: 
     return Plant(kind, float(effect), int(layer), noise_sd, offset, center, scale, int(seed))
 
 
+DENSE_KINDS: dict[str, str] = {
+    "dense_mirror": "a real Dense unit of the first hidden layer of a one-hot network: weight effect * noise SD on every "
+    "players-row distress indicator, noise from random weights on the flies-row indicators",
+}
+"""Kinds planted as weights, not as functions: circuits see their input weights (one-hot networks only)."""
+
+
+@dataclass(frozen=True)
+class DensePlant:
+    """A planted Dense unit of the first hidden layer: activation(features @ weights + bias), features = the encoding's.
+
+    ``weights`` (the encoding's width) read the players-row distress indicators
+    with ``effect * noise_sd`` each and the flies-row "fly" indicators with
+    random weights scaled so that their sum has SD ``noise_sd`` on the test
+    states: the flies pattern is drawn independently of everything else (SPEC
+    section 4, step 5), so it is noise that no group or stratum differs in.
+    The bias keeps the unit above 0 on every test state, so Cohen's d of either
+    distress contrast is ``effect``.
+    """
+
+    kind: str
+    effect: float
+    weights: tuple[float, ...]
+    bias: float
+    layer: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in DENSE_KINDS or self.layer != 0:
+            raise ConfigError(f"a dense plant is one of {', '.join(DENSE_KINDS)} in layer 0, got {self.kind!r} in layer {self.layer}")
+
+
+def make_dense_plant(kind: str, effect: float, model: MLP, layer_acts: np.ndarray, x: np.ndarray, rng: np.random.Generator) -> DensePlant:
+    """A ``DensePlant`` for a one-hot ``model`` on the scale of its first layer (``layer_acts``, on states ``x``)."""
+    encoding = model.config.input_encoding
+    if model.config.encoding != "onehot":
+        raise ConfigError(f"{kind} plants read one-hot features; this model's encoding is {model.config.encoding!r}")
+    names = encoding.feature_names
+    distress = [i for i, n in enumerate(names) if n.startswith("players[") and n.endswith(("= distress", "= toad-distress"))]
+    flies = [i for i, n in enumerate(names) if n.startswith("flies[") and n.endswith("= fly")]
+    with torch.no_grad():
+        features = encoding.encode(torch.as_tensor(np.asarray(x), dtype=torch.float32)).numpy().astype(np.float64)  # (n, width)
+    v = rng.standard_normal(len(flies))
+    noise = features[:, flies] @ v
+    if noise.std() == 0:
+        raise ConfigError("the flies row is the same in every test state, so it cannot carry a dense plant's noise")
+    sd = layer_acts.std(axis=0)
+    noise_sd = float(np.median(sd[sd > 0])) if np.any(sd > 0) else 1.0
+    w = np.zeros(len(names))
+    w[flies] = noise_sd * v / noise.std()
+    w[distress] = effect * noise_sd
+    bias = noise_sd - float((features @ w).min())  # the smallest activation on the test states is one noise SD
+    return DensePlant(kind, float(effect), tuple(float(a) for a in w), bias)
+
+
 class PlantedMLP(MLP):
     """A trained ``MLP`` with planted units appended to hidden layers; its outputs are the base model's, bitwise.
 
@@ -204,7 +258,7 @@ class PlantedMLP(MLP):
     masks) and drops them again before the next layer.
     """
 
-    def __init__(self, base: MLP, plants: Sequence[Plant]):
+    def __init__(self, base: MLP, plants: Sequence[Plant | DensePlant]):
         n_hidden = len(base.config.hidden)
         bad = [p.layer for p in plants if not 0 <= p.layer < n_hidden]
         if bad:
@@ -221,9 +275,13 @@ class PlantedMLP(MLP):
                 out, inp = theirs.weight.shape
                 mine.weight[:out, :inp] = theirs.weight
                 mine.bias[:out] = theirs.bias
+            for _layer, unit, p in self.planted_units():
+                if isinstance(p, DensePlant):  # a real Dense unit: its input weights are in the kernel
+                    self.layers[0].weight[unit] = torch.tensor(p.weights, dtype=self.layers[0].weight.dtype)
+                    self.layers[0].bias[unit] = p.bias
         self.eval()
 
-    def planted_units(self) -> list[tuple[str, int, Plant]]:
+    def planted_units(self) -> list[tuple[str, int, Plant | DensePlant]]:
         """(layer name, unit index within the layer, plant) of every planted unit, in order."""
         names = self.config.layer_names
         seen = [0] * len(self.base_widths)
@@ -247,7 +305,14 @@ class PlantedMLP(MLP):
                 continue
             if raw is None:
                 raw = x.detach().cpu().numpy()
-            planted = torch.from_numpy(np.stack([p.activation(raw) for p in mine], axis=1)).to(a.dtype)  # (n, k)
+            columns = []
+            for p in mine:
+                if isinstance(p, DensePlant):  # h is still the encoded input: this is layer 0
+                    w = torch.tensor(p.weights, dtype=h.dtype)
+                    columns.append(base.activation(h @ w + p.bias).to(a.dtype))
+                else:
+                    columns.append(torch.from_numpy(p.activation(raw)).to(a.dtype))
+            planted = torch.stack(columns, dim=1)  # (n, k)
             full = base.dropout(self.points[name](torch.cat([a, planted], dim=1)))  # (n, base width + k)
             h = full[:, : a.shape[1]].contiguous()  # planted units drive nothing
         return self.points[names[-1]](out(h))
@@ -266,8 +331,10 @@ class PlantSpec:
     count: int = 1
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ConfigError(f"plant kind {self.kind!r} is not known; choose one of {', '.join(KINDS)}")
+        if self.kind not in KINDS and self.kind not in DENSE_KINDS:
+            raise ConfigError(f"plant kind {self.kind!r} is not known; choose one of {', '.join([*KINDS, *DENSE_KINDS])}")
+        if self.kind in DENSE_KINDS and self.layer != 0:
+            raise ConfigError(f"{self.kind} plants go into the first hidden layer (layer 0), got layer {self.layer}")
         if self.count < 1:
             raise ConfigError(f"a plant spec needs count >= 1, got {self.count}")
 
@@ -304,16 +371,23 @@ def analyze_plants(
     for i, spec in enumerate(specs):
         if not 0 <= spec.layer < len(base.config.hidden):
             raise ConfigError(f"plant layer {spec.layer} does not exist: the model has hidden layers 0..{len(base.config.hidden) - 1}")
-        seeds = rng.integers(0, 2**63, size=spec.count)
-        plants = [make_plant(spec.kind, spec.effect, spec.layer, acts[names[spec.layer]], x, int(s)) for s in seeds]
+        if spec.kind in DENSE_KINDS:
+            plants = [make_dense_plant(spec.kind, spec.effect, base, acts[names[0]], x, rng) for _ in range(spec.count)]
+        else:
+            seeds = rng.integers(0, 2**63, size=spec.count)
+            plants = [make_plant(spec.kind, spec.effect, spec.layer, acts[names[spec.layer]], x, int(s)) for s in seeds]
         model = PlantedMLP(base, plants)
         ck = Checkpoint(path=checkpoint.path, model=model, meta={**checkpoint.meta, "model": model.config.to_dict()})
         res = analyze_checkpoint(ck, test, config)
         cols = res.unit_columns()
         label = {"kind": spec.kind, "effect": float(spec.effect), "layer": spec.layer, "count": spec.count, **(tags or {})}
-        for j, (layer, unit, _plant) in enumerate(model.planted_units()):
+        circuits = {(r["layer"], r["unit"]): r for r in res.circuits or []}
+        for j, (layer, unit, plant) in enumerate(model.planted_units()):
             (row,) = np.flatnonzero((cols["layer"] == layer) & (cols["unit"] == unit))
-            units.append({**label, "plant": j, **{k: _scalar(v[row]) for k, v in cols.items()}})
+            record = {**label, "plant": j, **{k: _scalar(v[row]) for k, v in cols.items()}}
+            if isinstance(plant, DensePlant):  # what the circuit table says this unit reads (None: not in the table)
+                record["circuit_inputs"] = circuits.get((layer, unit), {}).get("strongest_inputs")
+            units.append(record)
         rows.append({**label, **{k: _scalar(v) for k, v in res.row().items()}})
         if on_spec is not None:
             on_spec(i, len(specs))
@@ -328,6 +402,7 @@ MEASURE_NAMES: dict[str, str] = {
     "class=anti-mirror": "classified anti-mirror",
     "mns>0": "MNS > 0 (the raw CMNI counts it)",
     "q_mirror<alpha": "q_mirror < alpha (no effect floor)",
+    "circuit reads distress": "dense plants: the circuit table lists the unit with only distress indicators as its strongest inputs",
 }
 """The unit-level calls ``unit_calls`` makes, and what each means."""
 MIRROR_MEASURES = ("class=mirror", "mns>0", "q_mirror<alpha")
@@ -350,7 +425,16 @@ def unit_calls(units: Mapping[str, np.ndarray], alpha: float) -> dict[str, np.nd
         calls["mns>0"] = np.asarray(units["mns"], dtype=float) > 0
     for col in sorted(c for c in units if c.startswith("q_mirror")):
         calls[f"{col}<alpha"] = np.nan_to_num(np.asarray(units[col], dtype=float), nan=1.0) < alpha
+    if "circuit_inputs" in units:
+        calls["circuit reads distress"] = np.array([_reads_distress(v) for v in units["circuit_inputs"]], dtype=bool)
     return calls
+
+
+def _reads_distress(inputs: object) -> bool:
+    """The circuit table names at least one strong input, and every one is a players-row distress indicator."""
+    if not isinstance(inputs, str) or inputs.startswith("none"):
+        return False
+    return all("= distress" in part or "= toad-distress" in part for part in inputs.split("; "))
 
 
 def _columns(records: Sequence[Mapping]) -> dict[str, np.ndarray]:
@@ -362,7 +446,8 @@ def _columns(records: Sequence[Mapping]) -> dict[str, np.ndarray]:
 
 def _cells(cols: Mapping[str, np.ndarray]) -> list[tuple[str, float, np.ndarray]]:
     kinds, effects = cols["kind"].astype(str), cols["effect"].astype(float)
-    cells = sorted({(k, e) for k, e in zip(kinds, effects)}, key=lambda c: (list(KINDS).index(c[0]) if c[0] in KINDS else 99, c[1]))
+    order = [*KINDS, *DENSE_KINDS]
+    cells = sorted({(k, e) for k, e in zip(kinds, effects)}, key=lambda c: (order.index(c[0]) if c[0] in order else 99, c[1]))
     return [(str(k), float(e), (kinds == k) & (effects == e)) for k, e in cells]
 
 
@@ -439,9 +524,18 @@ def checkpoint_table(rows: Sequence[Mapping], alpha: float = 0.05, confidence: f
     return out
 
 
+POSITIVE_KINDS = ("mirror", "dense_mirror")
+"""Kinds that are mirror units when their effect is above 0; every other plant is a negative control."""
+
+
+def is_negative(kind: str, effect: float) -> bool:
+    """A plant no mirror measure should call: a decoy, or a mirror kind of effect 0."""
+    return kind not in POSITIVE_KINDS or effect == 0
+
+
 def false_positive_rates(table: Sequence[Mapping], measures: Sequence[str] = MIRROR_MEASURES) -> list[dict]:
     """The rows of ``detection_table`` that are negative controls for a mirror measure: decoys and null plants."""
-    return [r for r in table if r["measure"] in measures and (r["kind"] != "mirror" or r["effect"] == 0)]
+    return [r for r in table if r["measure"] in measures and is_negative(r["kind"], r["effect"])]
 
 
 def smallest_detected(table: Sequence[Mapping], measure: str = "class=mirror", rate: float = 0.8) -> float | None:
@@ -450,6 +544,6 @@ def smallest_detected(table: Sequence[Mapping], measure: str = "class=mirror", r
     return min(hits) if hits else None
 
 
-__all__ = ["COVARIATE_KINDS", "DISTRESS_KINDS", "KINDS", "MEASURE_NAMES", "MIRROR_MEASURES", "Plant", "PlantSpec", "PlantedMLP",
+__all__ = ["COVARIATE_KINDS", "DENSE_KINDS", "DISTRESS_KINDS", "DensePlant", "KINDS", "POSITIVE_KINDS", "is_negative", "make_dense_plant", "MEASURE_NAMES", "MIRROR_MEASURES", "Plant", "PlantSpec", "PlantedMLP",
            "analyze_plants", "checkpoint_table", "detection_table", "false_positive_rates", "hash_normal", "make_plant",
            "plant_signal", "smallest_detected", "unit_calls"]

@@ -10,7 +10,9 @@ analysis with the study's measure settings (``study_config``):
 - the **unit grid**: one planted unit per analysis, mirror units of Cohen's
   d in ``mirror_effects`` (0 is a pure-noise unit, a negative control),
   one-player decoys (``single_effects``) and energy and position decoys
-  (``covariate_effects``, both signs), in hidden layer ``rep % layers``; with
+  (``covariate_effects``, both signs), in hidden layer ``rep % layers``, and,
+  in one-hot networks, real Dense units reading the distress indicators
+  (``dense_effects``, first layer; circuits see their weights); with
   the per-checkpoint controls off (they do not change a unit's class);
 - the **population grid**: a share of the first hidden layer's width planted
   at once as mirror units (``population_effects``), with the controls on, to
@@ -67,6 +69,8 @@ class PlantedGrid:
     """Cohen's d of the one-player decoys (frog_only, toad_only)."""
     covariate_effects: tuple[float, ...] = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
     """SD of the energy and position decoys' signal, in noise SDs (both signs)."""
+    dense_effects: tuple[float, ...] = (0.0, 0.3, 1.0)
+    """Cohen's d of planted Dense units (``dense_mirror``: real input weights, so circuits are tested); one-hot models only."""
     reps: int = 8
     """Replicates per model (fresh noise each; hidden layer rep % layers). 8 x 9 demo models = 72 plants per
     cell, so a rate of 0 has a Wilson upper bound (0.051) near alpha."""
@@ -95,11 +99,14 @@ class PlantedGrid:
             raise ConfigError(f"planted preset {name!r} is not known; choose one of {', '.join(presets)}")
         return cls(**{**presets[name], **overrides})
 
-    def unit_specs(self, n_hidden: int, rep: int) -> list[planted.PlantSpec]:
+    def unit_specs(self, n_hidden: int, rep: int, encoding: str = "raw") -> list[planted.PlantSpec]:
         layer = rep % n_hidden
         kinds = [("mirror", self.mirror_effects), ("frog_only", self.single_effects), ("toad_only", self.single_effects),
                  ("energy", self.covariate_effects), ("position", self.covariate_effects)]  # fmt: skip
-        return [planted.PlantSpec(k, e, layer) for k, effects in kinds for e in effects]
+        specs = [planted.PlantSpec(k, e, layer) for k, effects in kinds for e in effects]
+        if encoding == "onehot":  # a Dense unit reading distress indicators needs one-hot features
+            specs += [planted.PlantSpec("dense_mirror", e, 0) for e in self.dense_effects]
+        return specs
 
     def population_specs(self, width: int) -> list[planted.PlantSpec]:
         count = max(1, round(width * self.population_share))
@@ -187,7 +194,8 @@ def run_planted(source: str | Path, out: str | Path, grid: PlantedGrid = Planted
         n_hidden = len(ck.model.config.hidden)
         for rep in range(grid.reps):
             tags = {"grid": "unit", "model_id": model_id, "checkpoint": rel, "rep": rep}
-            u, a = planted.analyze_plants(ck, test, grid.unit_specs(n_hidden, rep), unit_config, rng, tags=tags)
+            specs = grid.unit_specs(n_hidden, rep, ck.model.config.encoding)
+            u, a = planted.analyze_plants(ck, test, specs, unit_config, rng, tags=tags)
             units += u
             analyses += a
         for rep in range(grid.population_reps if grid.population_effects else 0):
