@@ -468,6 +468,8 @@ def detection_table(units: Sequence[Mapping], alpha: float = 0.05, confidence: f
     for kind, effect, cell in _cells(cols):
         d = {c: float(np.nanmedian(cols[c][cell].astype(float))) if c in cols else float("nan") for c in ("d_frog", "d_toad")}
         for measure, hit in calls.items():
+            if measure == "circuit reads distress" and kind not in DENSE_KINDS:
+                continue  # function plants have no input weights to read
             k, n = int(hit[cell].sum()), int(cell.sum())
             lo, hi = wilson_interval(k, n, confidence)
             per_model = [hit[cell & (models == m)].mean() for m in np.unique(models[cell])]
