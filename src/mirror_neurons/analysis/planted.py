@@ -36,7 +36,10 @@ test is circuits: the planted unit has no input weights (a zero row of its
 layer's kernel) and drives nothing (a zero column of the next kernel; the
 forward pass drops it before the next layer, so the outputs are bitwise the
 trained network's). The zero row and column shift the kernel z-scores of the
-other weights slightly.
+other weights slightly. For circuits, ``DensePlant`` (kind ``dense_mirror``)
+is a real Dense unit of a one-hot network's first layer, with input weights on
+the distress indicators and on the flies row (its noise), whose kernel row the
+circuit table reads.
 
 **Kinds** (``signal``; ``f`` = 4 Frog, ``t`` = 5 Toad, 6-8 action symbols, 9 and 10 distress):
 
