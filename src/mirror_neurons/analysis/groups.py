@@ -65,17 +65,21 @@ MIN_STRATUM_STATES = 20
 N_STRATA = 16
 
 
-def stratum_codes(x: np.ndarray, frog_pos: np.ndarray, label: np.ndarray) -> np.ndarray:
-    """(n,) int16 stratum of each state: 8 * (energy > 0) + 4 * (Frog at column >= 26) + action label."""
+def stratum_codes(x: np.ndarray, frog_pos: np.ndarray, label: np.ndarray, *, by_label: bool = True) -> np.ndarray:
+    """(n,) int16 stratum of each state: 8 * (energy > 0) + 4 * (Frog at column >= 26) + action label.
+
+    ``by_label=False`` leaves the label out (every state counts as label 0, hop): 4 strata.
+    """
     energy = np.asarray(x)[:, OWN_ENERGY]
-    return (8 * (energy > 0) + 4 * (np.asarray(frog_pos) >= FROG_BAND) + np.asarray(label)).astype(np.int16)
+    lab = np.asarray(label) if by_label else np.zeros(len(energy), dtype=np.int64)
+    return (8 * (energy > 0) + 4 * (np.asarray(frog_pos) >= FROG_BAND) + lab).astype(np.int16)
 
 
-def stratum_name(code: int) -> str:
-    """'energy>0, Frog col>=26, help' for a stratum code."""
+def stratum_name(code: int, *, by_label: bool = True) -> str:
+    """'energy>0, Frog col>=26, help' for a stratum code (without the label when ``by_label`` is False)."""
     energy = "energy>0" if code & 8 else "energy=0"
     band = f"Frog col>={FROG_BAND}" if code & 4 else f"Frog col<{FROG_BAND}"
-    return f"{energy}, {band}, {Action(code & 3).name.lower()}"
+    return f"{energy}, {band}, {Action(code & 3).name.lower()}" if by_label else f"{energy}, {band}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class Composition:
     kept: np.ndarray  # (4,) share of each group's states inside the common support
     min_count: int
     dropped: tuple[str, ...]  # the strata left out, each with its counts per group
+    by_label: bool = True  # whether the strata include the action label
 
 
 @dataclass(frozen=True)
@@ -216,7 +221,7 @@ def scenario_groups(x: np.ndarray, scenario: np.ndarray, *, filtered: bool = Tru
     return Groups(label=label, filtered=filtered)
 
 
-def match_composition(groups: Groups, codes: np.ndarray, *, min_count: int = MIN_STRATUM_STATES) -> Groups:
+def match_composition(groups: Groups, codes: np.ndarray, *, min_count: int = MIN_STRATUM_STATES, by_label: bool = True) -> Groups:
     """``groups`` reweighted to the none group's composition over strata ``codes`` (n,) (see the module docstring).
 
     Warns (naming them) when strata fall outside the common support; ``AnalysisError`` when none is left.
@@ -230,14 +235,14 @@ def match_composition(groups: Groups, codes: np.ndarray, *, min_count: int = MIN
     compared = counts[:3]  # none, frog, toad
     support = np.flatnonzero((compared >= min_count).all(axis=0))
     dropped = tuple(
-        f"{stratum_name(c)} (none {counts[0, c]}, frog {counts[1, c]}, toad {counts[2, c]})"
+        f"{stratum_name(c, by_label=by_label)} (none {counts[0, c]}, frog {counts[1, c]}, toad {counts[2, c]})"
         for c in range(N_STRATA) if compared[:, c].any() and c not in support
     )  # fmt: skip
     if len(support) == 0:
         raise AnalysisError(
-            f"no stratum (energy x Frog's position band x label) holds at least {min_count} none, frog and toad states; "
-            f"the groups cannot be composition-matched: use a larger test set, a smaller min_stratum_states, or the "
-            f"paper's view (--paper-view)"
+            f"no stratum (energy x Frog's position band{' x label' if by_label else ''}) holds at least {min_count} none, "
+            f"frog and toad states ({'; '.join(dropped) or 'no states'}); the groups cannot be composition-matched: use a "
+            f"larger test set, a smaller min_stratum_states, or the paper's view (--paper-view)"
         )
     pi = counts[0, support] / counts[0, support].sum()
     target = np.tile(pi, (len(GROUPS), 1))
@@ -255,7 +260,7 @@ def match_composition(groups: Groups, codes: np.ndarray, *, min_count: int = MIN
             + ", ".join(f"{g} {k:.3f}" for g, k in zip(GROUPS, kept)),
             stacklevel=2,
         )
-    composition = Composition(support.astype(np.int16), target, kept, min_count, dropped)
+    composition = Composition(support.astype(np.int16), target, kept, min_count, dropped, by_label)
     return Groups(groups.label, groups.filtered, stratum, composition)
 
 
