@@ -63,7 +63,7 @@ import torch
 from scipy import special
 
 from mirror_neurons.analysis.cmni import D_CAP, mirror_scores
-from mirror_neurons.analysis.groups import GROUPS, Groups
+from mirror_neurons.analysis.groups import Groups
 from mirror_neurons.analysis.stats import CellMoments, cell_moments, moments_from_cells
 from mirror_neurons.train.model import MLP, ModelConfig
 
@@ -318,6 +318,6 @@ def random_init_indices(
     return out
 
 
-__all__ = ["GROUPS", "Contrasts", "NullTest", "bc_interval", "both_indices", "bootstrap_cmni", "contrasts", "lower_end_informative",
-           "min_draws", "monte_carlo_p", "normal_bootstrap", "normal_permutation_null", "p_floor", "percentile_interval",
-           "permutation_null", "random_init_indices", "random_init_null"]
+__all__ = ["Contrasts", "NullTest", "bc_interval", "both_indices", "bootstrap_cmni", "bootstrap_diffs", "contrasts",
+           "lower_end_informative", "min_draws", "monte_carlo_p", "normal_bootstrap", "normal_permutation_null", "p_floor",
+           "percentile_interval", "permutation_diffs", "permutation_null", "random_init_indices", "random_init_null"]
