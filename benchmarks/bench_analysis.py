@@ -6,21 +6,29 @@
    (a) activations of all layers, (b) group moments (mean, variance, skewness,
    kurtosis per unit and group) + CMNI, their sum (the goal: <= 50 ms on 2
    cores), then KL divergences, rank tests + unit classes, and each control at
-   its default size, and ``analyze_checkpoint`` without / with controls.
+   its default size (the permutation null and bootstrap in their normal limit
+   beside the exact ones, for the ratio), the untrained-network nulls of one
+   architecture (computed once per architecture), ``analyze_checkpoint``
+   without / with controls (defaults, demo preset, exact resampling), and the
+   projection for the paper's sweep (issue 13's goal: <= 250 ms per checkpoint
+   with every control, 3,500 checkpoints <= 15 min on 2 cores).
 2. A sweep: ``--sweep`` checkpoints of the paper's sweep shapes (1-3 layers of
    5-50 units) written to a temporary run folder, then ``analyze_run`` without
    controls and without significance (the CMNI table), timed end to end. With
    ``--sweep-sample K`` only K checkpoints are written and the time is projected.
 
 The test states are synthetic (random boards with a consistent players row per
-scenario): timing does not depend on their content. Torch uses the machine's
-threads (2 here).
+scenario): timing does not depend on their content. Torch uses one thread
+(``--threads``, as ``analyze`` does by default); the CPU time beside the wall
+time is what the work costs on a machine shared with other jobs.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import warnings
+from dataclasses import replace
 import shutil
 import statistics
 import sys
@@ -33,10 +41,11 @@ import torch
 
 from mirror_neurons.analysis.activations import capture
 from mirror_neurons.analysis.cmni import cmni_from_means
-from mirror_neurons.analysis.controls import bootstrap_cmni, permutation_null, random_init_null
+from mirror_neurons.analysis.controls import bootstrap_diffs, normal_bootstrap, normal_permutation_null, permutation_diffs
 from mirror_neurons.analysis.decoding import cross_decode
-from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_checkpoint, analyze_run, prepare_test
-from mirror_neurons.analysis.stats import group_moments, kl_to_none
+from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_checkpoint, analyze_run, architecture_nulls, prepare_test
+from mirror_neurons.analysis.stats import cell_moments, group_moments, kl_to_none
+from mirror_neurons.study import analysis_preset
 from mirror_neurons.analysis.units import classify, unit_tests
 from mirror_neurons.data.dataset import Split, write_dataset
 from mirror_neurons.game.constants import PLAYERS, Scenario, Symbol
@@ -118,22 +127,43 @@ def per_checkpoint(states: int, repeat: int) -> None:
     cfg = AnalysisConfig()
     rng = np.random.default_rng(0)
     r = 3
-    t, _ = timeit(lambda: random_init_null(m.config, test.x, g, np.arange(cfg.n_random_init)), r)
-    print(f"control: random init x {cfg.n_random_init:<4}             {ms(t)}")
-    t, _ = timeit(lambda: permutation_null(a, g, cfg.n_permutations, rng), r)
-    print(f"control: label permutations x {cfg.n_permutations:<4}      {ms(t)}")
-    t, _ = timeit(lambda: bootstrap_cmni(a, g, cfg.n_bootstrap, rng), r)
-    print(f"control: bootstrap x {cfg.n_bootstrap:<4}               {ms(t)}")
+    counted = a
+    t, cm = timeit(lambda: cell_moments(counted, g, cov=True), r)
+    print(f"cell moments + covariances (14 strata)  {ms(t)}")
+    t, _ = timeit(lambda: normal_permutation_null(cm, cfg.n_permutations, rng), r)
+    print(f"control: permutations x {cfg.n_permutations:<4} (normal)   {ms(t)}")
+    t, _ = timeit(lambda: normal_bootstrap(cm, cfg.n_bootstrap, rng), r)
+    print(f"control: bootstrap x {cfg.n_bootstrap:<4} (normal)      {ms(t)}")
+    t, _ = timeit(lambda: permutation_diffs(counted, g, cfg.n_permutations, rng), 1)
+    print(f"  exact permutations x {cfg.n_permutations:<4} (for ratio)  {ms(t)}")
+    t, _ = timeit(lambda: bootstrap_diffs(counted, g, cfg.n_bootstrap, rng), 1)
+    print(f"  exact bootstrap x {cfg.n_bootstrap:<4} (for ratio)     {ms(t)}")
     t, _ = timeit(lambda: [cross_decode(acts[k], g, rng, n_permutations=cfg.n_decoding_permutations) for k in layers[:-1]], r)
-    print(f"cross-decoding, 2 layers x {cfg.n_decoding_permutations} perms       {ms(t)}")
+    print(f"cross-decoding, 2 layers x {cfg.n_decoding_permutations} perms      {ms(t)}")
+    t_arch, nulls = timeit(lambda: architecture_nulls(m.config, test, cfg), 1)
+    t_arch_cpu = CPU[-1]
+    print(f"untrained nulls, once per architecture: {cfg.n_random_init} raw + {cfg.n_random_init} recoded, "
+          f"{cfg.n_decoding_untrained} decoding   {ms(t_arch)}")
     ck = Checkpoint(Path("bench.json"), m, {"weights_sha256": "bench"})
+    demo = analysis_preset("demo")
     for name, c in (
         ("analyze_checkpoint, no controls, no significance", AnalysisConfig(controls=False, significance=False)),
         ("analyze_checkpoint, no controls", AnalysisConfig(controls=False)),
         ("analyze_checkpoint, all controls (defaults)", AnalysisConfig()),
+        ("  the same, no ablation", replace(AnalysisConfig(), n_ablation_draws=0)),
+        ("analyze_checkpoint, all controls (demo preset)", demo),
+        ("analyze_checkpoint, defaults, exact resampling", replace(AnalysisConfig(), exact_resampling=True)),
     ):
-        t, res = timeit(lambda c=c: analyze_checkpoint(ck, test, c), 3 if c.controls else repeat)
+        shared = architecture_nulls(m.config, test, c) if c.controls else None
+        t, res = timeit(lambda c=c, shared=shared: analyze_checkpoint(ck, test, c, nulls=shared), 3 if c.controls else repeat)
         print(f"{name:<48} {ms(t)}")
+        if name.startswith("analyze_checkpoint, all controls (defaults)"):
+            per_ck = CPU[-1]
+    cpu_arch = t_arch_cpu
+    # the paper's sweep: 3,500 checkpoints of up to 50 architectures, on 2 workers (CPU time / 2: the work, not the wait)
+    total = (3500 * per_ck + 50 * cpu_arch) / 2
+    print(f"projected, 3,500 checkpoints + 50 architectures' untrained nulls on 2 workers: {total / 60:5.1f} min of CPU per core "
+          f"({1e3 * per_ck:.0f} ms per checkpoint, {cpu_arch:.1f} s per architecture; goal <= 15 min, <= 250 ms)")
 
 
 def sweep(n: int, sample: int | None, states: int, sig_sample: int = 0) -> None:
@@ -178,9 +208,10 @@ def main(argv=None) -> None:
     p.add_argument("--sweep-sample", type=int, default=None)
     p.add_argument("--skip-sweep", action="store_true")
     p.add_argument("--skip-single", action="store_true", help="only the sweep")
-    p.add_argument("--threads", type=int, default=0, help="torch threads in this process (0: torch's default)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads in this process (0: torch's default; analyze uses 1)")
     p.add_argument("--significance-sample", type=int, default=50, help="checkpoints re-analysed with significance on")
     args = p.parse_args(argv)
+    warnings.simplefilter("ignore")  # strata dropped from the synthetic set: named once per run, not the timing's concern
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, python {sys.version.split()[0]}")

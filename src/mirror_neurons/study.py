@@ -66,7 +66,8 @@ class StudyPaths:
         return {
             "data": (self.data / "manifest.json").is_file(),
             "sweep": (self.sweep / "summary.json").is_file(),
-            "analysis": (self.analysis / "checkpoints.parquet").is_file(),
+            # baselines.json came with the competence columns: an analysis without it predates them and runs again
+            "analysis": (self.analysis / "checkpoints.parquet").is_file() and (self.analysis / "baselines.json").is_file(),
             "report": self.report.is_file(),
         }[stage]
 
@@ -214,22 +215,25 @@ def analysis_preset(preset: str):
 
     ``paper``: the analysis defaults. ``demo``: the demo sweep leaves a few
     hundred checkpoints and the analysis has about two minutes, so the controls
-    are smaller: 39 random initialisations and 99 label permutations (the
-    smallest p-value is then 1/40 and 1/100, so p < 0.05 stays reachable),
-    100 bootstrap resamples, 2 decoding permutations, 10 random ablation draws.
+    are smaller where they cost: 39 random initialisations per architecture and
+    39 decoding permutations (smallest p 1/40), 20 random ablation draws (1/21);
+    the label permutations and bootstrap are cheap in their normal limit (999
+    and 1000). Every floor is below alpha 0.05 (``AnalysisConfig`` refuses less).
     """
     from mirror_neurons.analysis.pipeline import AnalysisConfig
 
     if preset == "demo":
-        return AnalysisConfig(n_random_init=39, n_permutations=99, n_bootstrap=100, n_decoding_permutations=2,
-                              n_ablation_draws=10)
+        return AnalysisConfig(n_random_init=39, n_permutations=999, n_bootstrap=1000, n_decoding_permutations=39,
+                              n_ablation_draws=20)
     return AnalysisConfig()
 
 
 def _analysis_stage(preset: str, paths: StudyPaths, config, progress: StageProgress) -> None:
     from mirror_neurons.analysis.pipeline import analyze_run
 
-    analyze_run(paths.sweep, paths.data, config if config is not None else analysis_preset(preset),
+    # the demo sweep sets competent one-hot networks beside paper-faithful raw ones on purpose;
+    # every table and the report carry each model's encoding
+    analyze_run(paths.sweep, paths.data, config if config is not None else analysis_preset(preset), mixed_encodings=True,
                 workers=max(1, min(2, os.cpu_count() or 1)), on_checkpoint=lambda i, n, _path: progress(i + 1, n))
 
 

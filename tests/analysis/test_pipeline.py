@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -20,7 +21,8 @@ from mirror_neurons.errors import AnalysisError, CheckpointError, ConfigError, D
 from mirror_neurons.game.constants import Scenario
 from mirror_neurons.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
-FAST = AnalysisConfig(n_random_init=3, n_permutations=19, n_bootstrap=20, n_decoding_permutations=2, n_ablation_draws=3)
+FAST = AnalysisConfig(n_random_init=20, n_permutations=20, n_bootstrap=20, n_decoding_permutations=20, n_ablation_draws=20,
+                      n_decoding_untrained=1, min_stratum_states=5)
 
 
 def make_data(path, test: Split | None = None):
@@ -50,10 +52,13 @@ def run(tmp_path):
 def test_analyze_checkpoint_matches_the_parts():
     split = make_split(900, seed=10)
     model = random_model((6, 5), seed=4)
-    res = analyze_checkpoint(Checkpoint("x.json", model, {"weights_sha256": "ab"}), split, FAST)
+    paper = analyze_checkpoint(Checkpoint("x.json", model, {"weights_sha256": "ab"}), split, replace(FAST, matched=False))
     acts = capture(model, split.x)
     direct = compute_cmni(acts, split_groups(split))
-    assert res.cmni.cmni == pytest.approx(direct.cmni, rel=1e-5)
+    assert paper.cmni.cmni == pytest.approx(direct.cmni, rel=1e-5)  # the paper's view: raw group means
+    assert paper.row()["matched"] is False
+    res = analyze_checkpoint(Checkpoint("x.json", model, {"weights_sha256": "ab"}), split, FAST)
+    assert res.row()["matched"] is True and res.cmni.cmni != pytest.approx(direct.cmni, rel=1e-5)
     assert res.accuracy == pytest.approx(np.mean(acts["dense_2"].argmax(1) == split.label))
     row = res.row()
     assert row["n_units"] == 15 and 0 < row["p_permutation"] <= 1 and row["cmni_ci_low"] <= row["cmni_ci_high"]
@@ -77,9 +82,9 @@ def test_analyze_run_writes_tables_and_resumes(run):
     assert not list((out / "parts").glob("*.parquet"))
     first = next(r for r in ck if r["model_id"] == "m1" and r["epoch"] == 3)
     assert first["hyperparameters.lr"] == pytest.approx(2e-4) and first["val_loss"] == pytest.approx(0.1 / 3)
-    direct = compute_cmni(capture(load_checkpoint(run_dir / first["checkpoint"]).model, make_split(900, seed=10).x),
-                          split_groups(make_split(900, seed=10)))  # fmt: skip
-    assert first["cmni"] == pytest.approx(direct.cmni, rel=1e-5)
+    direct = analyze_checkpoint(load_checkpoint(run_dir / first["checkpoint"]), make_split(900, seed=10), FAST)
+    assert first["cmni"] == pytest.approx(direct.cmni.cmni, rel=1e-5)
+    assert first["cmni_effect_size"] == pytest.approx(direct.cmni_d.cmni, rel=1e-5)
     for key in ("p_random_init", "p_permutation", "cmni_ci_low", "cmni_ci_high", "n_mirror", "n_differentiating", "test_accuracy"):
         assert first[key] is not None, key
     assert {"layer", "unit", "mean_frog", "kurt_none", "dfrog", "mns", "q_mirror", "d_frog", "auroc_toad", "class"} <= set(units.column_names)
@@ -181,6 +186,10 @@ def test_cli_analyze(run):
     assert "competent (" in flat and "energy rule: accuracy" in flat and "of 2 models" in flat
     bad = runner.invoke(app, ["analyze", str(run_dir / "nope"), "--data", str(data)])
     assert bad.exit_code == 2 and "does not exist" in bad.output
+    assert pq.read_table(run_dir / "analysis" / "checkpoints.parquet").column("matched").to_pylist() == [True] * 4
+    paper = runner.invoke(app, ["analyze", str(run_dir), "--data", str(data), "--no-controls", "--paper-view", "--threads", "1"])
+    assert paper.exit_code == 0, paper.output
+    assert pq.read_table(run_dir / "analysis" / "checkpoints.parquet").column("matched").to_pylist() == [False] * 4
 
 
 # -- competence (issue 12) --------------------------------------------------------------
@@ -298,3 +307,19 @@ def test_competence_summary_without_baselines_is_a_one_line_error(run):
     with pytest.raises(AnalysisError, match="baselines.json does not exist; run `mirror-neurons analyze`") as info:
         competence_summary(out)
     assert "\n" not in str(info.value)
+
+
+def test_analyze_run_shares_architecture_nulls_and_adds_model_q_values(run):
+    run_dir, data, _ = run
+    out = analyze_run(run_dir, data, FAST, threads=1)
+    cached = sorted((out / "architectures").glob("*.npz"))
+    assert len(cached) == 1  # both models are 6 x 5 raw networks: one architecture, measured once
+    ck = pq.read_table(out / "checkpoints.parquet").to_pylist()
+    assert len({r["p_random_init"] for r in ck}) >= 1 and len({r["null_random_init_mean"] for r in ck}) == 1
+    for m in ("m0", "m1"):
+        mine = [r for r in ck if r["model_id"] == m]
+        p = np.array([r["p_permutation"] for r in mine])
+        order = np.argsort(p)
+        expected = np.minimum.accumulate((p[order] * len(p) / np.arange(1, len(p) + 1))[::-1])[::-1]  # BH by hand
+        np.testing.assert_allclose(np.array([r["q_permutation"] for r in mine])[order], np.minimum(expected, 1))
+    assert all("q_random_init_effect_size" in r and "p_random_init_floor" in r for r in ck)

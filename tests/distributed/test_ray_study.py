@@ -20,7 +20,8 @@ SWEEP = {
     "defaults": {"dropout": 0.12, "batch_size": 25},
     "configs": [{"hidden": [8, 8], "lr": 3e-3}, {"hidden": [6], "lr": 5e-3}],
 }
-ANALYSIS = AnalysisConfig(n_random_init=3, n_permutations=10, n_bootstrap=10, n_decoding_permutations=2, n_ablation_draws=2)
+ANALYSIS = AnalysisConfig(n_random_init=20, n_permutations=20, n_bootstrap=10, n_decoding_permutations=20, n_ablation_draws=20,
+                          n_decoding_untrained=1, min_stratum_states=2)  # p floors below 0.05; a tiny test set
 
 
 def test_study_on_ray_matches_its_stages_run_locally(ray_cluster, tmp_path):

@@ -30,7 +30,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,29 +40,47 @@ import torch
 
 from mirror_neurons import atomic
 from mirror_neurons.analysis import ablation as ablation_mod
+from mirror_neurons.analysis import paired
 from mirror_neurons.analysis import competence
 from mirror_neurons.analysis.activations import as_inputs, capture
 from mirror_neurons.analysis.circuits import circuit_table
 from mirror_neurons.analysis.cmni import CMNIResult, cmni_from_means, effect_size_cmni
-from mirror_neurons.analysis.controls import NullTest, bootstrap_cmni, percentile_interval, permutation_null, random_init_null
+from mirror_neurons.analysis.controls import (
+    NullTest,
+    bc_interval,
+    both_indices,
+    bootstrap_diffs,
+    contrasts,
+    lower_end_informative,
+    min_draws,
+    normal_bootstrap,
+    normal_permutation_null,
+    p_floor,
+    permutation_diffs,
+    random_init_indices,
+)
 from mirror_neurons.analysis.decoding import CrossDecoding, cross_decode
-from mirror_neurons.analysis.groups import GROUPS, Groups, scenario_groups
-from mirror_neurons.analysis.stats import Moments, group_moments, kl_to_none
+from mirror_neurons.analysis.groups import GROUPS, Groups, match_composition, scenario_groups, stratum_codes
+from mirror_neurons.analysis.stats import Moments, benjamini_hochberg, cell_moments, group_moments, kl_to_none, moments_from_cells
 from mirror_neurons.analysis.units import CLASSES, UnitTests, class_counts, classify, unit_tests
 from mirror_neurons.data.dataset import Split, load_dataset
 from mirror_neurons.errors import AnalysisError, ConfigError, DataError
 from mirror_neurons.game.constants import OWN_SCORE
 from mirror_neurons.train.checkpoint import Checkpoint, iter_checkpoints, load_checkpoint, read_meta
+from mirror_neurons.train.model import MLP
 
 log = logging.getLogger(__name__)
 
-TABLE_VERSION = 3
+TABLE_VERSION = 4
 """Version of the columns the analysis writes; part of ``AnalysisConfig.digest``.
 
 Bump it whenever a table gains or changes columns: rows written before then
 carry another digest, so a resumed analysis analyses their checkpoints again
 instead of reusing rows without the new columns. 2: test recall per class,
-macro recall, confusion matrix and competence (issue 12); 3: the input encoding.
+macro recall, confusion matrix and competence (issue 12); 3: the input encoding;
+4: composition-matched contrasts, the scale-free index's nulls and interval,
+p-value floors and per-model q-values, decoding baselines, the recoded
+random-init control (issue 13).
 """
 BASELINES_FILE = "baselines.json"
 
@@ -73,6 +91,15 @@ class AnalysisConfig:
 
     filtered: bool = True
     """Scenario groups with the published filters (see ``groups``); False: scenario codes alone."""
+    matched: bool = True
+    """Composition-matched contrasts (``groups.match_composition``); False: the paper's view, raw group means."""
+    min_stratum_states: int = 20
+    """States of none, frog and toad a stratum needs to enter the common support of the matching."""
+    match_label: bool = True
+    """Strata include the action label (16 strata); False: energy x Frog's band only (4). See docs/analysis.md:
+    with the label, toad states at Frog's column >= 26 (labelled help *because* Toad is in distress) fall out."""
+    exact_resampling: bool = False
+    """Permute and resample states (slow); False: the same nulls in their normal limit (``controls``)."""
     hidden_only: bool = False
     """CMNI over hidden units only (the paper counts the output layer too)."""
     statistics: bool = True
@@ -92,13 +119,18 @@ class AnalysisConfig:
     controls: bool = True
     """Random-init and permutation nulls, bootstrap interval, cross-decoding, ablations."""
     n_random_init: int = 50
+    """Untrained networks per architecture (shared by all its checkpoints; with the recoded control, twice)."""
     n_permutations: int = 200
     n_bootstrap: int = 200
     ci_level: float = 0.95
-    n_decoding_permutations: int = 10
+    n_decoding_permutations: int = 39
+    """Label permutations of the cross-decoding probe (floor 1/40); each costs an AUROC over the test half."""
+    n_decoding_untrained: int = 5
+    """Untrained networks whose layers give the cross-decoding baseline (mean AUROC)."""
     n_ablation_draws: int = 30
     seed: int = 0
-    """Root seed; each checkpoint's draws come from (seed, checkpoint weights hash)."""
+    """Root seed; each checkpoint's draws come from (seed, checkpoint weights hash), an architecture's
+    untrained networks from (seed, architecture)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
@@ -110,6 +142,18 @@ class AnalysisConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.kl_bins < 2:
             raise ConfigError(f"kl_bins must be >= 2, got {self.kl_bins}")
+        if self.min_stratum_states < 2:
+            raise ConfigError(f"min_stratum_states must be >= 2, got {self.min_stratum_states}")
+        if self.controls:
+            # every p-value a control gives must be able to fall below alpha: floor 1 / (1 + n) < alpha
+            need = min_draws(self.alpha)
+            for name in ("n_random_init", "n_permutations", "n_decoding_permutations", "n_ablation_draws"):
+                n = getattr(self, name)
+                if 0 < n < need:
+                    raise ConfigError(
+                        f"{name} = {n} gives a smallest p-value of 1/{n + 1} = {p_floor(n):.3g}, not below alpha "
+                        f"{self.alpha}; use at least {need} (or 0 to skip that control)"
+                    )
 
     def digest(self) -> str:
         """Hash of the settings and of ``TABLE_VERSION``: rows with another digest are analysed again."""
@@ -125,9 +169,21 @@ class PreparedTest:
     label: np.ndarray  # (n,) action labels
     scenario: np.ndarray  # (n,)
     groups: Groups
+    nulls: dict = field(default_factory=dict, compare=False, repr=False)
+    """Untrained-network nulls measured on these states, by ``architecture_key`` (``cached_architecture_nulls``)."""
 
 
-def prepare_test(split: Split, *, filtered: bool = True) -> PreparedTest:
+def prepare_test(
+    split: Split, *, filtered: bool = True, matched: bool = True, min_stratum_states: int = 20, config: AnalysisConfig | None = None
+) -> PreparedTest:
+    """The test split ordered by group (then stratum), composition-matched unless ``matched=False``.
+
+    ``config`` (if given) sets ``filtered``, ``matched`` and ``min_stratum_states`` from an ``AnalysisConfig``.
+    """
+    match_label = True
+    if config is not None:
+        filtered, matched, min_stratum_states = config.filtered, config.matched, config.min_stratum_states
+        match_label = config.match_label
     if len(split) == 0:
         raise DataError("the test split is empty; analysis needs test states")
     if np.any(split.x[:, OWN_SCORE] != 0):
@@ -136,16 +192,104 @@ def prepare_test(split: Split, *, filtered: bool = True) -> PreparedTest:
             "(SPEC section 8: the published pipeline leaked the scenario there); regenerate the dataset"
         )
     groups = scenario_groups(split.x, split.scenario, filtered=filtered)
+    if matched:
+        groups.require("none", "frog", "toad")
+        codes = stratum_codes(split.x, split.frog_pos, split.label, by_label=match_label)
+        groups = match_composition(groups, codes, min_count=min_stratum_states, by_label=match_label)
     order = groups.order()
     return PreparedTest(as_inputs(split.x[order]), split.label[order], split.scenario[order], groups.take(order))
 
 
 @dataclass(frozen=True)
+class ArchitectureNulls:
+    """What untrained networks of one architecture give on one test set: shared by all its checkpoints.
+
+    Computed once per architecture and encoding (``architecture_nulls``); ``analyze_run`` caches it
+    under ``RUNDIR/analysis/architectures/``.
+    """
+
+    key: str
+    indices: np.ndarray  # (n_random_init, 2): raw CMNI and scale-free index of untrained networks, own encoding
+    recoded: np.ndarray | None  # the same seeds with encoding "recoded" (for raw-encoding models; else None)
+    decoding: dict[str, tuple[float, float]]  # hidden layer -> mean untrained (frog_to_toad, toad_to_frog) AUROC
+    decoding_input: tuple[float, float]  # the probe on the raw 100-integer input
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        out = {"indices": self.indices, "decoding_input": np.array(self.decoding_input)}
+        if self.recoded is not None:
+            out["recoded"] = self.recoded
+        out.update({f"decoding.{k}": np.array(v) for k, v in self.decoding.items()})
+        return out
+
+    @classmethod
+    def from_arrays(cls, key: str, arrays: dict[str, np.ndarray]) -> ArchitectureNulls:
+        decoding = {k.split(".", 1)[1]: tuple(float(x) for x in v) for k, v in arrays.items() if k.startswith("decoding.")}
+        return cls(key, arrays["indices"], arrays.get("recoded"), decoding, tuple(float(x) for x in arrays["decoding_input"]))
+
+
+def architecture_key(model_config, config: AnalysisConfig) -> str:
+    """What an architecture's untrained networks depend on: its shape, activation, encoding and the analysis settings."""
+    arch = {k: v for k, v in asdict(model_config).items() if k != "dropout"}  # dropout is off at inference
+    settings = {k: getattr(config, k) for k in ("seed", "n_random_init", "n_decoding_untrained", "hidden_only", "filtered",
+                                                "matched", "min_stratum_states", "match_label")}  # fmt: skip
+    blob = json.dumps({"arch": arch, "settings": settings, "table_version": TABLE_VERSION}, sort_keys=True, default=list)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def architecture_nulls(model_config, test: PreparedTest, config: AnalysisConfig) -> ArchitectureNulls:
+    """Untrained networks of ``model_config``: the random-init null (raw and recoded) and the decoding baselines.
+
+    Seeds come from (config.seed, the architecture's shape), so every checkpoint of an architecture meets
+    the same null and the recoded control uses the very same initial weights (recoding keeps the input width).
+    """
+    shape = json.dumps([list(model_config.hidden), model_config.activation])
+    ss = np.random.SeedSequence([config.seed, int(hashlib.sha256(shape.encode()).hexdigest()[:15], 16)])
+    s_init, s_dec = ss.spawn(2)
+    seeds = s_init.generate_state(max(config.n_random_init, config.n_decoding_untrained), dtype=np.uint32)
+    hidden_only = config.hidden_only
+    indices = random_init_indices(model_config, test.x, test.groups, seeds[: config.n_random_init], hidden_only=hidden_only)
+    recoded = None
+    if model_config.encoding == "raw" and config.n_random_init:
+        recoded = random_init_indices(
+            replace(model_config, encoding="recoded"), test.x, test.groups, seeds[: config.n_random_init], hidden_only=hidden_only
+        )
+    rng = np.random.default_rng(s_dec)
+    model = MLP(model_config)
+    per_layer: dict[str, list[tuple[float, float]]] = {}
+    decoding_input = (float("nan"), float("nan"))
+    try:
+        for s in seeds[: config.n_decoding_untrained]:
+            model.reset_parameters(torch.Generator().manual_seed(int(s)))
+            acts = capture(model, test.x)
+            for name in list(acts)[:-1]:
+                d = cross_decode(acts[name], test.groups, rng, n_permutations=0)
+                per_layer.setdefault(name, []).append((d.frog_to_toad, d.toad_to_frog))
+        d = cross_decode(test.x.numpy(), test.groups, rng, n_permutations=0)
+        decoding_input = (d.frog_to_toad, d.toad_to_frog)
+    except AnalysisError as e:  # too few states to decode: the checkpoint's own decoding is skipped too, with a warning
+        warnings.warn(f"cross-decoding baselines skipped: {e}", stacklevel=2)
+        per_layer = {}
+    decoding = {k: tuple(float(x) for x in np.mean(v, axis=0)) for k, v in per_layer.items()}
+    return ArchitectureNulls(architecture_key(model_config, config), indices, recoded, decoding, decoding_input)
+
+
+@dataclass(frozen=True)
 class Controls:
+    """The nulls and intervals of one checkpoint: raw CMNI (the paper's) and the scale-free index side by side."""
+
     random_init: NullTest | None
     permutation: NullTest | None
     bootstrap: np.ndarray  # (n_bootstrap,) CMNI values
-    ci: tuple[float, float]
+    ci: tuple[float, float]  # bias-corrected percentile interval of the raw CMNI (``controls.bc_interval``)
+    random_init_effect_size: NullTest | None = None
+    permutation_effect_size: NullTest | None = None
+    random_init_recoded: NullTest | None = None  # the trained index against untrained *recoded* networks
+    random_init_recoded_effect_size: NullTest | None = None
+    bootstrap_effect_size: np.ndarray | None = None
+    ci_effect_size: tuple[float, float] = (float("nan"), float("nan"))
+    ci_low_informative: bool = False
+    ci_effect_size_low_informative: bool = False
+    architecture: ArchitectureNulls | None = None
 
 
 @dataclass
@@ -171,6 +315,8 @@ class CheckpointAnalysis:
     decoding: dict[str, CrossDecoding] | None = None
     ablation: dict[str, ablation_mod.AblationResult] | None = None
     config: AnalysisConfig = field(default_factory=AnalysisConfig)
+    composition: object | None = None
+    """``groups.Composition`` of the matched groups (None: the paper's view)."""
     scores: competence.Scores | None = None
     """The output layer's argmax against the test labels: confusion matrix, recalls, accuracy."""
     competent: bool | None = None
@@ -179,12 +325,16 @@ class CheckpointAnalysis:
     def row(self) -> dict:
         r: dict = {
             "test_accuracy": self.accuracy,
+            "cmni_effect_size": self.cmni_d.cmni,  # the primary index; raw CMNI beside it for the paper
             "cmni": self.cmni.cmni,
             "mne": self.cmni.mne,
             "n_units": self.cmni.n_units,
-            "cmni_effect_size": self.cmni_d.cmni,
             **{f"n_{g}_states": c for g, c in self.group_counts.items()},
+            "matched": self.composition is not None,
         }
+        if self.composition is not None:
+            r["n_strata"] = len(self.composition.codes)
+            r.update({f"matched_share_{g}": float(k) for g, k in zip(GROUPS, self.composition.kept)})
         if self.scores is not None:
             r.update(self.scores.columns())
             r[competence.COMPETENT_COLUMN] = self.competent
@@ -193,23 +343,49 @@ class CheckpointAnalysis:
         if self.classes is not None:
             r.update({f"n_{c.replace('-', '_')}": n for c, n in class_counts(self.classes).items()})
         if self.controls is not None:
-            c = self.controls
-            r["p_random_init"] = c.random_init.p_value if c.random_init else None
-            r["null_random_init_mean"] = float(c.random_init.null.mean()) if c.random_init else None
-            r["p_permutation"] = c.permutation.p_value if c.permutation else None
-            r["null_permutation_mean"] = float(c.permutation.null.mean()) if c.permutation else None
-            r["cmni_ci_low"], r["cmni_ci_high"] = c.ci
+            r.update(self._control_columns(self.controls))
+        arch = self.controls.architecture if self.controls is not None else None
+        if arch is not None and self.decoding:
+            r["decode.input.frog_to_toad"], r["decode.input.toad_to_frog"] = arch.decoding_input
         for layer, d in (self.decoding or {}).items():
             r[f"decode.{layer}.frog_to_toad"] = d.frog_to_toad
             r[f"decode.{layer}.p_frog_to_toad"] = d.p_frog_to_toad
             r[f"decode.{layer}.toad_to_frog"] = d.toad_to_frog
             r[f"decode.{layer}.p_toad_to_frog"] = d.p_toad_to_frog
+            r["decode.p_floor"] = d.p_floor
+            if arch is not None and layer in arch.decoding:
+                r[f"decode.{layer}.untrained_frog_to_toad"], r[f"decode.{layer}.untrained_toad_to_frog"] = arch.decoding[layer]
+        if self.ablation:
+            r["ablate.p_floor"] = p_floor(self.config.n_ablation_draws)
         for cls, a in (self.ablation or {}).items():
             key = cls.replace("-", "_")
             r[f"ablate.{key}.changed"] = a.changed
             r[f"ablate.{key}.p"] = a.p_value
             for s, v in a.changed_by_scenario.items():
                 r[f"ablate.{key}.changed_{s}"] = v
+        return r
+
+    @staticmethod
+    def _control_columns(c: Controls) -> dict:
+        """Per null: p, its floor 1 / (1 + draws), the null's mean (and 95th percentile for untrained networks)."""
+        r: dict = {}
+        for name, raw, scaled in (("random_init", c.random_init, c.random_init_effect_size),
+                                  ("permutation", c.permutation, c.permutation_effect_size),
+                                  ("random_init_recoded", c.random_init_recoded, c.random_init_recoded_effect_size)):  # fmt: skip
+            if raw is None and name == "random_init_recoded":
+                continue
+            r[f"p_{name}_effect_size"] = scaled.p_value if scaled else None
+            r[f"p_{name}"] = raw.p_value if raw else None
+            r[f"p_{name}_floor"] = raw.p_value_floor if raw else None
+            r[f"null_{name}_effect_size_mean"] = float(scaled.null.mean()) if scaled else None
+            r[f"null_{name}_mean"] = float(raw.null.mean()) if raw else None
+            if name != "permutation":
+                r[f"null_{name}_effect_size_q95"] = float(np.quantile(scaled.null, 0.95)) if scaled else None
+                r[f"null_{name}_q95"] = float(np.quantile(raw.null, 0.95)) if raw else None
+        r["cmni_effect_size_ci_low"], r["cmni_effect_size_ci_high"] = c.ci_effect_size
+        r["cmni_effect_size_ci_low_informative"] = c.ci_effect_size_low_informative
+        r["cmni_ci_low"], r["cmni_ci_high"] = c.ci
+        r["cmni_ci_low_informative"] = c.ci_low_informative
         return r
 
     def unit_columns(self) -> dict[str, np.ndarray]:
@@ -239,10 +415,26 @@ def _rng_for(meta: dict, config: AnalysisConfig) -> np.random.SeedSequence:
     return np.random.SeedSequence([config.seed, int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)])
 
 
-def analyze_checkpoint(checkpoint: Checkpoint, test: Split | PreparedTest, config: AnalysisConfig = AnalysisConfig()) -> CheckpointAnalysis:
-    """All measures of one checkpoint on the test states (see the module docstring)."""
+def analyze_checkpoint(
+    checkpoint: Checkpoint, test: Split | PreparedTest, config: AnalysisConfig = AnalysisConfig(), *,
+    nulls: ArchitectureNulls | None = None,
+) -> CheckpointAnalysis:
+    """All measures of one checkpoint on the test states (see the module docstring).
+
+    ``nulls``: the untrained networks of this checkpoint's architecture (``architecture_nulls``); if not
+    given, computed once per architecture and kept on the ``PreparedTest`` (``test.nulls``), so pass the
+    same prepared test for every checkpoint (a ``Split`` is prepared afresh on each call).
+    """
     if isinstance(test, Split):
-        test = prepare_test(test, filtered=config.filtered)
+        test = prepare_test(test, config=config)
+    same_strata = not config.matched or test.groups.composition.by_label == config.match_label
+    if test.groups.matched != config.matched or not same_strata:
+        raise AnalysisError(
+            f"the test states were prepared with matched={test.groups.matched} (strata by label: "
+            f"{test.groups.composition.by_label if test.groups.matched else '-'}) but the config says matched={config.matched}, "
+            f"match_label={config.match_label}; "
+            f"prepare them with prepare_test(split, config=config)"
+        )
     groups = test.groups
     model = checkpoint.model
     groups.require(*GROUPS)
@@ -252,12 +444,18 @@ def analyze_checkpoint(checkpoint: Checkpoint, test: Split | PreparedTest, confi
     scores = competence.score(acts[layers[-1]].argmax(axis=1), test.label)
     energy = competence.score(competence.energy_rule(test.x.numpy()), test.label)
     accuracy = scores.accuracy
-    per_layer = [group_moments(x, groups, higher=config.statistics) for x in acts.values()]
-    moments = Moments(
-        per_layer[0].count, *(np.concatenate([getattr(m, k) for m in per_layer], axis=1) for k in ("mean", "var", "skew", "kurt"))
-    )
-    # (n, units), layers side by side; only the statistics beyond means and variances need it
-    a = np.concatenate(list(acts.values()), axis=1) if (config.statistics or config.significance or config.controls) else None
+    # (n, units), layers side by side; only the statistics beyond means and variances need it (and the matching)
+    need_a = config.statistics or config.significance or config.controls or groups.matched
+    a = np.concatenate(list(acts.values()), axis=1) if need_a else None
+    cells = None
+    if groups.matched:  # one pass over the cells serves the moments, the unit tests and the controls
+        cells = cell_moments(a, groups, higher=config.statistics, cov=config.controls and not config.exact_resampling)
+        moments = moments_from_cells(cells)
+    else:
+        per_layer = [group_moments(x, groups, higher=config.statistics) for x in acts.values()]
+        moments = Moments(
+            per_layer[0].count, *(np.concatenate([getattr(m, k) for m in per_layer], axis=1) for k in ("mean", "var", "skew", "kurt"))
+        )
     cmni_all = cmni_from_means(moments.mean, layers, widths)
     cmni = cmni_from_means(moments.mean, layers, widths, hidden_only=config.hidden_only)
     cmni_d = effect_size_cmni(moments, layers, widths, hidden_only=config.hidden_only)
@@ -265,43 +463,73 @@ def analyze_checkpoint(checkpoint: Checkpoint, test: Split | PreparedTest, confi
     result = CheckpointAnalysis(
         meta=checkpoint.meta, path=str(checkpoint.path), accuracy=accuracy, layers=layers, widths=widths,
         group_counts=groups.counts(), cmni=cmni, cmni_all=cmni_all, cmni_d=cmni_d, moments=moments, kl=kl, config=config,
-        scores=scores, competent=competence.is_competent(scores, energy),
+        scores=scores, competent=competence.is_competent(scores, energy), composition=groups.composition,
     )  # fmt: skip
     if config.significance:
-        result.tests = unit_tests(a, groups)
+        result.tests = unit_tests(a, groups, cells)
         result.classes, result.mixed_inputs = classify(
             model, result.tests, alpha=config.alpha, min_effect=config.min_effect, top_k=config.top_k, z_min=config.z_min
         )
         result.circuits = circuit_table(model, result.classes, top_k=config.top_k, z_min=config.z_min)
     if config.controls:
         ss = _rng_for(checkpoint.meta, config)
-        s_init, s_perm, s_boot, s_dec, s_abl = ss.spawn(5)
-        counted = a[:, : sum(cmni.widths)]
-        ri = None
-        if config.n_random_init:
-            seeds = s_init.generate_state(config.n_random_init, dtype=np.uint32)
-            ri = NullTest(cmni.cmni, random_init_null(model.config, test.x, groups, seeds, hidden_only=config.hidden_only))
-        perm = None
-        if config.n_permutations:
-            perm = NullTest(cmni.cmni, permutation_null(counted, groups, config.n_permutations, np.random.default_rng(s_perm)))
-        boot = bootstrap_cmni(counted, groups, config.n_bootstrap, np.random.default_rng(s_boot)) if config.n_bootstrap else np.zeros(0)
-        ci = percentile_interval(boot, config.ci_level) if len(boot) else (float("nan"), float("nan"))
-        result.controls = Controls(ri, perm, boot, ci)
+        _, s_perm, s_boot, s_dec, s_abl = ss.spawn(5)
+        if nulls is None and (config.n_random_init or config.n_decoding_untrained):
+            nulls = cached_architecture_nulls(model.config, test, config, None)  # once per architecture per PreparedTest
+        result.controls = _index_controls(a, sum(cmni.widths), groups, (cmni.cmni, cmni_d.cmni), nulls, config, s_perm, s_boot, cells)
         rng = np.random.default_rng(s_dec)
-        result.decoding = {
-            name: cross_decode(acts[name], groups, rng, n_permutations=config.n_decoding_permutations) for name in layers[:-1]
-        }
+        try:
+            result.decoding = {
+                name: cross_decode(acts[name], groups, rng, n_permutations=config.n_decoding_permutations) for name in layers[:-1]
+            }
+        except AnalysisError as e:  # too few states for a train and a test half: no decoding columns, said aloud
+            warnings.warn(f"cross-decoding skipped for {checkpoint.path}: {e}", stacklevel=2)
+            result.decoding = None
         if result.classes is not None:
             rng = np.random.default_rng(s_abl)
             base = acts[layers[-1]].argmax(axis=1)
             result.ablation = {
                 cls: ablation_mod.ablate_class(
-                    model, test.x, test.scenario, result.classes == cls, rng, n_draws=config.n_ablation_draws, baseline=base
+                    model, test.x, test.scenario, result.classes == cls, rng, n_draws=config.n_ablation_draws, baseline=base,
+                    acts=acts,
                 )
                 for cls in ("mirror", "anti-mirror", "differentiating", "mixed")
                 if np.any(result.classes[: sum(widths[:-1])] == cls)
             }
     return result
+
+
+def _index_controls(a: np.ndarray, n_counted: int, groups: Groups, observed: tuple[float, float], nulls: ArchitectureNulls | None,
+                    config: AnalysisConfig, s_perm: np.random.SeedSequence, s_boot: np.random.SeedSequence,
+                    cells=None) -> Controls:
+    """Random-init, recoded and permutation nulls and the bootstrap interval of both indices (``controls``).
+
+    ``a`` (n, units) all units; the indices count the first ``n_counted``. ``cells``: ``a``'s cell moments
+    with covariances, if at hand.
+    """
+    counted = a[:, :n_counted]
+    if config.exact_resampling:
+        c = contrasts(cell_moments(counted, groups))
+        perm = both_indices(*permutation_diffs(counted, groups, config.n_permutations, np.random.default_rng(s_perm)).transpose(1, 0, 2), c)
+        boot = both_indices(*bootstrap_diffs(counted, groups, config.n_bootstrap, np.random.default_rng(s_boot)).transpose(1, 0, 2), c)
+    else:
+        cm = cells if cells is not None and cells.cov is not None else cell_moments(counted, groups, cov=True)
+        perm = normal_permutation_null(cm, config.n_permutations, np.random.default_rng(s_perm), n_counted)
+        boot = normal_bootstrap(cm, config.n_bootstrap, np.random.default_rng(s_boot), n_counted)
+
+    def tests(null: np.ndarray | None) -> tuple[NullTest | None, NullTest | None]:
+        if null is None or len(null) == 0:
+            return None, None
+        return NullTest(observed[0], null[:, 0]), NullTest(observed[1], null[:, 1])
+
+    ri, ri_d = tests(nulls.indices if nulls is not None else None)
+    rec, rec_d = tests(nulls.recoded if nulls is not None else None)
+    perm_raw, perm_d = tests(perm)
+    nan2 = (float("nan"), float("nan"))
+    ci = bc_interval(boot[:, 0], observed[0], config.ci_level) if len(boot) else nan2
+    ci_d = bc_interval(boot[:, 1], observed[1], config.ci_level) if len(boot) else nan2
+    informative = [len(boot) > 0 and lower_end_informative(boot[:, k], observed[k], config.ci_level) for k in (0, 1)]
+    return Controls(ri, perm_raw, boot[:, 0], ci, ri_d, perm_d, rec, rec_d, boot[:, 1], ci_d, *informative, nulls)
 
 
 # -- a whole run -----------------------------------------------------------------
@@ -397,6 +625,7 @@ def analyze_run(
     mixed_encodings: bool = False,
     part_every: int = 25,
     workers: int = 1,
+    threads: int = 1,
     on_checkpoint: Callable[[int, int, Path], None] | None = None,
 ) -> Path:
     """Analyse every checkpoint of a run or sweep; write RUNDIR/analysis/{checkpoints,units}.parquet. Returns the folder.
@@ -406,8 +635,10 @@ def analyze_run(
     of a one-hot network and of a raw one are not the same measurement, so the caller
     must say it means to put them in one table (the ``encoding`` column tells them apart).
 
-    ``workers`` > 1 analyses checkpoints in that many processes (each with one torch
-    thread); results and files are the same as with one. ``on_checkpoint(i, n, path)``
+    ``workers`` > 1 analyses checkpoints in that many processes; ``threads`` is the torch threads of
+    each (default 1: small models gain nothing from more, and a busy machine loses); results and
+    files are the same. Untrained-network nulls are computed once per architecture and cached in
+    ``RUNDIR/analysis/architectures/KEY.npz`` (``architecture_nulls``). ``on_checkpoint(i, n, path)``
     is called after each checkpoint (n = checkpoints left to analyse).
     """
     run_dir = Path(run_dir)
@@ -422,7 +653,7 @@ def analyze_run(
         if data_dir is None:
             raise DataError(f"{run_dir} does not record its dataset folder; pass --data DIR")
     dataset = load_dataset(data_dir)  # every split: the information ceiling looks up each test input among all rows
-    test = prepare_test(dataset.test, filtered=config.filtered)
+    test = prepare_test(dataset.test, config=config)
     digest = config.digest()
 
     parts = out / "parts"
@@ -480,20 +711,28 @@ def analyze_run(
         if len(rows) >= part_every:
             flush()
 
+    nulls_dir = out / ARCHITECTURES_DIR
     if workers <= 1 or len(todo) < 2:
-        for i, path in enumerate(todo):
-            collect(i, path, _analyze_path(path, run_dir, test, config, dataset.hash, digest))
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            for i, path in enumerate(todo):
+                collect(i, path, _analyze_path(path, run_dir, test, config, dataset.hash, digest, nulls_dir))
+        finally:
+            torch.set_num_threads(before)
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch threads
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(data_dir), config, os.getpid())) as pool:
-            results = pool.map(_worker_analyze, [(str(p), str(run_dir), dataset.hash, digest) for p in todo], chunksize=8)
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(data_dir), config, os.getpid(), threads)) as pool:
+            jobs = [(str(p), str(run_dir), dataset.hash, digest, str(nulls_dir)) for p in todo]
+            results = pool.map(_worker_analyze, jobs, chunksize=8)
             for i, (path, result) in enumerate(zip(todo, results)):
                 collect(i, path, result)
     flush()
     _merge(out, final_ck, final_units, parts)
+    paired.write_paired(out, seed=config.seed)  # model level: each model against its own initialisation
     atomic.write_json(out / "config.json", {**asdict(config), "digest": digest, "data_dir": str(data_dir), "data_hash": dataset.hash})
     return out
 
@@ -507,12 +746,14 @@ def run_baselines(dataset) -> competence.Baselines:
     )  # fmt: skip
 
 
-def _analyze_path(path: Path, run_dir: Path, test: PreparedTest, config: AnalysisConfig, data_hash: str, digest: str) -> tuple[dict, dict]:
+def _analyze_path(path: Path, run_dir: Path, test: PreparedTest, config: AnalysisConfig, data_hash: str, digest: str,
+                  nulls_dir: Path | None = None) -> tuple[dict, dict]:
     """One checkpoint -> (its row of checkpoints.parquet, its columns of units.parquet)."""
     rel = str(path.relative_to(run_dir))
     meta = read_meta(path)
     ck = load_checkpoint(path)
-    res = analyze_checkpoint(ck, test, config)
+    nulls = cached_architecture_nulls(ck.model.config, test, config, nulls_dir, data_hash) if config.controls else None
+    res = analyze_checkpoint(ck, test, config, nulls=nulls)
     model_id = _model_id(path, run_dir, meta)
     row = {"checkpoint": rel, "model_id": model_id, "epoch": meta.get("epoch"), "val_loss": meta.get("val_loss")}
     row["hidden"] = json.dumps(list(ck.model.config.hidden))
@@ -535,19 +776,55 @@ def _analyze_path(path: Path, run_dir: Path, test: PreparedTest, config: Analysi
 _WORKER: dict = {}
 
 
-def _init_worker(data_dir: str, config: AnalysisConfig, driver: int) -> None:
+def _init_worker(data_dir: str, config: AnalysisConfig, driver: int, threads: int = 1) -> None:
     from mirror_neurons.distributed.executors import die_with
 
     die_with(driver)  # no orphans: a killed `analyze` takes its workers with it
-    torch.set_num_threads(1)  # this process's own setting: workers share the cores
+    torch.set_num_threads(threads)  # this process's own setting: workers share the cores
     dataset = load_dataset(data_dir, splits=("test",))
-    _WORKER["test"] = prepare_test(dataset.test, filtered=config.filtered)
+    with warnings.catch_warnings():  # the driver has already warned about dropped strata
+        warnings.simplefilter("ignore")
+        _WORKER["test"] = prepare_test(dataset.test, config=config)
     _WORKER["config"] = config
 
 
-def _worker_analyze(args: tuple[str, str, str, str]) -> tuple[dict, dict]:
-    path, run_dir, data_hash, digest = args
-    return _analyze_path(Path(path), Path(run_dir), _WORKER["test"], _WORKER["config"], data_hash, digest)
+def _worker_analyze(args: tuple[str, str, str, str, str]) -> tuple[dict, dict]:
+    path, run_dir, data_hash, digest, nulls_dir = args
+    return _analyze_path(Path(path), Path(run_dir), _WORKER["test"], _WORKER["config"], data_hash, digest, Path(nulls_dir))
+
+
+ARCHITECTURES_DIR = "architectures"
+def cached_architecture_nulls(
+    model_config, test: PreparedTest, config: AnalysisConfig, folder: Path | None, data_hash: str = ""
+) -> ArchitectureNulls:
+    """``architecture_nulls``, computed once per architecture: from ``test.nulls``, else ``folder/KEY-DATA.npz``.
+
+    The key covers the architecture and the settings (``architecture_key``), the file name the dataset
+    hash, and the file records the number of test states: a file from another test set is recomputed,
+    never reused. Concurrent workers may both compute one; the write is atomic.
+    """
+    import io
+
+    key = architecture_key(model_config, config)
+    if key in test.nulls:
+        return test.nulls[key]
+    path = None if folder is None else folder / f"{key}-{data_hash[:12]}.npz"
+    if path is not None and path.is_file():
+        try:
+            with np.load(path) as z:
+                arrays = {k: z[k] for k in z.files}
+            if int(arrays.pop("n_states", -1)) == test.groups.n:
+                test.nulls[key] = ArchitectureNulls.from_arrays(key, arrays)
+                return test.nulls[key]
+        except (OSError, ValueError, KeyError):
+            pass  # damaged or foreign: computed again below
+    nulls = architecture_nulls(model_config, test, config)
+    if path is not None:
+        buf = io.BytesIO()
+        np.savez(buf, n_states=np.array(test.groups.n), **nulls.as_arrays())
+        atomic.write_bytes(path, buf.getvalue())
+    test.nulls[key] = nulls
+    return nulls
 
 
 def _unit_table(units: dict[str, np.ndarray], unit_parts: list[dict]) -> pa.Table:
@@ -574,7 +851,7 @@ def _merge(out: Path, final_ck: Path, final_units: Path, parts: Path) -> None:
     # keep the newest analysis of each checkpoint file: later tables win
     last = {k: i for i, k in enumerate(ck.column("checkpoint").to_pylist())}
     keep = sorted(last.values())
-    ck = ck.take(pa.array(keep, pa.int64()))
+    ck = model_q_values(ck.take(pa.array(keep, pa.int64())))
     if units is not None:
         # units rows belong to the checkpoint rows kept: match on checkpoint path, newest occurrence
         ck_paths = set(ck.column("checkpoint").to_pylist())
@@ -585,6 +862,40 @@ def _merge(out: Path, final_ck: Path, final_units: Path, parts: Path) -> None:
     _write_parquet(final_ck, ck)
     for p in ck_parts + unit_parts:
         p.unlink(missing_ok=True)
+
+
+def q_column(p_column: str) -> str | None:
+    """The per-model q-value column of a p-value column ('p_permutation' -> 'q_permutation',
+    'decode.dense_1.p_frog_to_toad' -> 'decode.dense_1.q_frog_to_toad', 'ablate.mirror.p' -> 'ablate.mirror.q');
+    None for a column that is not a checkpoint's p-value (floors)."""
+    head, _, last = p_column.rpartition(".")
+    if last.endswith("_floor") or not (last == "p" or last.startswith("p_")):
+        return None
+    return f"{head}.{'q' + last[1:]}" if head else "q" + last[1:]
+
+
+def model_q_values(ck: pa.Table) -> pa.Table:
+    """Benjamini-Hochberg q-values of every p-value column across the checkpoints of each model (``model_id``).
+
+    A model's checkpoints are tested against the same nulls many times; the q-value controls the false
+    discovery rate among them. Missing p-values are left out of their model's family and get a missing q.
+    """
+    if "model_id" not in ck.column_names:
+        return ck
+    models = np.array(ck.column("model_id").to_pylist(), dtype=object)
+    for name in list(ck.column_names):
+        qname = q_column(name)
+        if qname is None:
+            continue
+        p = np.array([np.nan if v is None else float(v) for v in ck.column(name).to_pylist()])
+        q = np.full(len(p), np.nan)
+        for m in set(models):
+            rows = np.flatnonzero((models == m) & ~np.isnan(p))
+            if len(rows):
+                q[rows] = benjamini_hochberg(p[rows])
+        col = pa.array([None if np.isnan(v) else float(v) for v in q], pa.float64())
+        ck = ck.set_column(ck.column_names.index(qname), qname, col) if qname in ck.column_names else ck.append_column(qname, col)
+    return ck
 
 
 def _dedupe_units(units: pa.Table) -> pa.Table:
@@ -603,10 +914,12 @@ def summary_table(out: str | Path, top: int = 10):
     from rich.table import Table
 
     ck = pq.read_table(Path(out) / "checkpoints.parquet").to_pylist()
-    ck.sort(key=lambda r: -(r.get("cmni") or 0.0))
-    table = Table(title=f"{len(ck)} checkpoints analysed (top {min(top, len(ck))} by CMNI)")
-    cols = [("model_id", "{}"), ("epoch", "{}"), ("val_loss", "{:.4f}"), ("test_accuracy", "{:.3f}"), ("cmni", "{:.5f}"),
-            ("cmni_ci_low", "{:.5f}"), ("cmni_ci_high", "{:.5f}"), ("p_random_init", "{:.3f}"), ("p_permutation", "{:.3f}"),
+    key = "cmni_effect_size" if any(r.get("cmni_effect_size") is not None for r in ck) else "cmni"
+    ck.sort(key=lambda r: -(r.get(key) or 0.0))
+    table = Table(title=f"{len(ck)} checkpoints analysed (top {min(top, len(ck))} by {key})")
+    cols = [("model_id", "{}"), ("epoch", "{}"), ("val_loss", "{:.4f}"), ("test_accuracy", "{:.3f}"),
+            ("cmni_effect_size", "{:.4f}"), ("p_random_init_effect_size", "{:.3f}"), ("p_permutation_effect_size", "{:.3f}"),
+            ("cmni", "{:.5f}"), ("cmni_ci_low", "{:.5f}"), ("cmni_ci_high", "{:.5f}"), ("p_random_init", "{:.3f}"), ("p_permutation", "{:.3f}"),
             ("n_mirror", "{}"), ("n_anti_mirror", "{}"), ("n_differentiating", "{}"), ("n_mixed", "{}")]  # fmt: skip
     cols.insert(4, ("macro_recall", "{:.3f}"))
     cols.insert(5, ("competent", "{}"))
@@ -652,7 +965,8 @@ def competence_summary(out: str | Path) -> str:
 def temporal_view(run_dir: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """The temporal view: per model, its checkpoints' epoch, val loss and CMNI (with interval if measured), by epoch.
 
-    Reads RUNDIR/analysis/checkpoints.parquet; {model_id: {"epoch", "val_loss", "cmni", "cmni_ci_low", "cmni_ci_high"}}.
+    Reads RUNDIR/analysis/checkpoints.parquet; {model_id: {"epoch", "val_loss", "cmni", "cmni_ci_low", "cmni_ci_high",
+    "cmni_effect_size", "cmni_effect_size_ci_low", "cmni_effect_size_ci_high"}} (NaN where a table lacks a column).
     """
     path = Path(run_dir) / "analysis" / "checkpoints.parquet"
     if not path.is_file():
@@ -663,6 +977,7 @@ def temporal_view(run_dir: str | Path) -> dict[str, dict[str, np.ndarray]]:
         mine = sorted((r for r in rows if r["model_id"] == mid), key=lambda r: (r["epoch"] is None, r["epoch"] or 0))
         out[mid] = {
             k: np.array([np.nan if r.get(k) is None else r[k] for r in mine], dtype=np.float64)
-            for k in ("epoch", "val_loss", "cmni", "cmni_ci_low", "cmni_ci_high")
+            for k in ("epoch", "val_loss", "cmni", "cmni_ci_low", "cmni_ci_high",
+                      "cmni_effect_size", "cmni_effect_size_ci_low", "cmni_effect_size_ci_high")
         }
     return out
