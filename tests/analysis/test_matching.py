@@ -125,6 +125,31 @@ def test_normal_limit_permutation_null_matches_exact_permutations():
     assert boot[:, 0].mean() > both_indices(c.dfrog, c.dtoad, c)[0]  # the clamp biases resampled indices upwards
 
 
+def test_dead_units_do_not_move_the_scale_free_null_or_interval():
+    """Four skewed live units beside two dead ones (constant 0) and two that fire only in toad states
+    (observed frog-contrast sd 0): neither kind may send null or bootstrap draws to +-D_CAP. The
+    scale-free null of the eight units stays near the live four's, scaled by 4/8, and the bootstrap
+    interval holds the observed index."""
+    split = make_split(3000, seed=5)
+    test = prepare_test(split, min_stratum_states=5)
+    rng = np.random.default_rng(2)
+    live = rng.gamma(1.0, size=(test.groups.n, 4)).astype(np.float32)
+    toad_only = np.zeros((test.groups.n, 2), dtype=np.float32)
+    toad_rows = test.groups.index("toad")
+    toad_only[toad_rows] = rng.gamma(1.0, size=(len(toad_rows), 2))
+    a = np.concatenate([live, np.zeros((test.groups.n, 2), np.float32), toad_only], axis=1)
+    cm_live, cm_all = cell_moments(live, test.groups, cov=True), cell_moments(a, test.groups, cov=True)
+    assert (contrasts(cm_all).sd_frog[4:] == 0).all()  # the case that broke: sd 0 in frog and none
+    null_live = normal_permutation_null(cm_live, 4000, np.random.default_rng(1))[:, 1]
+    null_all = normal_permutation_null(cm_all, 4000, np.random.default_rng(1))[:, 1]
+    assert null_all.mean() < null_live.mean() and null_all.max() < 1.0  # one unit at D_CAP = 10 would add 10/8
+    c = contrasts(cm_all)
+    observed = both_indices(c.dfrog, c.dtoad, c)[1]
+    boot = normal_bootstrap(cm_all, 4000, np.random.default_rng(3))[:, 1]
+    lo, hi = bc_interval(boot, observed)
+    assert lo <= observed <= hi and boot.max() < 1.0
+
+
 def test_bc_interval_and_the_boundary():
     rng = np.random.default_rng(0)
     values = rng.normal(1.0, 0.1, 4000)

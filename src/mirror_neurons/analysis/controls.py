@@ -213,6 +213,20 @@ def both_indices(dfrog: np.ndarray, dtoad: np.ndarray, c: Contrasts) -> np.ndarr
     return np.stack([raw, scaled], axis=-1)
 
 
+def _still(z: np.ndarray, c: Contrasts) -> np.ndarray:
+    """``z`` (n, 2 units) with the draws of units whose observed pooled sd is 0 set to exactly 0.
+
+    Such a unit is constant within its groups (a dead ReLU): its contrast cannot move under
+    resampling within them (nor under permutation when the sd is the permuted groups'). The eigen-decomposition of a singular covariance leaves draws of
+    about 1e-17 there, which ``standardise`` would turn into +-D_CAP and so into a null and an
+    interval of the scale-free index far from the index itself (found with planted units).
+    """
+    k = len(c.dfrog)
+    z[:, :k][:, c.sd_frog == 0] = 0.0
+    z[:, k:][:, c.sd_toad == 0] = 0.0
+    return z
+
+
 def _gaussian(cov: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """(n, dim) draws of N(0, cov); cov may be singular (dead units): a symmetric square root."""
     # torch's LAPACK runs on the analysis's own thread setting; NumPy's threaded one stalled for 0.4 s on a busy machine
@@ -235,6 +249,7 @@ def normal_permutation_null(cm: CellMoments, n: int, rng: np.random.Generator, c
     k = len(obs.dfrog)
     a = np.zeros((k, k))
     b, c = np.zeros((k, k)), np.zeros((k, k))
+    centres, within = [], np.zeros(k)
     for s, pi in enumerate(cm.pi):
         cnt = cm.count[:3, s].astype(np.float64)
         total = cnt.sum()
@@ -243,11 +258,24 @@ def normal_permutation_null(cm: CellMoments, n: int, rng: np.random.Generator, c
         centre = (cnt[:, None] * cm.mean[:3, s, u]).sum(axis=0) / total
         scatter = sum(cnt[g] * (cm.cov[g, s][u, u] + np.outer(cm.mean[g, s, u] - centre, cm.mean[g, s, u] - centre)) for g in range(3))
         pooled = scatter / max(total - 1, 1)  # P_s, ddof 1
+        centres.append((pi, centre))
+        within += pi * np.diag(pooled)
         a += pi**2 * pooled * (1 / cnt[1] + 1 / cnt[0])
         b += pi**2 * pooled * (1 / cnt[2] + 1 / cnt[0])
         c += pi**2 * pooled / cnt[0]
     z = _gaussian(_block(a, b, c), n, rng)
-    return both_indices(z[:, :k], z[:, k:], obs)
+    # Standardise each draw by the sd its permuted groups would have: within-stratum labels are
+    # exchangeable, so every reweighted group has the pooled within-stratum variance plus the spread
+    # of the stratum centres. Standardising by the observed groups' sd instead would send a unit that
+    # is silent in none and frog but active in toad (observed frog-contrast sd 0) to +-D_CAP in draws
+    # where permutation gives it a frog contrast, and the null far above the index.
+    weight = sum(pi for pi, _ in centres) or 1.0
+    mean_all = sum(pi * centre for pi, centre in centres) / weight
+    between = sum(pi * (centre - mean_all) ** 2 for pi, centre in centres) / weight
+    sd_null = np.sqrt(within / weight + between) if centres else np.zeros(k)
+    null = Contrasts(obs.dfrog, obs.dtoad, sd_null, sd_null)
+    z = _still(z, null)  # a unit constant in all three groups cannot move at all
+    return both_indices(z[:, :k], z[:, k:], null)
 
 
 def normal_bootstrap(cm: CellMoments, n: int, rng: np.random.Generator, counted: int | None = None) -> np.ndarray:
@@ -260,7 +288,7 @@ def normal_bootstrap(cm: CellMoments, n: int, rng: np.random.Generator, counted:
         for s, pi in enumerate(cm.pi):
             if pi and cm.count[g, s]:
                 var[g] += pi**2 * cm.cov[g, s][u, u] / cm.count[g, s]
-    z = _gaussian(_block(var[1] + var[0], var[2] + var[0], var[0]), n, rng)
+    z = _still(_gaussian(_block(var[1] + var[0], var[2] + var[0], var[0]), n, rng), obs)
     return both_indices(obs.dfrog + z[:, :k], obs.dtoad + z[:, k:], obs)
 
 
