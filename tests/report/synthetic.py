@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from mirror_neurons.analysis.competence import CONFUSION_COLUMNS, RECALL_COLUMNS
@@ -118,3 +120,67 @@ def synthetic_inputs(seed: int = 0, n_checkpoints: int = 12) -> ReportInputs:
         learning_metric="val_macro_recall",
         notes=["A synthetic note."],
     )
+
+
+# -- the paired test (analysis/paired.json) -------------------------------------------------------------------
+
+CONFIG_RULE = "encoding=onehot, hidden=[17, 17], labels=rule, lr=0.003"
+CONFIG_BLIND = "encoding=onehot, hidden=[17, 17], labels=toad_blind, lr=0.003"
+NO_HEADLINE = ("No: in 10 competent-recipe networks, training did not raise the scale-free mirror index above each "
+               "network's own initialisation (mean change -0.0074, one-sided p = 0.986, whose floor 0.0010 could have "
+               "reached significance).")
+
+
+def paired_record(verdict: str = "no", headline: str = NO_HEADLINE, decided_by: str = "paired test against initialisation",
+                  n_mirror_p: float = 0.0625) -> dict:
+    """analysis/paired.json as ``analysis.paired.write_paired`` writes it: 10 rule-trained and 10 Toad-blind models
+    of one architecture, the rule's models planted with the ``answer`` given."""
+    def test(config, labels, measure, init, trained, p, verdict_text):
+        return {"configuration": config, "measure": measure, "labels": labels, "n_models": 10, "n_competent": 10 if labels == "rule" else 0,
+                "mean_init": init, "mean_trained": trained, "mean_change": trained - init, "sd_change": 0.01, "d_z": -0.6,
+                "ci_low": trained - init - 0.01, "ci_high": trained - init + 0.01, "p_value": p, "p_floor": 2.0**-10,
+                "verdict": verdict_text}
+
+    return {
+        "alpha": 0.05, "min_seeds": 10, "models": 20, "models_paired": 20, "models_without_init": 0,
+        "measures": ["cmni_effect_size", "cmni", "n_mirror"], "rule": "each model's last checkpoint against its epoch-0 checkpoint",
+        "configurations": [
+            test(CONFIG_RULE, "rule", "cmni_effect_size", 0.0262, 0.0188, 0.986, "no increase detected"),
+            test(CONFIG_RULE, "rule", "cmni", 0.0038, 0.0359, 0.001, "training increased it"),
+            test(CONFIG_RULE, "rule", "n_mirror", 0.6, 1.1, n_mirror_p, "training increased it" if n_mirror_p < 0.05 else "no increase detected"),
+            test(CONFIG_BLIND, "toad_blind", "cmni_effect_size", 0.0380, 0.0118, 1.0, "no increase detected"),
+        ],
+        "training_nulls": [{"null": "toad_blind", "architecture": "[17, 17]", "encoding": "onehot", "measure": "cmni_effect_size",
+                            "n_rule": 10, "n_null": 10, "mean_change_rule": -0.0074, "mean_change_null": -0.0262,
+                            "p_value": 0.0057, "p_floor": 5.4e-6}],
+        "answer": {"verdict": verdict, "decided_by": decided_by, "headline": headline, "configuration": CONFIG_RULE,
+                   "measure": "cmni_effect_size",
+                   "evidence": ["The scale-free mirror index of the 10 models (10 competent): 0.0262 at initialisation, 0.0188 trained."]},
+    }
+
+
+def paired_models(models: dict[str, tuple[str, str, str]], init: float = 0.02, rise: float = 0.01) -> dict[str, np.ndarray]:
+    """analysis/paired_models.parquet's columns for ``models`` {model_id: (configuration, labels, encoding)}: every model
+    planted at ``init`` at epoch 0 and ``init + rise`` trained (raw CMNI 0.004 -> 0.03, mirror units 1 -> 2)."""
+    ids = list(models)
+    col = lambda i: np.array([models[m][i] for m in ids])  # noqa: E731
+    n = len(ids)
+    out = {"model_id": np.array(ids), "configuration": col(0), "labels": col(1), "encoding": col(2),
+           "architecture": np.full(n, "[17, 17]"), "competent": np.ones(n, dtype=bool), "trained_epoch": np.full(n, 9)}
+    for measure, a, b in (("cmni_effect_size", init, init + rise), ("cmni", 0.004, 0.03), ("n_mirror", 1.0, 2.0)):
+        out[f"{measure}_init"], out[f"{measure}_trained"] = np.full(n, a), np.full(n, b)
+        out[f"{measure}_change"] = np.full(n, b - a)
+    return out
+
+
+def with_initial_checkpoints(inp: ReportInputs, n_mirror: int = 0, cmni: float = 0.0005) -> ReportInputs:
+    """``inp`` with one epoch-0 checkpoint per model appended (init 1.0, not competent, ``n_mirror`` mirror units)."""
+    c = inp.checkpoints
+    models = np.asarray(c["model"]).astype(str)
+    first = [int(np.flatnonzero(models == m)[0]) for m in dict.fromkeys(models)]
+    extra = {k: np.asarray(v)[first].copy() for k, v in c.items()}
+    extra.update(epoch=np.zeros(len(first), dtype=int), competent=np.zeros(len(first)), n_mirror=np.full(len(first), n_mirror),
+                 cmni=np.full(len(first), cmni), val_loss=np.full(len(first), 0.25), init=np.ones(len(first)))
+    merged = {k: np.concatenate([np.asarray(v), extra[k]]) for k, v in c.items() if k != "init"}
+    merged["init"] = np.concatenate([np.zeros(len(models)), np.ones(len(first))])
+    return dataclasses.replace(inp, checkpoints=merged)

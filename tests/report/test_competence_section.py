@@ -16,7 +16,7 @@ from mirror_neurons.report.sections import build_sections, section_competence, s
 
 from .synthetic import CASE_CONFUSION, synthetic_inputs
 
-MIRROR_CLAIMS = 6  # every claim of the summary but the last (the case's accuracy)
+MIRROR_CLAIMS = 7  # every claim of the summary but the last (the case's accuracy), the question first
 
 
 def readings(section) -> dict[str, str]:
@@ -96,7 +96,7 @@ def test_the_figure_2_claim_uses_the_case_models_competent_checkpoints_only():
     inp.case.history["competent"] = np.array([0.0, 0.0, 1.0, 1.0, 1.0])
     peak = next(r for r in verdicts(inp) if r[0].startswith("CMNI peaks early"))
     assert peak[3] == "not testable at this scale" and "fewer than 4 checkpoints" in peak[2]
-    note = next(n for n in build_sections(inp)[5].notes if "checkpoints of this model are competent" in n)
+    note = next(n for n in next(s for s in build_sections(inp) if s.id == "over-training").notes if "checkpoints of this model are competent" in n)
     assert note.startswith("3 of 5 checkpoints of this model are competent (from epoch 4)")
 
 

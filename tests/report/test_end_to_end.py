@@ -28,8 +28,9 @@ from . import browser
 
 pytestmark = pytest.mark.slow
 
-TITLES = ["1. The game", "2. Training", "3. Did the networks learn the game?", "4. The case checkpoint",
-          "5. CMNI against chance", "6. Over training", "7. Circuits", "8. Behaviour", "9. Reproduction summary"]
+TITLES = ["1. The game", "2. Training", "3. Did the networks learn the game?", "4. Did training make mirror units?",
+          "5. The case checkpoint", "6. CMNI against chance", "7. Over training", "8. Circuits", "9. Behaviour",
+          "10. Reproduction summary"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 REFERENCE = Path(__file__).resolve().parents[2] / "src" / "mirror_neurons" / "report" / "reference_cmni_by_epoch.csv"
 
@@ -39,8 +40,8 @@ TINY_SWEEP = {
     "defaults": {"dropout": 0.12, "batch_size": 25},
     "configs": [{"hidden": [8, 8], "lr": 3e-3}, {"hidden": [6], "lr": 5e-3}, {"hidden": [6, 5, 4], "lr": 3e-3}],
 }
-TINY_ANALYSIS = AnalysisConfig(n_random_init=5, n_permutations=20, n_bootstrap=20, n_decoding_permutations=2,
-                               n_ablation_draws=3)
+TINY_ANALYSIS = AnalysisConfig(n_random_init=20, n_permutations=20, n_bootstrap=20, n_decoding_permutations=20,
+                               n_ablation_draws=20, n_decoding_untrained=1, min_stratum_states=2)  # p floors below 0.05; a tiny test set
 
 
 def tiny_study(out: Path) -> Path:
@@ -81,11 +82,14 @@ def test_report_content(study):
     peak = max(rows, key=lambda r: float(r["cmni"]))
     epoch = int(re.search(r"epoch(\d+)", peak["checkpoint_id"]).group(1))
     assert f"published curve peaks at epoch {epoch} ({float(peak['cmni']):.4f})" in text
-    verdicts = re.findall(r'<td class="(reproduced|not-reproduced|not-testable)">', html)
-    assert len(verdicts) == 7
+    verdicts = re.findall(r'<td class="(reproduced|not-reproduced|not-testable|established)">', html)
+    assert len(verdicts) == 8  # the question, six claims of the paper's, one of ours
+    # the answer is the first paragraph: three models of one seed each cannot be tested against initialisation
+    assert html.index('id="answer"') < html.index("What this run can and cannot show")
+    assert re.search(r"Did training make mirror units\?\s+Not established", text)
     assert "This is a demo run" in text  # the report says what the scale cannot show
     assert html.count("<figcaption>") == html.count("<img")
-    for this, following in zip(TITLES[:8], TITLES[1:]):  # sections 1-8 each show at least one figure
+    for this, following in zip(TITLES[:9], TITLES[1:]):  # sections 1-9 each show at least one figure
         assert "<img" in html[html.index(f"<h2>{this}</h2>"):html.index(f"<h2>{following}</h2>")], this
     if "class ablated" not in text:
         assert "so there is no class to ablate" in text
@@ -138,7 +142,7 @@ def test_report_command_renders_again(study, tmp_path, keep_threads):
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == f"report: {target}"
     html = target.read_text()
-    assert "<h2>9. Reproduction summary</h2>" in html
+    assert "<h2>10. Reproduction summary</h2>" in html
     pngs = sorted((tmp_path / "figs").glob("*.png"))
     assert len(pngs) == html.count("<img") and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
 

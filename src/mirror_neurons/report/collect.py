@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +50,12 @@ ALIASES = {
     "loss": ("hyperparameters.loss", "train_config.loss"),
     "encoding": ("encoding", "hyperparameters.encoding"),
     "epoch": ("epoch",),
+    "init": ("init",),
     "val_loss": ("val_loss",),
     "accuracy": ("test_accuracy", "accuracy"),
     "mne": ("mne",),
     "cmni": ("cmni",),
+    "cmni_effect_size": ("cmni_effect_size",),
     "p_random_init": ("p_random_init",),
     "p_permutation": ("p_permutation",),
     "ci_low": ("cmni_ci_low", "ci_low"),
@@ -109,6 +112,8 @@ def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]
     for key in COMPETENCE_COLUMNS:
         if key in names:  # null (not measured) -> NaN; competent True/False -> 1.0/0.0
             out[key] = np.array([np.nan if v is None else float(v) for v in table.column(key).to_pylist()])
+    if "init" in out:  # True for a model's epoch-0 checkpoint; None (not recorded) -> NaN
+        out["init"] = np.array([np.nan if v is None else float(v) for v in table.column("init").to_pylist()])
     if COMPETENT_COLUMN not in names:
         notes.append("The analysis table predates the competence columns (per-class recall, competent), so no "
                      "checkpoint counts as competent and no mirror claim is established; run `mirror-neurons analyze` again.")
@@ -129,7 +134,7 @@ def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]
     for key in CHECKPOINT_COLUMNS:
         if key not in out:
             out[key] = nan.copy()
-    absent = [k for k in missing if k not in ("hidden", "layers", "model", "path", "loss", "encoding")
+    absent = [k for k in missing if k not in ("hidden", "layers", "model", "path", "loss", "encoding", "init")
               and np.all(pd_isnan(out.get(k, nan)))]  # no loss or encoding recorded: the paper's (older runs)
     if absent:
         notes.append(f"The analysis table has no values for {', '.join(absent)}; those cells read n/a.")
@@ -254,16 +259,55 @@ def read_baselines(sweep: Path, notes: list[str]) -> dict | None:
     return json.loads(path.read_text())
 
 
-def analysis_config(sweep: Path):
-    """The analysis settings the run was analysed with (``analysis/config.json``), so the case matches its row."""
+PAIRED_MISSING = ("Not established: rerun `mirror-neurons analyze` on a run trained with this version, whose models "
+                  "have epoch-0 checkpoints. This analysis has no paired test of trained networks against their own "
+                  "initialisation (analysis/paired.json).")
+
+
+def read_paired(sweep: Path) -> tuple[dict, dict | None, dict[str, np.ndarray]]:
+    """(answer, paired.json, paired_models columns) of ``analysis.paired``; without paired.json the answer says
+    the question is not established and how to get it."""
+    from mirror_neurons.analysis.paired import PAIRED_FILE, PAIRED_MODELS_FILE
+    from mirror_neurons.analysis.pipeline import read_parquet
+
+    path = sweep / "analysis" / PAIRED_FILE
+    if not path.is_file():
+        return {"verdict": "not established", "decided_by": "none: no paired test in this analysis",
+                "headline": PAIRED_MISSING, "evidence": [], "configuration": None, "measure": None}, None, {}
+    fix = f"run `mirror-neurons analyze {sweep}` again to rewrite it"
+    paired = atomic.read_json_object(path, AnalysisError, fix)
+    answer = paired.get("answer")
+    if not isinstance(answer, dict) or "headline" not in answer:
+        raise AnalysisError(f"{path} holds no answer (an 'answer' object with a 'headline'); {fix}")
+    models: dict[str, np.ndarray] = {}
+    if (sweep / "analysis" / PAIRED_MODELS_FILE).is_file():
+        table = read_parquet(sweep / "analysis" / PAIRED_MODELS_FILE)
+        models = {k: np.asarray(v) for k, v in table.to_pydict().items()}
+    return answer, paired, models
+
+
+def analysis_config(sweep: Path, notes: list[str] | None = None):
+    """The analysis settings the run was analysed with (``analysis/config.json``), so the case matches its row.
+
+    Settings an older version wrote that this version refuses (a control too small to reach p < 0.05) fall
+    back to today's defaults, with a note, so an older study still gets its report.
+    """
     from dataclasses import fields
 
     from mirror_neurons.analysis.pipeline import AnalysisConfig
+    from mirror_neurons.errors import ConfigError
 
     path = sweep / "analysis" / "config.json"
     fix = f"run `mirror-neurons analyze {sweep}` again to rewrite it"
     saved = atomic.read_json_object(path, AnalysisError, fix) if path.is_file() else {}
-    return AnalysisConfig(**{f.name: saved[f.name] for f in fields(AnalysisConfig) if f.name in saved})
+    try:
+        return AnalysisConfig(**{f.name: saved[f.name] for f in fields(AnalysisConfig) if f.name in saved})
+    except ConfigError as e:
+        if notes is not None and not any(n.startswith("The analysis settings") for n in notes):
+            notes.append(f"The analysis settings of this run are refused by this version ({e}); the case checkpoint was "
+                         f"measured again with today's defaults, so its figures may differ from its row in the tables. "
+                         f"Rerun `mirror-neurons analyze {sweep}`.")
+        return AnalysisConfig()
 
 
 def measure_case(path: Path, test, config, *, max_box: int = 3) -> dict:
@@ -279,7 +323,7 @@ def measure_case(path: Path, test, config, *, max_box: int = 3) -> dict:
 
     ck = load_checkpoint(path)
     model = ck.model
-    prepared = prepare_test(test, filtered=config.filtered)
+    prepared = prepare_test(test, config=config)
     res = analyze_checkpoint(ck, prepared, config)
     acts = capture(model, prepared.x)
     a = np.concatenate(list(acts.values()), axis=1)  # (n, units), layers side by side
@@ -353,6 +397,19 @@ def measure_case(path: Path, test, config, *, max_box: int = 3) -> dict:
         "weight_tables": weight_tables,
         "ablation": ablation,
     }
+
+
+def quietly(notes: list[str], measure, *args):
+    """``measure(*args)``, its warnings (a control skipped on a small test set) turned into notes of the report
+    instead of lines on the terminal, once each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = measure(*args)
+    for w in caught:
+        note = f"Measuring the case: {w.message}"
+        if note not in notes:
+            notes.append(note)
+    return out
 
 
 def model_policy(model):
@@ -461,6 +518,7 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
     curves = read_histories(sweep, checkpoints, notes)
     learning, learning_metric = read_learning(sweep, checkpoints, notes)
     baselines = read_baselines(sweep, notes)
+    answer, paired, paired_models = read_paired(sweep)
     case = None
     behaviour = None
     circuit = None
@@ -469,14 +527,15 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
         row = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in checkpoints.items()}
         path = checkpoint_path(sweep, row)
         say("measuring the case checkpoint")
-        m = measure_case(path, dataset.test, analysis_config(sweep))
+        m = quietly(notes, measure_case, path, dataset.test, analysis_config(sweep, notes))
         say("playing an episode")
         frames, counts = play_episode(m["model"], seed)
         row["_episode_actions"] = counts
         models = np.asarray(checkpoints["model"])
         sel = np.flatnonzero(models == row["model"])
         sel = sel[np.argsort(np.asarray(checkpoints["epoch"])[sel])]
-        history = {k: np.asarray(checkpoints[k])[sel] for k in ("epoch", "cmni", "val_loss", COMPETENT_COLUMN)}
+        history = {k: np.asarray(checkpoints[k])[sel] for k in ("epoch", "cmni", "cmni_effect_size", "val_loss", "init",
+                                                                COMPETENT_COLUMN)}
         case = Case(
             name=f"{row['model']}, epoch {int(row['epoch'])}", rule=CASE_RULE, row=row,
             layer_names=m["layer_names"], classes=m["classes"], means=m["means"], variance=m["variance"],
@@ -493,7 +552,7 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
             if j is not None:
                 say("measuring the best two-layer checkpoint's circuit")
                 deep_row = {k: (v[j].item() if hasattr(v[j], "item") else v[j]) for k, v in checkpoints.items()}
-                d = measure_case(checkpoint_path(sweep, deep_row), dataset.test, analysis_config(sweep))
+                d = quietly(notes, measure_case, checkpoint_path(sweep, deep_row), dataset.test, analysis_config(sweep, notes))
                 circuit = {"name": f"{deep_row['model']}, epoch {int(deep_row['epoch'])}", "classes": d["classes"],
                            "kernels": d["kernels"], "competent": deep_row.get(COMPETENT_COLUMN) == 1.0}
         say("measuring behaviour")
@@ -524,5 +583,5 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
         curves=curves, checkpoints=checkpoints, reference=load_reference_curve(), case=case, behaviour=behaviour,
         circuit=circuit,
         facts=facts, notes=notes, threshold=threshold, baselines=baselines, learning=learning,
-        learning_metric=learning_metric,
+        learning_metric=learning_metric, answer=answer, paired=paired, paired_models=paired_models,
     )

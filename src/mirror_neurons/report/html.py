@@ -23,7 +23,8 @@ from mirror_neurons.report.sections import Section, build_sections
 
 REPORT_FILE = "report.html"
 VERDICT_CLASSES = {"reproduced": "reproduced", "not reproduced": "not-reproduced",
-                   "not testable at this scale": "not-testable", "not established": "not-testable"}
+                   "not testable at this scale": "not-testable", "not established": "not-testable",
+                   "established": "established"}
 
 
 def _environment() -> jinja2.Environment:
@@ -48,6 +49,7 @@ def render_report(inputs: ReportInputs, created: str | None = None, sections: li
         version=__version__,
         facts=inputs.facts,
         notes=inputs.notes,
+        answer=inputs.answer,
         sections=sections if sections is not None else build_sections(inputs),
         css=env.loader.get_source(env, "report.css")[0],
         verdict_classes=VERDICT_CLASSES,
@@ -56,14 +58,16 @@ def render_report(inputs: ReportInputs, created: str | None = None, sections: li
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: str | Path | None = None,
                  progress=None, figures_dir: str | Path | None = None, theory_dir: str | Path | None = None,
-                 **options) -> Path:
+                 planted_dir: str | Path | None = None, **options) -> Path:
     """Collect a run's results and write its report; returns the HTML file's path.
 
     ``out`` defaults to ``RUNDIR/report/report.html``. ``progress(message)`` is
     called between steps when given. ``figures_dir``, when given, also receives
     every figure as a PNG file named after its section and title (for docs).
     ``theory_dir``, when given, is a finished ``experiment theory`` folder whose
-    results become one more section at the end.
+    results become one more section at the end. ``planted_dir`` is a finished
+    ``experiment planted`` folder (default ``RUNDIR/planted`` when it holds a
+    summary): its detection and false-positive figures become a section before it.
     ``options`` go to ``collect`` (``seed``, ``behaviour_games``, ``behaviour_turns``).
     """
     from mirror_neurons.report.collect import collect
@@ -74,6 +78,12 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
     if progress:
         progress("drawing figures and writing the page")
     sections = build_sections(inputs)
+    planted = Path(planted_dir) if planted_dir is not None else run_dir / "planted"
+    if planted_dir is not None or (planted / "summary.json").is_file():
+        from mirror_neurons.experiments.planted import load_summary
+        from mirror_neurons.report.sections import section_planted
+
+        sections.append(section_planted(load_summary(planted), number=len(sections) + 1))
     if theory_dir is not None:
         from mirror_neurons.experiments.theory import load_section
 

@@ -209,14 +209,68 @@ def plot_cmni_over_training(epochs: Sequence[float], cmni: Sequence[float], val_
                                label="CMNI, published")[0])
         artists.append(twin.plot(reference["epoch"], reference["val_loss"], color="#1f77b4", ls="--", lw=1, alpha=0.6,
                                  label="val loss, published")[0])
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epoch (0 = initial weights)")
     ax.set_ylabel("CMNI", color="#d62728")
     twin.set_ylabel("validation loss", color="#1f77b4")
-    ax.set_xscale("log")
-    ax.legend(handles=artists, fontsize=7, loc="upper right")
+    ax.set_xscale("symlog", linthresh=1)  # log-like from epoch 1 on, with room for epoch 0 (the initial weights)
+    ax.legend(handles=artists, fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))  # below: never on the curves
     # Put the twin last so callers find both axes from the return value.
     artists.append(artists.pop(1))
     return artists
+
+
+def plot_index_over_training(epochs: Sequence[float], values: Sequence[float], *, ax=None, label: str = "this run",
+                             ylabel: str = "scale-free mirror index", colour: str = "#8c564b") -> list:
+    """One index against epoch (symlog, so epoch 0 is drawn), with its epoch-0 value as a dotted line.
+
+    A point above the dotted line is above the model's own initialisation. Returns [line, init line] (the
+    init line only when epoch 0 is among ``epochs``).
+    """
+    ax = _axis(ax)
+    epochs, values = np.asarray(epochs, dtype=float), np.asarray(values, dtype=float)
+    artists = [ax.plot(epochs, values, color=colour, marker="o", ms=3, label=f"{ylabel}, {label}")[0]]
+    if np.any(epochs == 0):
+        init = float(values[np.flatnonzero(epochs == 0)[0]])
+        artists.append(ax.axhline(init, color=colour, ls=":", lw=1, label="its value at initialisation"))
+    ax.set_xscale("symlog", linthresh=1)
+    if len(epochs):
+        ax.set_xlim(min(0.0, float(epochs.min())) - 0.1, float(epochs.max()) * 1.3 + 0.5)
+    ax.set_xlabel("epoch (0 = initial weights)")
+    ax.set_ylabel(ylabel, color=colour)
+    ax.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    return artists
+
+
+LABEL_STYLES = {"rule": "#d62728", "toad_blind": "#1f77b4", "shuffled": "#7f7f7f"}
+"""Colour of each training-label kind (``TrainConfig.labels``) in the paired figure."""
+
+
+def plot_paired(groups: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[bool]]], *, ax=None,
+                ylabel: str = "", colours: Mapping[str, str] | None = None) -> list:
+    """Each model's measure at initialisation and trained: one thin line per model, groups side by side.
+
+    ``groups`` maps a label to (init values, trained values, trained competent flags), one entry per model;
+    group k is drawn at x = 3k (init) and 3k + 1 (trained), competent models solid, others dotted, and the
+    group's mean as a thick black line. ``colours`` maps a label to its colour (default grey). Returns the
+    mean lines, one per group, in order (each with the group's label).
+    """
+    ax = _axis(ax)
+    colours = colours or {}
+    means, ticks, names = [], [], []
+    for k, (name, (init, trained, competent)) in enumerate(groups.items()):
+        init, trained = np.asarray(init, dtype=float), np.asarray(trained, dtype=float)
+        x = (3 * k, 3 * k + 1)
+        colour = colours.get(name, "#7f7f7f")
+        for a, b, ok in zip(init, trained, competent):
+            ax.plot(x, (a, b), color=colour, lw=0.9, alpha=0.7, ls="-" if ok else ":", marker="o", ms=2.5)
+        (mean,) = ax.plot(x, (np.nanmean(init), np.nanmean(trained)), color="black", lw=2.2, label=name)
+        means.append(mean)
+        ticks += [x[0], x[1]]
+        names += ["init", f"trained\n{textwrap.fill(name, 18)}"]
+    ax.set_xticks(ticks, names, fontsize=7)
+    ax.set_xlim(-0.6, 3 * max(len(groups), 1) - 1.4)
+    ax.set_ylabel(ylabel)
+    return means
 
 
 def plot_network(kernels: Sequence[np.ndarray], classes: Sequence[Sequence[str]], *, ax=None,
@@ -328,4 +382,49 @@ def plot_confusion(confusion: np.ndarray, *, ax=None, title: str = "", labels: S
     ax.set_ylabel("true label")
     if title:
         ax.set_title(title, fontsize=9)
+    return artists
+
+
+MEASURE_COLOURS = ("#d62728", "#ff7f0e", "#1f77b4", "#9467bd", "#8c564b", "#17becf", "#bcbd22")
+
+
+def plot_detection(curves: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]], *,
+                   ax=None, alpha: float = 0.05) -> list:
+    """Detection rate against planted effect size: per measure (effects, rate, lo, hi), with interval bars.
+
+    Effects are placed at equal spacing (labelled with their values) so that 0, 0.1 and 2 are all readable;
+    the dashed line is alpha, the rate a measure may have on pure-noise units (effect 0).
+    """
+    ax = _axis(ax)
+    artists: list = []
+    ticks: list[float] = sorted({float(e) for effects, *_ in curves.values() for e in effects})
+    pos = {e: i for i, e in enumerate(ticks)}
+    n = max(len(curves), 1)
+    for k, (name, (effects, rate, lo, hi)) in enumerate(curves.items()):
+        x = np.array([pos[float(e)] for e in effects]) + (k - (n - 1) / 2) * 0.06
+        rate, lo, hi = (np.asarray(v, dtype=float) for v in (rate, lo, hi))
+        bars = ax.errorbar(x, rate, yerr=[rate - lo, hi - rate], marker="o", ms=4, lw=1.4, capsize=2,
+                           color=MEASURE_COLOURS[k % len(MEASURE_COLOURS)], label=name)
+        artists.append(bars)
+    artists.append(ax.axhline(alpha, color="#7f7f7f", ls="--", lw=1.0, label=f"alpha {alpha:g}"))
+    ax.set_xticks(range(len(ticks)), [f"{e:g}" for e in ticks])
+    ax.set_xlabel("planted mirror unit: Cohen's d of both distress contrasts")
+    ax.set_ylabel("share of plants called")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7, loc="center right")
+    return artists
+
+
+def plot_false_positives(rows: Sequence[tuple[str, float, float, float]], *, ax=None, alpha: float = 0.05,
+                         colour: str = CLASS_COLOURS["mirror"], xlabel: str = "share of decoys called mirror") -> list:
+    """Horizontal bars: per negative control (label, rate, lo, hi), how often a measure calls it, with intervals and alpha."""
+    ax = _axis(ax)
+    labels = [r[0] for r in rows]
+    rate, lo, hi = (np.array([r[i] for r in rows], dtype=float) for i in (1, 2, 3))
+    y = np.arange(len(rows))[::-1]
+    bars = ax.barh(y, rate, xerr=[rate - lo, hi - rate], color=colour, alpha=0.8, capsize=2, error_kw={"lw": 0.8})
+    artists: list = [bars, ax.axvline(alpha, color="#7f7f7f", ls="--", lw=1.0)]
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_xlim(0, 1.0)
+    ax.set_xlabel(xlabel)
     return artists

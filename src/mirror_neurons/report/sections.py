@@ -1,10 +1,11 @@
-"""The report's nine sections, each built from ``ReportInputs``: figures, readings, tables.
+"""The report's ten sections, each built from ``ReportInputs``: figures, readings, tables.
 
 A section is a title, a short introduction, figures (each with a one-sentence
 reading computed from the data it shows, never a canned sentence) and tables.
 The order is fixed by the issues: game, training, whether the networks learned
-the game (competence), case checkpoint, CMNI against chance, over training,
-circuits, behaviour, reproduction summary. Mirror claims are measured on
+the game (competence), whether training made mirror units (each model against its
+own initialisation, ``analysis.paired``), case checkpoint, CMNI against chance,
+over training, circuits, behaviour, reproduction summary. Mirror claims are measured on
 competent checkpoints (``analysis.competence``); incompetent ones are shown
 apart, and a claim with no competent checkpoint reads "not established".
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import io
+import math
+import re
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -345,10 +348,131 @@ def toad_help_note(b: dict | None) -> str | None:
     status = "a competent network" if b.get("competent") else "not a competent network (none is)"
     return (f"Does it help when only Toad is in distress? Playing Frog in {b.get('games', '?')} games, {who} "
             f"({status}) helps in {fmt(b['values'][net][k], 3)} of those turns; the labeling rule, which helps "
-            f"only near the right edge, in {fmt(rule, 3)} (section 8).")
+            f"only near the right edge, in {fmt(rule, 3)} (section 9).")
 
 
-# -- 4. the case checkpoint --------------------------------------------------------
+# -- 4. did training make mirror units? -------------------------------------------------
+
+MEASURE_LABELS = {"cmni_effect_size": "scale-free mirror index", "cmni": "raw CMNI", "n_mirror": "mirror units"}
+LABEL_ORDER = ("rule", "toad_blind", "shuffled")
+"""Training labels (``TrainConfig.labels``): the rule's, then the training-level nulls."""
+PAIRED_NOT_RUN = ("No paired test: this analysis has no analysis/paired.json. Rerun `mirror-neurons analyze` on a run "
+                  "trained with this version, whose models have epoch-0 checkpoints, to draw this section.")
+
+
+def _label_rank(label: str) -> int:
+    return LABEL_ORDER.index(label) if label in LABEL_ORDER else len(LABEL_ORDER)
+
+
+def paired_groups(models: dict[str, np.ndarray], measure: str) -> tuple[dict[str, tuple], dict[str, str]]:
+    """({group: (init, trained, competent)}, {group: colour}): the models of ``paired_models`` grouped by
+    training labels (rule, toad_blind, shuffled) and input encoding, one entry per model."""
+    labels, encoding = np.asarray(models["labels"]).astype(str), np.asarray(models["encoding"]).astype(str)
+    groups, colours = {}, {}
+    for label, enc in sorted(set(zip(labels, encoding)), key=lambda k: (_label_rank(k[0]), k)):
+        sel = (labels == label) & (encoding == enc)
+        name = f"{label.replace('_', '-')}, {enc} ({int(sel.sum())})"
+        groups[name] = tuple(np.asarray(models[k])[sel] for k in (f"{measure}_init", f"{measure}_trained", "competent"))
+        colours[name] = plots.LABEL_STYLES.get(label, "#7f7f7f")
+    return groups, colours
+
+
+def short_configurations(configurations: list[str]) -> dict[str, str]:
+    """Each configuration string ('k=v, k=v, ...') shortened to the keys that tell the configurations apart,
+    always with hidden, labels and encoding."""
+    parsed = {c: dict(kv.split("=", 1) for kv in re.split(r", (?=[\w.]+=)", c) if "=" in kv) for c in configurations}
+    keys = {k for d in parsed.values() for k in d}
+    varying = {k for k in keys if len({d.get(k) for d in parsed.values()}) > 1} | ({"hidden", "labels", "encoding"} & keys)
+    return {c: ", ".join(f"{k}={v}" for k, v in d.items() if k in varying) or c for c, d in parsed.items()}
+
+
+def paired_reading(groups: dict[str, tuple], answer: dict | None, measure: str) -> str:
+    parts = []
+    for name, (init, trained, _) in groups.items():
+        init, trained = np.asarray(init, dtype=float), np.asarray(trained, dtype=float)
+        rose = int(np.sum(trained > init))
+        parts.append(f"{name}: {rose} of {len(init)} models rose ({fmt(np.nanmean(init))} -> {fmt(np.nanmean(trained))})")
+    conclusion = (f" What to conclude: {answer['headline']}" if answer else "")
+    return (f"On the {MEASURE_LABELS.get(measure, measure)}, from initial weights to the trained checkpoint, "
+            + "; ".join(parts) + "." + conclusion)
+
+
+def paired_figure(inp: ReportInputs) -> Figure:
+    measures = list((inp.paired or {}).get("measures") or ["cmni_effect_size", "cmni"])
+    primary = measures[0]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, measure in zip(axes, (primary, "cmni")):
+        groups, colours = paired_groups(inp.paired_models, measure)
+        plots.plot_paired(groups, ax=ax, ylabel=MEASURE_LABELS.get(measure, measure), colours=colours)
+        ax.set_title(MEASURE_LABELS.get(measure, measure) + (" (primary)" if measure == primary else " (the paper's index)"),
+                     fontsize=9)
+    fig.tight_layout()
+    groups, _ = paired_groups(inp.paired_models, primary)
+    return figure(fig, "Each model at initialisation and trained", paired_reading(groups, inp.answer, primary))
+
+
+def paired_tables(paired: dict) -> list[Table]:
+    """The per-configuration paired tests and the training-null comparisons of ``analysis/paired.json``."""
+    alpha = paired.get("alpha", ALPHA)
+    configs = paired.get("configurations") or []
+    short = short_configurations(list(dict.fromkeys(t["configuration"] for t in configs)))
+    rows = [[short[t["configuration"]], MEASURE_LABELS.get(t["measure"], t["measure"]), str(t["n_models"]), str(t["n_competent"]),
+             fmt(t["mean_init"]), fmt(t["mean_trained"]), f"{fmt(t['mean_change'])} (d_z {fmt(t.get('d_z'), 2)})",
+             f"[{fmt(t['ci_low'])}, {fmt(t['ci_high'])}]", fmt(t["p_value"], 4), fmt(t["p_floor"], 4), t["verdict"]]
+            for t in sorted(configs, key=lambda t: (_label_rank(t["labels"]), t["configuration"]))]
+    tables = [Table(
+        f"Paired test per configuration: each model's trained checkpoint against its own epoch-0 checkpoint, "
+        f"{paired.get('min_seeds', 10)} or more seeds. p: one-sided exact Wilcoxon signed-rank test of 'the change is "
+        f"> 0' over the models; floor: the smallest p its models allow (1 / 2^n for n models with non-zero changes), so "
+        f"a floor at or above {alpha:g} means the test could not have reached significance. Interval: 95 % BCa "
+        f"bootstrap of the mean change over models. A p below {alpha:g} with an interval above 0 says training raised "
+        f"the measure beyond each network's initialisation; raw CMNI also grows with the size of activations.",
+        ["configuration", "measure", "models", "competent", "init (mean)", "trained (mean)", "change (mean)",
+         "95 % interval", "p", "floor", "verdict"], rows)]
+    nulls = paired.get("training_nulls") or []
+    if nulls:
+        tables.append(Table(
+            f"Training-level nulls: the change of rule-trained models against models of the same architecture and "
+            f"encoding trained on Toad-blind labels (the partner's distress useless for the task) or shuffled labels. "
+            f"p: one-sided Mann-Whitney (rule larger) over models; floor: 1 / C(n_rule + n_null, n_rule), the smallest p "
+            f"these counts allow. A p below {alpha:g} says the rise is tied to what the rule's labels teach; otherwise "
+            f"mirror patterns grow as much without the partner.",
+            ["null", "architecture", "encoding", "measure", "rule models", "null models", "change (rule)",
+             "change (null)", "p", "floor"],
+            [[r["null"], str(r["architecture"]), str(r["encoding"]), MEASURE_LABELS.get(r["measure"], r["measure"]),
+              str(r["n_rule"]), str(r["n_null"]), fmt(r["mean_change_rule"]), fmt(r["mean_change_null"]),
+              fmt(r["p_value"], 4), fmt(r["p_floor"], 4)]
+             for r in nulls]))
+    return tables
+
+
+def section_paired(inp: ReportInputs) -> Section:
+    s = Section("paired", "4. Did training make mirror units?", (
+        "The question itself. An untrained network already has units that respond to distress, so each model is "
+        "compared with its own initial weights (its epoch-0 checkpoint): the measure at its last checkpoint (the best "
+        "validation loss, fixed before any measure is looked at) minus the measure at epoch 0. The model is the unit "
+        "of replication, so tests run over models (seeds), never over checkpoints. The primary measure is the "
+        "scale-free mirror index (docs/analysis.md); raw CMNI is shown beside it for the paper. Training-level nulls: "
+        "the same networks trained on Toad-blind labels (the partner's distress is useless for the task) or on "
+        "shuffled labels (nothing to learn)."))
+    if inp.paired is None:
+        s.notes.append(PAIRED_NOT_RUN)
+        return s
+    if inp.answer:
+        s.notes.append(f"Answer: {inp.answer['headline']} Decided by: {inp.answer['decided_by']}.")
+    if inp.paired.get("rule"):
+        s.intro += f" Rule: {inp.paired['rule']}."
+    without = inp.paired.get("models_without_init")
+    if without:
+        s.notes.append(f"{without} of {inp.paired.get('models', '?')} models have no epoch-0 checkpoint and are left out "
+                       "of every paired test.")
+    if inp.paired_models and len(inp.paired_models.get("model_id", ())):
+        s.figures.append(paired_figure(inp))
+    s.tables.extend(paired_tables(inp.paired))
+    return s
+
+
+# -- 5. the case checkpoint --------------------------------------------------------
 
 
 def class_counts(classes: list[str]) -> dict[str, int]:
@@ -363,7 +487,7 @@ def case_status(case) -> str:
 
 
 def section_case(inp: ReportInputs) -> Section:
-    s = Section("case", "4. The case checkpoint", "One checkpoint looked at closely, as the paper's case example.")
+    s = Section("case", "5. The case checkpoint", "One checkpoint looked at closely, as the paper's case example.")
     case = inp.case
     if case is None:
         s.notes.append("No checkpoint could be analysed, so there is no case example.")
@@ -416,7 +540,7 @@ def section_case(inp: ReportInputs) -> Section:
     return s
 
 
-# -- 5. CMNI against chance ------------------------------------------------------
+# -- 6. CMNI against chance ------------------------------------------------------
 
 
 def beats_chance(inp: ReportInputs) -> np.ndarray:
@@ -424,7 +548,7 @@ def beats_chance(inp: ReportInputs) -> np.ndarray:
 
 
 def section_chance(inp: ReportInputs) -> Section:
-    s = Section("chance", "5. CMNI against chance", "CMNI is positive for any network whose units respond to distress "
+    s = Section("chance", "6. CMNI against chance", "CMNI is positive for any network whose units respond to distress "
                 f"at all, so each checkpoint is tested against null distributions (see docs/report.md); a checkpoint "
                 f"beats chance when its p-value is below {ALPHA}.")
     if not inp.n_checkpoints:
@@ -474,7 +598,7 @@ def section_chance(inp: ReportInputs) -> Section:
     return s
 
 
-# -- 6. over training ---------------------------------------------------------------
+# -- 7. over training ---------------------------------------------------------------
 
 
 def peak_summary(epochs, cmni) -> tuple[int, float, int, float]:
@@ -483,35 +607,59 @@ def peak_summary(epochs, cmni) -> tuple[int, float, int, float]:
     return int(epochs[i]), float(cmni[i]), int(epochs[-1]), float(cmni[-1])
 
 
+def initial_reading(h: dict, scale_free: np.ndarray) -> str:
+    """What the epoch-0 point says: the raw and the scale-free index at initialisation against the last checkpoint."""
+    epochs = np.asarray(h["epoch"])
+    if not len(epochs) or epochs[0] != 0:
+        return (f"This model has no epoch-0 checkpoint (a run trained before they were written), so the curves start "
+                f"at epoch {int(epochs[0]) if len(epochs) else '?'} and cannot be compared with its initialisation.")
+    cmni = np.asarray(h["cmni"], dtype=float)
+    out = f"At epoch 0 (its initial weights) CMNI is {fmt(cmni[0])}, against {fmt(cmni[-1])} at the last checkpoint"
+    if np.isfinite(scale_free[[0, -1]]).all():
+        out += (f"; the scale-free index is {fmt(scale_free[0])} at epoch 0 and {fmt(scale_free[-1])} at the last "
+                f"checkpoint ({'above' if scale_free[-1] > scale_free[0] else 'not above'} its initialisation)")
+    return out + "."
+
+
 def section_training_time(inp: ReportInputs) -> Section:
-    s = Section("over-training", "6. Over training", "CMNI and validation loss of the case model at every checkpoint, "
-                "as the paper's Figure 2; the dashed lines are the published curve of the paper's 2 x 17 model.")
+    s = Section("over-training", "7. Over training", "CMNI and validation loss of the case model at every checkpoint, "
+                "as the paper's Figure 2, from epoch 0 (its initial weights, before any training); the dashed lines are "
+                "the published curve of the paper's 2 x 17 model. Beside it, the scale-free mirror index of the same "
+                "checkpoints (docs/analysis.md), with its epoch-0 value as a dotted line: raw CMNI grows and shrinks "
+                "with the size of activations, which training changes, and the scale-free index does not.")
     case = inp.case
     ref = inp.reference
     if case is None or not len(case.history.get("epoch", ())):
         s.notes.append("No model history to show.")
         return s
     h = case.history
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    plots.plot_cmni_over_training(h["epoch"], h["cmni"], h["val_loss"], reference=ref, ax=ax, label=case.row["model"])
+    scale_free = np.asarray(h.get("cmni_effect_size", np.full(len(h["epoch"]), np.nan)), dtype=float)
+    panels = 2 if np.isfinite(scale_free).any() else 1
+    fig, axes = plt.subplots(1, panels, figsize=(8 if panels == 1 else 12, 3.6), squeeze=False)
+    plots.plot_cmni_over_training(h["epoch"], h["cmni"], h["val_loss"], reference=ref, ax=axes[0, 0], label=case.row["model"])
+    if panels == 2:
+        finite = np.isfinite(scale_free)
+        plots.plot_index_over_training(np.asarray(h["epoch"])[finite], scale_free[finite], ax=axes[0, 1], label=case.row["model"])
+        axes[0, 1].set_xlim(axes[0, 0].get_xlim())  # the same epochs under both panels
+    fig.tight_layout()
     pe, pv, le, lv = peak_summary(h["epoch"], h["cmni"])
     rpe, rpv, rle, rlv = peak_summary(ref["epoch"], ref["cmni"])
     reading = (f"This run's CMNI peaks at epoch {pe} ({pv:.4f}) and is {lv:.4f} at its last checkpoint (epoch {le}, "
                f"{lv / pv if pv else float('nan'):.2f} of the peak); the published curve peaks at epoch {rpe} ({rpv:.4f}) "
-               f"and falls to {rlv:.4f} ({rlv / rpv:.2f} of the peak) by epoch {rle}.")
+               f"and falls to {rlv:.4f} ({rlv / rpv:.2f} of the peak) by epoch {rle}. " + initial_reading(h, scale_free))
     s.figures.append(figure(fig, "CMNI and validation loss against epoch", reading))
     comp = np.asarray(h.get("competent", np.full(len(h["epoch"]), np.nan)), dtype=float) == 1.0
     s.notes.append(f"{int(comp.sum())} of {len(comp)} checkpoints of this model are competent"
                    + (f" (from epoch {int(np.asarray(h['epoch'])[comp][0])})" if comp.any() else "")
-                   + "; the peak-and-decline claim of section 9 is judged on the competent ones only.")
+                   + "; the peak-and-decline claim of section 10 is judged on the competent ones only.")
     return s
 
 
-# -- 7. circuits --------------------------------------------------------------------
+# -- 8. circuits --------------------------------------------------------------------
 
 
 def section_circuits(inp: ReportInputs) -> Section:
-    s = Section("circuits", "7. Circuits", "The case checkpoint's units as boxes coloured by class; an edge is a "
+    s = Section("circuits", "8. Circuits", "The case checkpoint's units as boxes coloured by class; an edge is a "
                 "positive weight more than one standard deviation above its kernel's mean (z > 1), its width the "
                 "weight's size. The 100 inputs are left out.")
     case = inp.case
@@ -548,11 +696,11 @@ def section_circuits(inp: ReportInputs) -> Section:
     return s
 
 
-# -- 8. behaviour -----------------------------------------------------------------
+# -- 9. behaviour -----------------------------------------------------------------
 
 
 def section_behaviour(inp: ReportInputs) -> Section:
-    s = Section("behaviour", "8. Behaviour", "The case model plays Frog in the game against a random Toad, for many "
+    s = Section("behaviour", "9. Behaviour", "The case model plays Frog in the game against a random Toad, for many "
                 "seeded games, beside the labeling rule's policy and the published random policy.")
     b = inp.behaviour
     if not b:
@@ -573,7 +721,7 @@ def section_behaviour(inp: ReportInputs) -> Section:
     return s
 
 
-# -- 9. reproduction summary --------------------------------------------------------
+# -- 10. reproduction summary --------------------------------------------------------
 
 
 def competent_view(inp: ReportInputs) -> ReportInputs:
@@ -588,20 +736,45 @@ def competent_view(inp: ReportInputs) -> ReportInputs:
     return dataclasses.replace(inp, checkpoints=checkpoints, case=case, circuit=circuit)
 
 
+@dataclass
+class Claim:
+    """One row of the reproduction summary."""
+
+    claim: str
+    paper: str
+    this_run: str
+    verdict: str
+    reason: str
+    decided_by: str
+    """The control (or rule) that decided the verdict."""
+
+    def row(self) -> list[str]:
+        return [self.claim, self.paper, self.this_run, self.verdict, self.reason, self.decided_by]
+
+
+CLAIM_COLUMNS = ["claim", "paper", "this run", "verdict", "reason", "decided by"]
+COMPETENCE_DECIDES = "the competence rule (section 3)"
+
+
 def verdicts(inp: ReportInputs) -> list[list[str]]:
-    """Rows: claim, paper's figure, this run's figure, verdict, reason.
+    """Rows (``CLAIM_COLUMNS``): claim, paper's figure, this run's figure, verdict, reason, decided by.
 
     The mirror claims are judged on competent checkpoints only (``competent_view``); with none, they read
     "not established". The accuracy claim is about the case network, competent or not.
     """
-    rows = claim_rows(competent_view(inp))
+    view = competent_view(inp)
+    claims = [make(view, inp) for make in MIRROR_CLAIMS]
     if not inp.competent().any():
         why = ("no checkpoint passed the competence rule (section 3): these networks did not learn the game, so their "
                "units say nothing about it" if inp.competence_measured else
                "this analysis did not measure competence; rerun `mirror-neurons analyze`")
-        rows[:-1] = [[claim, paper, "no competent checkpoint", "not established", why] for claim, paper, *_ in rows[:-1]]
-    rows[-1] = claim_rows(inp)[-1]
-    return rows
+        claims = [Claim(c.claim, c.paper, "no competent checkpoint", "not established", why, COMPETENCE_DECIDES) for c in claims]
+    return [c.row() for c in (*claims, claim_accuracy(inp, inp))]
+
+
+def claim_rows(inp: ReportInputs) -> list[list[str]]:
+    """``verdicts``' rows on whatever checkpoints ``inp`` holds (no competence filter); the accuracy claim last."""
+    return [make(inp, inp).row() for make in CLAIMS]
 
 
 def case_paper_loss(inp: ReportInputs) -> bool:
@@ -617,170 +790,400 @@ def case_at_level(inp: ReportInputs) -> np.ndarray:
     return np.asarray(h.get("competent", np.zeros(len(h["val_loss"]))), dtype=float) == 1.0
 
 
-def claim_rows(inp: ReportInputs) -> list[list[str]]:
-    """``verdicts``' rows on whatever checkpoints ``inp`` holds; the accuracy claim last."""
-    rows = []
-    c = inp.checkpoints
-    n = inp.n_checkpoints
-    loss = np.asarray(c.get("val_loss", []), dtype=float)
-    cmni = np.asarray(c.get("cmni", []), dtype=float)
-    under = inp.at_paper_level() if n else np.zeros(0, dtype=bool)
-    sig = beats_chance(inp) if n else np.zeros(0, dtype=bool)
+# Each claim is a function (view, full) -> Claim: ``view`` holds the checkpoints the claim is judged on
+# (the competent ones, ``competent_view``), ``full`` the whole run (epoch-0 checkpoints, the paired tests).
 
-    claim = f"Checkpoints with val loss < {inp.threshold:g} and CMNI > {CMNI_ROBUST} exist (Table 1)"
+ANSWER_VERDICTS = {"yes": "reproduced", "no": "not reproduced", "not about the partner": "not reproduced"}
+"""``analysis.paired.answer`` verdicts as reproduction verdicts; any other answer is "not established"."""
+
+
+def claim_question(view: ReportInputs, full: ReportInputs) -> Claim:
+    """The question itself, from ``analysis/paired.json``'s answer."""
+    claim = "Training makes mirror units: the primary index rises above each network's own initialisation, across seeds"
+    paper = "implied (the paper measures trained checkpoints only)"
+    a = full.answer
+    if not a:
+        return Claim(claim, paper, "no paired test", "not established", "the report was given no answer",
+                     "none: no paired test in this analysis")
+    this_run = a["evidence"][0] if a.get("evidence") else "no paired test"
+    return Claim(claim, paper, this_run, ANSWER_VERDICTS.get(a.get("verdict"), "not established"), a["headline"],
+                 a.get("decided_by") or "none")
+
+
+def claim_table1(view: ReportInputs, full: ReportInputs) -> Claim:
+    c, n = view.checkpoints, view.n_checkpoints
+    claim = f"Checkpoints with val loss < {view.threshold:g} and CMNI > {CMNI_ROBUST} exist (Table 1)"
     paper = "CMNI 0.01228 at val loss 0.0573 (2 x 11, lr 5e-5, epoch 1)"
-    if not n or not under.any():
-        rows.append([claim, paper, "no checkpoint at the paper's loss level" if n else "no checkpoints",
-                     "not testable at this scale", "no checkpoint of the paper's loss reaches its threshold, and none "
-                     "trained with another loss is competent"])
-    else:
-        best = float(cmni[under].max())
-        ok = best > CMNI_ROBUST
-        other = int((under & ~inp.paper_loss()).sum())
-        rows.append([claim, paper, f"max CMNI {best:.5f} among {int(under.sum())} checkpoints at the paper's loss level"
-                     + (f" ({other} of them trained with another loss and competent instead)" if other else ""),
-                     "reproduced" if ok else "not reproduced", f"highest CMNI is {'above' if ok else 'below'} {CMNI_ROBUST}"])
+    decided = "the paper's thresholds only (no chance control; see the question's row)"
+    under = (view.at_paper_level() & ~view.initial()) if n else np.zeros(0, dtype=bool)
+    if not under.any():
+        return Claim(claim, paper, "no checkpoint at the paper's loss level" if n else "no checkpoints", "not testable at this scale",
+                     "no checkpoint of the paper's loss reaches its threshold, and none trained with another loss is competent", decided)
+    best = float(np.asarray(c["cmni"], dtype=float)[under].max())
+    ok = best > CMNI_ROBUST
+    other = int((under & ~view.paper_loss()).sum())
+    return Claim(claim, paper, f"max CMNI {best:.5f} among {int(under.sum())} checkpoints at the paper's loss level"
+                 + (f" ({other} of them trained with another loss and competent instead)" if other else ""),
+                 "reproduced" if ok else "not reproduced", f"highest CMNI is {'above' if ok else 'below'} {CMNI_ROBUST}", decided)
 
+
+def claim_beats_chance(view: ReportInputs, full: ReportInputs) -> Claim:
+    """Ours, never the paper's: so "established" or "not established", never "not reproduced"."""
     claim = "Positive CMNI beats chance (ours: not tested in the paper)"
-    if n:
-        share = float(sig.mean())
-        perm, init = (np.asarray(c[k], dtype=float) < ALPHA for k in ("p_permutation", "p_random_init"))
-        rows.append([claim, "not measured",
-                     f"{int(sig.sum())} of {n} checkpoints ({pct(share)}) beat both nulls at p < {ALPHA} "
-                     f"(permuted labels: {int(perm.sum())}, random init: {int(init.sum())})",
-                     "reproduced" if share > 0.5 else "not reproduced",
-                     "most checkpoints' CMNI exceeds both nulls" if share > 0.5 else
-                     "most checkpoints' CMNI does not exceed both nulls" + (
-                         "; untrained networks of the same shape have larger raw CMNI"
-                         if init.mean() < 0.5 <= perm.mean() else "")])
-    else:
-        rows.append([claim, "not measured", "no checkpoints", "not testable at this scale", "no analysed checkpoints"])
+    decided = "per checkpoint, the random-initialisation and permuted-label nulls (the larger p)"
+    c, n = view.checkpoints, view.n_checkpoints
+    if not n:
+        return Claim(claim, "not measured", "no checkpoints", "not established", "no analysed checkpoints", decided)
+    p = np.asarray(c["p_value"], dtype=float)
+    if not np.isfinite(p).any():
+        return Claim(claim, "not measured", "the analysis ran without chance controls", "not established",
+                     "no checkpoint has a p-value against chance; run `mirror-neurons analyze` with its controls", "none: no chance control")
+    sig = p < ALPHA
+    share = float(sig.mean())
+    perm, init = (np.asarray(c[k], dtype=float) < ALPHA for k in ("p_permutation", "p_random_init"))
+    holds = share > 0.5
+    return Claim(claim, "not measured",
+                 f"{int(sig.sum())} of {n} checkpoints ({pct(share)}) beat both nulls at p < {ALPHA} "
+                 f"(permuted labels: {int(perm.sum())}, random init: {int(init.sum())})",
+                 "established" if holds else "not established",
+                 "most checkpoints' CMNI exceeds both nulls" if holds else
+                 "most checkpoints' CMNI does not exceed both nulls" + (
+                     "; untrained networks of the same shape have larger raw CMNI" if init.mean() < 0.5 <= perm.mean() else ""),
+                 decided)
 
+
+def last_per_model(inp: ReportInputs) -> np.ndarray:
+    """Index of each model's last trained checkpoint (highest epoch, epoch 0 excluded) among ``inp``'s rows."""
+    c = inp.checkpoints
+    models, epochs = np.asarray(c["model"]).astype(str), np.asarray(c["epoch"], dtype=float)
+    trained = np.flatnonzero(~inp.initial())
+    last: dict[str, int] = {}
+    for i in trained:
+        if models[i] not in last or epochs[i] > epochs[last[models[i]]]:
+            last[models[i]] = int(i)
+    return np.array(sorted(last.values()), dtype=int)
+
+
+def claim_table2(view: ReportInputs, full: ReportInputs) -> Claim:
+    """At model level: one value per model (its last competent checkpoint), never checkpoints as if independent."""
     claim = "Three-layer models around val loss 0.08 have CMNI 0.0003-0.0005 (Table 2)"
-    layers = np.asarray(c.get("layers", []))
-    deep = layers == 3
-    if not deep.any():
-        rows.append([claim, "CMNI 0.0003-0.0005", "no three-layer model in this sweep", "not testable at this scale",
-                     "the sweep has no three-layer model"])
-    elif not (~deep).any():
-        rows.append([claim, "CMNI 0.0003-0.0005", "only three-layer models in this sweep", "not testable at this scale",
-                     "nothing shallower to compare with"])
-    else:
-        med = float(np.median(cmni[deep]))
-        shallow = float(np.median(cmni[~deep]))
-        p = float(stats.mannwhitneyu(cmni[deep], cmni[~deep], alternative="less").pvalue)
-        ok = med < CMNI_ROBUST and p < ALPHA
-        rows.append([claim, "CMNI 0.0003-0.0005", f"median CMNI {med:.5f} (three layers) vs {fmt(shallow, 5)} (fewer layers)",
-                     "reproduced" if ok else "not reproduced",
-                     f"three-layer checkpoints have lower CMNI (one-sided Mann-Whitney p = {p:.3g})" if ok
-                     else f"three-layer checkpoints do not have significantly lower CMNI (one-sided Mann-Whitney p = {p:.3g})"])
+    paper = "CMNI 0.0003-0.0005"
+    decided = "a model-level one-sided Mann-Whitney test (one value per model: its last checkpoint)"
+    index = last_per_model(view) if view.n_checkpoints else np.zeros(0, dtype=int)
+    cmni = np.asarray(view.checkpoints.get("cmni", []), dtype=float)[index]
+    deep = np.asarray(view.checkpoints.get("layers", []))[index] == 3
+    k, m = int(deep.sum()), int((~deep).sum())
+    if not k or not m:
+        what = "no three-layer model" if not k else "only three-layer models"
+        return Claim(claim, paper, f"{what} in this sweep", "not testable at this scale",
+                     "the sweep has no three-layer model" if not k else "nothing shallower to compare with", decided)
+    floor = 1.0 / math.comb(k + m, k)
+    counts = f"{k} three-layer and {m} shallower model{'s' if m != 1 else ''} (one value each: its last checkpoint)"
+    med, shallow = float(np.median(cmni[deep])), float(np.median(cmni[~deep]))
+    if floor >= ALPHA:
+        return Claim(claim, paper, f"median CMNI {fmt(med, 5)} vs {fmt(shallow, 5)}; {counts}", "not testable at this scale",
+                     f"too few models for a model-level test: {k} and {m} models allow no p below {floor:.3g} (floor), "
+                     f"not below {ALPHA}", decided)
+    p = float(stats.mannwhitneyu(cmni[deep], cmni[~deep], alternative="less",
+                                 method="exact" if k + m <= 40 else "asymptotic").pvalue)
+    ok = med < CMNI_ROBUST and p < ALPHA
+    return Claim(claim, paper, f"median CMNI {fmt(med, 5)} (three layers) vs {fmt(shallow, 5)} (fewer layers); {counts}",
+                 "reproduced" if ok else "not reproduced",
+                 f"three-layer models {'have' if ok else 'do not have significantly'} lower CMNI (one-sided Mann-Whitney "
+                 f"over {k + m} models, p = {p:.3g}, floor {floor:.3g})", decided + f", floor {floor:.3g}")
 
+
+def claim_figure2(view: ReportInputs, full: ReportInputs) -> Claim:
     claim = "CMNI peaks early and declines while val loss keeps improving (Figure 2)"
-    case = inp.case
-    ref = inp.reference
+    decided = "the shape of the case model's own raw CMNI curve from the paper's loss level (no chance control)"
+    ref = view.reference
     rpe, rpv, rle, rlv = peak_summary(ref["epoch"], ref["cmni"])
     paper = f"peak {rpv:.4f} at epoch {rpe}, {rlv:.4f} at epoch {rle}"
+    case = view.case
     if case is None or len(case.history.get("epoch", ())) < 4:
-        rows.append([claim, paper, "fewer than 4 checkpoints of the case model", "not testable at this scale",
-                     "too few checkpoints to see a peak and a decline"])
-    elif not np.any(case_at_level(inp)):
-        h = case.history
-        rows.append([claim, paper, f"best val loss {float(np.min(h['val_loss'])):.4f}", "not testable at this scale",
-                     f"the case model's loss never reaches about {inp.threshold:g}, where the paper's peak comes"
-                     if case_paper_loss(inp) else "the case model is never competent"])
-    elif float(np.max(case.history["cmni"])) <= CMNI_NONE:
-        h = case.history
-        rows.append([claim, paper, f"CMNI at most {float(np.max(h['cmni'])):.5f} over {len(h['epoch'])} checkpoints",
-                     "not testable at this scale", f"the case model's CMNI never exceeds {CMNI_NONE}, so there is no peak to follow"])
-    else:
-        h = case.history
-        # From the first checkpoint at about the paper's loss level (threshold + 0.005; the first competent
-        # one for another loss) on: the paper's peak comes as the loss reaches ~0.06; "early" = in the
-        # first third of the later checkpoints.
-        start = int(np.argmax(case_at_level(inp)))
-        later_epochs, later_cmni = np.asarray(h["epoch"])[start:], np.asarray(h["cmni"], dtype=float)[start:]
-        pe, pv, le, lv = peak_summary(later_epochs, later_cmni)
-        early = int(np.argmax(later_cmni)) <= (len(later_cmni) - 1) / 3 and pe < le
-        decline = lv < 0.8 * pv
-        at_peak = (np.asarray(c["model"]) == case.row["model"]) & (np.asarray(c["epoch"]) == pe)
-        p_peak = float(np.asarray(c["p_value"], dtype=float)[at_peak][0]) if at_peak.any() else float("nan")
-        chance = f"; the peak's p vs chance is {fmt(p_peak, 3)}"
-        why = ("raw CMNI peaks early and then falls by more than 20 %" if early and decline else
-               "the peak comes late (not in the first third of the checkpoints)" if not early else
-               "no decline of more than 20 % after the peak")
-        level = f"val loss <= {inp.threshold + 0.005:.3f}" if case_paper_loss(inp) else "the first competent checkpoint"
-        rows.append([claim, paper, f"from epoch {int(later_epochs[0])} ({level}): "
-                     f"peak {pv:.4f} at epoch {pe}, {lv:.4f} at epoch {le}",
-                     "reproduced" if early and decline else "not reproduced", why + chance])
+        return Claim(claim, paper, "fewer than 4 checkpoints of the case model", "not testable at this scale",
+                     "too few checkpoints to see a peak and a decline", decided)
+    h = case.history
+    if not np.any(case_at_level(view)):
+        return Claim(claim, paper, f"best val loss {float(np.min(h['val_loss'])):.4f}", "not testable at this scale",
+                     f"the case model's loss never reaches about {view.threshold:g}, where the paper's peak comes"
+                     if case_paper_loss(view) else "the case model is never competent", decided)
+    if float(np.max(h["cmni"])) <= CMNI_NONE:
+        return Claim(claim, paper, f"CMNI at most {float(np.max(h['cmni'])):.5f} over {len(h['epoch'])} checkpoints",
+                     "not testable at this scale", f"the case model's CMNI never exceeds {CMNI_NONE}, so there is no peak to follow",
+                     decided)
+    # From the first checkpoint at about the paper's loss level (threshold + 0.005; the first competent
+    # one for another loss) on: the paper's peak comes as the loss reaches ~0.06; "early" = in the
+    # first third of the later checkpoints.
+    start = int(np.argmax(case_at_level(view)))
+    later_epochs, later_cmni = np.asarray(h["epoch"])[start:], np.asarray(h["cmni"], dtype=float)[start:]
+    pe, pv, le, lv = peak_summary(later_epochs, later_cmni)
+    early = int(np.argmax(later_cmni)) <= (len(later_cmni) - 1) / 3 and pe < le
+    decline = lv < 0.8 * pv
+    c = view.checkpoints
+    at_peak = (np.asarray(c["model"]) == case.row["model"]) & (np.asarray(c["epoch"]) == pe)
+    p_peak = float(np.asarray(c["p_value"], dtype=float)[at_peak][0]) if at_peak.any() else float("nan")
+    why = ("raw CMNI peaks early and then falls by more than 20 %" if early and decline else
+           "the peak comes late (not in the first third of the checkpoints)" if not early else
+           "no decline of more than 20 % after the peak")
+    why += f"; the peak's p vs chance is {fmt(p_peak, 3)}" + scale_free_since_init(full)
+    level = f"val loss <= {view.threshold + 0.005:.3f}" if case_paper_loss(view) else "the first competent checkpoint"
+    return Claim(claim, paper, f"from epoch {int(later_epochs[0])} ({level}): peak {pv:.4f} at epoch {pe}, {lv:.4f} at epoch {le}",
+                 "reproduced" if early and decline else "not reproduced", why, decided)
 
+
+def scale_free_since_init(full: ReportInputs) -> str:
+    """'; the scale-free index ...' of the case model at epoch 0 and at its last checkpoint, or '' without epoch 0."""
+    h = full.case.history if full.case is not None else {}
+    epochs = np.asarray(h.get("epoch", ()))
+    index = np.asarray(h.get("cmni_effect_size", np.full(len(epochs), np.nan)), dtype=float)
+    if not len(epochs) or epochs[0] != 0 or not np.isfinite(index[[0, -1]]).all():
+        return ""
+    return f"; the scale-free index goes from {fmt(index[0])} at epoch 0 to {fmt(index[-1])} at the last checkpoint"
+
+
+def case_init_row(full: ReportInputs) -> dict | None:
+    """The case model's epoch-0 checkpoint (its row of the checkpoint table), or None when it has none."""
+    c = full.checkpoints
+    at = np.flatnonzero((np.asarray(c["model"]).astype(str) == str(full.case.row["model"])) & full.initial())
+    return {k: np.asarray(v)[at[0]] for k, v in c.items()} if len(at) else None
+
+
+def paired_test_of(full: ReportInputs, model: str, measure: str) -> dict | None:
+    """The paired test of ``measure`` in the configuration ``model`` belongs to (``analysis/paired.json``)."""
+    models = full.paired_models
+    if full.paired is None or not len(models.get("model_id", ())):
+        return None
+    at = np.flatnonzero(np.asarray(models["model_id"]).astype(str) == model)
+    if not len(at):
+        return None
+    config = str(np.asarray(models["configuration"])[at[0]])
+    return next((t for t in full.paired.get("configurations", []) if t["configuration"] == config and t["measure"] == measure), None)
+
+
+def claim_case(view: ReportInputs, full: ReportInputs) -> Claim:
+    """The case's mirror units against its own epoch-0 checkpoint and the paired test of the mirror-unit count."""
     claim = "About 4 of 17 first-layer units are mirror units, 2 differentiating (case example)"
+    paper = "4 mirror, 2 differentiating of 17"
+    case = view.case
     if case is None:
-        rows.append([claim, "4 mirror, 2 differentiating of 17", "no case checkpoint", "not testable at this scale", "no case"])
-    else:
-        counts = class_counts(case.classes[0])
-        mir, diff = counts.get("mirror", 0), counts.get("differentiating", 0)
-        width = len(case.classes[0])
-        ok = mir >= 1
-        rows.append([claim, "4 mirror, 2 differentiating of 17", f"{mir} mirror, {diff} differentiating of {width}",
-                     "reproduced" if ok else "not reproduced",
-                     "mirror units found by the stated statistical rule (the case is the checkpoint with the most "
-                     "of them, so this says they exist, not how common they are)" if ok else "no unit passes the mirror rule"])
+        return Claim(claim, paper, "no case checkpoint", "not testable at this scale", "no case", "none")
+    counts = class_counts(case.classes[0])
+    mir, diff, width = counts.get("mirror", 0), counts.get("differentiating", 0), len(case.classes[0])
+    this_run = f"{mir} mirror, {diff} differentiating of {width}"
+    if not mir:
+        return Claim(claim, paper, this_run, "not reproduced", "no unit passes the mirror rule", "the mirror-unit rule (section 5)")
+    init = case_init_row(full)
+    if init is None:
+        return Claim(claim, paper, this_run + "; no epoch-0 checkpoint", "not established",
+                     "the case model has no epoch-0 checkpoint, so its mirror units cannot be told from those its initial "
+                     "weights already had; rerun with this version", "none: no epoch-0 checkpoint")
+    counted = np.array([case.row.get("n_mirror", np.nan), init.get("n_mirror", np.nan)], dtype=float)
+    if not np.isfinite(counted).all():
+        return Claim(claim, paper, this_run, "not established", "the analysis did not count mirror units at the case "
+                     "checkpoint or at its epoch-0 checkpoint", "none: no unit classes")
+    trained_all, init_all = int(counted[0]), int(counted[1])
+    this_run += f"; mirror units in the whole network: {trained_all} trained, {init_all} at its own epoch 0"
+    test = paired_test_of(full, str(case.row["model"]), "n_mirror")
+    decided = "the case model's epoch-0 checkpoint"
+    if init_all >= trained_all:
+        return Claim(claim, paper, this_run, "not reproduced", f"its own initial weights already had {init_all} mirror "
+                     f"unit{'s' if init_all != 1 else ''}, as many or more than trained", decided)
+    decided += " and the paired test of the mirror-unit count"
+    if test is None or test.get("p_value") is None:
+        n = test["n_models"] if test else 0
+        return Claim(claim, paper, this_run, "not established", "more than at its initialisation in this one model, but "
+                     f"its configuration has no paired test over seeds ({n} models with epoch-0 checkpoints)", decided)
+    stat = (f"{test['n_models']} seeds: mean {fmt(test['mean_init'], 2)} at epoch 0 -> {fmt(test['mean_trained'], 2)} "
+            f"trained, one-sided p = {fmt(test['p_value'], 4)}, floor {fmt(test['p_floor'], 4)}")
+    if test["p_floor"] >= ALPHA:
+        return Claim(claim, paper, this_run, "not established", f"the paired test cannot reach significance ({stat})", decided)
+    ok = test["p_value"] < ALPHA
+    return Claim(claim, paper, this_run, "reproduced" if ok else "not reproduced",
+                 ("training raised the mirror-unit count over each network's initialisation" if ok else
+                  "across its configuration's seeds, training did not raise the mirror-unit count over initialisation")
+                 + f" ({stat})", decided)
 
+
+def claim_circuit(view: ReportInputs, full: ReportInputs) -> Claim:
     claim = "A layer-2 unit fed by mirror units drives leap (self-preservation circuit, z 2.12)"
+    decided = "weight z-scores of one checkpoint (no chance control)"
+    case = view.case
     deep = None
     if case is not None and len(case.kernels) >= 3:
         deep = {"name": "the case checkpoint", "classes": case.classes, "kernels": case.kernels}
-    elif inp.circuit is not None:
-        deep = {**inp.circuit, "name": f"{inp.circuit['name']} (best two-layer checkpoint by the case rule)"}
+    elif view.circuit is not None:
+        deep = {**view.circuit, "name": f"{view.circuit['name']} (best two-layer checkpoint by the case rule)"}
     if deep is None:
-        rows.append([claim, "z 2.12 to leap", "no competent model with two or more hidden layers" if case else "no case",
-                     "not testable at this scale", "needs a competent model with at least two hidden layers"])
-    else:
-        first = [plots.class_name(x) for x in deep["classes"][0]]
-        mirror = [i for i, x in enumerate(first) if x == "mirror"]
-        w2, w3 = np.asarray(deep["kernels"][1], dtype=float), np.asarray(deep["kernels"][-1], dtype=float)
-        if not mirror:
-            rows.append([claim, "z 2.12 to leap", f"{deep['name']}: no mirror unit in layer 1", "not testable at this scale",
-                         "the circuit needs mirror units"])
-        else:
-            z2 = (w2 - w2.mean()) / (w2.std() or 1)
-            z3 = (w3 - w3.mean()) / (w3.std() or 1)
-            hub = int(np.argmax(z2[:, mirror].mean(axis=1)))
-            leap = int(np.argmax(w3[:, hub]))
-            ok = leap == 2
-            rows.append([claim, "mirror inputs z ~1.5, to leap z 2.12",
-                         f"{deep['name']}, layer-2 unit {hub}: mirror inputs z {z2[hub, mirror].mean():.2f}, strongest output "
-                         f"{('hop', 'jump', 'leap', 'help')[leap]} (z {z3[leap, hub]:.2f})",
-                         "reproduced" if ok else "not reproduced",
-                         "its strongest output is leap" if ok else "its strongest output is not leap"])
+        return Claim(claim, "z 2.12 to leap", "no competent model with two or more hidden layers" if case else "no case",
+                     "not testable at this scale", "needs a competent model with at least two hidden layers", decided)
+    first = [plots.class_name(x) for x in deep["classes"][0]]
+    mirror = [i for i, x in enumerate(first) if x == "mirror"]
+    if not mirror:
+        return Claim(claim, "z 2.12 to leap", f"{deep['name']}: no mirror unit in layer 1", "not testable at this scale",
+                     "the circuit needs mirror units", decided)
+    w2, w3 = np.asarray(deep["kernels"][1], dtype=float), np.asarray(deep["kernels"][-1], dtype=float)
+    z2 = (w2 - w2.mean()) / (w2.std() or 1)
+    z3 = (w3 - w3.mean()) / (w3.std() or 1)
+    hub = int(np.argmax(z2[:, mirror].mean(axis=1)))
+    leap = int(np.argmax(w3[:, hub]))
+    ok = leap == 2
+    return Claim(claim, "mirror inputs z ~1.5, to leap z 2.12",
+                 f"{deep['name']}, layer-2 unit {hub}: mirror inputs z {z2[hub, mirror].mean():.2f}, strongest output "
+                 f"{('hop', 'jump', 'leap', 'help')[leap]} (z {z3[leap, hub]:.2f})",
+                 "reproduced" if ok else "not reproduced", "its strongest output is leap" if ok else "its strongest output is not leap",
+                 decided)
 
+
+def claim_accuracy(view: ReportInputs, full: ReportInputs) -> Claim:
+    """About the case network, competent or not."""
     claim = "Case example reaches test accuracy 0.9210"
+    decided = "the case checkpoint's test accuracy against 0.90"
+    case = full.case
     if case is None or case.row.get("accuracy") is None:
-        rows.append([claim, "0.9210 (epoch 70)", "n/a", "not testable at this scale", "no case accuracy"])
-    else:
-        acc = float(case.row["accuracy"])
-        ok = acc >= 0.90
-        rows.append([claim, "0.9210 (epoch 70)", f"{acc:.4f} (epoch {int(case.row['epoch'])})",
-                     "reproduced" if ok else "not reproduced" if inp.preset == "paper" else "not testable at this scale",
-                     "within 0.02 or better" if ok else "the demo trains for far fewer samples than the paper" if inp.preset != "paper"
-                     else "accuracy below 0.90"])
-    return rows
+        return Claim(claim, "0.9210 (epoch 70)", "n/a", "not testable at this scale", "no case accuracy", decided)
+    acc = float(case.row["accuracy"])
+    ok = acc >= 0.90
+    paper_scale = full.preset == "paper"
+    return Claim(claim, "0.9210 (epoch 70)", f"{acc:.4f} (epoch {int(case.row['epoch'])})",
+                 "reproduced" if ok else "not reproduced" if paper_scale else "not testable at this scale",
+                 "within 0.02 or better" if ok else "accuracy below 0.90" if paper_scale else
+                 "the demo trains for far fewer samples than the paper", decided)
+
+
+MIRROR_CLAIMS = (claim_question, claim_table1, claim_beats_chance, claim_table2, claim_figure2, claim_case, claim_circuit)
+"""The claims judged on competent checkpoints only, in the table's order."""
+CLAIMS = (*MIRROR_CLAIMS, claim_accuracy)
 
 
 def section_summary(inp: ReportInputs) -> Section:
     n = int(inp.competent().sum())
-    s = Section("summary", "9. Reproduction summary", "The paper's claims (its case example, Tables 1 and 2, Figure 2 "
-                f"and circuits) against this run, judged on the {n} competent checkpoint{'s' if n != 1 else ''} only "
+    s = Section("summary", "10. Reproduction summary", "The question (did training make mirror units, section 4), then "
+                "the paper's claims (its case example, Tables 1 and 2, Figure 2 and circuits) and one of ours against this run,"
+                f" judged on the {n} competent checkpoint{'s' if n != 1 else ''} only "
                 "(section 3). A verdict of 'not testable at this scale' or 'not established' says why.")
     rows = verdicts(inp)
-    s.tables.append(Table("Claims", ["claim", "paper", "this run", "verdict", "reason"], rows))
+    s.tables.append(Table("Claims, each with the control (or rule) that decided its verdict. 'Not established' is also the "
+                          "verdict of a claim of ours that does not hold: the paper never made it", CLAIM_COLUMNS, rows))
     return s
 
 
-SECTIONS = (section_game, section_training, section_competence, section_case, section_chance, section_training_time, section_circuits,
+SECTIONS = (section_game, section_training, section_competence, section_paired, section_case, section_chance, section_training_time, section_circuits,
             section_behaviour, section_summary)
 
 
 def build_sections(inp: ReportInputs) -> list[Section]:
     return [make(inp) for make in SECTIONS]
 
+
+
+# --- planted units: what the instrument can see (experiment planted; analysis.planted) --------------------------
+
+PLANTED_DETECT_RATE = 0.8
+"""A measure "sees" planted mirror units of an effect size when it calls at least this share of them."""
+
+
+def _planted_label(kind: str, effect: float) -> str:
+    return f"{kind.replace('_', '-')} {'SD' if kind in ('energy', 'position') else 'd'} {effect:+g}"
+
+
+def planted_curves(summary: dict) -> dict[str, tuple[list, list, list, list]]:
+    """Per mirror-calling measure, (effects, rate, lo, hi) over the planted mirror units, from summary.json."""
+    rows = [r for r in summary["detection"] if r["kind"] == "mirror"]
+    measures = [m for m in dict.fromkeys(r["measure"] for r in rows) if m.endswith("=mirror") or "q_mirror" in m or m == "mns>0"]
+    return {m: tuple([r[k] for r in rows if r["measure"] == m] for k in ("effect", "rate", "lo", "hi")) for m in measures}
+
+
+def planted_negatives(summary: dict, measure: str) -> list[tuple[str, float, float, float]]:
+    """(label, rate, lo, hi) of ``measure`` on every negative control: pure-noise plants and decoys."""
+    return [(_planted_label(r["kind"], r["effect"]), r["rate"], r["lo"], r["hi"]) for r in summary["detection"]
+            if r["measure"] == measure and (r["kind"] not in ("mirror", "dense_mirror") or r["effect"] == 0)]
+
+
+def planted_readings(summary: dict) -> dict[str, str]:
+    """One sentence per figure, computed from the summary."""
+    alpha = summary["alpha"]
+    curves = planted_curves(summary)
+    sees = []
+    for m, (effects, rate, _lo, _hi) in curves.items():
+        found = [e for e, r in zip(effects, rate) if e > 0 and r >= PLANTED_DETECT_RATE]
+        null = dict(zip(effects, rate)).get(0.0)
+        sees.append(f"{m} calls {pct(null) if null is not None else 'n/a'} of pure-noise units and sees "
+                    f"{'d >= ' + f'{min(found):g}' if found else 'no planted effect'} ({PLANTED_DETECT_RATE * 100:.0f} % of plants)")
+    decoys = [r for r in summary["detection"] if r["measure"] == "class=mirror" and (r["kind"] not in ("mirror", "dense_mirror") or r["effect"] == 0)]
+    worst = max(decoys, key=lambda r: r["rate"]) if decoys else None
+    over = [r for r in decoys if r["lo"] > alpha]
+    diffs = [r for r in summary["detection"] if r["measure"] == "class=differentiating" and r["kind"] in ("energy", "position")]
+    worst_diff = max(diffs, key=lambda r: r["rate"]) if diffs else None
+    fp = "No decoy was classified." if worst is None else (
+        f"The mirror class calls at most {pct(worst['rate'])} of a negative control ({_planted_label(worst['kind'], worst['effect'])}); "
+        + (f"{len(over)} control{'s' if len(over) != 1 else ''} above alpha {alpha:g} even at the interval's lower end"
+           if over else f"none is above alpha {alpha:g} beyond its interval"))
+    single = [r["rate"] for r in summary["detection"] if r["measure"] == "class=differentiating" and r["kind"] in ("frog_only", "toad_only")]
+    if single:
+        fp += f". One-player decoys are called differentiating (rightly) in {pct(min(single))} to {pct(max(single))} of plants"
+    if worst_diff is not None:
+        fp += (f"; energy and position decoys, which know nothing of distress, are called differentiating (wrongly) in up to "
+               f"{pct(worst_diff['rate'])} ({_planted_label(worst_diff['kind'], worst_diff['effect'])})")
+    fp += "."
+    return {"detection": "; ".join(sees) + ".", "negatives": fp}
+
+
+def section_planted(summary: dict, number: int = 10) -> Section:
+    """What the measures can see: detection of planted mirror units and calls on decoys (``experiment planted``)."""
+    alpha = summary["alpha"]
+    models = summary.get("models", [])
+    s = Section(
+        "planted", f"{number}. What the instrument can see: planted units",
+        f"Units of known response were appended to the competent networks ({len(models)} model{'s' if len(models) != 1 else ''}, "
+        f"{summary['n_plants']:,} plants, one per analysis; outputs unchanged) and the whole analysis was run on each. Positive "
+        "controls: mirror units whose response to either player's distress has Cohen's d from 0 (pure noise) to 2. Negative "
+        "controls (decoys): units that respond to one player's distress only, or track Frog's energy or column, which the "
+        "scenario groups differ in. Rates are over plants with 95 % Wilson intervals; each model carries the same grid "
+        "(docs/analysis.md, 'Planted units').",
+    )
+    if not summary["detection"]:
+        s.notes.append("No planted unit was analysed.")
+        return s
+    readings = planted_readings(summary)
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    plots.plot_detection(planted_curves(summary), ax=ax, alpha=alpha)
+    s.figures.append(figure(fig, "Detection of planted mirror units against their effect size", readings["detection"]))
+    negatives = planted_negatives(summary, "class=mirror")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 0.9 + 0.22 * len(negatives)), sharey=True)
+    plots.plot_false_positives(negatives, ax=axes[0], alpha=alpha)
+    plots.plot_false_positives(planted_negatives(summary, "class=differentiating"), ax=axes[1], alpha=alpha,
+                               colour=plots.CLASS_COLOURS["differentiating"],
+                               xlabel="share called differentiating (right only for one-player decoys)")
+    s.figures.append(figure(fig, "Negative controls: pure-noise units and decoys, as the unit classes call them", readings["negatives"]))
+    s.tables.extend(planted_tables(summary))
+    return s
+
+
+def planted_tables(summary: dict) -> list[Table]:
+    """The detection table (measures by plant), and the checkpoint-level measures of the population grid."""
+    cells = list(dict.fromkeys((r["kind"], r["effect"]) for r in summary["detection"]))
+    measures = list(dict.fromkeys(r["measure"] for r in summary["detection"]))
+    by = {(r["kind"], r["effect"], r["measure"]): r for r in summary["detection"]}
+    rows = []
+    for kind, effect in cells:
+        first = by[(kind, effect, measures[0])]
+        row = [_planted_label(kind, effect), f"{first['n']} ({first['models']} models)", f"{fmt(first['d_frog'], 2)} / {fmt(first['d_toad'], 2)}"]
+        for m in measures:
+            r = by.get((kind, effect, m))
+            row.append("n/a" if r is None else f"{pct(r['rate'])} [{pct(r['lo'])}, {pct(r['hi'])}]")
+        rows.append(row)
+    tables = [Table("Share of planted units each measure calls, with 95 % Wilson intervals (realised d: median over plants)",
+                    ["plant", "plants", "realised d frog / toad", *measures], rows)]
+    population = summary.get("population") or []
+    if population:
+        tests = [k for k in population[0] if k.endswith("<alpha")]
+        shown = ("cmni", "cmni_effect_size", "n_mirror")
+        means = [k for k in (*shown, *(f"delta.{c}" for c in shown)) if k in population[0]]
+        prow = [[f"d {r['effect']:g}", fmt(r["count"], 1), str(r["n"]), *(fmt(r[k]) for k in means), *(pct(r[k]) for k in tests)]
+                for r in population]
+        tables.append(Table("Checkpoint-level measures with a quarter of the first hidden layer planted as mirror units: means "
+                            "over models, delta = paired change from the same model with as many pure-noise units (d 0), and "
+                            "the share of analyses with p < alpha",
+                            ["planted mirror units", "units (mean)", "analyses", *means, *tests], prow))
+    return tables
