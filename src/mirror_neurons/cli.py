@@ -1,22 +1,44 @@
 """The command line: one thin command per stage, each a call into the library.
 
 Every command parses its options, calls one library function and writes under
-``--out``. Errors the user can fix (``errors.MirrorNeuronsError``) become one
-line on stderr and exit code 2; anything else is a bug and keeps its traceback.
+``--out``, holding that folder's writer lock. Errors the user can fix
+(``errors.MirrorNeuronsError``, a read-only or full disk, an option click
+cannot parse) become one line on stderr and exit code 2; anything else is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from mirror_neurons import __version__
+from mirror_neurons import __version__, atomic
 from mirror_neurons.errors import MirrorNeuronsError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class OneLineUsageErrors(typer.core.TyperGroup):
+    """The top-level group: an option's value of the wrong type, an unknown option or command is one
+    line and exit code 2, like every other user error (click would print the usage in a box)."""
+
+    def invoke(self, ctx):
+        usage_error = typer.BadParameter.__base__  # click's UsageError, as vendored by typer (no public name)
+        try:
+            return super().invoke(ctx)
+        except usage_error as e:
+            where = e.ctx.command_path if e.ctx is not None else "mirror-neurons"
+            err_console.print(f"error: {e.format_message().rstrip('.')}; see `{where} --help`", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
 
 app = typer.Typer(
     name="mirror-neurons",
@@ -24,9 +46,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=OneLineUsageErrors,
 )
-console = Console()
-err_console = Console(stderr=True)
 log = logging.getLogger(__name__)
 
 # --executor/--address/--group-size, shared by data, sweep and run (docs/ray.md)
@@ -42,21 +63,64 @@ GROUP_SIZE_HELP = (
 WORKERS_HELP = "Processes training groups of models at once on this machine (0 = one per core); docs/training.md."
 
 
-def command(*args, **kwargs) -> Callable:
-    """``app.command`` that turns a ``MirrorNeuronsError`` into one line and exit code 2."""
+# file-system errors the user fixes (a read-only or full disk, a file where a folder goes), and the fix
+USER_OS_ERRORS = {
+    errno.ENOSPC: "free some space or choose another --out",
+    errno.EDQUOT: "free some space or choose another --out",
+    errno.EROFS: "choose an --out on a writable file system",
+    errno.EACCES: "choose an --out you may write to",
+    errno.EPERM: "choose an --out you may write to",
+    errno.ENOTDIR: "a file stands where a folder is needed; choose another path",
+    errno.EEXIST: "a file stands where a folder is needed; choose another path",
+    errno.EISDIR: "a folder stands where a file is needed; choose another path",
+}
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a ``MirrorNeuronsError`` or a file-system error in ``USER_OS_ERRORS`` into one line and exit code 2."""
+    try:
+        yield
+    except MirrorNeuronsError as e:
+        err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except OSError as e:
+        if e.errno not in USER_OS_ERRORS:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        err_console.print(f"error: {where}{e.strerror}; {USER_OS_ERRORS[e.errno]}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def command(*args, lock: Callable[[dict], Path | None] | None = None, **kwargs) -> Callable:
+    """``app.command`` that turns user errors into one line and exit code 2 (``user_errors``).
+
+    ``lock(options)`` names the folder the command writes: its writer lock
+    (``atomic.folder_lock``) is held for the whole command, so a second writer is refused.
+    """
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*a, **k):
-            try:
-                return fn(*a, **k)
-            except MirrorNeuronsError as e:
-                err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
-                raise typer.Exit(2) from None
+            with user_errors():
+                folder = lock(k) if lock is not None else None
+                with atomic.folder_lock(check_out(folder)) if folder is not None else contextlib.nullcontext():
+                    return fn(*a, **k)
 
         return kwargs.pop("_app", app).command(*args, **kwargs)(wrapper)
 
     return decorate
+
+
+def check_out(folder: Path, option: str = "--out") -> Path:
+    """``folder`` if it can be a folder to write: ``ConfigError`` naming it if it, or a folder above it, is a file."""
+    from mirror_neurons.errors import ConfigError
+
+    for p in (folder, *folder.parents):
+        if p.exists() and not p.is_dir():
+            what = f"{option} {folder}" if p == folder else f"{option} {folder} lies under {p}, which"
+            raise ConfigError(f"{what} is a file, not a folder; give a folder path for {option}")
+    return folder
 
 
 def _version(value: bool) -> None:
@@ -83,9 +147,10 @@ def play(
     toad: str = typer.Option("random", "--toad", help="Toad's policy: 'random' (the published 50/25/12.5/12.5 %)."),
 ) -> None:
     """Play Frog in the terminal against Toad: h hop, j jump, l leap, p help, q quit."""
+    from mirror_neurons import limits
     from mirror_neurons.game.play import play_in_terminal
 
-    result = play_in_terminal(seed=seed, turns=turns, toad=toad)
+    result = play_in_terminal(seed=limits.check_seed(seed), turns=turns, toad=toad)
     console.print(
         f"[bold]Frog {result.frog_score}[/bold] · Toad {result.toad_score} after {result.turns} turns"
         + (" (quit)" if result.quit else "")
@@ -114,16 +179,14 @@ def data_command(
     """Generate, prepare, label, de-duplicate and split game states into a dataset folder."""
     if ctx.invoked_subcommand is not None:
         return
-    try:
+    with user_errors():
         _build_data(preset, states, seed, workers, dependency, veil, out, executor, address)
-    except MirrorNeuronsError as e:
-        err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 def _build_data(preset, states, seed, workers, dependency, veil, out, executor="local", address=None) -> None:
     from rich.progress import Progress
 
+    from mirror_neurons import limits
     from mirror_neurons.data.build import build_dataset, existing_dataset
     from mirror_neurons.data.config import DataConfig
     from mirror_neurons.data.dataset import read_manifest
@@ -133,13 +196,15 @@ def _build_data(preset, states, seed, workers, dependency, veil, out, executor="
 
     if out is None:
         raise ConfigError("--out is required: the dataset folder to create, e.g. --out data/demo")
+    check_out(out)
+    limits.check_seed(seed)
     if workers < 0:
         raise ConfigError(f"--workers must be >= 0 (0 = all cores), got {workers}")
     config = DataConfig.preset(preset, n_states=states, seed=seed, dependency=dependency, veil=veil)
     if existing_dataset(config, out):
         console.print(f"{out} already holds this dataset ({read_manifest(out)['dataset_hash'][:12]}); nothing rewritten")
         return
-    with Progress(console=console, transient=True) as bar:
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -177,19 +242,35 @@ def _train_callbacks(n_models: int, out: Path, tensorboard: bool):
     return live, board, chain
 
 
-@command("train")
+def _check_train_sizes(widths: tuple[int, ...], lr: float) -> None:
+    """The sweep file's caps on depth, width and learning rate, for ``train`` too (a 1e8-unit layer fills memory)."""
+    from mirror_neurons.errors import ConfigError
+    from mirror_neurons.train.sweep import MAX_LAYERS, MAX_LR, MAX_UNITS
+
+    if not 1 <= len(widths) <= MAX_LAYERS or not all(1 <= h <= MAX_UNITS for h in widths):
+        raise ConfigError(
+            f"--hidden {','.join(map(str, widths))} is out of range: give 1..{MAX_LAYERS} widths, each 1..{MAX_UNITS}, such as 17,17"
+        )
+    if not lr <= MAX_LR:  # inf and nan too (TrainConfig refuses lr <= 0)
+        raise ConfigError(f"lr = {lr!r} is out of range; allowed (0, {MAX_LR:g}], such as --lr 4e-6")
+
+
+@command("train", lock=lambda o: o["out"])
 def train_command(
     data: Path = typer.Option(..., "--data", help="Dataset folder (from `mirror-neurons data`)."),
     out: Path = typer.Option(..., "--out", help="Run folder; rerunning the same command resumes it."),
     hidden: str = typer.Option("17,17", help="Hidden layer widths, comma-separated (the paper: 1-3 layers of 5-50)."),
     dropout: float = typer.Option(0.12, help="Dropout after each hidden layer."),
     activation: str = typer.Option("relu", help="relu, tanh, sigmoid, gelu or elu."),
+    encoding: str = typer.Option("raw", "--encoding", help="Input encoding: raw (the paper's), onehot or recoded (docs/training.md)."),
     lr: float = typer.Option(4e-6, help="Adam learning rate."),
     batch_size: int = typer.Option(25, help="Rows per step."),
     max_epochs: int = typer.Option(500, help="Epoch limit."),
     patience: int = typer.Option(10, help="Early-stopping patience in epochs."),
     loss: str = typer.Option("mse_l2", help="mse_l2 (the paper's), mse or cross_entropy."),
     l2: float = typer.Option(None, help="L2 coefficient on kernels (default 0.01 for mse_l2, else 0)."),
+    sampling: str = typer.Option("shuffle", "--sampling", help="shuffle (each epoch a permutation) or balanced (classes drawn equally often)."),
+    labels: str = typer.Option("rule", "--labels", help="rule (the dataset's), or a training-level null: toad_blind or shuffled."),
     seed: int = typer.Option(0, help="Seed of the weights, shuffles and dropout masks."),
     epoch_rows: int = typer.Option(0, help="Training rows per epoch (0 = the whole split)."),
     tensorboard: bool = typer.Option(False, help="Also log curves for TensorBoard (needs tensorboard installed)."),
@@ -205,10 +286,11 @@ def train_command(
         widths = tuple(int(h) for h in hidden.split(","))
     except ValueError:
         raise ConfigError(f"--hidden {hidden!r} must be comma-separated integers such as 17,17") from None
+    _check_train_sizes(widths, lr)
     config = TrainConfig(
-        model=ModelConfig(hidden=widths, dropout=dropout, activation=activation),
+        model=ModelConfig(hidden=widths, dropout=dropout, activation=activation, encoding=encoding),
         lr=lr, batch_size=batch_size, max_epochs=max_epochs, patience=patience,
-        loss=loss, l2=l2, seed=seed, epoch_rows=epoch_rows,
+        loss=loss, l2=l2, seed=seed, epoch_rows=epoch_rows, sampling=sampling, labels=labels,
     )  # fmt: skip
     dataset = load_dataset(data, splits=("train", "val"))
     live, board, chain = _train_callbacks(1, out, tensorboard)
@@ -221,10 +303,10 @@ def train_command(
     )
 
 
-@command("sweep")
+@command("sweep", lock=lambda o: o["out"])
 def sweep_command(
     spec: str = typer.Argument(None, help="Sweep TOML file (see docs/training.md)."),
-    preset: str = typer.Option(None, "--preset", help="A shipped sweep instead of a file: paper or demo."),
+    preset: str = typer.Option(None, "--preset", help="A shipped sweep instead of a file: paper, demo, competent (the paper's architectures, trained to competence) or recipes (from the paper's recipe to the competent one)."),
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: the sweep file's dataset)."),
     out: Path = typer.Option(..., "--out", help="Run folder; rerunning the same command resumes it."),
     tensorboard: bool = typer.Option(False, help="Also log curves for TensorBoard (needs tensorboard installed)."),
@@ -241,7 +323,7 @@ def sweep_command(
     if (spec is None) == (preset is None):
         raise ConfigError("give either a sweep file (SPEC.toml) or --preset NAME, not both or neither")
     sweep = load_sweep(spec if spec is not None else preset_path(preset))
-    n_models = len(sweep.configs) * sweep.replicates
+    n_models = len(sweep.models())
     live, board, chain = _train_callbacks(n_models, out, tensorboard)
     with live as show:
         if executor == "local" and address is None and not group_size and workers == 1:
@@ -265,41 +347,49 @@ def sweep_command(
 # --- analysis: analyze ----------------------------------------------------------
 
 
-@command("analyze")
+@command("analyze", lock=lambda o: o["run_dir"] / "analysis" if o["run_dir"].is_dir() else None)
 def analyze(
     run_dir: Path = typer.Argument(..., help="A run or sweep folder (the --out of train/sweep)."),
     data: Path | None = typer.Option(None, "--data", help="Dataset folder; default: the one the run recorded."),
     controls: bool = typer.Option(True, "--controls/--no-controls", help="Null distributions, bootstrap, decoding, ablations."),
     allow_other_data: bool = typer.Option(False, "--allow-other-data", help="Warn instead of failing on a dataset hash mismatch."),
+    mixed_encodings: bool = typer.Option(False, "--mixed-encodings", help="Analyse checkpoints of several input encodings in one table."),
     hidden_only: bool = typer.Option(False, "--hidden-only", help="CMNI over hidden units only (the paper counts outputs too)."),
     unfiltered: bool = typer.Option(False, "--unfiltered", help="Scenario groups by code alone, without the published filters."),
+    paper_view: bool = typer.Option(False, "--paper-view", help="Raw group means, as the paper (default: composition-matched contrasts)."),
     seed: int = typer.Option(0, "--seed", help="Root seed of the controls' random draws."),
     significance: bool = typer.Option(True, "--significance/--no-significance", help="Per-unit rank tests and unit classes."),
     statistics: bool = typer.Option(True, "--statistics/--no-statistics", help="Skewness, kurtosis and KL per unit (off: means, variances)."),
     workers: int = typer.Option(1, "--workers", help="Processes analysing checkpoints in parallel."),
+    threads: int = typer.Option(1, "--threads", min=1, help="Torch threads per worker (small models gain nothing from more)."),
 ) -> None:
     """Analyse every checkpoint of a run: CMNI, unit statistics and classes, controls -> RUNDIR/analysis/."""
     from rich.progress import Progress
 
-    from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_run, summary_table
+    from mirror_neurons import limits
+    from mirror_neurons.analysis.paired import answer_summary
+    from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_run, competence_summary, summary_table
 
+    limits.check_seed(seed)
     config = AnalysisConfig(
         controls=controls, significance=significance, statistics=statistics, hidden_only=hidden_only,
-        filtered=not unfiltered, seed=seed,
+        filtered=not unfiltered, matched=not paper_view, seed=seed,
     )  # fmt: skip
-    with Progress(console=err_console, transient=True) as progress:
+    with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:  # no blank line in a log
         task = progress.add_task("analysing checkpoints", total=None)
         out = analyze_run(
-            run_dir, data, config, allow_other_data=allow_other_data, workers=workers,
-            on_checkpoint=lambda i, n, _p: progress.update(task, completed=i + 1, total=n),
+            run_dir, data, config, allow_other_data=allow_other_data, mixed_encodings=mixed_encodings, workers=workers,
+            threads=threads, on_checkpoint=lambda i, n, _p: progress.update(task, completed=i + 1, total=n),
         )  # fmt: skip
     console.print(summary_table(out))
-    console.print(f"wrote {out / 'checkpoints.parquet'} and {out / 'units.parquet'}")
+    console.print(competence_summary(out))
+    console.print(answer_summary(out), markup=False, highlight=False)
+    console.print(f"wrote {out / 'checkpoints.parquet'}, {out / 'units.parquet'}, {out / 'baselines.json'} and {out / 'paired.json'}")
 
 # --- report: run, report --------------------------------------------------------
 
 
-@command("run")
+@command("run", lock=lambda o: o["out"])
 def run(
     preset: str = typer.Option("demo", "--preset", help="demo (about 10 minutes on 2 cores) or paper (the paper's scale)."),
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Study folder; run again with the same --out to resume."),
@@ -334,16 +424,28 @@ def report(
     games: int = typer.Option(256, "--games", min=1, help="Seeded games per policy for the behaviour section."),
     turns: int = typer.Option(200, "--turns", min=2, help="Turns per behaviour game."),
     theory: Path | None = typer.Option(None, "--theory", help="Also show a finished `experiment theory` folder as the last section."),
+    planted: Path | None = typer.Option(None, "--planted", help="Show a finished `experiment planted` folder (default: RUNDIR/planted if it exists)."),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch threads (small models gain nothing from more)."),
 ) -> None:
     """Render the report again from an existing, analysed run."""
     import torch
 
+    from mirror_neurons import limits
     from mirror_neurons.report.html import write_report
 
     torch.set_num_threads(threads)
+    from mirror_neurons.errors import ConfigError
 
-    path = write_report(run_dir, out=out, data_dir=data, figures_dir=figures, theory_dir=theory,
+    if out is not None and out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give the HTML file to write, e.g. --out {out / 'report.html'}")
+    if out is not None:
+        check_out(out.parent)
+    if figures is not None:  # checked now: failing after the report was rewritten would leave half a result
+        check_out(figures, "--figures")
+    # the behaviour section keeps each game's board and a few bytes per Frog turn, one policy at a time
+    limits.check_memory(games * (2048 + 16 * turns), f"--games {games:,} --turns {turns:,}", "use fewer --games or --turns (default 256 and 200)")
+
+    path = write_report(run_dir, out=out, data_dir=data, figures_dir=figures, theory_dir=theory, planted_dir=planted,
                         behaviour_games=games, behaviour_turns=turns)
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
@@ -354,7 +456,7 @@ experiment_app = typer.Typer(help="Experiments across the whole pipeline (docs/t
 app.add_typer(experiment_app, name="experiment")
 
 
-@command("theory", _app=experiment_app)
+@command("theory", _app=experiment_app, lock=lambda o: o["out"])
 def experiment_theory(
     preset: str = typer.Option("demo", "--preset", help="demo (2-core machine, about 30 min) or full (a Ray cluster; see docs/theory.md)."),
     out: Path = typer.Option(..., "--out", help="Folder of the experiment; run the same command again to resume."),
@@ -366,7 +468,9 @@ def experiment_theory(
     from mirror_neurons.distributed.executors import make_executor
     from mirror_neurons.experiments.theory import TheoryGrid, run_theory
 
-    grid = TheoryGrid.preset(preset, seed=seed)
+    from mirror_neurons import limits
+
+    grid = TheoryGrid.preset(preset, seed=limits.check_seed(seed))
     console.print(f"theory ({preset}): {len(grid.cells())} datasets, {grid.n_models} models -> {out}", highlight=False)
     say = lambda message: console.print(message, highlight=False, soft_wrap=True)  # noqa: E731
     if executor == "local" and address is None:
@@ -377,3 +481,31 @@ def experiment_theory(
     for definition, d in summary["definitions"].items():
         console.print(d["statement"], markup=False, highlight=False, soft_wrap=True)
     console.print(f"results: {out / 'results.md'}  report: {out / 'report.html'}", highlight=False, soft_wrap=True)
+
+
+@command("planted", _app=experiment_app, lock=lambda o: o["out"])
+def experiment_planted(
+    source: Path = typer.Argument(..., help="A finished study folder (the --out of run) or an analysed sweep folder."),
+    out: Path = typer.Option(..., "--out", help="Folder for units.parquet, analyses.parquet and summary.json (rewritten on each run)."),
+    preset: str = typer.Option("demo", "--preset", help="demo (the full grid, population grid included) or quick (2 reps, no population grid)."),
+    reps: int | None = typer.Option(None, "--reps", min=1, help="Replicates per model (default: the preset's)."),
+    models: int = typer.Option(0, "--models", min=0, help="Competent models to plant into (0 = all)."),
+    seed: int = typer.Option(0, "--seed", help="The one seed of every planted unit."),
+    paper_view: bool = typer.Option(False, "--paper-view", help="Raw group means as the paper (default: the study's setting, composition-matched)."),
+) -> None:
+    """What the measures can see: plant mirror units and decoys into competent networks (docs/analysis.md)."""
+    import torch
+
+    from mirror_neurons import limits
+    from mirror_neurons.experiments.planted import PlantedGrid, run_planted
+
+    torch.set_num_threads(1)
+    grid = PlantedGrid.preset(preset, seed=limits.check_seed(seed), max_models=models, **({"reps": reps} if reps else {}))
+    say = lambda message: console.print(message, highlight=False, soft_wrap=True)  # noqa: E731
+    summary = run_planted(source, out, grid, matched=False if paper_view else None, progress=say)
+    smallest = summary["smallest_detected"].get("class=mirror")
+    console.print(
+        f"{summary['n_plants']} planted units in {len(summary['models'])} models ({summary['seconds']:.0f} s); class=mirror "
+        f"calls >= 80 % of mirror plants from d = {smallest if smallest is not None else 'never'}; summary: {out / 'summary.json'}",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip

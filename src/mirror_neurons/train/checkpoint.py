@@ -19,7 +19,7 @@ from safetensors.numpy import save as save_numpy
 from safetensors.torch import load
 
 from mirror_neurons import __version__, atomic
-from mirror_neurons.errors import CheckpointError
+from mirror_neurons.errors import CheckpointError, ConfigError
 from mirror_neurons.train.model import MLP, ModelConfig
 
 
@@ -65,9 +65,50 @@ def read_meta(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"checkpoint metadata {path} is missing")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{path} is not valid JSON ({e.msg}); the checkpoint is damaged") from e
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path} is not valid JSON ({getattr(e, 'msg', e)}); the checkpoint is damaged") from e
+    _check_meta(path, meta)
+    return meta
+
+
+META_TYPES: dict[str, tuple[type, ...]] = {
+    "epoch": (int,), "model_id": (str,), "dataset_hash": (str,), "weights_file": (str,), "weights_sha256": (str,),
+    "val_loss": (int, float), "seed": (int,), "model": (dict,),
+}  # fmt: skip
+"""Types of the metadata fields readers use; each is checked when present."""
+KINDS = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}
+
+
+def _check_meta(path: Path, meta: object) -> None:
+    """``CheckpointError`` naming the first field of the wrong type, a ``weights_file`` outside the
+    checkpoint's folder, or a ``model`` whose weights could not fit in memory."""
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path} holds a JSON {type(meta).__name__}, not checkpoint metadata; the checkpoint is damaged")
+    for key, types in META_TYPES.items():
+        if key in meta and (not isinstance(meta[key], types) or isinstance(meta[key], bool)):
+            raise CheckpointError(f"{path}: {key} = {meta[key]!r:.60} is not {KINDS[types[0]]}; the checkpoint is damaged")
+    name = meta.get("weights_file", "x")
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise CheckpointError(f"{path}: weights_file {name!r:.80} lies outside the checkpoint's folder; the checkpoint is damaged")
+    if "model" in meta:
+        _check_model_size(path, meta["model"])
+
+
+def _check_model_size(path: Path, model: dict) -> None:
+    """The architecture's widths as positive integers whose weights fit in memory (``hidden: [1e9]`` would not)."""
+    from mirror_neurons import limits
+
+    widths = [model.get("n_inputs", 100), *(model.get("hidden") or []), model.get("n_outputs", 4)]
+    if not isinstance(model.get("hidden", []), list) or not all(type(w) is int and w >= 1 for w in widths):
+        raise CheckpointError(
+            f"{path}: model widths {widths!r:.80} must be positive integers (n_inputs, hidden, n_outputs); the checkpoint is damaged"
+        )
+    n_params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    try:
+        limits.check_memory(4 * n_params, f"{path}'s model ({n_params:,} weights)", "the checkpoint is damaged or from elsewhere")
+    except ConfigError as e:
+        raise CheckpointError(str(e)) from None
 
 
 def load_checkpoint(path: str | Path, expect: ModelConfig | None = None) -> Checkpoint:
@@ -78,6 +119,11 @@ def load_checkpoint(path: str | Path, expect: ModelConfig | None = None) -> Chec
         config = ModelConfig.from_dict(meta["model"])
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"{json_path} has no valid 'model' architecture ({e})") from e
+    except ConfigError as e:  # e.g. an input encoding this version does not know
+        raise CheckpointError(
+            f"{json_path} records a model this version cannot rebuild ({e}); analyse it with the mirror-neurons version "
+            f"that wrote it ({meta.get('package_version', 'unknown')})"
+        ) from None
     if expect is not None and config != expect:
         raise CheckpointError(f"{json_path} is a {config.hidden} model, expected {expect.hidden}")
     weights = json_path.with_name(meta.get("weights_file", json_path.with_suffix(".safetensors").name))

@@ -1,0 +1,34 @@
+"""CLI sizes that cannot fit, and train's caps shared with sweep files (issue 14, items 5 and minor)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from mirror_neurons.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--hidden", "100000000"], "--hidden 100000000 is out of range: give 1..16 widths, each 1..4096"),
+        (["--hidden", ",".join(["4"] * 17)], "is out of range: give 1..16 widths"),
+        (["--hidden", "0"], "--hidden 0 is out of range"),
+        (["--lr", "inf"], "lr = inf is out of range; allowed (0, 1]"),
+        (["--lr", "nan"], "lr = nan is out of range"),
+        (["--lr", "2"], "lr = 2.0 is out of range"),
+    ],
+)
+def test_train_refuses_sizes_and_rates_that_sweeps_cap(tmp_path, options, message):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "nodata"), "--out", str(out), *options])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert message in result.stderr and not out.exists()
+
+
+def test_report_refuses_behaviour_games_that_cannot_fit(tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path), "--games", "100000000", "--turns", "100000000"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert "--games 100,000,000 --turns 100,000,000 needs about" in result.stderr and "of memory" in result.stderr

@@ -1,0 +1,94 @@
+"""Checkpoint metadata is type-checked, its weights file kept in its folder and its size bounded (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mirror_neurons.errors import CheckpointError, MirrorNeuronsError
+from mirror_neurons.train.checkpoint import load_checkpoint, read_meta, save_checkpoint
+from mirror_neurons.train.model import MLP, ModelConfig
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    return save_checkpoint(tmp_path / "ck", MLP(ModelConfig(hidden=(3,))), {"epoch": 1, "model_id": "m"})
+
+
+def edit(path, **fields):
+    meta = json.loads(path.read_text())
+    path.write_text(json.dumps({**meta, **fields}))
+
+
+def test_intact_checkpoint_loads(checkpoint):
+    assert load_checkpoint(checkpoint).meta["epoch"] == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"epoch": "seven"}, "epoch = 'seven' is not an integer"),
+        ({"epoch": True}, "epoch = True is not an integer"),
+        ({"weights_file": 5}, "weights_file = 5 is not a string"),
+        ({"weights_file": "../../../../etc/passwd"}, "weights_file '../../../../etc/passwd' lies outside the checkpoint's folder"),
+        ({"weights_file": ""}, "lies outside the checkpoint's folder"),
+        ({"model": {"hidden": [3], "n_inputs": "a"}}, r"model widths \['a', 3, 4\] must be positive integers"),
+        ({"model": {"hidden": [1e9]}}, "must be positive integers"),
+        ({"model": {"hidden": [1_000_000_000]}}, r"model \(105,000,000,004 weights\) needs about 420.0 GB of memory"),
+        ({"model": []}, "model = \\[\\] is not an object"),
+    ],
+)
+def test_metadata_of_the_wrong_shape_is_refused(checkpoint, fields, message):
+    edit(checkpoint, **fields)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(checkpoint)
+
+
+def test_metadata_that_is_not_an_object(checkpoint):
+    checkpoint.write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="holds a JSON list, not checkpoint metadata"):
+        read_meta(checkpoint)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def mutate(doc: dict, data) -> object:
+    """``doc`` with one field (an existing or a new one) set to an arbitrary JSON value, or another document."""
+    if data.draw(st.integers(0, 9), label="replace the whole document if 0") == 0:
+        return data.draw(json_values, label="document")
+    key = data.draw(st.sampled_from(sorted(doc)) | st.text(max_size=6), label="key")
+    return {**doc, key: data.draw(json_values, label="value")}
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ck")
+    save_checkpoint(folder / "c", MLP(ModelConfig(hidden=(3,))), {"epoch": 1, "model_id": "m", "dataset_hash": "ab"})
+    return folder
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_metadata_loads_or_is_refused(pristine, tmp_path_factory, data):
+    """Any field (of the model section too) set to any JSON value: a checkpoint, or a MirrorNeuronsError."""
+    copy = tmp_path_factory.mktemp("c")
+    shutil.copytree(pristine, copy, dirs_exist_ok=True)
+    meta = json.loads((copy / "c.json").read_text())
+    if data.draw(st.booleans(), label="mutate the model section"):
+        meta["model"] = mutate(meta["model"], data)
+    else:
+        meta = mutate(meta, data)
+    (copy / "c.json").write_text(json.dumps(meta))
+    try:
+        load_checkpoint(copy / "c.json")
+    except MirrorNeuronsError:
+        pass
