@@ -118,6 +118,22 @@ def test_kill_9_of_analyze_with_workers_leaves_no_process(small_data, tmp_path):
     kill_when_workers_run(cmd, tmp_path, 4, ready=lambda: any((run / "analysis" / "parts").glob("*.checkpoints.parquet")))
 
 
+@pytest.mark.slow
+def test_kill_9_of_analyze_while_its_workers_start_leaves_no_process(small_data, tmp_path):
+    """Killed as soon as its workers exist, before they have imported torch: they must not live on
+    until their imports end (executors.boot_worker arms their death first)."""
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--data", str(small_data), "--out", str(run), "--hidden", "4", "--max-epochs", "1"])
+    assert result.exit_code == 0, result.output
+    json_path = sorted(run.glob("models/*/*_epoch-*.json"))[-1]
+    for i in range(20):
+        (run / "models" / f"copy{i:03d}").mkdir()
+        for suffix in (".safetensors", ".json"):
+            shutil.copy(json_path.with_suffix(suffix), run / "models" / f"copy{i:03d}")
+    cmd = [*CLI, "analyze", str(run), "--data", str(small_data), "--workers", "2", "--no-controls"]
+    kill_when_workers_run(cmd, tmp_path, 4)  # driver, resource tracker and two workers, just started
+
+
 def test_a_second_writer_is_refused_and_a_dead_holders_lock_is_free(tmp_path):
     folder = tmp_path / "run"
     holder = textwrap.dedent(

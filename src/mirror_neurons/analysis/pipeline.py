@@ -724,8 +724,12 @@ def analyze_run(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        from mirror_neurons.distributed.executors import boot_worker
+
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch threads
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(data_dir), config, os.getpid(), threads)) as pool:
+        # boot_worker arms the workers' death with this driver before they import this module (torch)
+        boot = (os.getpid(), f"{__name__}:_init_worker", str(data_dir), asdict(config), threads)
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=boot_worker, initargs=boot) as pool:
             jobs = [(str(p), str(run_dir), dataset.hash, digest, str(nulls_dir)) for p in todo]
             results = pool.map(_worker_analyze, jobs, chunksize=8)
             for i, (path, result) in enumerate(zip(todo, results)):
@@ -776,10 +780,10 @@ def _analyze_path(path: Path, run_dir: Path, test: PreparedTest, config: Analysi
 _WORKER: dict = {}
 
 
-def _init_worker(data_dir: str, config: AnalysisConfig, driver: int, threads: int = 1) -> None:
-    from mirror_neurons.distributed.executors import die_with
-
-    die_with(driver)  # no orphans: a killed `analyze` takes its workers with it
+def _init_worker(data_dir: str, config: dict, threads: int = 1) -> None:
+    """A worker's set-up, called by ``executors.boot_worker`` once the worker dies with its driver
+    (no orphans: a killed `analyze` takes its workers with it); ``config``: ``asdict(AnalysisConfig)``."""
+    config = AnalysisConfig(**config)
     torch.set_num_threads(threads)  # this process's own setting: workers share the cores
     dataset = load_dataset(data_dir, splits=("test",))
     with warnings.catch_warnings():  # the driver has already warned about dropped strata

@@ -25,6 +25,7 @@ path a task reads or writes must be on storage all nodes share.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing
 import os
@@ -243,6 +244,20 @@ def die_with(driver: int) -> None:
         if os.getppid() != parent:  # the parent died before the signal was armed
             os.kill(os.getpid(), signal.SIGKILL)
     threading.Thread(target=_wait_for_exit, args=(driver,), name="die-with-driver", daemon=True).start()
+
+
+def boot_worker(driver: int, target: str, *args) -> None:
+    """Initialiser of a spawned worker: arm ``die_with(driver)`` first, then import ``target``
+    ("package.module:function") and call it with ``args``.
+
+    A spawned worker unpickles its initialiser and arguments before running it, and unpickling a
+    function of a heavy module imports that module (torch: seconds on a busy machine); a driver
+    killed in those seconds would leave the worker running until its import ended. This function
+    and its arguments (plain values only) import nothing but this stdlib-only module.
+    """
+    die_with(driver)
+    module, name = target.split(":")
+    getattr(importlib.import_module(module), name)(*args)
 
 
 def _wait_for_exit(driver: int) -> None:
