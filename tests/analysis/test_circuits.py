@@ -67,3 +67,17 @@ def test_circuits_name_onehot_inputs_by_cell_and_symbol():
     rows = circuit_table(model, np.array(["mirror", "other"] + ["other"] * 4, dtype=object))
     assert rows[0]["strongest_inputs"].startswith("players[5] = distress (z=")
     assert rows[0]["drives"] == "leap"
+
+
+def test_a_unit_whose_outgoing_weights_are_all_zero_drives_nothing():
+    """Found with planted units: a unit feeding nothing was reported as driving jump through a z = 0.04 link."""
+    model = MLP(ModelConfig(hidden=(3, 2), encoding="raw"))
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.weight.normal_(generator=torch.Generator().manual_seed(0))
+        model.layers[1].weight[:, 2] = 0.0  # first-layer unit 2 feeds nothing
+    zs = kernel_zscores(model)
+    assert drive_path(zs, 0, 2) == []
+    rows = circuit_table(model, np.array(["other", "other", "mirror", "other", "other"] + ["other"] * 4, dtype=object))
+    assert [r["drives"] for r in rows] == ["none (no outgoing weight stands out)"]
+    assert drive_path(zs, 0, 0) and drive_path(zs, 0, 0)[-1][0] == 2  # a unit that feeds the next layer reaches an action

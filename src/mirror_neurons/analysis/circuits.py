@@ -43,10 +43,16 @@ def strong_inputs(z: np.ndarray, unit: int, *, top_k: int = 3, z_min: float = 1.
 
 
 def drive_path(zs: Sequence[np.ndarray], layer: int, unit: int) -> list[tuple[int, int, float]]:
-    """Follow the strongest outgoing weight from (layer, unit) to the output: [(layer, unit, z), ...]."""
+    """Follow the strongest outgoing weight from (layer, unit) to the output: [(layer, unit, z), ...].
+
+    The path stops where a unit's outgoing weights are all equal (all 0, for a unit that feeds
+    nothing): no weight is the strongest, so the unit drives no action through it.
+    """
     path = []
     while layer + 1 < len(zs):
         col = zs[layer + 1][:, unit]
+        if np.ptp(col) == 0:
+            break
         nxt = int(np.argmax(col))
         layer, unit = layer + 1, nxt
         path.append((layer, unit, float(col[nxt])))
@@ -83,7 +89,8 @@ def circuit_table(
                     f"{names[layer - 1]}.{int(i)} [{classes[starts[layer - 1] + i]}] (z={zs[layer][unit, i]:.2f})" for i in inputs
                 ]
             path = drive_path(zs, layer, unit)
-            action = Action(path[-1][1] if path else unit).name.lower()
+            reaches_output = layer == len(zs) - 1 or (path and path[-1][0] == len(zs) - 1)
+            action = Action(path[-1][1] if path else unit).name.lower() if reaches_output else "none (no outgoing weight stands out)"
             rows.append(
                 {
                     "layer": name,
