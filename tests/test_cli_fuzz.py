@@ -182,7 +182,8 @@ def tree(root: Path) -> dict[str, bytes]:
 def one_error_line(result) -> str:
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
-    lines = result.stderr.splitlines()
+    # one error line; a warning the command gave before failing is its own labelled line, never a traceback
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("warning: ")]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     return lines[0]
 

@@ -32,3 +32,25 @@ def test_report_refuses_behaviour_games_that_cannot_fit(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path), "--games", "100000000", "--turns", "100000000"])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
     assert "--games 100,000,000 --turns 100,000,000 needs about" in result.stderr and "of memory" in result.stderr
+
+
+def test_library_warnings_print_as_one_line_without_source():
+    """A warning raised inside a command reads 'warning: ...' on stderr: no file name, line number or source line."""
+    import typer
+    import warnings as w
+
+    from mirror_neurons.cli import command
+
+    app_ = typer.Typer()
+
+    @command("warn", _app=app_)
+    def warn_command() -> None:
+        w.warn("composition matching: 2 strata hold fewer than 20 states", UserWarning)
+
+    @app_.command("other")
+    def other() -> None:  # a second command, so that typer keeps the subcommand name
+        pass
+
+    result = CliRunner().invoke(app_, ["warn"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines() == ["warning: composition matching: 2 strata hold fewer than 20 states"]

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import functools
 import logging
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -102,7 +103,8 @@ def command(*args, lock: Callable[[dict], Path | None] | None = None, **kwargs) 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*a, **k):
-            with user_errors():
+            with user_errors(), warnings.catch_warnings():
+                warnings.showwarning = one_line_warning
                 folder = lock(k) if lock is not None else None
                 with atomic.folder_lock(check_out(folder)) if folder is not None else contextlib.nullcontext():
                     return fn(*a, **k)
@@ -110,6 +112,11 @@ def command(*args, lock: Callable[[dict], Path | None] | None = None, **kwargs) 
         return kwargs.pop("_app", app).command(*args, **kwargs)(wrapper)
 
     return decorate
+
+
+def one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library warning as one line on stderr, "warning: ...", without Python's file, line and source."""
+    err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def check_out(folder: Path, option: str = "--out") -> Path:

@@ -648,6 +648,13 @@ def analyze_run(
     paths = [p for p in iter_checkpoints(run_dir) if out not in p.parents]
     if not paths:
         raise AnalysisError(f"no checkpoints (STEM.json + STEM.safetensors) under {run_dir}")
+    metas = {path: read_meta(path) for path in paths}
+    encodings = sorted({str((m.get("model") or {}).get("encoding", "raw")) for m in metas.values()})
+    if len(encodings) > 1 and not mixed_encodings:
+        raise AnalysisError(
+            f"{run_dir} holds checkpoints of several input encodings ({', '.join(encodings)}); pass --mixed-encodings "
+            f"to analyse them in one table (each in its own encoding; compare measures within an encoding)"
+        )
     if data_dir is None:
         data_dir = recorded_data_dir(run_dir, [read_meta(paths[0])])
         if data_dir is None:
@@ -679,13 +686,6 @@ def analyze_run(
         n_parts += 1
         rows, unit_parts = [], []
 
-    metas = {path: read_meta(path) for path in paths}
-    encodings = sorted({str((m.get("model") or {}).get("encoding", "raw")) for m in metas.values()})
-    if len(encodings) > 1 and not mixed_encodings:
-        raise AnalysisError(
-            f"{run_dir} holds checkpoints of several input encodings ({', '.join(encodings)}); pass --mixed-encodings "
-            f"to analyse them in one table (each in its own encoding; compare measures within an encoding)"
-        )
     todo = []
     for path in paths:
         rel = str(path.relative_to(run_dir))
