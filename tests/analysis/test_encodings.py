@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -78,3 +79,21 @@ def test_networks_of_every_encoding_play_the_game(encoding):
     result = play(network_policy(model(encoding, 3)), n_games=4, turns=12, seed=1)
     assert result.frog_turns == 4 * 6  # Frog moves on every other of the 12 turns, in each of the 4 games
     assert sum(result.action_rates.values()) == pytest.approx(1.0)
+
+
+def test_the_analyze_summary_reads_at_80_columns(tmp_path):
+    """Every column of the summary table shows whole at 80 columns: no cell or header cut to an ellipsis."""
+    from rich.console import Console
+
+    from mirror_neurons.analysis.pipeline import summary_table
+
+    rows = [{"model_id": f"c{i:03d}r{i}_h17x17_d0_lr0p003_b128_cross_entropy_onehot_balanced", "epoch": 12 + i,
+             "test_accuracy": 0.9412, "macro_recall": 0.9291, "competent": True, "cmni_effect_size": 0.19861 - i / 100,
+             "p_random_init_effect_size": 0.025, "p_permutation_effect_size": 0.001, "cmni": 0.25712, "n_mirror": 12}
+            for i in range(3)]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "checkpoints.parquet")
+    console = Console(width=80, record=True, file=open("/dev/null", "w"))
+    console.print(summary_table(tmp_path))
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "c002r2" in text and "0.1786" in text and "yes" in text

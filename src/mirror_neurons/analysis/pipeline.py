@@ -913,26 +913,43 @@ __all__ = ["AnalysisConfig", "CheckpointAnalysis", "PreparedTest", "analyze_chec
            "competence_summary", "read_baselines", "run_baselines"]
 
 
+SUMMARY_COLUMNS = (  # (column, header, format): short headers, so the table fits 80 columns
+    ("model_id", "model", "{}"), ("epoch", "ep", "{}"), ("test_accuracy", "acc", "{:.3f}"), ("macro_recall", "macro", "{:.3f}"),
+    ("competent", "comp", "{}"), ("cmni_effect_size", "index", "{:.4f}"), ("p_random_init_effect_size", "p init", "{:.3f}"),
+    ("p_permutation_effect_size", "p perm", "{:.3f}"), ("cmni", "CMNI", "{:.4f}"), ("n_mirror", "mir", "{}"),
+)  # fmt: skip
+
+
 def summary_table(out: str | Path, top: int = 10):
-    """A rich Table of the ``top`` checkpoints by CMNI from RUNDIR/analysis/checkpoints.parquet."""
+    """A rich Table of the ``top`` checkpoints by the scale-free index (raw CMNI for older tables)
+    from RUNDIR/analysis/checkpoints.parquet, narrow enough for an 80-column terminal."""
+    from rich import box
     from rich.table import Table
 
     ck = pq.read_table(Path(out) / "checkpoints.parquet").to_pylist()
     key = "cmni_effect_size" if any(r.get("cmni_effect_size") is not None for r in ck) else "cmni"
     ck.sort(key=lambda r: -(r.get(key) or 0.0))
-    table = Table(title=f"{len(ck)} checkpoints analysed (top {min(top, len(ck))} by {key})")
-    cols = [("model_id", "{}"), ("epoch", "{}"), ("val_loss", "{:.4f}"), ("test_accuracy", "{:.3f}"),
-            ("cmni_effect_size", "{:.4f}"), ("p_random_init_effect_size", "{:.3f}"), ("p_permutation_effect_size", "{:.3f}"),
-            ("cmni", "{:.5f}"), ("cmni_ci_low", "{:.5f}"), ("cmni_ci_high", "{:.5f}"), ("p_random_init", "{:.3f}"), ("p_permutation", "{:.3f}"),
-            ("n_mirror", "{}"), ("n_anti_mirror", "{}"), ("n_differentiating", "{}"), ("n_mixed", "{}")]  # fmt: skip
-    cols.insert(4, ("macro_recall", "{:.3f}"))
-    cols.insert(5, ("competent", "{}"))
-    cols = [(c, f) for c, f in cols if any(c in r for r in ck)]
-    for c, _ in cols:
-        table.add_column(c, justify="right")
+    cols = [c for c in SUMMARY_COLUMNS if any(c[0] in r for r in ck)]
+    table = Table(title=f"{len(ck)} checkpoints analysed (top {min(top, len(ck))} by {key})", box=box.SIMPLE_HEAD, pad_edge=False,
+                  caption="index: scale-free mirror index; p init / p perm: its p against untrained networks / "
+                  "permuted groups; mir: mirror units")
+    for _, header, _ in cols:
+        table.add_column(header, justify="left" if header == "model" else "right", no_wrap=True)
     for r in ck[:top]:
-        table.add_row(*("-" if r.get(c) is None else f.format(r[c]) for c, f in cols))
+        cells = []
+        for c, _, f in cols:
+            v = r.get(c)
+            if c == "model_id" and v is not None:
+                v = short_model_id(str(v))
+            cells.append("-" if v is None else "yes" if v is True else "no" if v is False else f.format(v))
+        table.add_row(*cells)
     return table
+
+
+def short_model_id(model_id: str) -> str:
+    """A sweep's model id without its hyper-parameter tag ("c000r1_h17x17_..." -> "c000r1"); others cut to 16 characters."""
+    head = model_id.split("_", 1)[0]
+    return head if len(head) >= 4 and head[0] == "c" and "r" in head else model_id[:16]
 
 
 def read_baselines(out: str | Path) -> dict:
