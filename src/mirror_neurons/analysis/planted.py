@@ -79,7 +79,7 @@ from scipy import special
 from mirror_neurons.analysis.activations import capture
 from mirror_neurons.analysis.pipeline import AnalysisConfig, PreparedTest, analyze_checkpoint
 from mirror_neurons.errors import ConfigError
-from mirror_neurons.experiments.stats import wilson_interval
+from mirror_neurons.analysis.stats import wilson_interval
 from mirror_neurons.game.constants import OWN_ENERGY, PLAYERS, Symbol
 from mirror_neurons.train.checkpoint import Checkpoint
 from mirror_neurons.train.model import MLP

@@ -40,9 +40,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import special
+from scipy import special, stats
 
 from mirror_neurons.analysis.groups import GROUPS, Groups
+from mirror_neurons.errors import AnalysisError
 
 
 @dataclass(frozen=True)
@@ -324,3 +325,23 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     q = np.empty(m)
     q[order] = q_sorted
     return q.reshape(p.shape)
+
+
+def wilson_interval(k, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for k successes in n trials (arrays broadcast).
+
+    lo, hi = (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), p = k/n.
+    Cells with n = 0 give (nan, nan).
+    """
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    if np.any(k < 0) or np.any(k > n):
+        raise AnalysisError(f"successes must lie in 0..n, got k={k.tolist()}, n={n.tolist()}")
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+        lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    return lo, hi

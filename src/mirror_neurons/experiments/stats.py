@@ -3,8 +3,9 @@
 Why not statsmodels: the project keeps its dependencies to numpy and scipy, and
 the few things needed here are short enough to read in one sitting:
 
-- ``wilson_interval``: the score interval for a binomial proportion, which
-  keeps its coverage at small n and at 0 or n successes (the Wald interval does not).
+- ``wilson_interval`` (from ``analysis.stats``, where the planted-unit controls use it too): the
+  score interval for a binomial proportion, which keeps its coverage at small n and at 0 or n
+  successes (the Wald interval does not).
 - ``fit_logistic``: logistic regression by Newton's method (iteratively
   reweighted least squares) with step halving, Wald standard errors from the
   Fisher information, and Firth's penalised likelihood for separated data
@@ -20,27 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, special, stats
 
+from mirror_neurons.analysis.stats import wilson_interval  # noqa: F401  (re-exported: the theory experiment's proportions)
 from mirror_neurons.errors import AnalysisError
-
-
-def wilson_interval(k, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for k successes in n trials (arrays broadcast).
-
-    lo, hi = (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), p = k/n.
-    Cells with n = 0 give (nan, nan).
-    """
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    if np.any(k < 0) or np.any(k > n):
-        raise AnalysisError(f"successes must lie in 0..n, got k={k.tolist()}, n={n.tolist()}")
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-        lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-    return lo, hi
 
 
 @dataclass(frozen=True)
