@@ -4,7 +4,14 @@ Every command parses its options, calls one library function and writes under
 ``--out``, holding that folder's writer lock. Errors the user can fix
 (``errors.MirrorNeuronsError``, a read-only or full disk, an option click
 cannot parse) become one line on stderr and exit code 2; anything else is a
-bug and keeps its traceback.
+bug and keeps its traceback. Ctrl-C exits 130 with one line saying how to resume.
+
+Results go to stdout; progress bars and log lines to stderr, through one rich
+console, so a log line never cuts through a bar and piped output holds only the
+results. Help is plain text (``rich_markup_mode=None``): it reads the same in a
+terminal and in a pipe, and brackets such as ``mirror-neurons[ray]`` stay as written.
+Options shared by several commands (``--workers``, ``--threads``, ``--seed``,
+``--executor``...) are defined once below, with one meaning everywhere.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     cls=OneLineUsageErrors,
+    rich_markup_mode=None,
 )
 log = logging.getLogger(__name__)
 
@@ -61,7 +69,38 @@ GROUP_SIZE_HELP = (
     "Models per training task (0 = one group per kind of stack on one worker, groups of ceil(models / workers) "
     "on several); a resumed run keeps its groups; with Ray, --out and --data on shared storage."
 )
-WORKERS_HELP = "Processes training groups of models at once on this machine (0 = one per core); docs/training.md."
+THREADS_HELP = "Torch threads per process (1: small models gain nothing from more, and a busy machine loses)."
+SEED_HELP = "The one seed of every random draw of this command (0..2**64-1)."
+TENSORBOARD_HELP = "Also log every model's curves for TensorBoard under OUT/tensorboard (needs the tensorboard package)."
+
+
+def workers_option(what: str, note: str = "") -> typer.models.OptionInfo:
+    """``--workers N``, the same on every command: N processes of this machine, 1 = this process, 0 = one per core."""
+    return typer.Option(1, "--workers", min=0, help=f"Processes {what} on this machine (1: this process only; 0: one per core){note}.")
+
+
+def threads_option() -> typer.models.OptionInfo:
+    """``--threads N``, the same on every command that runs torch (``use_threads``)."""
+    return typer.Option(1, "--threads", min=1, help=THREADS_HELP)
+
+
+def use_threads(threads: int) -> int:
+    """Set torch's thread count in this process and return it, for the library calls that set it in theirs.
+
+    More threads than free cores oversubscribe them: analysing 146 checkpoints took 8 min 44 s on
+    torch's default threads and 54 s on one (issue 15), and training is alike (docs/training.md).
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    return threads
+
+
+def resolve_workers(workers: int) -> int:
+    """``--workers`` as a number of processes: 0 is one per core this process may use."""
+    from mirror_neurons import limits
+
+    return workers or limits.cores()
 
 
 # file-system errors the user fixes (a read-only or full disk, a file where a folder goes), and the fix
@@ -77,11 +116,20 @@ USER_OS_ERRORS = {
 }
 
 
+INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
+
+
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn a ``MirrorNeuronsError`` or a file-system error in ``USER_OS_ERRORS`` into one line and exit code 2."""
+def user_errors(resumable: bool = True) -> Iterator[None]:
+    """Turn a ``MirrorNeuronsError`` or a file-system error in ``USER_OS_ERRORS`` into one line and exit code 2,
+    and Ctrl-C into one line (how to resume, if ``resumable``) and exit code 130."""
     try:
         yield
+    except KeyboardInterrupt:
+        hint = "; run the same command again to resume" if resumable else ""
+        err_console.print(f"interrupted{hint}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(INTERRUPTED) from None
     except MirrorNeuronsError as e:
         err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -103,7 +151,7 @@ def command(*args, lock: Callable[[dict], Path | None] | None = None, **kwargs) 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*a, **k):
-            with user_errors(), warnings.catch_warnings():
+            with user_errors(resumable=lock is not None), warnings.catch_warnings():
                 warnings.showwarning = one_line_warning
                 folder = lock(k) if lock is not None else None
                 with atomic.folder_lock(check_out(folder)) if folder is not None else contextlib.nullcontext():
@@ -112,6 +160,16 @@ def command(*args, lock: Callable[[dict], Path | None] | None = None, **kwargs) 
         return kwargs.pop("_app", app).command(*args, **kwargs)(wrapper)
 
     return decorate
+
+
+class ConsoleLogHandler(logging.Handler):
+    """Log records printed through ``err_console``: a live progress bar on that console is redrawn below them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            err_console.print(self.format(record), markup=False, highlight=False, soft_wrap=True)
+        except Exception:  # noqa: BLE001 - logging must never raise (logging.Handler's convention)
+            self.handleError(record)
 
 
 def one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -141,13 +199,15 @@ def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
 ) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    handler = ConsoleLogHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])  # no-op if logging is set up
 
 
 # --- game: play, (run until the later stages exist) ---------------------------
 
 
-@command("play")
+@command("play", short_help="Play Frog in the terminal against Toad.")
 def play(
     seed: int = typer.Option(0, "--seed", help="Game seed (>= 0); the same seed and keys replay the same game."),
     turns: int = typer.Option(100, "--turns", help="Game length in turns (Frog's and Toad's both count)."),
@@ -166,20 +226,20 @@ def play(
 
 # --- data ----------------------------------------------------------------------
 
-data_app = typer.Typer(help="Build a dataset of labeled game states, or describe one.", add_completion=False)
+data_app = typer.Typer(help="Build a dataset of labeled game states, or describe one.", add_completion=False, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
 
 @data_app.callback(invoke_without_command=True)
 def data_command(
     ctx: typer.Context,
-    preset: str = typer.Option("demo", "--preset", help="demo (300,000 states) or paper (6,000,000)."),
+    preset: str = typer.Option("demo", "--preset", metavar="[demo|paper]", help="demo (300,000 states) or paper (6,000,000)."),
     states: int | None = typer.Option(None, "--states", help="Unique labeled states (default: the preset's)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the games, the preparation draws and the split."),
-    workers: int = typer.Option(0, "--workers", help="Processes playing games (0 = all cores); the bytes do not depend on it."),
+    workers: int = workers_option("playing games", "; the bytes do not depend on it"),
     dependency: float | None = typer.Option(None, "--dependency", help="Agent dependency D in 0..1 (default 1, the paper)."),
     veil: float | None = typer.Option(None, "--veil", help="Veil of ignorance I in 0..1 (default 1, the paper)."),
-    out: Path | None = typer.Option(None, "--out", help="Dataset folder to create."),
+    out: Path | None = typer.Option(None, "--out", help="Dataset folder to create.  [required]"),
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
 ) -> None:
@@ -197,7 +257,6 @@ def _build_data(preset, states, seed, workers, dependency, veil, out, executor="
     from mirror_neurons.data.build import build_dataset, existing_dataset
     from mirror_neurons.data.config import DataConfig
     from mirror_neurons.data.dataset import read_manifest
-    from mirror_neurons.data.generate import default_workers
     from mirror_neurons.distributed.executors import local_path, make_executor
     from mirror_neurons.errors import ConfigError
 
@@ -205,13 +264,11 @@ def _build_data(preset, states, seed, workers, dependency, veil, out, executor="
         raise ConfigError("--out is required: the dataset folder to create, e.g. --out data/demo")
     check_out(out)
     limits.check_seed(seed)
-    if workers < 0:
-        raise ConfigError(f"--workers must be >= 0 (0 = all cores), got {workers}")
     config = DataConfig.preset(preset, n_states=states, seed=seed, dependency=dependency, veil=veil)
     if existing_dataset(config, out):
         console.print(f"{out} already holds this dataset ({read_manifest(out)['dataset_hash'][:12]}); nothing rewritten")
         return
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+    with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -220,17 +277,23 @@ def _build_data(preset, states, seed, workers, dependency, veil, out, executor="
             bar.update(tasks[stage], completed=done, total=total)
 
         if executor == "local" and address is None:
-            build_dataset(config, out, progress, workers=workers or default_workers())
+            build_dataset(config, out, progress, workers=resolve_workers(workers))
         else:  # chunks of games as tasks: at least one per core of the cluster
             with make_executor(executor, address=address, workers=workers if executor == "processes" else None) as ex:
                 build_dataset(config, local_path(out), progress, workers=max(workers, ex.parallelism), executor=ex)
-    manifest = read_manifest(out)
-    console.print(f"wrote {out}: {manifest['rows']} rows, dataset {manifest['dataset_hash'][:12]}", highlight=False)
+    console.print(dataset_summary(out, read_manifest(out)), markup=False, highlight=False, soft_wrap=True)
 
 
-@command("describe", _app=data_app)
+def dataset_summary(path: Path, manifest: dict) -> str:
+    """One line for a written dataset: rows in all and per split, and its hash (``data describe`` has the rest)."""
+    rows = manifest.get("rows") or {}
+    splits = ", ".join(f"{name} {rows[name]:,}" for name in ("train", "val", "test") if name in rows)
+    return f"wrote {path}: {sum(rows.values()):,} rows ({splits}), dataset {manifest['dataset_hash'][:12]}; see `mirror-neurons data describe {path}`"
+
+
+@command("describe", _app=data_app, short_help="Print a dataset's manifest as tables.")
 def data_describe(
-    path: Path = typer.Argument(..., help="A dataset folder (from `mirror-neurons data`)."),
+    path: Path = typer.Argument(..., metavar="DATA_DIR", help="A dataset folder (from `mirror-neurons data`)."),
 ) -> None:
     """Print a dataset's manifest as tables: configuration, rows, label and scenario distributions."""
     from mirror_neurons.data.describe import manifest_tables
@@ -245,7 +308,7 @@ def _train_callbacks(n_models: int, out: Path, tensorboard: bool):
     from mirror_neurons.train.progress import chain, sweep_progress, tensorboard_log
 
     board = tensorboard_log(out / "tensorboard") if tensorboard else None
-    live = sweep_progress(n_models, console=console)
+    live = sweep_progress(n_models, console=err_console)
     return live, board, chain
 
 
@@ -262,7 +325,7 @@ def _check_train_sizes(widths: tuple[int, ...], lr: float) -> None:
         raise ConfigError(f"lr = {lr!r} is out of range; allowed (0, {MAX_LR:g}], such as --lr 4e-6")
 
 
-@command("train", lock=lambda o: o["out"])
+@command("train", lock=lambda o: o["out"], short_help="Train one model, with a checkpoint at every best epoch.")
 def train_command(
     data: Path = typer.Option(..., "--data", help="Dataset folder (from `mirror-neurons data`)."),
     out: Path = typer.Option(..., "--out", help="Run folder; rerunning the same command resumes it."),
@@ -278,22 +341,26 @@ def train_command(
     l2: float = typer.Option(None, help="L2 coefficient on kernels (default 0.01 for mse_l2, else 0)."),
     sampling: str = typer.Option("shuffle", "--sampling", help="shuffle (each epoch a permutation) or balanced (classes drawn equally often)."),
     labels: str = typer.Option("rule", "--labels", help="rule (the dataset's), or a training-level null: toad_blind or shuffled."),
-    seed: int = typer.Option(0, help="Seed of the weights, shuffles and dropout masks."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the weights, shuffles and dropout masks."),
     epoch_rows: int = typer.Option(0, help="Training rows per epoch (0 = the whole split)."),
-    tensorboard: bool = typer.Option(False, help="Also log curves for TensorBoard (needs tensorboard installed)."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
+    workers: int = workers_option("training models", "; one model trains in one process"),
+    threads: int = threads_option(),
 ) -> None:
     """Train one model, checkpointing every epoch whose validation loss is the best so far."""
+    from mirror_neurons import limits
     from mirror_neurons.data.dataset import load_dataset
     from mirror_neurons.errors import ConfigError
     from mirror_neurons.train.config import TrainConfig
     from mirror_neurons.train.model import ModelConfig
-    from mirror_neurons.train.trainer import train
+    from mirror_neurons.train.trainer import train_many
 
     try:
         widths = tuple(int(h) for h in hidden.split(","))
     except ValueError:
         raise ConfigError(f"--hidden {hidden!r} must be comma-separated integers such as 17,17") from None
     _check_train_sizes(widths, lr)
+    limits.check_seed(seed)
     config = TrainConfig(
         model=ModelConfig(hidden=widths, dropout=dropout, activation=activation, encoding=encoding),
         lr=lr, batch_size=batch_size, max_epochs=max_epochs, patience=patience,
@@ -302,7 +369,7 @@ def train_command(
     dataset = load_dataset(data, splits=("train", "val"))
     live, board, chain = _train_callbacks(1, out, tensorboard)
     with live as show:
-        result = train(config, dataset, out, progress=chain(show, board))
+        (result,) = train_many([config], dataset, out, progress=chain(show, board), threads=use_threads(threads))
     console.print(
         f"{result.model_id}: {result.status} after {result.epochs} epochs ({result.reason}); "
         f"best val loss {result.best_val_loss:.6f} at epoch {result.best_epoch}; "
@@ -310,17 +377,18 @@ def train_command(
     )
 
 
-@command("sweep", lock=lambda o: o["out"])
+@command("sweep", lock=lambda o: o["out"], short_help="Train every model of a sweep at once; resumable.")
 def sweep_command(
-    spec: str = typer.Argument(None, help="Sweep TOML file (see docs/training.md)."),
-    preset: str = typer.Option(None, "--preset", help="A shipped sweep instead of a file: paper, demo, competent (the paper's architectures, trained to competence) or recipes (from the paper's recipe to the competent one)."),
+    spec: Path = typer.Argument(None, metavar="SWEEP_FILE", help="Sweep TOML file (docs/training.md); or --preset NAME."),
+    preset: str = typer.Option(None, "--preset", metavar="[paper|demo|competent|recipes]", help="A shipped sweep instead of a file: paper, demo, competent (the paper's architectures, trained to competence) or recipes (from the paper's recipe to the competent one)."),
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: the sweep file's dataset)."),
     out: Path = typer.Option(..., "--out", help="Run folder; rerunning the same command resumes it."),
-    tensorboard: bool = typer.Option(False, help="Also log curves for TensorBoard (needs tensorboard installed)."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
     group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
-    workers: int = typer.Option(1, "--workers", min=0, help=WORKERS_HELP),
+    workers: int = workers_option("training groups of models at once"),
+    threads: int = threads_option(),
 ) -> None:
     """Train every model of a sweep at once; resumable after any interruption."""
     from mirror_neurons.distributed.executors import local_path, make_executor
@@ -328,18 +396,19 @@ def sweep_command(
     from mirror_neurons.train.sweep import load_sweep, preset_path, run_sweep
 
     if (spec is None) == (preset is None):
-        raise ConfigError("give either a sweep file (SPEC.toml) or --preset NAME, not both or neither")
-    sweep = load_sweep(spec if spec is not None else preset_path(preset))
+        raise ConfigError("give either a sweep file (SWEEP_FILE) or --preset NAME, not both or neither")
+    sweep = load_sweep(spec if spec is not None else preset_path(preset))  # a file is a Path: never taken for a preset
+    threads = use_threads(threads)
     n_models = len(sweep.models())
     live, board, chain = _train_callbacks(n_models, out, tensorboard)
     with live as show:
         if executor == "local" and address is None and not group_size and workers == 1:
-            result = run_sweep(sweep, data, out, progress=chain(show, board))
+            result = run_sweep(sweep, data, out, progress=chain(show, board), threads=threads)
         else:
             with make_executor(executor, address=address, workers=workers) as ex:
                 result = run_sweep(
                     sweep, data and local_path(data), local_path(out), progress=chain(show, board),
-                    executor=ex, group_size=group_size or None,
+                    executor=ex, group_size=group_size or None, threads=threads,
                 )  # fmt: skip
     counts: dict[str, int] = {}
     for r in result.results:
@@ -354,9 +423,9 @@ def sweep_command(
 # --- analysis: analyze ----------------------------------------------------------
 
 
-@command("analyze", lock=lambda o: o["run_dir"] / "analysis" if o["run_dir"].is_dir() else None)
+@command("analyze", short_help="Analyse every checkpoint of a run: CMNI, classes, controls.", lock=lambda o: o["run_dir"] / "analysis" if o["run_dir"].is_dir() else None)
 def analyze(
-    run_dir: Path = typer.Argument(..., help="A run or sweep folder (the --out of train/sweep)."),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run or sweep folder (the --out of train/sweep)."),
     data: Path | None = typer.Option(None, "--data", help="Dataset folder; default: the one the run recorded."),
     controls: bool = typer.Option(True, "--controls/--no-controls", help="Null distributions, bootstrap, decoding, ablations."),
     allow_other_data: bool = typer.Option(False, "--allow-other-data", help="Warn instead of failing on a dataset hash mismatch."),
@@ -367,10 +436,10 @@ def analyze(
     seed: int = typer.Option(0, "--seed", help="Root seed of the controls' random draws."),
     significance: bool = typer.Option(True, "--significance/--no-significance", help="Per-unit rank tests and unit classes."),
     statistics: bool = typer.Option(True, "--statistics/--no-statistics", help="Skewness, kurtosis and KL per unit (off: means, variances)."),
-    workers: int = typer.Option(1, "--workers", help="Processes analysing checkpoints in parallel."),
-    threads: int = typer.Option(1, "--threads", min=1, help="Torch threads per worker (small models gain nothing from more)."),
+    workers: int = workers_option("analysing checkpoints"),
+    threads: int = threads_option(),
 ) -> None:
-    """Analyse every checkpoint of a run: CMNI, unit statistics and classes, controls -> RUNDIR/analysis/."""
+    """Analyse every checkpoint of a run: CMNI, unit statistics and classes, controls -> RUN_DIR/analysis/."""
     from rich.progress import Progress
 
     from mirror_neurons import limits
@@ -385,8 +454,8 @@ def analyze(
     with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:  # no blank line in a log
         task = progress.add_task("analysing checkpoints", total=None)
         out = analyze_run(
-            run_dir, data, config, allow_other_data=allow_other_data, mixed_encodings=mixed_encodings, workers=workers,
-            threads=threads, on_checkpoint=lambda i, n, _p: progress.update(task, completed=i + 1, total=n),
+            run_dir, data, config, allow_other_data=allow_other_data, mixed_encodings=mixed_encodings,
+            workers=resolve_workers(workers), threads=use_threads(threads), on_checkpoint=lambda i, n, _p: progress.update(task, completed=i + 1, total=n),
         )  # fmt: skip
     console.print(summary_table(out))
     console.print(competence_summary(out))
@@ -396,52 +465,68 @@ def analyze(
 # --- report: run, report --------------------------------------------------------
 
 
-@command("run", lock=lambda o: o["out"])
+def _run_out(options: dict) -> Path:
+    """``run``'s --out: as given, or runs/NAME for the study's name (read early, for the folder's writer lock)."""
+    if options["out"] is not None:
+        return options["out"]
+    if options["config"] is None:
+        return Path("runs") / (options["preset"] or "demo")
+    from mirror_neurons.study import load_study
+
+    return Path("runs") / load_study(options["config"]).name
+
+
+@command("run", lock=_run_out, short_help="The whole study: data, sweep, analysis, report; resumable.")
 def run(
-    preset: str = typer.Option("demo", "--preset", help="demo (about 10 minutes on 2 cores) or paper (the paper's scale)."),
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Study folder; run again with the same --out to resume."),
+    preset: str | None = typer.Option(None, "--preset", metavar="[demo|paper]", help="A shipped study: demo (the default; a few minutes on 2 cores) or paper (the paper's scale)."),
+    config: Path | None = typer.Option(None, "--config", metavar="STUDY_FILE", help="A study file instead of a preset: data, sweep, analysis and seed in one TOML file (docs/study.md)."),
+    out: Path | None = typer.Option(None, "--out", help="Study folder (default runs/NAME, NAME the study's); run again with the same --out to resume."),
+    seed: int | None = typer.Option(None, "--seed", help="One seed for the data, the sweep and the analysis (default: the study's own seeds)."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Also log every model's curves for TensorBoard under OUT/sweep/tensorboard (needs the tensorboard package)."),
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
     group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
-    workers: int = typer.Option(1, "--workers", min=0, help=WORKERS_HELP),
-    threads: int = typer.Option(1, "--threads", min=1, help="Torch threads in this process (small models gain nothing from more)."),
+    workers: int = workers_option("playing games and training groups of models"),
+    threads: int = threads_option(),
 ) -> None:
     """The whole study in one command: data, sweep, analysis and the report, resumable."""
-    import torch
-
+    from mirror_neurons import limits
     from mirror_neurons.distributed.executors import local_path, make_executor
-    from mirror_neurons.study import run_study
+    from mirror_neurons.errors import ConfigError
+    from mirror_neurons.study import resolve_study, run_study
 
-    torch.set_num_threads(threads)  # more threads than free cores oversubscribe them: 10x slower on a busy machine
-
+    if preset is not None and config is not None:
+        raise ConfigError(f"give --preset {preset} or --config {config}, not both")
+    study = resolve_study(config if config is not None else (preset or "demo"),
+                          seed=None if seed is None else limits.check_seed(seed))
+    out = out if out is not None else Path("runs") / study.name
+    options = dict(console=err_console, threads=use_threads(threads), tensorboard=tensorboard)
     if executor == "local" and address is None and not group_size and workers == 1:
-        report = run_study(preset, out, console=console)
+        report = run_study(study, out, **options)
     else:  # data chunks and sweep groups as executor tasks; analysis and report here
         with make_executor(executor, address=address, workers=workers) as ex:
-            report = run_study(preset, local_path(out), console=console, executor=ex, group_size=group_size or None)
+            report = run_study(study, local_path(out), executor=ex, group_size=group_size or None, **options)
     console.print(f"report: {report}", highlight=False, soft_wrap=True)
 
 
 @command("report")
 def report(
-    run_dir: Path = typer.Argument(..., help="A study folder (the --out of run) or an analysed sweep folder."),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A study folder (the --out of run) or an analysed sweep folder."),
     data: Path | None = typer.Option(None, "--data", help="Dataset folder, for a sweep folder outside a study."),
-    out: Path | None = typer.Option(None, "--out", help="HTML file to write; default RUNDIR/report/report.html."),
+    out: Path | None = typer.Option(None, "--out", help="HTML file to write; default RUN_DIR/report/report.html."),
     figures: Path | None = typer.Option(None, "--figures", help="Also write every figure as a PNG file into this folder."),
     games: int = typer.Option(256, "--games", min=1, help="Seeded games per policy for the behaviour section."),
     turns: int = typer.Option(200, "--turns", min=2, help="Turns per behaviour game."),
     theory: Path | None = typer.Option(None, "--theory", help="Also show a finished `experiment theory` folder as the last section."),
-    planted: Path | None = typer.Option(None, "--planted", help="Show a finished `experiment planted` folder (default: RUNDIR/planted if it exists)."),
-    threads: int = typer.Option(1, "--threads", min=1, help="Torch threads (small models gain nothing from more)."),
+    planted: Path | None = typer.Option(None, "--planted", help="Show a finished `experiment planted` folder (default: RUN_DIR/planted if it exists)."),
+    threads: int = threads_option(),
 ) -> None:
     """Render the report again from an existing, analysed run."""
-    import torch
-
     from mirror_neurons import limits
+    from mirror_neurons.errors import ConfigError
     from mirror_neurons.report.html import write_report
 
-    torch.set_num_threads(threads)
-    from mirror_neurons.errors import ConfigError
+    use_threads(threads)
 
     if out is not None and out.is_dir():
         raise ConfigError(f"--out {out} is a folder; give the HTML file to write, e.g. --out {out / 'report.html'}")
@@ -459,56 +544,62 @@ def report(
 
 # --- experiments: experiment theory ----------------------------------------------
 
-experiment_app = typer.Typer(help="Experiments across the whole pipeline (docs/theory.md).", add_completion=False)
+experiment_app = typer.Typer(help="Experiments across the whole pipeline (docs/theory.md).", add_completion=False, rich_markup_mode=None)
 app.add_typer(experiment_app, name="experiment")
 
 
 @command("theory", _app=experiment_app, lock=lambda o: o["out"])
 def experiment_theory(
-    preset: str = typer.Option("demo", "--preset", help="demo (2-core machine, about 30 min) or full (a Ray cluster; see docs/theory.md)."),
+    preset: str = typer.Option("demo", "--preset", metavar="[demo|full|tiny]", help="demo (2-core machine, about 30 min), full (a Ray cluster; see docs/theory.md) or tiny (a smoke test)."),
     out: Path = typer.Option(..., "--out", help="Folder of the experiment; run the same command again to resume."),
     seed: int = typer.Option(0, "--seed", help="The one seed of every dataset, model and null."),
-    executor: str = typer.Option("local", "--executor", help="local (cells one after another here) or ray (one task per cell)."),
+    executor: str = typer.Option("local", "--executor", help="local (cells one after another here, or on --workers N processes) or ray (one task per cell on a Ray cluster)."),
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (with --executor ray); --out must be on shared storage."),
+    workers: int = workers_option("running cells of the grid"),
+    threads: int = threads_option(),
 ) -> None:
     """Test P ~ f(S/M, E) * g(D, I): grid, training, analysis, fit and pre-registered verdicts."""
     from mirror_neurons.distributed.executors import make_executor
     from mirror_neurons.experiments.theory import TheoryGrid, run_theory
+    from mirror_neurons.report.html import write_theory_report
 
     from mirror_neurons import limits
 
+    from rich.markdown import Markdown
+
     grid = TheoryGrid.preset(preset, seed=limits.check_seed(seed))
-    console.print(f"theory ({preset}): {len(grid.cells())} datasets, {grid.n_models} models -> {out}", highlight=False)
-    say = lambda message: console.print(message, highlight=False, soft_wrap=True)  # noqa: E731
-    if executor == "local" and address is None:
+    use_threads(threads)
+    err_console.print(f"theory ({preset}): {len(grid.cells())} datasets, {grid.n_models} models -> {out}", highlight=False, soft_wrap=True)
+    say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    if executor == "local" and address is None and workers == 1:
         summary = run_theory(grid, out, progress=say)
     else:
-        with make_executor(executor, address=address) as ex:
+        with make_executor(executor, address=address, workers=workers) as ex:
             summary = run_theory(grid, out, progress=say, executor=ex)
+    write_theory_report(out)
     for definition, d in summary["definitions"].items():
-        console.print(d["statement"], markup=False, highlight=False, soft_wrap=True)
+        console.print(Markdown(d["statement"]))  # the statements are markdown (results.md): rendered, not raw
     console.print(f"results: {out / 'results.md'}  report: {out / 'report.html'}", highlight=False, soft_wrap=True)
 
 
 @command("planted", _app=experiment_app, lock=lambda o: o["out"])
 def experiment_planted(
-    source: Path = typer.Argument(..., help="A finished study folder (the --out of run) or an analysed sweep folder."),
+    source: Path = typer.Argument(..., metavar="RUN_DIR", help="A finished study folder (the --out of run) or an analysed sweep folder."),
     out: Path = typer.Option(..., "--out", help="Folder for units.parquet, analyses.parquet and summary.json (rewritten on each run)."),
-    preset: str = typer.Option("demo", "--preset", help="demo (the full grid, population grid included) or quick (2 reps, no population grid)."),
+    preset: str = typer.Option("demo", "--preset", metavar="[demo|quick]", help="demo (the full grid, population grid included) or quick (2 reps, no population grid)."),
     reps: int | None = typer.Option(None, "--reps", min=1, help="Replicates per model (default: the preset's)."),
     models: int = typer.Option(0, "--models", min=0, help="Competent models to plant into (0 = all)."),
     seed: int = typer.Option(0, "--seed", help="The one seed of every planted unit."),
     paper_view: bool = typer.Option(False, "--paper-view", help="Raw group means as the paper (default: the study's setting, composition-matched)."),
+    threads: int = threads_option(),
 ) -> None:
     """What the measures can see: plant mirror units and decoys into competent networks (docs/analysis.md)."""
-    import torch
-
     from mirror_neurons import limits
     from mirror_neurons.experiments.planted import PlantedGrid, run_planted
 
-    torch.set_num_threads(1)
+    use_threads(threads)
     grid = PlantedGrid.preset(preset, seed=limits.check_seed(seed), max_models=models, **({"reps": reps} if reps else {}))
-    say = lambda message: console.print(message, highlight=False, soft_wrap=True)  # noqa: E731
+    say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     summary = run_planted(source, out, grid, matched=False if paper_view else None, progress=say)
     smallest = summary["smallest_detected"].get("class=mirror")
     console.print(

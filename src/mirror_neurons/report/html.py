@@ -19,7 +19,8 @@ import jinja2
 
 from mirror_neurons import __version__, atomic
 from mirror_neurons.report.inputs import ReportInputs
-from mirror_neurons.report.sections import Section, build_sections
+from mirror_neurons.experiments.theory import load_section as load_theory_section
+from mirror_neurons.report.sections import Section, Table, build_sections, figure
 
 REPORT_FILE = "report.html"
 VERDICT_CLASSES = {"reproduced": "reproduced", "not reproduced": "not-reproduced",
@@ -85,12 +86,41 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
 
         sections.append(section_planted(load_summary(planted), number=len(sections) + 1))
     if theory_dir is not None:
-        from mirror_neurons.experiments.theory import load_section
-
-        sections.append(load_section(theory_dir, number=len(sections) + 1))
+        sections.append(section_from_content(load_theory_section(theory_dir, number=len(sections) + 1)))
     atomic.write_text(out, render_report(inputs, sections=sections))
     if figures_dir is not None:
         write_figures(sections, Path(figures_dir))
+    return out
+
+
+def section_from_content(content) -> Section:
+    """Lay out an experiment's section content (``experiments.theory.SectionContent``: id, title, intro,
+    figures with ``title``/``fig``/``reading``, tables with ``caption``/``columns``/``rows``, notes).
+
+    The report's one entry for an experiment's results: experiments describe what to show and never
+    import the report (docs/design.md).
+    """
+    return Section(
+        content.id, content.title, content.intro,
+        figures=[figure(f.fig, f.title, f.reading) for f in content.figures],
+        tables=[Table(t.caption, list(t.columns), [list(r) for r in t.rows]) for t in content.tables],
+        notes=list(content.notes),
+    )
+
+
+def write_theory_report(theory_dir: str | Path, out: str | Path | None = None, *, title: str = "Testing the theory of emergence") -> Path:
+    """A finished ``experiment theory`` folder's own page (default ``THEORY_DIR/report.html``), in the report's template."""
+    theory_dir = Path(theory_dir)
+    content = load_theory_section(theory_dir)
+    env = _environment()
+    html = env.get_template("report.html.j2").render(
+        title=title, run_dir=str(theory_dir), preset="theory",
+        created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
+        facts=content.facts, notes=[], sections=[section_from_content(content)], css=env.loader.get_source(env, "report.css")[0],
+        verdict_classes=content.verdict_classes,
+    )
+    out = Path(out) if out is not None else theory_dir / REPORT_FILE
+    atomic.write_text(out, html)
     return out
 
 
