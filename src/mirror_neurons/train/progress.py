@@ -19,14 +19,17 @@ from mirror_neurons.errors import OptionalDependencyError
 
 @contextlib.contextmanager
 def sweep_progress(n_models: int, console: Console | None = None) -> Iterator[Callable[[dict], None]]:
-    """A live display: models finished of n, models running, model-epochs done, best val loss so far."""
+    """A live display in at most 80 columns: models finished of n, models running, the last epoch's
+    validation loss and the best so far, elapsed time. For example::
+
+        models ━━━━━━━━━━   3/33 30 running, epoch 12, val 0.5321, best 0.5123 0:01:02
+    """
     best: dict[str, float] = {}
     finished: set[str] = set()
     seen: set[str] = set()
-    epochs = 0
     columns = (
         TextColumn("[bold]models"),
-        BarColumn(),
+        BarColumn(bar_width=10),
         MofNCompleteColumn(),
         TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
@@ -35,19 +38,14 @@ def sweep_progress(n_models: int, console: Console | None = None) -> Iterator[Ca
         task = bar.add_task("sweep", total=n_models, detail="starting")
 
         def update(event: dict) -> None:
-            nonlocal epochs
             mid = event["model_id"]
             seen.add(mid)
-            epochs += 1
             if math.isfinite(event.get("best_val_loss", math.inf)):
                 best[mid] = event["best_val_loss"]
             if event["status"] != "running":
                 finished.add(mid)
             top = min(best.values(), default=math.nan)
-            detail = (
-                f"running {len(seen - finished)} | model-epochs {epochs} | "
-                f"last {mid} epoch {event['epoch']} val {event['val_loss']:.5f} | best val {top:.5f}"
-            )
+            detail = f"{len(seen - finished)} running, epoch {event['epoch']}, val {event['val_loss']:.4f}, best {top:.4f}"
             bar.update(task, completed=len(finished), detail=detail)
 
         yield update

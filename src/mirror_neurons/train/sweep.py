@@ -121,10 +121,13 @@ def preset_path(name: str) -> Path:
 
 
 def load_sweep(path_or_preset: str | Path) -> SweepSpec:
-    """Read a sweep TOML file, or a preset by name (one of PRESETS)."""
+    """Read a sweep TOML file (a ``Path``, or a str that is no preset's name), or a preset by name (one of PRESETS).
+
+    A preset's name always means the preset, so a file or folder of that name in the working directory
+    changes nothing; pass ``Path("demo")`` to read a file named like a preset."""
     text_path = Path(path_or_preset)
-    if str(path_or_preset) in PRESETS and not text_path.exists():
-        text_path = preset_path(str(path_or_preset))
+    if isinstance(path_or_preset, str) and path_or_preset in PRESETS:
+        text_path = preset_path(path_or_preset)
     if not text_path.is_file():
         raise ConfigError(f"sweep file {text_path} does not exist; give a TOML file or a preset ({', '.join(PRESETS)})")
     try:
@@ -260,12 +263,14 @@ def run_sweep(
     progress: Progress | None = None,
     executor=None,
     group_size: int | None = None,
+    threads: int | None = 1,
 ) -> SweepResult:
     """Train every model of ``spec`` on the dataset at ``data_dir`` into ``out_dir`` (resuming if it exists).
 
     With an ``executor`` (``mirror_neurons.distributed``), the models are cut into
     groups of at most ``group_size`` that train as separate tasks, in this process
     or on a Ray cluster; without one, all train here in one ``train_many`` call.
+    ``threads`` is torch's thread count in each process that trains (``train_many``).
     """
     if data_dir is None:
         if spec.dataset is None:
@@ -288,6 +293,7 @@ def run_sweep(
             model_ids=[mid for mid, _ in models],
             progress=progress,
             run_info={"sweep": spec.to_dict()},
+            threads=threads,
         )
     else:
         from mirror_neurons.distributed.sweep import train_distributed
@@ -301,6 +307,7 @@ def run_sweep(
             run_info={"sweep": spec.to_dict()},
             group_size=group_size,
             progress=progress,
+            threads=threads,
         )
     summary = [
         {
