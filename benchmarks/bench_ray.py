@@ -30,7 +30,7 @@ from mirror_neurons.data.build import build_dataset
 from mirror_neurons.data.config import DataConfig
 from mirror_neurons.data.dataset import Split, load_dataset, write_dataset
 from mirror_neurons.distributed.executors import LocalExecutor, RayExecutor, Resources, import_ray
-from mirror_neurons.distributed.sweep import train_group
+from mirror_neurons.train.groups import train_group
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import ModelConfig
 from mirror_neurons.train.trainer import open_run
@@ -46,7 +46,7 @@ def import_trainer() -> float:
     Holds its worker for a second after, so that tasks sent together warm different workers.
     """
     start = time.perf_counter()
-    import mirror_neurons.distributed.sweep  # noqa: F401
+    import mirror_neurons.train.groups  # noqa: F401
 
     seconds = time.perf_counter() - start
     time.sleep(1.0)

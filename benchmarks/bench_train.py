@@ -34,7 +34,7 @@ from torch import nn
 
 from mirror_neurons.data.dataset import Split, load_dataset, write_dataset
 from mirror_neurons.distributed.executors import ProcessExecutor
-from mirror_neurons.distributed.sweep import train_distributed
+from mirror_neurons.train.groups import train_distributed
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import ModelConfig
 from mirror_neurons.train.sweep import load_sweep

@@ -23,7 +23,7 @@ from mirror_neurons.data.describe import manifest_tables
 from mirror_neurons.errors import MirrorNeuronsError
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import ModelConfig
-from mirror_neurons.train.trainer import _load_or_create, train
+from mirror_neurons.train.trainer import load_or_create, train
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 json_values = st.recursive(
@@ -81,7 +81,7 @@ def test_mutated_state_file(folders, tmp_path_factory, data):
     shutil.copytree(folders / "run", copy)
     (state,) = copy.glob("models/*/state.json")
     state.write_text(json.dumps(mutate(json.loads(state.read_text()), data)))
-    accepts_or_refuses(lambda: _load_or_create(state.parent, state.parent.name, CONFIG))
+    accepts_or_refuses(lambda: load_or_create(state.parent, state.parent.name, CONFIG))
 
 
 @FUZZ

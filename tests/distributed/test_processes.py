@@ -17,7 +17,7 @@ import pytest
 from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.distributed.executors import LocalExecutor, ProcessExecutor, make_executor
 from mirror_neurons import atomic
-from mirror_neurons.distributed.sweep import _EpochWatcher, train_distributed
+from mirror_neurons.train.groups import _EpochWatcher, train_distributed
 from mirror_neurons.errors import ConfigError, ExecutorError
 from mirror_neurons.train.sweep import run_sweep
 

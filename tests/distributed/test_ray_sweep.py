@@ -15,7 +15,7 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from mirror_neurons.distributed.executors import RayExecutor
-from mirror_neurons.distributed.sweep import plan_groups
+from mirror_neurons.train.groups import plan_groups
 from mirror_neurons.train.sweep import run_sweep
 
 from . import ray_tasks

@@ -11,7 +11,8 @@ import pytest
 from mirror_neurons.errors import CheckpointError, ConfigError, DataError
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import MLP, ModelConfig
-from mirror_neurons.train.trainer import _Member, _save_state, model_generator, train
+from mirror_neurons.train.resume import ModelState, save_state
+from mirror_neurons.train.trainer import model_generator, train
 
 CONFIG = TrainConfig(model=ModelConfig(hidden=(4,)), lr=3e-3, max_epochs=2, patience=5)
 
@@ -85,9 +86,9 @@ def test_a_split_smaller_than_a_batch_is_refused_before_run_json(tiny_dataset, t
 
 def test_state_file_is_strict_json_after_a_nan_epoch(tmp_path):
     model = MLP(CONFIG.model)
-    member = _Member("m", CONFIG, tmp_path, model_generator(0), epoch=1, status="nan",
-                     history=[{"epoch": 1, "train_loss": math.nan, "val_loss": math.inf}])  # fmt: skip
-    _save_state(member, model.state_dict(), {"m": {}, "v": {}})
+    member = ModelState("m", CONFIG, tmp_path, model_generator(0), epoch=1, status="nan",
+                          history=[{"epoch": 1, "train_loss": math.nan, "val_loss": math.inf}])  # fmt: skip
+    save_state(member, model.state_dict(), {"m": {}, "v": {}})
 
     def refuse(token):
         raise ValueError(f"bare {token} in state.json")

@@ -1,4 +1,4 @@
-"""The trainer against independent references: a plain PyTorch loop, and each model trained alone."""
+"""The trainer against independent references: the plain PyTorch loop (train.reference), and each model trained alone."""
 
 from __future__ import annotations
 
@@ -16,79 +16,12 @@ from mirror_neurons.errors import CheckpointError, ConfigError, DataError
 from mirror_neurons.train.checkpoint import iter_checkpoints, load_checkpoint
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import ModelConfig
-from mirror_neurons.train.trainer import CHUNK_STEPS, dropout_draws, dropout_threshold, model_generator, train, train_many
+from mirror_neurons.train.reference import reference_train
+from mirror_neurons.train.trainer import dropout_draws, dropout_threshold, model_generator, train, train_many
 
 
 def cfg(hidden=(17, 17), lr=1e-3, batch_size=25, dropout=0.12, seed=0, **kw) -> TrainConfig:
     return TrainConfig(model=ModelConfig(hidden=hidden, dropout=dropout), lr=lr, batch_size=batch_size, seed=seed, **kw)
-
-
-ONEHOT_ROWS = ((slice(0, 32), (1, 2)), (slice(32, 64), (0, 4, 5, 6, 7, 8, 9, 10)), (slice(64, 96), (0, 3)))
-"""The one-hot layout written out from the docs (train/encoding.py): per row, its cells' symbol codes."""
-
-
-def plain_onehot(x: torch.Tensor) -> torch.Tensor:
-    """The onehot encoding written independently: F.one_hot of each cell's position in its row's code list."""
-    parts = []
-    for cells, codes in ONEHOT_ROWS:
-        lookup = torch.full((256,), len(codes), dtype=torch.long)  # codes a row cannot hold -> an extra, dropped class
-        lookup[list(codes)] = torch.arange(len(codes))
-        hot = nn.functional.one_hot(lookup[x[:, cells].long()], len(codes) + 1)[..., : len(codes)]
-        parts.append(hot.reshape(len(x), -1).float())
-    parts.append(x[:, 97:98].float() / 20)
-    return torch.cat(parts, dim=1)
-
-
-def reference_loop(config: TrainConfig, dataset, epochs: int) -> nn.Sequential:
-    """The paper's recipe written plainly: nn.Sequential, autograd, torch.optim.Adam, a Python loop.
-
-    It follows the trainer's documented random protocol (trainer module docstring)
-    so that both see the same initial weights, minibatches and dropout masks, and
-    covers every loss (mse_l2, mse, cross_entropy with its l2), encoding and sampling.
-    """
-    g = model_generator(config.seed)
-    raw = torch.from_numpy(dataset.train.x.astype(np.float32))
-    x = {"raw": raw, "onehot": plain_onehot(torch.from_numpy(dataset.train.x))}[config.model.encoding]
-    sizes = (x.shape[1], *config.model.hidden, 4)
-    linears = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-    for lin in linears:  # Glorot uniform, zero bias, in layer order, from g
-        bound = math.sqrt(6.0 / (lin.in_features + lin.out_features))
-        with torch.no_grad():
-            lin.weight.uniform_(-bound, bound, generator=g)
-            lin.bias.zero_()
-    net = nn.Sequential(*linears)
-    opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
-    label = torch.from_numpy(dataset.train.label.astype(np.int64))
-    y = nn.functional.one_hot(label, 4).float()
-    n, B, d = len(x), config.batch_size, config.model.dropout
-    steps = -(-n // B)
-    for _ in range(epochs):
-        if config.sampling == "balanced":  # every class equally likely: rows weighted 1 / (rows of their class)
-            weights = 1.0 / torch.bincount(label, minlength=4).double()[label]
-            perm = torch.multinomial(weights, n, replacement=True, generator=g)
-        else:
-            perm = torch.randperm(n, generator=g)
-        for step in range(steps):
-            if step % CHUNK_STEPS == 0:  # 16-bit draws, four per 64-bit random number
-                shape = (min(CHUNK_STEPS, steps - step), B, sum(config.model.hidden))
-                words = torch.empty(-(-math.prod(shape) // 4), dtype=torch.int64).random_(-(2**63), 2**63 - 1, generator=g)
-                u = words.view(torch.int16)[: math.prod(shape)].view(shape).int() + 32768  # 0..65535
-            rows = perm[step * B : (step + 1) * B]
-            keep = u[step % CHUNK_STEPS, : len(rows)]
-            h, start = x[rows], 0
-            for lin, width in zip(linears[:-1], config.model.hidden):
-                h = torch.relu(lin(h)) * (keep[:, start : start + width] >= round(d * 65536)) / (1 - d)
-                start += width
-            out = linears[-1](h)
-            if config.loss == "cross_entropy":
-                data_loss = nn.functional.cross_entropy(out, label[rows])
-            else:
-                data_loss = ((out - y[rows]) ** 2).mean()
-            loss = data_loss + config.l2 * sum((lin.weight**2).sum() for lin in linears)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return net
 
 
 @pytest.mark.parametrize(
@@ -108,11 +41,42 @@ def test_single_model_matches_plain_pytorch_loop(tiny_dataset, tmp_path, options
     config = dataclasses.replace(cfg(hidden=(17, 17), lr=3e-3, batch_size=25, seed=7, max_epochs=2), **options)
     result = train(config, tiny_dataset, tmp_path)
     assert result.epochs == 2
-    net = reference_loop(config, tiny_dataset, epochs=2)
+    net = reference_train(config, tiny_dataset, epochs=2)
     state = load_file(next((tmp_path / "models" / result.model_id).glob("state-e0002.safetensors")))
     for i, lin in enumerate(l for l in net if isinstance(l, nn.Linear)):
         torch.testing.assert_close(state[f"param.layers.{i}.weight"], lin.weight.detach(), rtol=1e-4, atol=1e-6)
         torch.testing.assert_close(state[f"param.layers.{i}.bias"], lin.bias.detach(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"model": ModelConfig(hidden=(9,), activation="tanh")}, "covers activation in .*'relu'.*not 'tanh'"),
+        ({"model": ModelConfig(hidden=(9,), encoding="recoded")}, "covers encoding .* not 'recoded'"),
+        ({"labels": "toad_blind"}, "covers labels .* not 'toad_blind'"),
+        ({"epoch_rows": 100}, "covers epoch_rows .* not 100"),
+    ],
+)
+def test_reference_refuses_what_it_does_not_cover(tiny_dataset, options, match):
+    with pytest.raises(ConfigError, match=match):
+        reference_train(dataclasses.replace(cfg(max_epochs=1), **options), tiny_dataset, epochs=1)
+
+
+def test_same_seeds_give_the_same_bytes(tiny_dataset, tmp_path):
+    """Two runs of one sweep write identical files: padded widths, a stack of one (its ghost), a stack that
+    shrinks when a model stops early, dropout, every random step of the protocol."""
+    configs = [
+        cfg(hidden=(17, 17), lr=3e-3, seed=1, max_epochs=3),
+        cfg(hidden=(5, 9), lr=1e-2, dropout=0.3, seed=2, max_epochs=3),
+        cfg(hidden=(8, 8), lr=0.05, loss="mse", l2=0.0, patience=1, seed=3, max_epochs=3),
+        cfg(hidden=(11,), lr=2e-3, batch_size=20, seed=4, max_epochs=3),  # alone in its stack
+    ]
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run in runs:
+        train_many(configs, tiny_dataset, run)
+    files = [{p.relative_to(run): p.read_bytes() for p in (run / "models").rglob("*") if p.is_file()} for run in runs]
+    assert len(files[0]) > 4 * 3
+    assert files[0] == files[1]
 
 
 def test_reported_val_loss_is_the_full_objective(tiny_dataset, tmp_path):
@@ -346,10 +310,10 @@ def test_balanced_sampling_draws_each_class_about_equally(dataset_factory, tmp_p
     """Protocol step 3, balanced: with unequal labels (argmax of 4 codes: ties favour class 0) the drawn rows are near 25 % each."""
     from scipy.stats import chisquare
 
-    from mirror_neurons.train.trainer import _Tensors
+    from mirror_neurons.train.batches import TrainingTensors
 
     data = dataset_factory(tmp_path / "d", seed=3, n_train=2000)
-    tensors = _Tensors(data)
+    tensors = TrainingTensors(data)
     rows = tensors.epoch_rows("balanced", 40_000, model_generator(0))
     counts = torch.bincount(tensors.label_train[rows], minlength=4).numpy()
     assert chisquare(counts).pvalue > 1e-4, counts

@@ -11,10 +11,11 @@ from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.data.prepare import label_states
 from mirror_neurons.errors import ConfigError
 from mirror_neurons.game.constants import WIDTH, Action, Scenario
+from mirror_neurons.train.batches import SHUFFLE_SEED, training_labels
 from mirror_neurons.train.checkpoint import load_checkpoint
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import ModelConfig
-from mirror_neurons.train.trainer import SHUFFLE_SEED, train, training_labels
+from mirror_neurons.train.trainer import train
 
 
 @pytest.fixture(scope="module")

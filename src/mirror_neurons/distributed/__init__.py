@@ -1,8 +1,9 @@
-"""Scale-out: the pipeline's independent tasks in this process or on a Ray cluster.
+"""Scale-out: where the pipeline's independent tasks run, in this process, in worker processes or on a Ray cluster.
 
 ``executors`` holds the ``Executor`` abstraction (``LocalExecutor``, the default,
-and ``RayExecutor``; Ray is imported only when asked for). ``sweep`` cuts a
-sweep into groups of models, one task each. The data stage's chunks of games
-need no module here: ``data.generate.collect_boards`` maps ``record_chunk`` over
-them with whatever executor it is given. See docs/ray.md.
+``ProcessExecutor`` and ``RayExecutor``; Ray is imported only when asked for).
+It is infrastructure below every stage and imports none of them: each stage says
+what its tasks are and takes an executor from its caller. The data stage maps
+``data.generate.record_chunk`` over chunks of games; a sweep trains groups of
+models (``train.groups``). See docs/ray.md.
 """

@@ -201,7 +201,7 @@ def _context() -> multiprocessing.context.BaseContext:
     if sys.platform != "linux":
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["mirror_neurons.distributed.sweep", "mirror_neurons.data.build"])
+    context.set_forkserver_preload(["mirror_neurons.train.groups", "mirror_neurons.data.build"])
     return context
 
 

@@ -27,7 +27,7 @@ toad_blind: the labeling rule without its one clause that reads Toad (help when 
 right edge, not in distress, and Toad is), recomputed from the states, so the partner's distress
 is useless for the task;
 shuffled: the dataset's labels permuted across rows (training and validation splits each, with
-one fixed permutation, ``trainer.SHUFFLE_SEED``), so nothing in the input predicts them."""
+one fixed permutation, ``batches.SHUFFLE_SEED``), so nothing in the input predicts them."""
 
 SAMPLINGS = ("shuffle", "balanced")
 """shuffle: each epoch a fresh permutation of the training rows (the paper's);

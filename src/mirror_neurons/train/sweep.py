@@ -45,10 +45,13 @@ import numpy as np
 
 from mirror_neurons import atomic
 from mirror_neurons.data.dataset import load_dataset
+from mirror_neurons.distributed.executors import Executor, LocalExecutor
 from mirror_neurons.errors import ConfigError
 from mirror_neurons.train.config import TrainConfig, check_range, describe_range
+from mirror_neurons.train.groups import train_distributed
 from mirror_neurons.train.model import ACTIVATIONS, ModelConfig
-from mirror_neurons.train.trainer import Progress, TrainResult, run_info, train_many
+from mirror_neurons.train.run_folder import run_info
+from mirror_neurons.train.trainer import Progress, TrainResult, train_many
 
 PRESETS = ("paper", "demo", "competent", "recipes")
 
@@ -261,15 +264,17 @@ def run_sweep(
     out_dir: str | Path,
     *,
     progress: Progress | None = None,
-    executor=None,
+    executor: Executor | None = None,
     group_size: int | None = None,
     threads: int | None = 1,
 ) -> SweepResult:
     """Train every model of ``spec`` on the dataset at ``data_dir`` into ``out_dir`` (resuming if it exists).
 
-    With an ``executor`` (``mirror_neurons.distributed``), the models are cut into
-    groups of at most ``group_size`` that train as separate tasks, in this process
-    or on a Ray cluster; without one, all train here in one ``train_many`` call.
+    With an ``executor`` from the caller (``distributed.executors``), the models are
+    cut into groups of at most ``group_size`` that train as separate tasks
+    (``train.groups``), in this process, in worker processes or on a Ray cluster;
+    without one, all train here in one ``train_many`` call, unless the run was
+    started in groups: it then resumes in the same groups, here one after another.
     ``threads`` is torch's thread count in each process that trains (``train_many``).
     """
     if data_dir is None:
@@ -282,9 +287,7 @@ def run_sweep(
     out_dir = Path(out_dir)
     models = spec.models()
     if executor is None and (run_info(out_dir) or {}).get("group_size") is not None:
-        from mirror_neurons.distributed.executors import LocalExecutor
-
-        executor = LocalExecutor()  # a run started in groups resumes in the same groups, here one after another
+        executor = LocalExecutor()
     if executor is None:
         results = train_many(
             [c for _, c in models],
@@ -296,8 +299,6 @@ def run_sweep(
             threads=threads,
         )
     else:
-        from mirror_neurons.distributed.sweep import train_distributed
-
         results = train_distributed(
             executor,
             [c for _, c in models],

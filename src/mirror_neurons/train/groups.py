@@ -1,4 +1,4 @@
-"""A sweep cut into groups of models, each group one task for an executor.
+"""A sweep cut into groups of models, each group one task for an executor (``distributed.executors``).
 
 The plan depends on the sweep and ``group_size`` only, never on the executor:
 models that can share a ``Stack`` (``trainer.stack_key``) are taken in sweep
@@ -31,7 +31,8 @@ from mirror_neurons.data.dataset import Dataset, load_dataset
 from mirror_neurons.distributed.executors import Executor, Resources
 from mirror_neurons.errors import ConfigError
 from mirror_neurons.train.config import TrainConfig
-from mirror_neurons.train.trainer import Progress, TrainResult, open_run, run_info, stack_key, train_models
+from mirror_neurons.train.run_folder import open_run, run_info
+from mirror_neurons.train.trainer import Progress, TrainResult, stack_key, train_models
 
 log = logging.getLogger(__name__)
 
