@@ -76,3 +76,20 @@ def test_ablation_from_recorded_activations_equals_the_hooked_pass(activation):
     r2 = ablate_class(model, split.x, split.scenario, np.isin(np.arange(22), [0, 8]), np.random.default_rng(1), n_draws=20, acts=acts)
     assert r1.changed == r2.changed
     np.testing.assert_array_equal(r1.random_changed, r2.random_changed)
+
+
+def test_ablation_subsample_is_fixed_by_the_seed_and_shared_by_checkpoints():
+    """The ablation states depend on (n, seed) only: the class and its random sets, and every checkpoint of a run,
+    are measured on the same states; a test set no larger than the cap is used whole."""
+    from mirror_neurons.analysis.pipeline import AnalysisConfig, ablation_rows
+
+    cfg = AnalysisConfig(ablation_states=1000)
+    rows = ablation_rows(5000, cfg)
+    assert len(rows) == 1000 and len(np.unique(rows)) == 1000 and np.all(np.diff(rows) > 0) and rows[-1] < 5000
+    np.testing.assert_array_equal(rows, ablation_rows(5000, AnalysisConfig(ablation_states=1000)))
+    assert not np.array_equal(rows, ablation_rows(5000, AnalysisConfig(ablation_states=1000, seed=1)))
+    np.testing.assert_array_equal(ablation_rows(800, cfg), np.arange(800))
+    np.testing.assert_array_equal(ablation_rows(5000, AnalysisConfig(ablation_states=0)), np.arange(5000))
+    # a uniform draw: each scenario-sized block of the states is hit about in proportion
+    counts = np.bincount(rows // 1250, minlength=4)
+    assert np.all(np.abs(counts - 250) < 60), counts

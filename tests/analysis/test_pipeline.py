@@ -323,3 +323,29 @@ def test_analyze_run_shares_architecture_nulls_and_adds_model_q_values(run):
         expected = np.minimum.accumulate((p[order] * len(p) / np.arange(1, len(p) + 1))[::-1])[::-1]  # BH by hand
         np.testing.assert_allclose(np.array([r["q_permutation"] for r in mine])[order], np.minimum(expected, 1))
     assert all("q_random_init_effect_size" in r and "p_random_init_floor" in r for r in ck)
+
+
+def test_ablations_are_measured_on_the_capped_subsample():
+    """With ``ablation_states`` below the test set's size, each class's effect is the ablation on the fixed
+    subsample of the prepared test states, recomputed here from its parts."""
+    from mirror_neurons.analysis.ablation import ablate_class
+    from mirror_neurons.analysis.pipeline import ablation_rows, prepare_test
+
+    split = make_split(900, seed=10)
+    cfg = replace(FAST, ablation_states=300)
+    for seed in range(4, 12):  # a model with at least one unit class
+        model = random_model((6, 5), seed=seed)
+        res = analyze_checkpoint(Checkpoint("x.json", model, {"weights_sha256": "ab"}), split, cfg)
+        if res.ablation:
+            break
+    else:
+        pytest.skip("no random model with a unit class")
+    row = res.row()
+    assert row["ablate.n_states"] == 300
+    test = prepare_test(split, config=cfg)
+    rows = ablation_rows(len(test.label), cfg)
+    cls, got = next(iter(res.ablation.items()))
+    direct = ablate_class(model, test.x[rows], test.scenario[rows], res.classes == cls, np.random.default_rng(0), n_draws=0)
+    assert got.changed == pytest.approx(direct.changed) and len(got.random_changed) == 20
+    whole = analyze_checkpoint(Checkpoint("x.json", model, {"weights_sha256": "ab"}), split, replace(FAST, ablation_states=0))
+    assert whole.row()["ablate.n_states"] == len(test.label)
