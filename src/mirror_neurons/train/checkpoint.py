@@ -9,6 +9,7 @@ Loading never unpickles, and refuses weights that disagree with the metadata.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import save as save_numpy
 from safetensors.torch import load
 
-from mirror_neurons import __version__, atomic
+from mirror_neurons import __version__, atomic, limits
 from mirror_neurons.errors import CheckpointError, ConfigError
 from mirror_neurons.train.model import MLP, ModelConfig
 
@@ -55,8 +56,6 @@ def save_weights(stem: str | Path, config: ModelConfig, state: dict[str, torch.T
 
 
 def _sha256(blob: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -97,8 +96,6 @@ def _check_meta(path: Path, meta: object) -> None:
 
 def _check_model_size(path: Path, model: dict) -> None:
     """The architecture's widths as positive integers whose weights fit in memory (``hidden: [1e9]`` would not)."""
-    from mirror_neurons import limits
-
     widths = [model.get("n_inputs", 100), *(model.get("hidden") or []), model.get("n_outputs", 4)]
     if not isinstance(model.get("hidden", []), list) or not all(type(w) is int and w >= 1 for w in widths):
         raise CheckpointError(
