@@ -345,3 +345,16 @@ def wilson_interval(k, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndar
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
         lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
     return lo, hi
+
+
+def empirical_p(null, observed: float) -> float:
+    """One-sided Monte Carlo p-value of ``observed`` against draws ``null`` (any shape, n values):
+    ``(1 + #{null >= observed}) / (1 + n)``.
+
+    The observed value counts as one more draw of the null, so p is never 0 and
+    the test is exact (North, Curtis and Sham 2002, Am J Hum Genet 71:439); its floor, with no
+    draw as large, is ``1 / (1 + n)``. A NaN observation gives that floor too
+    (no comparison is true), as the formula written out always has.
+    """
+    null = np.asarray(null)
+    return float((1 + np.count_nonzero(null >= observed)) / (1 + null.size))
