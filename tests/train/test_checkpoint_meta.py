@@ -92,3 +92,15 @@ def test_mutated_metadata_loads_or_is_refused(pristine, tmp_path_factory, data):
         load_checkpoint(copy / "c.json")
     except MirrorNeuronsError:
         pass
+
+
+@pytest.mark.parametrize(("encoding", "features"), [("raw", 100), ("onehot", 385)])
+def test_the_json_says_what_the_outputs_and_inputs_mean(tmp_path, encoding, features):
+    """A reader outside the package finds the output order and the input encoding in the JSON itself
+    (issue 15): the four actions in the order of their codes 0-3 (docs/spec-summary.md section 2)."""
+    path = save_checkpoint(tmp_path / "ck", MLP(ModelConfig(hidden=(3,), encoding=encoding)), {"epoch": 1})
+    meta = json.loads(path.read_text())
+    assert meta["outputs"] == ["hop", "jump", "leap", "help"]
+    assert meta["inputs"]["encoding"] == encoding and meta["inputs"]["features"] == features
+    assert "ground row 0-31" in meta["inputs"]["state"]
+    assert load_checkpoint(path).model.layers[0].in_features == features

@@ -437,16 +437,47 @@ def _rng_for(meta: dict, config: AnalysisConfig) -> np.random.SeedSequence:
     return np.random.SeedSequence([config.seed, int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)])
 
 
+def as_checkpoint(source: Checkpoint | torch.nn.Module) -> Checkpoint:
+    """What ``analyze_checkpoint`` reads: a ``Checkpoint`` as it is; this package's ``MLP``, or a plain
+    ``nn.Sequential`` of Linear layers with one activation type and four outputs (hop, jump, leap, help),
+    turned into one by ``train.export.from_torch``, wrapped with metadata that names its weights' hash.
+    ``AnalysisError`` (one line) for anything else, saying what is needed."""
+    if isinstance(source, Checkpoint):
+        return source
+    from mirror_neurons.train.export import from_torch
+
+    if isinstance(source, MLP):
+        model = source
+    elif isinstance(source, torch.nn.Sequential):
+        try:
+            model = from_torch(source)
+        except ConfigError as e:
+            raise AnalysisError(f"analyze_checkpoint cannot read this nn.Sequential: {e}") from e
+    else:
+        raise AnalysisError(
+            f"analyze_checkpoint needs a Checkpoint (train.checkpoint.load_checkpoint), an MLP, or an nn.Sequential of "
+            f"Linear layers with one activation type and 4 outputs (hop, jump, leap, help; see train.export.from_torch), "
+            f"got {type(source).__name__}")
+    from safetensors.torch import save
+
+    digest = hashlib.sha256(save({k: v.detach().contiguous() for k, v in model.state_dict().items()})).hexdigest()
+    return Checkpoint(path=Path(f"<in-memory {type(source).__name__}>"), model=model,
+                      meta={"model": model.config.to_dict(), "weights_sha256": digest})
+
+
 def analyze_checkpoint(
-    checkpoint: Checkpoint, test: Split | PreparedTest, config: AnalysisConfig = AnalysisConfig(), *,
+    checkpoint: Checkpoint | torch.nn.Module, test: Split | PreparedTest, config: AnalysisConfig = AnalysisConfig(), *,
     nulls: ArchitectureNulls | None = None,
 ) -> CheckpointAnalysis:
     """All measures of one checkpoint on the test states (see the module docstring).
 
+    ``checkpoint``: a loaded ``Checkpoint``, or a model in memory: this package's ``MLP`` or a plain
+    ``nn.Sequential`` of Linear layers and one activation type (``as_checkpoint``).
     ``nulls``: the untrained networks of this checkpoint's architecture (``architecture_nulls``); if not
     given, computed once per architecture and kept on the ``PreparedTest`` (``test.nulls``), so pass the
     same prepared test for every checkpoint (a ``Split`` is prepared afresh on each call).
     """
+    checkpoint = as_checkpoint(checkpoint)
     if isinstance(test, Split):
         test = prepare_test(test, config=config)
     same_strata = not config.matched or test.groups.composition.by_label == config.match_label

@@ -2,7 +2,10 @@
 
 A checkpoint is two files with one stem: ``STEM.safetensors`` (the MLP's state
 dict) and ``STEM.json`` (``model`` architecture, hyper-parameters, seed, epoch,
-metrics, dataset hash, package version, and ``weights_sha256``). The JSON is
+metrics, dataset hash, package version, ``weights_sha256``, and what the numbers
+mean: ``outputs``, the actions in output order, and ``inputs``, the state the
+model reads and its encoding, so a reader outside this package needs no other
+file). The JSON is
 written last, so a checkpoint exists only once both files are complete.
 Loading never unpickles, and refuses weights that disagree with the metadata.
 """
@@ -21,7 +24,20 @@ from safetensors.torch import load
 
 from mirror_neurons import __version__, atomic, limits
 from mirror_neurons.errors import CheckpointError, ConfigError
+from mirror_neurons.game.constants import Action
 from mirror_neurons.train.model import MLP, ModelConfig
+
+OUTPUTS = tuple(action.name.lower() for action in Action)
+"""The model's outputs in order, as the JSON's ``outputs`` states them: hop, jump, leap, help (action codes 0..3)."""
+STATE_LAYOUT = ("100 integers from Frog's view: ground row 0-31 (1 solid, 2 rough), players row 32-63 (4 Frog, 5 Toad, "
+                "6 jump, 7 leap, 8 help, 9 distress; 10 also distress in datasets with veil < 1), flies row 64-95 (3 fly), own symbol 96, energy 97, score 98 and "
+                "position 99 (96, 98, 99 are 0); docs/spec-summary.md section 3")
+
+
+def describe_inputs(config: ModelConfig) -> dict:
+    """The JSON's ``inputs``: the raw state the model is fed, its encoding and the first layer's width."""
+    return {"state": STATE_LAYOUT, "encoding": config.encoding, "features": config.n_features,
+            "see": "mirror_neurons.train.encoding; export.StateEncoder(encoding) makes the features from raw states"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,8 @@ def save_weights(stem: str | Path, config: ModelConfig, state: dict[str, torch.T
     full = {
         **meta,
         "model": config.to_dict(),
+        "outputs": list(OUTPUTS),
+        "inputs": describe_inputs(config),
         "weights_file": weights.name,
         "weights_sha256": _sha256(blob),
         "package_version": meta.get("package_version", __version__),
@@ -96,8 +114,9 @@ def _check_meta(path: Path, meta: object) -> None:
 
 def _check_model_size(path: Path, model: dict) -> None:
     """The architecture's widths as positive integers whose weights fit in memory (``hidden: [1e9]`` would not)."""
-    widths = [model.get("n_inputs", 100), *(model.get("hidden") or []), model.get("n_outputs", 4)]
-    if not isinstance(model.get("hidden", []), list) or not all(type(w) is int and w >= 1 for w in widths):
+    hidden = model.get("hidden", [])
+    widths = [model.get("n_inputs", 100), *(hidden if isinstance(hidden, list) else [hidden]), model.get("n_outputs", 4)]
+    if not isinstance(hidden, list) or not all(type(w) is int and w >= 1 for w in widths):
         raise CheckpointError(
             f"{path}: model widths {widths!r:.80} must be positive integers (n_inputs, hidden, n_outputs); the checkpoint is damaged"
         )

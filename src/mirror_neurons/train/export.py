@@ -16,9 +16,9 @@ Outside this package a plain ``nn.Sequential`` is easier to use, so:
   ours) back into an ``MLP`` that every analysis accepts; save it with
   ``checkpoint.save_checkpoint(stem, mlp, meta)``.
 
-What the numbers mean (the checkpoint JSON records the encoding as
-``model.encoding``; the output order is fixed by ``game.constants.Action``
-and is not yet written in the JSON):
+What the numbers mean (the checkpoint JSON states both: ``outputs`` lists the
+actions in output order, ``inputs`` the state layout and the encoding, also
+``model.encoding``):
 
 - **outputs**, in order: ``OUTPUTS`` = hop, jump, leap, help (the action
   codes 0..3). They are logits or scores, one per action; the label is the
