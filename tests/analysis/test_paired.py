@@ -130,3 +130,45 @@ def test_the_answer_and_the_control_that_decided_it(tables, verdict, decided):
     a = paired.answer(tests, nulls)
     assert a["verdict"] == verdict and a["decided_by"] == decided
     assert a["headline"]
+
+
+def depth_table(n_deep: int, n_shallow: int, per_model: int = 10) -> dict:
+    """n_deep three-layer and n_shallow two-layer models: an epoch-0 row (high CMNI, must be ignored), per_model
+    competent checkpoints whose CMNI puts every three-layer model below every shallow one, and a last, incompetent
+    checkpoint with the opposite order (must be ignored too)."""
+    rows = []
+    for k in range(n_deep + n_shallow):
+        deep = k < n_deep
+        rows.append({"model_id": f"m{k}", "n_layers": 3 if deep else 2, "epoch": 0, "init": True, "competent": False,
+                     "cmni": 0.5})
+        for e in range(1, per_model + 1):
+            rows.append({"model_id": f"m{k}", "n_layers": 3 if deep else 2, "epoch": e, "init": False, "competent": True,
+                         "cmni": (0.0002 if deep else 0.006) + 1e-5 * (k * per_model + e)})
+        rows.append({"model_id": f"m{k}", "n_layers": 3 if deep else 2, "epoch": per_model + 1, "init": False,
+                     "competent": False, "cmni": 0.9 if deep else 0.0})
+    return {key: [r[key] for r in rows] for key in rows[0]}
+
+
+def test_table_2_is_tested_over_models_not_checkpoints():
+    d = paired.depth_comparison(depth_table(4, 4))
+    # 8 values (one per model, its last competent checkpoint), complete separation: the exact one-sided p is
+    # 1 / C(8, 4) = 1/70; the 80 competent checkpoints as if independent would give about 1e-20
+    assert (d["n_deep"], d["n_shallow"]) == (4, 4)
+    assert d["p_value"] == pytest.approx(1 / 70) and d["p_floor"] == pytest.approx(1 / 70)
+    # the medians are of each model's last competent value (epoch 10), not of epoch 0 or the incompetent epoch 11
+    deep_last = [0.0002 + 1e-5 * (k * 10 + 10) for k in range(4)]
+    assert d["median_deep"] == pytest.approx(np.median(deep_last))
+    assert d["median_shallow"] > 0.006
+
+
+def test_table_2_with_too_few_models_gives_its_floor_and_no_p():
+    d = paired.depth_comparison(depth_table(2, 2))
+    assert d["p_value"] is None and d["p_floor"] == pytest.approx(1 / 6)  # 1 / C(4, 2)
+    assert paired.depth_comparison(depth_table(0, 3))["p_floor"] is None
+
+
+def test_paired_json_holds_the_depth_comparison(tmp_path):
+    t = depth_table(4, 4)
+    pq.write_table(pa.Table.from_pydict(t), tmp_path / "checkpoints.parquet")
+    record = json.loads(paired.write_paired(tmp_path).read_text())
+    assert record["depth"]["p_value"] == pytest.approx(1 / 70) and record["depth"]["n_deep"] == 4

@@ -155,33 +155,28 @@ def test_our_own_claim_is_not_established_never_not_reproduced():
     assert r["verdict"] == "not established" and "without chance controls" in r["this run"]
 
 
-def models_by_depth(n_deep: int, n_shallow: int, per_model: int = 10):
-    """n_deep three-layer and n_shallow two-layer models, per_model competent checkpoints each; every checkpoint of a
-    three-layer model has CMNI below every shallow one, the last one (highest epoch) the model's own value."""
-    inp = synthetic_inputs(n_checkpoints=(n_deep + n_shallow) * per_model)
-    c = inp.checkpoints
-    n = inp.n_checkpoints
-    model = np.repeat(np.arange(n_deep + n_shallow), per_model)
-    c["model"] = np.array([f"m{k}" for k in model])
-    c["layers"] = np.where(model < n_deep, 3, 2)
-    c["epoch"] = np.tile(np.arange(1, per_model + 1), n_deep + n_shallow)
-    c["cmni"] = np.where(model < n_deep, 0.0002, 0.006) + 1e-5 * np.arange(n)
-    c["competent"] = np.ones(n)
-    return inp
+def depth_record(n_deep: int, n_shallow: int, p_value: float | None, p_floor: float) -> dict:
+    """``paired.json``'s ``depth`` as ``analysis.paired.depth_comparison`` writes it, planted."""
+    return {"rule": "planted", "measure": "cmni", "n_deep": n_deep, "n_shallow": n_shallow, "median_deep": 0.0003,
+            "median_shallow": 0.006, "p_value": p_value, "p_floor": p_floor}
 
 
-def test_table_2_is_tested_over_models_not_checkpoints():
-    r = row(verdicts(models_by_depth(4, 4)), "Three-layer models")
-    # 8 values (one per model), complete separation: exact one-sided p = 1 / C(8, 4) = 1/70 = 0.0143; over the 80
-    # checkpoints as if independent it would be about 1e-20
+def test_table_2_is_laid_out_from_the_model_level_test_of_the_analysis():
+    record = {**paired_record(), "depth": depth_record(4, 4, 1 / 70, 1 / 70)}
+    r = row(verdicts(with_paired(synthetic_inputs(), record=record)), "Three-layer models")
     assert "4 three-layer and 4 shallower models" in r["this run"] and "over 8 models, p = 0.0143" in r["reason"]
     assert r["verdict"] == "reproduced" and "model-level" in r["decided by"]
+    record["depth"] = depth_record(4, 4, 0.3, 1 / 70)
+    assert row(verdicts(with_paired(synthetic_inputs(), record=record)), "Three-layer models")["verdict"] == "not reproduced"
 
 
 def test_table_2_with_too_few_models_is_not_testable_and_says_the_count():
-    r = row(verdicts(models_by_depth(2, 2)), "Three-layer models")
+    record = {**paired_record(), "depth": depth_record(2, 2, None, 1 / 6)}
+    r = row(verdicts(with_paired(synthetic_inputs(), record=record)), "Three-layer models")
     assert r["verdict"] == "not testable at this scale" and "2 three-layer and 2 shallower models" in r["this run"]
-    assert "0.167" in r["reason"]  # 1 / C(4, 2), the smallest p 2 against 2 values allow
+    assert "0.167" in r["reason"]
+    r = row(verdicts(with_paired(synthetic_inputs(), record=paired_record())), "Three-layer models")
+    assert r["verdict"] == "not established" and "analyze" in r["reason"]  # an analysis without the depth test
 
 
 def case_inputs(init_mirror: int, n_mirror_p: float | None = 0.001):

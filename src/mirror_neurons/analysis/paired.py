@@ -32,7 +32,9 @@ Mann-Whitney test on the per-model changes (one-sided: larger under the rule).
 
 ``paired_tables(checkpoints)`` returns the per-model rows and the per-configuration
 results; ``write_paired(analysis_dir)`` reads ``checkpoints.parquet`` and writes
-``paired_models.parquet`` and ``paired.json``.
+``paired_models.parquet`` and ``paired.json``. ``paired.json`` also holds the
+paper's Table 2 comparison at model level (``depth_comparison``), so the report
+only reads the numbers its reproduction table shows.
 """
 
 from __future__ import annotations
@@ -284,6 +286,42 @@ def answer(tests: list[ConfigTest], nulls: list[dict]) -> dict:
             "configuration": case.label, "configuration_key": case.configuration, "measure": primary}
 
 
+def depth_comparison(checkpoints: dict[str, list], measure: str = "cmni") -> dict:
+    """The paper's Table 2 at model level: three-layer models against shallower ones, one value per model.
+
+    Each model gives the ``measure`` of its last competent trained checkpoint (highest epoch; epoch 0 and
+    checkpoints that fail the competence rule are left out, so a model with no competent checkpoint gives
+    nothing). One-sided Mann-Whitney test that three-layer models have the lower values (exact below 41
+    models, asymptotic above); its floor is ``1 / C(k + m, k)`` for k and m models, and with a floor at or
+    above ``ALPHA`` no p-value is given ("too few models").
+    """
+    rows = [dict(zip(checkpoints, values)) for values in zip(*checkpoints.values())]
+    last: dict[str, dict] = {}
+    for r in rows:
+        if _is_init(r) or r.get(COMPETENT_COLUMN) is not True or not math.isfinite(_float(r.get(measure))):
+            continue
+        m = str(r.get("model_id"))
+        if m not in last or r.get("epoch", 0) > last[m].get("epoch", 0):
+            last[m] = r
+    deep = np.array([_float(r[measure]) for r in last.values() if r.get("n_layers") == 3])
+    shallow = np.array([_float(r[measure]) for r in last.values() if r.get("n_layers") != 3])
+    k, m = len(deep), len(shallow)
+    out = {
+        "rule": (f"one value per model, its last competent trained checkpoint's {measure}; one-sided Mann-Whitney "
+                 f"test that three-layer models have the lower values"),
+        "measure": measure, "n_deep": k, "n_shallow": m,
+        "median_deep": float(np.median(deep)) if k else None,
+        "median_shallow": float(np.median(shallow)) if m else None,
+        "p_floor": 1.0 / math.comb(k + m, k) if k and m else None,
+        "p_value": None,
+    }
+    if k and m and out["p_floor"] < ALPHA:
+        method = "exact" if k + m <= 40 else "asymptotic"
+        out["p_value"] = float(stats.mannwhitneyu(deep, shallow, alternative="less", method=method).pvalue)
+        out["method"] = method
+    return out
+
+
 def paired_tables(checkpoints: dict[str, list], *, seed: int = 0) -> tuple[list[dict], list[ConfigTest], list[dict]]:
     """(per-model pairs, per-configuration tests, training-null comparisons) of an analysis table."""
     pairs = model_pairs(checkpoints)
@@ -313,6 +351,7 @@ def write_paired(analysis_dir: str | Path, *, seed: int = 0) -> Path:
         "configurations": [_clean(asdict(t)) for t in tests],
         "training_nulls": [_clean(r) for r in nulls],
         "answer": answer(tests, nulls),
+        "depth": _clean(depth_comparison(checkpoints)),
     }
     atomic.write_text(analysis_dir / PAIRED_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
     return analysis_dir / PAIRED_FILE

@@ -15,13 +15,11 @@ from __future__ import annotations
 import base64
 import dataclasses
 import io
-import math
 import re
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy import stats
 
 from mirror_neurons.analysis.competence import ACTION_NAMES, COMPETENCE_RULE, CONFUSION_COLUMNS, RECALL_COLUMNS, best_per_model
 from mirror_neurons.report import plots
@@ -852,40 +850,28 @@ def claim_beats_chance(view: ReportInputs, full: ReportInputs) -> Claim:
                  decided)
 
 
-def last_per_model(inp: ReportInputs) -> np.ndarray:
-    """Index of each model's last trained checkpoint (highest epoch, epoch 0 excluded) among ``inp``'s rows."""
-    c = inp.checkpoints
-    models, epochs = np.asarray(c["model"]).astype(str), np.asarray(c["epoch"], dtype=float)
-    trained = np.flatnonzero(~inp.initial())
-    last: dict[str, int] = {}
-    for i in trained:
-        if models[i] not in last or epochs[i] > epochs[last[models[i]]]:
-            last[models[i]] = int(i)
-    return np.array(sorted(last.values()), dtype=int)
-
-
 def claim_table2(view: ReportInputs, full: ReportInputs) -> Claim:
-    """At model level: one value per model (its last competent checkpoint), never checkpoints as if independent."""
+    """At model level, from ``paired.json``'s ``depth`` (``analysis.paired.depth_comparison``): one value per model,
+    its last competent checkpoint, never checkpoints as if independent."""
     claim = "Three-layer models around val loss 0.08 have CMNI 0.0003-0.0005 (Table 2)"
     paper = "CMNI 0.0003-0.0005"
-    decided = "a model-level one-sided Mann-Whitney test (one value per model: its last checkpoint)"
-    index = last_per_model(view) if view.n_checkpoints else np.zeros(0, dtype=int)
-    cmni = np.asarray(view.checkpoints.get("cmni", []), dtype=float)[index]
-    deep = np.asarray(view.checkpoints.get("layers", []))[index] == 3
-    k, m = int(deep.sum()), int((~deep).sum())
+    decided = "a model-level one-sided Mann-Whitney test (one value per model: its last competent checkpoint)"
+    d = (full.paired or {}).get("depth")
+    if not d:
+        return Claim(claim, paper, "no model-level comparison in this analysis", "not established",
+                     "the analysis predates the model-level Table 2 test; run `mirror-neurons analyze` again", "none")
+    k, m = int(d["n_deep"]), int(d["n_shallow"])
     if not k or not m:
-        what = "no three-layer model" if not k else "only three-layer models"
+        what = "no competent three-layer model" if not k else "only three-layer models"
         return Claim(claim, paper, f"{what} in this sweep", "not testable at this scale",
-                     "the sweep has no three-layer model" if not k else "nothing shallower to compare with", decided)
-    floor = 1.0 / math.comb(k + m, k)
-    counts = f"{k} three-layer and {m} shallower model{'s' if m != 1 else ''} (one value each: its last checkpoint)"
-    med, shallow = float(np.median(cmni[deep])), float(np.median(cmni[~deep]))
-    if floor >= ALPHA:
+                     "the sweep has no competent three-layer model" if not k else "nothing shallower to compare with", decided)
+    counts = f"{k} three-layer and {m} shallower model{'s' if m != 1 else ''} (one value each: its last competent checkpoint)"
+    med, shallow, floor = float(d["median_deep"]), float(d["median_shallow"]), float(d["p_floor"])
+    if d.get("p_value") is None:
         return Claim(claim, paper, f"median CMNI {fmt(med, 5)} vs {fmt(shallow, 5)}; {counts}", "not testable at this scale",
                      f"too few models for a model-level test: {k} and {m} models allow no p below {floor:.3g} (floor), "
                      f"not below {ALPHA}", decided)
-    p = float(stats.mannwhitneyu(cmni[deep], cmni[~deep], alternative="less",
-                                 method="exact" if k + m <= 40 else "asymptotic").pvalue)
+    p = float(d["p_value"])
     ok = med < CMNI_ROBUST and p < ALPHA
     return Claim(claim, paper, f"median CMNI {fmt(med, 5)} (three layers) vs {fmt(shallow, 5)} (fewer layers); {counts}",
                  "reproduced" if ok else "not reproduced",
