@@ -93,3 +93,25 @@ def plot_cmni_by_cell(values: Mapping[str, Sequence[float]], *, ax=None, thresho
     ax.set_xticks(range(1, len(names) + 1), names, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("CMNI of the analysed checkpoint")
     return artists
+
+
+def plot_paired_change(rows: Sequence[Mapping], *, ax=None, title: str | None = None) -> list:
+    """Round two: the mean paired change of the scale-free index (trained - initial) per (width, depth), +- 1 sd.
+
+    ``rows``: dicts with ``width``, ``depth``, ``mean_change``, ``sd_change`` and ``n``; one line per depth over width.
+    """
+    ax = _axis(ax)
+    artists = [ax.axhline(0.0, color="#7f7f7f", lw=1, ls="--")]
+    for depth in sorted({r["depth"] for r in rows}):
+        rs = sorted((r for r in rows if r["depth"] == depth), key=lambda r: r["width"])
+        w = np.array([r["width"] for r in rs], dtype=float)
+        m = np.array([r["mean_change"] for r in rs], dtype=float)
+        sd = np.array([r["sd_change"] if r["sd_change"] is not None else 0.0 for r in rs], dtype=float)
+        artists.append(ax.errorbar(w, m, yerr=sd, marker="o", capsize=3, label=f"{depth} hidden layer{'s' if depth > 1 else ''}"))
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("units per hidden layer")
+    ax.set_ylabel("change of the scale-free index")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return artists
