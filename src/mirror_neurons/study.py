@@ -200,11 +200,15 @@ def _sweep(table: dict, where: str, source: str, study_name: str):
     if len(given) > 1 or (given and set(table) - set(given)):
         raise ConfigError(f"{where}[sweep] takes one of: preset = NAME, file = PATH, or the sweep's own keys "
                           f"({', '.join(inline_keys)}); got {', '.join(table)}")
-    if "preset" in table:
-        return load_sweep(sweep_preset_path(_typed(table, "preset", str, where, "[sweep]")))
-    if "file" in table:
-        path = Path(_typed(table, "file", str, where, "[sweep]"))
-        return load_sweep(path if path.is_absolute() else Path(source).parent / path)
+    if given:  # a shipped sweep or a sweep file; its errors name the study file too
+        value = _typed(table, given[0], str, where, "[sweep]")
+        path = Path(value) if given[0] == "file" else None
+        try:
+            if path is None:
+                return load_sweep(sweep_preset_path(value))
+            return load_sweep(path if path.is_absolute() else Path(source).parent / path)
+        except ConfigError as e:
+            raise ConfigError(f"{where}[sweep] {e}") from None
     if not table:
         raise ConfigError(f"{where}no [sweep]: give preset = NAME, file = PATH or the sweep inline (docs/study.md)")
     _only(table, inline_keys, where, "[sweep]")

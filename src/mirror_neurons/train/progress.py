@@ -34,7 +34,9 @@ def sweep_progress(n_models: int, console: Console | None = None) -> Iterator[Ca
         TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as bar:
+    console = console or Console()
+    # drawn in a terminal only: in a pipe or a log file, a bar's frames are noise (the command prints its result)
+    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
         task = bar.add_task("sweep", total=n_models, detail="starting")
 
         def update(event: dict) -> None:
