@@ -40,3 +40,7 @@ class ExecutorError(MirrorNeuronsError):
 
 class BusyError(MirrorNeuronsError):
     """Raised when another process is writing the same output folder (its lock is held)."""
+
+
+class TrainingError(MirrorNeuronsError):
+    """Raised when training cannot go on (a NaN or infinite loss); the last good checkpoint stays on disk."""
