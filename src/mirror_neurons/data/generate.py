@@ -15,14 +15,13 @@ import logging
 import math
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from mirror_neurons.data.config import DataConfig
 from mirror_neurons.data.prepare import board_without_frog, frog_view_boards
-from mirror_neurons.distributed.executors import die_with
+from mirror_neurons.distributed.executors import Executor, ProcessExecutor
 from mirror_neurons.errors import DataError
 from mirror_neurons.game.engine import GameBatch
 from mirror_neurons.game.policies import random_actions
@@ -106,14 +105,16 @@ def collect_boards(
     workers: int = 1,
     batch_games: int = 8192,
     progress: Progress | None = None,
-    executor=None,
+    executor: Executor | None = None,
 ) -> tuple[Boards, dict]:
     """The first ``config.n_states`` distinct boards, plus generation statistics.
 
     Plays rounds of games until enough distinct boards exist; raises
     ``DataError`` if ``config.resolved_max_games`` games do not suffice.
-    An ``executor`` (``mirror_neurons.distributed``) runs the chunks as its
-    tasks instead of the process pool (``workers`` then sets only how many chunks).
+    The chunks of games run as tasks of ``executor`` (``distributed.executors``:
+    ``workers`` then sets only how many chunks), or, without one, here
+    (``workers`` 1) or in ``workers`` processes (a ``ProcessExecutor`` whose
+    workers end with this process, even when it is killed).
     """
     if workers < 1 or batch_games < 1:
         raise DataError(f"workers and batch_games must be >= 1, got {workers}, {batch_games}")
@@ -122,53 +123,46 @@ def collect_boards(
     seen = np.zeros(0, dtype=np.uint64)  # sorted keys (without Frog's position) of every board kept
     count = games = 0
     yield_per_game = 0.6 * config.frog_turns  # a first guess; measured after each round
-    pool = None
-    if workers > 1 and executor is None:  # workers that end with this process, even when it is killed
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with, initargs=(os.getpid(),))
-    try:
-        while count < target:
-            if games >= limit:
-                raise DataError(
-                    f"only {count:,} distinct states after {games:,} games, short of the {target:,} asked; "
-                    f"ask for fewer states, or allow more games or longer episodes (max_games, episode turns)"
-                )
-            # round sizes depend on the games only (not on workers), so the statistics are reproducible too
-            n = min(limit - games, math.ceil(1.1 * (target - count) / max(yield_per_game, 1e-3)))
-            chunks = _chunks(games, n, batch_games, workers)
-            if executor is not None:
-                parts = executor.map(record_chunk, [(config, a, k) for a, k in chunks])
-            elif pool is None:
-                parts = [record_chunk(config, a, k) for a, k in chunks]
-            else:
-                parts = list(pool.map(record_chunk, [config] * len(chunks), *zip(*chunks, strict=True)))
-            found = Boards.concat(parts)  # chunks in game order, each sorted by board
-            keys = board_without_frog(found.keys)
-            order = np.argsort(keys, kind="stable")  # merges the sorted runs; ties stay in game order
-            sorted_keys = keys[order]
-            starts = np.ones(len(keys), dtype=bool)
-            starts[1:] = sorted_keys[1:] != sorted_keys[:-1]
-            values, first = sorted_keys[starts], order[starts]  # first in this round ...
-            if len(seen):
-                fresh = seen[np.minimum(np.searchsorted(seen, values), len(seen) - 1)] != values
-                values, first = values[fresh], first[fresh]  # ... and not seen in earlier rounds
-            new = found.take(first)
-            new = new.take(np.argsort(new.game * config.frog_turns + new.turn // 2))  # back to (game, turn) order
-            kept.append(new)
-            seen = np.sort(np.concatenate([seen, values]), kind="stable")  # two sorted runs: a merge
-            count += len(new)
-            games += n
-            yield_per_game = len(new) / n
-            log.debug("games %d: %d distinct boards (%.1f new per game)", games, count, yield_per_game)
-            if progress is not None:
-                progress("generate", min(count, target), target)
-            if len(new) == 0:
-                raise DataError(
-                    f"generation saturated: {n:,} more games added no new state to the {count:,} found, "
-                    f"short of the {target:,} asked; ask for fewer states or use longer episodes"
-                )
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+    if executor is None and workers > 1:
+        executor = ProcessExecutor(workers=workers, preload=(__name__,))  # games need no torch: none preloaded
+    while count < target:
+        if games >= limit:
+            raise DataError(
+                f"only {count:,} distinct states after {games:,} games, short of the {target:,} asked; "
+                f"ask for fewer states, or allow more games or longer episodes (max_games, episode turns)"
+            )
+        # round sizes depend on the games only (not on workers), so the statistics are reproducible too
+        n = min(limit - games, math.ceil(1.1 * (target - count) / max(yield_per_game, 1e-3)))
+        chunks = _chunks(games, n, batch_games, workers)
+        if executor is None:
+            parts = [record_chunk(config, a, k) for a, k in chunks]
+        else:
+            parts = executor.map(record_chunk, [(config, a, k) for a, k in chunks])
+        found = Boards.concat(parts)  # chunks in game order, each sorted by board
+        keys = board_without_frog(found.keys)
+        order = np.argsort(keys, kind="stable")  # merges the sorted runs; ties stay in game order
+        sorted_keys = keys[order]
+        starts = np.ones(len(keys), dtype=bool)
+        starts[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        values, first = sorted_keys[starts], order[starts]  # first in this round ...
+        if len(seen):
+            fresh = seen[np.minimum(np.searchsorted(seen, values), len(seen) - 1)] != values
+            values, first = values[fresh], first[fresh]  # ... and not seen in earlier rounds
+        new = found.take(first)
+        new = new.take(np.argsort(new.game * config.frog_turns + new.turn // 2))  # back to (game, turn) order
+        kept.append(new)
+        seen = np.sort(np.concatenate([seen, values]), kind="stable")  # two sorted runs: a merge
+        count += len(new)
+        games += n
+        yield_per_game = len(new) / n
+        log.debug("games %d: %d distinct boards (%.1f new per game)", games, count, yield_per_game)
+        if progress is not None:
+            progress("generate", min(count, target), target)
+        if len(new) == 0:
+            raise DataError(
+                f"generation saturated: {n:,} more games added no new state to the {count:,} found, "
+                f"short of the {target:,} asked; ask for fewer states or use longer episodes"
+            )
     unique = Boards.concat(kept)
     stats = {"games": games, "frog_states_recorded": games * config.frog_turns, "distinct_boards": count}
     return unique.take(slice(0, target)), stats

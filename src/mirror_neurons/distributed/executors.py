@@ -9,8 +9,11 @@ the same plan gives the same bytes on either executor:
 * ``LocalExecutor`` (the default) runs the tasks one after another in this
   process, exactly as the stages do without any executor.
 * ``ProcessExecutor`` runs them in N worker processes on this machine (the
-  CLI's ``--executor local --workers N``): small models are bound by one core
-  each, so a sweep cut into N groups trains N times the models at once.
+  CLI's ``--executor local --workers N``, and ``data.generate`` for its own
+  ``workers``): small models are bound by one core each, so a sweep cut into N
+  groups trains N times the models at once. It is the package's one process
+  pool for stage tasks (the analysis's pool, which keeps a prepared test set in
+  each worker, is the other).
 * ``RayExecutor`` submits each task to a Ray cluster with a resource request
   (``num_cpus``, ``num_gpus``) and ``max_retries``: a worker process that dies
   mid-task (killed, out of memory, node lost) has its task re-run elsewhere.
@@ -52,6 +55,9 @@ EXECUTORS = ("local", "processes", "ray")
 INSTALL_HINT = "pip install 'mirror-neurons[ray]'"
 
 OnResult = Callable[[int, Any], None]
+
+TASK_MODULES = ("mirror_neurons.train.groups", "mirror_neurons.data.build")
+"""The modules whose functions are the stages' tasks (named, not imported: this module imports no stage)."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,9 @@ class ProcessExecutor(Executor):
 
     workers: int = 0
     """Worker processes; 0 = one per core."""
+    preload: tuple[str, ...] = TASK_MODULES
+    """Modules the fork server imports once, before it forks any worker (Linux only; the first
+    ``ProcessExecutor`` of a process to start the fork server decides them)."""
 
     def __post_init__(self) -> None:
         self.name = "processes"
@@ -172,7 +181,7 @@ class ProcessExecutor(Executor):
             return results
         start = time.perf_counter()
         pool = ProcessPoolExecutor(
-            min(self.workers, len(args)), mp_context=_context(), initializer=_one_thread, initargs=(os.getpid(),)
+            min(self.workers, len(args)), mp_context=_context(self.preload), initializer=_one_thread, initargs=(os.getpid(),)
         )
         with pool:
             futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}
@@ -197,11 +206,11 @@ class ProcessExecutor(Executor):
         return results
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
     if sys.platform != "linux":
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["mirror_neurons.train.groups", "mirror_neurons.data.build"])
+    context.set_forkserver_preload(list(preload))
     return context
 
 
@@ -215,12 +224,18 @@ def _stop(pool: ProcessPoolExecutor, pending: set) -> None:
 
 
 def _one_thread(driver: int | None = None) -> None:
-    """Worker initialiser: one torch (and MKL/OpenMP) thread per worker process, ended with its ``driver``."""
-    import torch
+    """Worker initialiser: one torch (and MKL/OpenMP) thread per worker process, ended with its ``driver``.
 
+    Torch is set to one thread if the worker has it already (preloaded by the fork
+    server); otherwise OMP_NUM_THREADS makes it start with one when a task imports
+    it, and a worker whose tasks never need torch (games) never pays its import.
+    """
     if driver is not None:
         die_with(driver)
-    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 PR_SET_PDEATHSIG = 1
