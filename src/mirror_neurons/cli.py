@@ -568,14 +568,14 @@ def experiment_theory(
     from rich.markdown import Markdown
 
     grid = TheoryGrid.preset(preset, seed=limits.check_seed(seed))
-    use_threads(threads)
+    threads = use_threads(threads)
     err_console.print(f"theory ({preset}): {len(grid.cells())} datasets, {grid.n_models} models -> {out}", highlight=False, soft_wrap=True)
     say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     if executor == "local" and address is None and workers == 1:
-        summary = run_theory(grid, out, progress=say)
+        summary = run_theory(grid, out, progress=say, threads=threads)
     else:
         with make_executor(executor, address=address, workers=workers) as ex:
-            summary = run_theory(grid, out, progress=say, executor=ex)
+            summary = run_theory(grid, out, progress=say, executor=ex, threads=threads)
     write_theory_report(out)
     for definition, d in summary["definitions"].items():
         console.print(Markdown(d["statement"]))  # the statements are markdown (results.md): rendered, not raw
@@ -607,3 +607,37 @@ def experiment_planted(
         f"calls >= 80 % of mirror plants from d = {smallest if smallest is not None else 'never'}; summary: {out / 'summary.json'}",
         highlight=False, soft_wrap=True,
     )  # fmt: skip
+
+
+@command("rl", _app=experiment_app, lock=lambda o: o["out"])
+def experiment_rl(
+    preset: str = typer.Option("demo", "--preset", metavar="[demo|full]", help="demo (2 cores, <= 15 min) or full (more steps, D 0/0.5/1, 12 seeds)."),
+    out: Path = typer.Option(..., "--out", help="Folder of the experiment; run the same command again to resume."),
+    rewards: str | None = typer.Option(None, "--rewards", help="Reward settings to compare, comma-separated (score, team, selfish, shared); default: the preset's."),
+    partner: str | None = typer.Option(None, "--partner", help="Toad: a scripted policy (random, rule, hop, selfish, forager, helper, carer), self, or network."),
+    partner_checkpoint: Path | None = typer.Option(None, "--partner-checkpoint", help="The frozen network's checkpoint JSON (with --partner network)."),
+    seeds: int | None = typer.Option(None, "--seeds", min=1, help="PPO seeds per cell (default: the preset's; the paired test needs 10)."),
+    workers: int = workers_option("training agents"),
+) -> None:
+    """Agents that learn by reward (docs/rl.md): does a shared reward make them help, and grow mirror units?"""
+    from mirror_neurons.experiments.rl import RLGrid, run_rl
+
+    overrides: dict = {"workers": resolve_workers(workers)}
+    if rewards is not None:
+        overrides["rewards"] = tuple(r.strip() for r in rewards.split(","))
+    if partner is not None:
+        overrides["partner"] = partner
+    if partner_checkpoint is not None:
+        overrides["partner_checkpoint"] = str(partner_checkpoint)
+    if seeds is not None:
+        overrides["seeds"] = seeds
+    grid = RLGrid.preset(preset, **overrides)
+    say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    say(f"rl ({preset}): {len(grid.agent_configs())} agents ({len(grid.rewards)} rewards x {len(grid.dependencies)} D x {grid.seeds} seeds) -> {out}")
+    summary = run_rl(grid, out, progress=say)
+    for cell, beats in summary["agents_beat_random_score_per_turn"].items():
+        c = summary["cells"][cell]
+        console.print(f"{cell}: score/turn {c['score_per_turn']['mean']:.3f}, help when only Toad is in distress "
+                      f"{c['help_rate_partner_distress']['mean']:.3f}, mirror change {c['mirror_change']['mean']:+.4f}"
+                      f"{'' if beats else ' (does not beat random play)'}", highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(f"summary: {out / 'summary.json'}", highlight=False, soft_wrap=True)

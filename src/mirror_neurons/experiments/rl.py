@@ -51,7 +51,7 @@ from mirror_neurons.game.scripted import HELPING, SCRIPTED, BatchPolicy, get_scr
 from mirror_neurons.game.vector_env import REWARDS, cycle_reward, learner_view, resolve_partner
 from mirror_neurons.train.checkpoint import iter_checkpoints, load_checkpoint, read_meta
 from mirror_neurons.train.model import MLP
-from mirror_neurons.train.ppo import PPOConfig, _sample, train_ppo
+from mirror_neurons.train.ppo import PARTNERS, PPOConfig, _sample, load_partner, network_partner, train_ppo
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,9 @@ class RLGrid:
     seeds: int = 10
     """Agents (PPO seeds) per cell; the paired test needs >= 10."""
     partner: str = "random"
-    """Toad's scripted policy in every cell."""
+    """Toad in every cell: a scripted policy (``game.scripted``), ``self`` (the learner itself, parameter-shared;
+    in the scripted table, the same scripted policy as Frog) or ``network`` (``partner_checkpoint``, frozen)."""
+    partner_checkpoint: str | None = None
     ppo: PPOConfig = PPOConfig()
     """Every agent's PPO settings; reward, dependency, partner and seed are set per agent."""
     eval_games: int = 256
@@ -84,7 +86,12 @@ class RLGrid:
         for r in self.rewards:
             if r not in REWARDS:
                 raise ConfigError(f"unknown reward setting {r!r}; choose from {', '.join(REWARDS)}")
-        get_scripted(self.partner)
+        if self.partner not in PARTNERS:
+            raise ConfigError(f"unknown partner setting {self.partner!r}; choose one of {', '.join(PARTNERS)}")
+        if (self.partner == "network") != (self.partner_checkpoint is not None):
+            raise ConfigError("partner 'network' needs a partner checkpoint (--partner-checkpoint), and only it takes one")
+        if self.partner == "network":
+            load_partner(self.partner_checkpoint)  # a one-line error now if its shape does not fit
         if self.seeds < 1 or self.eval_games < 1 or self.eval_seeds < 2 or self.states_per_agent < 4:
             raise ConfigError("seeds, eval_games >= 1, eval_seeds >= 2 and states_per_agent >= 4 are needed")
 
@@ -95,17 +102,18 @@ class RLGrid:
         return replace(PRESETS[name], **overrides)
 
     def agent_configs(self) -> list[PPOConfig]:
-        return [replace(self.ppo, reward=r, dependency=float(d), partner=self.partner, seed=s)
+        return [replace(self.ppo, reward=r, dependency=float(d), partner=self.partner, partner_checkpoint=self.partner_checkpoint, seed=s)
                 for r in self.rewards for d in self.dependencies for s in range(self.seeds)]  # fmt: skip
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["ppo"] = self.ppo.to_dict()
+        d.pop("workers")  # where it runs, not what it computes: a resumed run may use other workers
         return d
 
 
 PRESETS = {
-    "demo": RLGrid(ppo=PPOConfig(num_envs=256, num_steps=32, total_steps=250_000, update_epochs=3, num_minibatches=2,
+    "demo": RLGrid(ppo=PPOConfig(num_envs=256, num_steps=32, total_steps=200_000, update_epochs=3, num_minibatches=2,
                                  checkpoint_every=1000), eval_games=128, eval_seeds=5, states_per_agent=1500),  # fmt: skip
     "full": RLGrid(dependencies=(0.0, 0.5, 1.0), seeds=12, ppo=PPOConfig(num_envs=512, num_steps=64, total_steps=2_000_000,
                                                                           checkpoint_every=10), eval_games=512, eval_seeds=10),  # fmt: skip
@@ -126,7 +134,7 @@ def network_policy(model: MLP, seed: int) -> BatchPolicy:
     return act
 
 
-def play(frog: BatchPolicy, game: GameConfig, *, partner: str, seed: int, n_games: int, survival: float = 1.0,
+def play(frog: BatchPolicy, game: GameConfig, *, partner: str | BatchPolicy, seed: int, n_games: int, survival: float = 1.0,
          record: bool = False) -> tuple[dict[str, float], Split | None]:  # fmt: skip
     """Frog by ``frog``, Toad by ``partner`` in ``n_games`` games of stream ``seed``; the measures, and the visited states.
 
@@ -135,7 +143,7 @@ def play(frog: BatchPolicy, game: GameConfig, *, partner: str, seed: int, n_game
     cycles ending with energy > 0), ``help_rate_partner_distress`` (Frog's helps among its turns with only
     Toad in distress), ``jump_rate_energy0`` (Frog's jumps among its turns at energy 0), ``help_rate``.
     """
-    toad = resolve_partner(partner)
+    toad = frog if partner == "self" else resolve_partner(partner)
     b = GameBatch(game, seed, n_games)
     returns = {r: np.zeros(n_games) for r in REWARDS}
     alive = np.zeros((n_games, 2))
@@ -194,9 +202,10 @@ def interval(values: list[float], level: float = 0.95) -> dict[str, float]:
 def scripted_table(grid: RLGrid) -> dict:
     """Every scripted Frog policy in every D, per evaluation seed; means with intervals; does helping pay?"""
     out: dict = {"partner": grid.partner, "max_turns": grid.ppo.max_turns, "games_per_seed": grid.eval_games, "cells": {}}
+    partner = _scripted_partner(grid)
     for d in grid.dependencies:
         game = GameConfig(dependency=float(d), max_turns=grid.ppo.max_turns)
-        per_policy = {name: [play(get_scripted(name), game, partner=grid.partner, seed=EVAL_SEED + s, n_games=grid.eval_games,
+        per_policy = {name: [play(get_scripted(name), game, partner=partner, seed=EVAL_SEED + s, n_games=grid.eval_games,
                                   survival=grid.ppo.survival)[0] for s in range(grid.eval_seeds)] for name in SCRIPTED}  # fmt: skip
         table = {name: {k: interval([r[k] for r in rows]) for k in rows[0]} for name, rows in per_policy.items()}
         out["cells"][f"{d:g}"] = {"policies": table, "cooperation_pays": {r: _pays(per_policy, f"return_{r}") for r in grid.rewards}}
@@ -215,6 +224,11 @@ def _pays(per_policy: dict[str, list[dict]], key: str) -> dict:
 
 
 # -- 2-6. the experiment ---------------------------------------------------------------------------
+
+
+def _scripted_partner(grid: RLGrid) -> str | BatchPolicy:
+    """Toad for scripted Frogs and evaluations: the named policy, Frog's own policy (``self``) or the frozen network."""
+    return network_partner(load_partner(grid.partner_checkpoint)) if grid.partner == "network" else grid.partner
 
 
 def _train_one(config: dict, folder: str) -> str:
@@ -280,12 +294,13 @@ def evaluate_agents(grid: RLGrid, configs: list[PPOConfig], folders: list[Path])
     baselines: dict = {}
     for d in grid.dependencies:
         game = GameConfig(dependency=float(d), max_turns=grid.ppo.max_turns)
-        baselines[f"{d:g}"] = {name: play(get_scripted(name), game, partner=grid.partner, seed=EVAL_SEED, n_games=grid.eval_games,
+        baselines[f"{d:g}"] = {name: play(get_scripted(name), game, partner=_scripted_partner(grid), seed=EVAL_SEED, n_games=grid.eval_games,
                                           survival=grid.ppo.survival)[0] for name in ("random", "rule", "hop", "carer")}  # fmt: skip
     for c, folder in zip(configs, folders):
         ck = load_checkpoint(final_checkpoint(folder))
         game = GameConfig(dependency=c.dependency, max_turns=c.max_turns)
-        measures, states = play(network_policy(ck.model, c.seed), game, partner=c.partner, seed=EVAL_SEED,
+        frog = network_policy(ck.model, c.seed)
+        measures, states = play(frog, game, partner=_scripted_partner(grid), seed=EVAL_SEED,
                                 n_games=grid.eval_games, survival=c.survival, record=True)  # fmt: skip
         agents[c.model_id] = {"reward": c.reward, "dependency": c.dependency, "seed": c.seed, **measures}
         parts.append(_draw_states(states, grid.states_per_agent, np.random.default_rng([c.seed, len(parts)])))
