@@ -1,8 +1,8 @@
-"""A real headless Chromium for report tests: install when missing, load a page, read its DOM and console.
+"""A real headless Chromium for report tests: find it, load a page, read its DOM and console.
 
-Chromium is Debian's ``chromium`` package; when it is missing and we are root
-(as in CI), ``apt-get install -y chromium`` installs it, otherwise the caller
-skips. The page is loaded from disk (``file://``) with networking features off
+Chromium is Debian's ``chromium`` package. The test suite never installs system
+packages: when no browser is found the caller skips with ``MISSING`` as its
+reason, and CI installs one first (``.ci/run``). The page is loaded from disk (``file://``) with networking features off
 and a fresh profile. ``--dump-dom`` gives the DOM after the load event, which
 is where the report's own script records each image's decoded size;
 ``--enable-logging=stderr`` puts console messages on stderr, which the test
@@ -11,7 +11,6 @@ scans for errors.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -31,18 +30,16 @@ FLAGS = (
 )
 
 
-def find_chromium(install: bool = True) -> str | None:
+MISSING = "no chromium on PATH (install Debian's chromium package; .ci/run installs it in CI)"
+"""Why a browser test skips when ``find_chromium`` finds none."""
+
+
+def find_chromium() -> str | None:
+    """The path of a Chromium executable on PATH, or None."""
     for name in ("chromium", "chromium-browser"):
         path = shutil.which(name)
         if path:
             return path
-    if install and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        done = subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, capture_output=True, timeout=600)
-        if done.returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=300)
-            subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, capture_output=True, timeout=600)
-        return shutil.which("chromium")
     return None
 
 

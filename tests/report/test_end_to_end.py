@@ -161,7 +161,7 @@ def test_report_in_headless_chromium(study):
     _, report = study
     chromium = browser.find_chromium()
     if chromium is None:
-        pytest.skip("chromium is not installed and cannot be installed here (not root or no apt-get)")
+        pytest.skip(browser.MISSING)
     page = browser.load(chromium, report)
     check = re.search(r'<div id="image-check" hidden="">([^<]*)</div>', page.dom)
     assert check, "the page's load script did not run"
