@@ -204,7 +204,7 @@ def main(
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])  # no-op if logging is set up
 
 
-# --- game: play, (run until the later stages exist) ---------------------------
+# --- game: play -----------------------------------------------------------------
 
 
 @command("play", short_help="Play Frog in the terminal against Toad.")

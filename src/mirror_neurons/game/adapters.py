@@ -1,7 +1,8 @@
 """What the PettingZoo and Gymnasium environments share: the one game, config, spaces, rewards, seeds.
 
 The adapters only translate between one game and the libraries' conventions;
-the rules live in the engine. This module holds the pieces both adapters need
+the rules live in ``rules.Game``, the scalar twin of the batched engine, which
+``OneGame`` plays. This module holds the pieces both adapters need
 so that they cannot drift apart: the one game an environment plays
 (``OneGame``), building a ``GameConfig`` from keyword arguments, the
 observation and action spaces, the reward modes, and the mapping from

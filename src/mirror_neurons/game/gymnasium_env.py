@@ -78,8 +78,9 @@ class FrogAndToadEnv(gym.Env):
 
     ## Seeding
 
-    ``reset(seed=s)`` plays game 0 of seed ``s`` (``GameBatch(config, s, [0])``);
-    each later ``reset()`` without a seed plays the next game of ``s``. A first
+    ``reset(seed=s)`` plays game 0 of seed ``s``, the game of ``GameBatch(config, s, [0])``
+    (``adapters.OneGame`` plays it on the scalar twin, ``rules.Game``); each later
+    ``reset()`` without a seed plays the next game of ``s``. A first
     reset without a seed draws ``s`` from ``self.np_random``.
 
     ## Info

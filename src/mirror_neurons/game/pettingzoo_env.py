@@ -1,10 +1,11 @@
 """Frog and Toad as PettingZoo environments: ``env()`` (AEC) and ``parallel_env()`` (Parallel).
 
-Both classes translate between a one-game ``GameBatch`` and PettingZoo's
-conventions; every rule is the engine's. The AEC class is the game as played:
-turns alternate, each player sees the other's last move. The Parallel class
-is a simultaneous-move reading of it for libraries that need one (see its
-docstring for what a parallel step means).
+Both classes translate between one game and PettingZoo's conventions: the game
+is ``adapters.OneGame``, which plays the scalar ``rules.Game`` (the batched
+engine's twin, tested turn for turn against it), and every rule is there.
+The AEC class is the game as played: turns alternate, each player sees the
+other's last move. The Parallel class is a simultaneous-move reading of it for
+libraries that need one (see its docstring for what a parallel step means).
 """
 
 from __future__ import annotations
@@ -116,9 +117,9 @@ class FrogAndToadAEC(AECEnv, EzPickle):
     ## Seeding
 
     ``reset(seed=s)`` plays game 0 of seed ``s``, the same game as
-    ``GameBatch(config, s, [0])`` given the same actions (played on its scalar twin, ``adapters.OneGame``); each later ``reset()``
-    without a seed plays the next game of that seed (1, 2, ...). A first reset
-    without a seed draws ``s`` from the operating system.
+    ``GameBatch(config, s, [0])`` given the same actions (``adapters.OneGame`` plays it on the
+    scalar twin, ``rules.Game``); each later ``reset()`` without a seed plays the next game of
+    that seed (1, 2, ...). A first reset without a seed draws ``s`` from the operating system.
 
     ## Version history
 
