@@ -13,17 +13,19 @@ The experiment, in order, one module per step:
    skipped when its output is complete, so a killed run resumes), locally or
    one cell per executor task.
 4. ``summary``: proportions, fits, verdicts, sensitivity and exploratory readings.
-5. ``present``: Markdown, figures and the report section's content; the report
-   package lays that out and reaches it through ``load_section`` only.
+5. ``present`` (``content``): Markdown, figures and the report section's content; the
+   report package lays that out and reaches it through ``load_section`` only.
+
+Round two (docs/theory.md, "Round two"): ``rules2`` (its pre-registered rules, alone),
+``power`` (the power analysis), ``round2`` (grid, run, summary) and ``present2``.
 
 The definitions in ``rules`` are the pre-registration's; changing one means
 recording the change and its reason in docs/theory.md.
 """
 
 from mirror_neurons.experiments.theory.grid import VAL_FRACTION, DataCell, TheoryGrid
-from mirror_neurons.experiments.theory.present import (
-    SectionContent, figure_set, load_section, results_markdown, theory_section, write_figures,
-)
+from mirror_neurons.experiments.theory.content import SectionContent
+from mirror_neurons.experiments.theory.present import figure_set, load_section, results_markdown, theory_section, write_figures
 from mirror_neurons.experiments.theory.rules import (
     DEFINITION_NAMES, DEFINITIONS, MEANINGFUL_OR, MIN_EVENTS, NULL_QUANTILE, PAPER_CMNI_THRESHOLD, PAPER_LOSS_THRESHOLD,
     TERMS, TheoryFit, Verdict, above_null, choose_checkpoint, design, emergence, fit_theory, n_parameters, proportions,

@@ -12,7 +12,6 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -21,7 +20,9 @@ import numpy as np
 from mirror_neurons import atomic
 from mirror_neurons.errors import DataError
 from mirror_neurons.experiments import plots
+from mirror_neurons.experiments.theory.content import FigureContent, SectionContent, TableContent
 from mirror_neurons.experiments.theory.grid import TheoryGrid
+from mirror_neurons.experiments.theory.present2 import round_two_section
 from mirror_neurons.experiments.theory.rules import DEFINITION_NAMES, DEFINITIONS
 
 
@@ -133,39 +134,6 @@ def results_markdown(summary: dict, grid: TheoryGrid) -> str:
 
 # --- the report section, as content the report lays out ---------------------------------------------
 
-VERDICT_CSS = {"supports": "reproduced", "contradicts": "not-reproduced", "cannot decide": "not-testable"}
-"""Verdict -> the report stylesheet's cell classes (green, red, grey)."""
-
-
-@dataclass(frozen=True)
-class FigureContent:
-    title: str
-    fig: object
-    """A Matplotlib figure; the report renders it to an inline PNG and closes it."""
-    reading: str
-
-
-@dataclass(frozen=True)
-class TableContent:
-    caption: str
-    columns: list[str]
-    rows: list[list[str]]
-
-
-@dataclass
-class SectionContent:
-    """One report section's content, free of HTML: ``report.html.section_from_content`` lays it out."""
-
-    id: str
-    title: str
-    intro: str
-    figures: list[FigureContent] = field(default_factory=list)
-    tables: list[TableContent] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    facts: dict = field(default_factory=dict)
-    """Headline counts for a page of its own (the experiment's ``report.html``)."""
-    verdict_classes: dict = field(default_factory=lambda: dict(VERDICT_CSS))
-    """Table cell text -> the report stylesheet's cell class."""
 
 
 def load_section(out: str | Path, number: int = 9) -> SectionContent:
@@ -190,6 +158,8 @@ def load_section(out: str | Path, number: int = 9) -> SectionContent:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataError(f"{files[1]} must hold a list of records; {fix}")
     try:
+        if summary.get("round") == 2:
+            return round_two_section(summary, number=number)
         return theory_section(summary, records, number=number)
     except (KeyError, TypeError, ValueError, AttributeError) as e:  # a summary of another shape than run_theory writes
         raise DataError(f"{files[0]} is not a theory summary (bad or missing {e}); {fix}") from None

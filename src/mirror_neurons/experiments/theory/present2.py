@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 
 from mirror_neurons.experiments import plots
 from mirror_neurons.experiments.theory import rules2
-from mirror_neurons.experiments.theory.present import VERDICT_CSS, FigureContent, SectionContent, TableContent
+from mirror_neurons.experiments.theory.content import VERDICT_CSS, FigureContent, SectionContent, TableContent
 
 
 def _g(v) -> str:

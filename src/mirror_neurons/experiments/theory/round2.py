@@ -186,7 +186,7 @@ def _measure(path: Path, test, config: AnalysisConfig, energy: competence.Scores
     }
 
 
-def run_cell(grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress: Progress | None = None) -> list[dict]:
+def run_cell(grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress: Progress | None = None, threads: int | None = 1) -> list[dict]:
     """Data, training and the paired analysis of one dataset cell; each step skipped when complete."""
     say = progress or (lambda message: None)
     records_file = folder / "models.json"
@@ -205,7 +205,7 @@ def run_cell(grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress
     configs, ids = _train_configs(grid, index, val_rows)
     say(f"{cell.name}: training {len(configs)} models")
     t_train = time.perf_counter()
-    results = trainer.train_many(configs, dataset, folder / "run", model_ids=ids, run_info={"theory_round": 2, "cell": asdict(cell)})
+    results = trainer.train_many(configs, dataset, folder / "run", model_ids=ids, run_info={"theory_round": 2, "cell": asdict(cell)}, threads=threads)
     t_analysis = time.perf_counter()
     say(f"{cell.name}: analysis")
     config = AnalysisConfig(**ANALYSIS, n_bootstrap=grid.n_bootstrap, seed=_seed(grid.seed, 23, index))
@@ -242,7 +242,7 @@ def run_cell(grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress
     return records
 
 
-def run_round_two(grid: RoundTwoGrid, out: str | Path, *, progress: Progress | None = None, executor=None) -> dict:
+def run_round_two(grid: RoundTwoGrid, out: str | Path, *, progress: Progress | None = None, executor=None, threads: int | None = 1) -> dict:
     """Run (or resume) round two under ``out``; returns the summary (see the module docstring for the layout)."""
     from mirror_neurons.experiments.theory.present2 import results_markdown
 
@@ -256,13 +256,13 @@ def run_round_two(grid: RoundTwoGrid, out: str | Path, *, progress: Progress | N
     cells = grid.cells()
     tasks = [(grid, cell, index, out / "cells" / cell.name) for index, cell in enumerate(cells)]
     if executor is None:
-        per_cell = [run_cell(*task, progress) for task in tasks]
+        per_cell = [run_cell(*task, progress, threads) for task in tasks]
     else:
         def done(i: int, _records) -> None:
             if progress is not None:
                 progress(f"{cells[i].name}: complete")
 
-        per_cell = executor.map(run_cell, tasks, resources=Resources(num_cpus=1), on_result=done)
+        per_cell = executor.map(run_cell, [(*task, None, threads) for task in tasks], resources=Resources(num_cpus=1), on_result=done)
     records = [r for cell_records in per_cell for r in cell_records]
     atomic.write_json(out / "records.json", records)
     summary = summarise(records, grid)
@@ -340,3 +340,17 @@ def summarise(records: list[dict], grid: RoundTwoGrid) -> dict:
                                   for k, v in sorted(S.items())}
     summary["competent"] = int(sum(r["competent"] for r in records))
     return summary
+
+
+def verdict_lines(summary: dict) -> list[str]:
+    """Round two's verdicts as plain lines, per arm and outcome (the CLI prints them)."""
+    lines = []
+    for arm, a in summary["arms"].items():
+        if not a["n_models"]:
+            continue
+        outcomes = [(rules2.DEFINITION_NAMES[d], dd["verdicts"]) for d, dd in a["definitions"].items()]
+        outcomes.append(("the paired change (mixed model)", a["change"]["verdicts"]))
+        for name, verdicts in outcomes:
+            lines.append(f"{arm} tasks, {name}:")
+            lines += [f"- {v['part']}: {v['verdict']}" for v in verdicts]
+    return lines

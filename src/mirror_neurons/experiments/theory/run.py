@@ -159,8 +159,11 @@ def _checkpoint_metas(paths: Iterable[Path]) -> list[dict]:
     return out
 
 
-def run_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progress: Progress | None = None) -> list[dict]:
-    """Data, training and analysis of one dataset cell; each step skipped when already complete."""
+def run_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progress: Progress | None = None,
+             threads: int = 1) -> list[dict]:
+    """Data, training and analysis of one dataset cell; each step skipped when already complete.
+
+    ``threads`` is torch's thread count while the cell's models train (``trainer.train_many``)."""
     say = progress or (lambda message: None)
     records_file = folder / "models.json"
     if records_file.is_file():
@@ -177,7 +180,8 @@ def run_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progres
     analysed = dataset.val.take(np.arange(val_rows, len(dataset.val)))
     configs, ids = train_configs(grid, index, val_rows)
     say(f"{cell.name}: training {len(configs)} models")
-    results = trainer.train_many(configs, dataset, folder / "run", model_ids=ids, run_info={"theory_cell": asdict(cell), "grid": grid.to_dict()})
+    results = trainer.train_many(configs, dataset, folder / "run", model_ids=ids, run_info={"theory_cell": asdict(cell), "grid": grid.to_dict()},
+                                 threads=threads)
     say(f"{cell.name}: analysis")
     groups = split_groups(analysed)
     nulls = {h: init_null(h, grid, analysed, groups, _seed(grid.seed, 4, index, a)) for a, h in enumerate(grid.hidden)}
@@ -211,12 +215,14 @@ def run_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progres
     return records
 
 
-def run_theory(grid: TheoryGrid, out: str | Path, *, progress: Progress | None = None, figures: bool = True, executor=None) -> dict:
+def run_theory(grid: TheoryGrid, out: str | Path, *, progress: Progress | None = None, figures: bool = True, executor=None,
+               threads: int = 1) -> dict:
     """Run (or resume) the whole experiment under ``out`` and write its summary; returns the summary.
 
     Cells are independent: with an ``executor`` (``distributed.executors``,
     e.g. a ``RayExecutor`` whose workers share ``out``'s storage) each cell is
     one task of one CPU; without one they run here, one after another.
+    ``threads`` is torch's thread count while each cell's models train.
 
     The experiment's own page, ``OUT/report.html``, is laid out by the report
     package (``report.html.write_theory_report``, which the CLI calls after this).
@@ -240,13 +246,13 @@ def run_theory(grid: TheoryGrid, out: str | Path, *, progress: Progress | None =
     cells = grid.cells()
     tasks = [(grid, cell, index, out / "cells" / cell.name) for index, cell in enumerate(cells)]
     if executor is None:
-        per_cell = [run_cell(*task, progress) for task in tasks]
+        per_cell = [run_cell(*task, progress, threads) for task in tasks]
     else:
         def done(i: int, _records) -> None:
             if progress is not None:
                 progress(f"{cells[i].name}: complete")
 
-        per_cell = executor.map(run_cell, tasks, resources=Resources(num_cpus=1), on_result=done)
+        per_cell = executor.map(run_cell, [(*task, None, threads) for task in tasks], resources=Resources(num_cpus=1), on_result=done)
     records = []
     for (grid_, cell, index, folder), cell_records in zip(tasks, per_cell):
         extra = {row["model_id"]: row for row in scale_free_cell(grid, cell, index, folder, cell_records)}
