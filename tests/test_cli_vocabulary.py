@@ -221,10 +221,17 @@ def test_theory_prints_its_verdicts_as_text_not_markdown(tmp_path, monkeypatch):
     import mirror_neurons.report.html as html
 
     statement = "P rises with S/M: **cannot decide** (slope 0.1, *p* = 0.3)"
-    monkeypatch.setattr(theory, "run_theory", lambda grid, out, **k: {"definitions": {"strict": {"statement": statement}}})
+    calls = []
+
+    def run_theory(grid, out, **options):
+        calls.append(options)
+        return {"definitions": {"strict": {"statement": statement}}}
+
+    monkeypatch.setattr(theory, "run_theory", run_theory)
     monkeypatch.setattr(html, "write_theory_report", lambda out: None)
-    result = runner.invoke(app, ["experiment", "theory", "--preset", "tiny", "--out", str(tmp_path / "t")])
+    result = runner.invoke(app, ["experiment", "theory", "--preset", "tiny", "--out", str(tmp_path / "t"), "--threads", "2"])
     assert result.exit_code == 0, result.output
+    assert calls[0]["threads"] == 2
     assert "P rises with S/M: cannot decide (slope 0.1, p = 0.3)" in result.stdout and "*" not in result.stdout
 
 

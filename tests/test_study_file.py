@@ -196,8 +196,35 @@ def test_run_config_end_to_end_with_tensorboard_seed_and_resume(tmp_path, monkey
     assert {e["model_id"] for e in logged} == models and len(models) == 2
     assert {e["folder"] for e in logged} == {out / "sweep" / "tensorboard"}
 
+    # the report's tables beside it: each CSV's header is a header row of the page (item 12)
+    import csv
+    import html as html_lib
+
+    import re
+
+    page = (out / "report" / "report.html").read_text()
+    headers = [[html_lib.unescape(c) for c in re.findall(r"<th>(.*?)</th>", row)]
+               for row in re.findall(r"<thead><tr>(.*?)</tr></thead>", page)]
+    csvs = sorted((out / "report" / "tables").glob("*.csv"))
+    assert len(csvs) == len(headers) and (out / "report" / "tables" / "tables.md").is_file()
+    for path, header in zip(csvs, headers):
+        assert next(csv.reader(path.open(newline=""))) == header, path.name
+
     again = runner.invoke(app, ["run", "--config", "tiny.toml"])
     assert again.exit_code == 0 and json.loads((out / "study.json").read_text())["stages"] == record["stages"]
 
     other = runner.invoke(app, ["run", "--config", "tiny.toml", "--seed", "6"])
     assert other.exit_code == 2 and "holds study 'tiny' with other data, sweep, analysis settings" in other.stderr
+
+
+def test_the_example_in_docs_is_a_valid_study():
+    import re
+    import tomllib
+
+    from mirror_neurons.study import parse_study
+
+    text = (Path(__file__).parents[1] / "docs" / "study.md").read_text()
+    example = re.search(r"```toml\n(.*?)```", text, flags=re.S).group(1)
+    spec = parse_study(tomllib.loads(example), source="docs/study.md")
+    assert spec.name == "small-onehot" and len(spec.sweep.models()) == 10  # replicates = 10 of one configuration
+    assert (spec.data.n_states, spec.data.seed, spec.sweep.seed, spec.analysis.seed) == (100_000, 7, 7, 7)

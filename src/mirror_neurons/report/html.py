@@ -21,6 +21,7 @@ from mirror_neurons import __version__, atomic
 from mirror_neurons.report.inputs import ReportInputs
 from mirror_neurons.experiments.theory import load_section as load_theory_section
 from mirror_neurons.report.sections import Section, Table, build_sections, figure
+from mirror_neurons.report.tables import TABLES_DIR, write_tables
 
 REPORT_FILE = "report.html"
 VERDICT_CLASSES = {"reproduced": "reproduced", "not reproduced": "not-reproduced",
@@ -65,6 +66,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
     ``out`` defaults to ``RUNDIR/report/report.html``. ``progress(message)`` is
     called between steps when given. ``figures_dir``, when given, also receives
     every figure as a PNG file named after its section and title (for docs).
+    Every table is written beside the page as CSV, and all of them as markdown, in ``tables/`` (``report.tables``).
     ``theory_dir``, when given, is a finished ``experiment theory`` folder whose
     results become one more section at the end. ``planted_dir`` is a finished
     ``experiment planted`` folder (default ``RUNDIR/planted`` when it holds a
@@ -87,6 +89,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
         sections.append(section_planted(load_summary(planted), number=len(sections) + 1))
     if theory_dir is not None:
         sections.append(section_from_content(load_theory_section(theory_dir, number=len(sections) + 1)))
+    write_tables(sections, out.parent / TABLES_DIR)  # every table as CSV and markdown, beside the page (report/tables.py)
     atomic.write_text(out, render_report(inputs, sections=sections))
     if figures_dir is not None:
         write_figures(sections, Path(figures_dir))
