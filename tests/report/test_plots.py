@@ -48,7 +48,7 @@ def test_scenario_means_four_bars_per_unit_coloured_by_class():
     assert to_hex(bars[1].get_facecolor()[:3]) == plots.CLASS_COLOURS["anti-mirror"]
     assert bars[0].get_alpha() < bars[6].get_alpha()  # none lighter than both
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["mirror", "anti-mirror"]
+    assert legend == ["mirror", "anti-mirror", "none distress", "frog distress", "toad distress", "both distress"]
 
 
 def test_unit_boxes_one_box_per_unit_and_scenario():
@@ -135,3 +135,62 @@ def test_scenario_means_names_output_units():
     ax = plt.subplots()[1]
     plots.plot_scenario_means(np.zeros((4, 4)), ["other"] * 4, ax=ax, unit_names=("hop", "jump", "leap", "help"))
     assert [t.get_text() for t in ax.get_xticklabels()] == ["hop", "jump", "leap", "help"]
+
+
+# -- the house rules of every figure (issue 15, item 9) ---------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 10, 11, 20, 33, 60, 61, 200])
+def test_distinct_colours_never_repeat(n):
+    colours = plots.distinct_colours(n)
+    assert len(colours) == n and len({to_hex(c, keep_alpha=True) for c in colours}) == n
+
+
+def test_33_models_get_33_colours_and_a_legend_beside_the_axis():
+    curves = {f"m{i}": ([1, 2, 3], [1.0 / (i + 1), 0.5 / (i + 1), 0.2 / (i + 1)]) for i in range(33)}
+    ax = plt.subplots()[1]
+    lines = plots.plot_loss_curves(curves, ax=ax, threshold=0.06)
+    assert len({to_hex(line.get_color()) for line in lines[:-1]}) == 33
+    legend = ax.get_legend()
+    assert len(legend.get_texts()) == 34  # every model and the threshold
+    x0, _ = legend.get_bbox_to_anchor().transformed(ax.transAxes.inverted()).p0
+    assert x0 > 1.0  # anchored right of the axis: it cannot cover a curve
+
+
+def test_seeds_of_one_configuration_share_a_colour_and_one_legend_entry():
+    curves = {"c000r0_a": ([1, 2], [1, 0.5]), "c000r1_a": ([1, 2], [1, 0.4]), "c001r0_b": ([1, 2], [1, 0.3])}
+    groups = {"c000r0_a": "c000 a", "c000r1_a": "c000 a", "c001r0_b": "c001 b"}
+    ax = plt.subplots()[1]
+    lines = plots.plot_learning_curves(curves, {}, ax=ax, competent=["c000r0_a"], groups=groups)
+    assert to_hex(lines[0].get_color()) == to_hex(lines[1].get_color()) != to_hex(lines[2].get_color())
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["c000 a (2 models)", "c001 b", "solid: a competent model", "dotted: never competent"]
+
+
+def test_chance_legend_reads_as_sentences():
+    ax = plt.subplots()[1]
+    plots.plot_cmni_vs_chance(np.array([0.1, 0.2]), np.array([0.05, 0.1]), np.array([0.15, 0.3]), np.array([0.1, 0.1]),
+                              np.array([False, True]), ax=ax)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "does not" not in texts and "does not beat chance" in texts
+
+
+def test_tick_labels_are_dark_even_for_the_grey_class():
+    from matplotlib.colors import to_rgb
+
+    ax = plt.subplots()[1]
+    plots.plot_scenario_means(np.ones((2, 4)), ["other", "mirror"], ax=ax)
+    other = ax.get_xticklabels()[0]
+    assert max(to_rgb(other.get_color())) < 0.3  # near-black, not the class's light grey #b0b0b0
+    assert to_hex(ax.get_xticklabels()[1].get_color()) == plots.CLASS_COLOURS["mirror"]
+
+
+@pytest.mark.parametrize("draw", [
+    lambda ax: plots.plot_moment_by_scenario(np.ones((2, 4)), ["mirror", "other"], ax=ax, ylabel="variance"),
+    lambda ax: plots.plot_paired({"rule, onehot (2)": ([0.1, 0.2], [0.2, 0.1], [True, False])}, ax=ax),
+    lambda ax: plots.plot_false_positives([("noise", 0.01, 0.0, 0.05)], ax=ax),
+])
+def test_panels_that_encode_meaning_in_colour_or_style_have_a_legend(draw):
+    ax = plt.subplots()[1]
+    draw(ax)
+    assert ax.get_legend() is not None and ax.get_legend().get_texts()

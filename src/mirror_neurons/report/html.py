@@ -63,10 +63,13 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
                  planted_dir: str | Path | None = None, **options) -> Path:
     """Collect a run's results and write its report; returns the HTML file's path.
 
-    ``out`` defaults to ``RUNDIR/report/report.html``. ``progress(message)`` is
-    called between steps when given. ``figures_dir``, when given, also receives
-    every figure as a PNG file named after its section and title (for docs).
-    Every table is written beside the page as CSV, and all of them as markdown, in ``tables/`` (``report.tables``).
+    ``out`` defaults to ``RUNDIR/report/report.html``. Every figure is also
+    written beside it, ``figures/<name>.png`` (print resolution) and
+    ``figures/<name>.svg``, and the page links both under each figure; every
+    table as CSV and all of them as markdown, ``tables/`` (``report.tables``).
+    ``progress(message)`` is called between steps when given. ``figures_dir``,
+    when given, also receives every figure (PNG and SVG) named after its section
+    and title (for docs).
     ``theory_dir``, when given, is a finished ``experiment theory`` folder whose
     results become one more section at the end. ``planted_dir`` is a finished
     ``experiment planted`` folder (default ``RUNDIR/planted`` when it holds a
@@ -89,6 +92,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
         sections.append(section_planted(load_summary(planted), number=len(sections) + 1))
     if theory_dir is not None:
         sections.append(section_from_content(load_theory_section(theory_dir, number=len(sections) + 1)))
+    name_figures(sections)
+    write_figures(sections, out.parent / FIGURES_DIR)
     write_tables(sections, out.parent / TABLES_DIR)  # every table as CSV and markdown, beside the page (report/tables.py)
     atomic.write_text(out, render_report(inputs, sections=sections))
     if figures_dir is not None:
@@ -127,13 +132,29 @@ def write_theory_report(theory_dir: str | Path, out: str | Path | None = None, *
     return out
 
 
-def write_figures(sections: list[Section], folder: Path) -> list[Path]:
-    """Each figure as ``folder/<section number>-<n>-<title slug>.png`` (names sort in report order)."""
-    paths = []
+FIGURES_DIR = "figures"
+"""The folder beside the report's HTML file that holds every figure as PNG and SVG."""
+
+
+def name_figures(sections: list[Section]) -> None:
+    """Give each figure its file stem, ``<section number>-<n>-<title slug>`` (names sort in report order)."""
     for number, s in enumerate(sections, 1):
         for i, f in enumerate(s.figures, 1):
             slug = re.sub(r"[^a-z0-9]+", "-", f.title.lower()).strip("-")[:40].strip("-")
-            path = folder / f"{number}-{i}-{slug}.png"
+            f.file = f"{number}-{i}-{slug}"
+
+
+def write_figures(sections: list[Section], folder: Path) -> list[Path]:
+    """Each figure as ``folder/<stem>.png`` and, when drawn, ``folder/<stem>.svg`` (``name_figures``)."""
+    if any(not f.file for s in sections for f in s.figures):
+        name_figures(sections)
+    paths = []
+    for s in sections:
+        for f in s.figures:
+            path = folder / f"{f.file}.png"
             atomic.write_bytes(path, base64.b64decode(f.png_base64))
             paths.append(path)
+            if f.svg:
+                atomic.write_text(folder / f"{f.file}.svg", f.svg)
+                paths.append(folder / f"{f.file}.svg")
     return paths

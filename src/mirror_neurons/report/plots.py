@@ -6,10 +6,17 @@ plain arrays and mappings (never a path, never a run folder), draws on ``ax``
 can check what is on the axis and the report can lay figures out as it likes.
 Only ``report.html`` writes files. Colours of unit classes and scenarios are
 defined once here.
+
+House rules for every figure, so that a printed page reads as well as the
+screen: one colour per series however many there are (``distinct_colours``),
+a legend wherever colour or line style carries a meaning, legends that never
+sit on the data (``legend_outside``, or matplotlib's "best" for a few short
+entries), tick labels in dark text, never the light grey of the "other" class.
 """
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Mapping, Sequence
 
@@ -34,7 +41,52 @@ CLASS_COLOURS = {
 }
 SCENARIO_ALPHA = (0.30, 0.55, 0.75, 1.0)
 """Shade of a unit's bar per scenario: none lightest, both darkest."""
+CLASS_TEXT_COLOURS = {**CLASS_COLOURS, "other": "#222222"}
+"""Colours for text (tick labels) per class: the "other" grey is too light to read, so text uses near-black."""
 POLICY_COLOURS = ("#d62728", "#7f7f7f", "#1f77b4", "#ff7f0e")
+QUALITATIVE = ("tab10", "tab20", ("tab20", "tab20b", "tab20c"))
+"""Qualitative colour maps used by ``distinct_colours``: 10, 20 and 60 distinct colours."""
+
+
+def distinct_colours(n: int) -> list[tuple[float, float, float, float]]:
+    """``n`` colours, all different: tab10 up to 10, tab20 up to 20, tab20 + tab20b + tab20c up to 60,
+    then ``n`` evenly spaced samples of the continuous "turbo" map (never a repeated colour, whatever ``n``)."""
+    if n <= 0:
+        return []
+    if n > 60:
+        return [tuple(c) for c in matplotlib.colormaps["turbo"](np.linspace(0.0, 1.0, n))]
+    names = QUALITATIVE[0] if n <= 10 else QUALITATIVE[1] if n <= 20 else QUALITATIVE[2]
+    names = (names,) if isinstance(names, str) else names
+    pool = [tuple(c) for name in names for c in matplotlib.colormaps[name].colors]
+    return pool[:n]
+
+
+def legend_outside(ax, handles=None, *, fontsize: float = 7, title: str | None = None, rows: int = 22):
+    """A legend to the right of the axis, clear of the data; more than ``rows`` entries wrap into columns."""
+    if handles is None:
+        handles = ax.get_legend_handles_labels()[0]
+    ncol = max(1, math.ceil(len(handles) / rows))
+    return ax.legend(handles=handles, fontsize=fontsize, title=title, title_fontsize=fontsize, loc="upper left",
+                     bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, ncol=ncol, frameon=False)
+
+
+def _series_colours(names: Sequence[str], groups: Mapping[str, str] | None) -> tuple[dict[str, object], dict[str, str]]:
+    """({name: colour}, {name: legend label, or '_nolegend_' after a group's first line}).
+
+    Without ``groups`` every name has its own colour (``distinct_colours``) and legend entry; with
+    ``groups`` (name -> group) every group has one colour and one entry, '<group> (<k> models)'.
+    """
+    if groups is None:
+        return dict(zip(names, distinct_colours(len(names)))), {name: name for name in names}
+    keys = list(dict.fromkeys(groups.get(n, n) for n in names))
+    size = {k: sum(groups.get(n, n) == k for n in names) for k in keys}
+    colour_of = dict(zip(keys, distinct_colours(len(keys))))
+    labels, seen = {}, set()
+    for n in names:
+        k = groups.get(n, n)
+        labels[n] = "_nolegend_" if k in seen else (f"{k} ({size[k]} models)" if size[k] > 1 else k)
+        seen.add(k)
+    return {n: colour_of[groups.get(n, n)] for n in names}, labels
 
 
 def class_name(value: str) -> str:
@@ -65,20 +117,27 @@ def plot_distribution(counts: Mapping[str, int], *, ax=None, title: str = "", co
     return list(bars)
 
 
-def plot_loss_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ax=None, threshold: float | None = 0.06) -> list:
-    """Validation loss against epoch, one line per model; ``curves`` maps a model name to (epochs, losses)."""
+def plot_loss_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ax=None, threshold: float | None = 0.06,
+                     groups: Mapping[str, str] | None = None, xlabel: str = "epoch",
+                     ylabel: str = "validation loss (each model's own objective)") -> list:
+    """Validation loss against epoch, one line per model; ``curves`` maps a model name to (epochs, losses).
+
+    Every model has its own colour and legend entry, or, with ``groups`` (model -> group, e.g. the seeds
+    of one configuration), every group has (``_series_colours``); the legend is outside the axis.
+    Returns the lines, the threshold's last when drawn.
+    """
     ax = _axis(ax)
     lines = []
+    colour, label = _series_colours(list(curves), groups)
     for name, (epochs, losses) in curves.items():
-        (line,) = ax.plot(epochs, losses, lw=1.2, label=name)
+        (line,) = ax.plot(epochs, losses, lw=1.2, color=colour[name], label=label[name])
         lines.append(line)
     if threshold is not None:
-        lines.append(ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"threshold {threshold:g}"))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation loss (MSE + L2)")
+        lines.append(ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"paper's threshold {threshold:g}"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_yscale("log")  # the first epochs' losses are many times the final ones
-    if len(curves) <= 12:
-        ax.legend(fontsize=7, ncol=2)
+    legend_outside(ax, [line for line in lines if not line.get_label().startswith("_")], fontsize=6)
     return lines
 
 
@@ -99,14 +158,16 @@ def plot_scenario_means(means: np.ndarray, classes: Sequence[str], *, ax=None, t
         bars.extend(ax.bar(x, means[:, s], width=width, color=colours, alpha=alpha, edgecolor="none"))
     ax.set_xticks(np.arange(n))
     ax.set_xticklabels(list(unit_names) if unit_names is not None else [str(i) for i in range(n)], fontsize=7)
-    for label, c in zip(ax.get_xticklabels(), colours):
-        label.set_color(c)
+    for label, c in zip(ax.get_xticklabels(), classes):
+        label.set_color(CLASS_TEXT_COLOURS[class_name(c)])
     ax.set_xlabel("unit (bars: none, frog, toad, both distress)")
     ax.set_ylabel("mean activation")
     if title:
         ax.set_title(title)
     present = [c for c in UNIT_CLASSES if c in {class_name(k) for k in classes}]
-    ax.legend(handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize=7, loc="upper right")
+    handles = [Patch(color=CLASS_COLOURS[c], label=c) for c in present]
+    handles += [Patch(color="#555555", alpha=a, label=f"{s} distress") for s, a in zip(SCENARIOS, SCENARIO_ALPHA)]
+    legend_outside(ax, handles, fontsize=7)
     return bars
 
 
@@ -130,12 +191,15 @@ def plot_unit_boxes(samples: Mapping[str, Sequence[np.ndarray]], *, ax=None) -> 
     ax.set_xticklabels(SCENARIOS)
     ax.set_xlabel("distress scenario")
     ax.set_ylabel("activation")
-    ax.legend(handles=[a for a in artists if isinstance(a, Patch) and a.get_label() in samples], fontsize=7)
+    legend_outside(ax, [a for a in artists if isinstance(a, Patch) and a.get_label() in samples], fontsize=7)
     return artists
 
 
-def plot_moment_by_scenario(values: np.ndarray, classes: Sequence[str], *, ax=None, ylabel: str = "") -> list:
-    """One line per unit across the four scenarios ((n_units, 4) ``values``), coloured by class."""
+def plot_moment_by_scenario(values: np.ndarray, classes: Sequence[str], *, ax=None, ylabel: str = "",
+                            legend: bool = True) -> list:
+    """One line per unit across the four scenarios ((n_units, 4) ``values``), coloured by class.
+
+    ``legend``: the classes' legend, outside the axis (a row of panels draws it once, on its last)."""
     ax = _axis(ax)
     values = np.asarray(values, dtype=float)
     lines = []
@@ -148,6 +212,9 @@ def plot_moment_by_scenario(values: np.ndarray, classes: Sequence[str], *, ax=No
     ax.set_xticks(range(4))
     ax.set_xticklabels(SCENARIOS)
     ax.set_ylabel(ylabel)
+    if legend:
+        present = [c for c in UNIT_CLASSES if c in {class_name(k) for k in classes}]
+        legend_outside(ax, [Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize=7, title="unit class")
     return lines
 
 
@@ -164,7 +231,8 @@ def plot_cmni_vs_chance(cmni: np.ndarray, lo: np.ndarray, hi: np.ndarray, null_m
     order = np.argsort(cmni)
     x = np.arange(len(cmni))
     artists = []
-    for mask, colour, label in ((sig[order], "#d62728", "beats chance"), (~sig[order], "#7f7f7f", "does not")):
+    for mask, colour, label in ((sig[order], "#d62728", "beats chance (p < alpha)"),
+                                (~sig[order], "#7f7f7f", "does not beat chance")):
         if mask.any():
             yerr = np.vstack([cmni[order][mask] - lo[order][mask], hi[order][mask] - cmni[order][mask]])
             artists.append(ax.errorbar(x[mask], cmni[order][mask], yerr=np.clip(yerr, 0, None), fmt="o", ms=3,
@@ -172,7 +240,7 @@ def plot_cmni_vs_chance(cmni: np.ndarray, lo: np.ndarray, hi: np.ndarray, null_m
     artists.append(ax.scatter(x, null_ref[order], marker="_", color="k", s=40, label="null mean", zorder=3))
     ax.set_xlabel("checkpoint (sorted by CMNI)")
     ax.set_ylabel("CMNI")
-    ax.legend(fontsize=7)
+    legend_outside(ax, artists, fontsize=7)
     return artists
 
 
@@ -188,17 +256,21 @@ def plot_null_distribution(nulls: Mapping[str, np.ndarray], observed: float, *, 
     artists.append(ax.axvline(observed, color="#d62728", lw=2, label=f"observed {observed:.4f}"))
     ax.set_xlabel("CMNI")
     ax.set_ylabel("count")
-    ax.legend(fontsize=7)
+    legend_outside(ax, [a for a in artists if not a.get_label().startswith("_")], fontsize=7)
     return artists
+
+
+EPOCH_AXIS = "epoch (0 = initial weights)"
 
 
 def plot_cmni_over_training(epochs: Sequence[float], cmni: Sequence[float], val_loss: Sequence[float], *,
                             reference: Mapping[str, Sequence[float]] | None = None, ax=None,
-                            label: str = "this run") -> list:
+                            label: str = "this run", xlabel: str = EPOCH_AXIS) -> list:
     """CMNI (left axis) and validation loss (right axis) against epoch, as the paper's Figure 2.
 
-    ``reference`` (epoch, cmni, val_loss) is the published curve, drawn dashed.
-    Returns the artists; the twin axis is ``artists[-1].axes``.
+    ``reference`` (epoch, cmni, val_loss) is the published curve, drawn dashed. An epoch of this run
+    and one of the paper's need not be the same number of training rows: ``xlabel`` is where the
+    caller says so. Returns the artists; the twin axis is ``artists[-1].axes``.
     """
     ax = _axis(ax)
     twin = ax.twinx()
@@ -209,7 +281,7 @@ def plot_cmni_over_training(epochs: Sequence[float], cmni: Sequence[float], val_
                                label="CMNI, published")[0])
         artists.append(twin.plot(reference["epoch"], reference["val_loss"], color="#1f77b4", ls="--", lw=1, alpha=0.6,
                                  label="val loss, published")[0])
-    ax.set_xlabel("epoch (0 = initial weights)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("CMNI", color="#d62728")
     twin.set_ylabel("validation loss", color="#1f77b4")
     ax.set_xscale("symlog", linthresh=1)  # log-like from epoch 1 on, with room for epoch 0 (the initial weights)
@@ -220,7 +292,8 @@ def plot_cmni_over_training(epochs: Sequence[float], cmni: Sequence[float], val_
 
 
 def plot_index_over_training(epochs: Sequence[float], values: Sequence[float], *, ax=None, label: str = "this run",
-                             ylabel: str = "scale-free mirror index", colour: str = "#8c564b") -> list:
+                             ylabel: str = "scale-free mirror index", colour: str = "#8c564b",
+                             xlabel: str = EPOCH_AXIS) -> list:
     """One index against epoch (symlog, so epoch 0 is drawn), with its epoch-0 value as a dotted line.
 
     A point above the dotted line is above the model's own initialisation. Returns [line, init line] (the
@@ -235,7 +308,7 @@ def plot_index_over_training(epochs: Sequence[float], values: Sequence[float], *
     ax.set_xscale("symlog", linthresh=1)
     if len(epochs):
         ax.set_xlim(min(0.0, float(epochs.min())) - 0.1, float(epochs.max()) * 1.3 + 0.5)
-    ax.set_xlabel("epoch (0 = initial weights)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel, color=colour)
     ax.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     return artists
@@ -270,6 +343,13 @@ def plot_paired(groups: Mapping[str, tuple[Sequence[float], Sequence[float], Seq
     ax.set_xticks(ticks, names, fontsize=7)
     ax.set_xlim(-0.6, 3 * max(len(groups), 1) - 1.4)
     ax.set_ylabel(ylabel)
+    from matplotlib.lines import Line2D
+
+    key = [Line2D([], [], color="#555555", lw=0.9, ls="-", marker="o", ms=2.5, label="one model, competent"),
+           Line2D([], [], color="#555555", lw=0.9, ls=":", marker="o", ms=2.5, label="one model, not competent"),
+           Line2D([], [], color="black", lw=2.2, label="mean of the group")]
+    key += [Line2D([], [], color=colours.get(name, "#7f7f7f"), lw=1.5, label=name) for name in groups]
+    legend_outside(ax, key, fontsize=6)
     return means
 
 
@@ -338,31 +418,38 @@ def plot_grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[st
     ax.set_xticks(np.arange(len(groups)))
     ax.set_xticklabels([textwrap.fill(str(g), 18) for g in groups], fontsize=8)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    legend_outside(ax, fontsize=7)
     return bars
 
 
 def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], baselines: Mapping[str, float], *,
-                         ax=None, ylabel: str = "validation macro recall", competent: Sequence[str] = ()) -> list:
+                         ax=None, ylabel: str = "validation macro recall", competent: Sequence[str] = (),
+                         groups: Mapping[str, str] | None = None, xlabel: str = "epoch") -> list:
     """A score against epoch, one line per model, and each baseline as a dashed horizontal line.
 
     ``curves`` maps a model name to (epochs, scores); ``baselines`` a baseline's name to its score; models named
-    in ``competent`` are drawn solid and the others dotted, so the two kinds stay apart.
+    in ``competent`` are drawn solid and the others dotted, so the two kinds stay apart. Colours and legend
+    entries are per model, or per group with ``groups`` (``_series_colours``); the legend is outside the axis
+    and says what solid and dotted mean.
     """
+    from matplotlib.lines import Line2D
+
     ax = _axis(ax)
     artists = []
+    colour, label = _series_colours(list(curves), groups)
     for name, (epochs, values) in curves.items():
-        (line,) = ax.plot(epochs, values, lw=1.2, ls="-" if name in competent else ":", label=name)
+        (line,) = ax.plot(epochs, values, lw=1.2, color=colour[name], ls="-" if name in competent else ":", label=label[name])
         artists.append(line)
     greys = ("#000000", "#7f7f7f", "#bcbd22", "#17becf")
     for i, (name, value) in enumerate(baselines.items()):
         if value is not None and np.isfinite(value):
             artists.append(ax.axhline(value, color=greys[i % len(greys)], ls="--", lw=1.0, label=f"{name} {value:.3f}"))
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.02)
-    if len(curves) <= 12:
-        ax.legend(fontsize=7, ncol=2)
+    key = [Line2D([], [], color="#555555", lw=1.2, ls="-", label="solid: a competent model"),
+           Line2D([], [], color="#555555", lw=1.2, ls=":", label="dotted: never competent")]
+    legend_outside(ax, [a for a in artists if not a.get_label().startswith("_")] + key, fontsize=6)
     return artists
 
 
@@ -411,7 +498,7 @@ def plot_detection(curves: Mapping[str, tuple[Sequence[float], Sequence[float], 
     ax.set_xlabel("planted mirror unit: Cohen's d of both distress contrasts")
     ax.set_ylabel("share of plants called")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=7, loc="center right")
+    legend_outside(ax, artists, fontsize=7)
     return artists
 
 
@@ -423,8 +510,9 @@ def plot_false_positives(rows: Sequence[tuple[str, float, float, float]], *, ax=
     rate, lo, hi = (np.array([r[i] for r in rows], dtype=float) for i in (1, 2, 3))
     y = np.arange(len(rows))[::-1]
     bars = ax.barh(y, rate, xerr=[rate - lo, hi - rate], color=colour, alpha=0.8, capsize=2, error_kw={"lw": 0.8})
-    artists: list = [bars, ax.axvline(alpha, color="#7f7f7f", ls="--", lw=1.0)]
+    artists: list = [bars, ax.axvline(alpha, color="#7f7f7f", ls="--", lw=1.0, label=f"alpha {alpha:g}")]
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_xlim(0, 1.0)
     ax.set_xlabel(xlabel)
+    ax.legend(handles=[artists[1]], fontsize=7, loc="lower right")
     return artists

@@ -25,7 +25,10 @@ from mirror_neurons.analysis.competence import ACTION_NAMES, COMPETENCE_RULE, CO
 from mirror_neurons.report import plots
 from mirror_neurons.report.inputs import ALPHA, CMNI_NONE, CMNI_ROBUST, PAPER_LEVEL_RULE, PAPER_LOSS, ReportInputs
 
-DPI = 80
+DPI = 200
+"""Pixels per inch of every figure's PNG: print quality (a 7-inch figure is 1,400 pixels wide)."""
+DISPLAY_DPI = 100
+"""CSS pixels per inch the page shows a figure at; the PNG has DPI / DISPLAY_DPI times as many, for sharp prints and screens."""
 
 
 @dataclass
@@ -34,7 +37,12 @@ class Figure:
     png_base64: str
     reading: str
     width: int
+    """Display width in CSS pixels (the PNG is DPI / DISPLAY_DPI times wider)."""
     height: int
+    svg: str = ""
+    """The same figure as SVG text, for print and editing; the report writes it beside the PNG."""
+    file: str = ""
+    """The figure's file stem under the report's figures/ folder, once written (links from the page)."""
 
 
 @dataclass
@@ -59,13 +67,19 @@ class Section:
 
 
 def figure(fig, title: str, reading: str) -> Figure:
-    """Render a Matplotlib figure to an inline PNG and close it."""
+    """Render a Matplotlib figure to a PNG at ``DPI`` (inline in the page) and to SVG, and close it."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    vector = io.StringIO()
+    # fixed element ids and no date (the same figure, the same bytes); text as text, so it can be edited and searched
+    with plt.rc_context({"svg.hashsalt": "mirror-neurons", "svg.fonttype": "none"}):
+        fig.savefig(vector, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     data = buf.getvalue()
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")  # PNG IHDR
-    return Figure(title, base64.b64encode(data).decode("ascii"), reading, width, height)
+    scale = DISPLAY_DPI / DPI
+    return Figure(title, base64.b64encode(data).decode("ascii"), reading, round(width * scale), round(height * scale),
+                  svg=vector.getvalue())
 
 
 def fmt(x, digits: int = 4) -> str:
@@ -81,6 +95,25 @@ def fmt(x, digits: int = 4) -> str:
 
 def pct(x: float) -> str:
     return f"{100 * x:.1f} %"
+
+
+MISSING = "–"
+"""What a table cell shows for a value that was not computed; the caption or a neighbouring column says why."""
+
+
+def cell(v) -> str:
+    """A table cell: a missing number (None, NaN, the text 'nan') shows as ``MISSING``, never as 'nan'."""
+    if v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)):
+        return MISSING
+    text = str(v)
+    return MISSING if text.strip().lower() in ("nan", "none", "inf", "-inf") else text
+
+
+def configuration_of(model: str) -> str:
+    """A sweep model id without its replicate ('c000r3_h17x17_...' -> 'c000 h17x17_...'): the seeds of one
+    configuration share a colour in the figures; other names stand for themselves."""
+    m = re.match(r"^(c\d+)r\d+_(.*)$", str(model))
+    return f"{m.group(1)} {m.group(2)}" if m else str(model)
 
 
 # -- 1. the game ----------------------------------------------------------------
@@ -175,7 +208,7 @@ def section_training(inp: ReportInputs) -> Section:
                 "is read only for models trained with it; section 3 judges every model by what it predicts.")
     if inp.curves:
         fig, ax = plt.subplots(figsize=(7, 3.6))
-        plots.plot_loss_curves(inp.curves, ax=ax, threshold=inp.threshold)
+        plots.plot_loss_curves(inp.curves, ax=ax, threshold=inp.threshold, groups={m: configuration_of(m) for m in inp.curves})
         best = {k: float(np.min(v[1])) for k, v in inp.curves.items() if len(v[1])}
         paper_models = {str(m) for m, p in zip(inp.checkpoints.get("model", ()), inp.paper_loss()) if p}
         paper_best = {k: v for k, v in best.items() if k in paper_models}
@@ -186,6 +219,8 @@ def section_training(inp: ReportInputs) -> Section:
         reading += (f"{sum(b < inp.threshold for b in paper_best.values())} of the {len(paper_best)} models trained with "
                     f"the paper's loss go below its {inp.threshold:g} threshold." if paper_best else
                     "No model is trained with the paper's loss, so its threshold line does not apply here.")
+        reading += (" What to conclude: whether each model converged (its curve flattens), not which learned the game; "
+                    "section 3 compares them on what they predict.")
         s.figures.append(figure(fig, "Validation loss of every model", reading))
     if inp.n_checkpoints:
         eligible, rule = under_threshold(inp)
@@ -308,7 +343,8 @@ def learning_figure(inp: ReportInputs, good_models: set[str], n_models: int) -> 
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     lines = learning_baselines(inp)
     label = METRIC_NAMES.get(inp.learning_metric, inp.learning_metric)
-    plots.plot_learning_curves(inp.learning, lines, ax=ax, ylabel=label, competent=sorted(good_models))
+    plots.plot_learning_curves(inp.learning, lines, ax=ax, ylabel=label, competent=sorted(good_models),
+                               groups={m: configuration_of(m) for m in inp.learning})
     best = {m: float(np.nanmax(v)) for m, (_, v) in inp.learning.items() if np.isfinite(v).any()}
     top = max(best, key=best.get) if best else None
     energy = next((v for k, v in lines.items() if k.startswith("energy rule")), None)
@@ -525,7 +561,7 @@ def section_case(inp: ReportInputs) -> Section:
     parts = []
     for ax, (label, values) in zip(axes, (("variance", case.variance), ("skewness", case.skewness), ("excess kurtosis", case.kurtosis))):
         v = np.vstack(values)
-        plots.plot_moment_by_scenario(v, all_classes, ax=ax, ylabel=label)
+        plots.plot_moment_by_scenario(v, all_classes, ax=ax, ylabel=label, legend=ax is axes[-1])
         marked = [i for i, c in enumerate(all_classes) if plots.class_name(c) != "other"] or list(range(len(v)))
         finite = np.isfinite(v[marked])  # a dead unit's skewness and kurtosis are undefined (NaN)
         avg = np.where(finite, v[marked], 0).sum(axis=0) / np.maximum(finite.sum(axis=0), 1)
@@ -539,6 +575,14 @@ def section_case(inp: ReportInputs) -> Section:
 
 
 # -- 6. CMNI against chance ------------------------------------------------------
+
+
+def chance_conclusion(n_beat: int) -> str:
+    """What to conclude from the competent checkpoints against chance."""
+    if n_beat == 0:
+        return " What to conclude: no competent checkpoint's CMNI is distinguishable from chance."
+    return (" What to conclude: in these checkpoints units respond to distress more than in untrained or label-permuted "
+            "networks; whether training made mirror units is section 4's paired test, not this one.")
 
 
 def beats_chance(inp: ReportInputs) -> np.ndarray:
@@ -563,7 +607,7 @@ def section_chance(inp: ReportInputs) -> Section:
         plots.plot_cmni_vs_chance(*(np.asarray(c[k])[sel] for k in ("cmni", "ci_low", "ci_high", "null_mean")), sig[sel], ax=ax)
         reading = (f"{int(sig[sel].sum())} of {int(sel.sum())} {title} ({pct(sig[sel].mean())}) beat both nulls "
                    f"(p < {ALPHA}): {int(perm[sel].sum())} beat the permuted-label null and {int(init[sel].sum())} the "
-                   "random-initialisation null." + ("" if sel is competent else
+                   "random-initialisation null." + (chance_conclusion(int(sig[sel].sum())) if sel is competent else
                                                     " These networks did not learn the game; their CMNI is not evidence."))
         s.figures.append(figure(fig, f"CMNI, interval and null: {title}", reading))
     case = inp.case
@@ -573,7 +617,11 @@ def section_chance(inp: ReportInputs) -> Section:
         plots.plot_null_distribution(case.nulls, observed, ax=ax)
         parts = [f"{np.mean(np.asarray(v) >= observed):.3f} of the '{k}' null is at or above it"
                  for k, v in case.nulls.items() if len(v)]
-        reading = f"The case checkpoint's CMNI is {observed:.5f}; " + "; ".join(parts) + "."
+        above = all(np.mean(np.asarray(v) >= observed) < ALPHA for v in case.nulls.values() if len(v))
+        reading = (f"The case checkpoint's CMNI is {observed:.5f}; " + "; ".join(parts) + ". What to conclude: "
+                   + ("its CMNI is larger than almost every untrained or label-permuted network's, which says its units "
+                      "respond to distress, not that training made them mirror units (section 4)." if above else
+                      "networks that learned nothing about distress reach its CMNI, so it is no evidence of mirror units."))
         s.figures.append(figure(fig, "The case checkpoint against its nulls", reading))
     low = inp.at_paper_level()
 
@@ -619,6 +667,31 @@ def initial_reading(h: dict, scale_free: np.ndarray) -> str:
     return out + "."
 
 
+PAPER_EPOCH_ROWS = 4_700_000
+"""Training rows in one of the paper's epochs: about 6 million states less the 100,000 test states, 80 % of
+them for training (docs/spec-summary.md sections 4 and 5): an epoch there is a hundred of the demo's."""
+
+
+def epoch_rows(inp: ReportInputs, model: str) -> int | None:
+    """Training rows per epoch of ``model``: its samples seen over its epochs at its last checkpoint (None if unknown)."""
+    c = inp.checkpoints
+    if "samples_seen" not in c or "model" not in c:
+        return None
+    sel = (np.asarray(c["model"]).astype(str) == str(model)) & (np.asarray(c["epoch"], dtype=float) > 0)
+    if not sel.any():
+        return None
+    i = np.flatnonzero(sel)[np.argmax(np.asarray(c["epoch"], dtype=float)[sel])]
+    seen = float(np.asarray(c["samples_seen"], dtype=float)[i])
+    return round(seen / float(c["epoch"][i])) if np.isfinite(seen) else None
+
+
+def epoch_axis(rows: int | None) -> str:
+    """The epoch axis label of a figure that puts this run's epochs beside the paper's: what an epoch is on each side."""
+    paper = f"paper: about {PAPER_EPOCH_ROWS / 1e6:.1f} M rows per epoch"
+    return (f"epoch (0 = initial weights; this run: {rows:,} rows per epoch, {paper})" if rows else
+            f"epoch (0 = initial weights; {paper}, this run fewer)")
+
+
 def section_training_time(inp: ReportInputs) -> Section:
     s = Section("over-training", "7. Over training", "CMNI and validation loss of the case model at every checkpoint, "
                 "as the paper's Figure 2, from epoch 0 (its initial weights, before any training); the dashed lines are "
@@ -634,17 +707,26 @@ def section_training_time(inp: ReportInputs) -> Section:
     scale_free = np.asarray(h.get("cmni_effect_size", np.full(len(h["epoch"]), np.nan)), dtype=float)
     panels = 2 if np.isfinite(scale_free).any() else 1
     fig, axes = plt.subplots(1, panels, figsize=(8 if panels == 1 else 12, 3.6), squeeze=False)
-    plots.plot_cmni_over_training(h["epoch"], h["cmni"], h["val_loss"], reference=ref, ax=axes[0, 0], label=case.row["model"])
+    rows = epoch_rows(inp, case.row["model"])
+    plots.plot_cmni_over_training(h["epoch"], h["cmni"], h["val_loss"], reference=ref, ax=axes[0, 0], label=case.row["model"],
+                                  xlabel=epoch_axis(rows))
     if panels == 2:
         finite = np.isfinite(scale_free)
-        plots.plot_index_over_training(np.asarray(h["epoch"])[finite], scale_free[finite], ax=axes[0, 1], label=case.row["model"])
+        plots.plot_index_over_training(np.asarray(h["epoch"])[finite], scale_free[finite], ax=axes[0, 1], label=case.row["model"],
+                                       xlabel=epoch_axis(rows))
         axes[0, 1].set_xlim(axes[0, 0].get_xlim())  # the same epochs under both panels
     fig.tight_layout()
     pe, pv, le, lv = peak_summary(h["epoch"], h["cmni"])
     rpe, rpv, rle, rlv = peak_summary(ref["epoch"], ref["cmni"])
+    share = f"{lv / pv:.2f} of the peak" if pv else "the peak is 0"
     reading = (f"This run's CMNI peaks at epoch {pe} ({pv:.4f}) and is {lv:.4f} at its last checkpoint (epoch {le}, "
-               f"{lv / pv if pv else float('nan'):.2f} of the peak); the published curve peaks at epoch {rpe} ({rpv:.4f}) "
+               f"{share}); the published curve peaks at epoch {rpe} ({rpv:.4f}) "
                f"and falls to {rlv:.4f} ({rlv / rpv:.2f} of the peak) by epoch {rle}. " + initial_reading(h, scale_free))
+    reading += (" What to conclude: compare the shapes, not the epochs or values: "
+                + (f"an epoch here is {rows:,} training rows against the paper's about {PAPER_EPOCH_ROWS / 1e6:.1f} million, "
+                   if rows else "an epoch here is fewer training rows than the paper's, ")
+                + "and raw CMNI follows the size of activations; whether mirror structure grew is the scale-free "
+                  "index against its own epoch 0 (section 4 tests it over seeds).")
     s.figures.append(figure(fig, "CMNI and validation loss against epoch", reading))
     comp = np.asarray(h.get("competent", np.full(len(h["epoch"]), np.nan)), dtype=float) == 1.0
     s.notes.append(f"{int(comp.sum())} of {len(comp)} checkpoints of this model are competent"
@@ -677,21 +759,47 @@ def section_circuits(inp: ReportInputs) -> Section:
     s.figures.append(figure(fig, "Network diagram of the case checkpoint", reading))
     s.notes.append(f"The case checkpoint is {case_status(case)}.")
     for t in case.weight_tables:
-        s.tables.append(Table(t["caption"], list(t["columns"]), [[str(v) for v in r] for r in t["rows"]]))
+        s.tables.append(Table(t["caption"] + f" ({MISSING}: an output unit drives no further layer)" if "drive z" in t["columns"] else t["caption"],
+                              list(t["columns"]), [[cell(v) for v in r] for r in t["rows"]]))
     if case.ablation:
         a = case.ablation
         fig, ax = plt.subplots(figsize=(7, 3))
         plots.plot_grouped_bars(a["values"], a["groups"], ax=ax, errors=a.get("errors"), ylabel=a.get("ylabel", ""))
-        names = list(a["values"])
-        means = {k: float(np.mean(v)) for k, v in a["values"].items()}
-        reading = "Averaged over scenarios, " + "; ".join(f"{k} gives {means[k]:.3f}" for k in names) + f" ({a.get('ylabel', '')})."
-        s.figures.append(figure(fig, "Ablation", reading))
+        s.figures.append(figure(fig, "Ablation", ablation_reading(a)))
         if "table" in a:
-            s.tables.append(Table("Ablation results", list(a["table"]["columns"]), [[str(v) for v in r] for r in a["table"]["rows"]]))
+            s.tables.append(Table(f"Ablation results ({MISSING}: no test state of that scenario, or no random draw)",
+                                  list(a["table"]["columns"]), [[cell(v) for v in r] for r in a["table"]["rows"]]))
     else:
         s.notes.append("No hidden unit of the case checkpoint is classified mirror, anti-mirror, differentiating or "
                        "mixed, so there is no class to ablate.")
     return s
+
+
+def ablation_reading(a: dict) -> str:
+    """One clause per ablated class (never an average over classes): the share of test states whose action
+    changes with the class silenced (the first series) and with as many random units (the second), with the
+    p-value of the table when present."""
+    groups = list(a["groups"])
+    names = list(a["values"])
+    first = list(a["values"][names[0]])
+    second = list(a["values"][names[1]]) if len(names) > 1 else [float("nan")] * len(groups)
+    p_col = list(a["table"]["columns"]).index("p") if "table" in a and "p" in a["table"]["columns"] else None
+    parts = []
+    for k, (group, mine, rnd) in enumerate(zip(groups, first, second)):
+        p = None
+        if p_col is not None and k < len(a["table"]["rows"]):
+            try:
+                p = float(a["table"]["rows"][k][p_col])
+            except (TypeError, ValueError):
+                p = None
+        verdict = "" if p is None or not np.isfinite(p) else (
+            f", more than random units (p = {fmt(p, 3)})" if p < ALPHA else f", no more than random units (p = {fmt(p, 3)})")
+        values = ", ".join(f"{name} {pct(v) if v is not None and np.isfinite(v) else MISSING + ' (not measured)'}"
+                           for name, v in zip(names, (mine, rnd)))
+        parts.append(f"{group}: {values}{verdict}")
+    return (f"{a.get('ylabel', 'share of test states whose action changes').capitalize()}, per class: " + "; ".join(parts)
+            + ". What to conclude: a class the network acts on changes more actions than as many random units; "
+              "one that changes no more is not what its actions depend on.")
 
 
 # -- 9. behaviour -----------------------------------------------------------------
@@ -712,11 +820,16 @@ def section_behaviour(inp: ReportInputs) -> Section:
     policies = list(b["values"])
     parts = []
     for m, metric in enumerate(b["metrics"]):
-        parts.append(f"{metric}: " + ", ".join(f"{p} {b['values'][p][m]:.3f}" for p in policies))
+        parts.append(f"{metric}: " + ", ".join(f"{p} {rate_or_reason(b['values'][p][m])}" for p in policies))
     s.figures.append(figure(fig, "Help and survival rates", "Over " + f"{b.get('games', '?')} games: " + "; ".join(parts) + "."))
-    s.tables.append(Table("Behaviour by policy", ["policy", *b["metrics"]],
-                          [[p, *(fmt(v, 3) for v in b["values"][p])] for p in policies]))
+    s.tables.append(Table(f"Behaviour by policy ({MISSING}: the policy never met that situation in these games)", ["policy", *b["metrics"]],
+                          [[p, *(MISSING if v is None or not np.isfinite(float(v)) else fmt(v, 3) for v in b["values"][p])] for p in policies]))
     return s
+
+
+def rate_or_reason(v: float) -> str:
+    """A behaviour rate with three decimals, or why there is none (the policy never met the situation)."""
+    return f"{v:.3f}" if v is not None and np.isfinite(v) else "n/a (never in that situation)"
 
 
 # -- 10. reproduction summary --------------------------------------------------------
