@@ -557,27 +557,32 @@ def experiment_theory(
     address: str | None = typer.Option(None, "--address", help="Ray cluster address (with --executor ray); --out must be on shared storage."),
     workers: int = workers_option("running cells of the grid"),
     threads: int = threads_option(),
+    round_: int = typer.Option(1, "--round", min=1, max=2, help="1: the first registration; 2: competent networks, each against its own initialisation (docs/theory.md)."),
 ) -> None:
     """Test P ~ f(S/M, E) * g(D, I): grid, training, analysis, fit and pre-registered verdicts."""
     from mirror_neurons.distributed.executors import make_executor
     from mirror_neurons.experiments.theory import TheoryGrid, run_theory
+    from mirror_neurons.experiments.theory.round2 import RoundTwoGrid, run_round_two, verdict_lines
     from mirror_neurons.report.html import write_theory_report
 
     from mirror_neurons import limits
 
     from rich.markdown import Markdown
 
-    grid = TheoryGrid.preset(preset, seed=limits.check_seed(seed))
+    grid = (RoundTwoGrid if round_ == 2 else TheoryGrid).preset(preset, seed=limits.check_seed(seed))
+    run = run_round_two if round_ == 2 else run_theory
     threads = use_threads(threads)
-    err_console.print(f"theory ({preset}): {len(grid.cells())} datasets, {grid.n_models} models -> {out}", highlight=False, soft_wrap=True)
+    err_console.print(f"theory round {round_} ({preset}): {len(grid.cells())} datasets, {grid.n_models} models -> {out}", highlight=False, soft_wrap=True)
     say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     if executor == "local" and address is None and workers == 1:
-        summary = run_theory(grid, out, progress=say, threads=threads)
+        summary = run(grid, out, progress=say, threads=threads)
     else:
         with make_executor(executor, address=address, workers=workers) as ex:
-            summary = run_theory(grid, out, progress=say, executor=ex, threads=threads)
+            summary = run(grid, out, progress=say, executor=ex, threads=threads)
     write_theory_report(out)
-    for definition, d in summary["definitions"].items():
+    if round_ == 2:
+        console.print("\n".join(verdict_lines(summary)), markup=False, highlight=False, soft_wrap=True)
+    for definition, d in summary.get("definitions", {}).items():
         console.print(Markdown(d["statement"]))  # the statements are markdown (results.md): rendered, not raw
     console.print(f"results: {out / 'results.md'}  report: {out / 'report.html'}", highlight=False, soft_wrap=True)
 
