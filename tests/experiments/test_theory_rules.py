@@ -138,3 +138,14 @@ def test_too_few_events_cannot_decide():
     assert tf.fit is None and "too few events" in tf.reason
     assert {v.verdict for v in verdicts(tf)} <= {"cannot decide", "reported"}
     assert "too few events" in theory.statement({"chance": tf})
+
+
+def test_the_separate_log_s_log_m_fit_finds_equal_and_opposite_terms_when_only_the_ratio_matters():
+    """Pre-registered in round one, implemented on 2026-12-01: emergence driven by log(S/M) alone."""
+    recs = _synthetic([-0.5, 1.2, 0.0, 0.0, 0.0, 0.0, 0.0], n_per=400, seed=3)
+    tf = fit_theory(recs, "chance", separate=True)
+    assert tf.fit is not None and tf.fit.names[:3] == ("intercept", "log_S", "log_M")
+    (s_lo, s_hi), (m_lo, m_hi) = tf.intervals["log_S"], tf.intervals["log_M"]
+    assert s_lo < 1.2 < s_hi and m_lo < -1.2 < m_hi
+    reading = {v.part: v for v in verdicts(tf)}["S and M act as the ratio S/M"]
+    assert reading.verdict == "reported" and "b_logS = -b_logM" in reading.because

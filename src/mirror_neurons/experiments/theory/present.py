@@ -101,7 +101,8 @@ def results_markdown(summary: dict, grid: TheoryGrid) -> str:
         lines += [f"- {v['part']}: **{v['verdict']}** ({v['because']})." for v in d["verdicts"]]
         lines += ["", "Sensitivity:", ""]
         for name, s in d["sensitivity"].items():
-            short = "; ".join(f"{v['part']}: {v['verdict']}" for v in s["verdicts"] if v["verdict"] != "reported")
+            short = "; ".join(f"{v['part']}: {v['verdict']}" + (f" ({v['because']})" if v["verdict"] == "reported" else "")
+                              for v in s["verdicts"] if v["part"] != "D and I interact")
             lines.append(f"- {name}: {short}.")
         lines.append("")
     if summary.get("nulls_by_M"):

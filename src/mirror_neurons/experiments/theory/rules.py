@@ -124,6 +124,8 @@ def proportions(records: Sequence[dict], keys: Sequence[str], definition: str) -
 # --- the fitted model and the decision rules -------------------------------------------------------
 
 TERMS = ("intercept", "x", "x2", "E", "D", "I", "DxI")
+TERMS_SEPARATE = ("intercept", "log_S", "log_M", "E", "D", "I", "DxI")
+"""The pre-registered sensitivity fit: log S and log M as separate terms (the ratio form predicts b_logS = -b_logM)."""
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,11 @@ class TheoryFit:
         return d
 
 
-def design(records: Sequence[dict], *, s_key: str = "S", x_mean: float | None = None) -> tuple[np.ndarray, float]:
-    """The pre-registered design (n, 7): 1, x, x^2, E, D, I, (D - 0.5)(I - 0.5), x = log(S/M) centred."""
+def design(records: Sequence[dict], *, s_key: str = "S", x_mean: float | None = None, separate: bool = False) -> tuple[np.ndarray, float]:
+    """The pre-registered design (n, 7): 1, x, x^2, E, D, I, (D - 0.5)(I - 0.5), x = log(S/M) centred.
+
+    ``separate``: the sensitivity design of ``TERMS_SEPARATE``, log S and log M (each centred) in place of x and x^2.
+    """
     S = np.array([r[s_key] for r in records], dtype=float)
     M = np.array([r["M"] for r in records], dtype=float)
     x = np.log(S / M)
@@ -165,22 +170,27 @@ def design(records: Sequence[dict], *, s_key: str = "S", x_mean: float | None = 
     E = np.array([r["E"] for r in records], dtype=float)
     D = np.array([r["dependency"] for r in records], dtype=float)
     I = np.array([r["veil"] for r in records], dtype=float)
-    X = np.column_stack([np.ones(len(records)), x, x**2, E, D, I, (D - 0.5) * (I - 0.5)])
+    first = [np.log(S) - np.log(S).mean(), np.log(M) - np.log(M).mean()] if separate else [x, x**2]
+    X = np.column_stack([np.ones(len(records)), *first, E, D, I, (D - 0.5) * (I - 0.5)])
     return X, x_mean
 
 
-def fit_theory(records: Sequence[dict], definition: str, *, s_key: str = "S", outcome_key: str | None = None) -> TheoryFit:
-    """Fit logit P = b0 + b1 x + b2 x^2 + b3 E + b4 D + b5 I + b6 (D-.5)(I-.5) with profile intervals."""
+def fit_theory(records: Sequence[dict], definition: str, *, s_key: str = "S", outcome_key: str | None = None, separate: bool = False) -> TheoryFit:
+    """Fit logit P = b0 + b1 x + b2 x^2 + b3 E + b4 D + b5 I + b6 (D-.5)(I-.5) with profile intervals.
+
+    ``separate``: the sensitivity fit with log S and log M in place of x and x^2 (``TERMS_SEPARATE``).
+    """
+    terms = TERMS_SEPARATE if separate else TERMS
     y = np.array([r[outcome_key or f"emergent_{definition}"] for r in records], dtype=float)
     events, n = int(y.sum()), len(y)
     if events < MIN_EVENTS or n - events < MIN_EVENTS:
         return TheoryFit(definition, None, reason=f"too few events to fit: {events} emergent of {n} models (needs >= {MIN_EVENTS} of each outcome)")
-    X, x_mean = design(records, s_key=s_key)
+    X, x_mean = design(records, s_key=s_key, separate=separate)
     try:
-        fit = fit_logistic(X, y, TERMS)
+        fit = fit_logistic(X, y, terms)
     except AnalysisError as e:
         return TheoryFit(definition, None, x_mean=x_mean, reason=f"the model cannot be fitted: {e}")
-    intervals = {name: profile_interval(X, y, fit, name) for name in TERMS}
+    intervals = {name: profile_interval(X, y, fit, name) for name in terms}
     return TheoryFit(
         definition, fit, intervals, x_mean,
         (float(X[:, 1].min()), float(X[:, 1].max())), (float(X[:, 3].min()), float(X[:, 3].max())),
@@ -225,6 +235,8 @@ def verdicts(tf: TheoryFit) -> list[Verdict]:
     if tf.fit is None:
         return [Verdict(p, "cannot decide", tf.reason) for p in parts] + [Verdict("D and I interact", "reported", tf.reason)]
     iv = tf.intervals
+    if "log_S" in tf.fit.names:
+        return _separate_verdicts(tf, parts)
     out = [
         _monotone(parts[0], *iv["D"], scale=1.0, direction=+1, what="for D 0 -> 1 at I = 0.5"),
         _monotone(parts[1], *iv["I"], scale=1.0, direction=+1, what="for I 0 -> 1 at D = 0.5"),
@@ -252,6 +264,22 @@ def verdicts(tf: TheoryFit) -> list[Verdict]:
     lo6, hi6 = iv["DxI"]
     out.append(Verdict("D and I interact", "reported", f"b6 = {b6:.3g}, 95 % interval [{lo6:.3g}, {hi6:.3g}]"))
     return out
+
+
+def _separate_verdicts(tf: TheoryFit, parts: tuple[str, ...]) -> list[Verdict]:
+    """The sensitivity fit with log S and log M: D, I and E by the same rules; the ratio form reported."""
+    iv = tf.intervals
+    e_span = tf.e_range[1] - tf.e_range[0]
+    s, m = tf.fit["log_S"], tf.fit["log_M"]
+    return [
+        _monotone(parts[0], *iv["D"], scale=1.0, direction=+1, what="for D 0 -> 1 at I = 0.5"),
+        _monotone(parts[1], *iv["I"], scale=1.0, direction=+1, what="for I 0 -> 1 at D = 0.5"),
+        _monotone(parts[2], *iv["E"], scale=e_span, direction=-1, what=f"from the lowest to the highest E (span {e_span:.3g})")
+        if e_span > 0 else Verdict(parts[2], "cannot decide", "E does not vary across models"),
+        Verdict("S and M act as the ratio S/M", "reported",
+                f"b_logS = {s:.3g} [{iv['log_S'][0]:.3g}, {iv['log_S'][1]:.3g}], b_logM = {m:.3g} [{iv['log_M'][0]:.3g}, {iv['log_M'][1]:.3g}] "
+                f"(95 % profile intervals); the ratio form predicts b_logS = -b_logM (sum {s + m:.3g})"),
+    ]
 
 
 # --- results as text ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ def summarise(records: Sequence[dict]) -> dict:
         sens = {
             "S_H (label entropy) as S": fit_theory(records, definition, s_key="S_H"),
             "lowest-loss checkpoint": fit_theory(records, definition, outcome_key=f"emergent_{definition}_lowest"),
+            "log S and log M as separate terms": fit_theory(records, definition, separate=True),
         }
         summary["definitions"][definition] = {
             "k": int(sum(r[f"emergent_{definition}"] for r in records)),
