@@ -99,7 +99,7 @@ def test_analyze_run_writes_tables_and_resumes(run):
     analyze_run(run_dir, data, FAST, on_checkpoint=lambda i, n, p: seen.append(p))
     assert seen == [] and pq.read_table(out / "checkpoints.parquet").num_rows == 4
     # a new checkpoint: only it is analysed
-    ds_hash = ck[0]["data_hash"]
+    ds_hash = ck[0]["analysed_dataset_hash"]
     make_run(run_dir, ds_hash, n_models=1, epochs=(7,))
     analyze_run(run_dir, data, FAST, on_checkpoint=lambda i, n, p: seen.append(p))
     assert [p.stem for p in seen] == ["epoch-0007"]

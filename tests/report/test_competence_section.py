@@ -132,9 +132,15 @@ def test_older_histories_fall_back_to_accuracy_then_to_the_checkpoints(tmp_path)
     assert "test macro recall of the checkpoints" in notes[0]
 
 
-def _table(path, **extra):
-    cols = {"model_id": ["m"], "epoch": [1], "val_loss": [0.1], "cmni": [0.01], "checkpoint": ["m/e1"], **extra}
-    pq.write_table(pa.table(cols), path)
+def _table(path, drop=(), **extra):
+    """A one-row checkpoints.parquet with every column the analysis always writes (analysis.tables), then ``extra``."""
+    from mirror_neurons.analysis import tables
+
+    typed = {"string": ("x", pa.string()), "int": (1, pa.int64()), "float": (0.5, pa.float64()), "bool": (True, pa.bool_())}
+    cols = {c.name: pa.array([typed[c.kind][0]], typed[c.kind][1]) for c in tables.CHECKPOINTS.columns if c.always}
+    cols.update({"model_id": ["m"], "epoch": [1], "val_loss": [0.1], "cmni": [0.01], "checkpoint": ["m/e1"],
+                 "hidden": ["[17, 17]"], **extra})
+    pq.write_table(pa.table({k: v for k, v in cols.items() if k not in drop}), path)
 
 
 @pytest.mark.parametrize("value, expected", [(True, 1.0), (False, 0.0), (None, None)])
@@ -143,13 +149,18 @@ def test_competent_column_is_read_as_one_zero_or_not_measured(tmp_path, value, e
     out = read_checkpoint_table(tmp_path / "t.parquet", [])
     assert (np.isnan(out["competent"][0]) if expected is None else out["competent"][0] == expected)
     assert out["macro_recall"][0] == 0.7
+    assert out["hidden"][0] == "17x17" and out["model"][0] == "m" and out["path"][0] == "m/e1"
 
 
-def test_a_table_without_competence_columns_is_said_so(tmp_path):
-    _table(tmp_path / "t.parquet")
-    notes: list[str] = []
-    out = read_checkpoint_table(tmp_path / "t.parquet", notes)
-    assert np.isnan(out["competent"][0]) and any("predates the competence columns" in n for n in notes)
+def test_a_table_without_a_declared_column_is_refused_in_one_line(tmp_path):
+    from mirror_neurons.errors import AnalysisError
+
+    _table(tmp_path / "t.parquet", drop=("competent",))
+    with pytest.raises(AnalysisError, match=r"no column 'competent'.*run `mirror-neurons analyze`"):
+        read_checkpoint_table(tmp_path / "t.parquet", [])
+    _table(tmp_path / "t.parquet", cmni=["high"])  # a column of the wrong kind
+    with pytest.raises(AnalysisError, match=r"column 'cmni' is string, declared float"):
+        read_checkpoint_table(tmp_path / "t.parquet", [])
 
 
 def test_competent_counts_for_the_facts_table():

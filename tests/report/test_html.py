@@ -105,10 +105,9 @@ def test_verdicts(inputs):
     assert table1[3] == "reproduced"  # max CMNI under threshold 0.012 > 0.005
     peak = next(r for k, r in rows.items() if k.startswith("CMNI peaks early"))
     assert peak[3] == "reproduced"  # 0.009 at epoch 2 -> 0.003 at epoch 16
-    # model level: m0 is the only three-layer model, m1 and m2 are shallower; 1 against 2 values allow no p below 1/3
+    # the synthetic inputs carry no paired.json: Table 2's model-level test (analysis.paired.depth_comparison) is absent
     deep = next(r for k, r in rows.items() if k.startswith("Three-layer"))
-    assert deep[3] == "not testable at this scale" and "1 three-layer and 2 shallower models" in deep[2]
-    assert "floor" in deep[4] and "0.333" in deep[4]
+    assert deep[3] == "not established" and "analyze" in deep[4]
     verdict_words = ("reproduced", "not reproduced", "not testable at this scale", "established", "not established")
     assert all(r[3] in verdict_words and r[4] and r[5] for r in verdicts(inputs))
 

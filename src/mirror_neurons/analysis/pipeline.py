@@ -40,6 +40,7 @@ import torch
 
 from mirror_neurons import atomic
 from mirror_neurons.analysis import ablation as ablation_mod
+from mirror_neurons.analysis import tables
 from mirror_neurons.analysis import paired
 from mirror_neurons.analysis import competence
 from mirror_neurons.analysis.activations import as_inputs, capture
@@ -658,10 +659,10 @@ def read_parquet(path: Path) -> pa.Table:
 
 
 def _read_tables(paths: list[Path]) -> pa.Table | None:
-    tables = [read_parquet(p) for p in paths if p.is_file()]
-    if not tables:
+    found = [read_parquet(p) for p in paths if p.is_file()]
+    if not found:
         return None
-    return pa.concat_tables(tables, promote_options="permissive")
+    return pa.concat_tables(found, promote_options="permissive")
 
 
 def _model_id(path: Path, run_dir: Path, meta: dict) -> str:
@@ -793,7 +794,8 @@ def analyze_run(
     flush()
     _merge(out, final_ck, final_units, parts)
     paired.write_paired(out, seed=config.seed)  # model level: each model against its own initialisation
-    atomic.write_json(out / "config.json", {**asdict(config), "digest": digest, "data_dir": str(data_dir), "data_hash": dataset.hash})
+    atomic.write_json(out / "config.json", {**asdict(config), "digest": digest, "data_dir": str(data_dir),
+                                            tables.ANALYSED_DATASET_HASH: dataset.hash})
     return out
 
 
@@ -824,7 +826,7 @@ def _analyze_path(path: Path, run_dir: Path, test: PreparedTest, config: Analysi
         row[k if k not in row else f"meta.{k}"] = v
     row["weights_sha256"] = meta.get("weights_sha256")
     row["analysis_config"] = digest
-    row["data_hash"] = data_hash
+    row[tables.ANALYSED_DATASET_HASH] = data_hash
     cols = res.unit_columns()
     n = len(cols["unit"])
     epoch = meta.get("epoch")
@@ -918,6 +920,9 @@ def _merge(out: Path, final_ck: Path, final_units: Path, parts: Path) -> None:
         mask = np.isin(np.array(units.column("checkpoint").to_pylist(), dtype=object), list(ck_paths))
         units = units.filter(pa.array(mask))
         units = _dedupe_units(units)
+    for schema, table in ((tables.UNITS, units), (tables.CHECKPOINTS, ck)):  # the declared contract with the report
+        problems = schema.check(table) if table is not None and table.num_rows else []
+        assert not problems, f"analysis would write a {schema.file} that departs from analysis.tables: {problems}"
     _write_parquet(final_units, units if units is not None else pa.table({}))
     _write_parquet(final_ck, ck)
     for p in ck_parts + unit_parts:

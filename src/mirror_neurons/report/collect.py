@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from mirror_neurons import atomic
+from mirror_neurons.analysis import tables
 from mirror_neurons.analysis.competence import COMPETENT_COLUMN, CONFUSION_COLUMNS, MACRO_RECALL_COLUMN, RECALL_COLUMNS
 from mirror_neurons.errors import AnalysisError
 from mirror_neurons.game.constants import Action, Scenario
@@ -40,34 +41,16 @@ CASE_RULE = ("among the competent checkpoints (all checkpoints when none is comp
 COMPETENCE_COLUMNS = (*RECALL_COLUMNS, MACRO_RECALL_COLUMN, COMPETENT_COLUMN, *CONFUSION_COLUMNS)
 """Columns the analysis writes under these names (``analysis.competence``), read as they are."""
 
-# Names the analysis stage may give each column of the report's checkpoint table, first match wins.
-ALIASES = {
-    "model": ("model_id", "model", "model_name"),
-    "hidden": ("hidden", "hyperparameters.hidden"),
-    "layers": ("n_layers", "hyperparameters.layers", "layers"),
-    "lr": ("hyperparameters.lr", "train_config.lr", "lr", "learning_rate"),
-    "batch_size": ("hyperparameters.batch_size", "train_config.batch_size", "batch_size"),
-    "loss": ("hyperparameters.loss", "train_config.loss"),
-    "encoding": ("encoding", "hyperparameters.encoding"),
-    "epoch": ("epoch",),
-    "init": ("init",),
-    "val_loss": ("val_loss",),
-    "accuracy": ("test_accuracy", "accuracy"),
-    "mne": ("mne",),
-    "cmni": ("cmni",),
-    "cmni_effect_size": ("cmni_effect_size",),
-    "p_random_init": ("p_random_init",),
-    "p_permutation": ("p_permutation",),
-    "ci_low": ("cmni_ci_low", "ci_low"),
-    "ci_high": ("cmni_ci_high", "ci_high"),
-    "null_random_init_mean": ("null_random_init_mean",),
-    "null_permutation_mean": ("null_permutation_mean",),
-    "n_mirror": ("n_mirror",),
-    "n_anti_mirror": ("n_anti_mirror",),
-    "n_differentiating": ("n_differentiating",),
-    "n_mixed": ("n_mixed",),
-    "path": ("checkpoint", "path"),
+READ_AS = {
+    "model": "model_id", "hidden": "hidden", "layers": "n_layers", "lr": "hyperparameters.lr",
+    "batch_size": "hyperparameters.batch_size", "loss": "hyperparameters.loss", "encoding": "encoding", "epoch": "epoch",
+    "init": "init", "val_loss": "val_loss", "accuracy": "test_accuracy", "mne": "mne", "cmni": "cmni",
+    "cmni_effect_size": "cmni_effect_size", "p_random_init": "p_random_init", "p_permutation": "p_permutation",
+    "ci_low": "cmni_ci_low", "ci_high": "cmni_ci_high", "null_random_init_mean": "null_random_init_mean",
+    "null_permutation_mean": "null_permutation_mean", "n_mirror": "n_mirror", "n_anti_mirror": "n_anti_mirror",
+    "n_differentiating": "n_differentiating", "n_mixed": "n_mixed", "path": "checkpoint",
 }
+"""The report's name of each column it reads -> its declared name in ``analysis.tables.CHECKPOINTS`` (one each)."""
 
 
 def locate(run_dir: Path, data_dir: Path | None) -> tuple[Path, Path, dict]:
@@ -94,37 +77,24 @@ def locate(run_dir: Path, data_dir: Path | None) -> tuple[Path, Path, dict]:
 
 
 def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]:
+    """``analysis/checkpoints.parquet`` under the report's names (``READ_AS``), after checking it against its
+    declaration (``analysis.tables.CHECKPOINTS``): a table without a column the analysis always writes is refused."""
     from mirror_neurons.analysis.pipeline import read_parquet
 
-    table = read_parquet(path)  # a damaged file is one line, not a pyarrow traceback
+    table = tables.CHECKPOINTS.require(read_parquet(path), path)  # a damaged file is one line, not a pyarrow traceback
     if table.num_rows == 0:
         raise AnalysisError(f"{path} holds no checkpoints; run `mirror-neurons analyze` on a run with checkpoints first")
     names = table.column_names
-    out: dict[str, np.ndarray] = {}
-    missing = []
-    for key, aliases in ALIASES.items():
-        found = next((a for a in aliases if a in names), None)
-        if found is None:
-            missing.append(key)
-            continue
-        out[key] = np.asarray(table.column(found).to_numpy(zero_copy_only=False))
     n = table.num_rows
-    for key in COMPETENCE_COLUMNS:
-        if key in names:  # null (not measured) -> NaN; competent True/False -> 1.0/0.0
-            out[key] = np.array([np.nan if v is None else float(v) for v in table.column(key).to_pylist()])
-    if "init" in out:  # True for a model's epoch-0 checkpoint; None (not recorded) -> NaN
-        out["init"] = np.array([np.nan if v is None else float(v) for v in table.column("init").to_pylist()])
-    if COMPETENT_COLUMN not in names:
-        notes.append("The analysis table predates the competence columns (per-class recall, competent), so no "
-                     "checkpoint counts as competent and no mirror claim is established; run `mirror-neurons analyze` again.")
-    if "hidden" in out:  # the analysis stores widths as JSON, "[17, 17]"
-        out["hidden"] = np.array(["x".join(str(w) for w in json.loads(h)) if str(h).startswith("[") else str(h)
-                                  for h in out["hidden"]])
-    if "layers" not in out and "hidden" in out:
-        out["layers"] = np.array([len(str(h).split("x")) for h in out["hidden"]])
-    if "model" not in out:
-        out["model"] = np.array([str(h) for h in out.get("hidden", np.full(n, "?"))])
     nan = np.full(n, np.nan)
+    out: dict[str, np.ndarray] = {}
+    for key, column in READ_AS.items():
+        if column in names:
+            out[key] = np.asarray(table.column(column).to_numpy(zero_copy_only=False))
+    for key in (*COMPETENCE_COLUMNS, "init"):  # null (not measured) -> NaN; True/False -> 1.0/0.0
+        if key in names:
+            out[key] = np.array([np.nan if v is None else float(v) for v in table.column(key).to_pylist()])
+    out["hidden"] = np.array([tables.hidden_label(h) for h in out["hidden"]])
     p_init = np.asarray(out.get("p_random_init", nan), dtype=float)
     p_perm = np.asarray(out.get("p_permutation", nan), dtype=float)
     # Beating chance needs both controls: the larger p-value (intersection-union test).
@@ -134,8 +104,8 @@ def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]
     for key in CHECKPOINT_COLUMNS:
         if key not in out:
             out[key] = nan.copy()
-    absent = [k for k in missing if k not in ("hidden", "layers", "model", "path", "loss", "encoding", "init")
-              and np.all(pd_isnan(out.get(k, nan)))]  # no loss or encoding recorded: the paper's (older runs)
+    measured = ("p_random_init", "p_permutation", "ci_low", "ci_high", "n_mirror")  # absent when a measure did not run
+    absent = [k for k in measured if np.all(pd_isnan(out[k]))]
     if absent:
         notes.append(f"The analysis table has no values for {', '.join(absent)}; those cells read n/a.")
     return out
