@@ -9,7 +9,8 @@
    its default size (the permutation null and bootstrap in their normal limit
    beside the exact ones, for the ratio), the untrained-network nulls of one
    architecture (computed once per architecture), ``analyze_checkpoint``
-   without / with controls (defaults, demo preset, exact resampling), and the
+   without / with controls (defaults: ablations on a 20,000-state subsample;
+   without ablation; ablation on every state; demo preset; exact resampling), and the
    projection for the paper's sweep (issue 13's goal: <= 250 ms per checkpoint
    with every control, 3,500 checkpoints <= 15 min on 2 cores).
 2. A sweep: ``--sweep`` checkpoints of the paper's sweep shapes (1-3 layers of
@@ -151,6 +152,7 @@ def per_checkpoint(states: int, repeat: int) -> None:
         ("analyze_checkpoint, no controls", AnalysisConfig(controls=False)),
         ("analyze_checkpoint, all controls (defaults)", AnalysisConfig()),
         ("  the same, no ablation", replace(AnalysisConfig(), n_ablation_draws=0)),
+        ("  the same, ablation on all states", replace(AnalysisConfig(), ablation_states=0)),
         ("analyze_checkpoint, all controls (demo preset)", demo),
         ("analyze_checkpoint, defaults, exact resampling", replace(AnalysisConfig(), exact_resampling=True)),
     ):
