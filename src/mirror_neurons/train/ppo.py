@@ -178,6 +178,49 @@ class PPOResult:
     """Wall time in the engine (env steps), the policy (acting) and the update."""
 
 
+class Adam:
+    """Adam (Kingma and Ba) over a list of tensors: torch.optim.Adam's formula, without its import cost.
+
+    ``torch.optim`` imports TorchDynamo on first use (seconds, tens of seconds on a busy machine, in
+    every worker process); this is the same update in a few lines, and its state is three plain tensors
+    per parameter and a step count, saved as they are in the resume file.
+    """
+
+    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-5):
+        self.params, self.lr, (self.beta1, self.beta2), self.eps = params, lr, betas, eps
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.step_count = 0
+
+    @torch.no_grad()
+    def step(self, max_grad_norm: float) -> None:
+        """Clip the gradients to a global norm of ``max_grad_norm``, then one Adam step."""
+        grads = [p.grad for p in self.params]
+        norm = torch.sqrt(sum((g * g).sum() for g in grads))
+        scale = min(1.0, max_grad_norm / (float(norm) + 1e-6))
+        self.step_count += 1
+        c1, c2 = 1 - self.beta1**self.step_count, 1 - self.beta2**self.step_count
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            g = g * scale
+            m.mul_(self.beta1).add_(g, alpha=1 - self.beta1)
+            v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
+            p.addcdiv_(m / c1, (v / c2).sqrt_().add_(self.eps), value=-self.lr)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def state(self) -> dict[str, torch.Tensor]:
+        out = {f"adam.m.{i}": m for i, m in enumerate(self.m)} | {f"adam.v.{i}": v for i, v in enumerate(self.v)}
+        return out | {"adam.step": torch.tensor([self.step_count])}
+
+    def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        for i in range(len(self.params)):
+            self.m[i].copy_(tensors[f"adam.m.{i}"])
+            self.v[i].copy_(tensors[f"adam.v.{i}"])
+        self.step_count = int(tensors["adam.step"][0])
+
+
 # -- partners ----------------------------------------------------------------------------------
 
 
@@ -229,7 +272,7 @@ def train_ppo(config: PPOConfig, out: str | Path, *, progress: Callable[[dict], 
     with torch.no_grad():
         value.layers[-1].weight.mul_(0.01)  # a near-zero first value estimate, as CleanRL's small-gain output layer
     params = [*policy.parameters(), *value.parameters()]
-    optimizer = torch.optim.Adam(params, lr=config.lr, eps=1e-5)
+    optimizer = Adam(params, lr=config.lr)
     partner = _make_partner(config, policy, g)
     env = FrogAndToadVectorEnv(config.num_envs, partner=partner, reward=config.reward, survival=config.survival,
                                dependency=config.dependency, max_turns=config.max_turns)  # fmt: skip
@@ -251,8 +294,7 @@ def train_ppo(config: PPOConfig, out: str | Path, *, progress: Callable[[dict], 
     done = torch.zeros(n)
     result = PPOResult(out, config.num_iterations, 0, seconds=seconds)
     for it in range(start + 1, config.num_iterations + 1):
-        for group in optimizer.param_groups:
-            group["lr"] = config.lr * (1.0 - (it - 1) / config.num_iterations)
+        optimizer.lr = config.lr * (1.0 - (it - 1) / config.num_iterations)
         returns_done: list[float] = []
         for t in range(t_steps):  # rollout: num_steps cycles of every game
             tic = time.perf_counter()
@@ -285,7 +327,7 @@ def train_ppo(config: PPOConfig, out: str | Path, *, progress: Callable[[dict], 
             result.checkpoints.append(_checkpoint(out, config, policy, it, env_steps, row))
             _save_resume(out / RESUME_FILE, it, history, policy, value, optimizer, g, env, obs)
             atomic.write_json(out / LOG_FILE, history, fsync=False)
-    result.env_steps = config.num_iterations * batch_size
+    result.env_steps = (config.num_iterations - start) * batch_size  # taken by this call
     return result
 
 
@@ -327,10 +369,9 @@ def _update(config, policy, value, optimizer, params, g, next_obs, next_done, ob
                     f"{config.model_id}: the PPO loss became {loss.item()} at iteration {it} (env step "
                     f"{it * len(b_act)}); the last good checkpoint and resume file are kept; lower --lr or check the rewards"
                 )
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-            optimizer.step()
+            optimizer.step(config.max_grad_norm)
             with torch.no_grad():
                 clip_fracs.append(((ratio - 1).abs() > config.clip_coef).float().mean().item())
                 losses.append((pg_loss.item(), v_loss.item(), entropy.item()))
@@ -383,8 +424,7 @@ def _checkpoint(out: Path, config: PPOConfig, policy: MLP, it: int, env_steps: i
 def _save_resume(path: Path, it: int, history: list[dict], policy, value, optimizer, g, env, obs) -> None:
     tensors = {f"policy.{k}": v for k, v in policy.state_dict().items()}
     tensors |= {f"value.{k}": v for k, v in value.state_dict().items()}
-    for i, st in optimizer.state_dict()["state"].items():
-        tensors |= {f"adam.{i}.{k}": torch.as_tensor(v) for k, v in st.items()}
+    tensors |= optimizer.state()
     tensors["rng"] = g.get_state()
     tensors |= {f"env.{k}": torch.from_numpy(np.ascontiguousarray(v).view(np.int64) if v.dtype == np.uint64 else np.ascontiguousarray(v))
                 for k, v in env.get_state().items()}  # fmt: skip
@@ -402,14 +442,9 @@ def _load_resume(path: Path, policy, value, optimizer, g, env) -> tuple[int, lis
             header = f.metadata()
         policy.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("policy.")})
         value.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("value.")})
+        optimizer.load(tensors)
     except Exception as e:  # a damaged file or another architecture
         raise CheckpointError(f"{path} cannot be resumed ({str(e).splitlines()[0][:120]}); remove it to start over") from None
-    state: dict[int, dict] = {}
-    for k, v in tensors.items():
-        if k.startswith("adam."):
-            _, i, name = k.split(".", 2)
-            state.setdefault(int(i), {})[name] = v
-    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
     g.set_state(tensors["rng"])
     env_state = {k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("env.")}
     env_state["episode_seed"] = env_state["episode_seed"].view(np.uint64)
