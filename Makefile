@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test test-fast lint install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,18 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mirror-neurons run --preset demo --out runs/demo --workers 2
 
+# the full suite, then the linter (configured in pyproject.toml)
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/ruff check
+
+# the inner loop: every test not marked slow (end-to-end, subprocesses, Ray, real datasets, training runs)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/ruff check
+
+lint: $(STAMP)
+	$(BIN)/ruff check
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -8,6 +8,7 @@ checked against the stage order below.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,7 @@ def stage(module: str) -> int:
     return best[0]
 
 
+@functools.cache
 def package_imports(path: Path) -> list[tuple[str, int, bool]]:
     """(imported module, line, inside a function) for every ``mirror_neurons`` import in ``path``."""
     module = module_name(path)

@@ -24,6 +24,7 @@ def built(tmp_path_factory):
     return a, b
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_whatever_the_chunking(built):
     a, b = built
     ma, mb = (json.loads((p / "manifest.json").read_text()) for p in built)
@@ -32,6 +33,7 @@ def test_same_seed_same_bytes_whatever_the_chunking(built):
         assert (a / f"{name}.parquet").read_bytes() == (b / f"{name}.parquet").read_bytes()
 
 
+@pytest.mark.slow
 def test_dataset_content(built):
     data = load_dataset(built[0])
     rows = {s: getattr(data, s) for s in ("train", "val", "test")}
@@ -49,11 +51,13 @@ def test_dataset_content(built):
     assert manifest["generation"]["distinct_boards"] >= 4_000
 
 
+@pytest.mark.slow
 def test_other_seed_other_data(built, tmp_path):
     other = build_dataset(DataConfig.preset("demo", n_states=4_000, seed=4, episode_turns=300), tmp_path / "c")
     assert load_dataset(other).hash != load_dataset(built[0]).hash
 
 
+@pytest.mark.slow
 def test_rerun_is_a_no_op_and_a_different_dataset_is_refused(built):
     a = built[0]
     before = {p.name: p.stat().st_mtime_ns for p in a.iterdir()}
@@ -63,6 +67,7 @@ def test_rerun_is_a_no_op_and_a_different_dataset_is_refused(built):
     assert {p.name: p.stat().st_mtime_ns for p in a.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_damaged_dataset_is_named_not_reused(built, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()

@@ -29,6 +29,7 @@ def error_line(result) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_data_writes_a_loadable_dataset_and_describe_prints_it(dataset):
     assert len(load_dataset(dataset).train) > 0
     result = runner.invoke(app, ["data", "describe", str(dataset)])
@@ -37,6 +38,7 @@ def test_data_writes_a_loadable_dataset_and_describe_prints_it(dataset):
         assert text in result.output
 
 
+@pytest.mark.slow
 def test_rerun_same_dataset_exits_0_without_rewriting(dataset):
     before = {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()}
     result = runner.invoke(app, ["data", "--preset", "demo", *SMALL, "--seed", "2", "--out", str(dataset)])
@@ -44,6 +46,7 @@ def test_rerun_same_dataset_exits_0_without_rewriting(dataset):
     assert {p.name: p.stat().st_mtime_ns for p in dataset.iterdir()} == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -82,6 +85,7 @@ def copy_of(dataset, tmp_path):
     return copy
 
 
+@pytest.mark.slow
 def test_missing_or_truncated_parquet_is_named(dataset, tmp_path):
     copy = copy_of(dataset, tmp_path)
     data = (copy / "test.parquet").read_bytes()
@@ -97,6 +101,7 @@ def test_missing_or_truncated_parquet_is_named(dataset, tmp_path):
     assert result.exit_code == 2 and "manifest.json is missing" in error_line(result)
 
 
+@pytest.mark.slow
 def test_wrong_schema_is_named(dataset, tmp_path):
     copy = copy_of(dataset, tmp_path)
     table = pq.read_table(copy / "val.parquet")

@@ -27,6 +27,7 @@ def test_first_occurrences_keeps_the_first_of_each_value():
     np.testing.assert_array_equal(first_occurrences(many), sorted(naive.values()))
 
 
+@pytest.mark.slow
 def test_boards_are_the_first_distinct_frog_views_in_game_order():
     """Independent path: play each game alone with the engine's observe(), dedup with a Python dict."""
     boards = record_chunk(SMALL, 0, 6)
@@ -52,6 +53,7 @@ def test_boards_are_the_first_distinct_frog_views_in_game_order():
 EARLY = DataConfig(n_states=300, seed=5, game=GameConfig(max_turns=20))  # low yield: several rounds of games
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("config", "workers", "batch_games"), [(SMALL, 1, 5), (SMALL, 2, 7), (EARLY, 1, 13), (EARLY, 2, 50)]
 )

@@ -100,6 +100,7 @@ def test_prepared_games_match_the_row_by_row_labeler(veil):
     assert set(np.unique(x[:, 97])) <= set(ENERGY_VALUES.tolist())
 
 
+@pytest.mark.slow
 def test_board_keys_hold_exactly_the_frog_view_rows():
     """Decoded keys equal the engine's own observe(FROG) ground and players rows, Frog shown as f or X."""
     batch = GameBatch(GameConfig(max_turns=300, veil=0.5), seed=3, game_ids=np.arange(64))

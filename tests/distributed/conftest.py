@@ -8,8 +8,21 @@ costs several seconds; it is shut down when they end, before the rest of the sui
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
+
+
+HEAVY_FIXTURES = {"ray_cluster", "small_data", "local_run", "mixed"}
+"""Fixtures that start a Ray cluster, build a real dataset or train a sweep: a test that uses one is slow."""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests of this folder that use a heavy fixture ``slow`` (``make test-fast`` leaves them out)."""
+    here = Path(__file__).parent
+    for item in items:  # a conftest's hook sees the whole session's items: only this folder's
+        if item.path.is_relative_to(here) and HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="package")

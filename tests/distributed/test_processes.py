@@ -36,6 +36,7 @@ def files(run: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run)): p.read_bytes() for p in sorted((run / "models").rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_tasks_run_in_other_processes_and_come_back_in_order():
     seen: list[int] = []
     with ProcessExecutor(workers=2) as ex:
@@ -46,6 +47,7 @@ def test_tasks_run_in_other_processes_and_come_back_in_order():
     assert ex.parallelism == 2
 
 
+@pytest.mark.slow
 def test_a_failing_task_stops_the_other_workers_at_once(tmp_path):
     """Task 0 raises; task 1 would sleep a minute: the map must not wait for it."""
     start = time.monotonic()
@@ -56,6 +58,7 @@ def test_a_failing_task_stops_the_other_workers_at_once(tmp_path):
     assert time.monotonic() - start < 30
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_fails_the_map_with_a_one_line_error():
     with pytest.raises(ExecutorError, match="worker process died.*run the same command again to resume") as info:
         ProcessExecutor(workers=2).map(ray_tasks.exit_on_one, [(x,) for x in range(4)])

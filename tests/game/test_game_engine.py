@@ -64,6 +64,7 @@ configs = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     config=configs,
@@ -88,6 +89,7 @@ def test_random_play_keeps_invariants_and_matches_the_twin(config, seed, game_id
         assert_twin(batch, games)
 
 
+@pytest.mark.slow
 def test_long_policy_games_match_the_twin() -> None:
     """Whole episodes under the published policy, deep into the obstacle ramp, with D and I below 1."""
     for config in (GameConfig(max_turns=700), GameConfig(max_turns=700, dependency=0.2, veil=0.4)):
@@ -126,6 +128,7 @@ def trajectory_digests(config: GameConfig, seed: int, game_ids, turns: int) -> d
     return {int(i): int(d) for i, d in zip(game_ids, digest, strict=True)}
 
 
+@pytest.mark.slow
 def test_a_game_is_the_same_alone_in_a_batch_of_4096_and_in_chunks() -> None:
     config = GameConfig(max_turns=200)
     big = trajectory_digests(config, 5, range(4096), 120)
@@ -136,6 +139,7 @@ def test_a_game_is_the_same_alone_in_a_batch_of_4096_and_in_chunks() -> None:
     assert len(set(big.values())) == 4096  # different games differ
 
 
+@pytest.mark.slow
 def test_chunks_in_separate_processes_match_one_batch() -> None:
     config = GameConfig(max_turns=120)
     whole = trajectory_digests(config, 8, range(100), 120)
@@ -144,6 +148,7 @@ def test_chunks_in_separate_processes_match_one_batch() -> None:
     assert {**parts[0], **parts[1]} == whole
 
 
+@pytest.mark.slow
 def test_same_seed_same_trajectory_different_seed_differs() -> None:
     config = GameConfig(max_turns=150)
     a = trajectory_digests(config, 1, range(8), 150)

@@ -38,6 +38,7 @@ def test_onehot_names_and_values_follow_the_board():
     assert sum(f.values()) == 32 * 3 + 0.5
 
 
+@pytest.mark.slow
 def test_onehot_of_float_and_uint8_states_agree():
     """The model encodes float states, the trainer uint8 ones: the same features either way."""
     enc = get_encoding("onehot")

@@ -101,6 +101,7 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_checkpoints(tmp_path, datase
     assert len(list(run.rglob("state.json"))) == 6
 
 
+@pytest.mark.slow
 def test_models_left_an_epoch_apart_are_realigned(tmp_path, tiny_dataset):
     """A kill between two models' state writes: the one ahead steps back, and the run ends as if never killed."""
     # shortened; c000 and c001 share a stack (2 layers, batch 25)

@@ -107,6 +107,7 @@ GROUP = [
 ]
 
 
+@pytest.mark.slow
 def test_models_trained_together_match_each_trained_alone(tiny_dataset, tmp_path):
     configs = [TrainConfig.from_dict({**c.to_dict(), "max_epochs": 3}) for c in GROUP]
     together = train_many(configs, tiny_dataset, tmp_path / "together")
@@ -251,6 +252,7 @@ def test_dropout_draws_drop_units_at_the_configured_rate(rate):
     assert abs(dropped - rate) <= 5 * sigma + 1 / 65536
 
 
+@pytest.mark.slow
 def test_dropout_draws_are_uniform_16_bit_values_in_every_position_of_a_64_bit_word():
     """All four 16-bit parts of each 64-bit draw (the top one included) are uniform on 0..65535."""
     from scipy.stats import chisquare

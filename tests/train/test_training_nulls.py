@@ -24,6 +24,7 @@ def game_data(tmp_path_factory):
     return load_dataset(path)
 
 
+@pytest.mark.slow
 def test_relabeling_the_stored_states_gives_the_stored_labels(game_data):
     """The trainer relabels from (x, frog_pos); with the full rule that must give back the data stage's labels."""
     for split in (game_data.train, game_data.val, game_data.test):
@@ -52,6 +53,7 @@ def test_shuffled_labels_are_one_fixed_permutation_per_split(game_data):
     assert np.array_equal(np.sort(train), np.sort(game_data.train.label)) and not np.array_equal(train, game_data.train.label)
 
 
+@pytest.mark.slow
 def test_a_model_trains_on_the_labels_it_asks_for(game_data, tmp_path):
     """Validation accuracy is measured on the model's own labels: a tiny model on shuffled labels stays
     near the majority share, on the rule's labels it rises above it."""

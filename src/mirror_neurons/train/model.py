@@ -13,7 +13,7 @@ with hooks and never depends on the layer's position in a Sequential.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
