@@ -228,3 +228,16 @@ def test_the_example_in_docs_is_a_valid_study():
     spec = parse_study(tomllib.loads(example), source="docs/study.md")
     assert spec.name == "small-onehot" and len(spec.sweep.models()) == 10  # replicates = 10 of one configuration
     assert (spec.data.n_states, spec.data.seed, spec.sweep.seed, spec.analysis.seed) == (100_000, 7, 7, 7)
+
+
+def test_a_study_recorded_before_a_config_gained_a_field_still_resumes(tmp_path):
+    from mirror_neurons.study import check_same_study
+
+    spec = study_preset("demo")
+    recorded = spec.settings()
+    del recorded["analysis"]["n_ablation_draws"]  # as a version without that field recorded it
+    recorded["data"]["game"]["a_field_since_removed"] = 1
+    check_same_study(StudyPaths(tmp_path), {"preset": "demo", "study": recorded}, spec)  # no error
+    recorded["analysis"]["n_random_init"] = 50  # a setting both versions know, changed
+    with pytest.raises(ConfigError, match="with other analysis settings"):
+        check_same_study(StudyPaths(tmp_path), {"preset": "demo", "study": recorded}, spec)

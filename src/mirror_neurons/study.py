@@ -323,12 +323,25 @@ def check_same_study(paths: StudyPaths, record: dict, spec: StudySpec) -> None:
     if old is None:
         return
     new = spec.settings()
-    changed = [key for key in new if old.get(key) != new[key]]
+    changed = [key for key in new if key in old and not same_settings(old[key], new[key])]
     if changed:
         raise ConfigError(
             f"{paths.root} holds study {spec.name!r} with other {', '.join(changed)} settings; use another --out, "
             f"or run it with the settings it was started with (recorded in {paths.record})"
         )
+
+
+def same_settings(old, new) -> bool:
+    """Whether recorded settings and new ones agree on every key both hold.
+
+    A key only one side holds is a field added (or removed) by another version of the package, at its
+    default: a study started before a config gained a field resumes after the update.
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        return all(same_settings(old[k], new[k]) for k in old.keys() & new.keys())
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(same_settings(a, b) for a, b in zip(old, new))
+    return old == new
 
 
 class StageProgress:
