@@ -70,7 +70,6 @@ GROUP_SIZE_HELP = (
     "on several); a resumed run keeps its groups; with Ray, --out and --data on shared storage."
 )
 THREADS_HELP = "Torch threads per process (1: small models gain nothing from more, and a busy machine loses)."
-SEED_HELP = "The one seed of every random draw of this command (0..2**64-1)."
 TENSORBOARD_HELP = "Also log every model's curves for TensorBoard under OUT/tensorboard (needs the tensorboard package)."
 
 
