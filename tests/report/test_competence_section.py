@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mirror_neurons.report import plots
-from mirror_neurons.report.collect import choose_case, competent_counts, read_checkpoint_table, read_learning
+from mirror_neurons.report.collect import competent_counts, read_checkpoint_table, read_learning
 from mirror_neurons.report.sections import build_sections, section_competence, section_training, verdicts
 
 from .synthetic import CASE_CONFUSION, synthetic_inputs
@@ -98,14 +98,6 @@ def test_the_figure_2_claim_uses_the_case_models_competent_checkpoints_only():
     assert peak[3] == "not testable at this scale" and "fewer than 4 checkpoints" in peak[2]
     note = next(n for n in next(s for s in build_sections(inp) if s.id == "over-training").notes if "checkpoints of this model are competent" in n)
     assert note.startswith("3 of 5 checkpoints of this model are competent (from epoch 4)")
-
-
-def test_the_case_is_chosen_among_competent_checkpoints():
-    c = {"val_loss": np.array([0.05, 0.05, 0.05]), "layers": np.array([2, 2, 2]), "n_mirror": np.array([5, 1, 0]),
-         "p_value": np.array([0.01, 0.01, 0.01]), "cmni": np.array([0.01, 0.01, 0.01]), "competent": np.array([0.0, 1.0, 1.0])}
-    assert choose_case(c, 0.06) == 1  # the most mirror units among the competent, not overall
-    c["competent"] = np.zeros(3)
-    assert choose_case(c, 0.06) == 0
 
 
 def _state(path, model_id, history):

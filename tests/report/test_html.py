@@ -138,13 +138,12 @@ def test_a_late_peak_is_not_reproduced():
 
 
 def _planted_circuit(target_action: int) -> dict:
-    # layer 1 units 0 and 1 are mirror (CLASSES_L1); they feed layer-2 unit 3, which drives target_action
-    w2 = np.full((4, 6), -0.2)
-    w2[3, [0, 1]] = 2.0
-    w3 = np.full((4, 4), -0.2)
-    w3[target_action, 3] = 3.0
+    """What the analysis writes for a two-layer checkpoint whose mirror units feed layer-2 unit 3, which drives
+    target_action (the wiring of tests/analysis/test_circuits.py's planted kernels, as ``self_preservation`` reads it)."""
+    action = ("hop", "jump", "leap", "help")[target_action]
+    sp = {"checkpoint": "planted", "mirror_units": [0, 1], "hub": 3, "mirror_z": 2.9, "output": action, "output_z": 3.5}
     return {"name": "planted", "classes": [list(CLASSES_L1), ["other"] * 4, ["other"] * 4],
-            "kernels": [np.zeros((6, 100)), w2, w3], "competent": True}
+            "kernels": [np.zeros((6, 100)), np.zeros((4, 6)), np.zeros((4, 4))], "competent": True, "self_preservation": sp}
 
 
 @pytest.mark.parametrize("action, verdict", [(2, "reproduced"), (3, "not reproduced")])
@@ -152,6 +151,7 @@ def test_circuit_claim_follows_the_planted_wiring(action, verdict):
     inp = synthetic_inputs()
     planted = _planted_circuit(action)
     inp.case.classes, inp.case.kernels = planted["classes"], planted["kernels"]
+    inp.case.self_preservation = planted["self_preservation"]
     row = next(r for r in verdicts(inp) if r[0].startswith("A layer-2 unit"))
     assert row[3] == verdict and "layer-2 unit 3" in row[2]
 
@@ -162,6 +162,7 @@ def test_circuit_claim_uses_the_two_layer_checkpoint_when_the_case_has_one_layer
     row = next(r for r in verdicts(inp) if r[0].startswith("A layer-2 unit"))
     assert row[3] == "not testable at this scale"
     inp.circuit = _planted_circuit(2)
+    inp.circuit["self_preservation"]["checkpoint"] = "m9, epoch 3 (best two-layer checkpoint by the case rule)"
     row = next(r for r in verdicts(inp) if r[0].startswith("A layer-2 unit"))
     assert row[3] == "reproduced" and "best two-layer checkpoint" in row[2]
     inp.circuit["competent"] = False  # the same wiring in a network that did not learn the game is no evidence

@@ -6,15 +6,18 @@ import pytest
 
 from mirror_neurons.errors import AnalysisError, DataError
 from mirror_neurons.experiments.theory import load_section
-from mirror_neurons.report.collect import analysis_config, locate
+from mirror_neurons.report.collect import locate
 
 
 @pytest.mark.parametrize("text", ["[]", '"x"', "7", "{"])
 def test_analysis_config_and_study_record_must_be_objects(tmp_path, text):
     (tmp_path / "analysis").mkdir()
     (tmp_path / "analysis" / "config.json").write_text(text)
-    with pytest.raises(AnalysisError, match=r"config.json (holds a JSON|is not valid JSON)"):
-        analysis_config(tmp_path)
+    from mirror_neurons.analysis.case import read_case
+
+    (tmp_path / "analysis" / "case.json").write_text(text)
+    with pytest.raises(AnalysisError, match=r"case.json (holds a JSON|is not valid JSON)"):
+        read_case(tmp_path / "analysis")
     with pytest.raises(AnalysisError, match=r"config.json (holds a JSON|is not valid JSON)"):
         locate(tmp_path, None)
     (tmp_path / "study.json").write_text(text)

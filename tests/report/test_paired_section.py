@@ -236,31 +236,3 @@ def test_index_over_training_marks_the_initial_value():
     line, init = plots.plot_index_over_training([0, 1, 2, 4], [0.05, 0.04, 0.06, 0.03], ax=ax)
     assert list(line.get_xdata()) == [0, 1, 2, 4] and init.get_ydata()[0] == 0.05 and ax.get_xscale() == "symlog"
     plt.close(fig)
-
-
-def test_an_older_runs_refused_analysis_settings_fall_back_with_a_note(tmp_path):
-    from mirror_neurons.analysis.pipeline import AnalysisConfig
-    from mirror_neurons.report.collect import analysis_config
-
-    (tmp_path / "analysis").mkdir()
-    (tmp_path / "analysis" / "config.json").write_text(json.dumps({"n_decoding_permutations": 2}))  # floor 1/3
-    notes: list[str] = []
-    assert analysis_config(tmp_path, notes) == AnalysisConfig()
-    assert len(notes) == 1 and "n_decoding_permutations" in notes[0] and "Rerun `mirror-neurons analyze" in notes[0]
-
-
-def test_warnings_while_measuring_the_case_become_notes_once():
-    import warnings
-
-    from mirror_neurons.report.collect import quietly
-
-    def measure(x):
-        warnings.warn("cross-decoding skipped: no states", UserWarning)
-        warnings.warn("cross-decoding skipped: no states", UserWarning)
-        return x + 1
-
-    notes: list[str] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # nothing may reach the terminal
-        assert quietly(notes, measure, 1) == 2
-    assert notes == ["Measuring the case: cross-decoding skipped: no states"]

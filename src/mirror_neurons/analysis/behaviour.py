@@ -40,6 +40,7 @@ from mirror_neurons.game.config import GameConfig
 from mirror_neurons.game.constants import OWN_ENERGY, Action, Player
 from mirror_neurons.game.engine import GameBatch
 from mirror_neurons.game.policies import random_actions
+from mirror_neurons.game.render import render
 from mirror_neurons.train.model import MLP
 
 Policy = Callable[[GameBatch], np.ndarray]
@@ -119,3 +120,50 @@ def compare(model: MLP, *, n_games: int = 256, turns: int = 400, seed: int = 0, 
     """The network, the labeling rule and the random policy on the same seeded games."""
     kw = dict(n_games=n_games, turns=turns, seed=seed, config=config)
     return {"network": play(network_policy(model), **kw), "rule": play(rule_policy, **kw), "random": play(random_policy, **kw)}
+
+
+def model_policy(model):
+    """The network plays Frog (``network_policy``), Toad plays randomly; records Frog's actions in ``policy.chosen``."""
+    frog = network_policy(model)
+    chosen: list[int] = []
+
+    def policy(batch):
+        if int(batch.actor[0]) != Player.FROG:
+            return random_actions(batch)
+        action = frog(batch)
+        chosen.append(int(action[0]))
+        return action
+
+    policy.chosen = chosen
+    return policy
+
+
+def play_episode(model, seed: int, frames: int = 10, warmup_max: int = 400) -> tuple[list[str], dict[str, int]]:
+    """ASCII frames of the network playing Frog, starting at the first Frog turn with someone in distress.
+
+    The game is played from its start (the obstacle rate grows from 0, so the
+    first turns are plain ground); frames begin at the first Frog turn, within
+    ``warmup_max`` turns, where a player stands on rough ground. Returns the
+    frames and the counts of Frog's actions in them.
+    """
+    policy = model_policy(model)
+    batch = GameBatch(GameConfig(), seed, [0])
+    last: list[int | None] = [None, None]
+    for _ in range(warmup_max):
+        if int(batch.actor[0]) == Player.FROG and batch.distress()[0].any():
+            break
+        actor = int(batch.actor[0])
+        action = int(policy(batch)[0])
+        batch.step([action])
+        last[actor] = action
+    start = len(policy.chosen)
+    shots = [render(batch, last_actions=last)]
+    for _ in range(frames - 1):
+        actor = int(batch.actor[0])
+        action = int(policy(batch)[0])
+        batch.step([action])
+        last[actor] = action
+        shots.append(render(batch, last_actions=last))
+    chosen = policy.chosen[start:]
+    counts = {a.name.lower(): chosen.count(int(a)) for a in Action if chosen.count(int(a))}
+    return shots, counts

@@ -114,3 +114,31 @@ def format_table(rows: list[dict]) -> str:
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths))  # noqa: E731
     return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
+def self_preservation(kernels: Sequence[np.ndarray], first_layer_classes: Sequence[str]) -> dict:
+    """The paper's self-preservation circuit read from the weights (its z 1.5 into the unit, 2.12 to leap).
+
+    ``kernels``: every Dense kernel (out, in), at least three (two hidden layers); ``first_layer_classes``: the
+    unit classes of the first hidden layer. The hub is the second-layer unit with the largest mean weight z-score
+    from the first layer's mirror units; its action is where the strongest outgoing weights lead from it
+    (``drive_path``). Returns ``mirror_units`` (may be empty: then nothing else), ``hub``, ``mirror_z`` (mean
+    z of the mirror units' weights into the hub), ``output`` (action name, None when the path stops) and
+    ``output_z`` (z of the last link of that path).
+    """
+    if len(kernels) < 3:
+        raise ValueError(f"the circuit runs through a second hidden layer; got {len(kernels)} kernels")
+    mirror = [i for i, c in enumerate(first_layer_classes) if c == "mirror"]
+    if not mirror:
+        return {"mirror_units": []}
+    zs = []
+    for w in kernels:
+        w = np.asarray(w, dtype=np.float64)
+        sd = w.std()
+        zs.append((w - w.mean()) / sd if sd > 0 else np.zeros_like(w))
+    hub = int(np.argmax(zs[1][:, mirror].mean(axis=1)))
+    path = drive_path(zs, 1, hub)
+    reaches = bool(path) and path[-1][0] == len(zs) - 1
+    return {"mirror_units": mirror, "hub": hub, "mirror_z": float(zs[1][hub, mirror].mean()),
+            "output": Action(path[-1][1]).name.lower() if reaches else None,
+            "output_z": float(path[-1][2]) if reaches else None}

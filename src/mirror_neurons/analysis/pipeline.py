@@ -40,7 +40,7 @@ import torch
 
 from mirror_neurons import atomic
 from mirror_neurons.analysis import ablation as ablation_mod
-from mirror_neurons.analysis import tables
+from mirror_neurons.analysis import case, tables
 from mirror_neurons.analysis import paired
 from mirror_neurons.analysis import competence
 from mirror_neurons.analysis.activations import as_inputs, capture
@@ -794,6 +794,15 @@ def analyze_run(
     flush()
     _merge(out, final_ck, final_units, parts)
     paired.write_paired(out, seed=config.seed)  # model level: each model against its own initialisation
+
+    def measure(rel: str) -> tuple[CheckpointAnalysis, MLP]:
+        ck = load_checkpoint(run_dir / rel)
+        nulls = cached_architecture_nulls(ck.model.config, test, config, nulls_dir, dataset.hash) if config.controls else None
+        with warnings.catch_warnings():  # said once already, while the table was made
+            warnings.simplefilter("ignore")
+            return analyze_checkpoint(ck, test, config, nulls=nulls), ck.model
+
+    case.write_case(out, measure, test, seed=config.seed)  # the report's case example, measured here
     atomic.write_json(out / "config.json", {**asdict(config), "digest": digest, "data_dir": str(data_dir),
                                             tables.ANALYSED_DATASET_HASH: dataset.hash})
     return out

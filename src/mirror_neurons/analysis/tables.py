@@ -118,6 +118,7 @@ CHECKPOINTS = TableSchema("checkpoints.parquet", (
     Column("hyperparameters.lr", "float", "learning rate, from the checkpoint", always=False),
     Column("hyperparameters.batch_size", "int", "minibatch size, from the checkpoint", always=False),
     Column("hyperparameters.loss", "string", "training objective, from the checkpoint", always=False),
+    Column("samples_seen", "int", "training rows seen when the checkpoint was written, from the checkpoint", always=False),
     Column("dataset_hash", "string", "hash of the dataset the checkpoint was trained on, from the checkpoint", always=False),
     Column("weights_sha256", "string", "hash of the checkpoint's weights file", always=False),
     Column("analysis_config", "string", "digest of the analysis settings (AnalysisConfig.digest)"),

@@ -2,25 +2,18 @@
 
 A run folder is either a study folder (``study.json``, ``data/``, ``sweep/``)
 or a sweep's run folder with an ``analysis/`` folder (then ``data_dir`` names
-the dataset). The per-checkpoint table comes from the analysis stage
-(``analysis/checkpoints.parquet``); the case checkpoint is then measured again
-here with the analysis library (activations, groups, moments, unit classes,
-nulls, circuits, ablation, behaviour), because the report needs raw
-activations for its box plots and a null distribution to draw.
-
-Case rule (stated in the report): among the competent checkpoints
-(``analysis.competence``) when there are any, otherwise among all (and the
-report says so): those with validation loss under the paper's threshold (or
-the lowest-loss quarter when none reaches it), the one with the most mirror
-units; ties go to the smaller p-value, then the larger CMNI. The behaviour
-section measures the case model, so it plays a competent network when one exists.
+the dataset). Everything comes from the analysis stage's files, read under
+their declared names (``analysis.tables``): the per-checkpoint table
+(``checkpoints.parquet``), the paired test (``paired.json``), the baselines, and
+the case example with its arrays (``case.json``, ``case.safetensors``, chosen and
+measured by ``analysis.case``). The behaviour section still plays the case
+model here (``behaviour_of``), the one measurement the report makes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +21,9 @@ import pyarrow.parquet as pq
 
 from mirror_neurons import atomic
 from mirror_neurons.analysis import tables
+from mirror_neurons.analysis.case import CASE_FILE, read_case
+from mirror_neurons.analysis.groups import GROUPS
+from mirror_neurons.train.checkpoint import load_checkpoint
 from mirror_neurons.analysis.competence import COMPETENT_COLUMN, CONFUSION_COLUMNS, MACRO_RECALL_COLUMN, RECALL_COLUMNS
 from mirror_neurons.errors import AnalysisError
 from mirror_neurons.game.constants import Action, Scenario
@@ -35,9 +31,6 @@ from mirror_neurons.report.inputs import CHECKPOINT_COLUMNS, LOSS_THRESHOLD, Cas
 
 log = logging.getLogger(__name__)
 
-CASE_RULE = ("among the competent checkpoints (all checkpoints when none is competent), those with validation loss "
-             "under the threshold (or the lowest-loss quarter when none reaches it); of these, the one with the most "
-             "mirror units; ties go to the smaller p-value, then the larger CMNI.")
 COMPETENCE_COLUMNS = (*RECALL_COLUMNS, MACRO_RECALL_COLUMN, COMPETENT_COLUMN, *CONFUSION_COLUMNS)
 """Columns the analysis writes under these names (``analysis.competence``), read as they are."""
 
@@ -49,6 +42,7 @@ READ_AS = {
     "ci_low": "cmni_ci_low", "ci_high": "cmni_ci_high", "null_random_init_mean": "null_random_init_mean",
     "null_permutation_mean": "null_permutation_mean", "n_mirror": "n_mirror", "n_anti_mirror": "n_anti_mirror",
     "n_differentiating": "n_differentiating", "n_mixed": "n_mixed", "path": "checkpoint",
+    "samples_seen": "samples_seen",
 }
 """The report's name of each column it reads -> its declared name in ``analysis.tables.CHECKPOINTS`` (one each)."""
 
@@ -125,25 +119,6 @@ def pd_isnan(a: np.ndarray) -> np.ndarray:
         return np.isnan(np.asarray(a, dtype=float))
     except (TypeError, ValueError):
         return np.zeros(len(a), dtype=bool)
-
-
-def choose_case(checkpoints: dict[str, np.ndarray], threshold: float, min_layers: int = 1) -> int | None:
-    """Index of the case checkpoint by ``CASE_RULE`` among models of at least ``min_layers`` hidden layers."""
-    loss = np.asarray(checkpoints["val_loss"], dtype=float)
-    deep = np.asarray(checkpoints["layers"], dtype=float) >= min_layers if min_layers > 1 else np.ones(len(loss), bool)
-    competent = np.asarray(checkpoints.get(COMPETENT_COLUMN, np.zeros(len(loss))), dtype=float) == 1.0
-    if (deep & competent).any():
-        deep = deep & competent
-    if not deep.any():
-        return None
-    eligible = np.flatnonzero(deep & (loss < threshold))
-    if not len(eligible):
-        eligible = np.flatnonzero(deep & (loss <= np.nanquantile(loss[deep], 0.25)))
-    mirror = np.nan_to_num(np.asarray(checkpoints["n_mirror"], dtype=float)[eligible], nan=0)
-    p = np.nan_to_num(np.asarray(checkpoints["p_value"], dtype=float)[eligible], nan=1)
-    cmni = np.nan_to_num(np.asarray(checkpoints["cmni"], dtype=float)[eligible], nan=0)
-    order = np.lexsort((-cmni, p, -mirror))  # last key is primary
-    return int(eligible[order[0]])
 
 
 def read_histories(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -256,186 +231,53 @@ def read_paired(sweep: Path) -> tuple[dict, dict | None, dict[str, np.ndarray]]:
     return answer, paired, models
 
 
-def analysis_config(sweep: Path, notes: list[str] | None = None):
-    """The analysis settings the run was analysed with (``analysis/config.json``), so the case matches its row.
-
-    Settings an older version wrote that this version refuses (a control too small to reach p < 0.05) fall
-    back to today's defaults, with a note, so an older study still gets its report.
-    """
-    from dataclasses import fields
-
-    from mirror_neurons.analysis.pipeline import AnalysisConfig
-    from mirror_neurons.errors import ConfigError
-
-    path = sweep / "analysis" / "config.json"
-    fix = f"run `mirror-neurons analyze {sweep}` again to rewrite it"
-    saved = atomic.read_json_object(path, AnalysisError, fix) if path.is_file() else {}
-    try:
-        return AnalysisConfig(**{f.name: saved[f.name] for f in fields(AnalysisConfig) if f.name in saved})
-    except ConfigError as e:
-        if notes is not None and not any(n.startswith("The analysis settings") for n in notes):
-            notes.append(f"The analysis settings of this run are refused by this version ({e}); the case checkpoint was "
-                         f"measured again with today's defaults, so its figures may differ from its row in the tables. "
-                         f"Rerun `mirror-neurons analyze {sweep}`.")
-        return AnalysisConfig()
-
-
-def measure_case(path: Path, test, config, *, max_box: int = 3) -> dict:
-    """Everything sections 3, 4, 5 and 7 show about one checkpoint, from ``analysis.pipeline.analyze_checkpoint``.
-
-    With the run's own analysis settings the controls draw from the same
-    streams, so the case's numbers are those of its row in the table.
-    """
-    from mirror_neurons.analysis.activations import capture
-    from mirror_neurons.analysis.groups import GROUPS
-    from mirror_neurons.analysis.pipeline import analyze_checkpoint, prepare_test
-    from mirror_neurons.train.checkpoint import load_checkpoint
-
-    ck = load_checkpoint(path)
-    model = ck.model
-    prepared = prepare_test(test, config=config)
-    res = analyze_checkpoint(ck, prepared, config)
-    acts = capture(model, prepared.x)
-    a = np.concatenate(list(acts.values()), axis=1)  # (n, units), layers side by side
-    groups = prepared.groups
-    widths = res.widths
-    starts = np.concatenate([[0], np.cumsum(widths)])
-    per_layer = lambda v: [np.asarray(v[:, starts[i]:starts[i + 1]]).T for i in range(len(widths))]  # noqa: E731
-    classes = res.classes if res.classes is not None else np.full(int(starts[-1]), "other", dtype=object)
-    names = list(res.layers)
-    hidden = np.arange(int(starts[-2]))
-
-    def unit_name(u: int) -> str:
-        layer = int(np.searchsorted(starts, u, side="right") - 1)
-        return f"{names[layer]}.{u - starts[layer]} ({classes[u]})"
-
-    # Box plots: the mirror units with the largest smaller effect size; without mirror units, the units
-    # whose activations move most with either player's distress (sum of |Cohen's d|), so never a dead unit.
-    if res.tests is not None and np.any(classes[hidden] == "mirror"):
-        lift = np.minimum(res.tests.d_frog, res.tests.d_toad)
-        mirror = hidden[classes[hidden] == "mirror"]
-        pick = mirror[np.argsort(-lift[mirror], kind="stable")][:max_box]
-    elif res.tests is not None:
-        moved = np.nan_to_num(np.abs(res.tests.d_frog) + np.abs(res.tests.d_toad), posinf=0.0)
-        pick = hidden[np.argsort(-moved[hidden], kind="stable")][:max_box]
-    else:
-        pick = hidden[np.argsort(-res.moments.var[0, hidden], kind="stable")][:max_box]
-    boxes = {unit_name(int(u)): [a[groups.index(g), u][:5000] for g in GROUPS] for u in pick}
-    nulls = {}
-    if res.controls is not None:
-        if res.controls.random_init is not None:
-            nulls["random init"] = res.controls.random_init.null
-        if res.controls.permutation is not None:
-            nulls["permuted labels"] = res.controls.permutation.null
-    weight_tables = []
-    if res.circuits:
-        cols = ["layer", "unit", "class", "strongest_inputs", "drives", "drive_z", "path"]
-        weight_tables.append({
-            "caption": "Circuits of the classified units: strongest inputs and the action each drives "
-                       "(weight z-scores against the whole kernel, as the paper's Tables 7-10)",
-            "columns": [c.replace("_", " ") for c in cols],
-            "rows": [[f"{r[c]:.2f}" if isinstance(r[c], float) else r[c] for c in cols] for r in res.circuits]})
-    ablation = None
-    if res.ablation:
-        labels, cls_vals, rnd_vals, rnd_err, table = [], [], [], [], []
-        for c, r in res.ablation.items():
-            labels.append(f"{c} ({r.n_units})")
-            cls_vals.append(r.changed)
-            rnd = r.random_changed
-            rnd_vals.append(float(np.mean(rnd)) if len(rnd) else float("nan"))
-            rnd_err.append(float(np.std(rnd)) if len(rnd) else 0.0)
-            table.append([c, r.n_units, f"{r.changed:.3f}", *(f"{r.changed_by_scenario.get(s, float('nan')):.3f}" for s in GROUPS),
-                          f"{rnd_vals[-1]:.3f}", f"{r.p_value:.3f}"])
-        ablation = {"groups": labels, "ylabel": "share of test states whose action changes",
-                    "values": {"class ablated": cls_vals, "as many random units": rnd_vals},
-                    "errors": {"as many random units": rnd_err},
-                    "table": {"columns": ["class", "units", "changed", *(f"changed ({s})" for s in GROUPS),
-                                          "random units (mean)", "p"], "rows": table}}
-    return {
-        "model": model,
-        "accuracy": res.accuracy,
-        "layer_names": names,
-        "classes": [list(map(str, classes[starts[i]:starts[i + 1]])) for i in range(len(widths))],
-        "means": per_layer(res.moments.mean),
-        "variance": per_layer(res.moments.var),
-        "skewness": per_layer(res.moments.skew),
-        "kurtosis": per_layer(res.moments.kurt),
-        "kernels": [w.detach().numpy().copy() for w in model.kernels()],
-        "boxes": boxes,
-        "nulls": nulls,
-        "group_sizes": res.group_counts,
-        "weight_tables": weight_tables,
-        "ablation": ablation,
-    }
-
-
-def quietly(notes: list[str], measure, *args):
-    """``measure(*args)``, its warnings (a control skipped on a small test set) turned into notes of the report
-    instead of lines on the terminal, once each."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        out = measure(*args)
-    for w in caught:
-        note = f"Measuring the case: {w.message}"
-        if note not in notes:
-            notes.append(note)
-    return out
-
-
-def model_policy(model):
-    """The network plays Frog (through ``analysis.behaviour.network_policy``), Toad plays randomly; records Frog's actions."""
-    from mirror_neurons.analysis.behaviour import network_policy
-    from mirror_neurons.game.constants import Player
-    from mirror_neurons.game.policies import random_actions
-
-    frog = network_policy(model)
-    chosen: list[int] = []
-
-    def policy(batch):
-        if int(batch.actor[0]) != Player.FROG:
-            return random_actions(batch)
-        action = frog(batch)
-        chosen.append(int(action[0]))
-        return action
-
-    policy.chosen = chosen
-    return policy
-
-
-def play_episode(model, seed: int, frames: int = 10, warmup_max: int = 400) -> tuple[list[str], dict[str, int]]:
-    """ASCII frames of the network playing Frog, starting at the first Frog turn with someone in distress.
-
-    The game is played from its start (the obstacle rate grows from 0, so the
-    first turns are plain ground); frames begin at the first Frog turn, within
-    ``warmup_max`` turns, where a player stands on rough ground. Returns the
-    frames and the counts of Frog's actions in them.
-    """
-    from mirror_neurons.game.config import GameConfig
-    from mirror_neurons.game.constants import Action, Player
-    from mirror_neurons.game.engine import GameBatch
-    from mirror_neurons.game.render import render
-
-    policy = model_policy(model)
-    batch = GameBatch(GameConfig(), seed, [0])
-    last: list[int | None] = [None, None]
-    for _ in range(warmup_max):
-        if int(batch.actor[0]) == Player.FROG and batch.distress()[0].any():
-            break
-        actor = int(batch.actor[0])
-        action = int(policy(batch)[0])
-        batch.step([action])
-        last[actor] = action
-    start = len(policy.chosen)
-    shots = [render(batch, last_actions=last)]
-    for _ in range(frames - 1):
-        actor = int(batch.actor[0])
-        action = int(policy(batch)[0])
-        batch.step([action])
-        last[actor] = action
-        shots.append(render(batch, last_actions=last))
-    chosen = policy.chosen[start:]
-    counts = {a.name.lower(): chosen.count(int(a)) for a in Action if chosen.count(int(a))}
-    return shots, counts
+def read_case_inputs(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]) -> tuple[Case | None, dict | None]:
+    """(the case, the two-layer circuit or None) from ``analysis/case.json`` and ``case.safetensors``
+    (``analysis.case``), joined to the case's row of the checkpoint table. None without case files, with a note."""
+    found = read_case(sweep / "analysis")
+    if found is None:
+        notes.append(f"The analysis wrote no case example (analysis/{CASE_FILE}): no checkpoint could be chosen, or the "
+                     f"analysis predates it; run `mirror-neurons analyze {sweep}` again.")
+        return None, None
+    f, arrays = found
+    paths = np.asarray(checkpoints["path"]).astype(str)
+    at = np.flatnonzero(paths == str(f["checkpoint"]))
+    if not len(at):
+        raise AnalysisError(f"{sweep}/analysis/{CASE_FILE} names checkpoint {f['checkpoint']}, which the checkpoint table "
+                            f"does not hold; run `mirror-neurons analyze {sweep}` again")
+    i = int(at[0])
+    row = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in checkpoints.items()}
+    row["_episode_actions"] = f.get("episode_actions", {})
+    names = list(f["layer_names"])
+    per_layer = lambda key: [arrays[f"{key}.{n}"] for n in names]  # noqa: E731
+    models = np.asarray(checkpoints["model"])
+    sel = np.flatnonzero(models == row["model"])
+    sel = sel[np.argsort(np.asarray(checkpoints["epoch"])[sel])]
+    history = {k: np.asarray(checkpoints[k])[sel] for k in ("epoch", "cmni", "cmni_effect_size", "val_loss", "init",
+                                                            COMPETENT_COLUMN)}
+    ablation = f.get("ablation")
+    if ablation:  # missing values are null in JSON, NaN in the figures
+        ablation["values"] = {k: [np.nan if v is None else v for v in vs] for k, vs in ablation["values"].items()}
+    case = Case(
+        name=f"{row['model']}, epoch {int(row['epoch'])}", rule=f["rule"], row=row, layer_names=names,
+        classes=f["classes"], means=per_layer("means"), variance=per_layer("variance"), skewness=per_layer("skewness"),
+        kurtosis=per_layer("kurtosis"), kernels=[arrays[f"kernel.{k}"] for k in range(len(names))],
+        boxes={label: [arrays[f"boxes.{k}.{g}"] for g in GROUPS] for k, label in enumerate(f["boxes"])},
+        nulls={name: arrays[f"nulls.{k}"] for k, name in enumerate(f["nulls"])}, group_sizes=f["group_sizes"],
+        weight_tables=f["weight_tables"], ablation=ablation, episode=f["episode"], history=history,
+        self_preservation=f.get("self_preservation"),
+    )
+    small = {g: n for g, n in case.group_sizes.items() if n < 100}
+    if small:
+        notes.append("Some scenario groups of the test set are small (" + ", ".join(f"{g} {n}" for g, n in small.items())
+                     + " states), so per-unit statistics of those groups are noisy and intervals are wide.")
+    circuit = None
+    if f.get("circuit"):
+        c = f["circuit"]
+        circuit = {"name": f"{c['model_id']}, epoch {c['epoch']}", "classes": c["classes"], "competent": c["competent"],
+                   "kernels": [arrays[f"circuit.kernel.{k}"] for k in range(len(c["classes"]))],
+                   "self_preservation": c.get("self_preservation")}
+    return case, circuit
 
 
 def behaviour_of(model, seed: int, *, n_games: int = 256, turns: int = 200) -> dict:
@@ -489,46 +331,15 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
     learning, learning_metric = read_learning(sweep, checkpoints, notes)
     baselines = read_baselines(sweep, notes)
     answer, paired, paired_models = read_paired(sweep)
-    case = None
+    say("reading the case example")
+    case, circuit = read_case_inputs(sweep, checkpoints, notes)
     behaviour = None
-    circuit = None
-    if len(checkpoints["cmni"]):
-        i = choose_case(checkpoints, threshold)
-        row = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in checkpoints.items()}
-        path = checkpoint_path(sweep, row)
-        say("measuring the case checkpoint")
-        m = quietly(notes, measure_case, path, dataset.test, analysis_config(sweep, notes))
-        say("playing an episode")
-        frames, counts = play_episode(m["model"], seed)
-        row["_episode_actions"] = counts
-        models = np.asarray(checkpoints["model"])
-        sel = np.flatnonzero(models == row["model"])
-        sel = sel[np.argsort(np.asarray(checkpoints["epoch"])[sel])]
-        history = {k: np.asarray(checkpoints[k])[sel] for k in ("epoch", "cmni", "cmni_effect_size", "val_loss", "init",
-                                                                COMPETENT_COLUMN)}
-        case = Case(
-            name=f"{row['model']}, epoch {int(row['epoch'])}", rule=CASE_RULE, row=row,
-            layer_names=m["layer_names"], classes=m["classes"], means=m["means"], variance=m["variance"],
-            skewness=m["skewness"], kurtosis=m["kurtosis"], kernels=m["kernels"], boxes=m["boxes"], nulls=m["nulls"],
-            group_sizes=m["group_sizes"], weight_tables=m["weight_tables"], ablation=m["ablation"], episode=frames,
-            history=history,
-        )
-        small = {g: n for g, n in m["group_sizes"].items() if n < 100}
-        if small:
-            notes.append("Some scenario groups of the test set are small (" + ", ".join(f"{g} {n}" for g, n in small.items())
-                         + " states), so per-unit statistics of those groups are noisy and intervals are wide.")
-        if len(m["layer_names"]) < 3:  # one hidden layer: the paper's layer-2 circuit needs a deeper model
-            j = choose_case(checkpoints, threshold, min_layers=2)
-            if j is not None:
-                say("measuring the best two-layer checkpoint's circuit")
-                deep_row = {k: (v[j].item() if hasattr(v[j], "item") else v[j]) for k, v in checkpoints.items()}
-                d = quietly(notes, measure_case, checkpoint_path(sweep, deep_row), dataset.test, analysis_config(sweep, notes))
-                circuit = {"name": f"{deep_row['model']}, epoch {int(deep_row['epoch'])}", "classes": d["classes"],
-                           "kernels": d["kernels"], "competent": deep_row.get(COMPETENT_COLUMN) == 1.0}
+    if case is not None:
         say("measuring behaviour")
-        behaviour = behaviour_of(m["model"], seed, n_games=behaviour_games, turns=behaviour_turns)
+        model = load_checkpoint(checkpoint_path(sweep, case.row)).model
+        behaviour = behaviour_of(model, seed, n_games=behaviour_games, turns=behaviour_turns)
         behaviour["checkpoint"] = case.name
-        behaviour["competent"] = row.get(COMPETENT_COLUMN) == 1.0
+        behaviour["competent"] = case.row.get(COMPETENT_COLUMN) == 1.0
     rows = manifest.get("rows", {})
     stages = record.get("stages", {})
     facts = {

@@ -16,11 +16,10 @@ from importlib import resources
 
 import numpy as np
 
+from mirror_neurons.analysis.case import LOSS_THRESHOLD
 from mirror_neurons.analysis.competence import (ACTION_NAMES, COMPETENT_COLUMN, CONFUSION_COLUMNS, MACRO_RECALL_COLUMN,
                                                 RECALL_COLUMNS)
 
-LOSS_THRESHOLD = 0.06
-"""The paper's rule of thumb: val loss < 0.06 (with CMNI > 0.005) shows robust mirror patterns."""
 PAPER_LOSS = "mse_l2"
 """The objective whose validation loss is in the paper's units; the threshold applies to it only."""
 PAPER_LEVEL_RULE = (f"validation loss below the paper's threshold {LOSS_THRESHOLD:g} for checkpoints trained with the "
@@ -38,6 +37,7 @@ CHECKPOINT_COLUMNS = {
     "lr": "learning rate",
     "batch_size": "minibatch size",
     "epoch": "epoch of the checkpoint",
+    "samples_seen": "training rows seen up to the checkpoint (an epoch's rows differ between runs and the paper)",
     "init": "the model's initial weights (epoch 0, written before the first step): 1.0 yes, 0.0 no",
     "val_loss": "validation loss in the model's own objective (MSE + L2, the paper's units, for loss mse_l2)",
     "loss": "training objective: mse_l2 (the paper's), mse or cross_entropy",
@@ -95,6 +95,9 @@ class Case:
     """ASCII frames of the case model playing Frog."""
     history: dict[str, np.ndarray] = field(default_factory=dict)
     """Its model's checkpoints over training: epoch, cmni, val_loss, competent (1.0 / 0.0 / NaN)."""
+    self_preservation: dict | None = None
+    """The paper's layer-2 circuit read from the case's weights (``analysis.circuits.self_preservation``) when the
+    case has two hidden layers or more; otherwise ``ReportInputs.circuit`` carries it for a two-layer checkpoint."""
 
 
 @dataclass

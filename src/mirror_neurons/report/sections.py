@@ -1105,31 +1105,26 @@ def claim_case(view: ReportInputs, full: ReportInputs) -> Claim:
 
 
 def claim_circuit(view: ReportInputs, full: ReportInputs) -> Claim:
+    """Laid out from ``analysis.circuits.self_preservation`` as the analysis wrote it (``case.json``)."""
     claim = "A layer-2 unit fed by mirror units drives leap (self-preservation circuit, z 2.12)"
     decided = "weight z-scores of one checkpoint (no chance control)"
     case = view.case
-    deep = None
+    sp = None
     if case is not None and len(case.kernels) >= 3:
-        deep = {"name": "the case checkpoint", "classes": case.classes, "kernels": case.kernels}
-    elif view.circuit is not None:
-        deep = {**view.circuit, "name": f"{view.circuit['name']} (best two-layer checkpoint by the case rule)"}
-    if deep is None:
+        sp = case.self_preservation
+    elif view.circuit is not None:  # competent only (competent_view)
+        sp = view.circuit.get("self_preservation")
+    if sp is None:
         return Claim(claim, "z 2.12 to leap", "no competent model with two or more hidden layers" if case else "no case",
                      "not testable at this scale", "needs a competent model with at least two hidden layers", decided)
-    first = [plots.class_name(x) for x in deep["classes"][0]]
-    mirror = [i for i, x in enumerate(first) if x == "mirror"]
-    if not mirror:
-        return Claim(claim, "z 2.12 to leap", f"{deep['name']}: no mirror unit in layer 1", "not testable at this scale",
+    if not sp["mirror_units"]:
+        return Claim(claim, "z 2.12 to leap", f"{sp['checkpoint']}: no mirror unit in layer 1", "not testable at this scale",
                      "the circuit needs mirror units", decided)
-    w2, w3 = np.asarray(deep["kernels"][1], dtype=float), np.asarray(deep["kernels"][-1], dtype=float)
-    z2 = (w2 - w2.mean()) / (w2.std() or 1)
-    z3 = (w3 - w3.mean()) / (w3.std() or 1)
-    hub = int(np.argmax(z2[:, mirror].mean(axis=1)))
-    leap = int(np.argmax(w3[:, hub]))
-    ok = leap == 2
+    ok = sp["output"] == "leap"
+    reaches = (f"strongest output {sp['output']} (z {sp['output_z']:.2f})" if sp["output"] is not None else
+               "no output: its strongest outgoing weights lead nowhere")
     return Claim(claim, "mirror inputs z ~1.5, to leap z 2.12",
-                 f"{deep['name']}, layer-2 unit {hub}: mirror inputs z {z2[hub, mirror].mean():.2f}, strongest output "
-                 f"{('hop', 'jump', 'leap', 'help')[leap]} (z {z3[leap, hub]:.2f})",
+                 f"{sp['checkpoint']}, layer-2 unit {sp['hub']}: mirror inputs z {sp['mirror_z']:.2f}, {reaches}",
                  "reproduced" if ok else "not reproduced", "its strongest output is leap" if ok else "its strongest output is not leap",
                  decided)
 
