@@ -280,7 +280,49 @@ def run_rl(grid: RLGrid, out: str | Path, *, analyze: bool = True, progress: Cal
         analyze_run(out / "agents", out / "states", AnalysisConfig(), workers=grid.workers)
     summary = decide(out, grid)
     atomic.write_json(out / "summary.json", summary)
+    write_figures(out, summary)
     return summary
+
+
+def agent_rows(out: Path) -> list[dict]:
+    """Every agent's behaviour and mirror change (NaN before the analysis)."""
+    behaviour = json.loads((out / "behaviour.json").read_text())
+    changes = _mirror_changes(out / "agents" / "analysis")
+    return [a | {"model_id": mid, "mirror_change": changes.get(mid, math.nan)} for mid, a in behaviour["agents"].items()]
+
+
+def write_figures(out: Path, summary: dict) -> list[Path]:
+    """``out/figures/rl-*.png``: help rate, score per turn and mirror change per cell; help against mirror change."""
+    import matplotlib.pyplot as plt
+
+    from mirror_neurons.experiments import rl_plots
+
+    rows = agent_rows(out)
+    base = summary["baselines"]
+    d_ref = next(reversed(base))  # the references of the last D (the paper's D = 1 in the presets)
+    first = base[d_ref]
+    figures = {
+        "rl-help-rate.png": lambda ax: rl_plots.plot_by_cell(rows, "help_rate_partner_distress", ax=ax, ylabel="help rate, only Toad in distress",
+                                                             references={f"labeling rule, D={d_ref}": first["rule"]["help_rate_partner_distress"],
+                                                                         f"carer, D={d_ref}": first["carer"]["help_rate_partner_distress"]}),
+        "rl-score-per-turn.png": lambda ax: rl_plots.plot_by_cell(rows, "score_per_turn", ax=ax, ylabel="Frog's score per turn",
+                                                                  references={f"random, D={d_ref}": first["random"]["score_per_turn"],
+                                                                              f"labeling rule, D={d_ref}": first["rule"]["score_per_turn"]}),
+        "rl-mirror-change.png": lambda ax: rl_plots.plot_by_cell(rows, "mirror_change", ax=ax, ylabel="mirror index change over own init"),
+        "rl-help-vs-mirror.png": lambda ax: rl_plots.plot_help_vs_mirror(rows, ax=ax),
+    }  # fmt: skip
+    paths = []
+    for name, draw in figures.items():
+        fig, ax = plt.subplots(figsize=(6, 3.8))
+        draw(ax)
+        fig.tight_layout()
+        path = out / "figures" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path.with_suffix(".tmp.png"), dpi=110)
+        plt.close(fig)
+        path.with_suffix(".tmp.png").replace(path)
+        paths.append(path)
+    return paths
 
 
 def _finished(folder: Path, config: PPOConfig) -> bool:
