@@ -477,7 +477,7 @@ def _run_out(options: dict) -> Path:
 
 @command("run", lock=_run_out, short_help="The whole study: data, sweep, analysis, report; resumable.")
 def run(
-    preset: str | None = typer.Option(None, "--preset", metavar="[demo|paper]", help="A shipped study: demo (the default; a few minutes on 2 cores) or paper (the paper's scale)."),
+    preset: str | None = typer.Option(None, "--preset", metavar="[demo|paper]", help="A shipped study: demo (the default; about 1.5 minutes on 2 idle cores) or paper (the paper's scale)."),
     config: Path | None = typer.Option(None, "--config", metavar="STUDY_FILE", help="A study file instead of a preset: data, sweep, analysis and seed in one TOML file (docs/study.md)."),
     out: Path | None = typer.Option(None, "--out", help="Study folder (default runs/NAME, NAME the study's); run again with the same --out to resume."),
     seed: int | None = typer.Option(None, "--seed", help="One seed for the data, the sweep and the analysis (default: the study's own seeds)."),
@@ -513,7 +513,7 @@ def report(
     run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A study folder (the --out of run) or an analysed sweep folder."),
     data: Path | None = typer.Option(None, "--data", help="Dataset folder, for a sweep folder outside a study."),
     out: Path | None = typer.Option(None, "--out", help="HTML file to write; default RUN_DIR/report/report.html."),
-    figures: Path | None = typer.Option(None, "--figures", help="Also write every figure as a PNG file into this folder."),
+    figures: Path | None = typer.Option(None, "--figures", help="Also write every figure (PNG at 200 dpi and SVG) into this folder; the report always writes them to its own figures/ folder."),
     games: int = typer.Option(256, "--games", min=1, help="Seeded games per policy for the behaviour section."),
     turns: int = typer.Option(200, "--turns", min=2, help="Turns per behaviour game."),
     theory: Path | None = typer.Option(None, "--theory", help="Also show a finished `experiment theory` folder as the last section."),
