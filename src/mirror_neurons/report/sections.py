@@ -667,9 +667,9 @@ def initial_reading(h: dict, scale_free: np.ndarray) -> str:
     return out + "."
 
 
-PAPER_EPOCH_ROWS = 4_700_000
-"""Training rows in one of the paper's epochs: about 6 million states less the 100,000 test states, 80 % of
-them for training (docs/spec-summary.md sections 4 and 5): an epoch there is a hundred of the demo's."""
+PAPER_EPOCH_ROWS = 3_800_000
+"""Training rows in one of the paper's epochs, the estimate the docs use throughout (docs/ray.md, docs/benchmarks.md):
+an epoch there is about a hundred of the demo's (40,000 rows)."""
 
 
 def epoch_rows(inp: ReportInputs, model: str) -> int | None:
