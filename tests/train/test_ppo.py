@@ -92,3 +92,11 @@ def test_a_partner_network_of_the_wrong_shape_is_refused(tmp_path):
         load_partner(tmp_path / "v.json")
     with pytest.raises(ConfigError, match="partner checkpoint: .*missing"):
         load_partner(tmp_path / "nothing.json")
+
+
+def test_a_frozen_network_partner_plays_toad(tmp_path):
+    train_ppo(PPOConfig(**TINY), tmp_path / "first")
+    partner = max(iter_checkpoints(tmp_path / "first" / "checkpoints"), key=lambda p: read_meta(p)["epoch"])
+    cfg = PPOConfig(**TINY, partner="network", partner_checkpoint=str(partner))
+    train_ppo(cfg, tmp_path / "second")
+    assert read_meta(iter_checkpoints(tmp_path / "second" / "checkpoints")[-1])["hyperparameters"]["partner"] == "network"
