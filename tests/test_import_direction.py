@@ -32,7 +32,8 @@ STAGES: tuple[tuple[str, ...], ...] = (
 KNOWN_BACKWARD: dict[tuple[str, str], str] = {}
 """(importer, imported) -> the issue that removes it. Empty: add an entry only with an issue reference."""
 
-HEAD_ONLY = ("mirror_neurons.game", "mirror_neurons.data", "mirror_neurons.train", "mirror_neurons.distributed")
+HEAD_ONLY = ("mirror_neurons.game", "mirror_neurons.data", "mirror_neurons.train", "mirror_neurons.distributed",
+             "mirror_neurons.analysis", "mirror_neurons.report")
 """Packages whose package imports all sit at the top of each file, so its head shows the real graph."""
 
 LAZY: dict[tuple[str, str], str] = {

@@ -26,10 +26,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -65,9 +67,11 @@ from mirror_neurons.analysis.groups import GROUPS, Groups, match_composition, sc
 from mirror_neurons.analysis.stats import Moments, benjamini_hochberg, cell_moments, group_moments, kl_to_none, moments_from_cells
 from mirror_neurons.analysis.units import CLASSES, UnitTests, class_counts, classify, unit_tests
 from mirror_neurons.data.dataset import Split, load_dataset
+from mirror_neurons.distributed.executors import boot_worker
 from mirror_neurons.errors import AnalysisError, ConfigError, DataError
 from mirror_neurons.game.constants import OWN_SCORE
 from mirror_neurons.train.checkpoint import Checkpoint, iter_checkpoints, load_checkpoint, read_meta
+from mirror_neurons.train.export import from_torch
 from mirror_neurons.train.model import MLP
 
 log = logging.getLogger(__name__)
@@ -445,8 +449,6 @@ def as_checkpoint(source: Checkpoint | torch.nn.Module) -> Checkpoint:
     ``AnalysisError`` (one line) for anything else, saying what is needed."""
     if isinstance(source, Checkpoint):
         return source
-    from mirror_neurons.train.export import from_torch
-
     if isinstance(source, MLP):
         model = source
     elif isinstance(source, torch.nn.Sequential):
@@ -778,11 +780,6 @@ def analyze_run(
         finally:
             torch.set_num_threads(before)
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        from mirror_neurons.distributed.executors import boot_worker
-
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch threads
         # boot_worker arms the workers' death with this driver before they import this module (torch)
         boot = (os.getpid(), f"{__name__}:_init_worker", str(data_dir), asdict(config), threads)

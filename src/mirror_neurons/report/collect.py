@@ -17,12 +17,15 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from mirror_neurons import atomic
 from mirror_neurons.analysis import tables
 from mirror_neurons.analysis.case import CASE_FILE, read_case
+from mirror_neurons.analysis.behaviour import compare
 from mirror_neurons.analysis.groups import GROUPS
+from mirror_neurons.analysis.paired import PAIRED_FILE, PAIRED_MODELS_FILE
+from mirror_neurons.analysis.pipeline import read_parquet
+from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.train.checkpoint import load_checkpoint
 from mirror_neurons.analysis.competence import COMPETENT_COLUMN, CONFUSION_COLUMNS, MACRO_RECALL_COLUMN, RECALL_COLUMNS
 from mirror_neurons.errors import AnalysisError
@@ -73,8 +76,6 @@ def locate(run_dir: Path, data_dir: Path | None) -> tuple[Path, Path, dict]:
 def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]:
     """``analysis/checkpoints.parquet`` under the report's names (``READ_AS``), after checking it against its
     declaration (``analysis.tables.CHECKPOINTS``): a table without a column the analysis always writes is refused."""
-    from mirror_neurons.analysis.pipeline import read_parquet
-
     table = tables.CHECKPOINTS.require(read_parquet(path), path)  # a damaged file is one line, not a pyarrow traceback
     if table.num_rows == 0:
         raise AnalysisError(f"{path} holds no checkpoints; run `mirror-neurons analyze` on a run with checkpoints first")
@@ -212,9 +213,6 @@ PAIRED_MISSING = ("Not established: rerun `mirror-neurons analyze` on a run trai
 def read_paired(sweep: Path) -> tuple[dict, dict | None, dict[str, np.ndarray]]:
     """(answer, paired.json, paired_models columns) of ``analysis.paired``; without paired.json the answer says
     the question is not established and how to get it."""
-    from mirror_neurons.analysis.paired import PAIRED_FILE, PAIRED_MODELS_FILE
-    from mirror_neurons.analysis.pipeline import read_parquet
-
     path = sweep / "analysis" / PAIRED_FILE
     if not path.is_file():
         return {"verdict": "not established", "decided_by": "none: no paired test in this analysis",
@@ -287,8 +285,6 @@ def behaviour_of(model, seed: int, *, n_games: int = 256, turns: int = 200) -> d
     are binomial standard errors over Frog turns, which treats turns as
     independent (they are not, within a game), so they understate the spread.
     """
-    from mirror_neurons.analysis.behaviour import compare
-
     results = compare(model, n_games=n_games, turns=turns, seed=seed)
     metrics = ["help when only Toad is in distress", "jump at energy 0", "survival (energy > 0)", "score per turn"]
     values, errors = {}, {}
@@ -310,8 +306,6 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
 
     ``behaviour_games`` seeded games of ``behaviour_turns`` turns per policy feed section 8.
     """
-    from mirror_neurons.data.dataset import load_dataset
-
     say = progress or (lambda *a, **k: None)
     run_dir = Path(run_dir)
     sweep, data, record = locate(run_dir, Path(data_dir) if data_dir else None)

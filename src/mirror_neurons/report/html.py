@@ -18,9 +18,11 @@ from pathlib import Path
 import jinja2
 
 from mirror_neurons import __version__, atomic
-from mirror_neurons.report.inputs import ReportInputs
+from mirror_neurons.experiments.planted import load_summary
 from mirror_neurons.experiments.theory import load_section as load_theory_section
-from mirror_neurons.report.sections import Section, Table, build_sections, figure
+from mirror_neurons.report.collect import collect
+from mirror_neurons.report.inputs import ReportInputs
+from mirror_neurons.report.sections import Section, Table, build_sections, figure, section_planted
 from mirror_neurons.report.tables import TABLES_DIR, write_tables
 
 REPORT_FILE = "report.html"
@@ -76,8 +78,6 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
     summary): its detection and false-positive figures become a section before it.
     ``options`` go to ``collect`` (``seed``, ``behaviour_games``, ``behaviour_turns``).
     """
-    from mirror_neurons.report.collect import collect
-
     run_dir = Path(run_dir)
     inputs = collect(run_dir, data_dir=data_dir, progress=progress, **options)
     out = Path(out) if out is not None else run_dir / "report" / REPORT_FILE
@@ -86,9 +86,6 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
     sections = build_sections(inputs)
     planted = Path(planted_dir) if planted_dir is not None else run_dir / "planted"
     if planted_dir is not None or (planted / "summary.json").is_file():
-        from mirror_neurons.experiments.planted import load_summary
-        from mirror_neurons.report.sections import section_planted
-
         sections.append(section_planted(load_summary(planted), number=len(sections) + 1))
     if theory_dir is not None:
         sections.append(section_from_content(load_theory_section(theory_dir, number=len(sections) + 1)))
