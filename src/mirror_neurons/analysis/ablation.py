@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from mirror_neurons.analysis.activations import predict
+from mirror_neurons.analysis.stats import empirical_p
 from mirror_neurons.game.constants import Scenario
 from mirror_neurons.train.model import MLP
 
@@ -40,7 +41,7 @@ class AblationResult:
     def p_value(self) -> float:
         if len(self.random_changed) == 0:
             return float("nan")
-        return float((1 + np.sum(self.random_changed >= self.changed)) / (1 + len(self.random_changed)))
+        return empirical_p(self.random_changed, self.changed)
 
 
 def masks_for(model: MLP, units: np.ndarray) -> dict[str, np.ndarray]:

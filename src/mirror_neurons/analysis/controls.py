@@ -64,7 +64,7 @@ from scipy import special
 
 from mirror_neurons.analysis.cmni import D_CAP, mirror_scores
 from mirror_neurons.analysis.groups import Groups
-from mirror_neurons.analysis.stats import CellMoments, cell_moments, moments_from_cells
+from mirror_neurons.analysis.stats import CellMoments, cell_moments, empirical_p, moments_from_cells
 from mirror_neurons.train.model import MLP, ModelConfig
 
 
@@ -75,7 +75,7 @@ class NullTest:
 
     @property
     def p_value(self) -> float:
-        return float((1 + np.sum(self.null >= self.observed)) / (1 + len(self.null)))
+        return empirical_p(self.null, self.observed)
 
     @property
     def p_value_floor(self) -> float:

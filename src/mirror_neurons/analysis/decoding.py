@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from mirror_neurons.analysis.groups import Groups
-from mirror_neurons.analysis.stats import mann_whitney
+from mirror_neurons.analysis.stats import empirical_p, mann_whitney
 from mirror_neurons.errors import AnalysisError
 
 
@@ -101,11 +101,11 @@ class CrossDecoding:
 
     @property
     def p_frog_to_toad(self) -> float:
-        return float((1 + np.sum(self.null_frog_to_toad >= self.frog_to_toad)) / (1 + len(self.null_frog_to_toad)))
+        return empirical_p(self.null_frog_to_toad, self.frog_to_toad)
 
     @property
     def p_toad_to_frog(self) -> float:
-        return float((1 + np.sum(self.null_toad_to_frog >= self.toad_to_frog)) / (1 + len(self.null_toad_to_frog)))
+        return empirical_p(self.null_toad_to_frog, self.toad_to_frog)
 
 
 def _halves(groups: Groups, rng: np.random.Generator, max_per_group: int) -> list[tuple[np.ndarray, np.ndarray]]:
