@@ -44,8 +44,9 @@ import numpy as np
 from mirror_neurons.errors import AnalysisError
 from mirror_neurons.game.constants import OWN_ENERGY, PLAYERS, Action, Scenario, Symbol
 
-GROUPS = ("none", "frog", "toad", "both")
-"""Group names in the order used by every (4, units) array of the analysis."""
+GROUPS = tuple(s.name.lower() for s in Scenario)
+"""Group names in the order used by every (4, units) array of the analysis: the scenarios' own names and order
+(``game.constants.Scenario``: none, frog, toad, both), declared once there."""
 
 _RULES = {
     True: {

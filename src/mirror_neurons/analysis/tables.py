@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from mirror_neurons.analysis.groups import GROUPS
 from mirror_neurons.errors import AnalysisError
 
 _KINDS = {
@@ -135,7 +136,7 @@ UNITS = TableSchema("units.parquet", (
     Column("dtoad", "float", "Toad-distress minus no-distress mean activation"),
     Column("mns", "float", "the unit's mirror neuron score"),
     *(Column(f"{stat}_{g}", "float", f"{stat} of the unit's activation in the {g} group")
-      for g in ("none", "frog", "toad", "both") for stat in ("mean", "var")),
+      for g in GROUPS for stat in ("mean", "var")),
     Column("class", "string", "mirror, anti-mirror, differentiating, mixed or other", always=False),
 ))
 
