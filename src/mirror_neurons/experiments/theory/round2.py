@@ -336,8 +336,8 @@ def summarise(records: list[dict], grid: RoundTwoGrid) -> dict:
     S: dict = {}
     for r in records:
         S.setdefault(r["rate_max"], set()).add((r["dataset"], r["S"], r["S_H"]))
-    summary["S_by_complexity"] = {str(k): {"S_mean": float(np.mean([s for _, s, _ in v])), "S_H_mean": float(np.mean([h for _, _, h in v]))}
-                                  for k, v in sorted(S.items())}
+    summary["S_by_complexity"] = {str(k): {"S_mean": float(np.mean([s for _, s, _ in sorted(v)])), "S_H_mean": float(np.mean([h for _, _, h in sorted(v)]))}
+                                  for k, v in sorted(S.items())}  # sorted: a set's order would move the last digit between runs
     summary["competent"] = int(sum(r["competent"] for r in records))
     return summary
 
