@@ -622,10 +622,12 @@ def experiment_rl(
     partner_checkpoint: Path | None = typer.Option(None, "--partner-checkpoint", help="The frozen network's checkpoint JSON (with --partner network)."),
     seeds: int | None = typer.Option(None, "--seeds", min=1, help="PPO seeds per cell (default: the preset's; the paired test needs 10)."),
     workers: int = workers_option("training agents"),
+    threads: int = threads_option(),
 ) -> None:
     """Agents that learn by reward (docs/rl.md): does a shared reward make them help, and grow mirror units?"""
     from mirror_neurons.experiments.rl import RLGrid, run_rl
 
+    use_threads(threads)
     overrides: dict = {"workers": resolve_workers(workers)}
     if rewards is not None:
         overrides["rewards"] = tuple(r.strip() for r in rewards.split(","))
