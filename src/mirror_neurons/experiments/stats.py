@@ -1,7 +1,9 @@
-"""Small, tested statistics for the theory experiment: proportions and logistic fits.
+"""Small, tested statistics for the theory experiment's first round: proportions and logistic fits.
 
-Why not statsmodels: the project keeps its dependencies to numpy and scipy, and
-the few things needed here are short enough to read in one sitting:
+Round one was registered and run with these hand-written fits, and they stay as
+its code. Round two needs what they do not do (standard errors clustered by
+dataset, a mixed model) and uses statsmodels instead (``theory.rules2``). What
+is here, short enough to read in one sitting:
 
 - ``wilson_interval`` (from ``analysis.stats``, where the planted-unit controls use it too): the
   score interval for a binomial proportion, which keeps its coverage at small n and at 0 or n

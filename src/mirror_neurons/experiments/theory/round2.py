@@ -32,8 +32,9 @@ from mirror_neurons.distributed.executors import Resources
 from mirror_neurons.errors import ConfigError
 from mirror_neurons.experiments.theory import power, rules2
 from mirror_neurons.experiments.theory.grid import VAL_FRACTION
+from mirror_neurons.experiments.theory.present2 import results_markdown
 from mirror_neurons.experiments.theory.rules import proportions, signal_complexity
-from mirror_neurons.experiments.theory.run import Progress, _seed
+from mirror_neurons.experiments.theory.run import Progress, derive_seed
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.train import trainer
 from mirror_neurons.train.checkpoint import load_checkpoint
@@ -154,7 +155,7 @@ def n_parameters(hidden, n_inputs: int) -> int:
 def _data_config(grid: RoundTwoGrid, cell: Cell2, index: int) -> DataConfig:
     game = GameConfig(rate_max=cell.rate_max, dependency=cell.dependency, veil=cell.veil)
     # no balanced test split (no help labels at D < 0.75); the second half of the validation split is analysed
-    return DataConfig(n_states=grid.n_states, seed=_seed(grid.seed, 21, index), game=game, test_size=0, val_fraction=VAL_FRACTION)
+    return DataConfig(n_states=grid.n_states, seed=derive_seed(grid.seed, 21, index), game=game, test_size=0, val_fraction=VAL_FRACTION)
 
 
 def _train_configs(grid: RoundTwoGrid, index: int, val_rows: int) -> tuple[list[TrainConfig], list[str]]:
@@ -164,7 +165,7 @@ def _train_configs(grid: RoundTwoGrid, index: int, val_rows: int) -> tuple[list[
             model = ModelConfig(hidden=hidden, dropout=grid.dropout, encoding=grid.encoding)
             configs.append(TrainConfig(
                 model=model, lr=grid.lr, batch_size=grid.batch_size, max_epochs=grid.max_epochs, patience=grid.patience,
-                loss=grid.loss, l2=0.0, sampling=grid.sampling, seed=_seed(grid.seed, 22, index, a, rep), val_rows=val_rows,
+                loss=grid.loss, l2=0.0, sampling=grid.sampling, seed=derive_seed(grid.seed, 22, index, a, rep), val_rows=val_rows,
             ))  # fmt: skip
             ids.append(f"h{'x'.join(map(str, hidden))}_r{rep}")
     return configs, ids
@@ -208,7 +209,7 @@ def run_cell(grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress
     results = trainer.train_many(configs, dataset, folder / "run", model_ids=ids, run_info={"theory_round": 2, "cell": asdict(cell)}, threads=threads)
     t_analysis = time.perf_counter()
     say(f"{cell.name}: analysis")
-    config = AnalysisConfig(**ANALYSIS, n_bootstrap=grid.n_bootstrap, seed=_seed(grid.seed, 23, index))
+    config = AnalysisConfig(**ANALYSIS, n_bootstrap=grid.n_bootstrap, seed=derive_seed(grid.seed, 23, index))
     test = prepare_test(analysed, config=config)
     energy = competence.score(competence.energy_rule(test.x.numpy()), test.label)
     n_inputs = ModelConfig(encoding=grid.encoding).n_features
@@ -244,8 +245,6 @@ def run_cell(grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress
 
 def run_round_two(grid: RoundTwoGrid, out: str | Path, *, progress: Progress | None = None, executor=None, threads: int | None = 1) -> dict:
     """Run (or resume) round two under ``out``; returns the summary (see the module docstring for the layout)."""
-    from mirror_neurons.experiments.theory.present2 import results_markdown
-
     out = Path(out)
     grid_file = out / "grid.json"
     if grid_file.is_file():

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
-def _seed(*parts: int) -> int:
+def derive_seed(*parts: int) -> int:
     """A seed derived from the experiment's seed and a position in the grid (SeedSequence, not arithmetic)."""
     (state,) = np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)
     return int(state) & (2**62 - 1)
@@ -58,7 +58,7 @@ def data_config(grid: TheoryGrid, cell: DataCell, index: int):
     game = GameConfig(rate_max=cell.rate_max, dependency=cell.dependency, veil=cell.veil)
     # No balanced test split: at D < 1 the game yields no help labels, so the 40/40/10/10 test set
     # cannot be drawn; the second half of the validation split is analysed instead (docs/theory.md).
-    return DataConfig(n_states=grid.n_states, seed=_seed(grid.seed, 1, index), game=game, test_size=0, val_fraction=VAL_FRACTION)
+    return DataConfig(n_states=grid.n_states, seed=derive_seed(grid.seed, 1, index), game=game, test_size=0, val_fraction=VAL_FRACTION)
 
 
 def train_configs(grid: TheoryGrid, index: int, val_rows: int) -> tuple[list, list[str]]:
@@ -68,7 +68,7 @@ def train_configs(grid: TheoryGrid, index: int, val_rows: int) -> tuple[list, li
         for rep in range(grid.seeds):
             configs.append(TrainConfig(
                 model=ModelConfig(hidden=hidden, dropout=grid.dropout), lr=grid.lr, batch_size=grid.batch_size,
-                max_epochs=grid.max_epochs, patience=grid.patience, seed=_seed(grid.seed, 2, index, a, rep), val_rows=val_rows,
+                max_epochs=grid.max_epochs, patience=grid.patience, seed=derive_seed(grid.seed, 2, index, a, rep), val_rows=val_rows,
             ))
             ids.append(f"h{'x'.join(map(str, hidden))}_r{rep}")
     return configs, ids
@@ -134,7 +134,7 @@ def scale_free_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, 
     nulls = {}
     for a, hidden in enumerate(grid.hidden):
         model = MLP(ModelConfig(hidden=hidden, dropout=grid.dropout))
-        seeds = np.random.default_rng(_seed(grid.seed, 5, index, a)).integers(0, 2**62, grid.n_random_inits)
+        seeds = np.random.default_rng(derive_seed(grid.seed, 5, index, a)).integers(0, 2**62, grid.n_random_inits)
         values = []
         for seed in seeds:
             model.reset_parameters(torch.Generator().manual_seed(int(seed)))
@@ -184,10 +184,10 @@ def run_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progres
                                  threads=threads)
     say(f"{cell.name}: analysis")
     groups = split_groups(analysed)
-    nulls = {h: init_null(h, grid, analysed, groups, _seed(grid.seed, 4, index, a)) for a, h in enumerate(grid.hidden)}
+    nulls = {h: init_null(h, grid, analysed, groups, derive_seed(grid.seed, 4, index, a)) for a, h in enumerate(grid.hidden)}
     records = []
     for m, (result, config) in enumerate(zip(results, configs)):
-        rng = np.random.default_rng(_seed(grid.seed, 3, index, m))
+        rng = np.random.default_rng(derive_seed(grid.seed, 3, index, m))
         metas = _checkpoint_metas(result.checkpoints)
         if not metas:
             log.warning("%s/%s has no checkpoint (%s); left out", cell.name, result.model_id, result.reason)
