@@ -68,3 +68,18 @@ def test_outputs_resume_and_the_report_section(tiny, monkeypatch):
     assert "round two" in page.read_text()
     assert any(line.startswith("help-free tasks") for line in verdict_lines(summary))
     assert rules2.ROUND == json.loads((out / "grid.json").read_text())["round"]
+
+
+def test_the_main_report_shows_round_two_as_its_last_section(tiny):
+    """What ``report --theory DIR`` does after collecting a study: the loaded section, laid out, ends the page."""
+    from mirror_neurons.report.html import render_report
+    from mirror_neurons.report.sections import build_sections
+    from tests.report.synthetic import synthetic_inputs
+
+    _, out, _, _ = tiny
+    inputs = synthetic_inputs()
+    sections = build_sections(inputs)
+    sections.append(section_from_content(theory.load_section(out, number=len(sections) + 1)))
+    html = render_report(inputs, sections=sections)
+    assert html.rfind("<section id=") == html.rfind('<section id="theory">') > 0  # the last section
+    assert "Theory, round two" in html and "Verdicts, help-free tasks" in html
