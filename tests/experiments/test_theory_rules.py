@@ -1,10 +1,8 @@
 """The pre-registered rules of the theory experiment (docs/theory.md), one by one."""
 
-import math
 
 import numpy as np
 import pytest
-import torch
 from scipy import special
 
 from mirror_neurons.errors import AnalysisError, ConfigError

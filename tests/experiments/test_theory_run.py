@@ -1,7 +1,6 @@
 """A tiny end-to-end run of the theory experiment: real data, training and analysis, then resume."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
