@@ -116,9 +116,9 @@ def test_section_reads_the_planted_models_and_states_the_floors():
     assert "floor" in configs.caption and "1 / 2^n" in configs.caption and "floor" in nulls.caption
     first = dict(zip(configs.columns, configs.rows[0]))
     assert first["configuration"] == "encoding=onehot, hidden=[17, 17], labels=rule" and first["measure"] == "scale-free mirror index"
-    assert first["floor"] == "9.77e-04" and first["p"] == "0.9860" and first["models"] == "10"  # 1 / 2**10
+    assert first["floor"] == "0.000977" and first["p"] == "0.9860" and first["models"] == "10"  # 1 / 2**10
     blind = dict(zip(nulls.columns, nulls.rows[0]))
-    assert blind["null"] == "toad_blind" and blind["p"] == "0.0057" and blind["floor"] == "5.40e-06"
+    assert blind["null"] == "toad_blind" and blind["p"] == "0.0057" and blind["floor"] == "0.00000540"
     assert any(n.startswith("Answer: No:") for n in s.notes)
 
 

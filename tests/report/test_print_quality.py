@@ -107,3 +107,15 @@ def test_the_over_training_axis_says_what_an_epoch_is(gappy):
 ])
 def test_seeds_of_a_sweep_configuration_are_grouped(model, configuration):
     assert configuration_of(model) == configuration
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0.9860, "0.9860"), (9.765625e-4, "0.000977"), (5.4e-6, "0.00000540"), (-2.3e-4, "-0.000230"),
+    (123456.7, "123,457"), (7, "7"), (float("nan"), "n/a"),
+])
+def test_numbers_read_one_way_in_a_column(value, text):
+    """Positional notation throughout (1 / 2^10 = 0.000977 beside 0.9860, never 9.77e-04): three significant
+    digits below 0.001."""
+    from mirror_neurons.report.sections import fmt
+
+    assert fmt(value) == text

@@ -83,13 +83,17 @@ def figure(fig, title: str, reading: str) -> Figure:
 
 
 def fmt(x, digits: int = 4) -> str:
+    """A number for a caption or a table, always in positional notation so a column reads one way: ``digits``
+    decimals; below 0.001, three significant digits (0.000977, never 9.77e-04); from 100,000, whole with commas."""
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "n/a"
     if isinstance(x, (int, np.integer)):
         return f"{int(x):,}"
     x = float(x)
-    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
-        return f"{x:.2e}"
+    if abs(x) >= 1e5:
+        return f"{x:,.0f}"
+    if x != 0 and abs(x) < 1e-3:
+        return f"{x:.{2 - int(np.floor(np.log10(abs(x))))}f}"  # three significant digits
     return f"{x:.{digits}f}"
 
 
