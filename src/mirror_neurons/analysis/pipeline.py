@@ -26,12 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
-import os
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -67,7 +64,7 @@ from mirror_neurons.analysis.groups import GROUPS, Groups, match_composition, sc
 from mirror_neurons.analysis.stats import Moments, benjamini_hochberg, cell_moments, group_moments, kl_to_none, moments_from_cells
 from mirror_neurons.analysis.units import CLASSES, UnitTests, class_counts, classify, unit_tests
 from mirror_neurons.data.dataset import Split, load_dataset
-from mirror_neurons.distributed.executors import boot_worker
+from mirror_neurons.distributed.executors import ProcessExecutor
 from mirror_neurons.errors import AnalysisError, ConfigError, DataError
 from mirror_neurons.game.constants import OWN_SCORE
 from mirror_neurons.train.checkpoint import Checkpoint, iter_checkpoints, load_checkpoint, read_meta
@@ -779,15 +776,23 @@ def analyze_run(
                 collect(i, path, _analyze_path(path, run_dir, test, config, dataset.hash, digest, nulls_dir))
         finally:
             torch.set_num_threads(before)
-    else:
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch threads
-        # boot_worker arms the workers' death with this driver before they import this module (torch)
-        boot = (os.getpid(), f"{__name__}:_init_worker", str(data_dir), asdict(config), threads)
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=boot_worker, initargs=boot) as pool:
-            jobs = [(str(p), str(run_dir), dataset.hash, digest, str(nulls_dir)) for p in todo]
-            results = pool.map(_worker_analyze, jobs, chunksize=8)
-            for i, (path, result) in enumerate(zip(todo, results)):
-                collect(i, path, result)
+    else:  # chunks of checkpoints as tasks of the stages' one process pool; rows kept in checkpoint order
+        k = max(1, -(-len(todo) // (4 * workers)))  # about four chunks per worker: even loads, few set-ups
+        chunks = [todo[i:i + k] for i in range(0, len(todo), k)]
+        args = [([str(p) for p in chunk], str(run_dir), str(data_dir), asdict(config), threads, dataset.hash, digest,
+                 str(nulls_dir)) for chunk in chunks]
+        ready: dict[int, list] = {}
+        done = [0, 0]  # chunks collected, checkpoints collected
+
+        def on_result(j: int, results: list) -> None:
+            ready[j] = results
+            while done[0] in ready:
+                for path, result in zip(chunks[done[0]], ready.pop(done[0])):
+                    collect(done[1], path, result)
+                    done[1] += 1
+                done[0] += 1
+
+        ProcessExecutor(workers, preload=(__name__,)).map(_analyze_chunk, args, on_result=on_result)
     flush()
     _merge(out, final_ck, final_units, parts)
     paired.write_paired(out, seed=config.seed)  # model level: each model against its own initialisation
@@ -842,23 +847,26 @@ def _analyze_path(path: Path, run_dir: Path, test: PreparedTest, config: Analysi
 
 
 _WORKER: dict = {}
+"""A worker process's prepared test states and settings, kept between its tasks (``_analyze_chunk``)."""
 
 
-def _init_worker(data_dir: str, config: dict, threads: int = 1) -> None:
-    """A worker's set-up, called by ``executors.boot_worker`` once the worker dies with its driver
-    (no orphans: a killed `analyze` takes its workers with it); ``config``: ``asdict(AnalysisConfig)``."""
-    config = AnalysisConfig(**config)
+def _analyze_chunk(paths: list[str], run_dir: str, data_dir: str, config: dict, threads: int, data_hash: str, digest: str,
+                   nulls_dir: str) -> list[tuple[dict, dict]]:
+    """A worker's task (``distributed.executors.ProcessExecutor``): ``_analyze_path`` of each of ``paths``.
+
+    The test split is loaded and prepared once per worker process and data folder, not once per task;
+    ``config``: ``asdict(AnalysisConfig)``.
+    """
+    key = (data_dir, json.dumps(config, sort_keys=True))
+    if _WORKER.get("key") != key:
+        settings = AnalysisConfig(**config)
+        dataset = load_dataset(data_dir, splits=("test",))
+        with warnings.catch_warnings():  # the driver has already warned about dropped strata
+            warnings.simplefilter("ignore")
+            _WORKER.update(key=key, test=prepare_test(dataset.test, config=settings), config=settings)
     torch.set_num_threads(threads)  # this process's own setting: workers share the cores
-    dataset = load_dataset(data_dir, splits=("test",))
-    with warnings.catch_warnings():  # the driver has already warned about dropped strata
-        warnings.simplefilter("ignore")
-        _WORKER["test"] = prepare_test(dataset.test, config=config)
-    _WORKER["config"] = config
-
-
-def _worker_analyze(args: tuple[str, str, str, str, str]) -> tuple[dict, dict]:
-    path, run_dir, data_hash, digest, nulls_dir = args
-    return _analyze_path(Path(path), Path(run_dir), _WORKER["test"], _WORKER["config"], data_hash, digest, Path(nulls_dir))
+    return [_analyze_path(Path(p), Path(run_dir), _WORKER["test"], _WORKER["config"], data_hash, digest, Path(nulls_dir))
+            for p in paths]
 
 
 ARCHITECTURES_DIR = "architectures"
