@@ -165,6 +165,8 @@ def test_seeds_of_one_configuration_share_a_colour_and_one_legend_entry():
     assert to_hex(lines[0].get_color()) == to_hex(lines[1].get_color()) != to_hex(lines[2].get_color())
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert texts == ["c000 a (2 models)", "c001 b", "solid: a competent model", "dotted: never competent"]
+    # a group's entry is solid whatever its first model's competence (c001r0_b is drawn dotted)
+    assert [h.get_linestyle() for h in ax.get_legend().legend_handles] == ["-", "-", "-", ":"]
 
 
 def test_chance_legend_reads_as_sentences():

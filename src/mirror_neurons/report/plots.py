@@ -27,6 +27,7 @@ matplotlib.use("Agg")  # headless: the report renders to PNG bytes, never to a w
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 SCENARIOS = ("none", "frog", "toad", "both")
 """Distress scenarios in the order of ``game.constants.Scenario``."""
@@ -136,6 +137,7 @@ def plot_loss_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]
         lines.append(ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"paper's threshold {threshold:g}"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     ax.set_yscale("log")  # the first epochs' losses are many times the final ones
     legend_outside(ax, [line for line in lines if not line.get_label().startswith("_")], fontsize=6)
     return lines
@@ -447,9 +449,13 @@ def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[fl
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.02)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
+    # one solid entry per model or group (a group mixes competent and never-competent seeds), then what the styles mean
+    series = [Line2D([], [], color=line.get_color(), lw=1.5, label=line.get_label()) for line in artists[: len(curves)]
+              if not line.get_label().startswith("_")]
     key = [Line2D([], [], color="#555555", lw=1.2, ls="-", label="solid: a competent model"),
            Line2D([], [], color="#555555", lw=1.2, ls=":", label="dotted: never competent")]
-    legend_outside(ax, [a for a in artists if not a.get_label().startswith("_")] + key, fontsize=6)
+    legend_outside(ax, series + artists[len(curves):] + key, fontsize=6)
     return artists
 
 
