@@ -38,6 +38,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -269,10 +270,18 @@ def boot_worker(driver: int, target: str, *args) -> None:
     function of a heavy module imports that module (torch: seconds on a busy machine); a driver
     killed in those seconds would leave the worker running until its import ended. This function
     and its arguments (plain values only) import nothing but this stdlib-only module.
+
+    The worker's warnings print as the CLI prints the driver's (``cli.one_line_warning``): one
+    line, ``warning: ...``, without Python's file, line and source line.
     """
     die_with(driver)
+    warnings.showwarning = _one_line_warning
     module, name = target.split(":")
     getattr(importlib.import_module(module), name)(*args)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def _wait_for_exit(driver: int) -> None:
