@@ -94,7 +94,7 @@ def test_the_over_training_axis_says_what_an_epoch_is(gappy):
     inp = dataclasses.replace(gappy, checkpoints=checkpoints)
     assert epoch_rows(inp, "m0") == 40_000
     over = next(s for s in build_sections(inp) if s.id == "over-training")
-    label = "this run: 40,000 rows per epoch, paper: about 3.8 M rows per epoch"
+    label = "this run: 40,000 rows per epoch; paper: about 3.8 M"
     assert label in over.figures[0].svg  # the axis label, as text in the SVG
     assert "40,000 training rows against the paper's about 3.8 million" in over.figures[0].reading
     assert epoch_rows(gappy, "m0") is None and "this run fewer" in epoch_axis(None)

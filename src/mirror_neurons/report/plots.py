@@ -287,7 +287,7 @@ def plot_cmni_over_training(epochs: Sequence[float], cmni: Sequence[float], val_
     ax.set_ylabel("CMNI", color="#d62728")
     twin.set_ylabel("validation loss", color="#1f77b4")
     ax.set_xscale("symlog", linthresh=1)  # log-like from epoch 1 on, with room for epoch 0 (the initial weights)
-    ax.legend(handles=artists, fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))  # below: never on the curves
+    ax.legend(handles=artists, fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3))  # below the axis label: never on the curves
     # Put the twin last so callers find both axes from the return value.
     artists.append(artists.pop(1))
     return artists
@@ -312,7 +312,7 @@ def plot_index_over_training(epochs: Sequence[float], values: Sequence[float], *
         ax.set_xlim(min(0.0, float(epochs.min())) - 0.1, float(epochs.max()) * 1.3 + 0.5)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel, color=colour)
-    ax.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    ax.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3))  # below the axis label
     return artists
 
 

@@ -691,9 +691,9 @@ def epoch_rows(inp: ReportInputs, model: str) -> int | None:
 
 def epoch_axis(rows: int | None) -> str:
     """The epoch axis label of a figure that puts this run's epochs beside the paper's: what an epoch is on each side."""
-    paper = f"paper: about {PAPER_EPOCH_ROWS / 1e6:.1f} M rows per epoch"
-    return (f"epoch (0 = initial weights; this run: {rows:,} rows per epoch, {paper})" if rows else
-            f"epoch (0 = initial weights; {paper}, this run fewer)")
+    paper = f"paper: about {PAPER_EPOCH_ROWS / 1e6:.1f} M"
+    return (f"epoch (0 = initial weights)\nthis run: {rows:,} rows per epoch; {paper}" if rows else
+            f"epoch (0 = initial weights)\n{paper}, this run fewer")
 
 
 def section_training_time(inp: ReportInputs) -> Section:
