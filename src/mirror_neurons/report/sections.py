@@ -464,7 +464,8 @@ def paired_tables(paired: dict) -> list[Table]:
         f"> 0' over the models; floor: the smallest p its models allow (1 / 2^n for n models with non-zero changes), so "
         f"a floor at or above {alpha:g} means the test could not have reached significance. Interval: 95 % BCa "
         f"bootstrap of the mean change over models. A p below {alpha:g} with an interval above 0 says training raised "
-        f"the measure beyond each network's initialisation; raw CMNI also grows with the size of activations.",
+        f"the measure beyond each network's initialisation; raw CMNI also grows with the size of activations. "
+        f"n/a: not computed for a configuration with fewer than {paired.get('min_seeds', 10)} seeds (its verdict says so).",
         ["configuration", "measure", "models", "competent", "init (mean)", "trained (mean)", "change (mean)",
          "95 % interval", "p", "floor", "verdict"], rows)]
     nulls = paired.get("training_nulls") or []
