@@ -144,7 +144,8 @@ CASES = [
     Case("checkpoint without dataset_hash", ANALYZE, both(drop(CK, "dataset_hash"), remove("run/analysis")), "records no dataset hash"),
     Case("checkpoints.parquet truncated", REPORT, truncate("run/analysis/checkpoints.parquet"), "checkpoints.parquet is damaged"),
     Case("part file garbage", ANALYZE, write("run/analysis/parts/000009-1.checkpoints.parquet", b"junk"), "is damaged"),
-    Case("analysis/config.json []", REPORT, write("run/analysis/config.json", "[]"), "config.json holds a JSON list"),
+    Case("analysis/case.json []", REPORT, write("run/analysis/case.json", "[]"), "case.json holds a JSON list"),
+    Case("analysis/case.safetensors garbage", REPORT, write("run/analysis/case.safetensors", b"junk"), "case.safetensors cannot be read"),
     Case("report without units.parquet", REPORT, lambda root: (root / "run/analysis/units.parquet").unlink(), "no analysis/units.parquet"),
     Case("report of an empty table", REPORT, empty_table, "holds no checkpoints"),
     # output paths

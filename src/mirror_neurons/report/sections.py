@@ -113,6 +113,11 @@ def cell(v) -> str:
     return MISSING if text.strip().lower() in ("nan", "none", "inf", "-inf") else text
 
 
+def count(v) -> str:
+    """A whole number for a table cell, ``MISSING`` when it was not measured (NaN: e.g. no unit classes)."""
+    return str(int(v)) if v is not None and np.isfinite(float(v)) else MISSING
+
+
 def configuration_of(model: str) -> str:
     """A sweep model id without its replicate ('c000r3_h17x17_...' -> 'c000 h17x17_...'): the seeds of one
     configuration share a colour in the figures; other names stand for themselves."""
@@ -165,11 +170,11 @@ def checkpoint_table(inp: ReportInputs, index: np.ndarray, caption: str) -> Tabl
     rows = []
     for i in index:
         rows.append([
-            str(c["model"][i]), str(c["hidden"][i]), f"{float(c['lr'][i]):.0e}", str(int(c["epoch"][i])),
+            str(c["model"][i]), str(c["hidden"][i]), cell(f"{float(c['lr'][i]):.0e}"), count(c["epoch"][i]),
             fmt(c["val_loss"][i]), fmt(c["accuracy"][i], 3), fmt(c.get("macro_recall", c["accuracy"] * np.nan)[i], 3),
             yes_no(competent[i]),
             fmt(c["mne"][i], 5), fmt(c["cmni"][i], 5),
-            f"[{fmt(c['ci_low'][i], 5)}, {fmt(c['ci_high'][i], 5)}]", fmt(c["p_value"][i], 3), str(int(c["n_mirror"][i])),
+            f"[{fmt(c['ci_low'][i], 5)}, {fmt(c['ci_high'][i], 5)}]", fmt(c["p_value"][i], 3), count(c["n_mirror"][i]),
         ])
     return Table(caption, cols, rows)
 
