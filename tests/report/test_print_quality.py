@@ -119,3 +119,12 @@ def test_numbers_read_one_way_in_a_column(value, text):
     from mirror_neurons.report.sections import fmt
 
     assert fmt(value) == text
+
+
+@pytest.mark.parametrize(("net", "rule", "word"), [(0.44, 0.23, "more often"), (0.0, 0.23, "less often"), (0.2, 0.2, "as often")])
+def test_the_behaviour_caption_says_what_to_conclude(net, rule, word):
+    from mirror_neurons.report.sections import help_conclusion
+
+    b = {"metrics": ["help when only Toad is in distress"], "values": {"network": [net], "rule": [rule], "random": [0.1]}}
+    assert f"the network helps {word} than the rule" in help_conclusion(b) or f"helps {word} as the rule" in help_conclusion(b)
+    assert help_conclusion({**b, "values": {"network": [float("nan")], "rule": [rule]}}) == ""

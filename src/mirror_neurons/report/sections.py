@@ -831,10 +831,30 @@ def section_behaviour(inp: ReportInputs) -> Section:
     parts = []
     for m, metric in enumerate(b["metrics"]):
         parts.append(f"{metric}: " + ", ".join(f"{p} {rate_or_reason(b['values'][p][m])}" for p in policies))
-    s.figures.append(figure(fig, "Help and survival rates", "Over " + f"{b.get('games', '?')} games: " + "; ".join(parts) + "."))
+    s.figures.append(figure(fig, "Help and survival rates", "Over " + f"{b.get('games', '?')} games: " + "; ".join(parts) + "."
+                            + help_conclusion(b)))
     s.tables.append(Table(f"Behaviour by policy ({MISSING}: the policy never met that situation in these games)", ["policy", *b["metrics"]],
                           [[p, *(MISSING if v is None or not np.isfinite(float(v)) else fmt(v, 3) for v in b["values"][p])] for p in policies]))
     return s
+
+
+def help_conclusion(b: dict) -> str:
+    """What to conclude from the network's help rate when only Toad is in distress, beside the labeling rule's."""
+    metric = "help when only Toad is in distress"
+    policies = list(b["values"])
+    if metric not in b["metrics"] or "rule" not in policies or policies[0] == "rule":
+        return ""
+    k = b["metrics"].index(metric)
+    net, rule = b["values"][policies[0]][k], b["values"]["rule"][k]
+    if net is None or rule is None or not (np.isfinite(net) and np.isfinite(rule)):
+        return ""
+    if net > rule:
+        how = "more often than the rule that labeled its data (which helps only near the right edge), so it does not just copy it"
+    elif net < rule:
+        how = "less often than the rule that labeled its data"
+    else:
+        how = "as often as the rule that labeled its data"
+    return f" What to conclude: when only Toad is in distress, the network helps {how}; this says what it does, not why."
 
 
 def rate_or_reason(v: float) -> str:
