@@ -39,8 +39,9 @@ def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
-def test_resume_after_a_crash_gives_the_uninterrupted_weights(tmp_path):
-    cfg = PPOConfig(**TINY, partner="self")
+@pytest.mark.parametrize("max_turns", [12, 16])  # 16: the games end on the last step before the crash
+def test_resume_after_a_crash_gives_the_uninterrupted_weights(tmp_path, max_turns):
+    cfg = PPOConfig(**{**TINY, "max_turns": max_turns}, partner="self")
     train_ppo(cfg, tmp_path / "straight")
 
     def crash(row):
