@@ -35,7 +35,7 @@ def pristine(tmp_path_factory) -> Path:
     for args in (
         ["data", "--states", "12000", "--workers", "1", "--out", str(root / "data")],
         ["train", "--data", str(root / "data"), "--out", str(root / "run"), *TRAIN],
-        ["analyze", str(root / "run"), "--no-controls", "--no-significance", "--no-statistics"],
+        ["analyze", str(root / "run"), "--no-controls", "--no-significance", "--no-statistics", "--games", "2", "--turns", "4"],
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
@@ -112,8 +112,8 @@ def tiny_dataset(root: Path) -> None:
 
 
 TRAIN_AGAIN = ["train", "--data", "{d}", "--out", "{r}", *TRAIN]
-ANALYZE = ["analyze", "{r}", "--data", "{d}", "--no-controls", "--no-significance", "--no-statistics"]
-REPORT = ["report", "{r}", "--data", "{d}", "--games", "2", "--turns", "4"]
+ANALYZE = ["analyze", "{r}", "--data", "{d}", "--no-controls", "--no-significance", "--no-statistics", "--games", "2", "--turns", "4"]
+REPORT = ["report", "{r}", "--data", "{d}"]
 CK = "run/models/*/*_epoch-*.json"
 STATE = "run/models/*/state.json"
 
@@ -172,7 +172,7 @@ CASES = [
     Case("data --states abc", ["data", "--states", "abc", "--out", "{t}/d"], message="see `mirror-neurons data --help`"),
     Case("unknown command", ["bogus"], message="No such command 'bogus'"),
     Case("unknown option", ["train", "--nope", "3"], message="No such option: --nope"),
-    Case("report --games --turns 1e8", ["report", "{r}", "--games", "100000000", "--turns", "100000000"], message="of memory"),
+    Case("analyze --games --turns 1e8", [*ANALYZE, "--games", "100000000", "--turns", "100000000"], message="of memory"),
 ]
 
 

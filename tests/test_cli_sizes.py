@@ -28,8 +28,8 @@ def test_train_refuses_sizes_and_rates_that_sweeps_cap(tmp_path, options, messag
     assert message in result.stderr and not out.exists()
 
 
-def test_report_refuses_behaviour_games_that_cannot_fit(tmp_path):
-    result = runner.invoke(app, ["report", str(tmp_path), "--games", "100000000", "--turns", "100000000"])
+def test_analyze_refuses_behaviour_games_that_cannot_fit(tmp_path):
+    result = runner.invoke(app, ["analyze", str(tmp_path), "--games", "100000000", "--turns", "100000000"])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
     assert "--games 100,000,000 --turns 100,000,000 needs about" in result.stderr and "of memory" in result.stderr
 

@@ -54,10 +54,8 @@ n_decoding_permutations = 20
 n_ablation_draws = 20
 n_decoding_untrained = 1
 min_stratum_states = 2
-
-[report]
-games = 8
-turns = 20
+behaviour_games = 8
+behaviour_turns = 20
 """
 
 
@@ -94,7 +92,7 @@ def test_one_seed_sets_every_stage(tmp_path):
     path.write_text(TINY)
     spec = load_study(path)
     assert (spec.data.seed, spec.sweep.seed, spec.analysis.seed) == (5, 5, 5)
-    assert spec.data.n_states == 3000 and spec.report == {"behaviour_games": 8, "behaviour_turns": 20}
+    assert spec.data.n_states == 3000 and (spec.analysis.behaviour_games, spec.analysis.behaviour_turns) == (8, 20)
 
 
 BAD = [
@@ -110,7 +108,8 @@ BAD = [
     ("a bad sweep value", "[sweep]\n[[sweep.configs]]\nhidden = [4]\nlr = -1.0\n", "lr = -1.0 is out of range"),
     ("an analysis floor above alpha", "[analysis]\nn_random_init = 10\n", "n_random_init = 10 gives a smallest p-value of 1/11"),
     ("a bool where a count goes", "[analysis]\nn_bootstrap = true\n", "[analysis] n_bootstrap = True must be an integer"),
-    ("report games of 0", "[report]\ngames = 0\n", "[report] games = 0 is out of range; allowed 1..1000000"),
+    ("behaviour games of 0", "[analysis]\nbehaviour_games = 0\n", "behaviour_games = 0 is out of range; allowed 1..1000000"),
+    ("an earlier file's [report] games", "[report]\ngames = 8\n", "[report] games is now [analysis] behaviour_games"),
     ("not TOML", "[study\n", "is not valid TOML"),
 ]
 

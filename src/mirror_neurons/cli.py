@@ -435,6 +435,8 @@ def analyze(
     seed: int = typer.Option(0, "--seed", help="Root seed of the controls' random draws."),
     significance: bool = typer.Option(True, "--significance/--no-significance", help="Per-unit rank tests and unit classes."),
     statistics: bool = typer.Option(True, "--statistics/--no-statistics", help="Skewness, kurtosis and KL per unit (off: means, variances)."),
+    games: int = typer.Option(256, "--games", min=1, help="Seeded games per policy in which the case checkpoint plays (the report's behaviour section)."),
+    turns: int = typer.Option(200, "--turns", min=2, help="Turns per behaviour game."),
     workers: int = workers_option("analysing checkpoints"),
     threads: int = threads_option(),
 ) -> None:
@@ -446,9 +448,11 @@ def analyze(
     from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_run, competence_summary, summary_table
 
     limits.check_seed(seed)
+    # the behaviour games keep each game's board and a few bytes per Frog turn, one policy at a time
+    limits.check_memory(games * (2048 + 16 * turns), f"--games {games:,} --turns {turns:,}", "use fewer --games or --turns (default 256 and 200)")
     config = AnalysisConfig(
         controls=controls, significance=significance, statistics=statistics, hidden_only=hidden_only,
-        filtered=not unfiltered, matched=not paper_view, seed=seed,
+        filtered=not unfiltered, matched=not paper_view, seed=seed, behaviour_games=games, behaviour_turns=turns,
     )  # fmt: skip
     with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:  # no blank line in a log
         task = progress.add_task("analysing checkpoints", total=None)
@@ -514,14 +518,11 @@ def report(
     data: Path | None = typer.Option(None, "--data", help="Dataset folder, for a sweep folder outside a study."),
     out: Path | None = typer.Option(None, "--out", help="HTML file to write; default RUN_DIR/report/report.html."),
     figures: Path | None = typer.Option(None, "--figures", help="Also write every figure (PNG at 200 dpi and SVG) into this folder; the report always writes them to its own figures/ folder."),
-    games: int = typer.Option(256, "--games", min=1, help="Seeded games per policy for the behaviour section."),
-    turns: int = typer.Option(200, "--turns", min=2, help="Turns per behaviour game."),
     theory: Path | None = typer.Option(None, "--theory", help="Also show a finished `experiment theory` folder as the last section."),
     planted: Path | None = typer.Option(None, "--planted", help="Show a finished `experiment planted` folder (default: RUN_DIR/planted if it exists)."),
     threads: int = threads_option(),
 ) -> None:
     """Render the report again from an existing, analysed run."""
-    from mirror_neurons import limits
     from mirror_neurons.errors import ConfigError
     from mirror_neurons.report.html import write_report
 
@@ -533,11 +534,7 @@ def report(
         check_out(out.parent)
     if figures is not None:  # checked now: failing after the report was rewritten would leave half a result
         check_out(figures, "--figures")
-    # the behaviour section keeps each game's board and a few bytes per Frog turn, one policy at a time
-    limits.check_memory(games * (2048 + 16 * turns), f"--games {games:,} --turns {turns:,}", "use fewer --games or --turns (default 256 and 200)")
-
-    path = write_report(run_dir, out=out, data_dir=data, figures_dir=figures, theory_dir=theory, planted_dir=planted,
-                        behaviour_games=games, behaviour_turns=turns)
+    path = write_report(run_dir, out=out, data_dir=data, figures_dir=figures, theory_dir=theory, planted_dir=planted)
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 

@@ -59,8 +59,11 @@ DATA_KEYS = {  # key: its kind; "preset" is a data preset, dependency/veil/episo
 }  # fmt: skip
 SWEEP_SOURCES = ("preset", "file")
 SWEEP_TABLES = ("limits", "defaults", "grid", "configs")
-REPORT_KEYS = {"games": "behaviour_games", "turns": "behaviour_turns"}
-"""The study file's [report] keys and the ``report.html.write_report`` keywords they set."""
+REPORT_KEYS: dict[str, str] = {}
+"""The study file's [report] keys and the ``report.html.write_report`` keywords they set (none today: the report
+lays out what the analysis measured; its behaviour games are ``[analysis]`` ``behaviour_games``, ``behaviour_turns``)."""
+MOVED_KEYS = {"games": "[analysis] behaviour_games", "turns": "[analysis] behaviour_turns"}
+"""[report] keys of earlier study files, and where they went."""
 MAX_SEED = 2**64 - 1
 
 
@@ -77,7 +80,7 @@ class StudySpec:
     analysis: object
     """The analysis stage's ``AnalysisConfig``."""
     report: dict = field(default_factory=dict)
-    """Keywords of ``report.html.write_report`` (``behaviour_games``, ``behaviour_turns``)."""
+    """Keywords of ``report.html.write_report`` (none today; ``REPORT_KEYS``)."""
     description: str = ""
     source: str = ""
     """The file it was read from (not part of the settings)."""
@@ -232,15 +235,11 @@ def _analysis(table: dict, where: str):
 
 
 def _report(table: dict, where: str) -> dict:
+    for key, moved in MOVED_KEYS.items():
+        if key in table:
+            raise ConfigError(f"{where}[report] {key} is now {moved}: the analysis plays the behaviour games; move it there")
     _only(table, tuple(REPORT_KEYS), where, "[report]")
-    out = {}
-    for key, low in (("games", 1), ("turns", 2)):
-        value = _typed(table, key, int, where, "[report]")
-        if value is not None:
-            if not low <= value <= 1_000_000:
-                raise ConfigError(f"{where}[report] {key} = {value} is out of range; allowed {low}..1000000")
-            out[REPORT_KEYS[key]] = value
-    return out
+    return {}
 
 
 def analysis_preset(preset: str):

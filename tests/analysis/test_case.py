@@ -85,6 +85,9 @@ def test_an_analysed_run_has_a_case_the_report_reads_whole(tmp_path):
     assert fields["nulls"] == ["random init", "permuted labels"] and arrays["nulls.1"].shape == (FAST.n_permutations,)
     assert fields["self_preservation"] is not None and fields["self_preservation"]["checkpoint"] == "the case checkpoint"
     assert "NaN" not in (out / case.CASE_FILE).read_text()
+    b = fields["behaviour"]  # the network, the labeling rule and random play on the same seeded games
+    assert (b["games"], b["turns"]) == (FAST.behaviour_games, FAST.behaviour_turns) and len(b["values"]) == 3
+    assert all(len(v) == len(b["metrics"]) for v in b["values"].values())
 
 
 def test_a_damaged_case_file_is_one_error(tmp_path):

@@ -8,7 +8,7 @@ from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_run
 from mirror_neurons.errors import AnalysisError
 from test_pipeline import make_data, make_run
 
-QUICK = AnalysisConfig(controls=False, significance=False, statistics=False)
+QUICK = AnalysisConfig(controls=False, significance=False, statistics=False, behaviour_games=4, behaviour_turns=20)
 
 
 @pytest.fixture

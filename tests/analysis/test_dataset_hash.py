@@ -13,7 +13,7 @@ from mirror_neurons.errors import DataError
 from mirror_neurons.train.checkpoint import save_checkpoint
 from test_pipeline import make_data
 
-QUICK = AnalysisConfig(controls=False, significance=False, statistics=False)
+QUICK = AnalysisConfig(controls=False, significance=False, statistics=False, behaviour_games=4, behaviour_turns=20)
 
 
 def test_checkpoint_without_a_dataset_hash_is_refused_unless_allowed(tmp_path):

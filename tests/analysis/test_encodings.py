@@ -19,7 +19,7 @@ from mirror_neurons.errors import AnalysisError, CheckpointError
 from mirror_neurons.train.checkpoint import load_checkpoint, save_checkpoint
 from mirror_neurons.train.model import MLP, ModelConfig
 
-FAST = AnalysisConfig(controls=False)
+FAST = AnalysisConfig(controls=False, behaviour_games=4, behaviour_turns=20)
 
 
 def model(encoding: str, seed: int) -> MLP:
@@ -57,7 +57,7 @@ def test_mixed_encodings_are_refused_unless_asked_for(mixed_run):
 
 def test_cli_says_mixed_encodings_in_one_line(mixed_run):
     run_dir, data = mixed_run
-    r = CliRunner().invoke(app, ["analyze", str(run_dir), "--data", str(data), "--no-controls"])
+    r = CliRunner().invoke(app, ["analyze", str(run_dir), "--data", str(data), "--no-controls", "--games", "4", "--turns", "20"])
     assert r.exit_code == 2 and "--mixed-encodings" in r.output and len(r.output.strip().splitlines()) == 1
 
 

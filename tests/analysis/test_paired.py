@@ -99,7 +99,7 @@ def test_analyze_run_writes_the_paired_results(tmp_path):
             meta = {"model_id": f"m{m}", "epoch": epoch, "init": epoch == 0, "dataset_hash": ds_hash,
                     "hyperparameters": {"hidden": [6, 5], "lr": 1e-3}}
             save_checkpoint(tmp_path / "run" / "models" / f"m{m}" / f"e{epoch}", random_model((6, 5), seed=10 * m + epoch), meta)
-    out = analyze_run(tmp_path / "run", data, AnalysisConfig(controls=False))
+    out = analyze_run(tmp_path / "run", data, AnalysisConfig(controls=False, behaviour_games=4, behaviour_turns=20))
     pairs = pq.read_table(out / "paired_models.parquet").to_pydict()
     table_ = pq.read_table(out / "checkpoints.parquet").to_pydict()
     assert sorted(pairs["model_id"]) == ["m0", "m1", "m2"]

@@ -22,7 +22,7 @@ from mirror_neurons.game.constants import Scenario
 from mirror_neurons.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
 FAST = AnalysisConfig(n_random_init=20, n_permutations=20, n_bootstrap=20, n_decoding_permutations=20, n_ablation_draws=20,
-                      n_decoding_untrained=1, min_stratum_states=5)
+                      n_decoding_untrained=1, min_stratum_states=5, behaviour_games=4, behaviour_turns=20)
 
 
 def make_data(path, test: Split | None = None):
@@ -110,7 +110,7 @@ def test_analyze_run_writes_tables_and_resumes(run):
 @pytest.mark.slow
 def test_workers_give_the_same_tables(run):
     run_dir, data, _ = run
-    config = AnalysisConfig(controls=False)
+    config = AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False)
     one = pq.read_table(analyze_run(run_dir, data, config) / "units.parquet")
     import shutil
 
@@ -126,9 +126,9 @@ def test_workers_give_the_same_tables(run):
 def test_recorded_data_dir(run):
     run_dir, data, _ = run
     with pytest.raises(DataError, match="--data"):
-        analyze_run(run_dir, None, AnalysisConfig(controls=False))
+        analyze_run(run_dir, None, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False))
     (run_dir / "run.json").write_text(json.dumps({"dataset_path": str(data)}))
-    out = analyze_run(run_dir, None, AnalysisConfig(controls=False, significance=False, statistics=False))
+    out = analyze_run(run_dir, None, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False, significance=False, statistics=False))
     assert pq.read_table(out / "checkpoints.parquet").num_rows == 4
     units = pq.read_table(out / "units.parquet")
     assert {"mean_none", "var_both", "mns"} <= set(units.column_names)
@@ -139,9 +139,9 @@ def test_dataset_hash_mismatch(run, tmp_path):
     run_dir, _, _ = run
     other = make_data(tmp_path / "other", make_split(900, seed=99))
     with pytest.raises(DataError, match="--allow-other-data"):
-        analyze_run(run_dir, other, AnalysisConfig(controls=False))
+        analyze_run(run_dir, other, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False))
     with pytest.warns(UserWarning, match="trained on dataset"):
-        out = analyze_run(run_dir, other, AnalysisConfig(controls=False), allow_other_data=True)
+        out = analyze_run(run_dir, other, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False), allow_other_data=True)
     assert pq.read_table(out / "checkpoints.parquet").num_rows == 4
 
 
@@ -151,7 +151,7 @@ def test_bad_checkpoints(run):
     blob = weights.read_bytes()
     weights.write_bytes(blob[: len(blob) // 2])  # truncated
     with pytest.raises(CheckpointError, match="truncated"):
-        analyze_run(run_dir, data, AnalysisConfig(controls=False))
+        analyze_run(run_dir, data, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False))
     weights.write_bytes(blob)
     meta_path = run_dir / "models" / "m0" / "epoch-0003.json"
     meta = json.loads(meta_path.read_text())
@@ -159,7 +159,7 @@ def test_bad_checkpoints(run):
     meta.pop("weights_sha256")
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="describes a \\(4,\\) model"):
-        analyze_run(run_dir, data, AnalysisConfig(controls=False))
+        analyze_run(run_dir, data, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False))
 
 
 def test_empty_group_and_leaked_input_98(tmp_path):
@@ -167,11 +167,11 @@ def test_empty_group_and_leaked_input_98(tmp_path):
     no_toad = split.take(np.flatnonzero(split.scenario != Scenario.TOAD))
     ck = Checkpoint("x.json", random_model((6, 5)), {})
     with pytest.raises(AnalysisError, match="'toad'"):
-        analyze_checkpoint(ck, no_toad, AnalysisConfig(controls=False))
+        analyze_checkpoint(ck, no_toad, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False))
     x = split.x.copy()
     x[:, 98] = split.scenario  # the published pipeline's leak
     with pytest.raises(DataError, match="input 98"):
-        analyze_checkpoint(ck, Split(x, split.label, split.scenario, split.frog_pos), AnalysisConfig(controls=False))
+        analyze_checkpoint(ck, Split(x, split.label, split.scenario, split.frog_pos), AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False))
     with pytest.raises(ConfigError, match="alpha"):
         AnalysisConfig(alpha=1.5)
 
@@ -231,7 +231,7 @@ def rule_model(learned: bool):
     return model.eval()
 
 
-QUICK = AnalysisConfig(controls=False, significance=False, statistics=False)
+QUICK = AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False, significance=False, statistics=False)
 
 
 def test_a_network_that_learned_the_rule_is_competent_one_that_copies_the_energy_rule_is_not():

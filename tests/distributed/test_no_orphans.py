@@ -113,7 +113,7 @@ def test_kill_9_of_analyze_with_workers_leaves_no_process(small_data, tmp_path):
         (run / "models" / f"copy{i:03d}").mkdir()
         for suffix in (".safetensors", ".json"):
             shutil.copy(json_path.with_suffix(suffix), run / "models" / f"copy{i:03d}")
-    cmd = [*CLI, "analyze", str(run), "--data", str(small_data), "--workers", "2", "--no-controls"]
+    cmd = [*CLI, "analyze", str(run), "--data", str(small_data), "--workers", "2", "--no-controls", "--games", "2", "--turns", "4"]
     # driver, resource tracker and two workers, past their start: a part file of results is written
     kill_when_workers_run(cmd, tmp_path, 4, ready=lambda: any((run / "analysis" / "parts").glob("*.checkpoints.parquet")))
 
@@ -130,7 +130,7 @@ def test_kill_9_of_analyze_while_its_workers_start_leaves_no_process(small_data,
         (run / "models" / f"copy{i:03d}").mkdir()
         for suffix in (".safetensors", ".json"):
             shutil.copy(json_path.with_suffix(suffix), run / "models" / f"copy{i:03d}")
-    cmd = [*CLI, "analyze", str(run), "--data", str(small_data), "--workers", "2", "--no-controls"]
+    cmd = [*CLI, "analyze", str(run), "--data", str(small_data), "--workers", "2", "--no-controls", "--games", "2", "--turns", "4"]
     kill_when_workers_run(cmd, tmp_path, 4)  # driver, resource tracker and two workers, just started
 
 

@@ -21,14 +21,14 @@ SWEEP = {
     "configs": [{"hidden": [8, 8], "lr": 3e-3}, {"hidden": [6], "lr": 5e-3}],
 }
 ANALYSIS = AnalysisConfig(n_random_init=20, n_permutations=20, n_bootstrap=10, n_decoding_permutations=20, n_ablation_draws=20,
-                          n_decoding_untrained=1, min_stratum_states=2)  # p floors below 0.05; a tiny test set
+                          n_decoding_untrained=1, min_stratum_states=2, behaviour_games=8, behaviour_turns=20)  # p floors below 0.05
 
 
 def test_study_on_ray_matches_its_stages_run_locally(ray_cluster, tmp_path):
     out = tmp_path / "study"
     report = run_study(
         "demo", out, data_config=DATA, sweep=parse_sweep(SWEEP), analysis_config=ANALYSIS,
-        report_options={"behaviour_games": 8, "behaviour_turns": 20}, progress=False,
+        progress=False,
         executor=RayExecutor(), group_size=1,
     )  # fmt: skip
     assert report.is_file()

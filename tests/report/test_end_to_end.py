@@ -41,13 +41,13 @@ TINY_SWEEP = {
     "configs": [{"hidden": [8, 8], "lr": 3e-3}, {"hidden": [6], "lr": 5e-3}, {"hidden": [6, 5, 4], "lr": 3e-3}],
 }
 TINY_ANALYSIS = AnalysisConfig(n_random_init=20, n_permutations=20, n_bootstrap=20, n_decoding_permutations=20,
-                               n_ablation_draws=20, n_decoding_untrained=1, min_stratum_states=2)  # p floors below 0.05; a tiny test set
+                               n_ablation_draws=20, n_decoding_untrained=1, min_stratum_states=2,  # p floors below 0.05; a tiny test set
+                               behaviour_games=16, behaviour_turns=40)
 
 
 def tiny_study(out: Path) -> Path:
     return run_study("demo", out, data_config=DataConfig.preset("demo", n_states=3000, seed=5),
-                     sweep=parse_sweep(TINY_SWEEP), analysis_config=TINY_ANALYSIS,
-                     report_options={"behaviour_games": 16, "behaviour_turns": 40}, progress=False)
+                     sweep=parse_sweep(TINY_SWEEP), analysis_config=TINY_ANALYSIS, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +137,7 @@ def keep_threads():
 def test_report_command_renders_again(study, tmp_path, keep_threads):
     out, _ = study
     target = tmp_path / "again.html"
-    result = CliRunner().invoke(app, ["report", str(out), "--out", str(target), "--figures", str(tmp_path / "figs"),
-                                 "--games", "16", "--turns", "40"])
+    result = CliRunner().invoke(app, ["report", str(out), "--out", str(target), "--figures", str(tmp_path / "figs")])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == f"report: {target}"
     html = target.read_text()

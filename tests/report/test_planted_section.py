@@ -72,10 +72,10 @@ def test_measures_added_later_appear_as_curves():
 
 def test_the_report_shows_a_planted_folder(tmp_path, monkeypatch):
     from mirror_neurons import atomic
-    from mirror_neurons.report import collect, html
+    from mirror_neurons.report import html
     from tests.report.synthetic import synthetic_inputs
 
-    monkeypatch.setattr(collect, "collect", lambda run_dir, **_: synthetic_inputs())
+    monkeypatch.setattr(html, "collect", lambda run_dir, **_: synthetic_inputs())  # the name html imported
     monkeypatch.setattr(html, "build_sections", lambda inputs: [])  # only the planted section is under test
     page = html.write_report(tmp_path, out=tmp_path / "without.html")
     assert "What the instrument can see" not in page.read_text()

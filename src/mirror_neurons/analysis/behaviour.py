@@ -167,3 +167,26 @@ def play_episode(model, seed: int, frames: int = 10, warmup_max: int = 400) -> t
     chosen = policy.chosen[start:]
     counts = {a.name.lower(): chosen.count(int(a)) for a in Action if chosen.count(int(a))}
     return shots, counts
+
+
+def behaviour_table(model: MLP, seed: int, *, n_games: int = 256, turns: int = 200) -> dict:
+    """The report's behaviour rates: the network, the labeling rule and random play on the same seeded games
+    (``compare``), as plain lists for ``case.json``.
+
+    Survival is the share of Frog's turns not stranded at energy 0. Error bars
+    are binomial standard errors over Frog turns, which treats turns as
+    independent (they are not, within a game), so they understate the spread.
+    """
+    results = compare(model, n_games=n_games, turns=turns, seed=seed)
+    metrics = ["help when only Toad is in distress", "jump at energy 0", "survival (energy > 0)", "score per turn"]
+    values, errors = {}, {}
+    for name, b in results.items():
+        survival = 1.0 - b.energy0_turns / b.frog_turns if b.frog_turns else float("nan")
+        v = [b.help_rate_toad_distress, b.jump_rate_energy0, survival, b.score_per_turn]
+        n = [b.toad_distress_turns, b.energy0_turns, b.frog_turns, b.frog_turns]
+        values[name] = v
+        errors[name] = [float(np.sqrt(max(x * (1 - x), 0) / k)) if k and np.isfinite(x) and 0 <= x <= 1 else 0.0
+                        for x, k in zip(v, n)]
+    return {"metrics": metrics, "values": values, "errors": errors, "games": n_games, "turns": turns,
+            "counts": {name: {"Frog turns": b.frog_turns, "Toad-only distress turns": b.toad_distress_turns,
+                              "energy-0 turns": b.energy0_turns} for name, b in results.items()}}

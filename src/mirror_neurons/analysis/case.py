@@ -3,7 +3,8 @@
 The checkpoint table has one row per checkpoint; the report also shows one
 checkpoint's raw material: per-unit moments by scenario group, a few units'
 activations (box plots), its null distributions, its circuits and ablations, an
-ASCII episode, and the paper's self-preservation circuit read from its weights.
+ASCII episode, the paper's self-preservation circuit read from its weights, and
+its behaviour in the game beside the labeling rule and random play.
 ``write_case`` (called by ``analyze_run`` once the table is written) chooses
 the checkpoint (``CASE_RULE``), has it measured by ``analyze_checkpoint`` under
 the run's own settings (so the same streams, and the numbers of its row), and
@@ -38,7 +39,7 @@ from safetensors.numpy import save as save_arrays
 
 from mirror_neurons import atomic
 from mirror_neurons.analysis.activations import capture
-from mirror_neurons.analysis.behaviour import play_episode
+from mirror_neurons.analysis.behaviour import behaviour_table, play_episode
 from mirror_neurons.analysis.circuits import self_preservation
 from mirror_neurons.analysis.competence import COMPETENT_COLUMN
 from mirror_neurons.analysis.groups import GROUPS
@@ -173,11 +174,12 @@ Measure = Callable[[str], tuple[object, MLP]]
 """The checkpoint (path relative to the run folder) -> (its ``CheckpointAnalysis``, its model)."""
 
 
-def write_case(analysis_dir: str | Path, measure: Measure, test, *, seed: int = 0,
-               threshold: float = LOSS_THRESHOLD) -> Path | None:
+def write_case(analysis_dir: str | Path, measure: Measure, test, *, seed: int = 0, threshold: float = LOSS_THRESHOLD,
+               games: int = 256, turns: int = 200) -> Path | None:
     """Choose, measure (``measure``) and write the case checkpoint of an analysed run (module docstring).
 
-    ``test``: the prepared test states the checkpoints were analysed on; ``seed`` seeds the ASCII episode's game.
+    ``test``: the prepared test states the checkpoints were analysed on; ``seed`` seeds the ASCII episode's game and
+    the ``games`` behaviour games of ``turns`` turns per policy (``behaviour.behaviour_table``).
     Returns ``case.json``'s path, or None (and no case files) when no checkpoint can be the case.
     """
     analysis_dir = Path(analysis_dir)
@@ -192,7 +194,8 @@ def write_case(analysis_dir: str | Path, measure: Measure, test, *, seed: int = 
     fields, arrays = case_record(res, model, test)
     frames, counts = play_episode(model, seed)
     fields.update({"rule": CASE_RULE, "threshold": threshold, "checkpoint": row["checkpoint"], "model_id": row["model_id"],
-                   "epoch": row.get("epoch"), "episode": frames, "episode_actions": counts, "circuit": None})
+                   "epoch": row.get("epoch"), "episode": frames, "episode_actions": counts, "circuit": None,
+                   "behaviour": behaviour_table(model, seed, n_games=games, turns=turns)})
     kernels = [arrays[f"kernel.{k}"] for k in range(len(fields["layer_names"]))]
     fields["self_preservation"] = None
     if len(kernels) >= 3:

@@ -137,6 +137,10 @@ class AnalysisConfig:
     subsample drawn from ``seed`` alone (the same states for every checkpoint of a run, for the class and its
     random sets alike, so the p-value stays exact). Each draw is a forward pass over them; at 20,000 states a
     changed share has a standard error of at most 0.0036. 0: all states."""
+    behaviour_games: int = 256
+    """Seeded games per policy in which the case checkpoint plays Frog (``analysis.case``, the report's behaviour)."""
+    behaviour_turns: int = 200
+    """Turns per behaviour game."""
     seed: int = 0
     """Root seed; each checkpoint's draws come from (seed, checkpoint weights hash), an architecture's
     untrained networks from (seed, architecture)."""
@@ -150,6 +154,10 @@ class AnalysisConfig:
                      "ablation_states", "top_k"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 1 <= self.behaviour_games <= 1_000_000:
+            raise ConfigError(f"behaviour_games = {self.behaviour_games} is out of range; allowed 1..1000000")
+        if not 2 <= self.behaviour_turns <= 1_000_000:
+            raise ConfigError(f"behaviour_turns = {self.behaviour_turns} is out of range; allowed 2..1000000")
         if self.kl_bins < 2:
             raise ConfigError(f"kl_bins must be >= 2, got {self.kl_bins}")
         if self.min_stratum_states < 2:
@@ -804,7 +812,8 @@ def analyze_run(
             warnings.simplefilter("ignore")
             return analyze_checkpoint(ck, test, config, nulls=nulls), ck.model
 
-    case.write_case(out, measure, test, seed=config.seed)  # the report's case example, measured here
+    case.write_case(out, measure, test, seed=config.seed, games=config.behaviour_games,
+                    turns=config.behaviour_turns)  # the report's case example, measured here
     atomic.write_json(out / "config.json", {**asdict(config), "digest": digest, "data_dir": str(data_dir),
                                             tables.ANALYSED_DATASET_HASH: dataset.hash})
     return out

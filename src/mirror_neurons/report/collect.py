@@ -6,8 +6,8 @@ the dataset). Everything comes from the analysis stage's files, read under
 their declared names (``analysis.tables``): the per-checkpoint table
 (``checkpoints.parquet``), the paired test (``paired.json``), the baselines, and
 the case example with its arrays (``case.json``, ``case.safetensors``, chosen and
-measured by ``analysis.case``). The behaviour section still plays the case
-model here (``behaviour_of``), the one measurement the report makes.
+measured by ``analysis.case``, its behaviour in the game included). The
+report measures nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ import numpy as np
 from mirror_neurons import atomic
 from mirror_neurons.analysis import tables
 from mirror_neurons.analysis.case import CASE_FILE, read_case
-from mirror_neurons.analysis.behaviour import compare
 from mirror_neurons.analysis.groups import GROUPS
 from mirror_neurons.analysis.paired import PAIRED_FILE, PAIRED_MODELS_FILE
 from mirror_neurons.analysis.pipeline import read_parquet
 from mirror_neurons.data.dataset import load_dataset
-from mirror_neurons.train.checkpoint import load_checkpoint
 from mirror_neurons.analysis.competence import COMPETENT_COLUMN, CONFUSION_COLUMNS, MACRO_RECALL_COLUMN, RECALL_COLUMNS
 from mirror_neurons.errors import AnalysisError
 from mirror_neurons.game.constants import Action, Scenario
@@ -104,15 +102,6 @@ def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]
     if absent:
         notes.append(f"The analysis table has no values for {', '.join(absent)}; those cells read n/a.")
     return out
-
-
-def checkpoint_path(sweep: Path, row: dict) -> Path:
-    path = Path(str(row.get("path"))) if row.get("path") not in (None, "") else None
-    if path is not None and not path.is_absolute():
-        path = sweep / path
-    if path is None or not path.with_suffix(".json").is_file():
-        raise AnalysisError(f"checkpoint file {path} of the analysis table is missing from {sweep}; rerun the analysis")
-    return path
 
 
 def pd_isnan(a: np.ndarray) -> np.ndarray:
@@ -229,14 +218,14 @@ def read_paired(sweep: Path) -> tuple[dict, dict | None, dict[str, np.ndarray]]:
     return answer, paired, models
 
 
-def read_case_inputs(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]) -> tuple[Case | None, dict | None]:
-    """(the case, the two-layer circuit or None) from ``analysis/case.json`` and ``case.safetensors``
+def read_case_inputs(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]) -> tuple[Case | None, dict | None, dict | None]:
+    """(the case, the two-layer circuit or None, its behaviour or None) from ``analysis/case.json`` and ``case.safetensors``
     (``analysis.case``), joined to the case's row of the checkpoint table. None without case files, with a note."""
     found = read_case(sweep / "analysis")
     if found is None:
         notes.append(f"The analysis wrote no case example (analysis/{CASE_FILE}): no checkpoint could be chosen, or the "
                      f"analysis predates it; run `mirror-neurons analyze {sweep}` again.")
-        return None, None
+        return None, None, None
     f, arrays = found
     paths = np.asarray(checkpoints["path"]).astype(str)
     at = np.flatnonzero(paths == str(f["checkpoint"]))
@@ -275,37 +264,12 @@ def read_case_inputs(sweep: Path, checkpoints: dict[str, np.ndarray], notes: lis
         circuit = {"name": f"{c['model_id']}, epoch {c['epoch']}", "classes": c["classes"], "competent": c["competent"],
                    "kernels": [arrays[f"circuit.kernel.{k}"] for k in range(len(c["classes"]))],
                    "self_preservation": c.get("self_preservation")}
-    return case, circuit
+    return case, circuit, f.get("behaviour")
 
 
-def behaviour_of(model, seed: int, *, n_games: int = 256, turns: int = 200) -> dict:
-    """Section 8's rates: the network, the labeling rule and random play on the same seeded games.
-
-    Survival is the share of Frog's turns not stranded at energy 0. Error bars
-    are binomial standard errors over Frog turns, which treats turns as
-    independent (they are not, within a game), so they understate the spread.
-    """
-    results = compare(model, n_games=n_games, turns=turns, seed=seed)
-    metrics = ["help when only Toad is in distress", "jump at energy 0", "survival (energy > 0)", "score per turn"]
-    values, errors = {}, {}
-    for name, b in results.items():
-        survival = 1.0 - b.energy0_turns / b.frog_turns if b.frog_turns else float("nan")
-        v = [b.help_rate_toad_distress, b.jump_rate_energy0, survival, b.score_per_turn]
-        n = [b.toad_distress_turns, b.energy0_turns, b.frog_turns, b.frog_turns]
-        values[name] = v
-        errors[name] = [float(np.sqrt(max(x * (1 - x), 0) / k)) if k and np.isfinite(x) and 0 <= x <= 1 else 0.0
-                        for x, k in zip(v, n)]
-    return {"metrics": metrics, "values": values, "errors": errors, "games": n_games, "turns": turns,
-            "counts": {name: {"Frog turns": b.frog_turns, "Toad-only distress turns": b.toad_distress_turns,
-                              "energy-0 turns": b.energy0_turns} for name, b in results.items()}}
-
-
-def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: int = 0, progress=None,
-            threshold: float = LOSS_THRESHOLD, behaviour_games: int = 256, behaviour_turns: int = 200) -> ReportInputs:
-    """Everything the report shows, read and measured from a finished run.
-
-    ``behaviour_games`` seeded games of ``behaviour_turns`` turns per policy feed section 8.
-    """
+def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, progress=None,
+            threshold: float = LOSS_THRESHOLD) -> ReportInputs:
+    """Everything the report shows, read from a finished run."""
     say = progress or (lambda *a, **k: None)
     run_dir = Path(run_dir)
     sweep, data, record = locate(run_dir, Path(data_dir) if data_dir else None)
@@ -326,14 +290,12 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, seed: in
     baselines = read_baselines(sweep, notes)
     answer, paired, paired_models = read_paired(sweep)
     say("reading the case example")
-    case, circuit = read_case_inputs(sweep, checkpoints, notes)
+    case, circuit, case_behaviour = read_case_inputs(sweep, checkpoints, notes)
     behaviour = None
-    if case is not None:
-        say("measuring behaviour")
-        model = load_checkpoint(checkpoint_path(sweep, case.row)).model
-        behaviour = behaviour_of(model, seed, n_games=behaviour_games, turns=behaviour_turns)
-        behaviour["checkpoint"] = case.name
-        behaviour["competent"] = case.row.get(COMPETENT_COLUMN) == 1.0
+    if case is not None and case_behaviour is not None:  # rates not measured are null in JSON, NaN in figures
+        values = {k: [np.nan if v is None else v for v in vs] for k, vs in case_behaviour["values"].items()}
+        behaviour = {**case_behaviour, "values": values, "checkpoint": case.name,
+                     "competent": case.row.get(COMPETENT_COLUMN) == 1.0}
     rows = manifest.get("rows", {})
     stages = record.get("stages", {})
     facts = {

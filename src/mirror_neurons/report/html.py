@@ -76,7 +76,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
     results become one more section at the end. ``planted_dir`` is a finished
     ``experiment planted`` folder (default ``RUNDIR/planted`` when it holds a
     summary): its detection and false-positive figures become a section before it.
-    ``options`` go to ``collect`` (``seed``, ``behaviour_games``, ``behaviour_turns``).
+    ``options`` go to ``collect`` (``threshold``); the behaviour games are the analysis's (``AnalysisConfig``).
     """
     run_dir = Path(run_dir)
     inputs = collect(run_dir, data_dir=data_dir, progress=progress, **options)

@@ -242,7 +242,7 @@ def section_training(inp: ReportInputs) -> Section:
         order = eligible[np.argsort(-cmni[eligible], kind="stable")]
         k = min(5, len(order))
         s.tables.append(checkpoint_table(inp, order[:k], f"Table 1 style: highest CMNI among checkpoints with {rule}."))
-        s.tables.append(checkpoint_table(inp, order[::-1][:k], f"Table 2 style: lowest CMNI among the same checkpoints."))
+        s.tables.append(checkpoint_table(inp, order[::-1][:k], "Table 2 style: lowest CMNI among the same checkpoints."))
     return s
 
 
