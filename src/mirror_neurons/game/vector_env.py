@@ -8,7 +8,6 @@ names the reward settings of the RL experiment.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 
 import numpy as np
 from gymnasium import spaces
