@@ -42,9 +42,20 @@ import torch
 
 from mirror_neurons.analysis.activations import capture
 from mirror_neurons.analysis.cmni import cmni_from_means
-from mirror_neurons.analysis.controls import bootstrap_diffs, normal_bootstrap, normal_permutation_null, permutation_diffs
+from mirror_neurons.analysis.controls import (
+    bootstrap_diffs,
+    normal_bootstrap,
+    normal_permutation_null,
+    permutation_diffs,
+)
 from mirror_neurons.analysis.decoding import cross_decode
-from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_checkpoint, analyze_run, architecture_nulls, prepare_test
+from mirror_neurons.analysis.pipeline import (
+    AnalysisConfig,
+    analyze_checkpoint,
+    analyze_run,
+    architecture_nulls,
+    prepare_test,
+)
 from mirror_neurons.analysis.stats import cell_moments, group_moments, kl_to_none
 from mirror_neurons.study import analysis_preset
 from mirror_neurons.analysis.units import classify, unit_tests
@@ -119,7 +130,9 @@ def per_checkpoint(states: int, repeat: int) -> None:
     cpu_act = CPU[-1]
     t_mom, value = timeit(moments_cmni, repeat)
     print(f"moments x 4 groups + CMNI               {ms(t_mom)}   (CMNI {value:.5f})")
-    print(f"  activations + CMNI + four statistics  {1e3 * (t_act + t_mom):8.1f} ms wall {1e3 * (cpu_act + CPU[-1]):8.1f} ms cpu   (goal <= 50 ms)")
+    print(
+        f"  activations + CMNI + four statistics  {1e3 * (t_act + t_mom):8.1f} ms wall {1e3 * (cpu_act + CPU[-1]):8.1f} ms cpu   (goal <= 50 ms)"
+    )
     a = np.concatenate(list(acts.values()), axis=1)
     t_kl, _ = timeit(lambda: kl_to_none(a, g), repeat)
     print(f"KL divergences (3 pairs)                {ms(t_kl)}")
@@ -139,12 +152,16 @@ def per_checkpoint(states: int, repeat: int) -> None:
     print(f"  exact permutations x {cfg.n_permutations:<4} (for ratio)  {ms(t)}")
     t, _ = timeit(lambda: bootstrap_diffs(counted, g, cfg.n_bootstrap, rng), 1)
     print(f"  exact bootstrap x {cfg.n_bootstrap:<4} (for ratio)     {ms(t)}")
-    t, _ = timeit(lambda: [cross_decode(acts[k], g, rng, n_permutations=cfg.n_decoding_permutations) for k in layers[:-1]], r)
+    t, _ = timeit(
+        lambda: [cross_decode(acts[k], g, rng, n_permutations=cfg.n_decoding_permutations) for k in layers[:-1]], r
+    )
     print(f"cross-decoding, 2 layers x {cfg.n_decoding_permutations} perms      {ms(t)}")
     t_arch, nulls = timeit(lambda: architecture_nulls(m.config, test, cfg), 1)
     t_arch_cpu = CPU[-1]
-    print(f"untrained nulls, once per architecture: {cfg.n_random_init} raw + {cfg.n_random_init} recoded, "
-          f"{cfg.n_decoding_untrained} decoding   {ms(t_arch)}")
+    print(
+        f"untrained nulls, once per architecture: {cfg.n_random_init} raw + {cfg.n_random_init} recoded, "
+        f"{cfg.n_decoding_untrained} decoding   {ms(t_arch)}"
+    )
     ck = Checkpoint(Path("bench.json"), m, {"weights_sha256": "bench"})
     demo = analysis_preset("demo")
     for name, c in (
@@ -157,15 +174,19 @@ def per_checkpoint(states: int, repeat: int) -> None:
         ("analyze_checkpoint, defaults, exact resampling", replace(AnalysisConfig(), exact_resampling=True)),
     ):
         shared = architecture_nulls(m.config, test, c) if c.controls else None
-        t, res = timeit(lambda c=c, shared=shared: analyze_checkpoint(ck, test, c, nulls=shared), 3 if c.controls else repeat)
+        t, res = timeit(
+            lambda c=c, shared=shared: analyze_checkpoint(ck, test, c, nulls=shared), 3 if c.controls else repeat
+        )
         print(f"{name:<48} {ms(t)}")
         if name.startswith("analyze_checkpoint, all controls (defaults)"):
             per_ck = CPU[-1]
     cpu_arch = t_arch_cpu
     # the paper's sweep: 3,500 checkpoints of up to 50 architectures, on 2 workers (CPU time / 2: the work, not the wait)
     total = (3500 * per_ck + 50 * cpu_arch) / 2
-    print(f"projected, 3,500 checkpoints + 50 architectures' untrained nulls on 2 workers: {total / 60:5.1f} min of CPU per core "
-          f"({1e3 * per_ck:.0f} ms per checkpoint, {cpu_arch:.1f} s per architecture; goal <= 15 min, <= 250 ms)")
+    print(
+        f"projected, 3,500 checkpoints + 50 architectures' untrained nulls on 2 workers: {total / 60:5.1f} min of CPU per core "
+        f"({1e3 * per_ck:.0f} ms per checkpoint, {cpu_arch:.1f} s per architecture; goal <= 15 min, <= 250 ms)"
+    )
 
 
 def sweep(n: int, sample: int | None, states: int, sig_sample: int = 0) -> None:
@@ -191,7 +212,9 @@ def sweep(n: int, sample: int | None, states: int, sig_sample: int = 0) -> None:
             wall, cpu = time.perf_counter() - t, time.process_time() - c
             print(f"{label:<44} {wall:7.1f} s wall {cpu:7.1f} s cpu ({1e3 * wall / count:6.1f} ms wall per checkpoint)")
             if count < n:
-                print(f"  projected for {n:,} checkpoints: {wall / count * n / 60:5.1f} min wall, {cpu / count * n / 60:5.1f} min cpu")
+                print(
+                    f"  projected for {n:,} checkpoints: {wall / count * n / 60:5.1f} min wall, {cpu / count * n / 60:5.1f} min cpu"
+                )
 
         table = AnalysisConfig(controls=False, significance=False, statistics=False)
         timed("CMNI table (means, variances, CMNI)", table, k)
@@ -210,13 +233,19 @@ def main(argv=None) -> None:
     p.add_argument("--sweep-sample", type=int, default=None)
     p.add_argument("--skip-sweep", action="store_true")
     p.add_argument("--skip-single", action="store_true", help="only the sweep")
-    p.add_argument("--threads", type=int, default=1, help="torch threads in this process (0: torch's default; analyze uses 1)")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads in this process (0: torch's default; analyze uses 1)"
+    )
     p.add_argument("--significance-sample", type=int, default=50, help="checkpoints re-analysed with significance on")
     args = p.parse_args(argv)
-    warnings.simplefilter("ignore")  # strata dropped from the synthetic set: named once per run, not the timing's concern
+    warnings.simplefilter(
+        "ignore"
+    )  # strata dropped from the synthetic set: named once per run, not the timing's concern
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, python {sys.version.split()[0]}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, python {sys.version.split()[0]}"
+    )
     if not args.skip_single:
         per_checkpoint(args.states, args.repeat)
     if not args.skip_sweep:

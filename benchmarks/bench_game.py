@@ -117,7 +117,10 @@ def engine_at_commit(commit: str) -> type:
     root = Path(__file__).resolve().parents[1]
     source = subprocess.run(
         ["git", "show", f"{commit}:src/mirror_neurons/game/engine.py"],
-        cwd=root, capture_output=True, text=True, check=True,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     path = Path(tempfile.mkdtemp()) / f"engine_{commit}.py"
     path.write_text(source)
@@ -200,9 +203,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one timed window")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows per figure")
     parser.add_argument("--baseline", default=None, help="also time GameBatch at this git commit")
-    parser.add_argument("--only-steps", type=int, default=None, metavar="N",
-                        help="no timing: build one batch (the first of --batches; --baseline's engine if given), "
-                             "play N turns and exit; for instruction counts under valgrind")
+    parser.add_argument(
+        "--only-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="no timing: build one batch (the first of --batches; --baseline's engine if given), "
+        "play N turns and exit; for instruction counts under valgrind",
+    )
     args = parser.parse_args()
     sizes = [int(b) for b in args.batches.split(",")]
     if args.only_steps is not None:
@@ -213,8 +221,10 @@ def main() -> None:
             batch.step(actions[t % PRE_DRAWN])
         return
 
-    print(f"numpy {np.__version__}, python {sys.version.split()[0]}, {args.repeats} windows of "
-          f"{args.seconds:g} s per row; agent-steps/s")
+    print(
+        f"numpy {np.__version__}, python {sys.version.split()[0]}, {args.repeats} windows of "
+        f"{args.seconds:g} s per row; agent-steps/s"
+    )
     print(f"{'engine':40} {'batch':>6} {'wall best':>12} {'wall median':>12} {'per CPU s':>12}")
 
     def line(label: str, size: int, r: tuple[float, float, float]) -> None:
@@ -227,8 +237,11 @@ def main() -> None:
         for label, cls in engines:
             make = lambda seed, n, cls=cls: cls(CONFIG, seed, np.arange(n))  # noqa: E731
             line(label, size, rate(batch_window(make, size, policy=False), args.seconds, args.repeats))
-            line(f"{label} + random_actions", size,
-                 rate(batch_window(make, size, policy=True), args.seconds, args.repeats))
+            line(
+                f"{label} + random_actions",
+                size,
+                rate(batch_window(make, size, policy=True), args.seconds, args.repeats),
+            )
     for row in (scalar_row, pettingzoo_row, parallel_row, gymnasium_row):
         label, result = row(args.seconds, args.repeats)
         line(label, 1, result)

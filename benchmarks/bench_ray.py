@@ -62,7 +62,9 @@ def synthetic_dataset(out: Path, n_train: int, n_val: int) -> Path:
         z = np.zeros(n, dtype=np.uint8)
         return Split(x, label, z, z.copy())
 
-    write_dataset(out, {"train": split(n_train), "val": split(n_val), "test": split(1000)}, {"source": "bench_ray synthetic"})
+    write_dataset(
+        out, {"train": split(n_train), "val": split(n_val), "test": split(1000)}, {"source": "bench_ray synthetic"}
+    )
     return out
 
 
@@ -116,7 +118,9 @@ def main() -> None:
         start, n = time.perf_counter(), 30
         for i in range(n):
             ex.map(noop, [(i,)])
-        print(f"one no-op task, submitted and awaited alone: {1000 * (time.perf_counter() - start) / n:.1f} ms round trip")
+        print(
+            f"one no-op task, submitted and awaited alone: {1000 * (time.perf_counter() - start) / n:.1f} ms round trip"
+        )
         start, n = time.perf_counter(), 1000
         ex.map(noop, [(i,) for i in range(n)])
         print(f"{n} no-op tasks at once: {n / (time.perf_counter() - start):,.0f} tasks/s")
@@ -137,7 +141,9 @@ def main() -> None:
             print("|---:|---:|---:|---:|---:|---:|---:|")
             for size in (1, 5, 25):
                 rows = size * args.steps * 25
-                local_tasks = group_tasks(data, tmp / f"local{size}", [group_configs(size, 0, args.steps, args.val_rows)])
+                local_tasks = group_tasks(
+                    data, tmp / f"local{size}", [group_configs(size, 0, args.steps, args.val_rows)]
+                )
                 start = time.perf_counter()
                 LocalExecutor().map(train_group, local_tasks)
                 local_s = time.perf_counter() - start
@@ -145,7 +151,11 @@ def main() -> None:
                 start = time.perf_counter()
                 ex.map(train_group, one)
                 ray_s = time.perf_counter() - start
-                many = group_tasks(data, tmp / f"many{size}", [group_configs(size, 100 * k, args.steps, args.val_rows) for k in range(args.cpus)])
+                many = group_tasks(
+                    data,
+                    tmp / f"many{size}",
+                    [group_configs(size, 100 * k, args.steps, args.val_rows) for k in range(args.cpus)],
+                )
                 start = time.perf_counter()
                 ex.map(train_group, many)
                 many_s = time.perf_counter() - start

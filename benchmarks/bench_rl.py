@@ -95,7 +95,9 @@ def main() -> None:
         if r is None:
             print(f"{name:16s} (stable-baselines3 not installed: pip install 'mirror-neurons[test]')")
             continue
-        print(f"{name:16s} {r['steps']:>10,d} {r['wall']:>8.1f} {r['steps'] / r['wall']:>15,.0f} {r['steps'] / r['cpu']:>14,.0f}")
+        print(
+            f"{name:16s} {r['steps']:>10,d} {r['wall']:>8.1f} {r['steps'] / r['wall']:>15,.0f} {r['steps'] / r['cpu']:>14,.0f}"
+        )
     ours, sb3 = rows["ours"], rows["sb3"]
     print("time split (ours): " + ", ".join(f"{k} {v:.0%}" for k, v in ours["split"].items()))
     if sb3 is not None:

@@ -54,7 +54,9 @@ def synthetic_dataset(out: Path, n_train: int, n_val: int) -> Path:
         z = np.zeros(n, dtype=np.uint8)
         return Split(x, label, z, z.copy())
 
-    write_dataset(out, {"train": split(n_train), "val": split(n_val), "test": split(1000)}, {"source": "bench_train synthetic"})
+    write_dataset(
+        out, {"train": split(n_train), "val": split(n_val), "test": split(1000)}, {"source": "bench_train synthetic"}
+    )
     return out
 
 
@@ -102,7 +104,9 @@ def plain_loop(dataset, steps: int, threads: int) -> float:
     return steps * B / (time.perf_counter() - start)
 
 
-def trainer_case(configs: list[TrainConfig], dataset, steps: int, val_rows: int, out: Path, workers: int = 1) -> tuple[float, float]:
+def trainer_case(
+    configs: list[TrainConfig], dataset, steps: int, val_rows: int, out: Path, workers: int = 1
+) -> tuple[float, float]:
     """Cases 2-4: one epoch of ``steps`` steps per model; returns (model-rows/s, GFLOP/s).
 
     ``workers`` > 1: the models in that many groups, each trained by a worker process
@@ -110,7 +114,9 @@ def trainer_case(configs: list[TrainConfig], dataset, steps: int, val_rows: int,
     their loading the dataset.
     """
     configs = [
-        TrainConfig.from_dict({**c.to_dict(), "epoch_rows": steps * c.batch_size, "val_rows": val_rows, "max_epochs": 1})
+        TrainConfig.from_dict(
+            {**c.to_dict(), "epoch_rows": steps * c.batch_size, "val_rows": val_rows, "max_epochs": 1}
+        )
         for c in configs
     ]
     start = time.perf_counter()
@@ -132,7 +138,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000, help="optimizer steps per model in each case")
     parser.add_argument("--val-rows", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3, help="rounds of case 1 and case 3 measured back to back")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes for the multi-process rows (default: all cores)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes for the multi-process rows (default: all cores)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,13 +154,17 @@ def main() -> None:
         print(f"dataset: {data if args.data else 'synthetic'}, {n_train} train rows, {len(dataset.val)} val rows; "
               f"{args.steps} steps per model per case; torch {torch.__version__}, {torch.get_num_threads()} threads available")  # fmt: skip
         peak1, peak2 = matmul_peak(1), matmul_peak(2)
-        print(f"matmul peak (1024^2 float32 torch.mm): {peak1:.1f} GFLOP/s on 1 thread, {peak2:.1f} GFLOP/s on 2 threads")
+        print(
+            f"matmul peak (1024^2 float32 torch.mm): {peak1:.1f} GFLOP/s on 1 thread, {peak2:.1f} GFLOP/s on 2 threads"
+        )
 
         case_model = TrainConfig(model=ModelConfig(hidden=(17, 17), dropout=0.12), lr=4e-6, batch_size=25)
         f_case = flops_per_row((17, 17))
         rng = np.random.default_rng(1)
         copies = [
-            TrainConfig.from_dict({**case_model.to_dict(), "seed": i, "lr": float(np.exp(rng.uniform(np.log(4e-6), np.log(5e-5))))})
+            TrainConfig.from_dict(
+                {**case_model.to_dict(), "seed": i, "lr": float(np.exp(rng.uniform(np.log(4e-6), np.log(5e-5))))}
+            )
             for i in range(50)
         ]
         rows = {}
@@ -174,7 +189,9 @@ def main() -> None:
         baseline = float(np.median([v[0] for k, v in rows.items() if k.startswith("1. plain loop, 1 thread")]))
 
         print()
-        print(f"| case | model-rows/s | rows/s per model | model-epochs/h ({n_train // 1000}k rows) | model-epochs/h (paper 3.8M) | GFLOP/s | % of 1-thread peak | x plain |")
+        print(
+            f"| case | model-rows/s | rows/s per model | model-epochs/h ({n_train // 1000}k rows) | model-epochs/h (paper 3.8M) | GFLOP/s | % of 1-thread peak | x plain |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for name, (r, m, g) in rows.items():
             print(
@@ -184,7 +201,9 @@ def main() -> None:
         print()
         print("x plain = model-rows/s over the median of the 1-thread plain-loop runs; model-epochs/h sum over models.")
         for workers, values in ratios.items():
-            print(f"case 3 ({_processes(workers)}) / case 1, round by round: {', '.join(f'{x:.1f}' for x in values)} (median {np.median(values):.1f})")
+            print(
+                f"case 3 ({_processes(workers)}) / case 1, round by round: {', '.join(f'{x:.1f}' for x in values)} (median {np.median(values):.1f})"
+            )
 
 
 def _processes(workers: int) -> str:

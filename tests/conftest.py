@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 
 SLOW_TESTS: dict[str, set[str]] = {
-    "tests/analysis/test_ablation.py": {"test_ablation_from_recorded_activations_equals_the_hooked_pass", "test_ablating_the_gate_unit"},
+    "tests/analysis/test_ablation.py": {
+        "test_ablation_from_recorded_activations_equals_the_hooked_pass",
+        "test_ablating_the_gate_unit",
+    },
     "tests/analysis/test_behaviour.py": {"test_network_policy_plays_its_argmax", "test_rule_and_random_policies"},
     "tests/analysis/test_case.py": {"test_an_analysed_run_has_a_case_the_report_reads_whole"},
     "tests/analysis/test_matching.py": {
@@ -32,7 +35,10 @@ SLOW_TESTS: dict[str, set[str]] = {
         "test_training_nulls_are_compared_at_model_level",
     },
     "tests/analysis/test_pipeline.py": {"test_analyze_run_writes_tables_and_resumes", "test_cli_analyze"},
-    "tests/experiments/test_rl.py": {"test_measures_of_scripted_play", "test_a_tiny_experiment_stamps_its_checkpoints_with_the_visited_states"},
+    "tests/experiments/test_rl.py": {
+        "test_measures_of_scripted_play",
+        "test_a_tiny_experiment_stamps_its_checkpoints_with_the_visited_states",
+    },
     "tests/experiments/test_theory_rules2.py": {
         "test_logistic_fit_recovers_known_coefficients_and_the_rules_read_them",
         "test_clustered_errors_are_wider_than_naive_ones_when_datasets_differ",
@@ -51,12 +57,23 @@ SLOW_TESTS: dict[str, set[str]] = {
         "test_section_reads_the_planted_models_and_states_the_floors",
         "test_figure_2_view_of_an_older_run_says_it_has_no_epoch_0",
     },
-    "tests/report/test_paper_level.py": {"test_training_section_names_the_recipes_and_reads_the_threshold_for_the_papers_loss_only"},
-    "tests/report/test_planted_section.py": {"test_the_report_shows_a_planted_folder", "test_section_reads_its_numbers"},
+    "tests/report/test_paper_level.py": {
+        "test_training_section_names_the_recipes_and_reads_the_threshold_for_the_papers_loss_only"
+    },
+    "tests/report/test_planted_section.py": {
+        "test_the_report_shows_a_planted_folder",
+        "test_section_reads_its_numbers",
+    },
     "tests/test_cli_fuzz.py": {"test_bad_input_is_one_line_exit_2_and_leaves_nothing"},
-    "tests/test_cli_vocabulary.py": {"test_data_prints_a_summary_not_a_dict", "test_train_and_sweep_train_with_the_threads_asked_for"},
+    "tests/test_cli_vocabulary.py": {
+        "test_data_prints_a_summary_not_a_dict",
+        "test_train_and_sweep_train_with_the_threads_asked_for",
+    },
     "tests/test_fuzz_files.py": {"test_mutated_manifest"},
-    "tests/train/test_ppo.py": {"test_same_seed_same_weights_other_seed_other_weights", "test_resume_after_a_crash_gives_the_uninterrupted_weights"},
+    "tests/train/test_ppo.py": {
+        "test_same_seed_same_weights_other_seed_other_weights",
+        "test_resume_after_a_crash_gives_the_uninterrupted_weights",
+    },
 }
 """Module -> names of its slow test functions (every parameter of each)."""
 
@@ -78,5 +95,7 @@ def pytest_collection_modifyitems(config, items):
         except ValueError:
             continue
         name = getattr(item, "originalname", item.name)
-        if name in SLOW_TESTS.get(module, ()) or SLOW_FIXTURES.get(module, set()) & set(getattr(item, "fixturenames", ())):
+        if name in SLOW_TESTS.get(module, ()) or SLOW_FIXTURES.get(module, set()) & set(
+            getattr(item, "fixturenames", ())
+        ):
             item.add_marker(pytest.mark.slow)

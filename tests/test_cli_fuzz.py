@@ -35,7 +35,17 @@ def pristine(tmp_path_factory) -> Path:
     for args in (
         ["data", "--states", "12000", "--workers", "1", "--out", str(root / "data")],
         ["train", "--data", str(root / "data"), "--out", str(root / "run"), *TRAIN],
-        ["analyze", str(root / "run"), "--no-controls", "--no-significance", "--no-statistics", "--games", "2", "--turns", "4"],
+        [
+            "analyze",
+            str(root / "run"),
+            "--no-controls",
+            "--no-significance",
+            "--no-statistics",
+            "--games",
+            "2",
+            "--turns",
+            "4",
+        ],
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
@@ -112,7 +122,19 @@ def tiny_dataset(root: Path) -> None:
 
 
 TRAIN_AGAIN = ["train", "--data", "{d}", "--out", "{r}", *TRAIN]
-ANALYZE = ["analyze", "{r}", "--data", "{d}", "--no-controls", "--no-significance", "--no-statistics", "--games", "2", "--turns", "4"]
+ANALYZE = [
+    "analyze",
+    "{r}",
+    "--data",
+    "{d}",
+    "--no-controls",
+    "--no-significance",
+    "--no-statistics",
+    "--games",
+    "2",
+    "--turns",
+    "4",
+]
 REPORT = ["report", "{r}", "--data", "{d}"]
 CK = "run/models/*/*_epoch-*.json"
 STATE = "run/models/*/state.json"
@@ -121,58 +143,170 @@ CASES = [
     # the dataset's manifest and files
     Case("manifest []", ["data", "describe", "{d}"], write("data/manifest.json", "[]"), "not a manifest object"),
     Case("manifest {}", TRAIN_AGAIN, write("data/manifest.json", "{}"), "'files' = None must map"),
-    Case("manifest files [1, 2]", ["data", "describe", "{d}"], edit_json("data/manifest.json", files=[1, 2]), "'files' = [1, 2]"),
+    Case(
+        "manifest files [1, 2]",
+        ["data", "describe", "{d}"],
+        edit_json("data/manifest.json", files=[1, 2]),
+        "'files' = [1, 2]",
+    ),
     Case("manifest rows 'lots'", TRAIN_AGAIN, edit_json("data/manifest.json", rows="lots"), "'rows' = 'lots'"),
-    Case("manifest not UTF-8", TRAIN_AGAIN, write("data/manifest.json", b"\xff\xfe{}"), "manifest.json is not valid JSON"),
-    Case("manifest no dataset_hash", ANALYZE, drop("data/manifest.json", "dataset_hash"), "dataset_hash None is not the hash"),
-    Case("train.parquet truncated", TRAIN_AGAIN, truncate("data/train.parquet"), "train.parquet does not match its manifest hash"),
-    Case("test.parquet garbage", ANALYZE, write("data/test.parquet", b"PAR1garbagePAR1"), "test.parquet does not match"),
-    Case("train split smaller than a batch", ["train", "--data", "{d}", "--out", "{t}/new", *TRAIN], tiny_dataset, "fewer than its batch size 25"),
+    Case(
+        "manifest not UTF-8", TRAIN_AGAIN, write("data/manifest.json", b"\xff\xfe{}"), "manifest.json is not valid JSON"
+    ),
+    Case(
+        "manifest no dataset_hash",
+        ANALYZE,
+        drop("data/manifest.json", "dataset_hash"),
+        "dataset_hash None is not the hash",
+    ),
+    Case(
+        "train.parquet truncated",
+        TRAIN_AGAIN,
+        truncate("data/train.parquet"),
+        "train.parquet does not match its manifest hash",
+    ),
+    Case(
+        "test.parquet garbage", ANALYZE, write("data/test.parquet", b"PAR1garbagePAR1"), "test.parquet does not match"
+    ),
+    Case(
+        "train split smaller than a batch",
+        ["train", "--data", "{d}", "--out", "{t}/new", *TRAIN],
+        tiny_dataset,
+        "fewer than its batch size 25",
+    ),
     # the run folder that training resumes
     Case("run.json []", TRAIN_AGAIN, write("run/run.json", "[]"), "run.json is damaged"),
-    Case("state.json []", TRAIN_AGAIN, write("run/models/h4_d0p12_lr0p001_b25_s0/state.json", "[]"), "state.json is damaged"),
-    Case("state.json tensors ../", TRAIN_AGAIN, edit_json(STATE, tensors="../../../../../etc/passwd"), "outside its model folder"),
+    Case(
+        "state.json []",
+        TRAIN_AGAIN,
+        write("run/models/h4_d0p12_lr0p001_b25_s0/state.json", "[]"),
+        "state.json is damaged",
+    ),
+    Case(
+        "state.json tensors ../",
+        TRAIN_AGAIN,
+        edit_json(STATE, tensors="../../../../../etc/passwd"),
+        "outside its model folder",
+    ),
     Case("state.json epoch 'seven'", TRAIN_AGAIN, edit_json(STATE, epoch="seven"), "epoch = 'seven' is not an integer"),
-    Case("checkpoint truncated, rerun", TRAIN_AGAIN, truncate("run/models/*/*_epoch-*.safetensors"), "is missing or damaged"),
+    Case(
+        "checkpoint truncated, rerun",
+        TRAIN_AGAIN,
+        truncate("run/models/*/*_epoch-*.safetensors"),
+        "is missing or damaged",
+    ),
     # checkpoints that the analysis reads
     Case("checkpoint epoch 'seven'", ANALYZE, edit_json(CK, epoch="seven"), "epoch = 'seven' is not an integer"),
     Case("checkpoint weights_file 5", ANALYZE, edit_json(CK, weights_file=5), "weights_file = 5 is not a string"),
-    Case("checkpoint weights_file ../", ANALYZE, edit_json(CK, weights_file="../../../../etc/passwd"), "outside the checkpoint's folder"),
-    Case("checkpoint n_inputs 'a'", ANALYZE, edit_json(CK, model={"hidden": [4], "n_inputs": "a"}), "must be positive integers"),
+    Case(
+        "checkpoint weights_file ../",
+        ANALYZE,
+        edit_json(CK, weights_file="../../../../etc/passwd"),
+        "outside the checkpoint's folder",
+    ),
+    Case(
+        "checkpoint n_inputs 'a'",
+        ANALYZE,
+        edit_json(CK, model={"hidden": [4], "n_inputs": "a"}),
+        "must be positive integers",
+    ),
     Case("checkpoint hidden [1e9]", ANALYZE, edit_json(CK, model={"hidden": [1e9]}), "must be positive integers"),
     Case("checkpoint hidden 10**9", ANALYZE, edit_json(CK, model={"hidden": [10**9]}), "of memory"),
-    Case("checkpoint without dataset_hash", ANALYZE, both(drop(CK, "dataset_hash"), remove("run/analysis")), "records no dataset hash"),
-    Case("checkpoints.parquet truncated", REPORT, truncate("run/analysis/checkpoints.parquet"), "checkpoints.parquet is damaged"),
+    Case(
+        "checkpoint without dataset_hash",
+        ANALYZE,
+        both(drop(CK, "dataset_hash"), remove("run/analysis")),
+        "records no dataset hash",
+    ),
+    Case(
+        "checkpoints.parquet truncated",
+        REPORT,
+        truncate("run/analysis/checkpoints.parquet"),
+        "checkpoints.parquet is damaged",
+    ),
     Case("part file garbage", ANALYZE, write("run/analysis/parts/000009-1.checkpoints.parquet", b"junk"), "is damaged"),
     Case("analysis/case.json []", REPORT, write("run/analysis/case.json", "[]"), "case.json holds a JSON list"),
-    Case("analysis/case.safetensors garbage", REPORT, write("run/analysis/case.safetensors", b"junk"), "case.safetensors cannot be read"),
-    Case("report without units.parquet", REPORT, lambda root: (root / "run/analysis/units.parquet").unlink(), "no analysis/units.parquet"),
+    Case(
+        "analysis/case.safetensors garbage",
+        REPORT,
+        write("run/analysis/case.safetensors", b"junk"),
+        "case.safetensors cannot be read",
+    ),
+    Case(
+        "report without units.parquet",
+        REPORT,
+        lambda root: (root / "run/analysis/units.parquet").unlink(),
+        "no analysis/units.parquet",
+    ),
     Case("report of an empty table", REPORT, empty_table, "holds no checkpoints"),
     # output paths
-    Case("train --out a file", ["train", "--data", "{d}", "--out", "{d}/manifest.json", *TRAIN], message="is a file, not a folder"),
-    Case("sweep --out under a file", ["sweep", "--preset", "demo", "--data", "{d}", "--out", "{d}/manifest.json/x"], message="lies under"),
+    Case(
+        "train --out a file",
+        ["train", "--data", "{d}", "--out", "{d}/manifest.json", *TRAIN],
+        message="is a file, not a folder",
+    ),
+    Case(
+        "sweep --out under a file",
+        ["sweep", "--preset", "demo", "--data", "{d}", "--out", "{d}/manifest.json/x"],
+        message="lies under",
+    ),
     Case("run --out a file", ["run", "--out", "{d}/manifest.json"], message="is a file, not a folder"),
     Case("data --out under a file", ["data", "--states", "3000", "--out", "{d}/manifest.json/x"], message="lies under"),
     Case("report --out a folder", [*REPORT, "--out", "{t}"], message="is a folder; give the HTML file"),
     Case("report --figures a file", [*REPORT, "--figures", "{d}/manifest.json"], message="--figures"),
     # sweep files
-    Case("sweep file not UTF-8", ["sweep", "{t}/s.toml", "--out", "{t}/s"], write("s.toml", b"[sweep]\nname = '\xff'\n"), "not UTF-8"),
-    Case("sweep dataset = 5", ["sweep", "{t}/s.toml", "--out", "{t}/s"], write("s.toml", "[sweep]\ndataset = 5\n"), "dataset = 5 must be a string"),
-    Case("sweep seed = 1.5", ["sweep", "{t}/s.toml", "--out", "{t}/s"], write("s.toml", "[sweep]\nseed = 1.5\n"), "seed = 1.5 must be an integer"),
+    Case(
+        "sweep file not UTF-8",
+        ["sweep", "{t}/s.toml", "--out", "{t}/s"],
+        write("s.toml", b"[sweep]\nname = '\xff'\n"),
+        "not UTF-8",
+    ),
+    Case(
+        "sweep dataset = 5",
+        ["sweep", "{t}/s.toml", "--out", "{t}/s"],
+        write("s.toml", "[sweep]\ndataset = 5\n"),
+        "dataset = 5 must be a string",
+    ),
+    Case(
+        "sweep seed = 1.5",
+        ["sweep", "{t}/s.toml", "--out", "{t}/s"],
+        write("s.toml", "[sweep]\nseed = 1.5\n"),
+        "seed = 1.5 must be an integer",
+    ),
     # seeds and sizes
-    Case("data --seed 2**64", ["data", "--seed", str(2**64), "--out", "{t}/d"], message="seeds are integers in 0..2**64-1"),
+    Case(
+        "data --seed 2**64",
+        ["data", "--seed", str(2**64), "--out", "{t}/d"],
+        message="seeds are integers in 0..2**64-1",
+    ),
     Case("play --seed 10**23", ["play", "--seed", str(10**23)], message="seeds are integers in 0..2**64-1"),
     Case("analyze --seed -1", [*ANALYZE, "--seed", "-1"], message="--seed -1 is out of range"),
-    Case("theory --seed -1", ["experiment", "theory", "--seed", "-1", "--out", "{t}/th"], message="--seed -1 is out of range"),
+    Case(
+        "theory --seed -1",
+        ["experiment", "theory", "--seed", "-1", "--out", "{t}/th"],
+        message="--seed -1 is out of range",
+    ),
     Case("data --states 99999999999999", ["data", "--states", "99999999999999", "--out", "{t}/d"], message="of memory"),
-    Case("train --hidden 100000000", ["train", "--data", "{d}", "--out", "{t}/n", "--hidden", "100000000"], message="--hidden"),
-    Case("train --lr inf", ["train", "--data", "{d}", "--out", "{t}/n", "--lr", "inf"], message="lr = inf is out of range"),
+    Case(
+        "train --hidden 100000000",
+        ["train", "--data", "{d}", "--out", "{t}/n", "--hidden", "100000000"],
+        message="--hidden",
+    ),
+    Case(
+        "train --lr inf",
+        ["train", "--data", "{d}", "--out", "{t}/n", "--lr", "inf"],
+        message="lr = inf is out of range",
+    ),
     # values click cannot parse: one line too, not the usage in a box
     Case("play --seed 1e23", ["play", "--seed", "1e23"], message="Invalid value for '--seed'"),
-    Case("data --states abc", ["data", "--states", "abc", "--out", "{t}/d"], message="see `mirror-neurons data --help`"),
+    Case(
+        "data --states abc", ["data", "--states", "abc", "--out", "{t}/d"], message="see `mirror-neurons data --help`"
+    ),
     Case("unknown command", ["bogus"], message="No such command 'bogus'"),
     Case("unknown option", ["train", "--nope", "3"], message="No such option: --nope"),
-    Case("analyze --games --turns 1e8", [*ANALYZE, "--games", "100000000", "--turns", "100000000"], message="of memory"),
+    Case(
+        "analyze --games --turns 1e8", [*ANALYZE, "--games", "100000000", "--turns", "100000000"], message="of memory"
+    ),
 ]
 
 

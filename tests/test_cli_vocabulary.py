@@ -22,7 +22,15 @@ from mirror_neurons.cli import app
 
 runner = CliRunner()
 
-TORCH_COMMANDS = [["train"], ["sweep"], ["analyze"], ["run"], ["report"], ["experiment", "theory"], ["experiment", "planted"]]
+TORCH_COMMANDS = [
+    ["train"],
+    ["sweep"],
+    ["analyze"],
+    ["run"],
+    ["report"],
+    ["experiment", "theory"],
+    ["experiment", "planted"],
+]
 WORKER_COMMANDS = [["data"], ["train"], ["sweep"], ["analyze"], ["run"], ["experiment", "theory"]]
 ALL_COMMANDS = [["play"], ["data", "describe"], *TORCH_COMMANDS, ["data"]]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
@@ -75,7 +83,9 @@ def test_brackets_in_help_are_printed_as_written(command):
 def test_presets_list_their_choices_and_required_options_are_marked():
     shipped = {p.stem for p in (Path(__file__).parents[1] / "src" / "mirror_neurons" / "studies").glob("*.toml")}
     assert shipped == {"demo", "paper"} and "--preset [demo|paper]" in help_text(["run"])
-    sweep_presets = sorted(p.stem for p in (Path(__file__).parents[1] / "src" / "mirror_neurons" / "train" / "presets").glob("*.toml"))
+    sweep_presets = sorted(
+        p.stem for p in (Path(__file__).parents[1] / "src" / "mirror_neurons" / "train" / "presets").glob("*.toml")
+    )
     assert sorted(re.search(r"--preset \[([a-z|]+)\]", help_text(["sweep"])).group(1).split("|")) == sweep_presets
     for command in (["train"], ["sweep"], ["experiment", "theory"], ["experiment", "planted"], ["data"]):
         assert "[required]" in option_help(help_text(command), "--out"), command
@@ -107,8 +117,12 @@ def write_tiny_dataset(path: Path) -> Path:
     def split(n: int) -> Split:
         x = rng.integers(0, 10, size=(n, 100), dtype=np.uint8)
         x[:, 98] = 0
-        return Split(x=x, label=np.argmax(x[:, :4], axis=1).astype(np.uint8), scenario=rng.integers(0, 4, n, dtype=np.uint8),
-                     frog_pos=rng.integers(0, 32, n, dtype=np.uint8))
+        return Split(
+            x=x,
+            label=np.argmax(x[:, :4], axis=1).astype(np.uint8),
+            scenario=rng.integers(0, 4, n, dtype=np.uint8),
+            frog_pos=rng.integers(0, 32, n, dtype=np.uint8),
+        )
 
     write_dataset(path, {"train": split(600), "val": split(200), "test": split(100)}, {"source": "tests synthetic"})
     return path
@@ -149,7 +163,9 @@ def test_train_and_sweep_train_with_the_threads_asked_for(tmp_path, monkeypatch)
     monkeypatch.setattr(trainer, "_train_group", spy)
     data = write_tiny_dataset(tmp_path / "data")
     common = ["--data", str(data), "--threads", "2"]
-    result = runner.invoke(app, ["train", *common, "--out", str(tmp_path / "one"), "--max-epochs", "1", "--hidden", "4"])
+    result = runner.invoke(
+        app, ["train", *common, "--out", str(tmp_path / "one"), "--max-epochs", "1", "--hidden", "4"]
+    )
     assert result.exit_code == 0, result.output
     (tmp_path / "s.toml").write_text("[limits]\nmax_epochs = 1\n[[configs]]\nhidden = [4]\nlr = 1e-3\n")
     result = runner.invoke(app, ["sweep", str(tmp_path / "s.toml"), *common, "--out", str(tmp_path / "many")])
@@ -169,9 +185,25 @@ def test_the_training_line_fits_80_columns_with_its_bar_and_losses():
     console = Console(file=buffer, width=80, force_terminal=True, color_system=None)
     with sweep_progress(100, console=console) as update:  # a wide case: 3-digit counts, a loss above 10
         for i in range(30):
-            update({"model_id": f"c{i:03d}r0_h17-17", "status": "running", "epoch": 500, "val_loss": 12.345678, "best_val_loss": 0.51234})
+            update(
+                {
+                    "model_id": f"c{i:03d}r0_h17-17",
+                    "status": "running",
+                    "epoch": 500,
+                    "val_loss": 12.345678,
+                    "best_val_loss": 0.51234,
+                }
+            )
         for i in range(20):
-            update({"model_id": f"c{i:03d}r0_h17-17", "status": "stopped", "epoch": 500, "val_loss": 12.345678, "best_val_loss": 0.51234})
+            update(
+                {
+                    "model_id": f"c{i:03d}r0_h17-17",
+                    "status": "stopped",
+                    "epoch": 500,
+                    "val_loss": 12.345678,
+                    "best_val_loss": 0.51234,
+                }
+            )
     lines = [line for line in re.split(r"[\r\n]", ANSI.sub("", buffer.getvalue())) if line.strip()]
     last = lines[-1]
     assert len(last) <= 80 and "━" in last and "20/100" in last
@@ -202,7 +234,9 @@ def test_log_lines_go_through_the_progress_console(monkeypatch):
     finally:
         logger.removeHandler(handler)
     lines = re.split(r"[\r\n]", ANSI.sub("", buffer.getvalue()))
-    assert "WARNING mirror_neurons.test_vocabulary: test set reduced from 500 to 220 rows" in [line.strip() for line in lines]
+    assert "WARNING mirror_neurons.test_vocabulary: test set reduced from 500 to 220 rows" in [
+        line.strip() for line in lines
+    ]
 
 
 def test_data_prints_a_summary_not_a_dict(tmp_path):
@@ -210,8 +244,11 @@ def test_data_prints_a_summary_not_a_dict(tmp_path):
     result = runner.invoke(app, ["data", "--states", "3000", "--out", str(out)])
     assert result.exit_code == 0, result.output
     line = result.stdout.strip().splitlines()[-1]
-    match = re.fullmatch(rf"wrote {re.escape(str(out))}: 3,000 rows \(train ([\d,]+), val ([\d,]+), test ([\d,]+)\), "
-                         rf"dataset [0-9a-f]{{12}}; see `mirror-neurons data describe {re.escape(str(out))}`", line)
+    match = re.fullmatch(
+        rf"wrote {re.escape(str(out))}: 3,000 rows \(train ([\d,]+), val ([\d,]+), test ([\d,]+)\), "
+        rf"dataset [0-9a-f]{{12}}; see `mirror-neurons data describe {re.escape(str(out))}`",
+        line,
+    )
     assert match, line
     assert sum(int(n.replace(",", "")) for n in match.groups()) == 3000  # --states 3000 unique rows in all
 
@@ -229,7 +266,9 @@ def test_theory_prints_its_verdicts_as_text_not_markdown(tmp_path, monkeypatch):
 
     monkeypatch.setattr(theory, "run_theory", run_theory)
     monkeypatch.setattr(html, "write_theory_report", lambda out: None)
-    result = runner.invoke(app, ["experiment", "theory", "--preset", "tiny", "--out", str(tmp_path / "t"), "--threads", "2"])
+    result = runner.invoke(
+        app, ["experiment", "theory", "--preset", "tiny", "--out", str(tmp_path / "t"), "--threads", "2"]
+    )
     assert result.exit_code == 0, result.output
     assert calls[0]["threads"] == 2
     assert "P rises with S/M: cannot decide (slope 0.1, p = 0.3)" in result.stdout and "*" not in result.stdout

@@ -31,7 +31,10 @@ from tiny_run import make_tiny_run
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name not in ("theory.md", "benchmarks.md"))]
+DOCS = [
+    ROOT / "README.md",
+    *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name not in ("theory.md", "benchmarks.md")),
+]
 NOT_RUN = re.compile(r"<!--\s*snippet:\s*not run, because (.+?)\s*-->")
 CLI_PREFIX = re.compile(r"^(?:\$mn|(?:\.venv/bin/)?mirror-neurons)\b")
 
@@ -91,8 +94,11 @@ def study_root(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("path", [p for p in DOCS if any(b.lang == "python" and b.not_run is None for b in blocks(p))],
-                         ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path",
+    [p for p in DOCS if any(b.lang == "python" and b.not_run is None for b in blocks(p))],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
 def test_python_blocks_run(path, study_root, monkeypatch):
     """The file's blocks run in order in one namespace (a later block may use an earlier one's names)."""
     monkeypatch.chdir(study_root)

@@ -44,14 +44,21 @@ def mutate(doc: dict, data) -> object:
 
 def _split(rng, n):
     x = rng.integers(0, 10, size=(n, 100), dtype=np.uint8)
-    return Split(x, np.argmax(x[:, :4], axis=1).astype(np.uint8), rng.integers(0, 4, n, dtype=np.uint8), rng.integers(0, 32, n, dtype=np.uint8))
+    return Split(
+        x,
+        np.argmax(x[:, :4], axis=1).astype(np.uint8),
+        rng.integers(0, 4, n, dtype=np.uint8),
+        rng.integers(0, 32, n, dtype=np.uint8),
+    )
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzzfiles")
     rng = np.random.default_rng(0)
-    write_dataset(root / "data", {"train": _split(rng, 120), "val": _split(rng, 40), "test": _split(rng, 30)}, {"seed": 0})
+    write_dataset(
+        root / "data", {"train": _split(rng, 120), "val": _split(rng, 40), "test": _split(rng, 30)}, {"seed": 0}
+    )
     train(CONFIG, load_dataset(root / "data"), root / "run")
     return root
 

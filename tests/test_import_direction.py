@@ -17,12 +17,20 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mirror_neurons"
 
 STAGES: tuple[tuple[str, ...], ...] = (
     # infrastructure every stage may use; it imports no stage
-    ("mirror_neurons", "mirror_neurons.errors", "mirror_neurons.atomic", "mirror_neurons.limits", "mirror_neurons.distributed"),
+    (
+        "mirror_neurons",
+        "mirror_neurons.errors",
+        "mirror_neurons.atomic",
+        "mirror_neurons.limits",
+        "mirror_neurons.distributed",
+    ),
     ("mirror_neurons.game",),
     ("mirror_neurons.data",),
     ("mirror_neurons.train",),
     ("mirror_neurons.analysis",),
-    ("mirror_neurons.experiments",),  # planted units and the theory grid: train and analyse, then hand tables to the report
+    (
+        "mirror_neurons.experiments",
+    ),  # planted units and the theory grid: train and analyse, then hand tables to the report
     ("mirror_neurons.report",),
     ("mirror_neurons.study",),  # chains the stages for `mirror-neurons run`
     ("mirror_neurons.cli",),
@@ -32,12 +40,21 @@ STAGES: tuple[tuple[str, ...], ...] = (
 KNOWN_BACKWARD: dict[tuple[str, str], str] = {}
 """(importer, imported) -> the issue that removes it. Empty: add an entry only with an issue reference."""
 
-HEAD_ONLY = ("mirror_neurons.game", "mirror_neurons.data", "mirror_neurons.train", "mirror_neurons.distributed",
-             "mirror_neurons.analysis", "mirror_neurons.report")
+HEAD_ONLY = (
+    "mirror_neurons.game",
+    "mirror_neurons.data",
+    "mirror_neurons.train",
+    "mirror_neurons.distributed",
+    "mirror_neurons.analysis",
+    "mirror_neurons.report",
+)
 """Packages whose package imports all sit at the top of each file, so its head shows the real graph."""
 
 LAZY: dict[tuple[str, str], str] = {
-    ("mirror_neurons.game", "mirror_neurons.game.pettingzoo_env"): "PettingZoo is imported only by who asks for its environments",
+    (
+        "mirror_neurons.game",
+        "mirror_neurons.game.pettingzoo_env",
+    ): "PettingZoo is imported only by who asks for its environments",
 }
 """(importer, imported) package imports allowed inside a function, with the reason."""
 
@@ -109,7 +126,9 @@ def test_no_module_imports_a_later_stage(path):
     assert not backward, "data flows forward only (docs/design.md):\n" + "\n".join(backward)
 
 
-@pytest.mark.parametrize("path", [p for p in MODULES if module_name(p).startswith(HEAD_ONLY)], ids=lambda p: module_name(p))
+@pytest.mark.parametrize(
+    "path", [p for p in MODULES if module_name(p).startswith(HEAD_ONLY)], ids=lambda p: module_name(p)
+)
 def test_package_imports_sit_at_the_file_head(path):
     importer = module_name(path)
     inside = [
@@ -117,7 +136,9 @@ def test_package_imports_sit_at_the_file_head(path):
         for name, line, nested in package_imports(path)
         if nested and (importer, name) not in LAZY
     ]
-    assert not inside, "move these imports to the top of the file (or list them in LAZY with a reason):\n" + "\n".join(inside)
+    assert not inside, "move these imports to the top of the file (or list them in LAZY with a reason):\n" + "\n".join(
+        inside
+    )
 
 
 def test_known_exceptions_still_exist():

@@ -16,10 +16,17 @@ PACKAGE = ROOT / "src" / "mirror_neurons"
 def test_every_data_file_of_the_package_is_shipped():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["mirror_neurons"]
-    data = [p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    data = [
+        p
+        for p in PACKAGE.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
     assert any(p.name == "reference_cmni_by_epoch.md" for p in data)
-    missed = [str(p.relative_to(PACKAGE)) for p in data if not any(p.relative_to(PACKAGE).match(pat) or
-                                                                   p.match(pat.removeprefix("**/")) for pat in patterns)]
+    missed = [
+        str(p.relative_to(PACKAGE))
+        for p in data
+        if not any(p.relative_to(PACKAGE).match(pat) or p.match(pat.removeprefix("**/")) for pat in patterns)
+    ]
     assert missed == [], f"add a package-data pattern for {missed}"
 
 

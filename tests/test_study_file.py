@@ -72,17 +72,21 @@ def test_the_presets_are_the_studies_make_demo_ran():
     assert demo.sweep.to_dict()["configs"] == load_sweep("demo").to_dict()["configs"] and demo.sweep.seed == 2511
     assert paper.sweep.to_dict()["configs"] == load_sweep("paper").to_dict()["configs"]
     # docs/report.md: 39 random initialisations and decoding permutations, 20 ablation draws, 999 and 1000 in the normal limit
-    assert demo.analysis == AnalysisConfig(n_random_init=39, n_decoding_permutations=39, n_ablation_draws=20,
-                                           n_permutations=999, n_bootstrap=1000)
+    assert demo.analysis == AnalysisConfig(
+        n_random_init=39, n_decoding_permutations=39, n_ablation_draws=20, n_permutations=999, n_bootstrap=1000
+    )
     assert paper.analysis == AnalysisConfig()
     assert set(PRESETS) == {"demo", "paper"}
 
 
 def test_an_inline_sweep_and_a_sweep_file_are_the_same_study(tmp_path):
-    (tmp_path / "s.toml").write_text("[sweep]\nname = \"tiny\"\n[limits]\nmax_epochs = 2\n[[configs]]\nhidden = [6]\nlr = 5e-3\n")
-    (tmp_path / "a.toml").write_text("[study]\nname = \"tiny\"\n[sweep]\nfile = \"s.toml\"\n")
-    (tmp_path / "b.toml").write_text("[study]\nname = \"tiny\"\n[sweep]\n[sweep.limits]\nmax_epochs = 2\n"
-                                     "[[sweep.configs]]\nhidden = [6]\nlr = 5e-3\n")
+    (tmp_path / "s.toml").write_text(
+        '[sweep]\nname = "tiny"\n[limits]\nmax_epochs = 2\n[[configs]]\nhidden = [6]\nlr = 5e-3\n'
+    )
+    (tmp_path / "a.toml").write_text('[study]\nname = "tiny"\n[sweep]\nfile = "s.toml"\n')
+    (tmp_path / "b.toml").write_text(
+        '[study]\nname = "tiny"\n[sweep]\n[sweep.limits]\nmax_epochs = 2\n[[sweep.configs]]\nhidden = [6]\nlr = 5e-3\n'
+    )
     a, b = load_study(tmp_path / "a.toml"), load_study(tmp_path / "b.toml")
     assert a.settings() == b.settings() and len(a.sweep.models()) == 1
 
@@ -102,13 +106,29 @@ BAD = [
     ("a data value out of range", "[data]\nveil = 2.0\n", "[data] veil must be in 0..1, got 2.0"),
     ("an unknown data preset", "[data]\npreset = 'huge'\n", "[data] preset = 'huge' is not a data preset"),
     ("a negative seed", "[study]\nseed = -1\n", "[study] seed = -1 must be an integer in 0..2**64-1"),
-    ("two sweep sources", "[sweep]\npreset = 'demo'\nfile = 's.toml'\n", "[sweep] takes one of: preset = NAME, file = PATH"),
+    (
+        "two sweep sources",
+        "[sweep]\npreset = 'demo'\nfile = 's.toml'\n",
+        "[sweep] takes one of: preset = NAME, file = PATH",
+    ),
     ("a missing sweep file", "[sweep]\nfile = 'nope.toml'\n", "sweep file"),
     ("an unknown sweep preset", "[sweep]\npreset = 'huge'\n", "unknown preset 'huge'"),
     ("a bad sweep value", "[sweep]\n[[sweep.configs]]\nhidden = [4]\nlr = -1.0\n", "lr = -1.0 is out of range"),
-    ("an analysis floor above alpha", "[analysis]\nn_random_init = 10\n", "n_random_init = 10 gives a smallest p-value of 1/11"),
-    ("a bool where a count goes", "[analysis]\nn_bootstrap = true\n", "[analysis] n_bootstrap = True must be an integer"),
-    ("behaviour games of 0", "[analysis]\nbehaviour_games = 0\n", "behaviour_games = 0 is out of range; allowed 1..1000000"),
+    (
+        "an analysis floor above alpha",
+        "[analysis]\nn_random_init = 10\n",
+        "n_random_init = 10 gives a smallest p-value of 1/11",
+    ),
+    (
+        "a bool where a count goes",
+        "[analysis]\nn_bootstrap = true\n",
+        "[analysis] n_bootstrap = True must be an integer",
+    ),
+    (
+        "behaviour games of 0",
+        "[analysis]\nbehaviour_games = 0\n",
+        "behaviour_games = 0 is out of range; allowed 1..1000000",
+    ),
     ("an earlier file's [report] games", "[report]\ngames = 8\n", "[report] games is now [analysis] behaviour_games"),
     ("not TOML", "[study\n", "is not valid TOML"),
 ]
@@ -130,7 +150,9 @@ def test_a_bad_study_file_is_one_line_naming_the_file_and_key(tmp_path, case, te
 def test_a_missing_study_file_and_preset_plus_file(tmp_path):
     result = runner.invoke(app, ["run", "--config", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "study file" in result.stderr and "does not exist" in result.stderr
-    result = runner.invoke(app, ["run", "--preset", "demo", "--config", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o")])
+    result = runner.invoke(
+        app, ["run", "--preset", "demo", "--config", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 2 and "not both" in result.stderr
 
 
@@ -139,8 +161,11 @@ def test_a_missing_study_file_and_preset_plus_file(tmp_path):
 
 @pytest.mark.parametrize(
     ("marker", "message"),
-    [("manifest.json", "is a dataset folder, not a study folder"), ("run.json", "is a training run folder"),
-     ("notes.txt", "holds files that are not a study's (notes.txt)")],
+    [
+        ("manifest.json", "is a dataset folder, not a study folder"),
+        ("run.json", "is a training run folder"),
+        ("notes.txt", "holds files that are not a study's (notes.txt)"),
+    ],
 )
 def test_run_refuses_a_folder_that_is_not_a_study(tmp_path, marker, message):
     folder = tmp_path / "existing"
@@ -149,7 +174,11 @@ def test_run_refuses_a_folder_that_is_not_a_study(tmp_path, marker, message):
     result = runner.invoke(app, ["run", "--out", str(folder)])
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"--out {folder} {message}" in lines[0] and "give a new or empty folder for --out" in lines[0]
+    assert (
+        len(lines) == 1
+        and f"--out {folder} {message}" in lines[0]
+        and "give a new or empty folder for --out" in lines[0]
+    )
     assert sorted(p.name for p in folder.iterdir()) == [marker]  # nothing written into it
 
 
@@ -179,13 +208,17 @@ def test_run_config_end_to_end_with_tensorboard_seed_and_resume(tmp_path, monkey
     import mirror_neurons.train.progress as progress
 
     logged: list[dict] = []
-    monkeypatch.setattr(progress, "tensorboard_log", lambda folder: lambda event: logged.append({"folder": folder, **event}))
+    monkeypatch.setattr(
+        progress, "tensorboard_log", lambda folder: lambda event: logged.append({"folder": folder, **event})
+    )
     monkeypatch.chdir(tmp_path)
     Path("tiny.toml").write_text(TINY)
     result = runner.invoke(app, ["run", "--config", "tiny.toml", "--tensorboard", "--workers", "1"])
     assert result.exit_code == 0, result.output
     out = Path("runs") / "tiny"  # the default --out is runs/NAME
-    assert result.stdout.strip().splitlines() == [f"report: {out / 'report' / 'report.html'}"]  # progress went to stderr
+    assert result.stdout.strip().splitlines() == [
+        f"report: {out / 'report' / 'report.html'}"
+    ]  # progress went to stderr
     record = json.loads((out / "study.json").read_text())
     assert record["preset"] == "tiny" and set(record["stages"]) == {"data", "sweep", "analysis", "report"}
     assert record["study"]["data"]["n_states"] == 3000 and record["study"]["data"]["seed"] == 5
@@ -202,8 +235,10 @@ def test_run_config_end_to_end_with_tensorboard_seed_and_resume(tmp_path, monkey
     import re
 
     page = (out / "report" / "report.html").read_text()
-    headers = [[html_lib.unescape(c) for c in re.findall(r"<th>(.*?)</th>", row)]
-               for row in re.findall(r"<thead><tr>(.*?)</tr></thead>", page)]
+    headers = [
+        [html_lib.unescape(c) for c in re.findall(r"<th>(.*?)</th>", row)]
+        for row in re.findall(r"<thead><tr>(.*?)</tr></thead>", page)
+    ]
     csvs = sorted((out / "report" / "tables").glob("*.csv"))
     assert len(csvs) == len(headers) and (out / "report" / "tables" / "tables.md").is_file()
     for path, header in zip(csvs, headers):

@@ -20,15 +20,29 @@ TINY_SWEEP = {
     "defaults": {"dropout": 0.12, "batch_size": 25},
     "configs": [{"hidden": [8, 8], "lr": 3e-3}, {"hidden": [6], "lr": 5e-3}],
 }
-TINY_ANALYSIS = AnalysisConfig(n_random_init=20, n_permutations=20, n_bootstrap=20, n_decoding_permutations=20,
-                               n_ablation_draws=20, n_decoding_untrained=1, min_stratum_states=2, behaviour_games=8,
-                               behaviour_turns=20)
+TINY_ANALYSIS = AnalysisConfig(
+    n_random_init=20,
+    n_permutations=20,
+    n_bootstrap=20,
+    n_decoding_permutations=20,
+    n_ablation_draws=20,
+    n_decoding_untrained=1,
+    min_stratum_states=2,
+    behaviour_games=8,
+    behaviour_turns=20,
+)
 
 
 def make_tiny_run(root: Path) -> Path:
     """Build ``root/runs/demo`` (data, sweep, analysis and report); returns the run folder."""
     out = Path(root) / "runs" / "demo"
-    run_study("demo", out, data_config=DataConfig.preset("demo", n_states=30_000, seed=5), sweep=parse_sweep(TINY_SWEEP),
-              analysis_config=TINY_ANALYSIS, progress=False,
-              analysis_workers=1)
+    run_study(
+        "demo",
+        out,
+        data_config=DataConfig.preset("demo", n_states=30_000, seed=5),
+        sweep=parse_sweep(TINY_SWEEP),
+        analysis_config=TINY_ANALYSIS,
+        progress=False,
+        analysis_workers=1,
+    )
     return out

@@ -44,7 +44,12 @@ class OneLineUsageErrors(typer.core.TyperGroup):
             return super().invoke(ctx)
         except usage_error as e:
             where = e.ctx.command_path if e.ctx is not None else "mirror-neurons"
-            err_console.print(f"error: {e.format_message().rstrip('.')}; see `{where} --help`", markup=False, highlight=False, soft_wrap=True)
+            err_console.print(
+                f"error: {e.format_message().rstrip('.')}; see `{where} --help`",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(2) from None
 
 
@@ -64,18 +69,24 @@ EXECUTOR_HELP = (
     "local (this machine: in this process, or on --workers N processes), processes (= local with --workers) "
     "or ray (tasks on a Ray cluster; needs mirror-neurons[ray]; docs/ray.md)."
 )
-ADDRESS_HELP = "With --executor ray: a cluster's HOST:PORT, ray://HOST:10001 or auto; default: start a local one for this run."
+ADDRESS_HELP = (
+    "With --executor ray: a cluster's HOST:PORT, ray://HOST:10001 or auto; default: start a local one for this run."
+)
 GROUP_SIZE_HELP = (
     "Models per training task (0 = one group per kind of stack on one worker, groups of ceil(models / workers) "
     "on several); a resumed run keeps its groups; with Ray, --out and --data on shared storage."
 )
 THREADS_HELP = "Torch threads per process (1: small models gain nothing from more, and a busy machine loses)."
-TENSORBOARD_HELP = "Also log every model's curves for TensorBoard under OUT/tensorboard (needs the tensorboard package)."
+TENSORBOARD_HELP = (
+    "Also log every model's curves for TensorBoard under OUT/tensorboard (needs the tensorboard package)."
+)
 
 
 def workers_option(what: str, note: str = "") -> typer.models.OptionInfo:
     """``--workers N``, the same on every command: N processes of this machine, 1 = this process, 0 = one per core."""
-    return typer.Option(1, "--workers", min=0, help=f"Processes {what} on this machine (1: this process only; 0: one per core){note}.")
+    return typer.Option(
+        1, "--workers", min=0, help=f"Processes {what} on this machine (1: this process only; 0: one per core){note}."
+    )
 
 
 def threads_option() -> typer.models.OptionInfo:
@@ -136,7 +147,9 @@ def user_errors(resumable: bool = True) -> Iterator[None]:
         if e.errno not in USER_OS_ERRORS:
             raise
         where = f"{e.filename}: " if e.filename else ""
-        err_console.print(f"error: {where}{e.strerror}; {USER_OS_ERRORS[e.errno]}", markup=False, highlight=False, soft_wrap=True)
+        err_console.print(
+            f"error: {where}{e.strerror}; {USER_OS_ERRORS[e.errno]}", markup=False, highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2) from None
 
 
@@ -200,7 +213,9 @@ def main(
 ) -> None:
     handler = ConsoleLogHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])  # no-op if logging is set up
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, handlers=[handler]
+    )  # no-op if logging is set up
 
 
 # --- game: play -----------------------------------------------------------------
@@ -225,18 +240,24 @@ def play(
 
 # --- data ----------------------------------------------------------------------
 
-data_app = typer.Typer(help="Build a dataset of labeled game states, or describe one.", add_completion=False, rich_markup_mode=None)
+data_app = typer.Typer(
+    help="Build a dataset of labeled game states, or describe one.", add_completion=False, rich_markup_mode=None
+)
 app.add_typer(data_app, name="data")
 
 
 @data_app.callback(invoke_without_command=True)
 def data_command(
     ctx: typer.Context,
-    preset: str = typer.Option("demo", "--preset", metavar="[demo|paper]", help="demo (300,000 states) or paper (6,000,000)."),
+    preset: str = typer.Option(
+        "demo", "--preset", metavar="[demo|paper]", help="demo (300,000 states) or paper (6,000,000)."
+    ),
     states: int | None = typer.Option(None, "--states", help="Unique labeled states (default: the preset's)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the games, the preparation draws and the split."),
     workers: int = workers_option("playing games", "; the bytes do not depend on it"),
-    dependency: float | None = typer.Option(None, "--dependency", help="Agent dependency D in 0..1 (default 1, the paper)."),
+    dependency: float | None = typer.Option(
+        None, "--dependency", help="Agent dependency D in 0..1 (default 1, the paper)."
+    ),
     veil: float | None = typer.Option(None, "--veil", help="Veil of ignorance I in 0..1 (default 1, the paper)."),
     out: Path | None = typer.Option(None, "--out", help="Dataset folder to create.  [required]"),
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
@@ -265,7 +286,9 @@ def _build_data(preset, states, seed, workers, dependency, veil, out, executor="
     limits.check_seed(seed)
     config = DataConfig.preset(preset, n_states=states, seed=seed, dependency=dependency, veil=veil)
     if existing_dataset(config, out):
-        console.print(f"{out} already holds this dataset ({read_manifest(out)['dataset_hash'][:12]}); nothing rewritten")
+        console.print(
+            f"{out} already holds this dataset ({read_manifest(out)['dataset_hash'][:12]}); nothing rewritten"
+        )
         return
     with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         tasks: dict[str, int] = {}
@@ -300,6 +323,7 @@ def data_describe(
     for table in manifest_tables(path):
         console.print(table)
 
+
 # --- train: train, sweep --------------------------------------------------------
 
 
@@ -331,15 +355,21 @@ def train_command(
     hidden: str = typer.Option("17,17", help="Hidden layer widths, comma-separated (the paper: 1-3 layers of 5-50)."),
     dropout: float = typer.Option(0.12, help="Dropout after each hidden layer."),
     activation: str = typer.Option("relu", help="relu, tanh, sigmoid, gelu or elu."),
-    encoding: str = typer.Option("raw", "--encoding", help="Input encoding: raw (the paper's), onehot or recoded (docs/training.md)."),
+    encoding: str = typer.Option(
+        "raw", "--encoding", help="Input encoding: raw (the paper's), onehot or recoded (docs/training.md)."
+    ),
     lr: float = typer.Option(4e-6, help="Adam learning rate."),
     batch_size: int = typer.Option(25, help="Rows per step."),
     max_epochs: int = typer.Option(500, help="Epoch limit."),
     patience: int = typer.Option(10, help="Early-stopping patience in epochs."),
     loss: str = typer.Option("mse_l2", help="mse_l2 (the paper's), mse or cross_entropy."),
     l2: float = typer.Option(None, help="L2 coefficient on kernels (default 0.01 for mse_l2, else 0)."),
-    sampling: str = typer.Option("shuffle", "--sampling", help="shuffle (each epoch a permutation) or balanced (classes drawn equally often)."),
-    labels: str = typer.Option("rule", "--labels", help="rule (the dataset's), or a training-level null: toad_blind or shuffled."),
+    sampling: str = typer.Option(
+        "shuffle", "--sampling", help="shuffle (each epoch a permutation) or balanced (classes drawn equally often)."
+    ),
+    labels: str = typer.Option(
+        "rule", "--labels", help="rule (the dataset's), or a training-level null: toad_blind or shuffled."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the weights, shuffles and dropout masks."),
     epoch_rows: int = typer.Option(0, help="Training rows per epoch (0 = the whole split)."),
     tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
@@ -378,8 +408,15 @@ def train_command(
 
 @command("sweep", lock=lambda o: o["out"], short_help="Train every model of a sweep at once; resumable.")
 def sweep_command(
-    spec: Path = typer.Argument(None, metavar="SWEEP_FILE", help="Sweep TOML file (docs/training.md); or --preset NAME."),
-    preset: str = typer.Option(None, "--preset", metavar="[paper|demo|competent|recipes]", help="A shipped sweep instead of a file: paper, demo, competent (the paper's architectures, trained to competence) or recipes (from the paper's recipe to the competent one)."),
+    spec: Path = typer.Argument(
+        None, metavar="SWEEP_FILE", help="Sweep TOML file (docs/training.md); or --preset NAME."
+    ),
+    preset: str = typer.Option(
+        None,
+        "--preset",
+        metavar="[paper|demo|competent|recipes]",
+        help="A shipped sweep instead of a file: paper, demo, competent (the paper's architectures, trained to competence) or recipes (from the paper's recipe to the competent one).",
+    ),
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: the sweep file's dataset)."),
     out: Path = typer.Option(..., "--out", help="Run folder; rerunning the same command resumes it."),
     tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
@@ -422,20 +459,45 @@ def sweep_command(
 # --- analysis: analyze ----------------------------------------------------------
 
 
-@command("analyze", short_help="Analyse every checkpoint of a run: CMNI, classes, controls.", lock=lambda o: o["run_dir"] / "analysis" if o["run_dir"].is_dir() else None)
+@command(
+    "analyze",
+    short_help="Analyse every checkpoint of a run: CMNI, classes, controls.",
+    lock=lambda o: o["run_dir"] / "analysis" if o["run_dir"].is_dir() else None,
+)
 def analyze(
     run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run or sweep folder (the --out of train/sweep)."),
     data: Path | None = typer.Option(None, "--data", help="Dataset folder; default: the one the run recorded."),
-    controls: bool = typer.Option(True, "--controls/--no-controls", help="Null distributions, bootstrap, decoding, ablations."),
-    allow_other_data: bool = typer.Option(False, "--allow-other-data", help="Warn instead of failing on a dataset hash mismatch."),
-    mixed_encodings: bool = typer.Option(False, "--mixed-encodings", help="Analyse checkpoints of several input encodings in one table."),
-    hidden_only: bool = typer.Option(False, "--hidden-only", help="CMNI over hidden units only (the paper counts outputs too)."),
-    unfiltered: bool = typer.Option(False, "--unfiltered", help="Scenario groups by code alone, without the published filters."),
-    paper_view: bool = typer.Option(False, "--paper-view", help="Raw group means, as the paper (default: composition-matched contrasts)."),
+    controls: bool = typer.Option(
+        True, "--controls/--no-controls", help="Null distributions, bootstrap, decoding, ablations."
+    ),
+    allow_other_data: bool = typer.Option(
+        False, "--allow-other-data", help="Warn instead of failing on a dataset hash mismatch."
+    ),
+    mixed_encodings: bool = typer.Option(
+        False, "--mixed-encodings", help="Analyse checkpoints of several input encodings in one table."
+    ),
+    hidden_only: bool = typer.Option(
+        False, "--hidden-only", help="CMNI over hidden units only (the paper counts outputs too)."
+    ),
+    unfiltered: bool = typer.Option(
+        False, "--unfiltered", help="Scenario groups by code alone, without the published filters."
+    ),
+    paper_view: bool = typer.Option(
+        False, "--paper-view", help="Raw group means, as the paper (default: composition-matched contrasts)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Root seed of the controls' random draws."),
-    significance: bool = typer.Option(True, "--significance/--no-significance", help="Per-unit rank tests and unit classes."),
-    statistics: bool = typer.Option(True, "--statistics/--no-statistics", help="Skewness, kurtosis and KL per unit (off: means, variances)."),
-    games: int = typer.Option(256, "--games", min=1, help="Seeded games per policy in which the case checkpoint plays (the report's behaviour section)."),
+    significance: bool = typer.Option(
+        True, "--significance/--no-significance", help="Per-unit rank tests and unit classes."
+    ),
+    statistics: bool = typer.Option(
+        True, "--statistics/--no-statistics", help="Skewness, kurtosis and KL per unit (off: means, variances)."
+    ),
+    games: int = typer.Option(
+        256,
+        "--games",
+        min=1,
+        help="Seeded games per policy in which the case checkpoint plays (the report's behaviour section).",
+    ),
     turns: int = typer.Option(200, "--turns", min=2, help="Turns per behaviour game."),
     workers: int = workers_option("analysing checkpoints"),
     threads: int = threads_option(),
@@ -449,12 +511,18 @@ def analyze(
 
     limits.check_seed(seed)
     # the behaviour games keep each game's board and a few bytes per Frog turn, one policy at a time
-    limits.check_memory(games * (2048 + 16 * turns), f"--games {games:,} --turns {turns:,}", "use fewer --games or --turns (default 256 and 200)")
+    limits.check_memory(
+        games * (2048 + 16 * turns),
+        f"--games {games:,} --turns {turns:,}",
+        "use fewer --games or --turns (default 256 and 200)",
+    )
     config = AnalysisConfig(
         controls=controls, significance=significance, statistics=statistics, hidden_only=hidden_only,
         filtered=not unfiltered, matched=not paper_view, seed=seed, behaviour_games=games, behaviour_turns=turns,
     )  # fmt: skip
-    with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:  # no blank line in a log
+    with Progress(
+        console=err_console, transient=True, disable=not err_console.is_terminal
+    ) as progress:  # no blank line in a log
         task = progress.add_task("analysing checkpoints", total=None)
         out = analyze_run(
             run_dir, data, config, allow_other_data=allow_other_data, mixed_encodings=mixed_encodings,
@@ -463,7 +531,10 @@ def analyze(
     console.print(summary_table(out))
     console.print(competence_summary(out))
     console.print(answer_summary(out), markup=False, highlight=False)
-    console.print(f"wrote {out / 'checkpoints.parquet'}, {out / 'units.parquet'}, {out / 'baselines.json'} and {out / 'paired.json'}")
+    console.print(
+        f"wrote {out / 'checkpoints.parquet'}, {out / 'units.parquet'}, {out / 'baselines.json'} and {out / 'paired.json'}"
+    )
+
 
 # --- report: run, report --------------------------------------------------------
 
@@ -481,11 +552,31 @@ def _run_out(options: dict) -> Path:
 
 @command("run", lock=_run_out, short_help="The whole study: data, sweep, analysis, report; resumable.")
 def run(
-    preset: str | None = typer.Option(None, "--preset", metavar="[demo|paper]", help="A shipped study: demo (the default; about 1.5 minutes on 2 idle cores) or paper (the paper's scale)."),
-    config: Path | None = typer.Option(None, "--config", metavar="STUDY_FILE", help="A study file instead of a preset: data, sweep, analysis and seed in one TOML file (docs/study.md)."),
-    out: Path | None = typer.Option(None, "--out", help="Study folder (default runs/NAME, NAME the study's); run again with the same --out to resume."),
-    seed: int | None = typer.Option(None, "--seed", help="One seed for the data, the sweep and the analysis (default: the study's own seeds)."),
-    tensorboard: bool = typer.Option(False, "--tensorboard", help="Also log every model's curves for TensorBoard under OUT/sweep/tensorboard (needs the tensorboard package)."),
+    preset: str | None = typer.Option(
+        None,
+        "--preset",
+        metavar="[demo|paper]",
+        help="A shipped study: demo (the default; about 1.5 minutes on 2 idle cores) or paper (the paper's scale).",
+    ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        metavar="STUDY_FILE",
+        help="A study file instead of a preset: data, sweep, analysis and seed in one TOML file (docs/study.md).",
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Study folder (default runs/NAME, NAME the study's); run again with the same --out to resume.",
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="One seed for the data, the sweep and the analysis (default: the study's own seeds)."
+    ),
+    tensorboard: bool = typer.Option(
+        False,
+        "--tensorboard",
+        help="Also log every model's curves for TensorBoard under OUT/sweep/tensorboard (needs the tensorboard package).",
+    ),
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
     group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
@@ -500,8 +591,9 @@ def run(
 
     if preset is not None and config is not None:
         raise ConfigError(f"give --preset {preset} or --config {config}, not both")
-    study = resolve_study(config if config is not None else (preset or "demo"),
-                          seed=None if seed is None else limits.check_seed(seed))
+    study = resolve_study(
+        config if config is not None else (preset or "demo"), seed=None if seed is None else limits.check_seed(seed)
+    )
     out = out if out is not None else Path("runs") / study.name
     options = dict(console=err_console, threads=use_threads(threads), tensorboard=tensorboard)
     if executor == "local" and address is None and not group_size and workers == 1:
@@ -514,12 +606,22 @@ def run(
 
 @command("report")
 def report(
-    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A study folder (the --out of run) or an analysed sweep folder."),
+    run_dir: Path = typer.Argument(
+        ..., metavar="RUN_DIR", help="A study folder (the --out of run) or an analysed sweep folder."
+    ),
     data: Path | None = typer.Option(None, "--data", help="Dataset folder, for a sweep folder outside a study."),
     out: Path | None = typer.Option(None, "--out", help="HTML file to write; default RUN_DIR/report/report.html."),
-    figures: Path | None = typer.Option(None, "--figures", help="Also write every figure (PNG at 200 dpi and SVG) into this folder; the report always writes them to its own figures/ folder."),
-    theory: Path | None = typer.Option(None, "--theory", help="Also show a finished `experiment theory` folder as the last section."),
-    planted: Path | None = typer.Option(None, "--planted", help="Show a finished `experiment planted` folder (default: RUN_DIR/planted if it exists)."),
+    figures: Path | None = typer.Option(
+        None,
+        "--figures",
+        help="Also write every figure (PNG at 200 dpi and SVG) into this folder; the report always writes them to its own figures/ folder.",
+    ),
+    theory: Path | None = typer.Option(
+        None, "--theory", help="Also show a finished `experiment theory` folder as the last section."
+    ),
+    planted: Path | None = typer.Option(
+        None, "--planted", help="Show a finished `experiment planted` folder (default: RUN_DIR/planted if it exists)."
+    ),
     threads: int = threads_option(),
 ) -> None:
     """Render the report again from an existing, analysed run."""
@@ -540,20 +642,39 @@ def report(
 
 # --- experiments: experiment theory ----------------------------------------------
 
-experiment_app = typer.Typer(help="Experiments across the whole pipeline (docs/theory.md).", add_completion=False, rich_markup_mode=None)
+experiment_app = typer.Typer(
+    help="Experiments across the whole pipeline (docs/theory.md).", add_completion=False, rich_markup_mode=None
+)
 app.add_typer(experiment_app, name="experiment")
 
 
 @command("theory", _app=experiment_app, lock=lambda o: o["out"])
 def experiment_theory(
-    preset: str = typer.Option("demo", "--preset", metavar="[demo|full|tiny]", help="demo (2-core machine, about 30 min), full (a Ray cluster; see docs/theory.md) or tiny (a smoke test)."),
+    preset: str = typer.Option(
+        "demo",
+        "--preset",
+        metavar="[demo|full|tiny]",
+        help="demo (2-core machine, about 30 min), full (a Ray cluster; see docs/theory.md) or tiny (a smoke test).",
+    ),
     out: Path = typer.Option(..., "--out", help="Folder of the experiment; run the same command again to resume."),
     seed: int = typer.Option(0, "--seed", help="The one seed of every dataset, model and null."),
-    executor: str = typer.Option("local", "--executor", help="local (cells one after another here, or on --workers N processes) or ray (one task per cell on a Ray cluster)."),
-    address: str | None = typer.Option(None, "--address", help="Ray cluster address (with --executor ray); --out must be on shared storage."),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help="local (cells one after another here, or on --workers N processes) or ray (one task per cell on a Ray cluster).",
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray cluster address (with --executor ray); --out must be on shared storage."
+    ),
     workers: int = workers_option("running cells of the grid"),
     threads: int = threads_option(),
-    round_: int = typer.Option(1, "--round", min=1, max=2, help="1: the first registration; 2: competent networks, each against its own initialisation (docs/theory.md)."),
+    round_: int = typer.Option(
+        1,
+        "--round",
+        min=1,
+        max=2,
+        help="1: the first registration; 2: competent networks, each against its own initialisation (docs/theory.md).",
+    ),
 ) -> None:
     """Test P ~ f(S/M, E) * g(D, I): grid, training, analysis, fit and pre-registered verdicts."""
     from mirror_neurons.distributed.executors import make_executor
@@ -568,7 +689,11 @@ def experiment_theory(
     grid = (RoundTwoGrid if round_ == 2 else TheoryGrid).preset(preset, seed=limits.check_seed(seed))
     run = run_round_two if round_ == 2 else run_theory
     threads = use_threads(threads)
-    err_console.print(f"theory round {round_} ({preset}): {len(grid.cells())} datasets, {grid.n_models} models -> {out}", highlight=False, soft_wrap=True)
+    err_console.print(
+        f"theory round {round_} ({preset}): {len(grid.cells())} datasets, {grid.n_models} models -> {out}",
+        highlight=False,
+        soft_wrap=True,
+    )
     say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     if executor == "local" and address is None and workers == 1:
         summary = run(grid, out, progress=say, threads=threads)
@@ -585,13 +710,24 @@ def experiment_theory(
 
 @command("planted", _app=experiment_app, lock=lambda o: o["out"])
 def experiment_planted(
-    source: Path = typer.Argument(..., metavar="RUN_DIR", help="A finished study folder (the --out of run) or an analysed sweep folder."),
-    out: Path = typer.Option(..., "--out", help="Folder for units.parquet, analyses.parquet and summary.json (rewritten on each run)."),
-    preset: str = typer.Option("demo", "--preset", metavar="[demo|quick]", help="demo (the full grid, population grid included) or quick (2 reps, no population grid)."),
+    source: Path = typer.Argument(
+        ..., metavar="RUN_DIR", help="A finished study folder (the --out of run) or an analysed sweep folder."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Folder for units.parquet, analyses.parquet and summary.json (rewritten on each run)."
+    ),
+    preset: str = typer.Option(
+        "demo",
+        "--preset",
+        metavar="[demo|quick]",
+        help="demo (the full grid, population grid included) or quick (2 reps, no population grid).",
+    ),
     reps: int | None = typer.Option(None, "--reps", min=1, help="Replicates per model (default: the preset's)."),
     models: int = typer.Option(0, "--models", min=0, help="Competent models to plant into (0 = all)."),
     seed: int = typer.Option(0, "--seed", help="The one seed of every planted unit."),
-    paper_view: bool = typer.Option(False, "--paper-view", help="Raw group means as the paper (default: the study's setting, composition-matched)."),
+    paper_view: bool = typer.Option(
+        False, "--paper-view", help="Raw group means as the paper (default: the study's setting, composition-matched)."
+    ),
     threads: int = threads_option(),
 ) -> None:
     """What the measures can see: plant mirror units and decoys into competent networks (docs/analysis.md)."""
@@ -599,7 +735,9 @@ def experiment_planted(
     from mirror_neurons.experiments.planted import PlantedGrid, run_planted
 
     use_threads(threads)
-    grid = PlantedGrid.preset(preset, seed=limits.check_seed(seed), max_models=models, **({"reps": reps} if reps else {}))
+    grid = PlantedGrid.preset(
+        preset, seed=limits.check_seed(seed), max_models=models, **({"reps": reps} if reps else {})
+    )
     say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     summary = run_planted(source, out, grid, matched=False if paper_view else None, progress=say)
     smallest = summary["smallest_detected"].get("class=mirror")
@@ -612,12 +750,29 @@ def experiment_planted(
 
 @command("rl", _app=experiment_app, lock=lambda o: o["out"])
 def experiment_rl(
-    preset: str = typer.Option("demo", "--preset", metavar="[demo|full]", help="demo (2 cores, <= 15 min) or full (more steps, D 0/0.5/1, 12 seeds)."),
+    preset: str = typer.Option(
+        "demo",
+        "--preset",
+        metavar="[demo|full]",
+        help="demo (2 cores, <= 15 min) or full (more steps, D 0/0.5/1, 12 seeds).",
+    ),
     out: Path = typer.Option(..., "--out", help="Folder of the experiment; run the same command again to resume."),
-    rewards: str | None = typer.Option(None, "--rewards", help="Reward settings to compare, comma-separated (score, team, selfish, shared); default: the preset's."),
-    partner: str | None = typer.Option(None, "--partner", help="Toad: a scripted policy (random, rule, hop, selfish, forager, helper, carer), self, or network."),
-    partner_checkpoint: Path | None = typer.Option(None, "--partner-checkpoint", help="The frozen network's checkpoint JSON (with --partner network)."),
-    seeds: int | None = typer.Option(None, "--seeds", min=1, help="PPO seeds per cell (default: the preset's; the paired test needs 10)."),
+    rewards: str | None = typer.Option(
+        None,
+        "--rewards",
+        help="Reward settings to compare, comma-separated (score, team, selfish, shared); default: the preset's.",
+    ),
+    partner: str | None = typer.Option(
+        None,
+        "--partner",
+        help="Toad: a scripted policy (random, rule, hop, selfish, forager, helper, carer), self, or network.",
+    ),
+    partner_checkpoint: Path | None = typer.Option(
+        None, "--partner-checkpoint", help="The frozen network's checkpoint JSON (with --partner network)."
+    ),
+    seeds: int | None = typer.Option(
+        None, "--seeds", min=1, help="PPO seeds per cell (default: the preset's; the paired test needs 10)."
+    ),
     workers: int = workers_option("training agents"),
     threads: int = threads_option(),
 ) -> None:
@@ -636,7 +791,9 @@ def experiment_rl(
         overrides["seeds"] = seeds
     grid = RLGrid.preset(preset, **overrides)
     say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
-    say(f"rl ({preset}): {len(grid.agent_configs())} agents ({len(grid.rewards)} rewards x {len(grid.dependencies)} D x {grid.seeds} seeds) -> {out}")
+    say(
+        f"rl ({preset}): {len(grid.agent_configs())} agents ({len(grid.rewards)} rewards x {len(grid.dependencies)} D x {grid.seeds} seeds) -> {out}"
+    )
     summary = run_rl(grid, out, progress=say)
     for cell, beats in summary["agents_beat_random_score_per_turn"].items():
         c = summary["cells"][cell]

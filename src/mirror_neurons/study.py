@@ -88,20 +88,31 @@ class StudySpec:
     def with_seed(self, seed: int) -> StudySpec:
         """The same study with ``seed`` as the data's, the sweep's root and the analysis's seed."""
         _check_seed(seed, "seed", "")
-        return replace(self, data=replace(self.data, seed=seed), sweep=replace(self.sweep, seed=seed),
-                       analysis=replace(self.analysis, seed=seed))
+        return replace(
+            self,
+            data=replace(self.data, seed=seed),
+            sweep=replace(self.sweep, seed=seed),
+            analysis=replace(self.analysis, seed=seed),
+        )
 
     def settings(self) -> dict:
         """Everything that decides the results, JSON-ready: two studies with equal settings give the same files."""
         sweep = {k: v for k, v in self.sweep.to_dict().items() if k not in ("source", "dataset")}
-        return {"name": self.name, "data": self.data.to_dict(), "sweep": sweep, "analysis": asdict(self.analysis),
-                "report": dict(sorted(self.report.items()))}
+        return {
+            "name": self.name,
+            "data": self.data.to_dict(),
+            "sweep": sweep,
+            "analysis": asdict(self.analysis),
+            "report": dict(sorted(self.report.items())),
+        }
 
 
 def preset_path(name: str) -> Path:
     """The shipped study file of a preset."""
     if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}, or give a study file with --config FILE")
+        raise ConfigError(
+            f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}, or give a study file with --config FILE"
+        )
     return Path(str(resources.files("mirror_neurons") / "studies" / f"{name}.toml"))
 
 
@@ -115,7 +126,9 @@ def load_study(path: str | Path) -> StudySpec:
     path = Path(path)
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
-        raise ConfigError(f"study file {path} {what}; give a TOML file (docs/study.md) or --preset NAME ({', '.join(PRESETS)})")
+        raise ConfigError(
+            f"study file {path} {what}; give a TOML file (docs/study.md) or --preset NAME ({', '.join(PRESETS)})"
+        )
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:
@@ -138,7 +151,9 @@ def parse_study(raw: dict, source: str = "<study>") -> StudySpec:
     name = _typed(study, "name", str, where, "[study]", Path(source).stem)
     description = _typed(study, "description", str, where, "[study]", "")
     if not name or any(c in name for c in "/\\\n"):
-        raise ConfigError(f"{where}[study] name = {name!r} must be a short name without slashes, e.g. name = \"my-study\"")
+        raise ConfigError(
+            f'{where}[study] name = {name!r} must be a short name without slashes, e.g. name = "my-study"'
+        )
     spec = StudySpec(
         name=name, description=description, source=source,
         data=_data(tables["data"], where), sweep=_sweep(tables["sweep"], where, source, name),
@@ -187,7 +202,9 @@ def _data(table: dict, where: str):
         _check_seed(values["seed"], "seed", f"{where}[data] ")
     preset = values.pop("preset", "demo")
     if preset not in DATA_PRESETS:
-        raise ConfigError(f"{where}[data] preset = {preset!r} is not a data preset; choose one of {', '.join(DATA_PRESETS)}")
+        raise ConfigError(
+            f"{where}[data] preset = {preset!r} is not a data preset; choose one of {', '.join(DATA_PRESETS)}"
+        )
     try:
         return DataConfig.preset(preset, **values)
     except ConfigError as e:
@@ -201,8 +218,10 @@ def _sweep(table: dict, where: str, source: str, study_name: str):
     inline_keys = tuple(k for k in SWEEP_KEYS if k != "dataset") + SWEEP_TABLES
     given = [k for k in SWEEP_SOURCES if k in table]
     if len(given) > 1 or (given and set(table) - set(given)):
-        raise ConfigError(f"{where}[sweep] takes one of: preset = NAME, file = PATH, or the sweep's own keys "
-                          f"({', '.join(inline_keys)}); got {', '.join(table)}")
+        raise ConfigError(
+            f"{where}[sweep] takes one of: preset = NAME, file = PATH, or the sweep's own keys "
+            f"({', '.join(inline_keys)}); got {', '.join(table)}"
+        )
     if given:  # a shipped sweep or a sweep file; its errors name the study file too
         value = _typed(table, given[0], str, where, "[sweep]")
         path = Path(value) if given[0] == "file" else None
@@ -215,8 +234,10 @@ def _sweep(table: dict, where: str, source: str, study_name: str):
     if not table:
         raise ConfigError(f"{where}no [sweep]: give preset = NAME, file = PATH or the sweep inline (docs/study.md)")
     _only(table, inline_keys, where, "[sweep]")
-    raw = {"sweep": {"name": study_name, **{k: v for k, v in table.items() if k not in SWEEP_TABLES}},
-           **{k: table[k] for k in SWEEP_TABLES if k in table}}
+    raw = {
+        "sweep": {"name": study_name, **{k: v for k, v in table.items() if k not in SWEEP_TABLES}},
+        **{k: table[k] for k in SWEEP_TABLES if k in table},
+    }
     return parse_sweep(raw, source=f"{source} [sweep]")
 
 
@@ -237,7 +258,9 @@ def _analysis(table: dict, where: str):
 def _report(table: dict, where: str) -> dict:
     for key, moved in MOVED_KEYS.items():
         if key in table:
-            raise ConfigError(f"{where}[report] {key} is now {moved}: the analysis plays the behaviour games; move it there")
+            raise ConfigError(
+                f"{where}[report] {key} is now {moved}: the analysis plays the behaviour games; move it there"
+            )
     _only(table, tuple(REPORT_KEYS), where, "[report]")
     return {}
 
@@ -277,7 +300,8 @@ class StudyPaths:
             "data": (self.data / "manifest.json").is_file(),
             "sweep": (self.sweep / "summary.json").is_file(),
             # baselines.json came with the competence columns: an analysis without it predates them and runs again
-            "analysis": (self.analysis / "checkpoints.parquet").is_file() and (self.analysis / "baselines.json").is_file(),
+            "analysis": (self.analysis / "checkpoints.parquet").is_file()
+            and (self.analysis / "baselines.json").is_file(),
             "report": self.report.is_file(),
         }[stage]
 
@@ -360,11 +384,17 @@ class StageProgress:
         if args and isinstance(args[0], dict):  # one trained epoch of one model: its short id (c000r0), epoch, best
             row = args[0]
             loss = row.get("best_val_loss")
-            self.bar.update(self.task, advance=1, status=f"{str(row.get('model_id', '')).split('_')[0][:12]} epoch {row.get('epoch', '?')}"
-                            + (f" best {loss:.4f}" if isinstance(loss, float) and math.isfinite(loss) else ""))
+            self.bar.update(
+                self.task,
+                advance=1,
+                status=f"{str(row.get('model_id', '')).split('_')[0][:12]} epoch {row.get('epoch', '?')}"
+                + (f" best {loss:.4f}" if isinstance(loss, float) and math.isfinite(loss) else ""),
+            )
             return
         numbers = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
-        texts = [a for a in args if isinstance(a, str)] + [str(v) for k, v in kwargs.items() if k in ("message", "desc")]
+        texts = [a for a in args if isinstance(a, str)] + [
+            str(v) for k, v in kwargs.items() if k in ("message", "desc")
+        ]
         update = {}
         if len(numbers) >= 2:
             update.update(completed=numbers[0], total=numbers[1])
@@ -385,12 +415,24 @@ STATUS_WIDTH = 32
 
 def stage_columns() -> tuple:
     """The study's progress line: name (9), bar (20), percentage, elapsed time, status: at most 80 columns."""
-    return (TextColumn("{task.description:<9}"), BarColumn(bar_width=20), TaskProgressColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"))
+    return (
+        TextColumn("{task.description:<9}"),
+        BarColumn(bar_width=20),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
 
 
-def resolve_study(study: str | Path | StudySpec, *, data_config=None, sweep=None, analysis_config=None,
-                  report_options: dict | None = None, seed: int | None = None) -> StudySpec:
+def resolve_study(
+    study: str | Path | StudySpec,
+    *,
+    data_config=None,
+    sweep=None,
+    analysis_config=None,
+    report_options: dict | None = None,
+    seed: int | None = None,
+) -> StudySpec:
     """The study to run: a preset name (str), a study file (Path) or a spec, with the stages' overrides applied.
 
     A str is always a preset's name and a Path always a file, so a folder named like a preset changes nothing.
@@ -440,8 +482,14 @@ def run_study(
     analysis, ``analysis_workers`` the analysis's processes (default: up to 2).
     ``tensorboard`` also logs the sweep's curves under ``OUT/sweep/tensorboard``.
     """
-    spec = resolve_study(study, data_config=data_config, sweep=sweep, analysis_config=analysis_config,
-                         report_options=report_options, seed=seed)
+    spec = resolve_study(
+        study,
+        data_config=data_config,
+        sweep=sweep,
+        analysis_config=analysis_config,
+        report_options=report_options,
+        seed=seed,
+    )
     paths = StudyPaths(Path(out))
     check_study_folder(paths)
     record = read_record(paths)
@@ -471,7 +519,10 @@ def run_study(
             start = time.perf_counter()
             stages[name](StageProgress(bar, tasks[name]))
             seconds = time.perf_counter() - start
-            record["stages"][name] = {"seconds": round(seconds, 2), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            record["stages"][name] = {
+                "seconds": round(seconds, 2),
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
             atomic.write_json(paths.record, record)
             task = bar.tasks[tasks[name]]
             bar.update(tasks[name], total=task.total or 1, completed=task.total or 1, status=f"done in {seconds:.1f} s")
@@ -500,24 +551,47 @@ def _data_stage(spec: StudySpec, paths: StudyPaths, progress: StageProgress, exe
         build_dataset(spec.data, paths.data, progress=progress, workers=executor.parallelism, executor=executor)
 
 
-def _sweep_stage(spec: StudySpec, paths: StudyPaths, progress: StageProgress, executor=None, group_size=None,
-                 threads: int = 1, board=None) -> None:
+def _sweep_stage(
+    spec: StudySpec,
+    paths: StudyPaths,
+    progress: StageProgress,
+    executor=None,
+    group_size=None,
+    threads: int = 1,
+    board=None,
+) -> None:
     from mirror_neurons.train.progress import chain
     from mirror_neurons.train.sweep import run_sweep
 
     if progress.bar is not None:  # the bar counts model-epochs; early stopping ends some models sooner
         progress.bar.update(progress.task, total=sum(c.max_epochs for _, c in spec.sweep.models()), completed=0)
-    run_sweep(spec.sweep, paths.data, paths.sweep, progress=chain(progress, board), executor=executor, group_size=group_size,
-              threads=threads)
+    run_sweep(
+        spec.sweep,
+        paths.data,
+        paths.sweep,
+        progress=chain(progress, board),
+        executor=executor,
+        group_size=group_size,
+        threads=threads,
+    )
 
 
-def _analysis_stage(spec: StudySpec, paths: StudyPaths, progress: StageProgress, threads: int = 1, workers: int = 1) -> None:
+def _analysis_stage(
+    spec: StudySpec, paths: StudyPaths, progress: StageProgress, threads: int = 1, workers: int = 1
+) -> None:
     from mirror_neurons.analysis.pipeline import analyze_run
 
     # the demo sweep sets competent one-hot networks beside paper-faithful raw ones on purpose;
     # every table and the report carry each model's encoding
-    analyze_run(paths.sweep, paths.data, spec.analysis, mixed_encodings=True, workers=workers, threads=threads,
-                on_checkpoint=lambda i, n, _path: progress(i + 1, n))
+    analyze_run(
+        paths.sweep,
+        paths.data,
+        spec.analysis,
+        mixed_encodings=True,
+        workers=workers,
+        threads=threads,
+        on_checkpoint=lambda i, n, _path: progress(i + 1, n),
+    )
 
 
 def _report_stage(spec: StudySpec, paths: StudyPaths, progress: StageProgress) -> None:

@@ -42,7 +42,9 @@ def test_ablating_the_gate_unit():
     split = make_split(2000, seed=6)
     model = gate_model()
     rng = np.random.default_rng(0)
-    res = ablate_class(model, split.x, split.scenario, np.array([True, False, False, False, False, False]), rng, n_draws=40)
+    res = ablate_class(
+        model, split.x, split.scenario, np.array([True, False, False, False, False, False]), rng, n_draws=40
+    )
     high = split.x[:, 97] >= 6
     assert res.n_units == 1
     assert res.changed == pytest.approx(high.mean())
@@ -51,10 +53,14 @@ def test_ablating_the_gate_unit():
     # a random single unit of the 2-unit layer is h0 (same effect) or h1 (no effect)
     assert set(np.round(res.random_changed, 12)) <= {0.0, round(float(high.mean()), 12)}
     assert res.p_value == pytest.approx((1 + np.sum(res.random_changed >= res.changed)) / 41)
-    idle = ablate_class(model, split.x, split.scenario, np.array([False, True, False, False, False, False]), rng, n_draws=5)
+    idle = ablate_class(
+        model, split.x, split.scenario, np.array([False, True, False, False, False, False]), rng, n_draws=5
+    )
     assert idle.changed == 0.0
     # output units are never ablated
-    out_only = ablate_class(model, split.x, split.scenario, np.array([False, False, True, True, True, True]), rng, n_draws=5)
+    out_only = ablate_class(
+        model, split.x, split.scenario, np.array([False, False, True, True, True, True]), rng, n_draws=5
+    )
     assert out_only.n_units == 0 and out_only.changed == 0.0 and np.isnan(out_only.p_value)
 
 
@@ -72,8 +78,12 @@ def test_ablation_from_recorded_activations_equals_the_hooked_pass(activation):
         units = rng.choice(18, size=rng.integers(1, 6), replace=False)  # any hidden units, any layers
         masks = masks_for(model, units)
         np.testing.assert_array_equal(predict_from(model, acts, masks), predict(model, split.x, masks))
-    r1 = ablate_class(model, split.x, split.scenario, np.isin(np.arange(22), [0, 8]), np.random.default_rng(1), n_draws=20)
-    r2 = ablate_class(model, split.x, split.scenario, np.isin(np.arange(22), [0, 8]), np.random.default_rng(1), n_draws=20, acts=acts)
+    r1 = ablate_class(
+        model, split.x, split.scenario, np.isin(np.arange(22), [0, 8]), np.random.default_rng(1), n_draws=20
+    )
+    r2 = ablate_class(
+        model, split.x, split.scenario, np.isin(np.arange(22), [0, 8]), np.random.default_rng(1), n_draws=20, acts=acts
+    )
     assert r1.changed == r2.changed
     np.testing.assert_array_equal(r1.random_changed, r2.random_changed)
 

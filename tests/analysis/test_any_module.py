@@ -67,10 +67,13 @@ def test_any_module_is_read_at_its_linear_layers():
     assert acts["fc1"].min() < 0  # the functional relu is after the hook point: documented, and seen here
 
 
-@pytest.mark.parametrize("model, match", [
-    (nn.Sequential(nn.Conv1d(1, 2, 3)), "Sequential has no nn.Linear layer"),
-    ("not a model", "expected a torch.nn.Module with named nn.Linear layers, got str"),
-])
+@pytest.mark.parametrize(
+    "model, match",
+    [
+        (nn.Sequential(nn.Conv1d(1, 2, 3)), "Sequential has no nn.Linear layer"),
+        ("not a model", "expected a torch.nn.Module with named nn.Linear layers, got str"),
+    ],
+)
 def test_what_cannot_be_read_is_said_in_one_line(model, match):
     with pytest.raises(AnalysisError, match=match) as err:
         capture(model, states())
@@ -100,10 +103,16 @@ def test_analyze_checkpoint_takes_a_plain_sequential():
     assert mine.cmni.cmni == pytest.approx(mns.sum() / acts.shape[1])
 
 
-@pytest.mark.parametrize("model, match", [
-    (Functional(), "needs a Checkpoint .*, an MLP, or an nn.Sequential .* got Functional"),
-    (nn.Sequential(nn.Linear(100, 5), nn.ReLU(), nn.Linear(5, 3)), "cannot read this nn.Sequential: the last Linear has 3 outputs"),
-])
+@pytest.mark.parametrize(
+    "model, match",
+    [
+        (Functional(), "needs a Checkpoint .*, an MLP, or an nn.Sequential .* got Functional"),
+        (
+            nn.Sequential(nn.Linear(100, 5), nn.ReLU(), nn.Linear(5, 3)),
+            "cannot read this nn.Sequential: the last Linear has 3 outputs",
+        ),
+    ],
+)
 def test_analyze_checkpoint_says_what_it_needs(model, match):
     with pytest.raises(AnalysisError, match=match) as err:
         analyze_checkpoint(model, make_split(300, seed=1), replace(CHEAP, significance=False))

@@ -13,8 +13,16 @@ from mirror_neurons.errors import AnalysisError
 
 
 def table(**columns) -> dict[str, list]:
-    base = {"val_loss": [0.05, 0.05, 0.05], "n_layers": [2, 2, 2], "n_mirror": [5, 1, 0], "p_random_init": [0.01] * 3,
-            "p_permutation": [0.01] * 3, "cmni": [0.01] * 3, "competent": [False, True, True], "init": [False] * 3}
+    base = {
+        "val_loss": [0.05, 0.05, 0.05],
+        "n_layers": [2, 2, 2],
+        "n_mirror": [5, 1, 0],
+        "p_random_init": [0.01] * 3,
+        "p_permutation": [0.01] * 3,
+        "cmni": [0.01] * 3,
+        "competent": [False, True, True],
+        "init": [False] * 3,
+    }
     return {**base, **columns}
 
 
@@ -33,8 +41,16 @@ def test_ties_go_to_the_smaller_p_then_the_larger_cmni_and_epoch_0_is_never_the_
 
 
 def test_without_a_loss_under_the_threshold_the_lowest_quarter_is_eligible():
-    t = table(val_loss=[0.2, 0.1, 0.3, 0.4], n_layers=[2] * 4, n_mirror=[9, 1, 0, 0], p_random_init=[0.01] * 4,
-              p_permutation=[0.01] * 4, cmni=[0.01] * 4, competent=[True] * 4, init=[False] * 4)
+    t = table(
+        val_loss=[0.2, 0.1, 0.3, 0.4],
+        n_layers=[2] * 4,
+        n_mirror=[9, 1, 0, 0],
+        p_random_init=[0.01] * 4,
+        p_permutation=[0.01] * 4,
+        cmni=[0.01] * 4,
+        competent=[True] * 4,
+        init=[False] * 4,
+    )
     assert case.choose_case(t) == 1  # row 0 has more mirror units but is not in the lowest-loss quarter
     assert case.choose_case(t, min_layers=3) is None
 
@@ -83,7 +99,9 @@ def test_an_analysed_run_has_a_case_the_report_reads_whole(tmp_path):
     assert [arrays[f"kernel.{k}"].shape for k in range(3)] == [(6, 100), (5, 6), (4, 5)]
     assert len(fields["episode"]) == 10 and fields["rule"] == case.CASE_RULE
     assert fields["nulls"] == ["random init", "permuted labels"] and arrays["nulls.1"].shape == (FAST.n_permutations,)
-    assert fields["self_preservation"] is not None and fields["self_preservation"]["checkpoint"] == "the case checkpoint"
+    assert (
+        fields["self_preservation"] is not None and fields["self_preservation"]["checkpoint"] == "the case checkpoint"
+    )
     assert "NaN" not in (out / case.CASE_FILE).read_text()
     b = fields["behaviour"]  # the network, the labeling rule and random play on the same seeded games
     assert (b["games"], b["turns"]) == (FAST.behaviour_games, FAST.behaviour_turns) and len(b["values"]) == 3

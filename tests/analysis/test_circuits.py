@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from mirror_neurons.analysis.circuits import circuit_table, drive_path, feature_name, format_table, kernel_zscores, strong_inputs
+from mirror_neurons.analysis.circuits import (
+    circuit_table,
+    drive_path,
+    feature_name,
+    format_table,
+    kernel_zscores,
+    strong_inputs,
+)
 from mirror_neurons.train.model import MLP, ModelConfig
 
 
@@ -80,4 +87,6 @@ def test_a_unit_whose_outgoing_weights_are_all_zero_drives_nothing():
     assert drive_path(zs, 0, 2) == []
     rows = circuit_table(model, np.array(["other", "other", "mirror", "other", "other"] + ["other"] * 4, dtype=object))
     assert [r["drives"] for r in rows] == ["none (no outgoing weight stands out)"]
-    assert drive_path(zs, 0, 0) and drive_path(zs, 0, 0)[-1][0] == 2  # a unit that feeds the next layer reaches an action
+    assert (
+        drive_path(zs, 0, 0) and drive_path(zs, 0, 0)[-1][0] == 2
+    )  # a unit that feeds the next layer reaches an action

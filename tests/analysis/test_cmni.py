@@ -102,7 +102,9 @@ def test_unfiltered_groups_include_the_action_symbol_state():
 
 
 def test_mns_clamps_unless_both_positive():
-    np.testing.assert_allclose(mirror_scores(np.array([1.0, -1.0, 2.0, 0.0]), np.array([0.5, 3.0, -0.1, 1.0])), [0.5, 0, 0, 0])
+    np.testing.assert_allclose(
+        mirror_scores(np.array([1.0, -1.0, 2.0, 0.0]), np.array([0.5, 3.0, -0.1, 1.0])), [0.5, 0, 0, 0]
+    )
 
 
 def test_effect_size_cmni_is_scale_free():

@@ -9,7 +9,13 @@ import torch
 from analysis_synth import make_split
 from mirror_neurons.analysis.activations import capture
 from mirror_neurons.analysis.cmni import compute_cmni
-from mirror_neurons.analysis.controls import bootstrap_cmni, monte_carlo_p, percentile_interval, permutation_null, random_init_null
+from mirror_neurons.analysis.controls import (
+    bootstrap_cmni,
+    monte_carlo_p,
+    percentile_interval,
+    permutation_null,
+    random_init_null,
+)
 from mirror_neurons.analysis.groups import Groups, split_groups
 from mirror_neurons.train.model import MLP, ModelConfig
 

@@ -16,7 +16,9 @@ def analysed(tmp_path):
     data = make_data(tmp_path / "data")
     import json
 
-    make_run(tmp_path / "run", json.loads((data / "manifest.json").read_text())["dataset_hash"], n_models=1, epochs=(1,))
+    make_run(
+        tmp_path / "run", json.loads((data / "manifest.json").read_text())["dataset_hash"], n_models=1, epochs=(1,)
+    )
     return analyze_run(tmp_path / "run", data, QUICK), data
 
 
@@ -24,7 +26,9 @@ def test_truncated_checkpoint_table(analysed):
     out, data = analysed
     table = out / "checkpoints.parquet"
     table.write_bytes(table.read_bytes()[:50])
-    with pytest.raises(AnalysisError, match=r"checkpoints.parquet is damaged \(.*\); remove it and run `mirror-neurons analyze` again"):
+    with pytest.raises(
+        AnalysisError, match=r"checkpoints.parquet is damaged \(.*\); remove it and run `mirror-neurons analyze` again"
+    ):
         analyze_run(out.parent, data, QUICK)
 
 

@@ -18,7 +18,9 @@ QUICK = AnalysisConfig(controls=False, significance=False, statistics=False, beh
 
 def test_checkpoint_without_a_dataset_hash_is_refused_unless_allowed(tmp_path):
     data = make_data(tmp_path / "data")
-    save_checkpoint(tmp_path / "run" / "m0" / "epoch-0001", random_model((6, 5), seed=1), {"model_id": "m0", "epoch": 1})
+    save_checkpoint(
+        tmp_path / "run" / "m0" / "epoch-0001", random_model((6, 5), seed=1), {"model_id": "m0", "epoch": 1}
+    )
     with pytest.raises(DataError, match="records no dataset hash .*--allow-other-data to analyse anyway"):
         analyze_run(tmp_path / "run", data, QUICK)
     with warnings.catch_warnings(record=True) as caught:

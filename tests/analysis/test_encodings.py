@@ -30,17 +30,27 @@ def model(encoding: str, seed: int) -> MLP:
 
 @pytest.fixture
 def mixed_run(tmp_path):
-    data = write_dataset(tmp_path / "data", {"train": make_split(50, 11), "val": make_split(50, 12), "test": make_split(600, 10)}, {"seed": 0})
+    data = write_dataset(
+        tmp_path / "data",
+        {"train": make_split(50, 11), "val": make_split(50, 12), "test": make_split(600, 10)},
+        {"seed": 0},
+    )
     ds_hash = json.loads((data / "manifest.json").read_text())["dataset_hash"]
     run_dir = tmp_path / "run"
     for i, encoding in enumerate(("raw", "onehot", "recoded")):
-        save_checkpoint(run_dir / "models" / encoding / "epoch-0001", model(encoding, i), {"model_id": encoding, "epoch": 1, "dataset_hash": ds_hash})
+        save_checkpoint(
+            run_dir / "models" / encoding / "epoch-0001",
+            model(encoding, i),
+            {"model_id": encoding, "epoch": 1, "dataset_hash": ds_hash},
+        )
     return run_dir, data
 
 
 def test_mixed_encodings_are_refused_unless_asked_for(mixed_run):
     run_dir, data = mixed_run
-    with pytest.raises(AnalysisError, match=r"several input encodings \(onehot, raw, recoded\); pass --mixed-encodings"):
+    with pytest.raises(
+        AnalysisError, match=r"several input encodings \(onehot, raw, recoded\); pass --mixed-encodings"
+    ):
         analyze_run(run_dir, data, FAST)
     out = analyze_run(run_dir, data, FAST, mixed_encodings=True)
     table = pq.read_table(out / "checkpoints.parquet").to_pydict()
@@ -57,7 +67,9 @@ def test_mixed_encodings_are_refused_unless_asked_for(mixed_run):
 
 def test_cli_says_mixed_encodings_in_one_line(mixed_run):
     run_dir, data = mixed_run
-    r = CliRunner().invoke(app, ["analyze", str(run_dir), "--data", str(data), "--no-controls", "--games", "4", "--turns", "20"])
+    r = CliRunner().invoke(
+        app, ["analyze", str(run_dir), "--data", str(data), "--no-controls", "--games", "4", "--turns", "20"]
+    )
     assert r.exit_code == 2 and "--mixed-encodings" in r.output and len(r.output.strip().splitlines()) == 1
 
 
@@ -67,7 +79,9 @@ def test_a_checkpoint_whose_encoding_this_version_cannot_rebuild_is_refused(mixe
     meta = json.loads(path.read_text())
     meta["model"]["encoding"] = "wavelet"
     path.write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match=r"epoch-0001.json records a model this version cannot rebuild \(encoding = 'wavelet'"):
+    with pytest.raises(
+        CheckpointError, match=r"epoch-0001.json records a model this version cannot rebuild \(encoding = 'wavelet'"
+    ):
         load_checkpoint(path)
 
 

@@ -47,7 +47,9 @@ def test_empty_group_is_named():
     # Frog-distress states whose Toad never shows 't' empty the filtered frog group only
     x2 = x.copy()
     x2[np.ix_(sc == Scenario.FROG, np.arange(32, 64))] = np.where(
-        x2[np.ix_(sc == Scenario.FROG, np.arange(32, 64))] == Symbol.TOAD, Symbol.JUMP, x2[np.ix_(sc == Scenario.FROG, np.arange(32, 64))]
+        x2[np.ix_(sc == Scenario.FROG, np.arange(32, 64))] == Symbol.TOAD,
+        Symbol.JUMP,
+        x2[np.ix_(sc == Scenario.FROG, np.arange(32, 64))],
     )
     with pytest.raises(AnalysisError, match="'frog'.*filtered=False"):
         scenario_groups(x2, sc).require("none", "frog")

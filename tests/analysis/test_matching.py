@@ -154,7 +154,9 @@ def test_bc_interval_and_the_boundary():
     rng = np.random.default_rng(0)
     values = rng.normal(1.0, 0.1, 4000)
     lo, hi = bc_interval(values, 1.0)
-    assert lo == pytest.approx(np.quantile(values, 0.025), abs=0.01) and hi == pytest.approx(np.quantile(values, 0.975), abs=0.01)
+    assert lo == pytest.approx(np.quantile(values, 0.025), abs=0.01) and hi == pytest.approx(
+        np.quantile(values, 0.975), abs=0.01
+    )
     shifted = bc_interval(values, 0.9)  # draws sit above the observed: the interval moves down
     assert shifted[1] < hi and shifted[0] < lo
     at_zero = np.abs(rng.normal(0, 0.01, 1000))
@@ -169,7 +171,9 @@ def test_p_value_floor_below_alpha(alpha, need):
 
 
 def test_configs_whose_p_values_cannot_reach_alpha_are_refused():
-    with pytest.raises(ConfigError, match=r"n_decoding_permutations = 2 gives a smallest p-value of 1/3 = 0.333.*at least 20"):
+    with pytest.raises(
+        ConfigError, match=r"n_decoding_permutations = 2 gives a smallest p-value of 1/3 = 0.333.*at least 20"
+    ):
         AnalysisConfig(n_decoding_permutations=2)
     with pytest.raises(ConfigError, match="n_random_init = 19 .* 1/20 = 0.05"):
         AnalysisConfig(n_random_init=19)
@@ -187,7 +191,10 @@ def test_model_q_values_by_hand():
     assert out["q_permutation"][3] == pytest.approx(0.04)
     assert out["ablate.mirror.q"][:3] == pytest.approx([0.5, 0.03, 0.03])
     assert "q_permutation_floor" not in out
-    assert q_column("decode.dense_1.p_frog_to_toad") == "decode.dense_1.q_frog_to_toad" and q_column("p_random_init_floor") is None
+    assert (
+        q_column("decode.dense_1.p_frog_to_toad") == "decode.dense_1.q_frog_to_toad"
+        and q_column("p_random_init_floor") is None
+    )
 
 
 def test_row_holds_the_primary_index_first_floors_baselines_and_the_recoded_control():
@@ -206,7 +213,9 @@ def test_row_holds_the_primary_index_first_floors_baselines_and_the_recoded_cont
               "cmni_ci_low_informative", "matched_share_toad"):  # fmt: skip
         assert row[k] is not None, k
     # an architecture's untrained networks are shared by its checkpoints (seeded by the architecture, not the weights)
-    other = analyze_checkpoint(Checkpoint("b.json", random_model((6, 5), seed=2), {"weights_sha256": "b"}), test, config)
+    other = analyze_checkpoint(
+        Checkpoint("b.json", random_model((6, 5), seed=2), {"weights_sha256": "b"}), test, config
+    )
     np.testing.assert_array_equal(one.controls.random_init.null, other.controls.random_init.null)
     assert not np.array_equal(one.controls.permutation.null, other.controls.permutation.null)
     assert one.controls.architecture.recoded is not None

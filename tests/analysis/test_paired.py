@@ -18,12 +18,27 @@ def table(changes, *, labels="rule", hidden="[17, 17]", prefix="m", middle=None,
     """Checkpoint rows: per model an epoch-0 row, a middle row and a last row (its change = changes[i])."""
     rows = []
     for i, change in enumerate(changes):
-        hp = {"hyperparameters.hidden": hidden, "hyperparameters.lr": 3e-3, "hyperparameters.labels": labels,
-              "hyperparameters.encoding": "onehot", "hyperparameters.max_epochs": 30}
+        hp = {
+            "hyperparameters.hidden": hidden,
+            "hyperparameters.lr": 3e-3,
+            "hyperparameters.labels": labels,
+            "hyperparameters.encoding": "onehot",
+            "hyperparameters.max_epochs": 30,
+        }
         base = init_value + 0.01 * i
         for epoch, value in ((0, base), (5, base + (middle if middle is not None else change / 2)), (9, base + change)):
-            rows.append({"model_id": f"{prefix}{i}", "epoch": epoch, "init": epoch == 0, "competent": epoch == 9,
-                         "cmni_effect_size": value, "cmni": value / 10, "n_mirror": 2 + (epoch == 9), **hp})
+            rows.append(
+                {
+                    "model_id": f"{prefix}{i}",
+                    "epoch": epoch,
+                    "init": epoch == 0,
+                    "competent": epoch == 9,
+                    "cmni_effect_size": value,
+                    "cmni": value / 10,
+                    "n_mirror": 2 + (epoch == 9),
+                    **hp,
+                }
+            )
     return {k: [r[k] for r in rows] for k in rows[0]}
 
 
@@ -92,13 +107,24 @@ def test_analyze_run_writes_the_paired_results(tmp_path):
     from mirror_neurons.data.dataset import write_dataset
     from mirror_neurons.train.checkpoint import save_checkpoint
 
-    data = write_dataset(tmp_path / "data", {"train": make_split(50, 11), "val": make_split(50, 12), "test": make_split(600, 10)}, {"seed": 0})
+    data = write_dataset(
+        tmp_path / "data",
+        {"train": make_split(50, 11), "val": make_split(50, 12), "test": make_split(600, 10)},
+        {"seed": 0},
+    )
     ds_hash = json.loads((data / "manifest.json").read_text())["dataset_hash"]
     for m in range(3):
         for epoch in (0, 4):
-            meta = {"model_id": f"m{m}", "epoch": epoch, "init": epoch == 0, "dataset_hash": ds_hash,
-                    "hyperparameters": {"hidden": [6, 5], "lr": 1e-3}}
-            save_checkpoint(tmp_path / "run" / "models" / f"m{m}" / f"e{epoch}", random_model((6, 5), seed=10 * m + epoch), meta)
+            meta = {
+                "model_id": f"m{m}",
+                "epoch": epoch,
+                "init": epoch == 0,
+                "dataset_hash": ds_hash,
+                "hyperparameters": {"hidden": [6, 5], "lr": 1e-3},
+            }
+            save_checkpoint(
+                tmp_path / "run" / "models" / f"m{m}" / f"e{epoch}", random_model((6, 5), seed=10 * m + epoch), meta
+            )
     out = analyze_run(tmp_path / "run", data, AnalysisConfig(controls=False, behaviour_games=4, behaviour_turns=20))
     pairs = pq.read_table(out / "paired_models.parquet").to_pydict()
     table_ = pq.read_table(out / "checkpoints.parquet").to_pydict()
@@ -116,11 +142,21 @@ RISE = [0.05 + 0.001 * i for i in range(10)]
 @pytest.mark.parametrize(
     "tables, verdict, decided",
     [
-        ((table(RISE, prefix="r"), table([0.0] * 10, labels="toad_blind", prefix="b")), "yes",
-         "paired test against initialisation and the Toad-blind training null"),
-        ((table(RISE, prefix="r"), table(RISE, labels="toad_blind", prefix="b")), "not about the partner",
-         "paired test against initialisation; Toad-blind training null"),
-        ((table([0.03, -0.03, 0.02, -0.02, 0.01, -0.01, 0.04, -0.04, 0.005, -0.005]),), "no", "paired test against initialisation"),
+        (
+            (table(RISE, prefix="r"), table([0.0] * 10, labels="toad_blind", prefix="b")),
+            "yes",
+            "paired test against initialisation and the Toad-blind training null",
+        ),
+        (
+            (table(RISE, prefix="r"), table(RISE, labels="toad_blind", prefix="b")),
+            "not about the partner",
+            "paired test against initialisation; Toad-blind training null",
+        ),
+        (
+            (table([0.03, -0.03, 0.02, -0.02, 0.01, -0.01, 0.04, -0.04, 0.005, -0.005]),),
+            "no",
+            "paired test against initialisation",
+        ),
         ((table(RISE[:9]),), "not established", "none"),
     ],
     ids=["rise-beyond-toad-blind", "rise-as-under-toad-blind", "no-rise", "too-few-seeds"],
@@ -139,13 +175,37 @@ def depth_table(n_deep: int, n_shallow: int, per_model: int = 10) -> dict:
     rows = []
     for k in range(n_deep + n_shallow):
         deep = k < n_deep
-        rows.append({"model_id": f"m{k}", "n_layers": 3 if deep else 2, "epoch": 0, "init": True, "competent": False,
-                     "cmni": 0.5})
+        rows.append(
+            {
+                "model_id": f"m{k}",
+                "n_layers": 3 if deep else 2,
+                "epoch": 0,
+                "init": True,
+                "competent": False,
+                "cmni": 0.5,
+            }
+        )
         for e in range(1, per_model + 1):
-            rows.append({"model_id": f"m{k}", "n_layers": 3 if deep else 2, "epoch": e, "init": False, "competent": True,
-                         "cmni": (0.0002 if deep else 0.006) + 1e-5 * (k * per_model + e)})
-        rows.append({"model_id": f"m{k}", "n_layers": 3 if deep else 2, "epoch": per_model + 1, "init": False,
-                     "competent": False, "cmni": 0.9 if deep else 0.0})
+            rows.append(
+                {
+                    "model_id": f"m{k}",
+                    "n_layers": 3 if deep else 2,
+                    "epoch": e,
+                    "init": False,
+                    "competent": True,
+                    "cmni": (0.0002 if deep else 0.006) + 1e-5 * (k * per_model + e),
+                }
+            )
+        rows.append(
+            {
+                "model_id": f"m{k}",
+                "n_layers": 3 if deep else 2,
+                "epoch": per_model + 1,
+                "init": False,
+                "competent": False,
+                "cmni": 0.9 if deep else 0.0,
+            }
+        )
     return {key: [r[key] for r in rows] for key in rows[0]}
 
 

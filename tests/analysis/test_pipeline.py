@@ -21,8 +21,17 @@ from mirror_neurons.errors import AnalysisError, CheckpointError, ConfigError, D
 from mirror_neurons.game.constants import Scenario
 from mirror_neurons.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
-FAST = AnalysisConfig(n_random_init=20, n_permutations=20, n_bootstrap=20, n_decoding_permutations=20, n_ablation_draws=20,
-                      n_decoding_untrained=1, min_stratum_states=5, behaviour_games=4, behaviour_turns=20)
+FAST = AnalysisConfig(
+    n_random_init=20,
+    n_permutations=20,
+    n_bootstrap=20,
+    n_decoding_permutations=20,
+    n_ablation_draws=20,
+    n_decoding_untrained=1,
+    min_stratum_states=5,
+    behaviour_games=4,
+    behaviour_turns=20,
+)
 
 
 def make_data(path, test: Split | None = None):
@@ -52,7 +61,9 @@ def run(tmp_path):
 def test_analyze_checkpoint_matches_the_parts():
     split = make_split(900, seed=10)
     model = random_model((6, 5), seed=4)
-    paper = analyze_checkpoint(Checkpoint("x.json", model, {"weights_sha256": "ab"}), split, replace(FAST, matched=False))
+    paper = analyze_checkpoint(
+        Checkpoint("x.json", model, {"weights_sha256": "ab"}), split, replace(FAST, matched=False)
+    )
     acts = capture(model, split.x)
     direct = compute_cmni(acts, split_groups(split))
     assert paper.cmni.cmni == pytest.approx(direct.cmni, rel=1e-5)  # the paper's view: raw group means
@@ -85,9 +96,28 @@ def test_analyze_run_writes_tables_and_resumes(run):
     direct = analyze_checkpoint(load_checkpoint(run_dir / first["checkpoint"]), make_split(900, seed=10), FAST)
     assert first["cmni"] == pytest.approx(direct.cmni.cmni, rel=1e-5)
     assert first["cmni_effect_size"] == pytest.approx(direct.cmni_d.cmni, rel=1e-5)
-    for key in ("p_random_init", "p_permutation", "cmni_ci_low", "cmni_ci_high", "n_mirror", "n_differentiating", "test_accuracy"):
+    for key in (
+        "p_random_init",
+        "p_permutation",
+        "cmni_ci_low",
+        "cmni_ci_high",
+        "n_mirror",
+        "n_differentiating",
+        "test_accuracy",
+    ):
         assert first[key] is not None, key
-    assert {"layer", "unit", "mean_frog", "kurt_none", "dfrog", "mns", "q_mirror", "d_frog", "auroc_toad", "class"} <= set(units.column_names)
+    assert {
+        "layer",
+        "unit",
+        "mean_frog",
+        "kurt_none",
+        "dfrog",
+        "mns",
+        "q_mirror",
+        "d_frog",
+        "auroc_toad",
+        "class",
+    } <= set(units.column_names)
     # the temporal view: per model, epochs in order with their val loss and CMNI
     tv = temporal_view(run_dir)
     assert sorted(tv) == ["m0", "m1"]
@@ -128,7 +158,11 @@ def test_recorded_data_dir(run):
     with pytest.raises(DataError, match="--data"):
         analyze_run(run_dir, None, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False))
     (run_dir / "run.json").write_text(json.dumps({"dataset_path": str(data)}))
-    out = analyze_run(run_dir, None, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False, significance=False, statistics=False))
+    out = analyze_run(
+        run_dir,
+        None,
+        AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False, significance=False, statistics=False),
+    )
     assert pq.read_table(out / "checkpoints.parquet").num_rows == 4
     units = pq.read_table(out / "units.parquet")
     assert {"mean_none", "var_both", "mns"} <= set(units.column_names)
@@ -141,7 +175,9 @@ def test_dataset_hash_mismatch(run, tmp_path):
     with pytest.raises(DataError, match="--allow-other-data"):
         analyze_run(run_dir, other, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False))
     with pytest.warns(UserWarning, match="trained on dataset"):
-        out = analyze_run(run_dir, other, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False), allow_other_data=True)
+        out = analyze_run(
+            run_dir, other, AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False), allow_other_data=True
+        )
     assert pq.read_table(out / "checkpoints.parquet").num_rows == 4
 
 
@@ -171,7 +207,11 @@ def test_empty_group_and_leaked_input_98(tmp_path):
     x = split.x.copy()
     x[:, 98] = split.scenario  # the published pipeline's leak
     with pytest.raises(DataError, match="input 98"):
-        analyze_checkpoint(ck, Split(x, split.label, split.scenario, split.frog_pos), AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False))
+        analyze_checkpoint(
+            ck,
+            Split(x, split.label, split.scenario, split.frog_pos),
+            AnalysisConfig(behaviour_games=4, behaviour_turns=20, controls=False),
+        )
     with pytest.raises(ConfigError, match="alpha"):
         AnalysisConfig(alpha=1.5)
 
@@ -187,7 +227,9 @@ def test_cli_analyze(run):
     bad = runner.invoke(app, ["analyze", str(run_dir / "nope"), "--data", str(data)])
     assert bad.exit_code == 2 and "does not exist" in bad.output
     assert pq.read_table(run_dir / "analysis" / "checkpoints.parquet").column("matched").to_pylist() == [True] * 4
-    paper = runner.invoke(app, ["analyze", str(run_dir), "--data", str(data), "--no-controls", "--paper-view", "--threads", "1"])
+    paper = runner.invoke(
+        app, ["analyze", str(run_dir), "--data", str(data), "--no-controls", "--paper-view", "--threads", "1"]
+    )
     assert paper.exit_code == 0, paper.output
     assert pq.read_table(run_dir / "analysis" / "checkpoints.parquet").column("matched").to_pylist() == [False] * 4
 
@@ -255,8 +297,11 @@ def test_analyze_run_writes_competence_and_baselines(tmp_path):
     ds_hash = json.loads((data / "manifest.json").read_text())["dataset_hash"]
     run_dir = tmp_path / "run"
     for name, learned in (("good", True), ("energy", False)):
-        save_checkpoint(run_dir / "models" / name / "epoch-0001", rule_model(learned),
-                        {"model_id": name, "epoch": 1, "val_loss": 0.1, "dataset_hash": ds_hash})
+        save_checkpoint(
+            run_dir / "models" / name / "epoch-0001",
+            rule_model(learned),
+            {"model_id": name, "epoch": 1, "val_loss": 0.1, "dataset_hash": ds_hash},
+        )
     out = analyze_run(run_dir, data, QUICK)
     rows = {r["model_id"]: r for r in pq.read_table(out / "checkpoints.parquet").to_pylist()}
     assert rows["good"]["competent"] is True and rows["energy"]["competent"] is False
@@ -285,11 +330,14 @@ def test_rows_of_an_older_table_version_are_analysed_again(run):
     run_dir, data, _ = run
     out = analyze_run(run_dir, data, QUICK)
     table = pq.read_table(out / "checkpoints.parquet")
-    old_digest = hashlib.sha256(json.dumps(asdict(QUICK), sort_keys=True).encode()).hexdigest()[:16]  # the version-1 formula
+    old_digest = hashlib.sha256(json.dumps(asdict(QUICK), sort_keys=True).encode()).hexdigest()[
+        :16
+    ]  # the version-1 formula
     assert old_digest != QUICK.digest()
     keep = [c for c in table.column_names if c != "competent" and not c.startswith(("recall_", "confusion_", "macro_"))]
-    old = table.select(keep).set_column(keep.index("analysis_config"), "analysis_config",
-                                        pa.array([old_digest] * table.num_rows))
+    old = table.select(keep).set_column(
+        keep.index("analysis_config"), "analysis_config", pa.array([old_digest] * table.num_rows)
+    )
     pq.write_table(old, out / "checkpoints.parquet")
     seen = []
     analyze_run(run_dir, data, QUICK, on_checkpoint=lambda i, n, p: seen.append(p))
@@ -345,7 +393,11 @@ def test_ablations_are_measured_on_the_capped_subsample():
     test = prepare_test(split, config=cfg)
     rows = ablation_rows(len(test.label), cfg)
     cls, got = next(iter(res.ablation.items()))
-    direct = ablate_class(model, test.x[rows], test.scenario[rows], res.classes == cls, np.random.default_rng(0), n_draws=0)
+    direct = ablate_class(
+        model, test.x[rows], test.scenario[rows], res.classes == cls, np.random.default_rng(0), n_draws=0
+    )
     assert got.changed == pytest.approx(direct.changed) and len(got.random_changed) == 20
-    whole = analyze_checkpoint(Checkpoint("x.json", model, {"weights_sha256": "ab"}), split, replace(FAST, ablation_states=0))
+    whole = analyze_checkpoint(
+        Checkpoint("x.json", model, {"weights_sha256": "ab"}), split, replace(FAST, ablation_states=0)
+    )
     assert whole.row()["ablate.n_states"] == len(test.label)

@@ -25,7 +25,9 @@ def test_set():
 
 @pytest.fixture(scope="module")
 def checkpoint():
-    return Checkpoint(path="synthetic.json", model=random_model((6, 5), seed=2), meta={"model_id": "m", "weights_sha256": "abc"})
+    return Checkpoint(
+        path="synthetic.json", model=random_model((6, 5), seed=2), meta={"model_id": "m", "weights_sha256": "abc"}
+    )
 
 
 def planted_model(base, test, kinds=("mirror", "energy"), layers=(0, 1)):
@@ -82,7 +84,9 @@ def test_hash_noise_is_a_fixed_normal_function_of_the_state():
 
 
 def test_strong_mirror_plant_is_detected_and_null_plants_are_not(checkpoint, test_set):
-    specs = [P.PlantSpec("mirror", 2.0, layer=i % 2) for i in range(4)] + [P.PlantSpec("mirror", 0.0, layer=i % 2) for i in range(20)]
+    specs = [P.PlantSpec("mirror", 2.0, layer=i % 2) for i in range(4)] + [
+        P.PlantSpec("mirror", 0.0, layer=i % 2) for i in range(20)
+    ]
     units, rows = P.analyze_plants(checkpoint, test_set, specs, FAST, np.random.default_rng(0), tags={"model_id": "m"})
     assert len(units) == len(rows) == 24
     table = {(r["effect"], r["measure"]): r for r in P.detection_table(units)}
@@ -109,8 +113,13 @@ def test_covariate_decoys_are_not_mirror_when_groups_share_their_composition(che
 
 
 def test_calls_pick_up_new_class_and_q_columns():
-    units = {"class": np.array(["mirror", "other"]), "class_matched": np.array(["other", "mirror"]), "mns": np.array([0.1, 0.0]),
-             "q_mirror": np.array([0.01, 0.5]), "q_mirror_matched": np.array([0.5, 0.01])}
+    units = {
+        "class": np.array(["mirror", "other"]),
+        "class_matched": np.array(["other", "mirror"]),
+        "mns": np.array([0.1, 0.0]),
+        "q_mirror": np.array([0.01, 0.5]),
+        "q_mirror_matched": np.array([0.5, 0.01]),
+    }
     calls = P.unit_calls(units, 0.05)
     assert calls["class_matched=mirror"].tolist() == [False, True]
     assert calls["q_mirror_matched<alpha"].tolist() == [False, True]
@@ -118,18 +127,43 @@ def test_calls_pick_up_new_class_and_q_columns():
 
 
 def test_detection_table_counts_models_and_wilson_intervals():
-    units = [{"kind": "mirror", "effect": 1.0, "model_id": m, "class": c, "mns": 1.0, "q_mirror": 0.0, "d_frog": 1.0, "d_toad": 1.0}
-             for m, c in [("a", "mirror"), ("a", "mirror"), ("b", "mirror"), ("b", "other")]]
+    units = [
+        {
+            "kind": "mirror",
+            "effect": 1.0,
+            "model_id": m,
+            "class": c,
+            "mns": 1.0,
+            "q_mirror": 0.0,
+            "d_frog": 1.0,
+            "d_toad": 1.0,
+        }
+        for m, c in [("a", "mirror"), ("a", "mirror"), ("b", "mirror"), ("b", "other")]
+    ]
     (row,) = [r for r in P.detection_table(units) if r["measure"] == "class=mirror"]
     assert (row["k"], row["n"], row["models"], row["model_min"], row["model_max"]) == (3, 4, 2, 0.5, 1.0)
     assert row["lo"] < 0.75 < row["hi"]
 
 
 def test_checkpoint_table_rates_every_p_column_and_pairs_with_effect_zero():
-    rows = [{"kind": "mirror", "effect": e, "count": 2, "model_id": m, "rep": 0, "cmni": c, "cmni_effect_size": 0.2, "n_mirror": 2,
-             "p_random_init": p} for m, e, c, p in [("a", 0.0, 0.1, 0.3), ("b", 0.0, 0.2, 0.3), ("a", 1.0, 0.4, 0.01), ("b", 1.0, 0.3, 0.2)]]
+    rows = [
+        {
+            "kind": "mirror",
+            "effect": e,
+            "count": 2,
+            "model_id": m,
+            "rep": 0,
+            "cmni": c,
+            "cmni_effect_size": 0.2,
+            "n_mirror": 2,
+            "p_random_init": p,
+        }
+        for m, e, c, p in [("a", 0.0, 0.1, 0.3), ("b", 0.0, 0.2, 0.3), ("a", 1.0, 0.4, 0.01), ("b", 1.0, 0.3, 0.2)]
+    ]
     table = {r["effect"]: r for r in P.checkpoint_table(rows)}
-    assert table[1.0]["p_random_init<alpha"] == 0.5 and table[1.0]["n"] == 2 and table[1.0]["cmni"] == pytest.approx(0.35)
+    assert (
+        table[1.0]["p_random_init<alpha"] == 0.5 and table[1.0]["n"] == 2 and table[1.0]["cmni"] == pytest.approx(0.35)
+    )
     assert table[1.0]["delta.cmni"] == pytest.approx(0.2)  # (0.3 + 0.1) / 2, each model against its own noise plant
     assert table[0.0]["delta.cmni"] == 0.0 and table[0.0]["p_random_init<alpha"] == 0.0
 
@@ -166,7 +200,9 @@ def test_an_energy_decoy_is_a_mirror_unit_in_the_paper_view_and_not_in_matched_g
     called = {}
     for matched in (False, True):
         config = AnalysisConfig(controls=False, statistics=False, matched=matched)
-        units, _ = P.analyze_plants(checkpoint, prepare_test(split, config=config), specs, config, np.random.default_rng(9))
+        units, _ = P.analyze_plants(
+            checkpoint, prepare_test(split, config=config), specs, config, np.random.default_rng(9)
+        )
         called[matched] = [u["class"] for u in units]
     assert called[False] == ["mirror"] * 3  # the artefact the decoy exists to catch
     assert "mirror" not in called[True]  # composition matching removes it
@@ -194,12 +230,16 @@ def test_a_dense_plant_is_a_real_unit_that_changes_no_output(onehot_checkpoint, 
 
 def test_dense_plants_are_seen_and_their_circuit_reads_distress(onehot_checkpoint, test_set):
     specs = [P.PlantSpec("dense_mirror", 2.0)] * 3 + [P.PlantSpec("dense_mirror", 0.0)] * 3
-    units, _ = P.analyze_plants(onehot_checkpoint, test_set, specs, FAST, np.random.default_rng(3), tags={"model_id": "o"})
+    units, _ = P.analyze_plants(
+        onehot_checkpoint, test_set, specs, FAST, np.random.default_rng(3), tags={"model_id": "o"}
+    )
     table = {(r["effect"], r["measure"]): r for r in P.detection_table(units)}
     assert table[(2.0, "class=mirror")]["rate"] == 1.0 and table[(0.0, "class=mirror")]["k"] == 0
     assert table[(2.0, "circuit reads distress")]["rate"] == 1.0
     assert abs(table[(2.0, "class=mirror")]["d_frog"] - 2.0) < 0.4
-    assert [r["kind"] for r in P.false_positive_rates(P.detection_table(units))] == ["dense_mirror"] * 3  # effect 0 only
+    assert [r["kind"] for r in P.false_positive_rates(P.detection_table(units))] == [
+        "dense_mirror"
+    ] * 3  # effect 0 only
 
 
 def test_dense_plants_need_a_one_hot_network_and_the_first_layer(checkpoint, test_set):

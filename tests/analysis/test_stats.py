@@ -7,7 +7,14 @@ import pytest
 from scipy import stats
 
 from mirror_neurons.analysis.groups import GROUPS, Groups
-from mirror_neurons.analysis.stats import benjamini_hochberg, cohens_d, group_histograms, group_moments, kl_to_none, mann_whitney
+from mirror_neurons.analysis.stats import (
+    benjamini_hochberg,
+    cohens_d,
+    group_histograms,
+    group_moments,
+    kl_to_none,
+    mann_whitney,
+)
 
 
 def groups_of(labels) -> Groups:

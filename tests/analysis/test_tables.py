@@ -29,12 +29,21 @@ def test_the_written_tables_fit_their_declaration(tmp_path):
 
 
 def test_check_names_missing_and_mistyped_columns():
-    schema = tables.TableSchema("t.parquet", (tables.Column("a", "int", "."), tables.Column("b", "float", ".", always=False),
-                                              tables.Column("c", "bool", ".")))
+    schema = tables.TableSchema(
+        "t.parquet",
+        (
+            tables.Column("a", "int", "."),
+            tables.Column("b", "float", ".", always=False),
+            tables.Column("c", "bool", "."),
+        ),
+    )
     assert schema.check(pa.table({"a": [1], "c": [True]})) == []
     assert schema.check(pa.table({"a": [None], "b": [1], "c": [True]})) == []  # all-missing fits; ints are floats
     assert schema.check(pa.table({"a": [1.5], "b": ["x"]})) == [
-        "column 'a' is double, declared int", "column 'b' is string, declared float", "no column 'c'"]
+        "column 'a' is double, declared int",
+        "column 'b' is string, declared float",
+        "no column 'c'",
+    ]
     with pytest.raises(AnalysisError, match="t.parquet is not the t.parquet this version writes"):
         schema.require(pa.table({"a": [1]}), "t.parquet")
 

@@ -16,7 +16,9 @@ def unique_rows(n: int, seed: int = 0) -> Split:
     x = rng.integers(0, 11, size=(n, 100), dtype=np.uint8)
     x[:, 0:8] = np.arange(n)[:, None] >> (8 * np.arange(8)[None, :]) & 0xFF  # distinct by construction
     label = rng.choice(4, size=n, p=[0.4, 0.5, 0.08, 0.02]).astype(np.uint8)
-    return Split(np.asfortranarray(x), label, rng.integers(0, 4, n, dtype=np.uint8), rng.integers(0, 32, n, dtype=np.uint8))
+    return Split(
+        np.asfortranarray(x), label, rng.integers(0, 4, n, dtype=np.uint8), rng.integers(0, 32, n, dtype=np.uint8)
+    )
 
 
 def as_set(split: Split) -> set[bytes]:

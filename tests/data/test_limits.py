@@ -19,7 +19,10 @@ def test_states_beyond_memory_are_refused_at_once(tmp_path):
     result = runner.invoke(app, ["data", "--states", "99999999999999", "--workers", "1", "--out", str(tmp_path / "d")])
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1
-    assert "--states 99,999,999,999,999 needs about 40000.0 TB of memory" in result.stderr and "fewer --states" in result.stderr
+    assert (
+        "--states 99,999,999,999,999 needs about 40000.0 TB of memory" in result.stderr
+        and "fewer --states" in result.stderr
+    )
     assert time.perf_counter() - start < 10 and not (tmp_path / "d").exists()
 
 

@@ -20,7 +20,12 @@ runner = CliRunner()
 
 def _split(rng: np.random.Generator, n: int) -> Split:
     x = rng.integers(0, 10, size=(n, 100), dtype=np.uint8)
-    return Split(x, np.argmax(x[:, :4], axis=1).astype(np.uint8), rng.integers(0, 4, n, dtype=np.uint8), rng.integers(0, 32, n, dtype=np.uint8))
+    return Split(
+        x,
+        np.argmax(x[:, :4], axis=1).astype(np.uint8),
+        rng.integers(0, 4, n, dtype=np.uint8),
+        rng.integers(0, 32, n, dtype=np.uint8),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -89,4 +89,3 @@ def local_run(small_data, sweep_spec, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "local"
     run_sweep(sweep_spec, small_data, out, executor=LocalExecutor(), group_size=2)
     return out
-

@@ -70,11 +70,7 @@ def run_files(run_dir) -> dict[str, str]:
     """{relative path: sha256} of every file a sweep wrote."""
     from mirror_neurons.atomic import sha256_file
 
-    return {
-        str(p.relative_to(run_dir)): sha256_file(p)
-        for p in sorted(run_dir.rglob("*"))
-        if p.is_file()
-    }
+    return {str(p.relative_to(run_dir)): sha256_file(p) for p in sorted(run_dir.rglob("*")) if p.is_file()}
 
 
 def square_and_pid(x: int) -> tuple[int, int]:

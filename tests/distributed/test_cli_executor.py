@@ -15,7 +15,9 @@ from . import ray_tasks
 runner = CliRunner()
 
 
-def test_sweep_command_on_ray_writes_the_local_executors_bytes(ray_cluster, small_data, sweep_spec, local_run, tmp_path):
+def test_sweep_command_on_ray_writes_the_local_executors_bytes(
+    ray_cluster, small_data, sweep_spec, local_run, tmp_path
+):
     out = tmp_path / "ray"
     args = ["sweep", sweep_spec.source, "--data", str(small_data), "--out", f"file://{out}"]
     result = runner.invoke(app, [*args, "--executor", "ray", "--address", ray_cluster, "--group-size", "2"])

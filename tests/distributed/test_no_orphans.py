@@ -55,7 +55,9 @@ def alive(pgid: int) -> list[int]:
     return [pid for pid, state in group(pgid) if state != "Z"]
 
 
-def kill_when_workers_run(cmd: list[str], cwd: Path, n_procs: int, ready: Callable[[], bool] | None = None, timeout: float = 120) -> None:
+def kill_when_workers_run(
+    cmd: list[str], cwd: Path, n_procs: int, ready: Callable[[], bool] | None = None, timeout: float = 120
+) -> None:
     """Start ``cmd`` in its own process group, kill -9 its driver once ``n_procs`` processes run
     (and ``ready()``: the workers are at work), then require that none is left after 5 s."""
     proc = subprocess.Popen(cmd, cwd=cwd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -77,7 +79,9 @@ def kill_when_workers_run(cmd: list[str], cwd: Path, n_procs: int, ready: Callab
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("orphans") / "data"
-    result = CliRunner().invoke(app, ["data", "--states", "12000", "--workers", "1", "--out", str(out)])  # the analysis needs its groups
+    result = CliRunner().invoke(
+        app, ["data", "--states", "12000", "--workers", "1", "--out", str(out)]
+    )  # the analysis needs its groups
     assert result.exit_code == 0, result.output
     return out
 
@@ -106,16 +110,33 @@ def test_kill_9_of_data_with_workers_leaves_no_process(tmp_path):
 @pytest.mark.slow
 def test_kill_9_of_analyze_with_workers_leaves_no_process(small_data, tmp_path):
     run = tmp_path / "run"
-    result = CliRunner().invoke(app, ["train", "--data", str(small_data), "--out", str(run), "--hidden", "4", "--max-epochs", "1"])
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(small_data), "--out", str(run), "--hidden", "4", "--max-epochs", "1"]
+    )
     assert result.exit_code == 0, result.output
     json_path = sorted(run.glob("models/*/*_epoch-*.json"))[-1]
     for i in range(200):  # enough checkpoints to keep two workers busy for a while
         (run / "models" / f"copy{i:03d}").mkdir()
         for suffix in (".safetensors", ".json"):
             shutil.copy(json_path.with_suffix(suffix), run / "models" / f"copy{i:03d}")
-    cmd = [*CLI, "analyze", str(run), "--data", str(small_data), "--workers", "2", "--no-controls", "--games", "2", "--turns", "4"]
+    cmd = [
+        *CLI,
+        "analyze",
+        str(run),
+        "--data",
+        str(small_data),
+        "--workers",
+        "2",
+        "--no-controls",
+        "--games",
+        "2",
+        "--turns",
+        "4",
+    ]
     # driver, resource tracker and two workers, past their start: a part file of results is written
-    kill_when_workers_run(cmd, tmp_path, 4, ready=lambda: any((run / "analysis" / "parts").glob("*.checkpoints.parquet")))
+    kill_when_workers_run(
+        cmd, tmp_path, 4, ready=lambda: any((run / "analysis" / "parts").glob("*.checkpoints.parquet"))
+    )
 
 
 @pytest.mark.slow
@@ -123,14 +144,29 @@ def test_kill_9_of_analyze_while_its_workers_start_leaves_no_process(small_data,
     """Killed as soon as its workers exist, before they have imported torch: they must not live on
     until their imports end (executors.boot_worker arms their death first)."""
     run = tmp_path / "run"
-    result = CliRunner().invoke(app, ["train", "--data", str(small_data), "--out", str(run), "--hidden", "4", "--max-epochs", "1"])
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(small_data), "--out", str(run), "--hidden", "4", "--max-epochs", "1"]
+    )
     assert result.exit_code == 0, result.output
     json_path = sorted(run.glob("models/*/*_epoch-*.json"))[-1]
     for i in range(20):
         (run / "models" / f"copy{i:03d}").mkdir()
         for suffix in (".safetensors", ".json"):
             shutil.copy(json_path.with_suffix(suffix), run / "models" / f"copy{i:03d}")
-    cmd = [*CLI, "analyze", str(run), "--data", str(small_data), "--workers", "2", "--no-controls", "--games", "2", "--turns", "4"]
+    cmd = [
+        *CLI,
+        "analyze",
+        str(run),
+        "--data",
+        str(small_data),
+        "--workers",
+        "2",
+        "--no-controls",
+        "--games",
+        "2",
+        "--turns",
+        "4",
+    ]
     kill_when_workers_run(cmd, tmp_path, 4)  # driver, resource tracker and two workers, just started
 
 
@@ -148,7 +184,9 @@ def test_a_second_writer_is_refused_and_a_dead_holders_lock_is_free(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "locked"
-        with pytest.raises(BusyError, match=rf"{folder} is being written by another mirror-neurons process \(pid {proc.pid}\)"):
+        with pytest.raises(
+            BusyError, match=rf"{folder} is being written by another mirror-neurons process \(pid {proc.pid}\)"
+        ):
             with atomic.folder_lock(folder):
                 pass
     finally:

@@ -52,9 +52,7 @@ def test_a_failing_task_stops_the_other_workers_at_once(tmp_path):
     """Task 0 raises; task 1 would sleep a minute: the map must not wait for it."""
     start = time.monotonic()
     with pytest.raises(ConfigError, match="bad value 0"):
-        ProcessExecutor(workers=2).map(
-            _refuse_or_sleep, [(0, str(tmp_path)), (1, str(tmp_path))]
-        )
+        ProcessExecutor(workers=2).map(_refuse_or_sleep, [(0, str(tmp_path)), (1, str(tmp_path))])
     assert time.monotonic() - start < 30
 
 
@@ -67,7 +65,12 @@ def test_a_worker_that_dies_fails_the_map_with_a_one_line_error():
 
 @pytest.mark.parametrize(
     ("name", "workers", "kind"),
-    [("local", 1, LocalExecutor), ("local", 2, ProcessExecutor), ("processes", 3, ProcessExecutor), ("local", None, LocalExecutor)],
+    [
+        ("local", 1, LocalExecutor),
+        ("local", 2, ProcessExecutor),
+        ("processes", 3, ProcessExecutor),
+        ("local", None, LocalExecutor),
+    ],
 )
 def test_make_executor_picks_processes_for_more_than_one_worker(name, workers, kind):
     assert type(make_executor(name, workers=workers)) is kind
@@ -78,7 +81,9 @@ def test_negative_workers_are_refused():
         ProcessExecutor(workers=-1)
 
 
-def test_worker_processes_write_the_bytes_of_the_same_groups_in_one_process(small_data, sweep_spec, local_run, tmp_path):
+def test_worker_processes_write_the_bytes_of_the_same_groups_in_one_process(
+    small_data, sweep_spec, local_run, tmp_path
+):
     """``local_run``: the sweep in groups of two, one after another in this process."""
     out = tmp_path / "processes"
     run_sweep(sweep_spec, small_data, out, executor=ProcessExecutor(workers=2), group_size=2)
@@ -175,7 +180,14 @@ def test_a_run_started_in_groups_resumes_in_them_without_an_executor(mixed, smal
 
 def test_the_progress_of_a_sweep_on_workers_has_every_epoch_once(small_data, sweep_spec, tmp_path):
     events: list[dict] = []
-    run_sweep(sweep_spec, small_data, tmp_path / "run", executor=ProcessExecutor(workers=2), group_size=2, progress=events.append)
+    run_sweep(
+        sweep_spec,
+        small_data,
+        tmp_path / "run",
+        executor=ProcessExecutor(workers=2),
+        group_size=2,
+        progress=events.append,
+    )
     by_model: dict[str, list[int]] = {}
     for e in events:
         by_model.setdefault(e["model_id"], []).append(e["epoch"])
@@ -190,10 +202,20 @@ def test_cli_sweep_on_two_workers(small_data, tmp_path):
     spec = tmp_path / "sweep.toml"
     spec.write_text(
         '[sweep]\nname = "cli-workers"\nseed = 1\nreplicates = 2\n[limits]\nmax_epochs = 2\npatience = 5\n'
-        '[defaults]\nbatch_size = 25\n[grid]\nhidden = [[6]]\nlr = [1e-3]\n'
+        "[defaults]\nbatch_size = 25\n[grid]\nhidden = [[6]]\nlr = [1e-3]\n"
     )
     out = tmp_path / "run"
-    cmd = [str(Path(sys.executable).with_name("mirror-neurons")), "sweep", str(spec), "--data", str(small_data), "--out", str(out), "--workers", "2"]
+    cmd = [
+        str(Path(sys.executable).with_name("mirror-neurons")),
+        "sweep",
+        str(spec),
+        "--data",
+        str(small_data),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "sweep cli-workers: 2 models" in done.stdout

@@ -20,8 +20,17 @@ SWEEP = {
     "defaults": {"dropout": 0.12, "batch_size": 25},
     "configs": [{"hidden": [8, 8], "lr": 3e-3}, {"hidden": [6], "lr": 5e-3}],
 }
-ANALYSIS = AnalysisConfig(n_random_init=20, n_permutations=20, n_bootstrap=10, n_decoding_permutations=20, n_ablation_draws=20,
-                          n_decoding_untrained=1, min_stratum_states=2, behaviour_games=8, behaviour_turns=20)  # p floors below 0.05
+ANALYSIS = AnalysisConfig(
+    n_random_init=20,
+    n_permutations=20,
+    n_bootstrap=10,
+    n_decoding_permutations=20,
+    n_ablation_draws=20,
+    n_decoding_untrained=1,
+    min_stratum_states=2,
+    behaviour_games=8,
+    behaviour_turns=20,
+)  # p floors below 0.05
 
 
 def test_study_on_ray_matches_its_stages_run_locally(ray_cluster, tmp_path):

@@ -14,7 +14,12 @@ boot_worker(os.getppid(), "warnings:warn", "cross-decoding skipped for ck.json: 
 
 
 def test_a_worker_warning_is_one_labelled_line():
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONWARNINGS": "default"})
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "default"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == ["warning: cross-decoding skipped for ck.json: no states for a group"]

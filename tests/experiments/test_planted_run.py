@@ -23,7 +23,9 @@ from mirror_neurons.train.checkpoint import save_checkpoint
 from mirror_neurons.train.model import MLP, ModelConfig
 
 STUDY = AnalysisConfig(alpha=0.1, min_effect=0.25, controls=False)
-GRID = PlantedGrid(mirror_effects=(0.0, 2.0), single_effects=(2.0,), covariate_effects=(2.0,), reps=2, population_effects=(0.0, 2.0))
+GRID = PlantedGrid(
+    mirror_effects=(0.0, 2.0), single_effects=(2.0,), covariate_effects=(2.0,), reps=2, population_effects=(0.0, 2.0)
+)
 
 
 def states(n: int, seed: int) -> Split:
@@ -34,8 +36,12 @@ def states(n: int, seed: int) -> Split:
     scenario = rng.integers(0, 4, n).astype(np.uint8)
     frog, toad = rng.integers(0, 16, n), rng.integers(16, 32, n)
     rows = np.arange(n)
-    x[rows, PLAYERS.start + frog] = np.where(np.isin(scenario, (Scenario.FROG, Scenario.BOTH)), Symbol.DISTRESS, Symbol.FROG)
-    x[rows, PLAYERS.start + toad] = np.where(np.isin(scenario, (Scenario.TOAD, Scenario.BOTH)), Symbol.DISTRESS, Symbol.TOAD)
+    x[rows, PLAYERS.start + frog] = np.where(
+        np.isin(scenario, (Scenario.FROG, Scenario.BOTH)), Symbol.DISTRESS, Symbol.FROG
+    )
+    x[rows, PLAYERS.start + toad] = np.where(
+        np.isin(scenario, (Scenario.TOAD, Scenario.BOTH)), Symbol.DISTRESS, Symbol.TOAD
+    )
     x[:, 64:96] = np.where(rng.random((n, 32)) < 0.2, Symbol.FLY, 0)
     x[:, 97] = rng.integers(0, 21, n)
     return Split(x=x, label=rng.integers(0, 4, n).astype(np.uint8), scenario=scenario, frog_pos=frog.astype(np.uint8))
@@ -55,7 +61,9 @@ def study(tmp_path_factory) -> Path:
         rows.append({"checkpoint": f"{rel}.json", "model_id": f"m{i}", "macro_recall": 0.7, "competent": competent})
     (root / "sweep" / "analysis").mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(rows), root / "sweep" / "analysis" / "checkpoints.parquet")
-    (root / "sweep" / "analysis" / "config.json").write_text(json.dumps({**asdict(STUDY), "data_dir": str(root / "data")}))
+    (root / "sweep" / "analysis" / "config.json").write_text(
+        json.dumps({**asdict(STUDY), "data_dir": str(root / "data")})
+    )
     return root
 
 
@@ -73,7 +81,12 @@ def test_writes_tables_for_competent_models_only(result):
     assert sum(u["grid"] == "unit" for u in units) == 2 * per_model == summary["n_plants"]
     analyses = pq.read_table(out / "analyses.parquet").to_pylist()
     population = [a for a in analyses if a["grid"] == "population"]
-    assert sorted(a["count"] for a in population) == [1, 1, 2, 2]  # round(0.25 * 6) in m0, max(1, round(0.25 * 5)) in m1
+    assert sorted(a["count"] for a in population) == [
+        1,
+        1,
+        2,
+        2,
+    ]  # round(0.25 * 6) in m0, max(1, round(0.25 * 5)) in m1
     assert all(a["p_random_init"] is not None for a in population)  # columns only the later analyses have are kept
     assert all(a["p_random_init"] is None for a in analyses if a["grid"] == "unit")
     assert {u["layer"] for u in units if u["model_id"] == "m1"} == {"dense_0", "dense_1"}  # rep % layers
@@ -110,7 +123,21 @@ def test_dense_plants_only_in_one_hot_networks():
 
 
 def test_summarise_without_population():
-    s = summarise([{"grid": "unit", "kind": "mirror", "effect": 0.0, "model_id": "a", "class": "other", "mns": 0.0, "q_mirror": 1.0}], [], 0.05)
+    s = summarise(
+        [
+            {
+                "grid": "unit",
+                "kind": "mirror",
+                "effect": 0.0,
+                "model_id": "a",
+                "class": "other",
+                "mns": 0.0,
+                "q_mirror": 1.0,
+            }
+        ],
+        [],
+        0.05,
+    )
     assert s["population"] == [] and s["false_positives"][0]["rate"] == 0.0
 
 
@@ -125,15 +152,32 @@ def test_bad_input(tmp_path):
 
 def test_cli(study, tmp_path):
     runner = CliRunner()
-    args = ["experiment", "planted", str(study), "--out", str(tmp_path / "p"), "--preset", "quick", "--reps", "1", "--models", "1", "--paper-view"]
+    args = [
+        "experiment",
+        "planted",
+        str(study),
+        "--out",
+        str(tmp_path / "p"),
+        "--preset",
+        "quick",
+        "--reps",
+        "1",
+        "--models",
+        "1",
+        "--paper-view",
+    ]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
-    assert "planted units in 1 models" in r.output and load_summary(tmp_path / "p")["analysis_config"]["matched"] is False
+    assert (
+        "planted units in 1 models" in r.output and load_summary(tmp_path / "p")["analysis_config"]["matched"] is False
+    )
     r = runner.invoke(app, ["experiment", "planted", str(tmp_path / "nothing"), "--out", str(tmp_path / "q")])
     assert r.exit_code == 2 and "no analysed sweep" in r.output
 
 
 def test_the_paper_view_can_be_asked_for(study, tmp_path):
-    tiny = PlantedGrid(mirror_effects=(2.0,), single_effects=(), covariate_effects=(), reps=1, population_effects=(), max_models=1)
+    tiny = PlantedGrid(
+        mirror_effects=(2.0,), single_effects=(), covariate_effects=(), reps=1, population_effects=(), max_models=1
+    )
     summary = run_planted(study, tmp_path, tiny, matched=False)
     assert summary["analysis_config"]["matched"] is False and summary["n_plants"] == 1

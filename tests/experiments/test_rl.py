@@ -65,8 +65,15 @@ def test_states_are_drawn_with_equal_quotas_per_scenario():
 
 
 def test_a_tiny_experiment_stamps_its_checkpoints_with_the_visited_states(tmp_path):
-    grid = RLGrid(dependencies=(1.0,), seeds=1, eval_games=4, eval_seeds=2, states_per_agent=40, workers=1,
-                  ppo=PPOConfig(num_envs=4, num_steps=4, total_steps=32, max_turns=20, hidden=(4,), checkpoint_every=2))
+    grid = RLGrid(
+        dependencies=(1.0,),
+        seeds=1,
+        eval_games=4,
+        eval_seeds=2,
+        states_per_agent=40,
+        workers=1,
+        ppo=PPOConfig(num_envs=4, num_steps=4, total_steps=32, max_turns=20, hidden=(4,), checkpoint_every=2),
+    )
     summary = run_rl(grid, tmp_path, analyze=False)
     scripted = json.loads((tmp_path / "scripted.json").read_text())
     assert set(scripted["cells"]["1"]["policies"]) >= {"hop", "random", "rule", "carer"}

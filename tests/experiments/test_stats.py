@@ -5,7 +5,13 @@ import pytest
 from scipy import optimize, special, stats
 
 from mirror_neurons.errors import AnalysisError
-from mirror_neurons.experiments.stats import fit_logistic, is_separated, profile_interval, profile_loglik, wilson_interval
+from mirror_neurons.experiments.stats import (
+    fit_logistic,
+    is_separated,
+    profile_interval,
+    profile_loglik,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,14 @@ from statsmodels.stats.proportion import proportion_effectsize
 
 from mirror_neurons.errors import ConfigError
 from mirror_neurons.experiments.theory import power
-from mirror_neurons.experiments.theory.power import Planning, achieved_power, design_effect, n_per_group, p1_of, seeds_per_cell
+from mirror_neurons.experiments.theory.power import (
+    Planning,
+    achieved_power,
+    design_effect,
+    n_per_group,
+    p1_of,
+    seeds_per_cell,
+)
 from mirror_neurons.experiments.theory.round2 import RoundTwoGrid
 
 

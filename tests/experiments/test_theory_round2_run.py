@@ -44,13 +44,19 @@ def test_arms_follow_the_measured_help_labels(tiny):
         has_help = bool(np.any(np.concatenate([data.train.label, data.val.label]) == int(competence.Action.HELP)))
         assert (r["arm"] == "with-help") == has_help
     assert {r["arm"] for r in records} == {"help-free", "with-help"}  # D 0 and D 1 in the tiny grid
-    assert summary["arms"]["with-help"]["definitions"]["paired"]["verdicts"][0]["verdict"] == "not tested"  # no D verdict there
+    assert (
+        summary["arms"]["with-help"]["definitions"]["paired"]["verdicts"][0]["verdict"] == "not tested"
+    )  # no D verdict there
 
 
 def test_outputs_resume_and_the_report_section(tiny, monkeypatch):
     grid, out, summary, _ = tiny
     text = (out / "results.md").read_text()
-    assert "Power analysis" in text and "Verdicts (pre-registered rules, round two)" in text and "mixed model" in text.lower()
+    assert (
+        "Power analysis" in text
+        and "Verdicts (pre-registered rules, round two)" in text
+        and "mixed model" in text.lower()
+    )
     assert summary["timing"]["cells"] == 2 and summary["timing"]["mean_s"] > 0
 
     def refuse(*a, **k):

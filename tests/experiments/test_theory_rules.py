@@ -1,13 +1,21 @@
 """The pre-registered rules of the theory experiment (docs/theory.md), one by one."""
 
-
 import numpy as np
 import pytest
 from scipy import special
 
 from mirror_neurons.errors import AnalysisError, ConfigError
 from mirror_neurons.experiments import theory
-from mirror_neurons.experiments.theory import TheoryGrid, choose_checkpoint, emergence, fit_theory, n_parameters, proportions, signal_complexity, verdicts
+from mirror_neurons.experiments.theory import (
+    TheoryGrid,
+    choose_checkpoint,
+    emergence,
+    fit_theory,
+    n_parameters,
+    proportions,
+    signal_complexity,
+    verdicts,
+)
 from mirror_neurons.train.model import MLP, ModelConfig
 
 
@@ -99,7 +107,9 @@ def _synthetic(truth, n_per=40, seed=0):
         S = 3000 if cell.rate_max < 0.05 else 9000
         for h in grid.hidden:
             for _ in range(n_per // 10):
-                recs.append(dict(S=S, M=n_parameters(h), E=rng.uniform(0.02, 0.2), dependency=cell.dependency, veil=cell.veil))
+                recs.append(
+                    dict(S=S, M=n_parameters(h), E=rng.uniform(0.02, 0.2), dependency=cell.dependency, veil=cell.veil)
+                )
     X, _ = theory.design(recs)
     y = rng.uniform(size=len(recs)) < special.expit(X @ np.asarray(truth))
     for r, e in zip(recs, y):

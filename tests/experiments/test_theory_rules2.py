@@ -31,7 +31,11 @@ ENERGY_WITH_HELP = _scores([1.0, 1.0, 0.0, 0.0])  # macro 0.5
 @pytest.mark.parametrize(
     "recalls, energy, competent",
     [
-        ([0.95, 1.0, 0.6, None], ENERGY_HELP_FREE, True),  # macro 0.85 >= 0.667 + 0.15, leap >= 0.3, accuracy 0.85 >= 0.667
+        (
+            [0.95, 1.0, 0.6, None],
+            ENERGY_HELP_FREE,
+            True,
+        ),  # macro 0.85 >= 0.667 + 0.15, leap >= 0.3, accuracy 0.85 >= 0.667
         ([0.9, 1.0, 0.5, None], ENERGY_HELP_FREE, False),  # macro 0.80 < 0.817
         ([1.0, 1.0, 0.29, None], ENERGY_HELP_FREE, False),  # macro 0.763 and leap under the floor
         ([0.9, 1.0, 0.8, 0.6], ENERGY_WITH_HELP, True),  # the full rule where help labels exist
@@ -84,7 +88,9 @@ def _synthetic(truth, *, n_datasets=24, per_dataset=40, cluster_sd=0.0, seed=0, 
         u = rng.normal(0, cluster_sd)
         for j in range(per_dataset):
             w, d = widths[j % 4], depths[(j // 4) % 2]
-            records.append(dict(dataset=f"d{k}", dependency=D, veil=I, S=S, M=n_parameters((w,) * d, 385), depth=d, u=u))
+            records.append(
+                dict(dataset=f"d{k}", dependency=D, veil=I, S=S, M=n_parameters((w,) * d, 385), depth=d, u=u)
+            )
     X, _ = rules2.design(records)
     eta = X @ np.asarray(truth) + np.array([r["u"] for r in records])
     if outcome == "binary":
@@ -140,7 +146,10 @@ def test_a_known_zero_effect_is_called_negligible_with_enough_models():
     truth = [0.0] * 7
     recs = _synthetic(truth, n_datasets=80, per_dataset=80, seed=6)
     v = {x.part: x for x in rules2.verdicts(rules2.fit_logistic(recs, "emergent_paired"))}
-    assert v["P grows with dependency D"].verdict == "contradicts" and "meaningful" in v["P grows with dependency D"].because
+    assert (
+        v["P grows with dependency D"].verdict == "contradicts"
+        and "meaningful" in v["P grows with dependency D"].because
+    )
 
 
 def test_separate_log_s_log_m_fit_reads_the_ratio_form():

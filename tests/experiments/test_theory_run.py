@@ -43,6 +43,7 @@ def _cmni_by_hand(weights: dict, x: np.ndarray, scenario: np.ndarray, scale_free
     none = scenario == 0
     frog = (scenario == 1) & (players == 5).any(axis=1)
     toad = (scenario == 2) & (players == 4).any(axis=1)
+
     def diff(g):
         d = acts[g].mean(0) - acts[none].mean(0)
         if not scale_free:
@@ -70,7 +71,9 @@ def test_every_model_has_a_record_that_follows_the_rules(tiny):
         assert r["epoch"] == expected["epoch"]
         assert r["E"] == pytest.approx(1 - min(checkpoints, key=lambda h: h["val_loss"])["val_accuracy"])
         # capacity and signal complexity
-        stem = next(p for p in (folder / "run" / "models" / r["model_id"]).glob(f"*epoch-{r['epoch']:04d}_*.safetensors"))
+        stem = next(
+            p for p in (folder / "run" / "models" / r["model_id"]).glob(f"*epoch-{r['epoch']:04d}_*.safetensors")
+        )
         weights = load_file(stem)
         assert r["M"] == sum(w.size for w in weights.values())
         dataset = load_dataset(folder / "data")
@@ -80,14 +83,25 @@ def test_every_model_has_a_record_that_follows_the_rules(tiny):
         half = len(dataset.val) // 2
         x, scenario = dataset.val.x[half:], dataset.val.scenario[half:]
         assert r["cmni"] == pytest.approx(_cmni_by_hand(weights, x, scenario), rel=1e-4, abs=1e-7)
-        assert r["scale_free"]["es_cmni"] == pytest.approx(_cmni_by_hand(weights, x, scenario, scale_free=True), rel=1e-3, abs=1e-6)
+        assert r["scale_free"]["es_cmni"] == pytest.approx(
+            _cmni_by_hand(weights, x, scenario, scale_free=True), rel=1e-3, abs=1e-6
+        )
         assert 1 / (1 + grid.n_permutations) <= r["p_perm"] <= 1 and 1 / (1 + grid.n_random_inits) <= r["p_init"] <= 1
         assert r["emergent_chance"] == (r["cmni"] > r["perm_q95"] and r["cmni"] > r["init_q95"] and r["n_mirror"] >= 1)
 
 
 def test_outputs_are_written(tiny):
     _, out, summary, _ = tiny
-    for name in ("grid.json", "records.json", "summary.json", "results.md", "report.html", "figures/p_vs_ratio.png", "figures/p_by_DI.png", "figures/cmni_by_cell.png"):
+    for name in (
+        "grid.json",
+        "records.json",
+        "summary.json",
+        "results.md",
+        "report.html",
+        "figures/p_vs_ratio.png",
+        "figures/p_by_DI.png",
+        "figures/cmni_by_cell.png",
+    ):
         assert (out / name).is_file(), name
     text = (out / "results.md").read_text()
     assert "Verdicts (pre-registered rules)" in text and "95 % Wilson" in text
@@ -128,7 +142,9 @@ def test_a_finished_experiment_becomes_a_section_of_the_main_report(tiny, tmp_pa
     emergent = summary["definitions"]["paper"]["k"]
     assert f"{emergent} of {summary['n_models']} models emergent" in section.figures[1].reading
     laid_out = section_from_content(section)
-    assert [f.title for f in laid_out.figures] == [f.title for f in section.figures] and all(f.png_base64 for f in laid_out.figures)
+    assert [f.title for f in laid_out.figures] == [f.title for f in section.figures] and all(
+        f.png_base64 for f in laid_out.figures
+    )
     assert [t.rows for t in laid_out.tables] == [t.rows for t in section.tables]
     with pytest.raises(DataError, match="holds no finished theory experiment"):
         theory.load_section(tmp_path / "empty")

@@ -51,7 +51,9 @@ def test_pettingzoo_seed_tests():
 
 
 def test_pettingzoo_render_test(capsys):
-    render_test(lambda render_mode=None: game.env(render_mode=render_mode, **SHORT))  # every mode, rgb_array's shape too
+    render_test(
+        lambda render_mode=None: game.env(render_mode=render_mode, **SHORT)
+    )  # every mode, rgb_array's shape too
     assert "players |" in capsys.readouterr().out  # "human" printed the picture
 
 

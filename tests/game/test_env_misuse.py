@@ -36,7 +36,11 @@ def stepped_with_none_parallel():
         (lambda: game.parallel_env().reset(seed=2**64), ConfigError, r"seed must be an integer in 0..2\*\*64-1"),
         (lambda: game.env().reset(seed=-1), ConfigError, r"seed must be an integer in 0..2\*\*64-1"),
         (lambda: GameBatch(GameConfig(), 2**64, 1), GameError, r"seed must be an integer in 0..2\*\*64-1"),
-        (lambda: Game(GameConfig(), 2**64), GameError, r"seed must be in 0..2\*\*64-1 and game_id >= 0, got seed=18446744073709551616"),
+        (
+            lambda: Game(GameConfig(), 2**64),
+            GameError,
+            r"seed must be in 0..2\*\*64-1 and game_id >= 0, got seed=18446744073709551616",
+        ),
     ],
 )
 def test_misuse_names_the_fix(misuse, error, message):

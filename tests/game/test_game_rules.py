@@ -172,8 +172,9 @@ def ids(table: list[Case]) -> list[str]:
 HOP_TABLE = [
     Case("moves one column and scores", (15, 20), (17, 20), HOP, (16, 20, 1), (17, 20, 0)),  # (16+17)//2=16
     Case("landing on rough hurts", (15, 20), (17, 20), HOP, (16, 19, 1), (17, 20, 0), (X, T), rough=frozenset({16})),
-    Case("energy 1 onto rough ends at 0", (15, 1), (17, 20), HOP, (16, 0, 1), (17, 20, 0), (X, T),
-         rough=frozenset({16})),
+    Case(
+        "energy 1 onto rough ends at 0", (15, 1), (17, 20), HOP, (16, 0, 1), (17, 20, 0), (X, T), rough=frozenset({16})
+    ),
     Case("needs energy > 0", (15, 0), (17, 20), HOP, (15, 0, 0), (17, 20, 0)),
     Case("does not spend energy", (15, 3), (17, 20), HOP, (16, 3, 1), (17, 20, 0)),
     Case("not past the right edge, no score", (31, 20), (1, 20), HOP, (31, 20, 0), (1, 20, 0)),  # (31+1)//2=16
@@ -181,23 +182,74 @@ HOP_TABLE = [
 ]
 
 JUMP_TABLE = [
-    Case("catches the fly overhead: +4", (15, 10), (17, 20), JUMP, (15, 14, 0), (17, 20, 0), (J, T),
-         flies=frozenset({15}), want_flies=frozenset()),
-    Case("energy capped at 20", (15, 18), (17, 20), JUMP, (15, 20, 0), (17, 20, 0), (J, T),
-         flies=frozenset({15}), want_flies=frozenset()),
-    Case("works at energy 0", (15, 0), (17, 20), JUMP, (15, 4, 0), (17, 20, 0), (J, T),
-         flies=frozenset({15}), want_flies=frozenset()),
-    Case("no fly overhead: nothing gained", (15, 10), (17, 20), JUMP, (15, 10, 0), (17, 20, 0), (J, T),
-         want_flies=frozenset()),
+    Case(
+        "catches the fly overhead: +4",
+        (15, 10),
+        (17, 20),
+        JUMP,
+        (15, 14, 0),
+        (17, 20, 0),
+        (J, T),
+        flies=frozenset({15}),
+        want_flies=frozenset(),
+    ),
+    Case(
+        "energy capped at 20",
+        (15, 18),
+        (17, 20),
+        JUMP,
+        (15, 20, 0),
+        (17, 20, 0),
+        (J, T),
+        flies=frozenset({15}),
+        want_flies=frozenset(),
+    ),
+    Case(
+        "works at energy 0",
+        (15, 0),
+        (17, 20),
+        JUMP,
+        (15, 4, 0),
+        (17, 20, 0),
+        (J, T),
+        flies=frozenset({15}),
+        want_flies=frozenset(),
+    ),
+    Case(
+        "no fly overhead: nothing gained",
+        (15, 10),
+        (17, 20),
+        JUMP,
+        (15, 10, 0),
+        (17, 20, 0),
+        (J, T),
+        want_flies=frozenset(),
+    ),
     Case("never scrolls", (20, 10), (20, 10), JUMP, (20, 10, 0), (20, 10, 0), (J, T)),  # a move would shift 4
 ]
 
 LEAP_TABLE = [
     Case("five columns for one energy", (10, 20), (17, 20), LEAP, (15, 19, 0), (17, 20, 0), (L, T)),
-    Case("landing on rough costs one more", (10, 20), (17, 20), LEAP, (15, 18, 0), (17, 20, 0), (X, T),
-         rough=frozenset({15})),
-    Case("energy 1 onto rough ends at 0, not -1", (10, 1), (17, 20), LEAP, (15, 0, 0), (17, 20, 0), (X, T),
-         rough=frozenset({15})),
+    Case(
+        "landing on rough costs one more",
+        (10, 20),
+        (17, 20),
+        LEAP,
+        (15, 18, 0),
+        (17, 20, 0),
+        (X, T),
+        rough=frozenset({15}),
+    ),
+    Case(
+        "energy 1 onto rough ends at 0, not -1",
+        (10, 1),
+        (17, 20),
+        LEAP,
+        (15, 0, 0),
+        (17, 20, 0),
+        (X, T),
+        rough=frozenset({15}),
+    ),
     # no leap at energy 0, but a moving action scrolls anyway: (10+17)//2 = 13, shift -3
     Case("needs energy > 0", (10, 0), (17, 20), LEAP, (13, 0, 0), (20, 20, 0)),
     Case("not past the right edge", (27, 20), (5, 20), LEAP, (27, 20, 0), (5, 20, 0)),  # 27+5 = 32
@@ -221,15 +273,23 @@ HELP_LEAP_TABLE = [  # help_leap_prob = 1: the partner always leaps when helped
     # Toad 10 -> 12, leaps to 22 for 1 -> 11; anchor (15+22)//2 = 18, shift 2: Frog 13, Toad 20
     Case("gift, then the partner leaps", (15, 10), (17, 10), HELP, (13, 9, 0), (20, 11, 0), (H, T)),
     # Toad lands on rough 22 (-1 more); the scroll moves that column to 20
-    Case("the helped leap hurts on rough", (15, 10), (17, 10), HELP, (13, 9, 0), (20, 10, 0), (H, X),
-         rough=frozenset({22}), want_rough=frozenset({20})),
+    Case(
+        "the helped leap hurts on rough",
+        (15, 10),
+        (17, 10),
+        HELP,
+        (13, 9, 0),
+        (20, 10, 0),
+        (H, X),
+        rough=frozenset({22}),
+        want_rough=frozenset({20}),
+    ),
     Case("a full partner still leaps", (15, 10), (17, 20), HELP, (13, 10, 0), (20, 19, 0), (H, T)),
     Case("a partner at 0 is revived, then leaps", (15, 10), (17, 0), HELP, (13, 9, 0), (20, 1, 0), (H, T)),
     Case("out of reach: no gift, no leap", (5, 10), (27, 10), HELP, (5, 10, 0), (27, 10, 0), (H, T)),
     Case("helper at 0: no leap", (15, 0), (17, 10), HELP, (15, 0, 0), (17, 10, 0)),
     # Toad helps Frog: Frog 10 -> 12 -> leaps 15 -> 20 for 1 -> 11; anchor (20+17)//2 = 18, shift 2
-    Case("Frog leaps when Toad helps", (15, 10), (17, 10), HELP, (18, 11, 0), (15, 9, 0), (F, H),
-         actor=Player.TOAD),
+    Case("Frog leaps when Toad helps", (15, 10), (17, 10), HELP, (18, 11, 0), (15, 9, 0), (F, H), actor=Player.TOAD),
 ]
 HELP_LEAP_TABLE = [Case(**{**c.__dict__, "config": {"help_leap_prob": 1.0}}) for c in HELP_LEAP_TABLE]
 
@@ -237,19 +297,44 @@ ENERGY_TABLE = [  # energy stays in 0..20 at both limits
     Case("hop at 0 stays at 0", (15, 0), (17, 0), HOP, (15, 0, 0), (17, 0, 0)),
     Case("jump with no fly at 0", (15, 0), (17, 0), JUMP, (15, 0, 0), (17, 0, 0), (J, T)),
     Case("fly at 17 caps at 20", (15, 17), (17, 0), JUMP, (15, 20, 0), (17, 0, 0), (J, T), flies=frozenset({15})),
-    Case("fly at 16 reaches exactly 20", (15, 16), (17, 0), JUMP, (15, 20, 0), (17, 0, 0), (J, T),
-         flies=frozenset({15})),
-    Case("help from 1 to a partner at 19", (15, 1), (17, 19), HELP, (15, 0, 0), (17, 20, 0), (H, T),
-         config={"help_leap_prob": 0.0}),
+    Case(
+        "fly at 16 reaches exactly 20", (15, 16), (17, 0), JUMP, (15, 20, 0), (17, 0, 0), (J, T), flies=frozenset({15})
+    ),
+    Case(
+        "help from 1 to a partner at 19",
+        (15, 1),
+        (17, 19),
+        HELP,
+        (15, 0, 0),
+        (17, 20, 0),
+        (H, T),
+        config={"help_leap_prob": 0.0},
+    ),
 ]
 
 SCROLL_TABLE = [
     # Frog 20 -> 21; anchor (21+20)//2 = 20, shift +4: columns 0..3 dropped, 4 solid columns appended
-    Case("positive shift drops left columns", (20, 20), (20, 20), HOP, (17, 20, 1), (16, 20, 0),
-         rough=frozenset({3, 5, 25}), want_rough=frozenset({1, 21})),
+    Case(
+        "positive shift drops left columns",
+        (20, 20),
+        (20, 20),
+        HOP,
+        (17, 20, 1),
+        (16, 20, 0),
+        rough=frozenset({3, 5, 25}),
+        want_rough=frozenset({1, 21}),
+    ),
     # Frog 5 -> 6; anchor (6+10)//2 = 8, shift -8: 8 solid columns prepended, column 27 (-> 35) dropped
-    Case("negative shift prepends solid columns", (5, 20), (10, 20), HOP, (14, 20, 1), (18, 20, 0),
-         rough=frozenset({0, 27}), want_rough=frozenset({8})),
+    Case(
+        "negative shift prepends solid columns",
+        (5, 20),
+        (10, 20),
+        HOP,
+        (14, 20, 1),
+        (18, 20, 0),
+        rough=frozenset({0, 27}),
+        want_rough=frozenset({8}),
+    ),
     Case("a failed move still scrolls", (20, 0), (20, 20), HOP, (16, 0, 0), (16, 20, 0)),  # shift +4
     Case("a jump never scrolls", (20, 20), (20, 20), JUMP, (20, 20, 0), (20, 20, 0), (J, T)),
     # hop blocked at 31; anchor (31+0)//2 = 15, shift -1: Frog 32 is clamped to 31
@@ -257,22 +342,64 @@ SCROLL_TABLE = [
     # anchor (16+19)//2 = 17, shift +1, after Toad's hop
     Case("Toad's move scrolls too", (16, 20), (18, 20), HOP, (15, 20, 0), (18, 20, 1), actor=Player.TOAD),
     # D = 0: anchor = floor((2*31 + 0*5)/2) = 31, shift 15: Frog 16, Toad 5-15 = -10 clamped to 0
-    Case("D=0 follows the leader; left clamp", (26, 20), (5, 20), LEAP, (16, 19, 0), (0, 20, 0), (L, T),
-         config={"dependency": 0.0}),
+    Case(
+        "D=0 follows the leader; left clamp",
+        (26, 20),
+        (5, 20),
+        LEAP,
+        (16, 19, 0),
+        (0, 20, 0),
+        (L, T),
+        config={"dependency": 0.0},
+    ),
     # D = 0.5: lead 20, trail 16: floor((1.5*20 + 0.5*16)/2) = 19, shift 3
-    Case("D=0.5 leans to the leader", (15, 20), (20, 20), HOP, (13, 20, 1), (17, 20, 0),
-         config={"dependency": 0.5}),
+    Case("D=0.5 leans to the leader", (15, 20), (20, 20), HOP, (13, 20, 1), (17, 20, 0), config={"dependency": 0.5}),
 ]
 
 RUN_TABLE = [  # new columns from a queued obstacle run (rate 0: no new run starts); shift +4 as above
-    Case("a queued run continues: 2 rough then solid", (20, 20), (20, 20), HOP, (17, 20, 1), (16, 20, 0),
-         queued=3, want_rough=frozenset({28, 29}), want_queued=0),
-    Case("a long run spans scrolls", (20, 20), (20, 20), HOP, (17, 20, 1), (16, 20, 0),
-         queued=5, want_rough=frozenset({28, 29, 30, 31}), want_queued=1),
-    Case("only the closing solid column left", (20, 20), (20, 20), HOP, (17, 20, 1), (16, 20, 0),
-         queued=1, want_rough=frozenset(), want_queued=0),
-    Case("nothing queued, rate 0: solid", (20, 20), (20, 20), HOP, (17, 20, 1), (16, 20, 0),
-         want_rough=frozenset(), want_queued=0),
+    Case(
+        "a queued run continues: 2 rough then solid",
+        (20, 20),
+        (20, 20),
+        HOP,
+        (17, 20, 1),
+        (16, 20, 0),
+        queued=3,
+        want_rough=frozenset({28, 29}),
+        want_queued=0,
+    ),
+    Case(
+        "a long run spans scrolls",
+        (20, 20),
+        (20, 20),
+        HOP,
+        (17, 20, 1),
+        (16, 20, 0),
+        queued=5,
+        want_rough=frozenset({28, 29, 30, 31}),
+        want_queued=1,
+    ),
+    Case(
+        "only the closing solid column left",
+        (20, 20),
+        (20, 20),
+        HOP,
+        (17, 20, 1),
+        (16, 20, 0),
+        queued=1,
+        want_rough=frozenset(),
+        want_queued=0,
+    ),
+    Case(
+        "nothing queued, rate 0: solid",
+        (20, 20),
+        (20, 20),
+        HOP,
+        (17, 20, 1),
+        (16, 20, 0),
+        want_rough=frozenset(),
+        want_queued=0,
+    ),
 ]
 
 

@@ -115,7 +115,9 @@ def test_rgb_image_has_each_thing_at_its_column():
     assert cell(image, 0, 0, dx=0, dy=0) == SKY  # a fly is a dot, not a whole cell
     assert cell(image, 1, 2) == PLAYER_COLOURS[Player.FROG] and cell(image, 1, 10) == PLAYER_COLOURS[Player.TOAD]
     assert [cell(image, 1, c) for c in range(32) if c not in (2, 10)] == [SKY] * 30
-    assert [cell(image, 2, c) for c in range(6)] == [GROUND_COLOURS[Symbol.SOLID]] * 3 + [GROUND_COLOURS[Symbol.ROUGH]] * 2 + [GROUND_COLOURS[Symbol.SOLID]]
+    assert [cell(image, 2, c) for c in range(6)] == [GROUND_COLOURS[Symbol.SOLID]] * 3 + [
+        GROUND_COLOURS[Symbol.ROUGH]
+    ] * 2 + [GROUND_COLOURS[Symbol.SOLID]]
     # energy bars: Frog 7/20 of 512 pixels (179.2 -> 179), Toad 0
     frog_bar = (image[3 * 16 + 4] == PLAYER_COLOURS[Player.FROG]).all(axis=1)
     toad_bar = (image[3 * 16 + 12] == PLAYER_COLOURS[Player.TOAD]).all(axis=1)
@@ -128,10 +130,16 @@ def test_rgb_image_marks_distress_and_action_and_splits_a_shared_column():
     batch = hand_built_batch()
     batch.pos[0] = [3, 20]  # Frog on rough ground: distress
     image = render_rgb(batch)
-    assert cell(image, 1, 3) == MARKER_COLOURS[Symbol.DISTRESS] and cell(image, 1, 3, dx=1, dy=1) == PLAYER_COLOURS[Player.FROG]
+    assert (
+        cell(image, 1, 3) == MARKER_COLOURS[Symbol.DISTRESS]
+        and cell(image, 1, 3, dx=1, dy=1) == PLAYER_COLOURS[Player.FROG]
+    )
     batch.pos[0] = [20, 20]
     image = render_rgb(batch)
-    assert cell(image, 1, 20, dx=2) == PLAYER_COLOURS[Player.FROG] and cell(image, 1, 20, dx=13) == PLAYER_COLOURS[Player.TOAD]
+    assert (
+        cell(image, 1, 20, dx=2) == PLAYER_COLOURS[Player.FROG]
+        and cell(image, 1, 20, dx=13) == PLAYER_COLOURS[Player.TOAD]
+    )
     jumped = GameBatch(GameConfig(max_turns=10), seed=0, game_ids=[0])
     jumped.step([Action.JUMP])  # Frog at 15 shows the jump symbol until its next turn
     assert cell(render_rgb(jumped), 1, 15) == MARKER_COLOURS[Symbol.JUMP]

@@ -46,7 +46,9 @@ def test_make_vec_env_builds_rgb_array_envs_that_play_the_engines_games():
         obs = vec.reset()  # env k is reset with seed 3 + k: game 0 of seeds 3 and 4
         assert obs.shape == (2, 100) and obs.dtype == np.int64
         for k in range(2):
-            np.testing.assert_array_equal(obs[k], GameBatch(GameConfig(max_turns=20), 3 + k, [0]).observe(Player.FROG)[0])
+            np.testing.assert_array_equal(
+                obs[k], GameBatch(GameConfig(max_turns=20), 3 + k, [0]).observe(Player.FROG)[0]
+            )
         images = vec.get_images()
         assert [image.shape for image in images] == [IMAGE_SHAPE] * 2
         for _ in range(10):  # 20 turns = 10 steps: both episodes end on the last one and restart
@@ -89,7 +91,9 @@ def test_sb3_check_env_passes_without_warnings(mode):
 
 def test_an_unsupported_render_mode_is_gymnasiums_unsupported_mode_error():
     with pytest.warns(UserWarning, match="not in the possible render_modes"):  # gym.make's own warning first
-        with pytest.raises(gym.error.UnsupportedMode, match=r"render_mode must be one of \['ansi', 'human', 'rgb_array'\]"):
+        with pytest.raises(
+            gym.error.UnsupportedMode, match=r"render_mode must be one of \['ansi', 'human', 'rgb_array'\]"
+        ):
             gym.make(game.ENV_ID, render_mode="rgb")
     with pytest.raises(UnsupportedRenderMode) as raised:
         game.env(render_mode="video")
@@ -148,7 +152,9 @@ def test_record_video_collects_the_episodes_frames(tmp_path, fake_moviepy):
 
 
 def test_record_video_writes_an_mp4(tmp_path):
-    pytest.importorskip("moviepy", reason="moviepy is not installed: RecordVideo needs it (and ffmpeg) to write the file")
+    pytest.importorskip(
+        "moviepy", reason="moviepy is not installed: RecordVideo needs it (and ffmpeg) to write the file"
+    )
     env = RecordVideo(gym.make(game.ENV_ID, max_turns=8, render_mode="rgb_array"), str(tmp_path), name_prefix="frog")
     env.reset(seed=5)
     terminated = False

@@ -53,8 +53,9 @@ class PageLoad:
 
 def _run(chromium: str, args: list[str], timeout: float) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        return subprocess.run([chromium, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [chromium, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=timeout
+        )
 
 
 def load(chromium: str, page: Path, timeout: float = 60) -> PageLoad:
@@ -65,6 +66,14 @@ def load(chromium: str, page: Path, timeout: float = 60) -> PageLoad:
 
 def screenshot(chromium: str, page: Path, out: Path, size: tuple[int, int] = (1100, 6000), timeout: float = 60) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    _run(chromium, [f"--screenshot={out.resolve()}", f"--window-size={size[0]},{size[1]}", "--hide-scrollbars",
-                    page.resolve().as_uri()], timeout)
+    _run(
+        chromium,
+        [
+            f"--screenshot={out.resolve()}",
+            f"--window-size={size[0]},{size[1]}",
+            "--hide-scrollbars",
+            page.resolve().as_uri(),
+        ],
+        timeout,
+    )
     return out

@@ -16,13 +16,19 @@ ENERGY_CONFUSION = [[40, 0, 0, 0], [0, 40, 0, 0], [10, 0, 0, 0], [10, 0, 0, 0]]
 
 def baselines_json() -> dict:
     """analysis/baselines.json as the analysis writes it for the balanced 40/40/10/10 test set of CASE_CONFUSION."""
+
     def entry(description, accuracy, recall, macro, cm=None):
-        d = {"description": description, "accuracy": accuracy, "macro_recall": macro,
-             "recall": dict(zip(("hop", "jump", "leap", "help"), recall))}
+        d = {
+            "description": description,
+            "accuracy": accuracy,
+            "macro_recall": macro,
+            "recall": dict(zip(("hop", "jump", "leap", "help"), recall)),
+        }
         return d if cm is None else {**d, "confusion": cm}
 
     return {
-        "classes": ["hop", "jump", "leap", "help"], "test_states": 100,
+        "classes": ["hop", "jump", "leap", "help"],
+        "test_states": 100,
         "rule": {"statement": "planted", "margin": 0.15, "floor": 0.3, "competent_macro_recall": 0.65},
         "baselines": {  # in the sorted key order of the file the analysis writes
             "ceiling": entry("majority label per input", 0.97, [1, 1, 0.9, 0.8], 0.925),
@@ -30,8 +36,12 @@ def baselines_json() -> dict:
             "label_prior": {**entry("always hop", 0.4, [1, 0, 0, 0], 0.25), "label": "hop"},
             "label_rule": {"description": "1 by construction", "accuracy": 1.0, "macro_recall": 1.0},
         },
-        "validation": {"energy_rule": entry("", 0.9, [1, 1, 0, 0], 0.5), "label_prior": entry("", 0.6, [1, 0, 0, 0], 0.25)},
+        "validation": {
+            "energy_rule": entry("", 0.9, [1, 1, 0, 0], 0.5),
+            "label_prior": entry("", 0.6, [1, 0, 0, 0], 0.25),
+        },
     }
+
 
 CLASSES_L1 = ["mirror", "mirror", "differentiating", "anti-mirror", "other", "other"]
 CLASSES_L2 = ["mixed", "other", "other", "other"]
@@ -73,8 +83,16 @@ def synthetic_inputs(seed: int = 0, n_checkpoints: int = 12) -> ReportInputs:
         **{k: np.full(n, float(v)) for k, v in zip(CONFUSION_COLUMNS, CASE_CONFUSION.ravel())},
     }
     # Planted means: mirror units rise with either distress, highest with both.
-    m1 = np.array([[0.0, 0.5, 0.5, 0.9], [0.1, 0.4, 0.6, 0.8], [0.0, 0.7, 0.0, 0.3],
-                   [0.8, 0.2, 0.3, 0.1], [0.3, 0.3, 0.3, 0.3], [0.2, 0.2, 0.1, 0.2]])
+    m1 = np.array(
+        [
+            [0.0, 0.5, 0.5, 0.9],
+            [0.1, 0.4, 0.6, 0.8],
+            [0.0, 0.7, 0.0, 0.3],
+            [0.8, 0.2, 0.3, 0.1],
+            [0.3, 0.3, 0.3, 0.3],
+            [0.2, 0.2, 0.1, 0.2],
+        ]
+    )
     m2 = rng.uniform(0, 1, (4, 4))
     m3 = rng.normal(0, 1, (4, 4))
     kernels = [rng.normal(0, 1, (6, 100)), rng.normal(0, 1, (4, 6)), rng.normal(0, 1, (4, 4))]
@@ -92,28 +110,45 @@ def synthetic_inputs(seed: int = 0, n_checkpoints: int = 12) -> ReportInputs:
         boxes={"dense_0:0": [rng.normal(mu, 0.1, 50) for mu in m1[0]]},
         nulls={"random init": rng.normal(0.002, 0.001, 200), "permuted labels": rng.normal(0.001, 0.0005, 200)},
         group_sizes={"none": 400, "frog": 100, "toad": 90, "both": 40},
-        weight_tables=[{"caption": "Strongest inputs of dense_1 unit 0", "columns": ["from", "weight", "z"],
-                        "rows": [["dense_0:0", "0.41", "1.52"]]}],
-        ablation={"groups": ["none", "frog", "toad", "both"], "ylabel": "share of changed actions",
-                  "values": {"mirror units": [0.01, 0.2, 0.25, 0.4], "random units": [0.02, 0.05, 0.04, 0.06]}},
+        weight_tables=[
+            {
+                "caption": "Strongest inputs of dense_1 unit 0",
+                "columns": ["from", "weight", "z"],
+                "rows": [["dense_0:0", "0.41", "1.52"]],
+            }
+        ],
+        ablation={
+            "groups": ["none", "frog", "toad", "both"],
+            "ylabel": "share of changed actions",
+            "values": {"mirror units": [0.01, 0.2, 0.25, 0.4], "random units": [0.02, 0.05, 0.04, 0.06]},
+        },
         episode=["turn 0/10\n|f t|", "turn 1/10\n|  ft|"],
-        history={"epoch": np.array([1, 2, 4, 8, 16]), "cmni": np.array([0.004, 0.009, 0.007, 0.005, 0.003]),
-                 "val_loss": np.array([0.09, 0.07, 0.06, 0.055, 0.05]), "competent": np.ones(5)},
+        history={
+            "epoch": np.array([1, 2, 4, 8, 16]),
+            "cmni": np.array([0.004, 0.009, 0.007, 0.005, 0.003]),
+            "val_loss": np.array([0.09, 0.07, 0.06, 0.055, 0.05]),
+            "competent": np.ones(5),
+        },
     )
     case.row["_episode_actions"] = {"hop": 1}
     return ReportInputs(
         title="Synthetic study",
         run_dir="/tmp/synthetic",
         preset="test",
-        distributions={"label": {"hop": 400, "jump": 300, "leap": 200, "help": 100},
-                       "scenario": {"none": 500, "frog": 200, "toad": 200, "both": 100}},
+        distributions={
+            "label": {"hop": 400, "jump": 300, "leap": 200, "help": 100},
+            "scenario": {"none": 500, "frog": 200, "toad": 200, "both": 100},
+        },
         curves={f"m{i}": (np.arange(1, 6), np.linspace(0.1, 0.05 + 0.01 * i, 5)) for i in range(3)},
         checkpoints=checkpoints,
         reference=load_reference_curve(),
         case=case,
-        behaviour={"metrics": ["help when only Toad is in distress", "survival"], "games": 20,
-                   "values": {"model": [0.6, 0.9], "rule": [1.0, 0.95], "random": [0.125, 0.5]},
-                   "errors": {"model": [0.05, 0.03], "rule": [0.0, 0.02], "random": [0.02, 0.05]}},
+        behaviour={
+            "metrics": ["help when only Toad is in distress", "survival"],
+            "games": 20,
+            "values": {"model": [0.6, 0.9], "rule": [1.0, 0.95], "random": [0.125, 0.5]},
+            "errors": {"model": [0.05, 0.03], "rule": [0.0, 0.02], "random": [0.02, 0.05]},
+        },
         facts={"states": "1,000", "models": 3},
         baselines=baselines_json(),
         learning={f"m{i}": (np.arange(1, 6), np.linspace(0.5, 0.6 + 0.05 * i, 5)) for i in range(3)},
@@ -126,47 +161,107 @@ def synthetic_inputs(seed: int = 0, n_checkpoints: int = 12) -> ReportInputs:
 
 CONFIG_RULE = "encoding=onehot, hidden=[17, 17], labels=rule, lr=0.003"
 CONFIG_BLIND = "encoding=onehot, hidden=[17, 17], labels=toad_blind, lr=0.003"
-NO_HEADLINE = ("No: in 10 competent-recipe networks, training did not raise the scale-free mirror index above each "
-               "network's own initialisation (mean change -0.0074, one-sided p = 0.986, whose floor 0.0010 could have "
-               "reached significance).")
+NO_HEADLINE = (
+    "No: in 10 competent-recipe networks, training did not raise the scale-free mirror index above each "
+    "network's own initialisation (mean change -0.0074, one-sided p = 0.986, whose floor 0.0010 could have "
+    "reached significance)."
+)
 
 
-def paired_record(verdict: str = "no", headline: str = NO_HEADLINE, decided_by: str = "paired test against initialisation",
-                  n_mirror_p: float = 0.0625) -> dict:
+def paired_record(
+    verdict: str = "no",
+    headline: str = NO_HEADLINE,
+    decided_by: str = "paired test against initialisation",
+    n_mirror_p: float = 0.0625,
+) -> dict:
     """analysis/paired.json as ``analysis.paired.write_paired`` writes it: 10 rule-trained and 10 Toad-blind models
     of one architecture, the rule's models planted with the ``answer`` given."""
+
     def test(config, labels, measure, init, trained, p, verdict_text):
-        return {"configuration": config, "measure": measure, "labels": labels, "n_models": 10, "n_competent": 10 if labels == "rule" else 0,
-                "mean_init": init, "mean_trained": trained, "mean_change": trained - init, "sd_change": 0.01, "d_z": -0.6,
-                "ci_low": trained - init - 0.01, "ci_high": trained - init + 0.01, "p_value": p, "p_floor": 2.0**-10,
-                "verdict": verdict_text}
+        return {
+            "configuration": config,
+            "measure": measure,
+            "labels": labels,
+            "n_models": 10,
+            "n_competent": 10 if labels == "rule" else 0,
+            "mean_init": init,
+            "mean_trained": trained,
+            "mean_change": trained - init,
+            "sd_change": 0.01,
+            "d_z": -0.6,
+            "ci_low": trained - init - 0.01,
+            "ci_high": trained - init + 0.01,
+            "p_value": p,
+            "p_floor": 2.0**-10,
+            "verdict": verdict_text,
+        }
 
     return {
-        "alpha": 0.05, "min_seeds": 10, "models": 20, "models_paired": 20, "models_without_init": 0,
-        "measures": ["cmni_effect_size", "cmni", "n_mirror"], "rule": "each model's last checkpoint against its epoch-0 checkpoint",
+        "alpha": 0.05,
+        "min_seeds": 10,
+        "models": 20,
+        "models_paired": 20,
+        "models_without_init": 0,
+        "measures": ["cmni_effect_size", "cmni", "n_mirror"],
+        "rule": "each model's last checkpoint against its epoch-0 checkpoint",
         "configurations": [
             test(CONFIG_RULE, "rule", "cmni_effect_size", 0.0262, 0.0188, 0.986, "no increase detected"),
             test(CONFIG_RULE, "rule", "cmni", 0.0038, 0.0359, 0.001, "training increased it"),
-            test(CONFIG_RULE, "rule", "n_mirror", 0.6, 1.1, n_mirror_p, "training increased it" if n_mirror_p < 0.05 else "no increase detected"),
+            test(
+                CONFIG_RULE,
+                "rule",
+                "n_mirror",
+                0.6,
+                1.1,
+                n_mirror_p,
+                "training increased it" if n_mirror_p < 0.05 else "no increase detected",
+            ),
             test(CONFIG_BLIND, "toad_blind", "cmni_effect_size", 0.0380, 0.0118, 1.0, "no increase detected"),
         ],
-        "training_nulls": [{"null": "toad_blind", "architecture": "[17, 17]", "encoding": "onehot", "measure": "cmni_effect_size",
-                            "n_rule": 10, "n_null": 10, "mean_change_rule": -0.0074, "mean_change_null": -0.0262,
-                            "p_value": 0.0057, "p_floor": 5.4e-6}],
-        "answer": {"verdict": verdict, "decided_by": decided_by, "headline": headline, "configuration": CONFIG_RULE,
-                   "measure": "cmni_effect_size",
-                   "evidence": ["The scale-free mirror index of the 10 models (10 competent): 0.0262 at initialisation, 0.0188 trained."]},
+        "training_nulls": [
+            {
+                "null": "toad_blind",
+                "architecture": "[17, 17]",
+                "encoding": "onehot",
+                "measure": "cmni_effect_size",
+                "n_rule": 10,
+                "n_null": 10,
+                "mean_change_rule": -0.0074,
+                "mean_change_null": -0.0262,
+                "p_value": 0.0057,
+                "p_floor": 5.4e-6,
+            }
+        ],
+        "answer": {
+            "verdict": verdict,
+            "decided_by": decided_by,
+            "headline": headline,
+            "configuration": CONFIG_RULE,
+            "measure": "cmni_effect_size",
+            "evidence": [
+                "The scale-free mirror index of the 10 models (10 competent): 0.0262 at initialisation, 0.0188 trained."
+            ],
+        },
     }
 
 
-def paired_models(models: dict[str, tuple[str, str, str]], init: float = 0.02, rise: float = 0.01) -> dict[str, np.ndarray]:
+def paired_models(
+    models: dict[str, tuple[str, str, str]], init: float = 0.02, rise: float = 0.01
+) -> dict[str, np.ndarray]:
     """analysis/paired_models.parquet's columns for ``models`` {model_id: (configuration, labels, encoding)}: every model
     planted at ``init`` at epoch 0 and ``init + rise`` trained (raw CMNI 0.004 -> 0.03, mirror units 1 -> 2)."""
     ids = list(models)
     col = lambda i: np.array([models[m][i] for m in ids])  # noqa: E731
     n = len(ids)
-    out = {"model_id": np.array(ids), "configuration": col(0), "labels": col(1), "encoding": col(2),
-           "architecture": np.full(n, "[17, 17]"), "competent": np.ones(n, dtype=bool), "trained_epoch": np.full(n, 9)}
+    out = {
+        "model_id": np.array(ids),
+        "configuration": col(0),
+        "labels": col(1),
+        "encoding": col(2),
+        "architecture": np.full(n, "[17, 17]"),
+        "competent": np.ones(n, dtype=bool),
+        "trained_epoch": np.full(n, 9),
+    }
     for measure, a, b in (("cmni_effect_size", init, init + rise), ("cmni", 0.004, 0.03), ("n_mirror", 1.0, 2.0)):
         out[f"{measure}_init"], out[f"{measure}_trained"] = np.full(n, a), np.full(n, b)
         out[f"{measure}_change"] = np.full(n, b - a)
@@ -179,8 +274,14 @@ def with_initial_checkpoints(inp: ReportInputs, n_mirror: int = 0, cmni: float =
     models = np.asarray(c["model"]).astype(str)
     first = [int(np.flatnonzero(models == m)[0]) for m in dict.fromkeys(models)]
     extra = {k: np.asarray(v)[first].copy() for k, v in c.items()}
-    extra.update(epoch=np.zeros(len(first), dtype=int), competent=np.zeros(len(first)), n_mirror=np.full(len(first), n_mirror),
-                 cmni=np.full(len(first), cmni), val_loss=np.full(len(first), 0.25), init=np.ones(len(first)))
+    extra.update(
+        epoch=np.zeros(len(first), dtype=int),
+        competent=np.zeros(len(first)),
+        n_mirror=np.full(len(first), n_mirror),
+        cmni=np.full(len(first), cmni),
+        val_loss=np.full(len(first), 0.25),
+        init=np.ones(len(first)),
+    )
     merged = {k: np.concatenate([np.asarray(v), extra[k]]) for k, v in c.items() if k != "init"}
     merged["init"] = np.concatenate([np.zeros(len(models)), np.ones(len(first))])
     return dataclasses.replace(inp, checkpoints=merged)

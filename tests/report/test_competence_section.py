@@ -35,8 +35,9 @@ def test_confusion_plot_shades_by_row_share_and_prints_counts():
 def test_learning_curves_draw_models_and_baselines_apart():
     fig, ax = plt.subplots()
     curves = {"a": ([1, 2], [0.5, 0.7]), "b": ([1, 2], [0.5, 0.5])}
-    artists = plots.plot_learning_curves(curves, {"energy rule": 0.5, "bar": 0.65, "missing": float("nan")}, ax=ax,
-                                         competent=["a"])
+    artists = plots.plot_learning_curves(
+        curves, {"energy rule": 0.5, "bar": 0.65, "missing": float("nan")}, ax=ax, competent=["a"]
+    )
     lines, rules = artists[:2], artists[2:]
     assert [line.get_linestyle() for line in lines] == ["-", ":"]  # a competent, b not
     assert [r.get_ydata()[0] for r in rules] == [0.5, 0.65]  # the NaN baseline is not drawn
@@ -51,11 +52,15 @@ def test_section_reads_the_planted_figures():
     # learning curves planted linspace(0.5, 0.6 + 0.05 i, 5): m2 ends highest at 0.7; validation energy rule 0.5
     assert curves.startswith("3 of 3 models reach a competent checkpoint")
     assert "best validation macro recall is 0.700 (m2)" in curves and "energy rule's 0.500" in curves
-    assert "recalls hop 0.90, jump 1.00, leap 0.50, help 0.40" in r["Confusion matrices: case checkpoint and energy rule"]
+    assert (
+        "recalls hop 0.90, jump 1.00, leap 0.50, help 0.40" in r["Confusion matrices: case checkpoint and energy rule"]
+    )
     baselines, per_model = s.tables
     assert [row[0].split(":")[0] for row in baselines.rows] == ["energy rule", "label prior", "ceiling", "label rule"]
     assert baselines.rows[0][1:] == ["0.800", "1.000", "1.000", "0.000", "0.000", "0.500"]
-    assert sorted(row[0] for row in per_model.rows) == ["m0", "m1", "m2"] and {row[-1] for row in per_model.rows} == {"yes"}
+    assert sorted(row[0] for row in per_model.rows) == ["m0", "m1", "m2"] and {row[-1] for row in per_model.rows} == {
+        "yes"
+    }
     assert any("helps in 0.600 of those turns" in n and "0.600" in n and "1.000" in n for n in s.notes)
 
 
@@ -96,7 +101,11 @@ def test_the_figure_2_claim_uses_the_case_models_competent_checkpoints_only():
     inp.case.history["competent"] = np.array([0.0, 0.0, 1.0, 1.0, 1.0])
     peak = next(r for r in verdicts(inp) if r[0].startswith("CMNI peaks early"))
     assert peak[3] == "not testable at this scale" and "fewer than 4 checkpoints" in peak[2]
-    note = next(n for n in next(s for s in build_sections(inp) if s.id == "over-training").notes if "checkpoints of this model are competent" in n)
+    note = next(
+        n
+        for n in next(s for s in build_sections(inp) if s.id == "over-training").notes
+        if "checkpoints of this model are competent" in n
+    )
     assert note.startswith("3 of 5 checkpoints of this model are competent (from epoch 4)")
 
 
@@ -106,8 +115,14 @@ def _state(path, model_id, history):
 
 
 def test_learning_curves_come_from_the_histories(tmp_path):
-    _state(tmp_path / "models" / "a", "a", [{"epoch": 1, "val_loss": 0.1, "val_accuracy": 0.8, "val_macro_recall": 0.5},
-                                            {"epoch": 2, "val_loss": 0.09, "val_accuracy": 0.9, "val_macro_recall": 0.7}])
+    _state(
+        tmp_path / "models" / "a",
+        "a",
+        [
+            {"epoch": 1, "val_loss": 0.1, "val_accuracy": 0.8, "val_macro_recall": 0.5},
+            {"epoch": 2, "val_loss": 0.09, "val_accuracy": 0.9, "val_macro_recall": 0.7},
+        ],
+    )
     notes: list[str] = []
     curves, metric = read_learning(tmp_path, {"model": np.array([]), "epoch": np.array([])}, notes)
     assert metric == "val_macro_recall" and curves["a"][1].tolist() == [0.5, 0.7] and not notes
@@ -128,10 +143,24 @@ def _table(path, drop=(), **extra):
     """A one-row checkpoints.parquet with every column the analysis always writes (analysis.tables), then ``extra``."""
     from mirror_neurons.analysis import tables
 
-    typed = {"string": ("x", pa.string()), "int": (1, pa.int64()), "float": (0.5, pa.float64()), "bool": (True, pa.bool_())}
+    typed = {
+        "string": ("x", pa.string()),
+        "int": (1, pa.int64()),
+        "float": (0.5, pa.float64()),
+        "bool": (True, pa.bool_()),
+    }
     cols = {c.name: pa.array([typed[c.kind][0]], typed[c.kind][1]) for c in tables.CHECKPOINTS.columns if c.always}
-    cols.update({"model_id": ["m"], "epoch": [1], "val_loss": [0.1], "cmni": [0.01], "checkpoint": ["m/e1"],
-                 "hidden": ["[17, 17]"], **extra})
+    cols.update(
+        {
+            "model_id": ["m"],
+            "epoch": [1],
+            "val_loss": [0.1],
+            "cmni": [0.01],
+            "checkpoint": ["m/e1"],
+            "hidden": ["[17, 17]"],
+            **extra,
+        }
+    )
     pq.write_table(pa.table({k: v for k, v in cols.items() if k not in drop}), path)
 
 
@@ -139,7 +168,7 @@ def _table(path, drop=(), **extra):
 def test_competent_column_is_read_as_one_zero_or_not_measured(tmp_path, value, expected):
     _table(tmp_path / "t.parquet", competent=pa.array([value], pa.bool_()), macro_recall=[0.7])
     out = read_checkpoint_table(tmp_path / "t.parquet", [])
-    assert (np.isnan(out["competent"][0]) if expected is None else out["competent"][0] == expected)
+    assert np.isnan(out["competent"][0]) if expected is None else out["competent"][0] == expected
     assert out["macro_recall"][0] == 0.7
     assert out["hidden"][0] == "17x17" and out["model"][0] == "m" and out["path"][0] == "m/e1"
 

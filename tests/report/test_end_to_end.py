@@ -28,9 +28,18 @@ from . import browser
 
 pytestmark = pytest.mark.slow
 
-TITLES = ["1. The game", "2. Training", "3. Did the networks learn the game?", "4. Did training make mirror units?",
-          "5. The case checkpoint", "6. CMNI against chance", "7. Over training", "8. Circuits", "9. Behaviour",
-          "10. Reproduction summary"]
+TITLES = [
+    "1. The game",
+    "2. Training",
+    "3. Did the networks learn the game?",
+    "4. Did training make mirror units?",
+    "5. The case checkpoint",
+    "6. CMNI against chance",
+    "7. Over training",
+    "8. Circuits",
+    "9. Behaviour",
+    "10. Reproduction summary",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 REFERENCE = Path(__file__).resolve().parents[2] / "src" / "mirror_neurons" / "report" / "reference_cmni_by_epoch.csv"
 
@@ -40,14 +49,28 @@ TINY_SWEEP = {
     "defaults": {"dropout": 0.12, "batch_size": 25},
     "configs": [{"hidden": [8, 8], "lr": 3e-3}, {"hidden": [6], "lr": 5e-3}, {"hidden": [6, 5, 4], "lr": 3e-3}],
 }
-TINY_ANALYSIS = AnalysisConfig(n_random_init=20, n_permutations=20, n_bootstrap=20, n_decoding_permutations=20,
-                               n_ablation_draws=20, n_decoding_untrained=1, min_stratum_states=2,  # p floors below 0.05; a tiny test set
-                               behaviour_games=16, behaviour_turns=40)
+TINY_ANALYSIS = AnalysisConfig(
+    n_random_init=20,
+    n_permutations=20,
+    n_bootstrap=20,
+    n_decoding_permutations=20,
+    n_ablation_draws=20,
+    n_decoding_untrained=1,
+    min_stratum_states=2,  # p floors below 0.05; a tiny test set
+    behaviour_games=16,
+    behaviour_turns=40,
+)
 
 
 def tiny_study(out: Path) -> Path:
-    return run_study("demo", out, data_config=DataConfig.preset("demo", n_states=3000, seed=5),
-                     sweep=parse_sweep(TINY_SWEEP), analysis_config=TINY_ANALYSIS, progress=False)
+    return run_study(
+        "demo",
+        out,
+        data_config=DataConfig.preset("demo", n_states=3000, seed=5),
+        sweep=parse_sweep(TINY_SWEEP),
+        analysis_config=TINY_ANALYSIS,
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +113,7 @@ def test_report_content(study):
     assert "This is a demo run" in text  # the report says what the scale cannot show
     assert html.count("<figcaption>") == html.count("<img")
     for this, following in zip(TITLES[:9], TITLES[1:]):  # sections 1-9 each show at least one figure
-        assert "<img" in html[html.index(f"<h2>{this}</h2>"):html.index(f"<h2>{following}</h2>")], this
+        assert "<img" in html[html.index(f"<h2>{this}</h2>") : html.index(f"<h2>{following}</h2>")], this
     if "class ablated" not in text:
         assert "so there is no class to ablate" in text
 

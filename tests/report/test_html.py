@@ -13,9 +13,18 @@ from mirror_neurons.report.sections import build_sections, section_game, section
 
 from .synthetic import CLASSES_L1, synthetic_inputs
 
-TITLES = ["1. The game", "2. Training", "3. Did the networks learn the game?", "4. Did training make mirror units?",
-          "5. The case checkpoint", "6. CMNI against chance", "7. Over training", "8. Circuits", "9. Behaviour",
-          "10. Reproduction summary"]
+TITLES = [
+    "1. The game",
+    "2. Training",
+    "3. Did the networks learn the game?",
+    "4. Did training make mirror units?",
+    "5. The case checkpoint",
+    "6. CMNI against chance",
+    "7. Over training",
+    "8. Circuits",
+    "9. Behaviour",
+    "10. Reproduction summary",
+]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +74,9 @@ def test_readings_come_from_the_data(sections):
     mean_reading = readings["Mean activation per unit and scenario"]
     assert "2 mirror" in mean_reading and "0.050 with no distress" in mean_reading and "0.850 with both" in mean_reading
     # CMNI planted linspace(0.001, 0.012, 12) with p = 0.01 where CMNI > 0.004: 0.005..0.012, 8 of 12
-    assert readings["CMNI, interval and null: competent checkpoints"].startswith("8 of 12 competent checkpoints (66.7 %)")
+    assert readings["CMNI, interval and null: competent checkpoints"].startswith(
+        "8 of 12 competent checkpoints (66.7 %)"
+    )
     # the case model's history peaks at epoch 2 (0.009) and ends at 0.003 (epoch 16)
     assert "peaks at epoch 2 (0.0090)" in readings["CMNI and validation loss against epoch"]
     assert "published curve peaks at epoch 7 (0.0082)" in readings["CMNI and validation loss against epoch"]
@@ -128,8 +139,12 @@ def test_html_escapes_text():
 def test_a_late_peak_is_not_reproduced():
     inp = synthetic_inputs()
     # loss reaches 0.06 at epoch 4; afterwards CMNI rises to the last-but-one checkpoint
-    inp.case.history = {"epoch": np.array([1, 2, 4, 8, 16, 32, 64]), "cmni": np.array([0.02, 0.004, 0.004, 0.006, 0.009, 0.012, 0.011]),
-                        "val_loss": np.array([0.3, 0.08, 0.06, 0.058, 0.057, 0.056, 0.056]), "competent": np.ones(7)}
+    inp.case.history = {
+        "epoch": np.array([1, 2, 4, 8, 16, 32, 64]),
+        "cmni": np.array([0.02, 0.004, 0.004, 0.006, 0.009, 0.012, 0.011]),
+        "val_loss": np.array([0.3, 0.08, 0.06, 0.058, 0.057, 0.056, 0.056]),
+        "competent": np.ones(7),
+    }
     peak = next(r for r in verdicts(inp) if r[0].startswith("CMNI peaks early"))
     assert peak[3] == "not reproduced" and "peak 0.0120 at epoch 32" in peak[2] and "comes late" in peak[4]
     inp.case.history["val_loss"] = np.full(7, 0.09)
@@ -142,8 +157,13 @@ def _planted_circuit(target_action: int) -> dict:
     target_action (the wiring of tests/analysis/test_circuits.py's planted kernels, as ``self_preservation`` reads it)."""
     action = ("hop", "jump", "leap", "help")[target_action]
     sp = {"checkpoint": "planted", "mirror_units": [0, 1], "hub": 3, "mirror_z": 2.9, "output": action, "output_z": 3.5}
-    return {"name": "planted", "classes": [list(CLASSES_L1), ["other"] * 4, ["other"] * 4],
-            "kernels": [np.zeros((6, 100)), np.zeros((4, 6)), np.zeros((4, 4))], "competent": True, "self_preservation": sp}
+    return {
+        "name": "planted",
+        "classes": [list(CLASSES_L1), ["other"] * 4, ["other"] * 4],
+        "kernels": [np.zeros((6, 100)), np.zeros((4, 6)), np.zeros((4, 4))],
+        "competent": True,
+        "self_preservation": sp,
+    }
 
 
 @pytest.mark.parametrize("action, verdict", [(2, "reproduced"), (3, "not reproduced")])

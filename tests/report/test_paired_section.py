@@ -20,17 +20,39 @@ import pyarrow.parquet as pq
 from mirror_neurons.report import plots
 from mirror_neurons.report.collect import read_paired
 from mirror_neurons.report.html import render_report
-from mirror_neurons.report.sections import (CLAIM_COLUMNS, build_sections, section_paired, section_summary,
-                                            section_training_time, short_configurations, verdicts)
+from mirror_neurons.report.sections import (
+    CLAIM_COLUMNS,
+    build_sections,
+    section_paired,
+    section_summary,
+    section_training_time,
+    short_configurations,
+    verdicts,
+)
 
-from .synthetic import (CONFIG_BLIND, CONFIG_RULE, NO_HEADLINE, paired_models, paired_record, synthetic_inputs,
-                        with_initial_checkpoints)
+from .synthetic import (
+    CONFIG_BLIND,
+    CONFIG_RULE,
+    NO_HEADLINE,
+    paired_models,
+    paired_record,
+    synthetic_inputs,
+    with_initial_checkpoints,
+)
 
 
 def with_paired(inp, record=None, models=None):
     record = record or paired_record()
-    models = models if models is not None else paired_models(
-        {**{f"r{i}": (CONFIG_RULE, "rule", "onehot") for i in range(10)}, **{f"b{i}": (CONFIG_BLIND, "toad_blind", "onehot") for i in range(10)}})
+    models = (
+        models
+        if models is not None
+        else paired_models(
+            {
+                **{f"r{i}": (CONFIG_RULE, "rule", "onehot") for i in range(10)},
+                **{f"b{i}": (CONFIG_BLIND, "toad_blind", "onehot") for i in range(10)},
+            }
+        )
+    )
     return dataclasses.replace(inp, answer=record["answer"], paired=record, paired_models=models)
 
 
@@ -65,7 +87,9 @@ def test_without_paired_json_the_answer_says_not_established_and_how_to_get_it(t
     assert "epoch-0 checkpoints" in answer["headline"]
     inp = dataclasses.replace(synthetic_inputs(), answer=answer)
     page = text(render_report(inp, created="fixed", sections=[]))
-    assert page.index("Not established: rerun `mirror-neurons analyze`") < page.index("What this run can and cannot show")
+    assert page.index("Not established: rerun `mirror-neurons analyze`") < page.index(
+        "What this run can and cannot show"
+    )
     s = section_paired(inp)
     assert not s.figures and not s.tables and any("analysis/paired.json" in n for n in s.notes)
     question = row(verdicts(inp), "Training makes mirror units")
@@ -75,7 +99,10 @@ def test_without_paired_json_the_answer_says_not_established_and_how_to_get_it(t
 def test_read_paired_reads_both_files(tmp_path):
     (tmp_path / "analysis").mkdir()
     (tmp_path / "analysis" / "paired.json").write_text(json.dumps(paired_record()))
-    pq.write_table(pa.table({"model_id": ["a", "b"], "labels": ["rule", "toad_blind"]}), tmp_path / "analysis" / "paired_models.parquet")
+    pq.write_table(
+        pa.table({"model_id": ["a", "b"], "labels": ["rule", "toad_blind"]}),
+        tmp_path / "analysis" / "paired_models.parquet",
+    )
     answer, paired, models = read_paired(tmp_path)
     assert answer["verdict"] == "no" and len(paired["configurations"]) == 4
     assert models["labels"].tolist() == ["rule", "toad_blind"]
@@ -91,7 +118,10 @@ def test_the_section_comes_right_after_competence():
 
 def test_paired_plot_draws_one_line_per_model_and_the_group_means():
     fig, ax = plt.subplots()
-    groups = {"rule": ([0.1, 0.2, 0.3], [0.2, 0.3, 0.4], [True, True, False]), "toad-blind": ([0.5, 0.5], [0.1, 0.3], [False, False])}
+    groups = {
+        "rule": ([0.1, 0.2, 0.3], [0.2, 0.3, 0.4], [True, True, False]),
+        "toad-blind": ([0.5, 0.5], [0.1, 0.3], [False, False]),
+    }
     means = plots.plot_paired(groups, ax=ax)
     assert len(ax.lines) == 3 + 2 + 2 and [m.get_label() for m in means] == ["rule", "toad-blind"]
     np.testing.assert_allclose(means[0].get_ydata(), [0.2, 0.3])
@@ -102,20 +132,30 @@ def test_paired_plot_draws_one_line_per_model_and_the_group_means():
 
 
 def test_section_reads_the_planted_models_and_states_the_floors():
-    models = paired_models({**{f"s{i}": ("c3", "shuffled", "onehot") for i in range(3)},
-                            **{f"r{i}": (CONFIG_RULE, "rule", "onehot") for i in range(10)},
-                            **{f"b{i}": (CONFIG_BLIND, "toad_blind", "onehot") for i in range(10)}})
+    models = paired_models(
+        {
+            **{f"s{i}": ("c3", "shuffled", "onehot") for i in range(3)},
+            **{f"r{i}": (CONFIG_RULE, "rule", "onehot") for i in range(10)},
+            **{f"b{i}": (CONFIG_BLIND, "toad_blind", "onehot") for i in range(10)},
+        }
+    )
     models["cmni_effect_size_trained"][13:] = 0.0  # the Toad-blind models fall from 0.02 to 0
     s = section_paired(with_paired(synthetic_inputs(), models=models))
     reading = s.figures[0].reading
     # groups in the order rule, Toad-blind, shuffled; each planted 0.02 at init, 0.03 trained (Toad-blind: 0)
-    assert reading.index("rule, onehot (10): 10 of 10 models rose (0.0200 -> 0.0300)") < reading.index(
-        "toad-blind, onehot (10): 0 of 10 models rose (0.0200 -> 0.0000)") < reading.index("shuffled, onehot (3): 3 of 3")
+    assert (
+        reading.index("rule, onehot (10): 10 of 10 models rose (0.0200 -> 0.0300)")
+        < reading.index("toad-blind, onehot (10): 0 of 10 models rose (0.0200 -> 0.0000)")
+        < reading.index("shuffled, onehot (3): 3 of 3")
+    )
     assert "What to conclude: No: in 10 competent-recipe networks" in reading
     configs, nulls = s.tables
     assert "floor" in configs.caption and "1 / 2^n" in configs.caption and "floor" in nulls.caption
     first = dict(zip(configs.columns, configs.rows[0]))
-    assert first["configuration"] == "encoding=onehot, hidden=[17, 17], labels=rule" and first["measure"] == "scale-free mirror index"
+    assert (
+        first["configuration"] == "encoding=onehot, hidden=[17, 17], labels=rule"
+        and first["measure"] == "scale-free mirror index"
+    )
     assert first["floor"] == "0.000977" and first["p"] == "0.9860" and first["models"] == "10"  # 1 / 2**10
     blind = dict(zip(nulls.columns, nulls.rows[0]))
     assert blind["null"] == "toad_blind" and blind["p"] == "0.0057" and blind["floor"] == "0.00000540"
@@ -123,11 +163,17 @@ def test_section_reads_the_planted_models_and_states_the_floors():
 
 
 def test_configurations_are_named_by_what_tells_them_apart():
-    short = short_configurations(["a=1, hidden=[17, 17], labels=rule", "a=1, hidden=[17, 17], labels=toad_blind", "a=2, hidden=[6], labels=rule"])
-    assert short == {"a=1, hidden=[17, 17], labels=rule": "a=1, hidden=[17, 17], labels=rule",
-                     "a=1, hidden=[17, 17], labels=toad_blind": "a=1, hidden=[17, 17], labels=toad_blind",
-                     "a=2, hidden=[6], labels=rule": "a=2, hidden=[6], labels=rule"}
-    assert short_configurations(["a=1, hidden=[6], labels=rule"]) == {"a=1, hidden=[6], labels=rule": "hidden=[6], labels=rule"}
+    short = short_configurations(
+        ["a=1, hidden=[17, 17], labels=rule", "a=1, hidden=[17, 17], labels=toad_blind", "a=2, hidden=[6], labels=rule"]
+    )
+    assert short == {
+        "a=1, hidden=[17, 17], labels=rule": "a=1, hidden=[17, 17], labels=rule",
+        "a=1, hidden=[17, 17], labels=toad_blind": "a=1, hidden=[17, 17], labels=toad_blind",
+        "a=2, hidden=[6], labels=rule": "a=2, hidden=[6], labels=rule",
+    }
+    assert short_configurations(["a=1, hidden=[6], labels=rule"]) == {
+        "a=1, hidden=[6], labels=rule": "hidden=[6], labels=rule"
+    }
 
 
 # -- verdicts re-derived -------------------------------------------------------------------------------------
@@ -157,8 +203,16 @@ def test_our_own_claim_is_not_established_never_not_reproduced():
 
 def depth_record(n_deep: int, n_shallow: int, p_value: float | None, p_floor: float) -> dict:
     """``paired.json``'s ``depth`` as ``analysis.paired.depth_comparison`` writes it, planted."""
-    return {"rule": "planted", "measure": "cmni", "n_deep": n_deep, "n_shallow": n_shallow, "median_deep": 0.0003,
-            "median_shallow": 0.006, "p_value": p_value, "p_floor": p_floor}
+    return {
+        "rule": "planted",
+        "measure": "cmni",
+        "n_deep": n_deep,
+        "n_shallow": n_shallow,
+        "median_deep": 0.0003,
+        "median_shallow": 0.006,
+        "p_value": p_value,
+        "p_floor": p_floor,
+    }
 
 
 def test_table_2_is_laid_out_from_the_model_level_test_of_the_analysis():
@@ -167,7 +221,10 @@ def test_table_2_is_laid_out_from_the_model_level_test_of_the_analysis():
     assert "4 three-layer and 4 shallower models" in r["this run"] and "over 8 models, p = 0.0143" in r["reason"]
     assert r["verdict"] == "reproduced" and "model-level" in r["decided by"]
     record["depth"] = depth_record(4, 4, 0.3, 1 / 70)
-    assert row(verdicts(with_paired(synthetic_inputs(), record=record)), "Three-layer models")["verdict"] == "not reproduced"
+    assert (
+        row(verdicts(with_paired(synthetic_inputs(), record=record)), "Three-layer models")["verdict"]
+        == "not reproduced"
+    )
 
 
 def test_table_2_with_too_few_models_is_not_testable_and_says_the_count():
@@ -214,13 +271,21 @@ def test_case_claim_without_an_epoch_0_checkpoint_is_not_established():
 def test_figure_2_view_starts_at_epoch_0_with_the_scale_free_curve():
     inp = synthetic_inputs()
     h = inp.case.history
-    inp.case.history = {"epoch": np.r_[0, h["epoch"]], "cmni": np.r_[0.02, h["cmni"]], "val_loss": np.r_[0.3, h["val_loss"]],
-                        "competent": np.r_[0.0, h["competent"]], "init": np.r_[1.0, np.zeros(5)],
-                        "cmni_effect_size": np.array([0.05, 0.04, 0.03, 0.03, 0.02, 0.01])}
+    inp.case.history = {
+        "epoch": np.r_[0, h["epoch"]],
+        "cmni": np.r_[0.02, h["cmni"]],
+        "val_loss": np.r_[0.3, h["val_loss"]],
+        "competent": np.r_[0.0, h["competent"]],
+        "init": np.r_[1.0, np.zeros(5)],
+        "cmni_effect_size": np.array([0.05, 0.04, 0.03, 0.03, 0.02, 0.01]),
+    }
     reading = section_training_time(inp).figures[0].reading
     assert "peaks at epoch 0 (0.0200)" in reading  # the untrained network's raw CMNI is the highest
     assert "At epoch 0 (its initial weights) CMNI is 0.0200, against 0.0030 at the last checkpoint" in reading
-    assert "scale-free index is 0.0500 at epoch 0 and 0.0100 at the last checkpoint (not above its initialisation)" in reading
+    assert (
+        "scale-free index is 0.0500 at epoch 0 and 0.0100 at the last checkpoint (not above its initialisation)"
+        in reading
+    )
     # the Figure 2 claim still counts from the paper's loss level (epoch 4 on), and says where the scale-free index went
     r = row(verdicts(inp), "CMNI peaks early")
     assert "from epoch 4" in r["this run"] and "from 0.0500 at epoch 0 to 0.0100" in r["reason"]

@@ -40,7 +40,9 @@ def test_table_1_claim_counts_competent_cross_entropy_checkpoints_not_their_loss
     """Of the four, the eligible ones are paper_a (0.05 < 0.06) and ce_a (competent): max CMNI 0.009 > 0.005."""
     row = next(r for r in sections.claim_rows(mixed_losses()) if r[0].endswith("(Table 1)"))
     assert row[0].endswith("(Table 1)")
-    assert "max CMNI 0.00900 among 2 checkpoints at the paper's loss level (1 of them trained with another loss" in row[2]
+    assert (
+        "max CMNI 0.00900 among 2 checkpoints at the paper's loss level (1 of them trained with another loss" in row[2]
+    )
     assert row[3] == "reproduced"
 
 

@@ -16,13 +16,49 @@ def fake_summary() -> dict:
     units = []
     for model in ("a", "b"):
         for effect, cls in [(0.0, "other"), (0.2, "other"), (0.5, "mirror"), (2.0, "mirror")]:
-            units += [{"grid": "unit", "kind": "mirror", "effect": effect, "model_id": model, "class": cls, "mns": effect,
-                       "q_mirror": 0.5 if effect == 0 else 0.001, "d_frog": effect, "d_toad": effect}] * 2
-        units += [{"grid": "unit", "kind": "energy", "effect": 2.0, "model_id": model, "class": c, "mns": 0.0, "q_mirror": 0.9,
-                   "d_frog": 0.0, "d_toad": 0.3} for c in ("differentiating", "other")]
-    analyses = [{"grid": "population", "kind": "mirror", "effect": e, "count": 3, "model_id": m, "rep": 0, "cmni": 0.1 + e,
-                 "cmni_effect_size": e / 10, "n_mirror": 3 * (e > 0), "p_random_init": 0.01 if e else 0.5}
-                for m in ("a", "b") for e in (0.0, 2.0)]
+            units += [
+                {
+                    "grid": "unit",
+                    "kind": "mirror",
+                    "effect": effect,
+                    "model_id": model,
+                    "class": cls,
+                    "mns": effect,
+                    "q_mirror": 0.5 if effect == 0 else 0.001,
+                    "d_frog": effect,
+                    "d_toad": effect,
+                }
+            ] * 2
+        units += [
+            {
+                "grid": "unit",
+                "kind": "energy",
+                "effect": 2.0,
+                "model_id": model,
+                "class": c,
+                "mns": 0.0,
+                "q_mirror": 0.9,
+                "d_frog": 0.0,
+                "d_toad": 0.3,
+            }
+            for c in ("differentiating", "other")
+        ]
+    analyses = [
+        {
+            "grid": "population",
+            "kind": "mirror",
+            "effect": e,
+            "count": 3,
+            "model_id": m,
+            "rep": 0,
+            "cmni": 0.1 + e,
+            "cmni_effect_size": e / 10,
+            "n_mirror": 3 * (e > 0),
+            "p_random_init": 0.01 if e else 0.5,
+        }
+        for m in ("a", "b")
+        for e in (0.0, 2.0)
+    ]
     return {**summarise(units, analyses, 0.05), "models": [{"model_id": "a"}, {"model_id": "b"}]}
 
 
@@ -63,8 +99,18 @@ def test_an_empty_summary_says_so():
 
 def test_measures_added_later_appear_as_curves():
     s = fake_summary()
-    units = [{"grid": "unit", "kind": "mirror", "effect": 1.0, "model_id": "a", "class": "mirror", "class_matched": "other",
-              "mns": 1.0, "q_mirror": 0.0}]
+    units = [
+        {
+            "grid": "unit",
+            "kind": "mirror",
+            "effect": 1.0,
+            "model_id": "a",
+            "class": "mirror",
+            "class_matched": "other",
+            "mns": 1.0,
+            "q_mirror": 0.0,
+        }
+    ]
     s = summarise(units, [], 0.05)
     assert "class_matched=mirror" in planted_curves(s)
     assert np.isclose(P.detection_table(units)[0]["rate"], 1.0)

@@ -30,7 +30,9 @@ def test_distribution_bars_are_shares_with_counts():
 
 def test_loss_curves_one_line_per_model_and_the_threshold():
     ax = plt.subplots()[1]
-    lines = plots.plot_loss_curves({"a": ([1, 2, 3], [0.1, 0.08, 0.07]), "b": ([1, 2], [0.2, 0.1])}, ax=ax, threshold=0.06)
+    lines = plots.plot_loss_curves(
+        {"a": ([1, 2, 3], [0.1, 0.08, 0.07]), "b": ([1, 2], [0.2, 0.1])}, ax=ax, threshold=0.06
+    )
     assert len(lines) == 3
     assert list(lines[0].get_ydata()) == [0.1, 0.08, 0.07]
     assert list(lines[2].get_ydata()) == [0.06, 0.06]  # axhline
@@ -78,7 +80,9 @@ def test_moment_lines_carry_the_values():
 def test_cmni_vs_chance_splits_significant_and_sorts():
     cmni = np.array([0.003, 0.001, 0.002])
     ax = plt.subplots()[1]
-    artists = plots.plot_cmni_vs_chance(cmni, cmni - 1e-4, cmni + 1e-4, np.full(3, 0.0015), np.array([True, False, True]), ax=ax)
+    artists = plots.plot_cmni_vs_chance(
+        cmni, cmni - 1e-4, cmni + 1e-4, np.full(3, 0.0015), np.array([True, False, True]), ax=ax
+    )
     sig, nonsig, null = artists
     # sorted order is 0.001 (x=0, not significant), 0.002 (x=1), 0.003 (x=2)
     assert list(sig.lines[0].get_xdata()) == [1, 2] and list(sig.lines[0].get_ydata()) == [0.002, 0.003]
@@ -118,8 +122,9 @@ def test_network_draws_only_strong_positive_edges():
 
 def test_grouped_bars_values_and_errors():
     ax = plt.subplots()[1]
-    bars = plots.plot_grouped_bars({"net": [0.5, 0.9], "rule": [1.0, 0.8]}, ["help", "survival"], ax=ax,
-                                   errors={"net": [0.1, 0.1]})
+    bars = plots.plot_grouped_bars(
+        {"net": [0.5, 0.9], "rule": [1.0, 0.8]}, ["help", "survival"], ax=ax, errors={"net": [0.1, 0.1]}
+    )
     assert [b.get_height() for b in bars] == [0.5, 0.9, 1.0, 0.8]
     bar_containers = [c for c in ax.containers if c.__class__.__name__ == "BarContainer"]
     assert len(bar_containers) == 2
@@ -171,8 +176,14 @@ def test_seeds_of_one_configuration_share_a_colour_and_one_legend_entry():
 
 def test_chance_legend_reads_as_sentences():
     ax = plt.subplots()[1]
-    plots.plot_cmni_vs_chance(np.array([0.1, 0.2]), np.array([0.05, 0.1]), np.array([0.15, 0.3]), np.array([0.1, 0.1]),
-                              np.array([False, True]), ax=ax)
+    plots.plot_cmni_vs_chance(
+        np.array([0.1, 0.2]),
+        np.array([0.05, 0.1]),
+        np.array([0.15, 0.3]),
+        np.array([0.1, 0.1]),
+        np.array([False, True]),
+        ax=ax,
+    )
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "does not" not in texts and "does not beat chance" in texts
 
@@ -187,11 +198,14 @@ def test_tick_labels_are_dark_even_for_the_grey_class():
     assert to_hex(ax.get_xticklabels()[1].get_color()) == plots.CLASS_COLOURS["mirror"]
 
 
-@pytest.mark.parametrize("draw", [
-    lambda ax: plots.plot_moment_by_scenario(np.ones((2, 4)), ["mirror", "other"], ax=ax, ylabel="variance"),
-    lambda ax: plots.plot_paired({"rule, onehot (2)": ([0.1, 0.2], [0.2, 0.1], [True, False])}, ax=ax),
-    lambda ax: plots.plot_false_positives([("noise", 0.01, 0.0, 0.05)], ax=ax),
-])
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda ax: plots.plot_moment_by_scenario(np.ones((2, 4)), ["mirror", "other"], ax=ax, ylabel="variance"),
+        lambda ax: plots.plot_paired({"rule, onehot (2)": ([0.1, 0.2], [0.2, 0.1], [True, False])}, ax=ax),
+        lambda ax: plots.plot_false_positives([("noise", 0.01, 0.0, 0.05)], ax=ax),
+    ],
+)
 def test_panels_that_encode_meaning_in_colour_or_style_have_a_legend(draw):
     ax = plt.subplots()[1]
     draw(ax)

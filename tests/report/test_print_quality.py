@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from mirror_neurons.report.html import name_figures, render_report, write_figures
-from mirror_neurons.report.sections import DPI, ablation_reading, build_sections, cell, configuration_of, epoch_axis, epoch_rows
+from mirror_neurons.report.sections import (
+    DPI,
+    ablation_reading,
+    build_sections,
+    cell,
+    configuration_of,
+    epoch_axis,
+    epoch_rows,
+)
 
 from .synthetic import synthetic_inputs
 
@@ -27,12 +35,22 @@ def gappy():
     without random draws, a circuit table whose output units drive nothing."""
     inp = synthetic_inputs()
     behaviour = {**inp.behaviour, "values": {"model": [float("nan"), 0.9], "rule": [1.0, 0.95], "random": [0.125, 0.5]}}
-    ablation = {"groups": ["mirror (2)", "differentiating (1)"], "ylabel": "share of test states whose action changes",
-                "values": {"class ablated": [0.25, 0.05], "as many random units": [0.10, float("nan")]},
-                "table": {"columns": ["class", "units", "changed", "random units (mean)", "p"],
-                          "rows": [["mirror", 2, "0.250", "0.100", "0.010"], ["differentiating", 1, "0.050", "nan", "nan"]]}}
-    tables = [{"caption": "Circuits", "columns": ["layer", "unit", "drives", "drive z"],
-               "rows": [["dense_2", 0, "leap", float("nan")], ["dense_1", 3, "help", "nan"]]}]
+    ablation = {
+        "groups": ["mirror (2)", "differentiating (1)"],
+        "ylabel": "share of test states whose action changes",
+        "values": {"class ablated": [0.25, 0.05], "as many random units": [0.10, float("nan")]},
+        "table": {
+            "columns": ["class", "units", "changed", "random units (mean)", "p"],
+            "rows": [["mirror", 2, "0.250", "0.100", "0.010"], ["differentiating", 1, "0.050", "nan", "nan"]],
+        },
+    }
+    tables = [
+        {
+            "caption": "Circuits",
+            "columns": ["layer", "unit", "drives", "drive z"],
+            "rows": [["dense_2", 0, "leap", float("nan")], ["dense_1", 3, "help", "nan"]],
+        }
+    ]
     case = dataclasses.replace(inp.case, ablation=ablation, weight_tables=tables)
     return dataclasses.replace(inp, behaviour=behaviour, case=case)
 
@@ -79,12 +97,21 @@ def test_no_nan_reaches_a_caption_or_a_table(gappy, sections):
 
 
 def test_missing_cells_show_a_dash():
-    assert [cell(v) for v in (float("nan"), "nan", None, np.float32("nan"), 0.5, "0.500")] == ["–", "–", "–", "–", "0.5", "0.500"]
+    assert [cell(v) for v in (float("nan"), "nan", None, np.float32("nan"), 0.5, "0.500")] == [
+        "–",
+        "–",
+        "–",
+        "–",
+        "0.5",
+        "0.500",
+    ]
 
 
 def test_the_ablation_caption_speaks_per_class_never_of_their_average(gappy):
     reading = ablation_reading(gappy.case.ablation)
-    assert "mirror (2): class ablated 25.0 %, as many random units 10.0 %, more than random units (p = 0.010)" in reading
+    assert (
+        "mirror (2): class ablated 25.0 %, as many random units 10.0 %, more than random units (p = 0.010)" in reading
+    )
     assert "differentiating (1): class ablated 5.0 %, as many random units – (not measured)" in reading
     assert "15.0 %" not in reading and "Averaged" not in reading  # (25 + 5) / 2: the old caption's number
 
@@ -100,19 +127,30 @@ def test_the_over_training_axis_says_what_an_epoch_is(gappy):
     assert epoch_rows(gappy, "m0") is None and "this run fewer" in epoch_axis(None)
 
 
-@pytest.mark.parametrize(("model", "configuration"), [
-    ("c000r3_h17x17_d0_lr0p003", "c000 h17x17_d0_lr0p003"),
-    ("c012r10_h15", "c012 h15"),
-    ("m0", "m0"),
-])
+@pytest.mark.parametrize(
+    ("model", "configuration"),
+    [
+        ("c000r3_h17x17_d0_lr0p003", "c000 h17x17_d0_lr0p003"),
+        ("c012r10_h15", "c012 h15"),
+        ("m0", "m0"),
+    ],
+)
 def test_seeds_of_a_sweep_configuration_are_grouped(model, configuration):
     assert configuration_of(model) == configuration
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (0.9860, "0.9860"), (9.765625e-4, "0.000977"), (5.4e-6, "0.00000540"), (-2.3e-4, "-0.000230"),
-    (123456.7, "123,457"), (7, "7"), (float("nan"), "n/a"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.9860, "0.9860"),
+        (9.765625e-4, "0.000977"),
+        (5.4e-6, "0.00000540"),
+        (-2.3e-4, "-0.000230"),
+        (123456.7, "123,457"),
+        (7, "7"),
+        (float("nan"), "n/a"),
+    ],
+)
 def test_numbers_read_one_way_in_a_column(value, text):
     """Positional notation throughout (1 / 2^10 = 0.000977 beside 0.9860, never 9.77e-04): three significant
     digits below 0.001."""
@@ -121,10 +159,17 @@ def test_numbers_read_one_way_in_a_column(value, text):
     assert fmt(value) == text
 
 
-@pytest.mark.parametrize(("net", "rule", "word"), [(0.44, 0.23, "more often"), (0.0, 0.23, "less often"), (0.2, 0.2, "as often")])
+@pytest.mark.parametrize(
+    ("net", "rule", "word"), [(0.44, 0.23, "more often"), (0.0, 0.23, "less often"), (0.2, 0.2, "as often")]
+)
 def test_the_behaviour_caption_says_what_to_conclude(net, rule, word):
     from mirror_neurons.report.sections import help_conclusion
 
-    b = {"metrics": ["help when only Toad is in distress"], "values": {"network": [net], "rule": [rule], "random": [0.1]}}
-    assert f"the network helps {word} than the rule" in help_conclusion(b) or f"helps {word} as the rule" in help_conclusion(b)
+    b = {
+        "metrics": ["help when only Toad is in distress"],
+        "values": {"network": [net], "rule": [rule], "random": [0.1]},
+    }
+    assert f"the network helps {word} than the rule" in help_conclusion(
+        b
+    ) or f"helps {word} as the rule" in help_conclusion(b)
     assert help_conclusion({**b, "values": {"network": [float("nan")], "rule": [rule]}}) == ""

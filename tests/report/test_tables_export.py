@@ -9,11 +9,19 @@ from mirror_neurons.report.tables import write_tables
 
 SECTIONS = [
     Section("game", "The game", "", tables=[]),
-    Section("claims", "Reproduction summary", "", tables=[
-        Table("Claims | verdicts", ["claim", "verdict", "p"], [["CMNI rises, then falls", "not reproduced", "0.97"],
-                                                              ["a, b", "reproduced", "–"]]),
-        Table("Second", ["x"], [["1"]]),
-    ]),
+    Section(
+        "claims",
+        "Reproduction summary",
+        "",
+        tables=[
+            Table(
+                "Claims | verdicts",
+                ["claim", "verdict", "p"],
+                [["CMNI rises, then falls", "not reproduced", "0.97"], ["a, b", "reproduced", "–"]],
+            ),
+            Table("Second", ["x"], [["1"]]),
+        ],
+    ),
 ]
 
 
@@ -22,7 +30,11 @@ def test_every_table_is_a_csv_named_by_section_and_position(tmp_path):
     assert [f.name for f in files] == ["02-claims-1.csv", "02-claims-2.csv", "tables.md"]
     with (tmp_path / "02-claims-1.csv").open(newline="") as f:
         rows = list(csv.reader(f))
-    assert rows == [["claim", "verdict", "p"], ["CMNI rises, then falls", "not reproduced", "0.97"], ["a, b", "reproduced", "–"]]
+    assert rows == [
+        ["claim", "verdict", "p"],
+        ["CMNI rises, then falls", "not reproduced", "0.97"],
+        ["a, b", "reproduced", "–"],
+    ]
 
 
 def test_the_markdown_holds_every_table_under_its_section(tmp_path):

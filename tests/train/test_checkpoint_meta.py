@@ -34,7 +34,10 @@ def test_intact_checkpoint_loads(checkpoint):
         ({"epoch": "seven"}, "epoch = 'seven' is not an integer"),
         ({"epoch": True}, "epoch = True is not an integer"),
         ({"weights_file": 5}, "weights_file = 5 is not a string"),
-        ({"weights_file": "../../../../etc/passwd"}, "weights_file '../../../../etc/passwd' lies outside the checkpoint's folder"),
+        (
+            {"weights_file": "../../../../etc/passwd"},
+            "weights_file '../../../../etc/passwd' lies outside the checkpoint's folder",
+        ),
         ({"weights_file": ""}, "lies outside the checkpoint's folder"),
         ({"model": {"hidden": [3], "n_inputs": "a"}}, r"model widths \['a', 3, 4\] must be positive integers"),
         ({"model": {"hidden": [1e9]}}, "must be positive integers"),

@@ -100,11 +100,20 @@ def test_a_linear_without_bias_gets_zero_bias():
     ("modules", "message"),
     [
         ([nn.Linear(100, 4)], "at least one hidden layer"),
-        ([nn.Linear(385, 8), nn.ReLU(), nn.Linear(8, 4)], "takes 385 features but encoding 'raw' gives 100; pass encoding='onehot'"),
-        ([nn.Linear(100, 8), nn.ReLU(), nn.Linear(8, 3)], "3 outputs; the game's models have 4 \\(hop, jump, leap, help\\)"),
+        (
+            [nn.Linear(385, 8), nn.ReLU(), nn.Linear(8, 4)],
+            "takes 385 features but encoding 'raw' gives 100; pass encoding='onehot'",
+        ),
+        (
+            [nn.Linear(100, 8), nn.ReLU(), nn.Linear(8, 3)],
+            "3 outputs; the game's models have 4 \\(hop, jump, leap, help\\)",
+        ),
         ([nn.Linear(100, 8), nn.ReLU(), nn.Linear(8, 4), nn.ReLU()], "output layer must be linear"),
         ([nn.Linear(100, 8), nn.Linear(8, 4)], "hidden layer 0 has no activation"),
-        ([nn.Linear(100, 8), nn.ReLU(), nn.Linear(8, 6), nn.Tanh(), nn.Linear(6, 4)], "different activations \\(relu, tanh\\)"),
+        (
+            [nn.Linear(100, 8), nn.ReLU(), nn.Linear(8, 6), nn.Tanh(), nn.Linear(6, 4)],
+            "different activations \\(relu, tanh\\)",
+        ),
         ([nn.Linear(100, 8), nn.LeakyReLU(), nn.Linear(8, 4)], "module 1 \\(LeakyReLU"),
         ([nn.Linear(100, 8), nn.GELU(approximate="tanh"), nn.Linear(8, 4)], "module 1 \\(GELU"),
         ([nn.Linear(100, 8), nn.ReLU(), nn.Linear(9, 4)], "8 outputs feeds one of 9 inputs"),

@@ -11,7 +11,9 @@ from mirror_neurons.train.checkpoint import iter_checkpoints, load_checkpoint, r
 from mirror_neurons.train.model import MLP, ModelConfig
 from mirror_neurons.train.ppo import PPOConfig, load_partner, network_partner, train_ppo
 
-TINY = dict(num_envs=8, num_steps=4, total_steps=8 * 4 * 4, max_turns=12, checkpoint_every=2, hidden=(5,), update_epochs=2)
+TINY = dict(
+    num_envs=8, num_steps=4, total_steps=8 * 4 * 4, max_turns=12, checkpoint_every=2, hidden=(5,), update_epochs=2
+)
 
 
 def final_weights(out):
@@ -100,5 +102,6 @@ def test_a_frozen_network_partner_plays_toad(tmp_path):
     partner = max(iter_checkpoints(tmp_path / "first" / "checkpoints"), key=lambda p: read_meta(p)["epoch"])
     cfg = PPOConfig(**TINY, partner="network", partner_checkpoint=str(partner))
     train_ppo(cfg, tmp_path / "second")
-    assert read_meta(iter_checkpoints(tmp_path / "second" / "checkpoints")[-1])["hyperparameters"]["partner"] == "network"
-
+    assert (
+        read_meta(iter_checkpoints(tmp_path / "second" / "checkpoints")[-1])["hyperparameters"]["partner"] == "network"
+    )

@@ -6,7 +6,9 @@ from mirror_neurons.train.checkpoint import iter_checkpoints, read_meta
 from mirror_neurons.train.ppo import PPOConfig, train_ppo
 from safetensors.torch import load_file
 
-TINY = dict(num_envs=8, num_steps=4, total_steps=8 * 4 * 16, max_turns=12, checkpoint_every=2, hidden=(5,), update_epochs=2)
+TINY = dict(
+    num_envs=8, num_steps=4, total_steps=8 * 4 * 16, max_turns=12, checkpoint_every=2, hidden=(5,), update_epochs=2
+)
 
 
 def final_weights(out):
@@ -28,7 +30,11 @@ def test_kill_9_at_any_moment_then_resume_gives_the_uninterrupted_weights(tmp_pa
             f"train_ppo(PPOConfig.from_dict({cfg.to_dict()!r}), sys.argv[1])")  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "killed")])
     deadline = time.monotonic() + 120
-    while not (tmp_path / "killed" / "resume.safetensors").exists() and proc.poll() is None and time.monotonic() < deadline:
+    while (
+        not (tmp_path / "killed" / "resume.safetensors").exists()
+        and proc.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL  # killed mid-run, not finished

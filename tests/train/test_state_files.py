@@ -45,7 +45,10 @@ def edit_state(run, **fields):
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"tensors": "../../../../../etc/passwd"}, "names the file '../../../../../etc/passwd', outside its model folder"),
+        (
+            {"tensors": "../../../../../etc/passwd"},
+            "names the file '../../../../../etc/passwd', outside its model folder",
+        ),
         ({"checkpoints": ["../../x"]}, "outside its model folder"),
         ({"epoch": "seven"}, "epoch = 'seven' is not an integer"),
         ({"history": {}}, "history = {} is not a list"),

@@ -44,7 +44,12 @@ def write(tmp_path, text, name="sweep.toml"):
 
 def test_grid_expands_and_seeds_are_spawned(tmp_path):
     spec = load_sweep(write(tmp_path, SMALL))
-    assert [(c.model.hidden, c.lr) for c in spec.configs] == [((8,), 1e-3), ((8,), 3e-3), ((8, 8), 1e-3), ((8, 8), 3e-3)]
+    assert [(c.model.hidden, c.lr) for c in spec.configs] == [
+        ((8,), 1e-3),
+        ((8,), 3e-3),
+        ((8, 8), 1e-3),
+        ((8, 8), 3e-3),
+    ]
     assert all(c.model.dropout == 0.1 and c.max_epochs == 2 and c.patience == 10 for c in spec.configs)
     models = spec.models()
     assert len(models) == 8
@@ -90,7 +95,9 @@ def test_demo_preset_can_answer_the_question_in_the_demo_budget():
     assert len(raw) >= 10  # the encoding control, with enough seeds for its own paired test
     # the paper-faithful models keep the paper's recipe, lr = 25 x the paper's (the header's rule)
     paper = [c for c in models if c.loss == "mse_l2"]
-    assert len(paper) >= 2 and all(c.l2 == 0.01 and c.model.dropout == 0.12 and c.batch_size == 25 and c.model.encoding == "raw" for c in paper)
+    assert len(paper) >= 2 and all(
+        c.l2 == 0.01 and c.model.dropout == 0.12 and c.batch_size == 25 and c.model.encoding == "raw" for c in paper
+    )
     assert any(c.model.hidden == (17, 17) and c.lr == pytest.approx(25 * 4e-6) for c in paper)
 
 
@@ -106,18 +113,30 @@ def test_competent_preset_trains_the_papers_architectures_with_the_competent_rec
 @pytest.mark.parametrize(
     "text, match",
     [
-        ("[sweep]\nname='x'\nsede=1\n[grid]\nlr=[1e-3]", r"unknown key 'sede' in \[sweep\]; allowed keys: name, description, seed"),
+        (
+            "[sweep]\nname='x'\nsede=1\n[grid]\nlr=[1e-3]",
+            r"unknown key 'sede' in \[sweep\]; allowed keys: name, description, seed",
+        ),
         ("[grid]\nlr=[1e-3]\nlearning_rate=[1]", r"unknown key 'learning_rate' in \[grid\]"),
         ("[[configs]]\nhidden=[8]\nbatchsize=20", r"unknown key 'batchsize' in \[\[configs\]\] #1"),
-        ("[limits]\nmax_epochs=0\n[grid]\nlr=[1e-3]", r"\[limits\] max_epochs = 0 is out of range; allowed \[1, 1e\+06\]"),
+        (
+            "[limits]\nmax_epochs=0\n[grid]\nlr=[1e-3]",
+            r"\[limits\] max_epochs = 0 is out of range; allowed \[1, 1e\+06\]",
+        ),
         ("[limits]\npatience=2.5\n[grid]\nlr=[1e-3]", r"patience = 2.5 must be an integer"),
         ("[grid]\nlr=[2.0]", r"lr = 2.0 is out of range; allowed \(0, 1\]"),
         ("[grid]\nlr=[1e-3]\ndropout=[1.0]", r"dropout = 1.0 is out of range; allowed \[0, 1\)"),
-        ("[[configs]]\nhidden=[0, 8]", r"hidden = \[0, 8\] is out of range; allowed a list of 1..16 widths, each 1..4096"),
+        (
+            "[[configs]]\nhidden=[0, 8]",
+            r"hidden = \[0, 8\] is out of range; allowed a list of 1..16 widths, each 1..4096",
+        ),
         ("[[configs]]\nbatch_size=0", r"batch_size = 0 is out of range; allowed \[1, 1e\+06\]"),
         ("[[configs]]\nloss='hinge'", "loss = 'hinge' is not allowed; choose one of mse_l2, mse, cross_entropy"),
         ("[[configs]]\nencoding='one-hot'", "encoding = 'one-hot' is not known; choose one of raw, onehot, recoded"),
-        ("[defaults]\nsampling='stratified'\n[grid]\nlr=[1e-3]", "sampling = 'stratified' is not allowed; choose one of shuffle, balanced"),
+        (
+            "[defaults]\nsampling='stratified'\n[grid]\nlr=[1e-3]",
+            "sampling = 'stratified' is not allowed; choose one of shuffle, balanced",
+        ),
         ("[sweep]\nreplicates=0\n[grid]\nlr=[1e-3]", r"replicates = 0 is out of range; allowed 1..1000"),
         ("[grid]\nlr=1e-3", r"\[grid\] lr must be a non-empty list"),
         ("[sweep]\nname='empty'", "no configurations"),
@@ -137,7 +156,9 @@ def test_unknown_preset_and_missing_file(tmp_path):
 
 
 def test_run_sweep_writes_summary_and_resumes_to_the_same_result(tmp_path, tiny_dataset):
-    spec = parse_sweep({"sweep": {"seed": 1}, "limits": {"max_epochs": 2}, "grid": {"hidden": [[8], [4, 4]], "lr": [3e-3]}})
+    spec = parse_sweep(
+        {"sweep": {"seed": 1}, "limits": {"max_epochs": 2}, "grid": {"hidden": [[8], [4, 4]], "lr": [3e-3]}}
+    )
     result = run_sweep(spec, tiny_dataset.path, tmp_path / "run")
     assert sorted(result.checkpoints) == iter_checkpoints(tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -177,7 +198,22 @@ runner = CliRunner()
 
 def test_cli_train_and_sweep(tmp_path, tiny_dataset):
     out = tmp_path / "one"
-    r = runner.invoke(app, ["train", "--data", str(tiny_dataset.path), "--out", str(out), "--hidden", "6,6", "--lr", "3e-3", "--max-epochs", "2"])
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(tiny_dataset.path),
+            "--out",
+            str(out),
+            "--hidden",
+            "6,6",
+            "--lr",
+            "3e-3",
+            "--max-epochs",
+            "2",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "max_epochs after 2 epochs" in r.output
     ckpts = iter_checkpoints(out)
@@ -215,7 +251,10 @@ def test_tensorboard_flag_without_tensorboard_is_a_clear_error(tmp_path, tiny_da
 
     if importlib.util.find_spec("tensorboard") is not None:
         pytest.skip("tensorboard is installed here; the flag then works")
-    r = runner.invoke(app, ["train", "--data", str(tiny_dataset.path), "--out", str(tmp_path / "o"), "--tensorboard", "--max-epochs", "1"])
+    r = runner.invoke(
+        app,
+        ["train", "--data", str(tiny_dataset.path), "--out", str(tmp_path / "o"), "--tensorboard", "--max-epochs", "1"],
+    )
     assert r.exit_code == 2
     assert "needs the tensorboard package" in r.output
 
@@ -227,8 +266,12 @@ def test_a_configuration_may_set_its_own_number_of_seeds(tmp_path):
     assert [mid[:6] for mid, _ in models] == ["c000r0", "c000r1", "c000r2", "c001r0", "c001r1"]
     assert len({c.seed for _, c in models}) == 5
     # the same root seed with uniform counts spawns the same seeds, in the same order, as before
-    uniform = load_sweep(write(tmp_path, "[sweep]\nseed=5\nreplicates=2\n[[configs]]\nhidden=[4]\n[[configs]]\nhidden=[5]\n"))
+    uniform = load_sweep(
+        write(tmp_path, "[sweep]\nseed=5\nreplicates=2\n[[configs]]\nhidden=[4]\n[[configs]]\nhidden=[5]\n")
+    )
     children = np.random.SeedSequence(5).spawn(4)
-    assert [c.seed for _, c in uniform.models()] == [int(ch.generate_state(1, np.uint64)[0] >> np.uint64(1)) for ch in children]
+    assert [c.seed for _, c in uniform.models()] == [
+        int(ch.generate_state(1, np.uint64)[0] >> np.uint64(1)) for ch in children
+    ]
     with pytest.raises(ConfigError, match=r"\[\[configs\]\] #1 replicates = 0 is out of range; allowed 1..1000"):
         load_sweep(write(tmp_path, "[[configs]]\nhidden=[4]\nreplicates=0\n"))

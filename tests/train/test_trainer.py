@@ -33,7 +33,12 @@ def cfg(hidden=(17, 17), lr=1e-3, batch_size=25, dropout=0.12, seed=0, **kw) -> 
         {"loss": "cross_entropy", "l2": 0.003},
         {"model": ModelConfig(hidden=(17, 17), encoding="onehot")},
         {"sampling": "balanced"},
-        {"model": ModelConfig(hidden=(9,), encoding="onehot"), "loss": "cross_entropy", "l2": 0.0, "sampling": "balanced"},
+        {
+            "model": ModelConfig(hidden=(9,), encoding="onehot"),
+            "loss": "cross_entropy",
+            "l2": 0.0,
+            "sampling": "balanced",
+        },
     ],
     ids=["mse_l2", "mse", "cross_entropy", "cross_entropy_l2", "onehot", "balanced", "onehot_ce_balanced"],
 )
@@ -91,7 +96,16 @@ def test_reported_val_loss_is_the_full_objective(tiny_dataset, tmp_path):
     assert ckpt.meta["val_mse"] == pytest.approx(mse, rel=1e-5)
     assert ckpt.meta["val_loss"] == pytest.approx(mse + penalty, rel=1e-5)
     assert ckpt.meta["val_accuracy"] == pytest.approx((out.argmax(1) == label).float().mean().item())
-    for key in ("dataset_hash", "package_version", "seed", "epoch", "steps", "samples_seen", "hyperparameters", "model"):
+    for key in (
+        "dataset_hash",
+        "package_version",
+        "seed",
+        "epoch",
+        "steps",
+        "samples_seen",
+        "hyperparameters",
+        "model",
+    ):
         assert key in ckpt.meta
     assert ckpt.meta["dataset_hash"] == tiny_dataset.hash
     assert ckpt.meta["steps"] == ckpt.meta["epoch"] * math.ceil(len(tiny_dataset.train) / 25)
@@ -176,7 +190,9 @@ def test_nan_loss_stops_only_that_model(tiny_dataset, tmp_path):
     healthy = cfg(hidden=(17, 17), lr=1e-3, seed=2, max_epochs=3)
     bad, good = train_many([exploding, healthy], tiny_dataset, tmp_path)
     assert bad.status == "nan" and "epoch 1" in bad.reason and ("NaN" in bad.reason or "infinite" in bad.reason)
-    assert bad.epochs == 1 and [load_checkpoint(p).meta["epoch"] for p in bad.checkpoints] == [0]  # its initial weights only
+    assert bad.epochs == 1 and [load_checkpoint(p).meta["epoch"] for p in bad.checkpoints] == [
+        0
+    ]  # its initial weights only
     assert good.status == "max_epochs" and good.epochs == 3 and len(good.checkpoints) >= 1
     assert all(math.isfinite(h["val_loss"]) for h in good.history)
     alone = train(healthy, tiny_dataset, tmp_path / "alone")  # the NaN neighbour changed nothing
@@ -280,7 +296,9 @@ def test_options_that_keep_shapes_mix_in_one_stack(tiny_dataset, tmp_path):
     configs = [
         TrainConfig(model=onehot, loss="cross_entropy", l2=0.0, lr=3e-3, seed=1, max_epochs=2),
         TrainConfig(model=onehot, loss="cross_entropy", l2=0.002, lr=1e-3, seed=2, max_epochs=2, sampling="balanced"),
-        TrainConfig(model=ModelConfig(hidden=(9, 9)), loss="cross_entropy", l2=0.0, lr=3e-3, seed=3, max_epochs=2),  # raw: its own stack
+        TrainConfig(
+            model=ModelConfig(hidden=(9, 9)), loss="cross_entropy", l2=0.0, lr=3e-3, seed=3, max_epochs=2
+        ),  # raw: its own stack
     ]
     together = train_many(configs, tiny_dataset, tmp_path / "together")
     for i in (1, 2):
@@ -294,7 +312,9 @@ def test_options_that_keep_shapes_mix_in_one_stack(tiny_dataset, tmp_path):
 
 
 def test_validation_recall_per_class_is_recorded(tiny_dataset, tmp_path):
-    config = TrainConfig(model=ModelConfig(hidden=(9,), encoding="onehot"), loss="cross_entropy", l2=0.0, lr=3e-3, seed=4, max_epochs=2)
+    config = TrainConfig(
+        model=ModelConfig(hidden=(9,), encoding="onehot"), loss="cross_entropy", l2=0.0, lr=3e-3, seed=4, max_epochs=2
+    )
     result = train(config, tiny_dataset, tmp_path)
     ckpt = load_checkpoint(result.checkpoints[-1])
     assert ckpt.meta["model"]["encoding"] == "onehot" and ckpt.meta["hyperparameters"]["encoding"] == "onehot"

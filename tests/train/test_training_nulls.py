@@ -20,7 +20,11 @@ from mirror_neurons.train.trainer import train
 
 @pytest.fixture(scope="module")
 def game_data(tmp_path_factory):
-    path = build_dataset(DataConfig.preset("demo", n_states=6_000, seed=4, episode_turns=400), tmp_path_factory.mktemp("d") / "g", workers=1)
+    path = build_dataset(
+        DataConfig.preset("demo", n_states=6_000, seed=4, episode_turns=400),
+        tmp_path_factory.mktemp("d") / "g",
+        workers=1,
+    )
     return load_dataset(path)
 
 
@@ -49,17 +53,30 @@ def test_toad_blind_labels_differ_exactly_where_the_partner_rule_fired(game_data
 def test_shuffled_labels_are_one_fixed_permutation_per_split(game_data):
     train, val = training_labels(game_data, "shuffled")
     rng = np.random.default_rng(SHUFFLE_SEED)
-    assert np.array_equal(train, rng.permutation(game_data.train.label)) and np.array_equal(val, rng.permutation(game_data.val.label))
-    assert np.array_equal(np.sort(train), np.sort(game_data.train.label)) and not np.array_equal(train, game_data.train.label)
+    assert np.array_equal(train, rng.permutation(game_data.train.label)) and np.array_equal(
+        val, rng.permutation(game_data.val.label)
+    )
+    assert np.array_equal(np.sort(train), np.sort(game_data.train.label)) and not np.array_equal(
+        train, game_data.train.label
+    )
 
 
 @pytest.mark.slow
 def test_a_model_trains_on_the_labels_it_asks_for(game_data, tmp_path):
     """Validation accuracy is measured on the model's own labels: a tiny model on shuffled labels stays
     near the majority share, on the rule's labels it rises above it."""
+
     def fit(labels):
-        config = TrainConfig(model=ModelConfig(hidden=(16,), encoding="onehot", dropout=0.0), loss="cross_entropy", l2=0.0,
-                             lr=3e-3, batch_size=64, max_epochs=4, seed=1, labels=labels)
+        config = TrainConfig(
+            model=ModelConfig(hidden=(16,), encoding="onehot", dropout=0.0),
+            loss="cross_entropy",
+            l2=0.0,
+            lr=3e-3,
+            batch_size=64,
+            max_epochs=4,
+            seed=1,
+            labels=labels,
+        )
         return train(config, game_data, tmp_path / labels)
 
     rule, shuffled = fit("rule"), fit("shuffled")

@@ -69,7 +69,9 @@ def predict_from(model: MLP, acts: dict[str, np.ndarray], masks: dict[str, np.nd
         return np.asarray(acts[names[-1]]).argmax(axis=1)
     first = min(names.index(k) for k in masks)
     with torch.no_grad():
-        x = torch.from_numpy(np.ascontiguousarray(acts[names[first]], dtype=np.float32)) * torch.from_numpy(masks[names[first]])
+        x = torch.from_numpy(np.ascontiguousarray(acts[names[first]], dtype=np.float32)) * torch.from_numpy(
+            masks[names[first]]
+        )
         for j in range(first + 1, len(names)):
             x = model.layers[j](x)
             if j < len(names) - 1:
@@ -107,10 +109,14 @@ def ablate_class(
 
     pred = run(masks_for(model, units))
     change = pred != base
-    by_scenario = {s.name.lower(): float(change[scenario == s].mean()) if np.any(scenario == s) else float("nan") for s in Scenario}
+    by_scenario = {
+        s.name.lower(): float(change[scenario == s].mean()) if np.any(scenario == s) else float("nan") for s in Scenario
+    }
     per_layer = [int(np.sum((units >= starts[l]) & (units < starts[l + 1]))) for l in range(len(widths) - 1)]
     random = np.empty(n_draws if len(units) else 0)
     for i in range(len(random)):
-        draw = np.concatenate([starts[l] + rng.choice(widths[l], k, replace=False) for l, k in enumerate(per_layer) if k])
+        draw = np.concatenate(
+            [starts[l] + rng.choice(widths[l], k, replace=False) for l, k in enumerate(per_layer) if k]
+        )
         random[i] = np.mean(run(masks_for(model, draw)) != base)
     return AblationResult(len(units), float(change.mean()), by_scenario, random)

@@ -55,8 +55,10 @@ def _sequential_points(model: nn.Sequential) -> dict[str, nn.Module]:
                 point = after
             break
         if any(point is p for p in points.values()):
-            raise AnalysisError(f"the activation module after Linear {name!r} also follows an earlier Linear, so its "
-                                f"outputs mix two layers; give each Linear its own activation module")
+            raise AnalysisError(
+                f"the activation module after Linear {name!r} also follows an earlier Linear, so its "
+                f"outputs mix two layers; give each Linear its own activation module"
+            )
         points[name] = point
     return points
 
@@ -79,8 +81,10 @@ def activation_points(model: nn.Module) -> dict[str, nn.Module]:
     if not found:
         found = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
     if not found:
-        raise AnalysisError(f"{type(model).__name__} has no nn.Linear layer: the analysis reads the outputs of named "
-                            f"nn.Linear layers (or of this package's MLP)")
+        raise AnalysisError(
+            f"{type(model).__name__} has no nn.Linear layer: the analysis reads the outputs of named "
+            f"nn.Linear layers (or of this package's MLP)"
+        )
     return found
 
 
@@ -179,7 +183,9 @@ def _chain(fns: list[Callable]) -> Callable:
     return fn
 
 
-def predict(model: nn.Module, x: np.ndarray | torch.Tensor, masks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+def predict(
+    model: nn.Module, x: np.ndarray | torch.Tensor, masks: Mapping[str, np.ndarray] | None = None
+) -> np.ndarray:
     """Predicted action per state (n,) int64: argmax of the last layer's outputs."""
     last = tuple(activation_points(model))[-1]
     return capture(model, x, layers=(last,), masks=masks)[last].argmax(axis=1)
@@ -197,7 +203,11 @@ def export_activations(acts: Mapping[str, np.ndarray], path: str | Path) -> Path
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        cols = {f"{name}.{j}": np.ascontiguousarray(a[:, j], dtype=np.float32) for name, a in acts.items() for j in range(a.shape[1])}
+        cols = {
+            f"{name}.{j}": np.ascontiguousarray(a[:, j], dtype=np.float32)
+            for name, a in acts.items()
+            for j in range(a.shape[1])
+        }
         buf = io.BytesIO()
         pq.write_table(pa.table(cols), buf, compression="zstd")
         atomic.write_bytes(path, buf.getvalue())

@@ -84,7 +84,9 @@ class Behaviour:
     action_rates: dict[str, float]
 
 
-def play(policy: Policy, *, n_games: int = 256, turns: int = 400, seed: int = 0, config: GameConfig | None = None) -> Behaviour:
+def play(
+    policy: Policy, *, n_games: int = 256, turns: int = 400, seed: int = 0, config: GameConfig | None = None
+) -> Behaviour:
     """Play ``n_games`` games of ``turns`` turns with Frog driven by ``policy``."""
     config = GameConfig(max_turns=turns) if config is None else config
     batch = GameBatch(config, seed, n_games)
@@ -116,10 +118,16 @@ def play(policy: Policy, *, n_games: int = 256, turns: int = 400, seed: int = 0,
     )
 
 
-def compare(model: MLP, *, n_games: int = 256, turns: int = 400, seed: int = 0, config: GameConfig | None = None) -> dict[str, Behaviour]:
+def compare(
+    model: MLP, *, n_games: int = 256, turns: int = 400, seed: int = 0, config: GameConfig | None = None
+) -> dict[str, Behaviour]:
     """The network, the labeling rule and the random policy on the same seeded games."""
     kw = dict(n_games=n_games, turns=turns, seed=seed, config=config)
-    return {"network": play(network_policy(model), **kw), "rule": play(rule_policy, **kw), "random": play(random_policy, **kw)}
+    return {
+        "network": play(network_policy(model), **kw),
+        "rule": play(rule_policy, **kw),
+        "random": play(random_policy, **kw),
+    }
 
 
 def model_policy(model):
@@ -185,8 +193,22 @@ def behaviour_table(model: MLP, seed: int, *, n_games: int = 256, turns: int = 2
         v = [b.help_rate_toad_distress, b.jump_rate_energy0, survival, b.score_per_turn]
         n = [b.toad_distress_turns, b.energy0_turns, b.frog_turns, b.frog_turns]
         values[name] = v
-        errors[name] = [float(np.sqrt(max(x * (1 - x), 0) / k)) if k and np.isfinite(x) and 0 <= x <= 1 else 0.0
-                        for x, k in zip(v, n)]
-    return {"metrics": metrics, "values": values, "errors": errors, "games": n_games, "turns": turns,
-            "counts": {name: {"Frog turns": b.frog_turns, "Toad-only distress turns": b.toad_distress_turns,
-                              "energy-0 turns": b.energy0_turns} for name, b in results.items()}}
+        errors[name] = [
+            float(np.sqrt(max(x * (1 - x), 0) / k)) if k and np.isfinite(x) and 0 <= x <= 1 else 0.0
+            for x, k in zip(v, n)
+        ]
+    return {
+        "metrics": metrics,
+        "values": values,
+        "errors": errors,
+        "games": n_games,
+        "turns": turns,
+        "counts": {
+            name: {
+                "Frog turns": b.frog_turns,
+                "Toad-only distress turns": b.toad_distress_turns,
+                "energy-0 turns": b.energy0_turns,
+            }
+            for name, b in results.items()
+        },
+    }

@@ -50,9 +50,11 @@ CASE_FILE = "case.json"
 CASE_ARRAYS = "case.safetensors"
 LOSS_THRESHOLD = 0.06
 """The paper's rule of thumb: val loss < 0.06 (with CMNI > 0.005) shows robust mirror patterns."""
-CASE_RULE = ("among the competent checkpoints (all checkpoints when none is competent), those with validation loss "
-             "under the threshold (or the lowest-loss quarter when none reaches it); of these, the one with the most "
-             "mirror units; ties go to the smaller p-value, then the larger CMNI.")
+CASE_RULE = (
+    "among the competent checkpoints (all checkpoints when none is competent), those with validation loss "
+    "under the threshold (or the lowest-loss quarter when none reaches it); of these, the one with the most "
+    "mirror units; ties go to the smaller p-value, then the larger CMNI."
+)
 MAX_BOX_STATES = 5000
 """Activations kept per unit and group for the box plots."""
 
@@ -81,7 +83,9 @@ def choose_case(checkpoints: dict[str, list], threshold: float = LOSS_THRESHOLD,
         eligible = np.flatnonzero(deep & (loss <= np.nanquantile(loss[deep], 0.25)))
     mirror = np.nan_to_num(_column(checkpoints, "n_mirror")[eligible], nan=0)
     # beating chance needs both controls: the larger p-value (intersection-union test)
-    p = np.nan_to_num(np.fmax(_column(checkpoints, "p_random_init"), _column(checkpoints, "p_permutation"))[eligible], nan=1)
+    p = np.nan_to_num(
+        np.fmax(_column(checkpoints, "p_random_init"), _column(checkpoints, "p_permutation"))[eligible], nan=1
+    )
     cmni = np.nan_to_num(_column(checkpoints, "cmni")[eligible], nan=0)
     order = np.lexsort((-cmni, p, -mirror))  # last key is primary
     return int(eligible[order[0]])
@@ -115,9 +119,15 @@ def case_record(res, model: MLP, test, *, max_box: int = 3) -> tuple[dict, dict]
         pick = hidden[np.argsort(-res.moments.var[0, hidden], kind="stable")][:max_box]
     arrays: dict[str, np.ndarray] = {}
     for i in range(len(widths)):
-        for key, values in (("means", res.moments.mean), ("variance", res.moments.var), ("skewness", res.moments.skew),
-                            ("kurtosis", res.moments.kurt)):
-            arrays[f"{key}.{names[i]}"] = np.ascontiguousarray(np.asarray(values[:, starts[i]:starts[i + 1]]).T)  # (units, 4)
+        for key, values in (
+            ("means", res.moments.mean),
+            ("variance", res.moments.var),
+            ("skewness", res.moments.skew),
+            ("kurtosis", res.moments.kurt),
+        ):
+            arrays[f"{key}.{names[i]}"] = np.ascontiguousarray(
+                np.asarray(values[:, starts[i] : starts[i + 1]]).T
+            )  # (units, 4)
     for i, w in enumerate(model.kernels()):
         arrays[f"kernel.{i}"] = w.detach().numpy().copy()
     for i, u in enumerate(pick):
@@ -132,11 +142,14 @@ def case_record(res, model: MLP, test, *, max_box: int = 3) -> tuple[dict, dict]
     weight_tables = []
     if res.circuits:
         cols = ["layer", "unit", "class", "strongest_inputs", "drives", "drive_z", "path"]
-        weight_tables.append({
-            "caption": "Circuits of the classified units: strongest inputs and the action each drives "
-                       "(weight z-scores against the whole kernel, as the paper's Tables 7-10)",
-            "columns": [c.replace("_", " ") for c in cols],
-            "rows": [[f"{r[c]:.2f}" if isinstance(r[c], float) else r[c] for c in cols] for r in res.circuits]})
+        weight_tables.append(
+            {
+                "caption": "Circuits of the classified units: strongest inputs and the action each drives "
+                "(weight z-scores against the whole kernel, as the paper's Tables 7-10)",
+                "columns": [c.replace("_", " ") for c in cols],
+                "rows": [[f"{r[c]:.2f}" if isinstance(r[c], float) else r[c] for c in cols] for r in res.circuits],
+            }
+        )
     ablation = None
     if res.ablation:
         labels, cls_vals, rnd_vals, rnd_err, table = [], [], [], [], []
@@ -147,20 +160,39 @@ def case_record(res, model: MLP, test, *, max_box: int = 3) -> tuple[dict, dict]
             rnd_vals.append(float(np.mean(rnd)) if len(rnd) else None)
             rnd_err.append(float(np.std(rnd)) if len(rnd) else 0.0)
             by = [r.changed_by_scenario.get(s) for s in GROUPS]
-            table.append([c, r.n_units, f"{r.changed:.3f}", *("–" if v is None or not np.isfinite(v) else f"{v:.3f}" for v in by),
-                          "–" if rnd_vals[-1] is None else f"{rnd_vals[-1]:.3f}",
-                          "–" if not np.isfinite(r.p_value) else f"{r.p_value:.3f}"])
-        ablation = {"groups": labels, "ylabel": "share of test states whose action changes",
-                    "values": {"class ablated": cls_vals, "as many random units": rnd_vals},
-                    "errors": {"as many random units": rnd_err},
-                    "p_values": [None if not np.isfinite(r.p_value) else float(r.p_value) for r in res.ablation.values()],
-                    "n_states": res.ablation_states,
-                    "table": {"columns": ["class", "units", "changed", *(f"changed ({s})" for s in GROUPS),
-                                          "random units (mean)", "p"], "rows": table}}
+            table.append(
+                [
+                    c,
+                    r.n_units,
+                    f"{r.changed:.3f}",
+                    *("–" if v is None or not np.isfinite(v) else f"{v:.3f}" for v in by),
+                    "–" if rnd_vals[-1] is None else f"{rnd_vals[-1]:.3f}",
+                    "–" if not np.isfinite(r.p_value) else f"{r.p_value:.3f}",
+                ]
+            )
+        ablation = {
+            "groups": labels,
+            "ylabel": "share of test states whose action changes",
+            "values": {"class ablated": cls_vals, "as many random units": rnd_vals},
+            "errors": {"as many random units": rnd_err},
+            "p_values": [None if not np.isfinite(r.p_value) else float(r.p_value) for r in res.ablation.values()],
+            "n_states": res.ablation_states,
+            "table": {
+                "columns": [
+                    "class",
+                    "units",
+                    "changed",
+                    *(f"changed ({s})" for s in GROUPS),
+                    "random units (mean)",
+                    "p",
+                ],
+                "rows": table,
+            },
+        }
     fields = {
         "accuracy": res.accuracy,
         "layer_names": names,
-        "classes": [list(map(str, classes[starts[i]:starts[i + 1]])) for i in range(len(widths))],
+        "classes": [list(map(str, classes[starts[i] : starts[i + 1]])) for i in range(len(widths))],
         "boxes": [unit_name(int(u)) for u in pick],
         "nulls": null_names,
         "group_sizes": {k: int(v) for k, v in res.group_counts.items()},
@@ -174,8 +206,16 @@ Measure = Callable[[str], tuple[object, MLP]]
 """The checkpoint (path relative to the run folder) -> (its ``CheckpointAnalysis``, its model)."""
 
 
-def write_case(analysis_dir: str | Path, measure: Measure, test, *, seed: int = 0, threshold: float = LOSS_THRESHOLD,
-               games: int = 256, turns: int = 200) -> Path | None:
+def write_case(
+    analysis_dir: str | Path,
+    measure: Measure,
+    test,
+    *,
+    seed: int = 0,
+    threshold: float = LOSS_THRESHOLD,
+    games: int = 256,
+    turns: int = 200,
+) -> Path | None:
     """Choose, measure (``measure``) and write the case checkpoint of an analysed run (module docstring).
 
     ``test``: the prepared test states the checkpoints were analysed on; ``seed`` seeds the ASCII episode's game and
@@ -193,13 +233,26 @@ def write_case(analysis_dir: str | Path, measure: Measure, test, *, seed: int = 
     res, model = measure(row["checkpoint"])
     fields, arrays = case_record(res, model, test)
     frames, counts = play_episode(model, seed)
-    fields.update({"rule": CASE_RULE, "threshold": threshold, "checkpoint": row["checkpoint"], "model_id": row["model_id"],
-                   "epoch": row.get("epoch"), "episode": frames, "episode_actions": counts, "circuit": None,
-                   "behaviour": behaviour_table(model, seed, n_games=games, turns=turns)})
+    fields.update(
+        {
+            "rule": CASE_RULE,
+            "threshold": threshold,
+            "checkpoint": row["checkpoint"],
+            "model_id": row["model_id"],
+            "epoch": row.get("epoch"),
+            "episode": frames,
+            "episode_actions": counts,
+            "circuit": None,
+            "behaviour": behaviour_table(model, seed, n_games=games, turns=turns),
+        }
+    )
     kernels = [arrays[f"kernel.{k}"] for k in range(len(fields["layer_names"]))]
     fields["self_preservation"] = None
     if len(kernels) >= 3:
-        fields["self_preservation"] = {"checkpoint": "the case checkpoint", **self_preservation(kernels, fields["classes"][0])}
+        fields["self_preservation"] = {
+            "checkpoint": "the case checkpoint",
+            **self_preservation(kernels, fields["classes"][0]),
+        }
     else:  # one hidden layer: the paper's layer-2 circuit needs a deeper model
         j = choose_case(table, threshold, min_layers=2)
         if j is not None:
@@ -207,9 +260,14 @@ def write_case(analysis_dir: str | Path, measure: Measure, test, *, seed: int = 
             d_fields, d_arrays = case_record(*measure(deep["checkpoint"]), test)
             d_kernels = [d_arrays[f"kernel.{k}"] for k in range(len(d_fields["layer_names"]))]
             name = f"{deep['model_id']}, epoch {deep.get('epoch')} (best two-layer checkpoint by the case rule)"
-            fields["circuit"] = {"checkpoint": deep["checkpoint"], "model_id": deep["model_id"], "epoch": deep.get("epoch"),
-                                 "classes": d_fields["classes"], "competent": deep.get(COMPETENT_COLUMN) is True,
-                                 "self_preservation": {"checkpoint": name, **self_preservation(d_kernels, d_fields["classes"][0])}}
+            fields["circuit"] = {
+                "checkpoint": deep["checkpoint"],
+                "model_id": deep["model_id"],
+                "epoch": deep.get("epoch"),
+                "classes": d_fields["classes"],
+                "competent": deep.get(COMPETENT_COLUMN) is True,
+                "self_preservation": {"checkpoint": name, **self_preservation(d_kernels, d_fields["classes"][0])},
+            }
             arrays.update({f"circuit.kernel.{k}": w for k, w in enumerate(d_kernels)})
     atomic.write_bytes(analysis_dir / CASE_ARRAYS, save_arrays({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
     atomic.write_text(analysis_dir / CASE_FILE, json.dumps(_clean(fields), indent=1) + "\n")

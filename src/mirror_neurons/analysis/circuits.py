@@ -86,11 +86,16 @@ def circuit_table(
                 described = [f"{feature_name(int(i), model.config.encoding)} (z={zs[0][unit, i]:.2f})" for i in inputs]
             else:
                 described = [
-                    f"{names[layer - 1]}.{int(i)} [{classes[starts[layer - 1] + i]}] (z={zs[layer][unit, i]:.2f})" for i in inputs
+                    f"{names[layer - 1]}.{int(i)} [{classes[starts[layer - 1] + i]}] (z={zs[layer][unit, i]:.2f})"
+                    for i in inputs
                 ]
             path = drive_path(zs, layer, unit)
             reaches_output = layer == len(zs) - 1 or (path and path[-1][0] == len(zs) - 1)
-            action = Action(path[-1][1] if path else unit).name.lower() if reaches_output else "none (no outgoing weight stands out)"
+            action = (
+                Action(path[-1][1] if path else unit).name.lower()
+                if reaches_output
+                else "none (no outgoing weight stands out)"
+            )
             rows.append(
                 {
                     "layer": name,
@@ -139,6 +144,10 @@ def self_preservation(kernels: Sequence[np.ndarray], first_layer_classes: Sequen
     hub = int(np.argmax(zs[1][:, mirror].mean(axis=1)))
     path = drive_path(zs, 1, hub)
     reaches = bool(path) and path[-1][0] == len(zs) - 1
-    return {"mirror_units": mirror, "hub": hub, "mirror_z": float(zs[1][hub, mirror].mean()),
-            "output": Action(path[-1][1]).name.lower() if reaches else None,
-            "output_z": float(path[-1][2]) if reaches else None}
+    return {
+        "mirror_units": mirror,
+        "hub": hub,
+        "mirror_z": float(zs[1][hub, mirror].mean()),
+        "output": Action(path[-1][1]).name.lower() if reaches else None,
+        "output_z": float(path[-1][2]) if reaches else None,
+    }

@@ -92,7 +92,9 @@ class CMNIResult:
         return out
 
 
-def cmni_from_means(mean: np.ndarray, layers: tuple[str, ...], widths: tuple[int, ...], *, hidden_only: bool = False) -> CMNIResult:
+def cmni_from_means(
+    mean: np.ndarray, layers: tuple[str, ...], widths: tuple[int, ...], *, hidden_only: bool = False
+) -> CMNIResult:
     """CMNI from group means (4 groups in GROUPS order, units) of all layers side by side."""
     if hidden_only:
         keep = sum(widths[:-1])
@@ -107,7 +109,9 @@ def compute_cmni(acts: dict[str, np.ndarray], groups: Groups, *, hidden_only: bo
     groups.require("none", "frog", "toad")
     layers = tuple(acts)
     widths = tuple(a.shape[1] for a in acts.values())
-    mean = np.stack([_group_mean(np.concatenate(list(acts.values()), axis=1), groups, g) for g in ("none", "frog", "toad")])
+    mean = np.stack(
+        [_group_mean(np.concatenate(list(acts.values()), axis=1), groups, g) for g in ("none", "frog", "toad")]
+    )
     full = np.zeros((len(GROUPS), mean.shape[1]))
     full[[NONE, FROG, TOAD]] = mean
     return cmni_from_means(full, layers, widths, hidden_only=hidden_only)
@@ -117,7 +121,9 @@ def _group_mean(a: np.ndarray, groups: Groups, g: str) -> np.ndarray:
     return np.asarray(a[groups.index(g)], dtype=np.float64).mean(axis=0)
 
 
-def effect_size_cmni(moments: Moments, layers: tuple[str, ...], widths: tuple[int, ...], *, hidden_only: bool = False) -> CMNIResult:
+def effect_size_cmni(
+    moments: Moments, layers: tuple[str, ...], widths: tuple[int, ...], *, hidden_only: bool = False
+) -> CMNIResult:
     """The scale-free variant: MNS from Cohen's d (frog vs none, toad vs none) instead of raw differences.
 
     Its ``cmni`` is the mean over units of min(d_frog, d_toad) where both are > 0, each d capped
@@ -134,4 +140,12 @@ def effect_size_cmni(moments: Moments, layers: tuple[str, ...], widths: tuple[in
     return CMNIResult(tuple(layers), tuple(widths), d_frog, d_toad, mirror_scores(d_frog, d_toad), hidden_only)
 
 
-__all__ = ["D_CAP", "CMNIResult", "cmni_from_means", "compute_cmni", "effect_size_cmni", "group_moments", "mirror_scores"]
+__all__ = [
+    "D_CAP",
+    "CMNIResult",
+    "cmni_from_means",
+    "compute_cmni",
+    "effect_size_cmni",
+    "group_moments",
+    "mirror_scores",
+]

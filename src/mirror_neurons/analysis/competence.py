@@ -65,8 +65,10 @@ could be met by one of the two alone (leap 0.6, help 0)."""
 _TIE = 1e-9
 """Rounding slack: 3/10 + 3/10 recall averaged with two 1s is 0.6499999999999999, which is the bar 0.65."""
 
-COMPETENCE_RULE = (f"competent = macro recall >= the energy rule's + {MARGIN:g}, and leap recall >= {FLOOR:g}, "
-                   f"and help recall >= {FLOOR:g}, and accuracy >= the energy rule's")
+COMPETENCE_RULE = (
+    f"competent = macro recall >= the energy rule's + {MARGIN:g}, and leap recall >= {FLOOR:g}, "
+    f"and help recall >= {FLOOR:g}, and accuracy >= the energy rule's"
+)
 
 RECALL_COLUMNS = tuple(f"recall_{name}" for name in ACTION_NAMES)
 """Per-class test recall columns of ``analysis/checkpoints.parquet``."""
@@ -114,8 +116,10 @@ def _as_actions(a, name: str) -> np.ndarray:
     if not a.size:
         return a.astype(np.int64)
     if not np.issubdtype(a.dtype, np.integer):  # argmax gives integers; floats or strings are a caller's mix-up
-        raise AnalysisError(f"{name} has dtype {a.dtype} (first value {a.ravel()[0].item()!r}); give integer action codes "
-                            f"0..{N_ACTIONS - 1} (hop, jump, leap, help)")
+        raise AnalysisError(
+            f"{name} has dtype {a.dtype} (first value {a.ravel()[0].item()!r}); give integer action codes "
+            f"0..{N_ACTIONS - 1} (hop, jump, leap, help)"
+        )
     if a.min() < 0 or a.max() >= N_ACTIONS:
         bad = a[(a < 0) | (a >= N_ACTIONS)][0]
         raise AnalysisError(f"{name} holds {int(bad)}, not an action code 0..{N_ACTIONS - 1} (hop, jump, leap, help)")
@@ -126,14 +130,18 @@ def confusion(pred, label) -> np.ndarray:
     """(4, 4) int64 counts: row = true label, column = predicted action."""
     pred, label = _as_actions(pred, "pred"), _as_actions(label, "label")
     if len(pred) != len(label):
-        raise AnalysisError(f"pred has {len(pred)} rows but label has {len(label)}; give one prediction per labeled state")
+        raise AnalysisError(
+            f"pred has {len(pred)} rows but label has {len(label)}; give one prediction per labeled state"
+        )
     return np.bincount(label * N_ACTIONS + pred, minlength=N_ACTIONS * N_ACTIONS).reshape(N_ACTIONS, N_ACTIONS)
 
 
 def scores_from_confusion(cm: np.ndarray) -> Scores:
     cm = np.asarray(cm, dtype=np.int64)
     if cm.shape != (N_ACTIONS, N_ACTIONS) or cm.sum() == 0:
-        raise AnalysisError(f"a confusion matrix must be {N_ACTIONS}x{N_ACTIONS} with at least one state, got {cm.shape}")
+        raise AnalysisError(
+            f"a confusion matrix must be {N_ACTIONS}x{N_ACTIONS} with at least one state, got {cm.shape}"
+        )
     support = cm.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         recall = np.where(support > 0, np.diag(cm) / support, np.nan)
@@ -153,7 +161,10 @@ def is_competent(scores: Scores, energy: Scores) -> bool:
     leap, help_ = scores.recall[Action.LEAP], scores.recall[Action.HELP]
     bar = energy.macro_recall + MARGIN - _TIE  # a score exactly at the bar meets it, whatever the rounding
     return bool(
-        scores.macro_recall >= bar and leap >= FLOOR - _TIE and help_ >= FLOOR - _TIE and scores.accuracy >= energy.accuracy - _TIE
+        scores.macro_recall >= bar
+        and leap >= FLOOR - _TIE
+        and help_ >= FLOOR - _TIE
+        and scores.accuracy >= energy.accuracy - _TIE
     )
 
 
@@ -195,7 +206,7 @@ def ceiling_prediction(x, all_x, all_label) -> np.ndarray:
     key = np.ascontiguousarray(np.concatenate([all_x, x]).astype(np.uint8)).view(np.dtype((np.void, STATE_SIZE)))[:, 0]
     _, inverse = np.unique(key, return_inverse=True)
     inverse = inverse.ravel()
-    ids, test_ids = inverse[: len(all_x)], inverse[len(all_x):]
+    ids, test_ids = inverse[: len(all_x)], inverse[len(all_x) :]
     n_ids = int(inverse.max()) + 1
     counts = np.bincount(ids * N_ACTIONS + all_label, minlength=n_ids * N_ACTIONS).reshape(n_ids, N_ACTIONS)
     if np.any(counts[test_ids].sum(axis=1) == 0):
@@ -223,16 +234,29 @@ class Baselines:
         return {
             "classes": list(ACTION_NAMES),
             "test_states": self.energy_rule.n,
-            "rule": {"statement": COMPETENCE_RULE, "margin": MARGIN, "floor": FLOOR,
-                     "competent_macro_recall": self.competent_macro_recall},
+            "rule": {
+                "statement": COMPETENCE_RULE,
+                "margin": MARGIN,
+                "floor": FLOOR,
+                "competent_macro_recall": self.competent_macro_recall,
+            },
             "baselines": {
                 "energy_rule": {"description": "energy 0 -> jump, otherwise hop", **self.energy_rule.as_dict()},
-                "label_prior": {"description": f"always the most frequent training label ({ACTION_NAMES[self.prior_label]})",
-                                "label": ACTION_NAMES[self.prior_label], **self.label_prior.as_dict()},
-                "ceiling": {"description": "the majority label of all dataset rows with the same input: the best any "
-                                           "function of the model's input can do", **self.ceiling.as_dict()},
-                "label_rule": {"description": "the labeling rule itself: 1 by construction (the labels are its output)",
-                               "accuracy": 1.0, "macro_recall": 1.0},
+                "label_prior": {
+                    "description": f"always the most frequent training label ({ACTION_NAMES[self.prior_label]})",
+                    "label": ACTION_NAMES[self.prior_label],
+                    **self.label_prior.as_dict(),
+                },
+                "ceiling": {
+                    "description": "the majority label of all dataset rows with the same input: the best any "
+                    "function of the model's input can do",
+                    **self.ceiling.as_dict(),
+                },
+                "label_rule": {
+                    "description": "the labeling rule itself: 1 by construction (the labels are its output)",
+                    "accuracy": 1.0,
+                    "macro_recall": 1.0,
+                },
             },
             "validation": {name: s.as_dict() for name, s in (self.validation or {}).items()},
         }
@@ -249,8 +273,10 @@ def baselines(test_x, test_label, train_label, all_x, all_label, val_x=None, val
     validation = None
     if val_x is not None and len(val_x):
         val_x = _as_states(val_x, "val_x")
-        validation = {"energy_rule": score(energy_rule(val_x), val_label),
-                      "label_prior": score(np.full(len(val_x), prior[0] if len(prior) else 0), val_label)}
+        validation = {
+            "energy_rule": score(energy_rule(val_x), val_label),
+            "label_prior": score(np.full(len(val_x), prior[0] if len(prior) else 0), val_label),
+        }
     return Baselines(
         energy_rule=score(energy_rule(test_x), test_label),
         label_prior=score(prior, test_label),
@@ -280,6 +306,24 @@ def best_per_model(model_ids, macro_recall, competent) -> dict[str, int]:
     return out
 
 
-__all__ = ["ACTION_NAMES", "COMPETENCE_RULE", "COMPETENT_COLUMN", "CONFUSION_COLUMNS", "FLOOR", "MACRO_RECALL_COLUMN",
-           "MARGIN", "RECALL_COLUMNS", "Baselines", "Scores", "baselines", "best_per_model", "ceiling_prediction",
-           "confusion", "energy_rule", "is_competent", "label_prior", "score", "scores_from_confusion"]
+__all__ = [
+    "ACTION_NAMES",
+    "COMPETENCE_RULE",
+    "COMPETENT_COLUMN",
+    "CONFUSION_COLUMNS",
+    "FLOOR",
+    "MACRO_RECALL_COLUMN",
+    "MARGIN",
+    "RECALL_COLUMNS",
+    "Baselines",
+    "Scores",
+    "baselines",
+    "best_per_model",
+    "ceiling_prediction",
+    "confusion",
+    "energy_rule",
+    "is_competent",
+    "label_prior",
+    "score",
+    "scores_from_confusion",
+]

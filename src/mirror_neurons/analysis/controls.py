@@ -114,7 +114,9 @@ def _cell_rows(a: np.ndarray, groups: Groups) -> tuple[list[np.ndarray], list[np
     return xs, labels, weight
 
 
-def permutation_diffs(a: np.ndarray, groups: Groups, n: int, rng: np.random.Generator, *, chunk: int = 32) -> np.ndarray:
+def permutation_diffs(
+    a: np.ndarray, groups: Groups, n: int, rng: np.random.Generator, *, chunk: int = 32
+) -> np.ndarray:
     """(n, 2, units) contrasts (dfrog, dtoad) of ``a`` with the none/frog/toad labels permuted within each stratum.
 
     Vectorised: a chunk of permutations is one weighted one-hot matrix (states, 3 x chunk) whose
@@ -239,7 +241,9 @@ def _block(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.block([[a, c], [c, b]])
 
 
-def normal_permutation_null(cm: CellMoments, n: int, rng: np.random.Generator, counted: int | None = None) -> np.ndarray:
+def normal_permutation_null(
+    cm: CellMoments, n: int, rng: np.random.Generator, counted: int | None = None
+) -> np.ndarray:
     """(n, 2) [raw CMNI, scale-free index] under within-stratum label permutation, in its normal limit.
 
     ``cm`` needs the cells' covariances (``cell_moments(..., cov=True)``); see the module docstring.
@@ -256,7 +260,10 @@ def normal_permutation_null(cm: CellMoments, n: int, rng: np.random.Generator, c
         if pi == 0 or (cnt == 0).any():
             continue
         centre = (cnt[:, None] * cm.mean[:3, s, u]).sum(axis=0) / total
-        scatter = sum(cnt[g] * (cm.cov[g, s][u, u] + np.outer(cm.mean[g, s, u] - centre, cm.mean[g, s, u] - centre)) for g in range(3))
+        scatter = sum(
+            cnt[g] * (cm.cov[g, s][u, u] + np.outer(cm.mean[g, s, u] - centre, cm.mean[g, s, u] - centre))
+            for g in range(3)
+        )
         pooled = scatter / max(total - 1, 1)  # P_s, ddof 1
         centres.append((pi, centre))
         within += pi * np.diag(pooled)
@@ -331,7 +338,9 @@ def random_init_indices(
     Measured exactly as a checkpoint (composition-matched when ``groups`` is), on the none, frog
     and toad states only.
     """
-    keep = np.flatnonzero((groups.label >= 0) & (groups.label < 3) & ((groups.stratum >= 0) if groups.matched else True))
+    keep = np.flatnonzero(
+        (groups.label >= 0) & (groups.label < 3) & ((groups.stratum >= 0) if groups.matched else True)
+    )
     sub = groups.take(keep)
     xs = x[torch.as_tensor(keep)] if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x, np.float32)[keep])
     model = MLP(config).eval()
@@ -346,6 +355,23 @@ def random_init_indices(
     return out
 
 
-__all__ = ["Contrasts", "NullTest", "bc_interval", "both_indices", "bootstrap_cmni", "bootstrap_diffs", "contrasts",
-           "lower_end_informative", "min_draws", "monte_carlo_p", "normal_bootstrap", "normal_permutation_null", "p_floor",
-           "percentile_interval", "permutation_diffs", "permutation_null", "random_init_indices", "random_init_null"]
+__all__ = [
+    "Contrasts",
+    "NullTest",
+    "bc_interval",
+    "both_indices",
+    "bootstrap_cmni",
+    "bootstrap_diffs",
+    "contrasts",
+    "lower_end_informative",
+    "min_draws",
+    "monte_carlo_p",
+    "normal_bootstrap",
+    "normal_permutation_null",
+    "p_floor",
+    "percentile_interval",
+    "permutation_diffs",
+    "permutation_null",
+    "random_init_indices",
+    "random_init_null",
+]

@@ -112,7 +112,9 @@ def _halves(groups: Groups, rng: np.random.Generator, max_per_group: int) -> lis
     """(train, test) state indices of none, frog and toad; matched groups: each half in the none group's composition."""
     for g in ("none", "frog", "toad"):
         if len(groups.index(g)) < 2:
-            raise AnalysisError(f"scenario group {g!r} has fewer than 2 states; cross-decoding needs a train and a test half")
+            raise AnalysisError(
+                f"scenario group {g!r} has fewer than 2 states; cross-decoding needs a train and a test half"
+            )
     if not groups.matched:
         out = []
         for g in ("none", "frog", "toad"):
@@ -132,7 +134,9 @@ def _halves(groups: Groups, rng: np.random.Generator, max_per_group: int) -> lis
             test.append(idx[k // 2 :])
         out.append((np.concatenate(train), np.concatenate(test)))
     if min(len(t) for pair in out for t in pair) == 0:
-        raise AnalysisError("composition-matched cross-decoding drew no states for a group; use a larger test set or --paper-view")
+        raise AnalysisError(
+            "composition-matched cross-decoding drew no states for a group; use a larger test set or --paper-view"
+        )
     return out
 
 

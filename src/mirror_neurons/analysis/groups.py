@@ -222,7 +222,9 @@ def scenario_groups(x: np.ndarray, scenario: np.ndarray, *, filtered: bool = Tru
     return Groups(label=label, filtered=filtered)
 
 
-def match_composition(groups: Groups, codes: np.ndarray, *, min_count: int = MIN_STRATUM_STATES, by_label: bool = True) -> Groups:
+def match_composition(
+    groups: Groups, codes: np.ndarray, *, min_count: int = MIN_STRATUM_STATES, by_label: bool = True
+) -> Groups:
     """``groups`` reweighted to the none group's composition over strata ``codes`` (n,) (see the module docstring).
 
     Warns (naming them) when strata fall outside the common support; ``AnalysisError`` when none is left.

@@ -97,7 +97,9 @@ def _is_init(row: dict) -> bool:
 
 def configuration_key(row: dict) -> str:
     """The configuration a checkpoint row belongs to: its hyper-parameters as sorted key=value pairs."""
-    items = sorted((k[len(CONFIG_PREFIX):], row[k]) for k in row if k.startswith(CONFIG_PREFIX) and k not in IGNORED_KEYS)
+    items = sorted(
+        (k[len(CONFIG_PREFIX) :], row[k]) for k in row if k.startswith(CONFIG_PREFIX) and k not in IGNORED_KEYS
+    )
     return ", ".join(f"{k}={v}" for k, v in items) or "(no hyper-parameters recorded)"
 
 
@@ -109,8 +111,10 @@ def configuration_label(row: dict) -> str:
         widths = " x ".join(str(w) for w in (json.loads(hidden) if isinstance(hidden, str) else hidden))
     except (TypeError, ValueError):
         widths = str(hidden)
-    return (f"{widths}, {g('encoding', 'raw')}, {g('loss', 'mse_l2')} (l2 {g('l2')}), {g('sampling', 'shuffle')}, "
-            f"labels {g('labels', 'rule')}, lr {g('lr')}, batch {g('batch_size')}, dropout {g('dropout')}")
+    return (
+        f"{widths}, {g('encoding', 'raw')}, {g('loss', 'mse_l2')} (l2 {g('l2')}), {g('sampling', 'shuffle')}, "
+        f"labels {g('labels', 'rule')}, lr {g('lr')}, batch {g('batch_size')}, dropout {g('dropout')}"
+    )
 
 
 def model_pairs(checkpoints: dict[str, list]) -> list[dict]:
@@ -173,7 +177,9 @@ def config_tests(pairs: list[dict], *, seed: int = 0) -> list[ConfigTest]:
                 verdict = f"fewer than {MIN_SEEDS} seeds ({n}): not established"
             else:
                 if np.ptp(change) > 0:
-                    ci = stats.bootstrap((change,), np.mean, n_resamples=9999, method="BCa", random_state=rng).confidence_interval
+                    ci = stats.bootstrap(
+                        (change,), np.mean, n_resamples=9999, method="BCa", random_state=rng
+                    ).confidence_interval
                     lo, hi = float(ci.low), float(ci.high)
                 else:
                     lo = hi = mean
@@ -183,8 +189,12 @@ def config_tests(pairs: list[dict], *, seed: int = 0) -> list[ConfigTest]:
                 else:
                     p_value = float(stats.wilcoxon(nonzero, alternative="greater").pvalue)
                     p_floor = wilcoxon_floor(len(nonzero))
-                verdict = ("training increased it" if p_value < ALPHA else
-                           "no increase detected" + (f" (the test's floor {p_floor:.2g} is not below {ALPHA})" if p_floor >= ALPHA else ""))
+                verdict = (
+                    "training increased it"
+                    if p_value < ALPHA
+                    else "no increase detected"
+                    + (f" (the test's floor {p_floor:.2g} is not below {ALPHA})" if p_floor >= ALPHA else "")
+                )
             d_z = mean / sd if n > 1 and sd > 0 else math.nan
             out.append(ConfigTest(
                 configuration=config, label=group[0]["label"], measure=m, labels=group[0]["labels"], n_models=n,
@@ -207,20 +217,40 @@ def null_comparisons(pairs: list[dict], measure: str = MEASURES[0]) -> list[dict
     kinds = sorted({p["labels"] for p in pairs} - {"rule"})
     for kind in kinds:
         for arch, enc in sorted({(p["architecture"], p["encoding"]) for p in pairs if p["labels"] == kind}):
-            rule = np.array([p[f"{measure}_change"] for p in pairs if p["labels"] == "rule" and p["architecture"] == arch and p["encoding"] == enc])
-            null = np.array([p[f"{measure}_change"] for p in pairs if p["labels"] == kind and p["architecture"] == arch and p["encoding"] == enc])
+            rule = np.array(
+                [
+                    p[f"{measure}_change"]
+                    for p in pairs
+                    if p["labels"] == "rule" and p["architecture"] == arch and p["encoding"] == enc
+                ]
+            )
+            null = np.array(
+                [
+                    p[f"{measure}_change"]
+                    for p in pairs
+                    if p["labels"] == kind and p["architecture"] == arch and p["encoding"] == enc
+                ]
+            )
             rule, null = rule[np.isfinite(rule)], null[np.isfinite(null)]
             row = {"null": kind, "architecture": arch, "encoding": enc, "measure": measure, "n_rule": len(rule), "n_null": len(null),
                    "mean_change_rule": float(np.mean(rule)) if len(rule) else math.nan,
                    "mean_change_null": float(np.mean(null)) if len(null) else math.nan, "p_value": None, "p_floor": None}  # fmt: skip
             if len(rule) >= 2 and len(null) >= 2:
-                row["p_value"] = float(stats.mannwhitneyu(rule, null, alternative="greater", method="exact" if len(rule) + len(null) <= 30 else "auto").pvalue)
+                row["p_value"] = float(
+                    stats.mannwhitneyu(
+                        rule, null, alternative="greater", method="exact" if len(rule) + len(null) <= 30 else "auto"
+                    ).pvalue
+                )
                 row["p_floor"] = 1.0 / math.comb(len(rule) + len(null), len(rule))
             out.append(row)
     return out
 
 
-MEASURE_NAMES = {"cmni_effect_size": "the scale-free mirror index", "cmni": "raw CMNI", "n_mirror": "the number of mirror units"}
+MEASURE_NAMES = {
+    "cmni_effect_size": "the scale-free mirror index",
+    "cmni": "raw CMNI",
+    "n_mirror": "the number of mirror units",
+}
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -238,10 +268,16 @@ def answer(tests: list[ConfigTest], nulls: list[dict]) -> dict:
     primary = MEASURES[0]
     candidates = [t for t in tests if t.measure == primary and t.labels == "rule" and t.n_models >= MIN_SEEDS]
     if not candidates:
-        return {"verdict": "not established", "decided_by": "none",
-                "headline": (f"Not established: no configuration has {MIN_SEEDS} or more seeds trained on the rule's labels "
-                             f"with epoch-0 checkpoints, so training cannot be tested against initialisation at model level."),
-                "evidence": [], "configuration": None}
+        return {
+            "verdict": "not established",
+            "decided_by": "none",
+            "headline": (
+                f"Not established: no configuration has {MIN_SEEDS} or more seeds trained on the rule's labels "
+                f"with epoch-0 checkpoints, so training cannot be tested against initialisation at model level."
+            ),
+            "evidence": [],
+            "configuration": None,
+        }
     case = max(candidates, key=lambda t: (t.n_competent, t.n_models))
     same = {t.measure: t for t in tests if t.configuration == case.configuration}
     blind = [r for r in nulls if r["null"] == "toad_blind" and r["measure"] == primary]
@@ -254,36 +290,60 @@ def answer(tests: list[ConfigTest], nulls: list[dict]) -> dict:
     ]
     raw = same.get("cmni")
     if raw is not None and raw.p_value is not None:
-        evidence.append(f"Raw CMNI (the paper's index, not scale-free): {_fmt(raw.mean_init)} -> {_fmt(raw.mean_trained)}, "
-                        f"p = {_fmt(raw.p_value, 4)}; it is not scale-free, so it moves with the size of activations, which training changes.")
+        evidence.append(
+            f"Raw CMNI (the paper's index, not scale-free): {_fmt(raw.mean_init)} -> {_fmt(raw.mean_trained)}, "
+            f"p = {_fmt(raw.p_value, 4)}; it is not scale-free, so it moves with the size of activations, which training changes."
+        )
     for r in blind:
         if r["p_value"] is not None:
-            evidence.append(f"Networks of the same architecture trained on Toad-blind labels ({r['n_null']} seeds) changed it by "
-                            f"{_fmt(r['mean_change_null'])} on average against {_fmt(r['mean_change_rule'])} under the rule; "
-                            f"one-sided Mann-Whitney (rule larger) p = {_fmt(r['p_value'], 4)} (floor {_fmt(r['p_floor'], 6)}).")
+            evidence.append(
+                f"Networks of the same architecture trained on Toad-blind labels ({r['n_null']} seeds) changed it by "
+                f"{_fmt(r['mean_change_null'])} on average against {_fmt(r['mean_change_rule'])} under the rule; "
+                f"one-sided Mann-Whitney (rule larger) p = {_fmt(r['p_value'], 4)} (floor {_fmt(r['p_floor'], 6)})."
+            )
     if case.p_value is None:
         verdict, decided, headline = "not established", "paired test against initialisation", case.verdict
     elif case.p_value < ALPHA and case.ci_low > 0:
         about_partner = [r for r in blind if r["p_value"] is not None and r["p_value"] < ALPHA]
         if about_partner:
             verdict, decided = "yes", "paired test against initialisation and the Toad-blind training null"
-            headline = (f"Yes: training raised {name} over each network's own initialisation, and more than training on "
-                        f"Toad-blind labels did, so the rise is tied to the partner's distress.")
+            headline = (
+                f"Yes: training raised {name} over each network's own initialisation, and more than training on "
+                f"Toad-blind labels did, so the rise is tied to the partner's distress."
+            )
         else:
-            verdict, decided = "not about the partner" if blind else "yes, partner not tested", (
-                "paired test against initialisation; Toad-blind training null" if blind else "paired test against initialisation")
-            headline = (f"Training raised {name} over each network's own initialisation, but not more than training on "
-                        f"Toad-blind labels did: the rise is not shown to be about the partner." if blind else
-                        f"Training raised {name} over each network's own initialisation; no Toad-blind null was trained, so "
-                        f"whether the rise is about the partner is not established.")
+            verdict, decided = (
+                "not about the partner" if blind else "yes, partner not tested",
+                (
+                    "paired test against initialisation; Toad-blind training null"
+                    if blind
+                    else "paired test against initialisation"
+                ),
+            )
+            headline = (
+                f"Training raised {name} over each network's own initialisation, but not more than training on "
+                f"Toad-blind labels did: the rise is not shown to be about the partner."
+                if blind
+                else f"Training raised {name} over each network's own initialisation; no Toad-blind null was trained, so "
+                f"whether the rise is about the partner is not established."
+            )
     else:
         verdict, decided = "no", "paired test against initialisation"
-        headline = (f"No: in the {case.n_models} networks of the case configuration ({case.n_competent} competent), training did "
-                    f"not raise {name} above each network's own "
-                    f"initialisation (mean change {_fmt(case.mean_change)}, one-sided p = {_fmt(case.p_value, 3)}, whose floor "
-                    f"{_fmt(case.p_floor, 4)} could have reached significance).")
-    return {"verdict": verdict, "decided_by": decided, "headline": headline, "evidence": evidence,
-            "configuration": case.label, "configuration_key": case.configuration, "measure": primary}
+        headline = (
+            f"No: in the {case.n_models} networks of the case configuration ({case.n_competent} competent), training did "
+            f"not raise {name} above each network's own "
+            f"initialisation (mean change {_fmt(case.mean_change)}, one-sided p = {_fmt(case.p_value, 3)}, whose floor "
+            f"{_fmt(case.p_floor, 4)} could have reached significance)."
+        )
+    return {
+        "verdict": verdict,
+        "decided_by": decided,
+        "headline": headline,
+        "evidence": evidence,
+        "configuration": case.label,
+        "configuration_key": case.configuration,
+        "measure": primary,
+    }
 
 
 def depth_comparison(checkpoints: dict[str, list], measure: str = "cmni") -> dict:
@@ -307,9 +367,13 @@ def depth_comparison(checkpoints: dict[str, list], measure: str = "cmni") -> dic
     shallow = np.array([_float(r[measure]) for r in last.values() if r.get("n_layers") != 3])
     k, m = len(deep), len(shallow)
     out = {
-        "rule": (f"one value per model, its last competent trained checkpoint's {measure}; one-sided Mann-Whitney "
-                 f"test that three-layer models have the lower values"),
-        "measure": measure, "n_deep": k, "n_shallow": m,
+        "rule": (
+            f"one value per model, its last competent trained checkpoint's {measure}; one-sided Mann-Whitney "
+            f"test that three-layer models have the lower values"
+        ),
+        "measure": measure,
+        "n_deep": k,
+        "n_shallow": m,
         "median_deep": float(np.median(deep)) if k else None,
         "median_shallow": float(np.median(shallow)) if m else None,
         "p_floor": 1.0 / math.comb(k + m, k) if k and m else None,
@@ -339,9 +403,11 @@ def write_paired(analysis_dir: str | Path, *, seed: int = 0) -> Path:
     n_models = len(set(checkpoints.get("model_id", ())))
     atomic.write_bytes(analysis_dir / PAIRED_MODELS_FILE, _parquet_bytes(pairs))
     record = {
-        "rule": (f"each model's last (best validation loss) checkpoint against its epoch-0 checkpoint; one-sided exact "
-                 f"Wilcoxon signed-rank over the models of a configuration (>= {MIN_SEEDS} seeds), BCa bootstrap interval "
-                 f"of the mean change over models"),
+        "rule": (
+            f"each model's last (best validation loss) checkpoint against its epoch-0 checkpoint; one-sided exact "
+            f"Wilcoxon signed-rank over the models of a configuration (>= {MIN_SEEDS} seeds), BCa bootstrap interval "
+            f"of the mean change over models"
+        ),
         "measures": list(MEASURES),
         "min_seeds": MIN_SEEDS,
         "alpha": ALPHA,

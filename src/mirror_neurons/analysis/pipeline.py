@@ -61,7 +61,14 @@ from mirror_neurons.analysis.controls import (
 )
 from mirror_neurons.analysis.decoding import CrossDecoding, cross_decode
 from mirror_neurons.analysis.groups import GROUPS, Groups, match_composition, scenario_groups, stratum_codes
-from mirror_neurons.analysis.stats import Moments, benjamini_hochberg, cell_moments, group_moments, kl_to_none, moments_from_cells
+from mirror_neurons.analysis.stats import (
+    Moments,
+    benjamini_hochberg,
+    cell_moments,
+    group_moments,
+    kl_to_none,
+    moments_from_cells,
+)
 from mirror_neurons.analysis.units import CLASSES, UnitTests, class_counts, classify, unit_tests
 from mirror_neurons.data.dataset import Split, load_dataset
 from mirror_neurons.distributed.executors import ProcessExecutor
@@ -150,8 +157,15 @@ class AnalysisConfig:
             raise ConfigError(f"alpha must be in (0, 1), got {self.alpha}")
         if not 0 < self.ci_level < 1:
             raise ConfigError(f"ci_level must be in (0, 1), got {self.ci_level}")
-        for name in ("n_random_init", "n_permutations", "n_bootstrap", "n_decoding_permutations", "n_ablation_draws",
-                     "ablation_states", "top_k"):
+        for name in (
+            "n_random_init",
+            "n_permutations",
+            "n_bootstrap",
+            "n_decoding_permutations",
+            "n_ablation_draws",
+            "ablation_states",
+            "top_k",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 1 <= self.behaviour_games <= 1_000_000:
@@ -192,7 +206,12 @@ class PreparedTest:
 
 
 def prepare_test(
-    split: Split, *, filtered: bool = True, matched: bool = True, min_stratum_states: int = 20, config: AnalysisConfig | None = None
+    split: Split,
+    *,
+    filtered: bool = True,
+    matched: bool = True,
+    min_stratum_states: int = 20,
+    config: AnalysisConfig | None = None,
 ) -> PreparedTest:
     """The test split ordered by group (then stratum), composition-matched unless ``matched=False``.
 
@@ -241,8 +260,12 @@ class ArchitectureNulls:
 
     @classmethod
     def from_arrays(cls, key: str, arrays: dict[str, np.ndarray]) -> ArchitectureNulls:
-        decoding = {k.split(".", 1)[1]: tuple(float(x) for x in v) for k, v in arrays.items() if k.startswith("decoding.")}
-        return cls(key, arrays["indices"], arrays.get("recoded"), decoding, tuple(float(x) for x in arrays["decoding_input"]))
+        decoding = {
+            k.split(".", 1)[1]: tuple(float(x) for x in v) for k, v in arrays.items() if k.startswith("decoding.")
+        }
+        return cls(
+            key, arrays["indices"], arrays.get("recoded"), decoding, tuple(float(x) for x in arrays["decoding_input"])
+        )
 
 
 def architecture_key(model_config, config: AnalysisConfig) -> str:
@@ -250,7 +273,9 @@ def architecture_key(model_config, config: AnalysisConfig) -> str:
     arch = {k: v for k, v in asdict(model_config).items() if k != "dropout"}  # dropout is off at inference
     settings = {k: getattr(config, k) for k in ("seed", "n_random_init", "n_decoding_untrained", "hidden_only", "filtered",
                                                 "matched", "min_stratum_states", "match_label")}  # fmt: skip
-    blob = json.dumps({"arch": arch, "settings": settings, "table_version": TABLE_VERSION}, sort_keys=True, default=list)
+    blob = json.dumps(
+        {"arch": arch, "settings": settings, "table_version": TABLE_VERSION}, sort_keys=True, default=list
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -265,11 +290,17 @@ def architecture_nulls(model_config, test: PreparedTest, config: AnalysisConfig)
     s_init, s_dec = ss.spawn(2)
     seeds = s_init.generate_state(max(config.n_random_init, config.n_decoding_untrained), dtype=np.uint32)
     hidden_only = config.hidden_only
-    indices = random_init_indices(model_config, test.x, test.groups, seeds[: config.n_random_init], hidden_only=hidden_only)
+    indices = random_init_indices(
+        model_config, test.x, test.groups, seeds[: config.n_random_init], hidden_only=hidden_only
+    )
     recoded = None
     if model_config.encoding == "raw" and config.n_random_init:
         recoded = random_init_indices(
-            replace(model_config, encoding="recoded"), test.x, test.groups, seeds[: config.n_random_init], hidden_only=hidden_only
+            replace(model_config, encoding="recoded"),
+            test.x,
+            test.groups,
+            seeds[: config.n_random_init],
+            hidden_only=hidden_only,
         )
     rng = np.random.default_rng(s_dec)
     model = MLP(model_config)
@@ -373,7 +404,9 @@ class CheckpointAnalysis:
             r[f"decode.{layer}.p_toad_to_frog"] = d.p_toad_to_frog
             r["decode.p_floor"] = d.p_floor
             if arch is not None and layer in arch.decoding:
-                r[f"decode.{layer}.untrained_frog_to_toad"], r[f"decode.{layer}.untrained_toad_to_frog"] = arch.decoding[layer]
+                r[f"decode.{layer}.untrained_frog_to_toad"], r[f"decode.{layer}.untrained_toad_to_frog"] = (
+                    arch.decoding[layer]
+                )
         if self.ablation:
             r["ablate.p_floor"] = p_floor(self.config.n_ablation_draws)
             r["ablate.n_states"] = self.ablation_states
@@ -435,7 +468,9 @@ def ablation_rows(n: int, config: AnalysisConfig) -> np.ndarray:
     from ``config.seed`` alone, so every checkpoint analysed on this test set is ablated on the same states."""
     if not config.ablation_states or n <= config.ablation_states:
         return np.arange(n)
-    return np.sort(np.random.default_rng([config.seed, ABLATION_STREAM]).choice(n, config.ablation_states, replace=False))
+    return np.sort(
+        np.random.default_rng([config.seed, ABLATION_STREAM]).choice(n, config.ablation_states, replace=False)
+    )
 
 
 ABLATION_STREAM = 0xAB1A7E
@@ -465,16 +500,23 @@ def as_checkpoint(source: Checkpoint | torch.nn.Module) -> Checkpoint:
         raise AnalysisError(
             f"analyze_checkpoint needs a Checkpoint (train.checkpoint.load_checkpoint), an MLP, or an nn.Sequential of "
             f"Linear layers with one activation type and 4 outputs (hop, jump, leap, help; see train.export.from_torch), "
-            f"got {type(source).__name__}")
+            f"got {type(source).__name__}"
+        )
     from safetensors.torch import save
 
     digest = hashlib.sha256(save({k: v.detach().contiguous() for k, v in model.state_dict().items()})).hexdigest()
-    return Checkpoint(path=Path(f"<in-memory {type(source).__name__}>"), model=model,
-                      meta={"model": model.config.to_dict(), "weights_sha256": digest})
+    return Checkpoint(
+        path=Path(f"<in-memory {type(source).__name__}>"),
+        model=model,
+        meta={"model": model.config.to_dict(), "weights_sha256": digest},
+    )
 
 
 def analyze_checkpoint(
-    checkpoint: Checkpoint | torch.nn.Module, test: Split | PreparedTest, config: AnalysisConfig = AnalysisConfig(), *,
+    checkpoint: Checkpoint | torch.nn.Module,
+    test: Split | PreparedTest,
+    config: AnalysisConfig = AnalysisConfig(),
+    *,
     nulls: ArchitectureNulls | None = None,
 ) -> CheckpointAnalysis:
     """All measures of one checkpoint on the test states (see the module docstring).
@@ -515,7 +557,8 @@ def analyze_checkpoint(
     else:
         per_layer = [group_moments(x, groups, higher=config.statistics) for x in acts.values()]
         moments = Moments(
-            per_layer[0].count, *(np.concatenate([getattr(m, k) for m in per_layer], axis=1) for k in ("mean", "var", "skew", "kurt"))
+            per_layer[0].count,
+            *(np.concatenate([getattr(m, k) for m in per_layer], axis=1) for k in ("mean", "var", "skew", "kurt")),
         )
     cmni_all = cmni_from_means(moments.mean, layers, widths)
     cmni = cmni_from_means(moments.mean, layers, widths, hidden_only=config.hidden_only)
@@ -529,19 +572,29 @@ def analyze_checkpoint(
     if config.significance:
         result.tests = unit_tests(a, groups, cells)
         result.classes, result.mixed_inputs = classify(
-            model, result.tests, alpha=config.alpha, min_effect=config.min_effect, top_k=config.top_k, z_min=config.z_min
+            model,
+            result.tests,
+            alpha=config.alpha,
+            min_effect=config.min_effect,
+            top_k=config.top_k,
+            z_min=config.z_min,
         )
         result.circuits = circuit_table(model, result.classes, top_k=config.top_k, z_min=config.z_min)
     if config.controls:
         ss = _rng_for(checkpoint.meta, config)
         _, s_perm, s_boot, s_dec, s_abl = ss.spawn(5)
         if nulls is None and (config.n_random_init or config.n_decoding_untrained):
-            nulls = cached_architecture_nulls(model.config, test, config, None)  # once per architecture per PreparedTest
-        result.controls = _index_controls(a, sum(cmni.widths), groups, (cmni.cmni, cmni_d.cmni), nulls, config, s_perm, s_boot, cells)
+            nulls = cached_architecture_nulls(
+                model.config, test, config, None
+            )  # once per architecture per PreparedTest
+        result.controls = _index_controls(
+            a, sum(cmni.widths), groups, (cmni.cmni, cmni_d.cmni), nulls, config, s_perm, s_boot, cells
+        )
         rng = np.random.default_rng(s_dec)
         try:
             result.decoding = {
-                name: cross_decode(acts[name], groups, rng, n_permutations=config.n_decoding_permutations) for name in layers[:-1]
+                name: cross_decode(acts[name], groups, rng, n_permutations=config.n_decoding_permutations)
+                for name in layers[:-1]
             }
         except AnalysisError as e:  # too few states for a train and a test half: no decoding columns, said aloud
             warnings.warn(f"cross-decoding skipped for {checkpoint.path}: {e}", stacklevel=2)
@@ -554,8 +607,14 @@ def analyze_checkpoint(
             result.ablation_states = len(base)
             result.ablation = {
                 cls: ablation_mod.ablate_class(
-                    model, test.x[rows], test.scenario[rows], result.classes == cls, rng, n_draws=config.n_ablation_draws,
-                    baseline=base, acts=sub,
+                    model,
+                    test.x[rows],
+                    test.scenario[rows],
+                    result.classes == cls,
+                    rng,
+                    n_draws=config.n_ablation_draws,
+                    baseline=base,
+                    acts=sub,
                 )
                 for cls in ("mirror", "anti-mirror", "differentiating", "mixed")
                 if np.any(result.classes[: sum(widths[:-1])] == cls)
@@ -563,9 +622,17 @@ def analyze_checkpoint(
     return result
 
 
-def _index_controls(a: np.ndarray, n_counted: int, groups: Groups, observed: tuple[float, float], nulls: ArchitectureNulls | None,
-                    config: AnalysisConfig, s_perm: np.random.SeedSequence, s_boot: np.random.SeedSequence,
-                    cells=None) -> Controls:
+def _index_controls(
+    a: np.ndarray,
+    n_counted: int,
+    groups: Groups,
+    observed: tuple[float, float],
+    nulls: ArchitectureNulls | None,
+    config: AnalysisConfig,
+    s_perm: np.random.SeedSequence,
+    s_boot: np.random.SeedSequence,
+    cells=None,
+) -> Controls:
     """Random-init, recoded and permutation nulls and the bootstrap interval of both indices (``controls``).
 
     ``a`` (n, units) all units; the indices count the first ``n_counted``. ``cells``: ``a``'s cell moments
@@ -574,8 +641,15 @@ def _index_controls(a: np.ndarray, n_counted: int, groups: Groups, observed: tup
     counted = a[:, :n_counted]
     if config.exact_resampling:
         c = contrasts(cell_moments(counted, groups))
-        perm = both_indices(*permutation_diffs(counted, groups, config.n_permutations, np.random.default_rng(s_perm)).transpose(1, 0, 2), c)
-        boot = both_indices(*bootstrap_diffs(counted, groups, config.n_bootstrap, np.random.default_rng(s_boot)).transpose(1, 0, 2), c)
+        perm = both_indices(
+            *permutation_diffs(counted, groups, config.n_permutations, np.random.default_rng(s_perm)).transpose(
+                1, 0, 2
+            ),
+            c,
+        )
+        boot = both_indices(
+            *bootstrap_diffs(counted, groups, config.n_bootstrap, np.random.default_rng(s_boot)).transpose(1, 0, 2), c
+        )
     else:
         cm = cells if cells is not None and cells.cov is not None else cell_moments(counted, groups, cov=True)
         perm = normal_permutation_null(cm, config.n_permutations, np.random.default_rng(s_perm), n_counted)
@@ -707,7 +781,9 @@ def analyze_run(
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise AnalysisError(f"run folder {run_dir} does not exist; pass the --out folder of `mirror-neurons train/sweep`")
+        raise AnalysisError(
+            f"run folder {run_dir} does not exist; pass the --out folder of `mirror-neurons train/sweep`"
+        )
     out = run_dir / "analysis"
     paths = [p for p in iter_checkpoints(run_dir) if out not in p.parents]
     if not paths:
@@ -758,7 +834,9 @@ def analyze_run(
             continue
         ck_hash = meta.get("dataset_hash")
         if ck_hash != dataset.hash:  # a checkpoint that records no hash is no proof of its data either
-            trained = f"was trained on dataset {str(ck_hash)[:12]}" if ck_hash is not None else "records no dataset hash"
+            trained = (
+                f"was trained on dataset {str(ck_hash)[:12]}" if ck_hash is not None else "records no dataset hash"
+            )
             msg = f"checkpoint {rel} {trained} but {data_dir} is {dataset.hash[:12]}"
             if not allow_other_data:
                 raise DataError(f"{msg}; pass the run's own --data, or --allow-other-data to analyse anyway")
@@ -786,9 +864,20 @@ def analyze_run(
             torch.set_num_threads(before)
     else:  # chunks of checkpoints as tasks of the stages' one process pool; rows kept in checkpoint order
         k = max(1, -(-len(todo) // (4 * workers)))  # about four chunks per worker: even loads, few set-ups
-        chunks = [todo[i:i + k] for i in range(0, len(todo), k)]
-        args = [([str(p) for p in chunk], str(run_dir), str(data_dir), asdict(config), threads, dataset.hash, digest,
-                 str(nulls_dir)) for chunk in chunks]
+        chunks = [todo[i : i + k] for i in range(0, len(todo), k)]
+        args = [
+            (
+                [str(p) for p in chunk],
+                str(run_dir),
+                str(data_dir),
+                asdict(config),
+                threads,
+                dataset.hash,
+                digest,
+                str(nulls_dir),
+            )
+            for chunk in chunks
+        ]
         ready: dict[int, list] = {}
         done = [0, 0]  # chunks collected, checkpoints collected
 
@@ -807,15 +896,22 @@ def analyze_run(
 
     def measure(rel: str) -> tuple[CheckpointAnalysis, MLP]:
         ck = load_checkpoint(run_dir / rel)
-        nulls = cached_architecture_nulls(ck.model.config, test, config, nulls_dir, dataset.hash) if config.controls else None
+        nulls = (
+            cached_architecture_nulls(ck.model.config, test, config, nulls_dir, dataset.hash)
+            if config.controls
+            else None
+        )
         with warnings.catch_warnings():  # said once already, while the table was made
             warnings.simplefilter("ignore")
             return analyze_checkpoint(ck, test, config, nulls=nulls), ck.model
 
-    case.write_case(out, measure, test, seed=config.seed, games=config.behaviour_games,
-                    turns=config.behaviour_turns)  # the report's case example, measured here
-    atomic.write_json(out / "config.json", {**asdict(config), "digest": digest, "data_dir": str(data_dir),
-                                            tables.ANALYSED_DATASET_HASH: dataset.hash})
+    case.write_case(
+        out, measure, test, seed=config.seed, games=config.behaviour_games, turns=config.behaviour_turns
+    )  # the report's case example, measured here
+    atomic.write_json(
+        out / "config.json",
+        {**asdict(config), "digest": digest, "data_dir": str(data_dir), tables.ANALYSED_DATASET_HASH: dataset.hash},
+    )
     return out
 
 
@@ -828,8 +924,15 @@ def run_baselines(dataset) -> competence.Baselines:
     )  # fmt: skip
 
 
-def _analyze_path(path: Path, run_dir: Path, test: PreparedTest, config: AnalysisConfig, data_hash: str, digest: str,
-                  nulls_dir: Path | None = None) -> tuple[dict, dict]:
+def _analyze_path(
+    path: Path,
+    run_dir: Path,
+    test: PreparedTest,
+    config: AnalysisConfig,
+    data_hash: str,
+    digest: str,
+    nulls_dir: Path | None = None,
+) -> tuple[dict, dict]:
     """One checkpoint -> (its row of checkpoints.parquet, its columns of units.parquet)."""
     rel = str(path.relative_to(run_dir))
     meta = read_meta(path)
@@ -859,8 +962,16 @@ _WORKER: dict = {}
 """A worker process's prepared test states and settings, kept between its tasks (``_analyze_chunk``)."""
 
 
-def _analyze_chunk(paths: list[str], run_dir: str, data_dir: str, config: dict, threads: int, data_hash: str, digest: str,
-                   nulls_dir: str) -> list[tuple[dict, dict]]:
+def _analyze_chunk(
+    paths: list[str],
+    run_dir: str,
+    data_dir: str,
+    config: dict,
+    threads: int,
+    data_hash: str,
+    digest: str,
+    nulls_dir: str,
+) -> list[tuple[dict, dict]]:
     """A worker's task (``distributed.executors.ProcessExecutor``): ``_analyze_path`` of each of ``paths``.
 
     The test split is loaded and prepared once per worker process and data folder, not once per task;
@@ -874,11 +985,15 @@ def _analyze_chunk(paths: list[str], run_dir: str, data_dir: str, config: dict, 
             warnings.simplefilter("ignore")
             _WORKER.update(key=key, test=prepare_test(dataset.test, config=settings), config=settings)
     torch.set_num_threads(threads)  # this process's own setting: workers share the cores
-    return [_analyze_path(Path(p), Path(run_dir), _WORKER["test"], _WORKER["config"], data_hash, digest, Path(nulls_dir))
-            for p in paths]
+    return [
+        _analyze_path(Path(p), Path(run_dir), _WORKER["test"], _WORKER["config"], data_hash, digest, Path(nulls_dir))
+        for p in paths
+    ]
 
 
 ARCHITECTURES_DIR = "architectures"
+
+
 def cached_architecture_nulls(
     model_config, test: PreparedTest, config: AnalysisConfig, folder: Path | None, data_hash: str = ""
 ) -> ArchitectureNulls:
@@ -982,19 +1097,35 @@ def model_q_values(ck: pa.Table) -> pa.Table:
             if len(rows):
                 q[rows] = benjamini_hochberg(p[rows])
         col = pa.array([None if np.isnan(v) else float(v) for v in q], pa.float64())
-        ck = ck.set_column(ck.column_names.index(qname), qname, col) if qname in ck.column_names else ck.append_column(qname, col)
+        ck = (
+            ck.set_column(ck.column_names.index(qname), qname, col)
+            if qname in ck.column_names
+            else ck.append_column(qname, col)
+        )
     return ck
 
 
 def _dedupe_units(units: pa.Table) -> pa.Table:
     """Keep, per (checkpoint, layer, unit), the last row (a re-analysed checkpoint replaces the old rows)."""
-    keys = list(zip(units.column("checkpoint").to_pylist(), units.column("layer").to_pylist(), units.column("unit").to_pylist()))
+    keys = list(
+        zip(units.column("checkpoint").to_pylist(), units.column("layer").to_pylist(), units.column("unit").to_pylist())
+    )
     last = {k: i for i, k in enumerate(keys)}
     return units.take(pa.array(sorted(last.values()), pa.int64()))
 
 
-__all__ = ["AnalysisConfig", "CheckpointAnalysis", "PreparedTest", "analyze_checkpoint", "analyze_run", "prepare_test", "CLASSES",
-           "competence_summary", "read_baselines", "run_baselines"]
+__all__ = [
+    "AnalysisConfig",
+    "CheckpointAnalysis",
+    "PreparedTest",
+    "analyze_checkpoint",
+    "analyze_run",
+    "prepare_test",
+    "CLASSES",
+    "competence_summary",
+    "read_baselines",
+    "run_baselines",
+]
 
 
 SUMMARY_COLUMNS = (  # (column, header, format): short headers, so the table fits 80 columns
@@ -1014,9 +1145,13 @@ def summary_table(out: str | Path, top: int = 10):
     key = "cmni_effect_size" if any(r.get("cmni_effect_size") is not None for r in ck) else "cmni"
     ck.sort(key=lambda r: -(r.get(key) or 0.0))
     cols = [c for c in SUMMARY_COLUMNS if any(c[0] in r for r in ck)]
-    table = Table(title=f"{len(ck)} checkpoints analysed (top {min(top, len(ck))} by {key})", box=box.SIMPLE_HEAD, pad_edge=False,
-                  caption="index: scale-free mirror index; p init / p perm: its p against untrained networks / "
-                  "permuted groups; mir: mirror units")
+    table = Table(
+        title=f"{len(ck)} checkpoints analysed (top {min(top, len(ck))} by {key})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        caption="index: scale-free mirror index; p init / p perm: its p against untrained networks / "
+        "permuted groups; mir: mirror units",
+    )
     for _, header, _ in cols:
         table.add_column(header, justify="left" if header == "model" else "right", no_wrap=True)
     for r in ck[:top]:
@@ -1056,14 +1191,18 @@ def competence_summary(out: str | Path) -> str:
     energy = read_baselines(out)["baselines"]["energy_rule"]
     models = {r["model_id"] for r in rows}
     good = [r for r in rows if r["competent"]]
-    line = (f"competent ({competence.COMPETENCE_RULE}): {len(good)} of {len(rows)} checkpoints, "
-            f"{len({r['model_id'] for r in good})} of {len(models)} models; energy rule: accuracy {energy['accuracy']:.3f}, "
-            f"macro recall {energy['macro_recall']:.3f}")
+    line = (
+        f"competent ({competence.COMPETENCE_RULE}): {len(good)} of {len(rows)} checkpoints, "
+        f"{len({r['model_id'] for r in good})} of {len(models)} models; energy rule: accuracy {energy['accuracy']:.3f}, "
+        f"macro recall {energy['macro_recall']:.3f}"
+    )
     scored = [r for r in rows if r["macro_recall"] is not None]
     if scored:
         best = max(scored, key=lambda r: r["macro_recall"])
-        line += (f"; best checkpoint by macro recall: {best['model_id']} epoch {best['epoch']}, accuracy "
-                 f"{best['test_accuracy']:.3f}, macro recall {best['macro_recall']:.3f}")
+        line += (
+            f"; best checkpoint by macro recall: {best['model_id']} epoch {best['epoch']}, accuracy "
+            f"{best['test_accuracy']:.3f}, macro recall {best['macro_recall']:.3f}"
+        )
     return line
 
 
@@ -1082,7 +1221,15 @@ def temporal_view(run_dir: str | Path) -> dict[str, dict[str, np.ndarray]]:
         mine = sorted((r for r in rows if r["model_id"] == mid), key=lambda r: (r["epoch"] is None, r["epoch"] or 0))
         out[mid] = {
             k: np.array([np.nan if r.get(k) is None else r[k] for r in mine], dtype=np.float64)
-            for k in ("epoch", "val_loss", "cmni", "cmni_ci_low", "cmni_ci_high",
-                      "cmni_effect_size", "cmni_effect_size_ci_low", "cmni_effect_size_ci_high")
+            for k in (
+                "epoch",
+                "val_loss",
+                "cmni",
+                "cmni_ci_low",
+                "cmni_ci_high",
+                "cmni_effect_size",
+                "cmni_effect_size_ci_low",
+                "cmni_effect_size_ci_high",
+            )
         }
     return out

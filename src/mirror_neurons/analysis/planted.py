@@ -224,19 +224,27 @@ class DensePlant:
 
     def __post_init__(self) -> None:
         if self.kind not in DENSE_KINDS or self.layer != 0:
-            raise ConfigError(f"a dense plant is one of {', '.join(DENSE_KINDS)} in layer 0, got {self.kind!r} in layer {self.layer}")
+            raise ConfigError(
+                f"a dense plant is one of {', '.join(DENSE_KINDS)} in layer 0, got {self.kind!r} in layer {self.layer}"
+            )
 
 
-def make_dense_plant(kind: str, effect: float, model: MLP, layer_acts: np.ndarray, x: np.ndarray, rng: np.random.Generator) -> DensePlant:
+def make_dense_plant(
+    kind: str, effect: float, model: MLP, layer_acts: np.ndarray, x: np.ndarray, rng: np.random.Generator
+) -> DensePlant:
     """A ``DensePlant`` for a one-hot ``model`` on the scale of its first layer (``layer_acts``, on states ``x``)."""
     encoding = model.config.input_encoding
     if model.config.encoding != "onehot":
         raise ConfigError(f"{kind} plants read one-hot features; this model's encoding is {model.config.encoding!r}")
     names = encoding.feature_names
-    distress = [i for i, n in enumerate(names) if n.startswith("players[") and n.endswith(("= distress", "= toad-distress"))]
+    distress = [
+        i for i, n in enumerate(names) if n.startswith("players[") and n.endswith(("= distress", "= toad-distress"))
+    ]
     flies = [i for i, n in enumerate(names) if n.startswith("flies[") and n.endswith("= fly")]
     with torch.no_grad():
-        features = encoding.encode(torch.as_tensor(np.asarray(x), dtype=torch.float32)).numpy().astype(np.float64)  # (n, width)
+        features = (
+            encoding.encode(torch.as_tensor(np.asarray(x), dtype=torch.float32)).numpy().astype(np.float64)
+        )  # (n, width)
     v = rng.standard_normal(len(flies))
     noise = features[:, flies] @ v
     if noise.std() == 0:
@@ -335,7 +343,9 @@ class PlantSpec:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS and self.kind not in DENSE_KINDS:
-            raise ConfigError(f"plant kind {self.kind!r} is not known; choose one of {', '.join([*KINDS, *DENSE_KINDS])}")
+            raise ConfigError(
+                f"plant kind {self.kind!r} is not known; choose one of {', '.join([*KINDS, *DENSE_KINDS])}"
+            )
         if self.kind in DENSE_KINDS and self.layer != 0:
             raise ConfigError(f"{self.kind} plants go into the first hidden layer (layer 0), got layer {self.layer}")
         if self.count < 1:
@@ -373,7 +383,9 @@ def analyze_plants(
     units, rows = [], []
     for i, spec in enumerate(specs):
         if not 0 <= spec.layer < len(base.config.hidden):
-            raise ConfigError(f"plant layer {spec.layer} does not exist: the model has hidden layers 0..{len(base.config.hidden) - 1}")
+            raise ConfigError(
+                f"plant layer {spec.layer} does not exist: the model has hidden layers 0..{len(base.config.hidden) - 1}"
+            )
         if spec.kind in DENSE_KINDS:
             plants = [make_dense_plant(spec.kind, spec.effect, base, acts[names[0]], x, rng) for _ in range(spec.count)]
         else:
@@ -383,7 +395,13 @@ def analyze_plants(
         ck = Checkpoint(path=checkpoint.path, model=model, meta={**checkpoint.meta, "model": model.config.to_dict()})
         res = analyze_checkpoint(ck, test, config)
         cols = res.unit_columns()
-        label = {"kind": spec.kind, "effect": float(spec.effect), "layer": spec.layer, "count": spec.count, **(tags or {})}
+        label = {
+            "kind": spec.kind,
+            "effect": float(spec.effect),
+            "layer": spec.layer,
+            "count": spec.count,
+            **(tags or {}),
+        }
         circuits = {(r["layer"], r["unit"]): r for r in res.circuits or []}
         for j, (layer, unit, plant) in enumerate(model.planted_units()):
             (row,) = np.flatnonzero((cols["layer"] == layer) & (cols["unit"] == unit))
@@ -450,7 +468,9 @@ def _columns(records: Sequence[Mapping]) -> dict[str, np.ndarray]:
 def _cells(cols: Mapping[str, np.ndarray]) -> list[tuple[str, float, np.ndarray]]:
     kinds, effects = cols["kind"].astype(str), cols["effect"].astype(float)
     order = [*KINDS, *DENSE_KINDS]
-    cells = sorted({(k, e) for k, e in zip(kinds, effects)}, key=lambda c: (order.index(c[0]) if c[0] in order else 99, c[1]))
+    cells = sorted(
+        {(k, e) for k, e in zip(kinds, effects)}, key=lambda c: (order.index(c[0]) if c[0] in order else 99, c[1])
+    )
     return [(str(k), float(e), (kinds == k) & (effects == e)) for k, e in cells]
 
 
@@ -469,7 +489,10 @@ def detection_table(units: Sequence[Mapping], alpha: float = 0.05, confidence: f
     models = cols["model_id"].astype(str) if "model_id" in cols else np.full(len(units), "model")
     out = []
     for kind, effect, cell in _cells(cols):
-        d = {c: float(np.nanmedian(cols[c][cell].astype(float))) if c in cols else float("nan") for c in ("d_frog", "d_toad")}
+        d = {
+            c: float(np.nanmedian(cols[c][cell].astype(float))) if c in cols else float("nan")
+            for c in ("d_frog", "d_toad")
+        }
         for measure, hit in calls.items():
             if measure == "circuit reads distress" and kind not in DENSE_KINDS:
                 continue  # function plants have no input weights to read
@@ -545,10 +568,35 @@ def false_positive_rates(table: Sequence[Mapping], measures: Sequence[str] = MIR
 
 def smallest_detected(table: Sequence[Mapping], measure: str = "class=mirror", rate: float = 0.8) -> float | None:
     """The smallest planted mirror effect the measure calls at least ``rate`` of the time (None: none)."""
-    hits = [r["effect"] for r in table if r["kind"] == "mirror" and r["measure"] == measure and r["effect"] > 0 and r["rate"] >= rate]
+    hits = [
+        r["effect"]
+        for r in table
+        if r["kind"] == "mirror" and r["measure"] == measure and r["effect"] > 0 and r["rate"] >= rate
+    ]
     return min(hits) if hits else None
 
 
-__all__ = ["COVARIATE_KINDS", "DENSE_KINDS", "DISTRESS_KINDS", "DensePlant", "KINDS", "POSITIVE_KINDS", "is_negative", "make_dense_plant", "MEASURE_NAMES", "MIRROR_MEASURES", "Plant", "PlantSpec", "PlantedMLP",
-           "analyze_plants", "checkpoint_table", "detection_table", "false_positive_rates", "hash_normal", "make_plant",
-           "plant_signal", "smallest_detected", "unit_calls"]
+__all__ = [
+    "COVARIATE_KINDS",
+    "DENSE_KINDS",
+    "DISTRESS_KINDS",
+    "DensePlant",
+    "KINDS",
+    "POSITIVE_KINDS",
+    "is_negative",
+    "make_dense_plant",
+    "MEASURE_NAMES",
+    "MIRROR_MEASURES",
+    "Plant",
+    "PlantSpec",
+    "PlantedMLP",
+    "analyze_plants",
+    "checkpoint_table",
+    "detection_table",
+    "false_positive_rates",
+    "hash_normal",
+    "make_plant",
+    "plant_signal",
+    "smallest_detected",
+    "unit_calls",
+]

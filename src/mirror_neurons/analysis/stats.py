@@ -178,7 +178,10 @@ def group_moments(a: np.ndarray, groups: Groups, require: tuple[str, ...] = GROU
             mean = x32.sum(axis=0, dtype=np.float64) / count[i]
             d32 = x32 - mean.astype(np.float32)
             out["mean"][i] = mean
-            out["var"][i] = np.einsum("ij,ij->j", d32, d32, dtype=np.float64) / count[i] - (d32.sum(axis=0, dtype=np.float64) / count[i]) ** 2
+            out["var"][i] = (
+                np.einsum("ij,ij->j", d32, d32, dtype=np.float64) / count[i]
+                - (d32.sum(axis=0, dtype=np.float64) / count[i]) ** 2
+            )
             continue
         x = np.asarray(a[sel], dtype=np.float64)  # (n_g, units)
         mean = x.mean(axis=0)
@@ -240,7 +243,7 @@ def kl_to_none(a: np.ndarray, groups: Groups, *, bins: int = 32, pseudocount: fl
     groups.require(*GROUPS)
     h = group_histograms(a, groups, bins=bins)
     none = h[GROUPS.index("none")]
-    constant = ((h.sum(axis=0) > 0).sum(axis=-1) == 1)  # a unit with a range fills bins 0 and bins-1
+    constant = (h.sum(axis=0) > 0).sum(axis=-1) == 1  # a unit with a range fills bins 0 and bins-1
     return {
         f"{g}_none": np.where(constant, 0.0, kl_from_counts(h[GROUPS.index(g)], none, pseudocount=pseudocount))
         for g in ("frog", "toad", "both")

@@ -36,7 +36,9 @@ def existing_dataset(config: DataConfig, out: str | Path) -> bool:
     if not out.exists():
         return False
     if not (out / MANIFEST).is_file():
-        raise DataError(f"{out} already exists and is not a dataset folder (no {MANIFEST}); choose another --out or remove it")
+        raise DataError(
+            f"{out} already exists and is not a dataset folder (no {MANIFEST}); choose another --out or remove it"
+        )
     manifest = read_manifest(out)
     theirs, ours = manifest.get("config"), config.to_dict()
     if theirs != ours:
@@ -62,12 +64,18 @@ def check_fits(config: DataConfig, out: Path) -> None:
     """Raise ``ConfigError`` if ``config``'s dataset cannot fit in memory or on the disk at ``out``."""
     n = config.n_states
     limits.check_memory(MEMORY_PER_STATE * n, f"--states {n:,}", "ask for fewer --states")
-    limits.check_disk(out.parent, DISK_PER_STATE * n + (1 << 20), f"--states {n:,}", "free some space or choose another --out")
+    limits.check_disk(
+        out.parent, DISK_PER_STATE * n + (1 << 20), f"--states {n:,}", "free some space or choose another --out"
+    )
 
 
-def build_rows(config: DataConfig, *, workers: int = 1, batch_games: int = 8192, progress: Progress | None = None, executor=None):
+def build_rows(
+    config: DataConfig, *, workers: int = 1, batch_games: int = 8192, progress: Progress | None = None, executor=None
+):
     """All ``config.n_states`` prepared, labeled, unique rows in generation order, and generation stats."""
-    boards, stats = collect_boards(config, workers=workers, batch_games=batch_games, progress=progress, executor=executor)
+    boards, stats = collect_boards(
+        config, workers=workers, batch_games=batch_games, progress=progress, executor=executor
+    )
     x, frog_pos = prepare(boards.keys, boards.game, boards.turn, config.seed)
     label, scenario = label_states(x, frog_pos)
     return Split(x=x, label=label, scenario=scenario, frog_pos=frog_pos), stats
@@ -96,7 +104,9 @@ def build_dataset(
         return _build_dataset(config, out, progress, workers=workers, batch_games=batch_games, executor=executor)
 
 
-def _build_dataset(config: DataConfig, out: Path, progress: Progress | None, *, workers: int, batch_games: int, executor) -> Path:
+def _build_dataset(
+    config: DataConfig, out: Path, progress: Progress | None, *, workers: int, batch_games: int, executor
+) -> Path:
     if existing_dataset(config, out):
         log.info("%s already holds this dataset; nothing to do", out)
         return out
@@ -113,7 +123,9 @@ def _build_dataset(config: DataConfig, out: Path, progress: Progress | None, *, 
     if config.test_size is None:  # scaled automatically: shrink it if a label is too rare to fill its quota
         test_size = fit_test_size(rows.label, test_size, shares)
         if test_size < config.resolved_test_size:
-            log.warning("test set reduced from %d to %d rows: too few rare-label rows", config.resolved_test_size, test_size)
+            log.warning(
+                "test set reduced from %d to %d rows: too few rare-label rows", config.resolved_test_size, test_size
+            )
     splits = split_rows(rows, test_size, config.val_fraction, config.seed, shares)
     if progress is not None:
         progress("write", 0, 1)

@@ -61,9 +61,7 @@ class DataConfig:
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.test_size is not None and not (0 <= self.test_size < self.n_states):
-            raise ConfigError(
-                f"test_size must be in 0..n_states-1 (n_states={self.n_states}), got {self.test_size}"
-            )
+            raise ConfigError(f"test_size must be in 0..n_states-1 (n_states={self.n_states}), got {self.test_size}")
         if not isinstance(self.preset_name, str):
             raise ConfigError(f"preset_name must be a string, got {self.preset_name!r}")
         if self.max_games is not None and self.max_games < 1:

@@ -132,7 +132,9 @@ def read_manifest(path: str | Path) -> dict:
     path = Path(path)
     file = path / MANIFEST
     if not file.is_file():
-        raise DataError(f"{path} is not a dataset: {MANIFEST} is missing; create one with `mirror-neurons data --out {path}`")
+        raise DataError(
+            f"{path} is not a dataset: {MANIFEST} is missing; create one with `mirror-neurons data --out {path}`"
+        )
     try:
         manifest = json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -149,14 +151,22 @@ def check_manifest(file: Path, manifest: object) -> None:
         raise DataError(f"{file} holds a JSON {type(manifest).__name__}, not a manifest object; {fix}")
     files, rows, stated = manifest.get("files"), manifest.get("rows"), manifest.get("dataset_hash")
     names = [f"{name}.parquet" for name in SPLITS]
-    if not isinstance(files, dict) or sorted(files) != sorted(names) or not all(isinstance(v, str) for v in files.values()):
+    if (
+        not isinstance(files, dict)
+        or sorted(files) != sorted(names)
+        or not all(isinstance(v, str) for v in files.values())
+    ):
         raise DataError(f"{file}: 'files' = {_short(files)} must map {', '.join(names)} to their SHA-256; {fix}")
-    if not isinstance(rows, dict) or sorted(rows) != sorted(SPLITS) or not all(
-        type(v) is int and v >= 0 for v in rows.values()
+    if (
+        not isinstance(rows, dict)
+        or sorted(rows) != sorted(SPLITS)
+        or not all(type(v) is int and v >= 0 for v in rows.values())
     ):
         raise DataError(f"{file}: 'rows' = {_short(rows)} must map {', '.join(SPLITS)} to row counts; {fix}")
     if stated != combined_hash(files):
-        raise DataError(f"{file}: dataset_hash {_short(stated)} is not the hash of the files it lists (edited manifest); {fix}")
+        raise DataError(
+            f"{file}: dataset_hash {_short(stated)} is not the hash of the files it lists (edited manifest); {fix}"
+        )
 
 
 def _short(value: object, width: int = 60) -> str:
@@ -178,7 +188,9 @@ def verify_files(path: str | Path, manifest: dict) -> None:
         except (pa.ArrowException, OSError) as e:
             raise DataError(f"{file} is not a readable Parquet file ({e}); regenerate the dataset") from e
         if n != manifest["rows"][name]:
-            raise DataError(f"{file} holds {n:,} rows but the manifest says {manifest['rows'][name]:,}; regenerate the dataset")
+            raise DataError(
+                f"{file} holds {n:,} rows but the manifest says {manifest['rows'][name]:,}; regenerate the dataset"
+            )
 
 
 def load_split(path: str | Path, expected_sha256: str | None = None) -> Split:
@@ -187,7 +199,9 @@ def load_split(path: str | Path, expected_sha256: str | None = None) -> Split:
     if not path.is_file():
         raise DataError(f"dataset file {path} is missing; regenerate the dataset with `mirror-neurons data`")
     if expected_sha256 is not None and atomic.sha256_file(path) != expected_sha256:
-        raise DataError(f"{path} does not match the hash in its manifest (changed or truncated); regenerate the dataset")
+        raise DataError(
+            f"{path} does not match the hash in its manifest (changed or truncated); regenerate the dataset"
+        )
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as e:

@@ -47,7 +47,9 @@ def _distributions(path: str | Path, manifest: dict) -> dict[str, dict[str, dict
     if not isinstance(columns, dict) or not all(
         isinstance(d, dict) and counts(d.get("label")) and counts(d.get("scenario")) for d in columns.values()
     ):
-        raise DataError(f"{Path(path) / 'manifest.json'}: the label and scenario distributions are malformed; regenerate the dataset")
+        raise DataError(
+            f"{Path(path) / 'manifest.json'}: the label and scenario distributions are malformed; regenerate the dataset"
+        )
     return columns
 
 

@@ -182,7 +182,10 @@ class ProcessExecutor(Executor):
             return results
         start = time.perf_counter()
         pool = ProcessPoolExecutor(
-            min(self.workers, len(args)), mp_context=_context(self.preload), initializer=_one_thread, initargs=(os.getpid(),)
+            min(self.workers, len(args)),
+            mp_context=_context(self.preload),
+            initializer=_one_thread,
+            initargs=(os.getpid(),),
         )
         with pool:
             futures = {pool.submit(fn, *a): i for i, a in enumerate(args)}

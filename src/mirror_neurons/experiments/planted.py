@@ -85,10 +85,15 @@ class PlantedGrid:
 
     def __post_init__(self) -> None:
         if self.reps < 1 or self.population_reps < 0 or self.max_models < 0:
-            raise ConfigError(f"reps must be >= 1, population_reps and max_models >= 0; got {self.reps}, {self.population_reps}, {self.max_models}")
+            raise ConfigError(
+                f"reps must be >= 1, population_reps and max_models >= 0; got {self.reps}, {self.population_reps}, {self.max_models}"
+            )
         if not 0 < self.population_share <= 1:
             raise ConfigError(f"population_share must be in (0, 1], got {self.population_share}")
-        if not all(math.isfinite(e) for e in (*self.mirror_effects, *self.single_effects, *self.covariate_effects, *self.population_effects)):
+        if not all(
+            math.isfinite(e)
+            for e in (*self.mirror_effects, *self.single_effects, *self.covariate_effects, *self.population_effects)
+        ):
             raise ConfigError("every planted effect must be a finite number")
 
     @classmethod
@@ -118,7 +123,9 @@ def locate_study(source: Path) -> tuple[Path, Path]:
     sweep = source / "sweep" if (source / "sweep").is_dir() else source
     table = sweep / "analysis" / "checkpoints.parquet"
     if not table.is_file():
-        raise AnalysisError(f"{source} holds no analysed sweep ({table} is missing); run `mirror-neurons run` or `mirror-neurons analyze` first")
+        raise AnalysisError(
+            f"{source} holds no analysed sweep ({table} is missing); run `mirror-neurons run` or `mirror-neurons analyze` first"
+        )
     data = source / "data"
     saved = sweep / "analysis" / "config.json"
     if not (data / "manifest.json").is_file() and saved.is_file():
@@ -129,7 +136,17 @@ def locate_study(source: Path) -> tuple[Path, Path]:
     return sweep, data
 
 
-MEASURE_SETTINGS = ("filtered", "matched", "min_stratum_states", "hidden_only", "alpha", "min_effect", "top_k", "z_min", "seed")
+MEASURE_SETTINGS = (
+    "filtered",
+    "matched",
+    "min_stratum_states",
+    "hidden_only",
+    "alpha",
+    "min_effect",
+    "top_k",
+    "z_min",
+    "seed",
+)
 """Settings taken from the study's analysis: what defines the groups, the classes and the draws (counts of nulls are not)."""
 
 
@@ -153,12 +170,16 @@ def competent_checkpoints(sweep: Path, max_models: int = 0) -> list[tuple[str, s
     t = read_parquet(sweep / "analysis" / "checkpoints.parquet")
     need = {"checkpoint", "model_id", "macro_recall", "competent"}
     if not need <= set(t.column_names):
-        raise AnalysisError(f"{sweep}/analysis/checkpoints.parquet lacks {sorted(need - set(t.column_names))}; run `mirror-neurons analyze` again")
+        raise AnalysisError(
+            f"{sweep}/analysis/checkpoints.parquet lacks {sorted(need - set(t.column_names))}; run `mirror-neurons analyze` again"
+        )
     c = {k: t.column(k).to_pylist() for k in need}
     best = best_per_model(c["model_id"], c["macro_recall"], [bool(v) for v in c["competent"]])
     chosen = [(m, c["checkpoint"][i]) for m, i in sorted(best.items()) if c["competent"][i]]
     if not chosen:
-        raise AnalysisError(f"no competent model in {sweep}: planted units only say what the measures see in networks that play the game")
+        raise AnalysisError(
+            f"no competent model in {sweep}: planted units only say what the measures see in networks that play the game"
+        )
     return chosen[:max_models] if max_models else chosen
 
 
@@ -170,8 +191,14 @@ def _parquet(records: list[dict]) -> bytes:
     return sink.getvalue()
 
 
-def run_planted(source: str | Path, out: str | Path, grid: PlantedGrid = PlantedGrid(), *,
-                matched: bool | None = None, progress: Callable[[str], None] | None = None) -> dict:
+def run_planted(
+    source: str | Path,
+    out: str | Path,
+    grid: PlantedGrid = PlantedGrid(),
+    *,
+    matched: bool | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Plant ``grid`` into every competent model of ``source``; write OUT/{units,analyses}.parquet and summary.json.
 
     ``matched`` overrides the study's choice of composition-matched contrasts (False: the paper's view).
@@ -200,7 +227,9 @@ def run_planted(source: str | Path, out: str | Path, grid: PlantedGrid = Planted
             analyses += a
         for rep in range(grid.population_reps if grid.population_effects else 0):
             tags = {"grid": "population", "model_id": model_id, "checkpoint": rel, "rep": rep}
-            u, a = planted.analyze_plants(ck, test, grid.population_specs(ck.model.config.hidden[0]), population_config, rng, tags=tags)
+            u, a = planted.analyze_plants(
+                ck, test, grid.population_specs(ck.model.config.hidden[0]), population_config, rng, tags=tags
+            )
             units += u
             analyses += a
         if progress:
@@ -246,4 +275,12 @@ def load_summary(out: str | Path) -> dict:
     return summary
 
 
-__all__ = ["PlantedGrid", "competent_checkpoints", "load_summary", "locate_study", "run_planted", "study_config", "summarise"]
+__all__ = [
+    "PlantedGrid",
+    "competent_checkpoints",
+    "load_summary",
+    "locate_study",
+    "run_planted",
+    "study_config",
+    "summarise",
+]

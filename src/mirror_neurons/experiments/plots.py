@@ -40,7 +40,9 @@ def plot_p_vs_ratio(series: Mapping[str, Sequence[dict]], *, ax=None) -> list:
             continue
         ratio = np.array([r["ratio"] for r in rows]) * shift[name]
         p = np.array([r["p"] for r in rows])
-        err = np.clip(np.array([[r["p"] - r["lo"] for r in rows], [r["hi"] - r["p"] for r in rows]]), 0, None)  # rounding at k = 0 or n
+        err = np.clip(
+            np.array([[r["p"] - r["lo"] for r in rows], [r["hi"] - r["p"] for r in rows]]), 0, None
+        )  # rounding at k = 0 or n
         colour = DEFINITION_COLOURS.get(name, "k")
         art = ax.errorbar(ratio, p, yerr=err, fmt="o", color=colour, capsize=3, label=DEFINITION_LABELS.get(name, name))
         artists.append(art)
@@ -66,7 +68,17 @@ def plot_di_heatmap(rows: Sequence[dict], *, ax=None, title: str = "") -> list:
     for r in rows:
         i, j = vs.index(r["veil"]), ds.index(r["dependency"])
         colour = "white" if r["p"] < 0.6 else "black"
-        texts.append(ax.text(j, i, f"{r['k']}/{r['n']}\n[{r['lo']:.2f}, {r['hi']:.2f}]", ha="center", va="center", fontsize=8, color=colour))
+        texts.append(
+            ax.text(
+                j,
+                i,
+                f"{r['k']}/{r['n']}\n[{r['lo']:.2f}, {r['hi']:.2f}]",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color=colour,
+            )
+        )
     ax.set_xticks(range(len(ds)), [f"{d:g}" for d in ds])
     ax.set_yticks(range(len(vs)), [f"{v:g}" for v in vs])
     ax.set_xlabel("dependency D")
@@ -107,7 +119,9 @@ def plot_paired_change(rows: Sequence[Mapping], *, ax=None, title: str | None = 
         w = np.array([r["width"] for r in rs], dtype=float)
         m = np.array([r["mean_change"] for r in rs], dtype=float)
         sd = np.array([r["sd_change"] if r["sd_change"] is not None else 0.0 for r in rs], dtype=float)
-        artists.append(ax.errorbar(w, m, yerr=sd, marker="o", capsize=3, label=f"{depth} hidden layer{'s' if depth > 1 else ''}"))
+        artists.append(
+            ax.errorbar(w, m, yerr=sd, marker="o", capsize=3, label=f"{depth} hidden layer{'s' if depth > 1 else ''}")
+        )
     ax.set_xscale("log", base=2)
     ax.set_xlabel("units per hidden layer")
     ax.set_ylabel("change of the scale-free index")

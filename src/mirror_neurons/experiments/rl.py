@@ -89,7 +89,9 @@ class RLGrid:
         if self.partner not in PARTNERS:
             raise ConfigError(f"unknown partner setting {self.partner!r}; choose one of {', '.join(PARTNERS)}")
         if (self.partner == "network") != (self.partner_checkpoint is not None):
-            raise ConfigError("partner 'network' needs a partner checkpoint (--partner-checkpoint), and only it takes one")
+            raise ConfigError(
+                "partner 'network' needs a partner checkpoint (--partner-checkpoint), and only it takes one"
+            )
         if self.partner == "network":
             load_partner(self.partner_checkpoint)  # a one-line error now if its shape does not fit
         if self.seeds < 1 or self.eval_games < 1 or self.eval_seeds < 2 or self.states_per_agent < 4:
@@ -113,10 +115,21 @@ class RLGrid:
 
 
 PRESETS = {
-    "demo": RLGrid(ppo=PPOConfig(num_envs=256, num_steps=32, total_steps=200_000, update_epochs=3, num_minibatches=2,
-                                 checkpoint_every=1000), eval_games=128, eval_seeds=5, states_per_agent=1500),  # fmt: skip
-    "full": RLGrid(dependencies=(0.0, 0.5, 1.0), seeds=12, ppo=PPOConfig(num_envs=512, num_steps=64, total_steps=2_000_000,
-                                                                          checkpoint_every=10), eval_games=512, eval_seeds=10),  # fmt: skip
+    "demo": RLGrid(
+        ppo=PPOConfig(
+            num_envs=256, num_steps=32, total_steps=200_000, update_epochs=3, num_minibatches=2, checkpoint_every=1000
+        ),
+        eval_games=128,
+        eval_seeds=5,
+        states_per_agent=1500,
+    ),  # fmt: skip
+    "full": RLGrid(
+        dependencies=(0.0, 0.5, 1.0),
+        seeds=12,
+        ppo=PPOConfig(num_envs=512, num_steps=64, total_steps=2_000_000, checkpoint_every=10),
+        eval_games=512,
+        eval_seeds=10,
+    ),  # fmt: skip
 }
 
 
@@ -201,14 +214,22 @@ def interval(values: list[float], level: float = 0.95) -> dict[str, float]:
 
 def scripted_table(grid: RLGrid) -> dict:
     """Every scripted Frog policy in every D, per evaluation seed; means with intervals; does helping pay?"""
-    out: dict = {"partner": grid.partner, "max_turns": grid.ppo.max_turns, "games_per_seed": grid.eval_games, "cells": {}}
+    out: dict = {
+        "partner": grid.partner,
+        "max_turns": grid.ppo.max_turns,
+        "games_per_seed": grid.eval_games,
+        "cells": {},
+    }
     partner = _scripted_partner(grid)
     for d in grid.dependencies:
         game = GameConfig(dependency=float(d), max_turns=grid.ppo.max_turns)
         per_policy = {name: [play(get_scripted(name), game, partner=partner, seed=EVAL_SEED + s, n_games=grid.eval_games,
                                   survival=grid.ppo.survival)[0] for s in range(grid.eval_seeds)] for name in SCRIPTED}  # fmt: skip
         table = {name: {k: interval([r[k] for r in rows]) for k in rows[0]} for name, rows in per_policy.items()}
-        out["cells"][f"{d:g}"] = {"policies": table, "cooperation_pays": {r: _pays(per_policy, f"return_{r}") for r in grid.rewards}}
+        out["cells"][f"{d:g}"] = {
+            "policies": table,
+            "cooperation_pays": {r: _pays(per_policy, f"return_{r}") for r in grid.rewards},
+        }
     return out
 
 
@@ -241,7 +262,9 @@ def final_checkpoint(folder: Path) -> Path:
     return max(paths, key=lambda p: read_meta(p)["epoch"])
 
 
-def run_rl(grid: RLGrid, out: str | Path, *, analyze: bool = True, progress: Callable[[str], None] | None = None) -> dict:
+def run_rl(
+    grid: RLGrid, out: str | Path, *, analyze: bool = True, progress: Callable[[str], None] | None = None
+) -> dict:
     """The whole experiment in ``out`` (resumable: finished steps are kept); returns the summary."""
     from mirror_neurons.distributed.executors import make_executor
 
@@ -250,7 +273,9 @@ def run_rl(grid: RLGrid, out: str | Path, *, analyze: bool = True, progress: Cal
     out.mkdir(parents=True, exist_ok=True)
     grid_path = out / "grid.json"
     if grid_path.is_file() and json.loads(grid_path.read_text()) != json.loads(atomic.json_text(grid.to_dict())):
-        raise ConfigError(f"{out} holds an RL experiment with another grid; resume with the same preset or choose another --out")
+        raise ConfigError(
+            f"{out} holds an RL experiment with another grid; resume with the same preset or choose another --out"
+        )
     atomic.write_json(grid_path, grid.to_dict())
 
     if not (out / "scripted.json").is_file():
@@ -288,7 +313,9 @@ def agent_rows(out: Path) -> list[dict]:
     """Every agent's behaviour and mirror change (NaN before the analysis)."""
     behaviour = json.loads((out / "behaviour.json").read_text())
     changes = _mirror_changes(out / "agents" / "analysis")
-    return [a | {"model_id": mid, "mirror_change": changes.get(mid, math.nan)} for mid, a in behaviour["agents"].items()]
+    return [
+        a | {"model_id": mid, "mirror_change": changes.get(mid, math.nan)} for mid, a in behaviour["agents"].items()
+    ]
 
 
 def write_figures(out: Path, summary: dict) -> list[Path]:
@@ -327,7 +354,8 @@ def write_figures(out: Path, summary: dict) -> list[Path]:
 
 def _finished(folder: Path, config: PPOConfig) -> bool:
     return (folder / "checkpoints").is_dir() and any(
-        read_meta(p)["epoch"] == config.num_iterations for p in iter_checkpoints(folder / "checkpoints"))
+        read_meta(p)["epoch"] == config.num_iterations for p in iter_checkpoints(folder / "checkpoints")
+    )
 
 
 def evaluate_agents(grid: RLGrid, configs: list[PPOConfig], folders: list[Path]) -> tuple[dict, dict[str, Split]]:
@@ -351,7 +379,11 @@ def evaluate_agents(grid: RLGrid, configs: list[PPOConfig], folders: list[Path])
     pool = pool.take(np.sort(first))
     order = np.random.default_rng(0).permutation(len(pool))
     n_val = len(pool) // 10
-    splits = {"val": pool.take(order[:n_val]), "train": pool.take(order[n_val:2 * n_val]), "test": pool.take(order[2 * n_val:])}
+    splits = {
+        "val": pool.take(order[:n_val]),
+        "train": pool.take(order[n_val : 2 * n_val]),
+        "test": pool.take(order[2 * n_val :]),
+    }
     return {"agents": agents, "baselines": baselines, "eval_seed": EVAL_SEED, "eval_games": grid.eval_games}, splits
 
 
@@ -373,7 +405,11 @@ def stamp_checkpoints(agents_dir: Path, dataset_hash: str, data_dir: Path) -> No
             continue
         meta = read_meta(path)
         if meta.get("dataset_hash") != dataset_hash:
-            meta |= {"dataset_hash": dataset_hash, "data_dir": str(data_dir.resolve()), "analysis_states": "rl-visited-states"}
+            meta |= {
+                "dataset_hash": dataset_hash,
+                "data_dir": str(data_dir.resolve()),
+                "analysis_states": "rl-visited-states",
+            }
             atomic.write_json(path, meta, fsync=False)
 
 
@@ -388,7 +424,11 @@ def decide(out: Path, grid: RLGrid) -> dict:
     cells = {}
     for r in grid.rewards:
         for d in grid.dependencies:
-            rows = [a | {"mirror_change": changes.get(mid, math.nan)} for mid, a in agents.items() if a["reward"] == r and a["dependency"] == d]
+            rows = [
+                a | {"mirror_change": changes.get(mid, math.nan)}
+                for mid, a in agents.items()
+                if a["reward"] == r and a["dependency"] == d
+            ]
             keys = ("return_" + r, "score_per_turn", "team_score_per_turn", "survival", "partner_survival",
                     "help_rate_partner_distress", "jump_rate_energy0", "mirror_change")  # fmt: skip
             cells[f"{r}, D={d:g}"] = {k: interval([row[k] for row in rows]) for k in keys}
@@ -402,19 +442,30 @@ def decide(out: Path, grid: RLGrid) -> dict:
     if "shared" in grid.rewards and "selfish" in grid.rewards:
         h1, h2 = {}, {}
         for d in grid.dependencies:
-            pick = lambda r, k: [a.get(k, math.nan) if k != "mirror_change" else changes.get(mid, math.nan)  # noqa: E731
-                                 for mid, a in agents.items() if a["reward"] == r and a["dependency"] == d]
-            h1[f"D={d:g}"] = _greater(pick("shared", "help_rate_partner_distress"), pick("selfish", "help_rate_partner_distress"))
+            pick = lambda r, k: [
+                a.get(k, math.nan) if k != "mirror_change" else changes.get(mid, math.nan)  # noqa: E731
+                for mid, a in agents.items()
+                if a["reward"] == r and a["dependency"] == d
+            ]
+            h1[f"D={d:g}"] = _greater(
+                pick("shared", "help_rate_partner_distress"), pick("selfish", "help_rate_partner_distress")
+            )
             h2[f"D={d:g}"] = _greater(pick("shared", "mirror_change"), pick("selfish", "mirror_change"))
         summary["hypotheses"]["H1 shared reward raises help"] = h1
         summary["hypotheses"]["H2 shared reward raises mirror units beyond own initialisation"] = {
-            "shared_vs_selfish_change": h2, "paired_within_cell": _paired_verdicts(out / "agents" / "analysis")}
+            "shared_vs_selfish_change": h2,
+            "paired_within_cell": _paired_verdicts(out / "agents" / "analysis"),
+        }
     both = [(a["help_rate_partner_distress"], changes.get(mid, math.nan)) for mid, a in agents.items()]
     both = [(h, m) for h, m in both if h == h and m == m]
     if len(both) >= 10:
         rho, p = stats.spearmanr(*zip(*both), alternative="greater")
         summary["hypotheses"]["H3 help and mirror change go together across agents"] = {
-            "spearman_rho": float(rho), "p_value": float(p), "n_agents": len(both), "supported": bool(p < 0.05)}
+            "spearman_rho": float(rho),
+            "p_value": float(p),
+            "n_agents": len(both),
+            "supported": bool(p < 0.05),
+        }
     return summary
 
 

@@ -138,13 +138,17 @@ def fit_logistic(X, y, names=None, *, method: str = "auto") -> LogisticFit:
     if not np.all((y == 0) | (y == 1)):
         raise AnalysisError("outcomes must be 0 or 1")
     if np.linalg.matrix_rank(X) < p:
-        raise AnalysisError(f"the design matrix is rank-deficient (rank {np.linalg.matrix_rank(X)} < {p} columns {names})")
+        raise AnalysisError(
+            f"the design matrix is rank-deficient (rank {np.linalg.matrix_rank(X)} < {p} columns {names})"
+        )
     notes = []
     if method == "auto":
         method = "ml"
         if is_separated(X, y):
             method = "firth"
-            notes.append("the outcomes are separated by the covariates: maximum likelihood does not exist, Firth's penalised likelihood used")
+            notes.append(
+                "the outcomes are separated by the covariates: maximum likelihood does not exist, Firth's penalised likelihood used"
+            )
     if method not in ("ml", "firth"):
         raise AnalysisError(f"method must be ml, firth or auto, got {method!r}")
     firth = method == "firth"

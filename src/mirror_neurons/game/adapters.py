@@ -64,7 +64,9 @@ def check_render_mode(render_mode: str | None) -> str | None:
     return render_mode
 
 
-def render_frame(one: OneGame | None, last_actions: Sequence[Action | None], render_mode: str | None) -> str | np.ndarray | None:
+def render_frame(
+    one: OneGame | None, last_actions: Sequence[Action | None], render_mode: str | None
+) -> str | np.ndarray | None:
     """What ``render()`` returns in ``render_mode``: the text (ansi), None after printing it (human), an image (rgb_array)."""
     if render_mode is None:
         logger.warn("render() called without a render_mode; pass render_mode='ansi', 'human' or 'rgb_array'")

@@ -33,7 +33,9 @@ class GameConfig:
         for name in ("max_turns", "fly_spawn_prob", "rate_step", "rate_max", "help_leap_prob", "dependency", "veil"):
             value, kinds = getattr(self, name), Integral if name == "max_turns" else Real
             if isinstance(value, bool) or not isinstance(value, kinds) or value != value:  # a string, or NaN
-                raise ConfigError(f"{name} must be {'an integer' if name == 'max_turns' else 'a number'}, got {value!r}")
+                raise ConfigError(
+                    f"{name} must be {'an integer' if name == 'max_turns' else 'a number'}, got {value!r}"
+                )
         if self.max_turns < 1:
             raise ConfigError(f"max_turns must be >= 1, got {self.max_turns}")
         for name in ("fly_spawn_prob", "help_leap_prob", "dependency", "veil"):
@@ -41,9 +43,7 @@ class GameConfig:
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be in 0..1, got {value}")
         if self.rate_step < 0 or not 0.0 <= self.rate_max <= 1.0:
-            raise ConfigError(
-                f"rate_step must be >= 0 and rate_max in 0..1, got {self.rate_step}, {self.rate_max}"
-            )
+            raise ConfigError(f"rate_step must be >= 0 and rate_max in 0..1, got {self.rate_step}, {self.rate_max}")
 
     def to_dict(self) -> dict:
         return asdict(self)

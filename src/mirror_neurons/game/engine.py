@@ -72,7 +72,11 @@ _HELP_ENERGY = 2
 _HOP, _JUMP, _LEAP, _HELP = (int(a) for a in (Action.HOP, Action.JUMP, Action.LEAP, Action.HELP))
 _SYM_JUMP, _SYM_LEAP, _SYM_HELP = int(Symbol.JUMP), int(Symbol.LEAP), int(Symbol.HELP)
 _SLOT_FLIES, _SLOT_SPAWN, _SLOT_HELP, _SLOT_COLUMNS = (
-    int(Slot.FLIES), int(Slot.FLY_SPAWN), int(Slot.HELP_LEAP), int(Slot.COLUMNS))
+    int(Slot.FLIES),
+    int(Slot.FLY_SPAWN),
+    int(Slot.HELP_LEAP),
+    int(Slot.COLUMNS),
+)
 
 
 def _encode(rows: np.ndarray) -> np.ndarray:
@@ -90,8 +94,10 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-_SYMBOLS = np.array([[Symbol.FROG, Symbol.JUMP, Symbol.LEAP, Symbol.HELP],
-                     [Symbol.TOAD, Symbol.JUMP, Symbol.LEAP, Symbol.HELP]], dtype=np.uint8)
+_SYMBOLS = np.array(
+    [[Symbol.FROG, Symbol.JUMP, Symbol.LEAP, Symbol.HELP], [Symbol.TOAD, Symbol.JUMP, Symbol.LEAP, Symbol.HELP]],
+    dtype=np.uint8,
+)
 """Symbol shown after each action (index: player, action); a hop shows the base symbol."""
 _SPAWN_BLOCKS = (2, 8)  # spawn draws in the first block (games that spawn at all), then per block
 _DRIFT_BLOCKS = (2, 8)  # drift rounds in the first extra block (games with undecided flies), then per block
@@ -122,7 +128,9 @@ class GameBatch:
 
     def __init__(self, config: GameConfig, seed: int, game_ids: np.ndarray | list[int] | int):
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
-            raise GameError(f"seed must be an integer in 0..2**64-1 (the streams are 64-bit), got {seed!r}; pass e.g. seed=0")
+            raise GameError(
+                f"seed must be an integer in 0..2**64-1 (the streams are 64-bit), got {seed!r}; pass e.g. seed=0"
+            )
         ids = np.arange(game_ids) if np.isscalar(game_ids) else np.asarray(game_ids)
         if ids.ndim != 1 or len(ids) == 0 or ids.dtype.kind not in "iu" or (ids < 0).any():
             raise GameError(f"game_ids must be a non-empty 1-D array of indices >= 0, got {game_ids!r}")
@@ -355,8 +363,11 @@ class GameBatch:
         """
         keys, flies = self.keys, self._flies
         offsets = np.array(
-            [streams.offset(turn, _SLOT_SPAWN, 0), streams.offset(turn, _SLOT_FLIES, 0),
-             streams.offset(turn, _SLOT_FLIES, 1)],
+            [
+                streams.offset(turn, _SLOT_SPAWN, 0),
+                streams.offset(turn, _SLOT_FLIES, 0),
+                streams.offset(turn, _SLOT_FLIES, 1),
+            ],
             dtype=np.uint64,
         )
         first = streams.mix64(offsets[:, None] + keys)  # (3, B)

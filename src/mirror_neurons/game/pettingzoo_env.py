@@ -137,9 +137,7 @@ class FrogAndToadAEC(AECEnv, EzPickle):
         render_mode: str | None = None,
         **game_options,
     ):
-        EzPickle.__init__(
-            self, config, max_cycles=max_cycles, reward=reward, render_mode=render_mode, **game_options
-        )
+        EzPickle.__init__(self, config, max_cycles=max_cycles, reward=reward, render_mode=render_mode, **game_options)
         super().__init__()
         _check_options(render_mode, max_cycles)
         self.config = adapters.make_config(config, game_options)
@@ -251,9 +249,7 @@ class FrogAndToadParallel(ParallelEnv, EzPickle):
         render_mode: str | None = None,
         **game_options,
     ):
-        EzPickle.__init__(
-            self, config, max_cycles=max_cycles, reward=reward, render_mode=render_mode, **game_options
-        )
+        EzPickle.__init__(self, config, max_cycles=max_cycles, reward=reward, render_mode=render_mode, **game_options)
         _check_options(render_mode, max_cycles)
         self.config = adapters.make_config(config, game_options)
         self.max_cycles = max_cycles
@@ -290,7 +286,9 @@ class FrogAndToadParallel(ParallelEnv, EzPickle):
         if not self.agents:
             raise GameError("step() after the episode ended; call reset() to play again")
         if not isinstance(actions, dict):
-            raise GameError(f"step() takes a dict of actions by agent, e.g. {{'frog': 0, 'toad': 0}}; got {actions!r:.60}")
+            raise GameError(
+                f"step() takes a dict of actions by agent, e.g. {{'frog': 0, 'toad': 0}}; got {actions!r:.60}"
+            )
         codes = {}
         for agent in self.agents:
             if agent not in actions:

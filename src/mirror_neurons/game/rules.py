@@ -65,7 +65,9 @@ class Game:
 
     def __post_init__(self) -> None:
         if not 0 <= self.seed < 2**64 or self.game_id < 0:  # the streams are 64-bit, as in GameBatch
-            raise GameError(f"seed must be in 0..2**64-1 and game_id >= 0, got seed={self.seed}, game_id={self.game_id}")
+            raise GameError(
+                f"seed must be in 0..2**64-1 and game_id >= 0, got seed={self.seed}, game_id={self.game_id}"
+            )
         self.key = int(streams.game_keys(self.seed, np.array([self.game_id]))[0])
         self.players = [PlayerState(FROG_START, int(Symbol.FROG)), PlayerState(TOAD_START, int(Symbol.TOAD))]
         thresholds = [int(t) for t in streams.spawn_thresholds(self.config.fly_spawn_prob)]  # T[0..32]

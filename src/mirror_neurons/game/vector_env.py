@@ -141,7 +141,9 @@ class FrogAndToadVectorEnv(VectorEnv):
         self.survival = float(survival)
         self.partner = resolve_partner(partner)
         self.partner_name = partner if isinstance(partner, str) else getattr(partner, "name", "callable")
-        self.single_observation_space = spaces.Box(0, adapters.observation_high(self.config).astype(np.uint8), (STATE_SIZE,), np.uint8)
+        self.single_observation_space = spaces.Box(
+            0, adapters.observation_high(self.config).astype(np.uint8), (STATE_SIZE,), np.uint8
+        )
         self.single_action_space = spaces.Discrete(4)
         self.observation_space = spaces.Box(
             0, np.tile(self.single_observation_space.high, (self.num_envs, 1)), (self.num_envs, STATE_SIZE), np.uint8
@@ -157,7 +159,9 @@ class FrogAndToadVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         if seed is not None:
             if isinstance(seed, (list, tuple, np.ndarray)):
-                raise ConfigError("reset takes one seed for the whole vector (game i plays stream (seed, i)), not a list")
+                raise ConfigError(
+                    "reset takes one seed for the whole vector (game i plays stream (seed, i)), not a list"
+                )
             if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
                 raise ConfigError(f"seed must be an integer in 0..2**64-1, got {seed!r}")
             self.seed = int(seed)

@@ -36,13 +36,31 @@ COMPETENCE_COLUMNS = (*RECALL_COLUMNS, MACRO_RECALL_COLUMN, COMPETENT_COLUMN, *C
 """Columns the analysis writes under these names (``analysis.competence``), read as they are."""
 
 READ_AS = {
-    "model": "model_id", "hidden": "hidden", "layers": "n_layers", "lr": "hyperparameters.lr",
-    "batch_size": "hyperparameters.batch_size", "loss": "hyperparameters.loss", "encoding": "encoding", "epoch": "epoch",
-    "init": "init", "val_loss": "val_loss", "accuracy": "test_accuracy", "mne": "mne", "cmni": "cmni",
-    "cmni_effect_size": "cmni_effect_size", "p_random_init": "p_random_init", "p_permutation": "p_permutation",
-    "ci_low": "cmni_ci_low", "ci_high": "cmni_ci_high", "null_random_init_mean": "null_random_init_mean",
-    "null_permutation_mean": "null_permutation_mean", "n_mirror": "n_mirror", "n_anti_mirror": "n_anti_mirror",
-    "n_differentiating": "n_differentiating", "n_mixed": "n_mixed", "path": "checkpoint",
+    "model": "model_id",
+    "hidden": "hidden",
+    "layers": "n_layers",
+    "lr": "hyperparameters.lr",
+    "batch_size": "hyperparameters.batch_size",
+    "loss": "hyperparameters.loss",
+    "encoding": "encoding",
+    "epoch": "epoch",
+    "init": "init",
+    "val_loss": "val_loss",
+    "accuracy": "test_accuracy",
+    "mne": "mne",
+    "cmni": "cmni",
+    "cmni_effect_size": "cmni_effect_size",
+    "p_random_init": "p_random_init",
+    "p_permutation": "p_permutation",
+    "ci_low": "cmni_ci_low",
+    "ci_high": "cmni_ci_high",
+    "null_random_init_mean": "null_random_init_mean",
+    "null_permutation_mean": "null_permutation_mean",
+    "n_mirror": "n_mirror",
+    "n_anti_mirror": "n_anti_mirror",
+    "n_differentiating": "n_differentiating",
+    "n_mixed": "n_mixed",
+    "path": "checkpoint",
     "samples_seen": "samples_seen",
 }
 """The report's name of each column it reads -> its declared name in ``analysis.tables.CHECKPOINTS`` (one each)."""
@@ -76,7 +94,9 @@ def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]
     declaration (``analysis.tables.CHECKPOINTS``): a table without a column the analysis always writes is refused."""
     table = tables.CHECKPOINTS.require(read_parquet(path), path)  # a damaged file is one line, not a pyarrow traceback
     if table.num_rows == 0:
-        raise AnalysisError(f"{path} holds no checkpoints; run `mirror-neurons analyze` on a run with checkpoints first")
+        raise AnalysisError(
+            f"{path} holds no checkpoints; run `mirror-neurons analyze` on a run with checkpoints first"
+        )
     names = table.column_names
     n = table.num_rows
     nan = np.full(n, np.nan)
@@ -92,8 +112,10 @@ def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]
     p_perm = np.asarray(out.get("p_permutation", nan), dtype=float)
     # Beating chance needs both controls: the larger p-value (intersection-union test).
     out["p_value"] = np.fmax(p_init, p_perm)
-    out["null_mean"] = np.fmax(np.asarray(out.get("null_random_init_mean", nan), dtype=float),
-                              np.asarray(out.get("null_permutation_mean", nan), dtype=float))
+    out["null_mean"] = np.fmax(
+        np.asarray(out.get("null_random_init_mean", nan), dtype=float),
+        np.asarray(out.get("null_permutation_mean", nan), dtype=float),
+    )
     for key in CHECKPOINT_COLUMNS:
         if key not in out:
             out[key] = nan.copy()
@@ -111,7 +133,9 @@ def pd_isnan(a: np.ndarray) -> np.ndarray:
         return np.zeros(len(a), dtype=bool)
 
 
-def read_histories(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def read_histories(
+    sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Validation loss of every epoch per model, from the trainer's ``models/<id>/state.json`` histories.
 
     Falls back to the checkpoints' own (epoch, val loss) pairs, which are only
@@ -124,12 +148,17 @@ def read_histories(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[
             curves[json.loads(f.read_text()).get("model_id", f.parent.name)] = (epochs, losses)
     if curves:
         return curves
-    notes.append("The sweep left no per-epoch history, so the loss curves show the improving epochs (the checkpoints) only.")
+    notes.append(
+        "The sweep left no per-epoch history, so the loss curves show the improving epochs (the checkpoints) only."
+    )
     models = np.asarray(checkpoints["model"])
     for m in dict.fromkeys(models.tolist()):
         sel = models == m
         order = np.argsort(np.asarray(checkpoints["epoch"])[sel])
-        curves[str(m)] = (np.asarray(checkpoints["epoch"])[sel][order], np.asarray(checkpoints["val_loss"], dtype=float)[sel][order])
+        curves[str(m)] = (
+            np.asarray(checkpoints["epoch"])[sel][order],
+            np.asarray(checkpoints["val_loss"], dtype=float)[sel][order],
+        )
     return curves
 
 
@@ -162,8 +191,10 @@ def read_learning(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[s
                 curves[model] = (np.array([r["epoch"] for r in mine]), np.array([r[metric] for r in mine], dtype=float))
         if curves:
             return curves, metric
-    notes.append("The sweep's histories record no validation accuracy or recall per epoch, so the learning curves show "
-                 "the test macro recall of the checkpoints (the improving epochs) only.")
+    notes.append(
+        "The sweep's histories record no validation accuracy or recall per epoch, so the learning curves show "
+        "the test macro recall of the checkpoints (the improving epochs) only."
+    )
     models = np.asarray(checkpoints["model"])
     macro = np.asarray(checkpoints.get(MACRO_RECALL_COLUMN, np.full(len(models), np.nan)), dtype=float)
     curves = {}
@@ -181,22 +212,25 @@ def competent_counts(checkpoints: dict[str, np.ndarray]) -> str:
     if not len(flag) or not np.isfinite(flag).all():
         return "not measured"
     models = np.asarray(checkpoints["model"]).astype(str)
-    return (f"{int((flag == 1).sum())} of {len(flag)} / "
-            f"{len(set(models[flag == 1]))} of {len(set(models))}")
+    return f"{int((flag == 1).sum())} of {len(flag)} / {len(set(models[flag == 1]))} of {len(set(models))}"
 
 
 def read_baselines(sweep: Path, notes: list[str]) -> dict | None:
     """``analysis/baselines.json``, or None (with a note) for an analysis written before it existed."""
     path = sweep / "analysis" / "baselines.json"
     if not path.is_file():
-        notes.append("The analysis wrote no baselines.json (it predates the baselines); run `mirror-neurons analyze` again.")
+        notes.append(
+            "The analysis wrote no baselines.json (it predates the baselines); run `mirror-neurons analyze` again."
+        )
         return None
     return json.loads(path.read_text())
 
 
-PAIRED_MISSING = ("Not established: rerun `mirror-neurons analyze` on a run trained with this version, whose models "
-                  "have epoch-0 checkpoints. This analysis has no paired test of trained networks against their own "
-                  "initialisation (analysis/paired.json).")
+PAIRED_MISSING = (
+    "Not established: rerun `mirror-neurons analyze` on a run trained with this version, whose models "
+    "have epoch-0 checkpoints. This analysis has no paired test of trained networks against their own "
+    "initialisation (analysis/paired.json)."
+)
 
 
 def read_paired(sweep: Path) -> tuple[dict, dict | None, dict[str, np.ndarray]]:
@@ -204,8 +238,18 @@ def read_paired(sweep: Path) -> tuple[dict, dict | None, dict[str, np.ndarray]]:
     the question is not established and how to get it."""
     path = sweep / "analysis" / PAIRED_FILE
     if not path.is_file():
-        return {"verdict": "not established", "decided_by": "none: no paired test in this analysis",
-                "headline": PAIRED_MISSING, "evidence": [], "configuration": None, "measure": None}, None, {}
+        return (
+            {
+                "verdict": "not established",
+                "decided_by": "none: no paired test in this analysis",
+                "headline": PAIRED_MISSING,
+                "evidence": [],
+                "configuration": None,
+                "measure": None,
+            },
+            None,
+            {},
+        )
     fix = f"run `mirror-neurons analyze {sweep}` again to rewrite it"
     paired = atomic.read_json_object(path, AnalysisError, fix)
     answer = paired.get("answer")
@@ -218,20 +262,26 @@ def read_paired(sweep: Path) -> tuple[dict, dict | None, dict[str, np.ndarray]]:
     return answer, paired, models
 
 
-def read_case_inputs(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]) -> tuple[Case | None, dict | None, dict | None]:
+def read_case_inputs(
+    sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]
+) -> tuple[Case | None, dict | None, dict | None]:
     """(the case, the two-layer circuit or None, its behaviour or None) from ``analysis/case.json`` and ``case.safetensors``
     (``analysis.case``), joined to the case's row of the checkpoint table. None without case files, with a note."""
     found = read_case(sweep / "analysis")
     if found is None:
-        notes.append(f"The analysis wrote no case example (analysis/{CASE_FILE}): no checkpoint could be chosen, or the "
-                     f"analysis predates it; run `mirror-neurons analyze {sweep}` again.")
+        notes.append(
+            f"The analysis wrote no case example (analysis/{CASE_FILE}): no checkpoint could be chosen, or the "
+            f"analysis predates it; run `mirror-neurons analyze {sweep}` again."
+        )
         return None, None, None
     f, arrays = found
     paths = np.asarray(checkpoints["path"]).astype(str)
     at = np.flatnonzero(paths == str(f["checkpoint"]))
     if not len(at):
-        raise AnalysisError(f"{sweep}/analysis/{CASE_FILE} names checkpoint {f['checkpoint']}, which the checkpoint table "
-                            f"does not hold; run `mirror-neurons analyze {sweep}` again")
+        raise AnalysisError(
+            f"{sweep}/analysis/{CASE_FILE} names checkpoint {f['checkpoint']}, which the checkpoint table "
+            f"does not hold; run `mirror-neurons analyze {sweep}` again"
+        )
     i = int(at[0])
     row = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in checkpoints.items()}
     row["_episode_actions"] = f.get("episode_actions", {})
@@ -240,35 +290,56 @@ def read_case_inputs(sweep: Path, checkpoints: dict[str, np.ndarray], notes: lis
     models = np.asarray(checkpoints["model"])
     sel = np.flatnonzero(models == row["model"])
     sel = sel[np.argsort(np.asarray(checkpoints["epoch"])[sel])]
-    history = {k: np.asarray(checkpoints[k])[sel] for k in ("epoch", "cmni", "cmni_effect_size", "val_loss", "init",
-                                                            COMPETENT_COLUMN)}
+    history = {
+        k: np.asarray(checkpoints[k])[sel]
+        for k in ("epoch", "cmni", "cmni_effect_size", "val_loss", "init", COMPETENT_COLUMN)
+    }
     ablation = f.get("ablation")
     if ablation:  # missing values are null in JSON, NaN in the figures
         ablation["values"] = {k: [np.nan if v is None else v for v in vs] for k, vs in ablation["values"].items()}
     case = Case(
-        name=f"{row['model']}, epoch {int(row['epoch'])}", rule=f["rule"], row=row, layer_names=names,
-        classes=f["classes"], means=per_layer("means"), variance=per_layer("variance"), skewness=per_layer("skewness"),
-        kurtosis=per_layer("kurtosis"), kernels=[arrays[f"kernel.{k}"] for k in range(len(names))],
+        name=f"{row['model']}, epoch {int(row['epoch'])}",
+        rule=f["rule"],
+        row=row,
+        layer_names=names,
+        classes=f["classes"],
+        means=per_layer("means"),
+        variance=per_layer("variance"),
+        skewness=per_layer("skewness"),
+        kurtosis=per_layer("kurtosis"),
+        kernels=[arrays[f"kernel.{k}"] for k in range(len(names))],
         boxes={label: [arrays[f"boxes.{k}.{g}"] for g in GROUPS] for k, label in enumerate(f["boxes"])},
-        nulls={name: arrays[f"nulls.{k}"] for k, name in enumerate(f["nulls"])}, group_sizes=f["group_sizes"],
-        weight_tables=f["weight_tables"], ablation=ablation, episode=f["episode"], history=history,
+        nulls={name: arrays[f"nulls.{k}"] for k, name in enumerate(f["nulls"])},
+        group_sizes=f["group_sizes"],
+        weight_tables=f["weight_tables"],
+        ablation=ablation,
+        episode=f["episode"],
+        history=history,
         self_preservation=f.get("self_preservation"),
     )
     small = {g: n for g, n in case.group_sizes.items() if n < 100}
     if small:
-        notes.append("Some scenario groups of the test set are small (" + ", ".join(f"{g} {n}" for g, n in small.items())
-                     + " states), so per-unit statistics of those groups are noisy and intervals are wide.")
+        notes.append(
+            "Some scenario groups of the test set are small ("
+            + ", ".join(f"{g} {n}" for g, n in small.items())
+            + " states), so per-unit statistics of those groups are noisy and intervals are wide."
+        )
     circuit = None
     if f.get("circuit"):
         c = f["circuit"]
-        circuit = {"name": f"{c['model_id']}, epoch {c['epoch']}", "classes": c["classes"], "competent": c["competent"],
-                   "kernels": [arrays[f"circuit.kernel.{k}"] for k in range(len(c["classes"]))],
-                   "self_preservation": c.get("self_preservation")}
+        circuit = {
+            "name": f"{c['model_id']}, epoch {c['epoch']}",
+            "classes": c["classes"],
+            "competent": c["competent"],
+            "kernels": [arrays[f"circuit.kernel.{k}"] for k in range(len(c["classes"]))],
+            "self_preservation": c.get("self_preservation"),
+        }
     return case, circuit, f.get("behaviour")
 
 
-def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, progress=None,
-            threshold: float = LOSS_THRESHOLD) -> ReportInputs:
+def collect(
+    run_dir: str | Path, data_dir: str | Path | None = None, *, progress=None, threshold: float = LOSS_THRESHOLD
+) -> ReportInputs:
     """Everything the report shows, read from a finished run."""
     say = progress or (lambda *a, **k: None)
     run_dir = Path(run_dir)
@@ -294,8 +365,12 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, progress
     behaviour = None
     if case is not None and case_behaviour is not None:  # rates not measured are null in JSON, NaN in figures
         values = {k: [np.nan if v is None else v for v in vs] for k, vs in case_behaviour["values"].items()}
-        behaviour = {**case_behaviour, "values": values, "checkpoint": case.name,
-                     "competent": case.row.get(COMPETENT_COLUMN) == 1.0}
+        behaviour = {
+            **case_behaviour,
+            "values": values,
+            "checkpoint": case.name,
+            "competent": case.row.get(COMPETENT_COLUMN) == 1.0,
+        }
     rows = manifest.get("rows", {})
     stages = record.get("stages", {})
     facts = {
@@ -303,22 +378,45 @@ def collect(run_dir: str | Path, data_dir: str | Path | None = None, *, progress
         "models": len(curves),
         "checkpoints": len(checkpoints["cmni"]),
         "competent checkpoints / models": competent_counts(checkpoints),
-        **{f"{s} (s)": f"{stages[s]['seconds']:.0f}" for s in ("data", "sweep", "analysis", "report")
-           if "seconds" in stages.get(s, {})},
+        **{
+            f"{s} (s)": f"{stages[s]['seconds']:.0f}"
+            for s in ("data", "sweep", "analysis", "report")
+            if "seconds" in stages.get(s, {})
+        },
     }
     if stages:
-        facts["data to analysis (s)"] = f"{sum(stages.get(k, {}).get('seconds', 0) for k in ('data', 'sweep', 'analysis')):.0f}"
+        facts["data to analysis (s)"] = (
+            f"{sum(stages.get(k, {}).get('seconds', 0) for k in ('data', 'sweep', 'analysis')):.0f}"
+        )
     preset = record.get("preset", "custom")
     if preset != "paper":
-        notes.insert(0, (
-            f"This is a {preset} run: {int(rows.get('train', 0)) + int(rows.get('val', 0)):,} training and validation "
-            f"states and {len(curves)} models, where the paper used about 6 million states and 50 configurations trained "
-            f"for up to 500 epochs. Comparisons with the paper's absolute figures (losses, accuracy, CMNI values) are "
-            f"therefore indicative; the chance tests and confidence intervals are valid at any scale."))
+        notes.insert(
+            0,
+            (
+                f"This is a {preset} run: {int(rows.get('train', 0)) + int(rows.get('val', 0)):,} training and validation "
+                f"states and {len(curves)} models, where the paper used about 6 million states and 50 configurations trained "
+                f"for up to 500 epochs. Comparisons with the paper's absolute figures (losses, accuracy, CMNI values) are "
+                f"therefore indicative; the chance tests and confidence intervals are valid at any scale."
+            ),
+        )
     return ReportInputs(
-        title="Mirror-neuron patterns: study report", run_dir=str(run_dir), preset=preset, distributions=distributions,
-        curves=curves, checkpoints=checkpoints, reference=load_reference_curve(), case=case, behaviour=behaviour,
+        title="Mirror-neuron patterns: study report",
+        run_dir=str(run_dir),
+        preset=preset,
+        distributions=distributions,
+        curves=curves,
+        checkpoints=checkpoints,
+        reference=load_reference_curve(),
+        case=case,
+        behaviour=behaviour,
         circuit=circuit,
-        facts=facts, notes=notes, threshold=threshold, baselines=baselines, learning=learning,
-        learning_metric=learning_metric, answer=answer, paired=paired, paired_models=paired_models,
+        facts=facts,
+        notes=notes,
+        threshold=threshold,
+        baselines=baselines,
+        learning=learning,
+        learning_metric=learning_metric,
+        answer=answer,
+        paired=paired,
+        paired_models=paired_models,
     )

@@ -26,9 +26,13 @@ from mirror_neurons.report.sections import Section, Table, build_sections, figur
 from mirror_neurons.report.tables import TABLES_DIR, write_tables
 
 REPORT_FILE = "report.html"
-VERDICT_CLASSES = {"reproduced": "reproduced", "not reproduced": "not-reproduced",
-                   "not testable at this scale": "not-testable", "not established": "not-testable",
-                   "established": "established"}
+VERDICT_CLASSES = {
+    "reproduced": "reproduced",
+    "not reproduced": "not-reproduced",
+    "not testable at this scale": "not-testable",
+    "not established": "not-testable",
+    "established": "established",
+}
 
 
 def _environment() -> jinja2.Environment:
@@ -60,9 +64,16 @@ def render_report(inputs: ReportInputs, created: str | None = None, sections: li
     )
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: str | Path | None = None,
-                 progress=None, figures_dir: str | Path | None = None, theory_dir: str | Path | None = None,
-                 planted_dir: str | Path | None = None, **options) -> Path:
+def write_report(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    progress=None,
+    figures_dir: str | Path | None = None,
+    theory_dir: str | Path | None = None,
+    planted_dir: str | Path | None = None,
+    **options,
+) -> Path:
     """Collect a run's results and write its report; returns the HTML file's path.
 
     ``out`` defaults to ``RUNDIR/report/report.html``. Every figure is also
@@ -91,7 +102,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, data_dir: s
         sections.append(section_from_content(load_theory_section(theory_dir, number=len(sections) + 1)))
     name_figures(sections)
     write_figures(sections, out.parent / FIGURES_DIR)
-    write_tables(sections, out.parent / TABLES_DIR)  # every table as CSV and markdown, beside the page (report/tables.py)
+    write_tables(
+        sections, out.parent / TABLES_DIR
+    )  # every table as CSV and markdown, beside the page (report/tables.py)
     atomic.write_text(out, render_report(inputs, sections=sections))
     if figures_dir is not None:
         write_figures(sections, Path(figures_dir))
@@ -106,22 +119,32 @@ def section_from_content(content) -> Section:
     import the report (docs/design.md).
     """
     return Section(
-        content.id, content.title, content.intro,
+        content.id,
+        content.title,
+        content.intro,
         figures=[figure(f.fig, f.title, f.reading) for f in content.figures],
         tables=[Table(t.caption, list(t.columns), [list(r) for r in t.rows]) for t in content.tables],
         notes=list(content.notes),
     )
 
 
-def write_theory_report(theory_dir: str | Path, out: str | Path | None = None, *, title: str = "Testing the theory of emergence") -> Path:
+def write_theory_report(
+    theory_dir: str | Path, out: str | Path | None = None, *, title: str = "Testing the theory of emergence"
+) -> Path:
     """A finished ``experiment theory`` folder's own page (default ``THEORY_DIR/report.html``), in the report's template."""
     theory_dir = Path(theory_dir)
     content = load_theory_section(theory_dir)
     env = _environment()
     html = env.get_template("report.html.j2").render(
-        title=title, run_dir=str(theory_dir), preset="theory",
-        created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
-        facts=content.facts, notes=[], sections=[section_from_content(content)], css=env.loader.get_source(env, "report.css")[0],
+        title=title,
+        run_dir=str(theory_dir),
+        preset="theory",
+        created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        version=__version__,
+        facts=content.facts,
+        notes=[],
+        sections=[section_from_content(content)],
+        css=env.loader.get_source(env, "report.css")[0],
         verdict_classes=content.verdict_classes,
     )
     out = Path(out) if out is not None else theory_dir / REPORT_FILE

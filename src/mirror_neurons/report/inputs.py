@@ -17,14 +17,21 @@ from importlib import resources
 import numpy as np
 
 from mirror_neurons.analysis.case import LOSS_THRESHOLD
-from mirror_neurons.analysis.competence import (ACTION_NAMES, COMPETENT_COLUMN, CONFUSION_COLUMNS, MACRO_RECALL_COLUMN,
-                                                RECALL_COLUMNS)
+from mirror_neurons.analysis.competence import (
+    ACTION_NAMES,
+    COMPETENT_COLUMN,
+    CONFUSION_COLUMNS,
+    MACRO_RECALL_COLUMN,
+    RECALL_COLUMNS,
+)
 
 PAPER_LOSS = "mse_l2"
 """The objective whose validation loss is in the paper's units; the threshold applies to it only."""
-PAPER_LEVEL_RULE = (f"validation loss below the paper's threshold {LOSS_THRESHOLD:g} for checkpoints trained with the "
-                    f"paper's loss; competent (section 3) for checkpoints trained with another loss, whose validation "
-                    f"loss is in other units")
+PAPER_LEVEL_RULE = (
+    f"validation loss below the paper's threshold {LOSS_THRESHOLD:g} for checkpoints trained with the "
+    f"paper's loss; competent (section 3) for checkpoints trained with another loss, whose validation "
+    f"loss is in other units"
+)
 CMNI_ROBUST = 0.005
 CMNI_NONE = 0.0005
 ALPHA = 0.05
@@ -161,8 +168,9 @@ class ReportInputs:
 
     @property
     def competence_measured(self) -> bool:
-        return bool(self.n_checkpoints) and bool(np.isfinite(np.asarray(self.checkpoints.get(
-            COMPETENT_COLUMN, [np.nan]), dtype=float)).all())
+        return bool(self.n_checkpoints) and bool(
+            np.isfinite(np.asarray(self.checkpoints.get(COMPETENT_COLUMN, [np.nan]), dtype=float)).all()
+        )
 
     @property
     def n_checkpoints(self) -> int:

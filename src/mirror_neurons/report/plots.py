@@ -67,8 +67,17 @@ def legend_outside(ax, handles=None, *, fontsize: float = 7, title: str | None =
     if handles is None:
         handles = ax.get_legend_handles_labels()[0]
     ncol = max(1, math.ceil(len(handles) / rows))
-    return ax.legend(handles=handles, fontsize=fontsize, title=title, title_fontsize=fontsize, loc="upper left",
-                     bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, ncol=ncol, frameon=False)
+    return ax.legend(
+        handles=handles,
+        fontsize=fontsize,
+        title=title,
+        title_fontsize=fontsize,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        ncol=ncol,
+        frameon=False,
+    )
 
 
 def _series_colours(names: Sequence[str], groups: Mapping[str, str] | None) -> tuple[dict[str, object], dict[str, str]]:
@@ -110,7 +119,9 @@ def plot_distribution(counts: Mapping[str, int], *, ax=None, title: str = "", co
     share = values / values.sum() if values.sum() > 0 else values
     bars = ax.bar(names, share, color=colour)
     for bar, n in zip(bars, values):
-        ax.annotate(f"{int(n):,}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{int(n):,}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8
+        )
     ax.set_ylabel("share of states")
     ax.set_ylim(0, max(1e-9, share.max()) * 1.18)
     if title:
@@ -118,9 +129,15 @@ def plot_distribution(counts: Mapping[str, int], *, ax=None, title: str = "", co
     return list(bars)
 
 
-def plot_loss_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ax=None, threshold: float | None = 0.06,
-                     groups: Mapping[str, str] | None = None, xlabel: str = "epoch",
-                     ylabel: str = "validation loss (each model's own objective)") -> list:
+def plot_loss_curves(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    ax=None,
+    threshold: float | None = 0.06,
+    groups: Mapping[str, str] | None = None,
+    xlabel: str = "epoch",
+    ylabel: str = "validation loss (each model's own objective)",
+) -> list:
     """Validation loss against epoch, one line per model; ``curves`` maps a model name to (epochs, losses).
 
     Every model has its own colour and legend entry, or, with ``groups`` (model -> group, e.g. the seeds
@@ -143,8 +160,9 @@ def plot_loss_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]
     return lines
 
 
-def plot_scenario_means(means: np.ndarray, classes: Sequence[str], *, ax=None, title: str = "",
-                        unit_names: Sequence[str] | None = None) -> list:
+def plot_scenario_means(
+    means: np.ndarray, classes: Sequence[str], *, ax=None, title: str = "", unit_names: Sequence[str] | None = None
+) -> list:
     """Mean activation of each unit in each scenario: (n_units, 4) ``means``, bars coloured by class.
 
     Each unit gets four adjacent bars (none, frog, toad, both; lightest to darkest).
@@ -181,8 +199,13 @@ def plot_unit_boxes(samples: Mapping[str, Sequence[np.ndarray]], *, ax=None) -> 
     width = 0.8 / max(k, 1)
     for i, (name, per_scenario) in enumerate(samples.items()):
         pos = np.arange(4) + (i - (k - 1) / 2) * width
-        box = ax.boxplot([np.asarray(a, dtype=float) for a in per_scenario], positions=pos, widths=width * 0.9,
-                         showfliers=False, patch_artist=True)
+        box = ax.boxplot(
+            [np.asarray(a, dtype=float) for a in per_scenario],
+            positions=pos,
+            widths=width * 0.9,
+            showfliers=False,
+            patch_artist=True,
+        )
         colour = f"C{i}"
         for patch in box["boxes"]:
             patch.set_facecolor(colour)
@@ -197,8 +220,9 @@ def plot_unit_boxes(samples: Mapping[str, Sequence[np.ndarray]], *, ax=None) -> 
     return artists
 
 
-def plot_moment_by_scenario(values: np.ndarray, classes: Sequence[str], *, ax=None, ylabel: str = "",
-                            legend: bool = True) -> list:
+def plot_moment_by_scenario(
+    values: np.ndarray, classes: Sequence[str], *, ax=None, ylabel: str = "", legend: bool = True
+) -> list:
     """One line per unit across the four scenarios ((n_units, 4) ``values``), coloured by class.
 
     ``legend``: the classes' legend, outside the axis (a row of panels draws it once, on its last)."""
@@ -208,8 +232,15 @@ def plot_moment_by_scenario(values: np.ndarray, classes: Sequence[str], *, ax=No
     order = np.argsort([class_name(c) != "other" for c in classes], kind="stable")  # grey first, underneath
     for i in order:
         c = class_name(classes[i])
-        (line,) = ax.plot(range(4), values[i], color=CLASS_COLOURS[c], lw=1.6 if c != "other" else 0.8,
-                          alpha=0.9 if c != "other" else 0.5, marker="o", ms=2.5)
+        (line,) = ax.plot(
+            range(4),
+            values[i],
+            color=CLASS_COLOURS[c],
+            lw=1.6 if c != "other" else 0.8,
+            alpha=0.9 if c != "other" else 0.5,
+            marker="o",
+            ms=2.5,
+        )
         lines.append(line)
     ax.set_xticks(range(4))
     ax.set_xticklabels(SCENARIOS)
@@ -220,8 +251,9 @@ def plot_moment_by_scenario(values: np.ndarray, classes: Sequence[str], *, ax=No
     return lines
 
 
-def plot_cmni_vs_chance(cmni: np.ndarray, lo: np.ndarray, hi: np.ndarray, null_mean: np.ndarray, significant: np.ndarray,
-                        *, ax=None) -> list:
+def plot_cmni_vs_chance(
+    cmni: np.ndarray, lo: np.ndarray, hi: np.ndarray, null_mean: np.ndarray, significant: np.ndarray, *, ax=None
+) -> list:
     """Each checkpoint's CMNI (sorted) with its bootstrap interval and its null's 95th percentile.
 
     Checkpoints that beat chance are red, the others grey; the null's mean (the
@@ -233,12 +265,25 @@ def plot_cmni_vs_chance(cmni: np.ndarray, lo: np.ndarray, hi: np.ndarray, null_m
     order = np.argsort(cmni)
     x = np.arange(len(cmni))
     artists = []
-    for mask, colour, label in ((sig[order], "#d62728", "beats chance (p < alpha)"),
-                                (~sig[order], "#7f7f7f", "does not beat chance")):
+    for mask, colour, label in (
+        (sig[order], "#d62728", "beats chance (p < alpha)"),
+        (~sig[order], "#7f7f7f", "does not beat chance"),
+    ):
         if mask.any():
             yerr = np.vstack([cmni[order][mask] - lo[order][mask], hi[order][mask] - cmni[order][mask]])
-            artists.append(ax.errorbar(x[mask], cmni[order][mask], yerr=np.clip(yerr, 0, None), fmt="o", ms=3,
-                                       color=colour, ecolor=colour, elinewidth=0.7, label=label))
+            artists.append(
+                ax.errorbar(
+                    x[mask],
+                    cmni[order][mask],
+                    yerr=np.clip(yerr, 0, None),
+                    fmt="o",
+                    ms=3,
+                    color=colour,
+                    ecolor=colour,
+                    elinewidth=0.7,
+                    label=label,
+                )
+            )
     artists.append(ax.scatter(x, null_ref[order], marker="_", color="k", s=40, label="null mean", zorder=3))
     ax.set_xlabel("checkpoint (sorted by CMNI)")
     ax.set_ylabel("CMNI")
@@ -265,9 +310,16 @@ def plot_null_distribution(nulls: Mapping[str, np.ndarray], observed: float, *, 
 EPOCH_AXIS = "epoch (0 = initial weights)"
 
 
-def plot_cmni_over_training(epochs: Sequence[float], cmni: Sequence[float], val_loss: Sequence[float], *,
-                            reference: Mapping[str, Sequence[float]] | None = None, ax=None,
-                            label: str = "this run", xlabel: str = EPOCH_AXIS) -> list:
+def plot_cmni_over_training(
+    epochs: Sequence[float],
+    cmni: Sequence[float],
+    val_loss: Sequence[float],
+    *,
+    reference: Mapping[str, Sequence[float]] | None = None,
+    ax=None,
+    label: str = "this run",
+    xlabel: str = EPOCH_AXIS,
+) -> list:
     """CMNI (left axis) and validation loss (right axis) against epoch, as the paper's Figure 2.
 
     ``reference`` (epoch, cmni, val_loss) is the published curve, drawn dashed. An epoch of this run
@@ -279,23 +331,50 @@ def plot_cmni_over_training(epochs: Sequence[float], cmni: Sequence[float], val_
     artists = [ax.plot(epochs, cmni, color="#d62728", marker="o", ms=3, label=f"CMNI, {label}")[0]]
     artists.append(twin.plot(epochs, val_loss, color="#1f77b4", marker="s", ms=3, label=f"val loss, {label}")[0])
     if reference is not None:
-        artists.append(ax.plot(reference["epoch"], reference["cmni"], color="#d62728", ls="--", lw=1, alpha=0.6,
-                               label="CMNI, published")[0])
-        artists.append(twin.plot(reference["epoch"], reference["val_loss"], color="#1f77b4", ls="--", lw=1, alpha=0.6,
-                                 label="val loss, published")[0])
+        artists.append(
+            ax.plot(
+                reference["epoch"],
+                reference["cmni"],
+                color="#d62728",
+                ls="--",
+                lw=1,
+                alpha=0.6,
+                label="CMNI, published",
+            )[0]
+        )
+        artists.append(
+            twin.plot(
+                reference["epoch"],
+                reference["val_loss"],
+                color="#1f77b4",
+                ls="--",
+                lw=1,
+                alpha=0.6,
+                label="val loss, published",
+            )[0]
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("CMNI", color="#d62728")
     twin.set_ylabel("validation loss", color="#1f77b4")
     ax.set_xscale("symlog", linthresh=1)  # log-like from epoch 1 on, with room for epoch 0 (the initial weights)
-    ax.legend(handles=artists, fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3))  # below the axis label: never on the curves
+    ax.legend(
+        handles=artists, fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3)
+    )  # below the axis label: never on the curves
     # Put the twin last so callers find both axes from the return value.
     artists.append(artists.pop(1))
     return artists
 
 
-def plot_index_over_training(epochs: Sequence[float], values: Sequence[float], *, ax=None, label: str = "this run",
-                             ylabel: str = "scale-free mirror index", colour: str = "#8c564b",
-                             xlabel: str = EPOCH_AXIS) -> list:
+def plot_index_over_training(
+    epochs: Sequence[float],
+    values: Sequence[float],
+    *,
+    ax=None,
+    label: str = "this run",
+    ylabel: str = "scale-free mirror index",
+    colour: str = "#8c564b",
+    xlabel: str = EPOCH_AXIS,
+) -> list:
     """One index against epoch (symlog, so epoch 0 is drawn), with its epoch-0 value as a dotted line.
 
     A point above the dotted line is above the model's own initialisation. Returns [line, init line] (the
@@ -320,8 +399,13 @@ LABEL_STYLES = {"rule": "#d62728", "toad_blind": "#1f77b4", "shuffled": "#7f7f7f
 """Colour of each training-label kind (``TrainConfig.labels``) in the paired figure."""
 
 
-def plot_paired(groups: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[bool]]], *, ax=None,
-                ylabel: str = "", colours: Mapping[str, str] | None = None) -> list:
+def plot_paired(
+    groups: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[bool]]],
+    *,
+    ax=None,
+    ylabel: str = "",
+    colours: Mapping[str, str] | None = None,
+) -> list:
     """Each model's measure at initialisation and trained: one thin line per model, groups side by side.
 
     ``groups`` maps a label to (init values, trained values, trained competent flags), one entry per model;
@@ -347,16 +431,24 @@ def plot_paired(groups: Mapping[str, tuple[Sequence[float], Sequence[float], Seq
     ax.set_ylabel(ylabel)
     from matplotlib.lines import Line2D
 
-    key = [Line2D([], [], color="#555555", lw=0.9, ls="-", marker="o", ms=2.5, label="one model, competent"),
-           Line2D([], [], color="#555555", lw=0.9, ls=":", marker="o", ms=2.5, label="one model, not competent"),
-           Line2D([], [], color="black", lw=2.2, label="mean of the group")]
+    key = [
+        Line2D([], [], color="#555555", lw=0.9, ls="-", marker="o", ms=2.5, label="one model, competent"),
+        Line2D([], [], color="#555555", lw=0.9, ls=":", marker="o", ms=2.5, label="one model, not competent"),
+        Line2D([], [], color="black", lw=2.2, label="mean of the group"),
+    ]
     key += [Line2D([], [], color=colours.get(name, "#7f7f7f"), lw=1.5, label=name) for name in groups]
     legend_outside(ax, key, fontsize=6)
     return means
 
 
-def plot_network(kernels: Sequence[np.ndarray], classes: Sequence[Sequence[str]], *, ax=None,
-                 output_names: Sequence[str] = ("hop", "jump", "leap", "help"), z_min: float = 1.0) -> list:
+def plot_network(
+    kernels: Sequence[np.ndarray],
+    classes: Sequence[Sequence[str]],
+    *,
+    ax=None,
+    output_names: Sequence[str] = ("hop", "jump", "leap", "help"),
+    z_min: float = 1.0,
+) -> list:
     """Units as boxes coloured by class, positive weights with z > ``z_min`` as edges (width ~ weight).
 
     ``kernels[i]`` is layer i's (out, in) weight matrix for the layers after the
@@ -373,19 +465,40 @@ def plot_network(kernels: Sequence[np.ndarray], classes: Sequence[Sequence[str]]
         w = np.asarray(w, dtype=float)
         z = (w - w.mean()) / (w.std() or 1.0)
         for j, i in zip(*np.nonzero((w > 0) & (z > z_min))):
-            (line,) = ax.plot([layer + 0.12, layer + 1 - 0.12], [ypos[layer][i], ypos[layer + 1][j]], color="#444444",
-                              lw=0.4 + 3.0 * w[j, i] / wmax, alpha=0.55, zorder=1)
+            (line,) = ax.plot(
+                [layer + 0.12, layer + 1 - 0.12],
+                [ypos[layer][i], ypos[layer + 1][j]],
+                color="#444444",
+                lw=0.4 + 3.0 * w[j, i] / wmax,
+                alpha=0.55,
+                zorder=1,
+            )
             artists.append(line)
     for layer, names in enumerate(classes):
         for i, c in enumerate(names):
-            box = FancyBboxPatch((layer - 0.1, ypos[layer][i] - 0.35), 0.2, 0.7, boxstyle="round,pad=0.02",
-                                 fc=CLASS_COLOURS[class_name(c)], ec="k", lw=0.5, zorder=2)
+            box = FancyBboxPatch(
+                (layer - 0.1, ypos[layer][i] - 0.35),
+                0.2,
+                0.7,
+                boxstyle="round,pad=0.02",
+                fc=CLASS_COLOURS[class_name(c)],
+                ec="k",
+                lw=0.5,
+                zorder=2,
+            )
             ax.add_patch(box)
             artists.append(box)
             last = layer == len(classes) - 1
             text = output_names[i] if last and i < len(output_names) else str(i)
-            ax.text(layer + (0.14 if last else 0), ypos[layer][i], text, ha="left" if last else "center", va="center",
-                    fontsize=6 if not last else 8, zorder=3)
+            ax.text(
+                layer + (0.14 if last else 0),
+                ypos[layer][i],
+                text,
+                ha="left" if last else "center",
+                va="center",
+                fontsize=6 if not last else 8,
+                zorder=3,
+            )
     ax.set_xlim(-0.4, len(classes) - 0.4 + 0.4)
     ax.set_ylim(-1, height)
     ax.invert_yaxis()
@@ -395,13 +508,25 @@ def plot_network(kernels: Sequence[np.ndarray], classes: Sequence[Sequence[str]]
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     present = [c for c in UNIT_CLASSES if any(class_name(k) == c for layer in classes for k in layer)]
-    ax.legend(handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize=7, loc="lower left",
-              bbox_to_anchor=(0, -0.25), ncol=5, frameon=False)
+    ax.legend(
+        handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present],
+        fontsize=7,
+        loc="lower left",
+        bbox_to_anchor=(0, -0.25),
+        ncol=5,
+        frameon=False,
+    )
     return artists
 
 
-def plot_grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[str], *, ax=None,
-                      errors: Mapping[str, Sequence[float]] | None = None, ylabel: str = "") -> list:
+def plot_grouped_bars(
+    values: Mapping[str, Sequence[float]],
+    groups: Sequence[str],
+    *,
+    ax=None,
+    errors: Mapping[str, Sequence[float]] | None = None,
+    ylabel: str = "",
+) -> list:
     """Grouped bars: one bar group per entry of ``groups``, one bar colour per key of ``values``.
 
     Used for ablation (change in predicted actions per scenario) and behaviour
@@ -414,8 +539,15 @@ def plot_grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[st
     for i, (name, v) in enumerate(values.items()):
         x = np.arange(len(groups)) + (i - (k - 1) / 2) * width
         err = None if errors is None or name not in errors else np.asarray(errors[name], dtype=float)
-        container = ax.bar(x, np.asarray(v, dtype=float), width=width * 0.95, yerr=err, capsize=2,
-                           color=POLICY_COLOURS[i % len(POLICY_COLOURS)], label=name)
+        container = ax.bar(
+            x,
+            np.asarray(v, dtype=float),
+            width=width * 0.95,
+            yerr=err,
+            capsize=2,
+            color=POLICY_COLOURS[i % len(POLICY_COLOURS)],
+            label=name,
+        )
         bars.extend(container)
     ax.set_xticks(np.arange(len(groups)))
     ax.set_xticklabels([textwrap.fill(str(g), 18) for g in groups], fontsize=8)
@@ -424,9 +556,16 @@ def plot_grouped_bars(values: Mapping[str, Sequence[float]], groups: Sequence[st
     return bars
 
 
-def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], baselines: Mapping[str, float], *,
-                         ax=None, ylabel: str = "validation macro recall", competent: Sequence[str] = (),
-                         groups: Mapping[str, str] | None = None, xlabel: str = "epoch") -> list:
+def plot_learning_curves(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    baselines: Mapping[str, float],
+    *,
+    ax=None,
+    ylabel: str = "validation macro recall",
+    competent: Sequence[str] = (),
+    groups: Mapping[str, str] | None = None,
+    xlabel: str = "epoch",
+) -> list:
     """A score against epoch, one line per model, and each baseline as a dashed horizontal line.
 
     ``curves`` maps a model name to (epochs, scores); ``baselines`` a baseline's name to its score; models named
@@ -440,7 +579,9 @@ def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[fl
     artists = []
     colour, label = _series_colours(list(curves), groups)
     for name, (epochs, values) in curves.items():
-        (line,) = ax.plot(epochs, values, lw=1.2, color=colour[name], ls="-" if name in competent else ":", label=label[name])
+        (line,) = ax.plot(
+            epochs, values, lw=1.2, color=colour[name], ls="-" if name in competent else ":", label=label[name]
+        )
         artists.append(line)
     greys = ("#000000", "#7f7f7f", "#bcbd22", "#17becf")
     for i, (name, value) in enumerate(baselines.items()):
@@ -451,15 +592,22 @@ def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[fl
     ax.set_ylim(0, 1.02)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     # one solid entry per model or group (a group mixes competent and never-competent seeds), then what the styles mean
-    series = [Line2D([], [], color=line.get_color(), lw=1.5, label=line.get_label()) for line in artists[: len(curves)]
-              if not line.get_label().startswith("_")]
-    key = [Line2D([], [], color="#555555", lw=1.2, ls="-", label="solid: a competent model"),
-           Line2D([], [], color="#555555", lw=1.2, ls=":", label="dotted: never competent")]
-    legend_outside(ax, series + artists[len(curves):] + key, fontsize=6)
+    series = [
+        Line2D([], [], color=line.get_color(), lw=1.5, label=line.get_label())
+        for line in artists[: len(curves)]
+        if not line.get_label().startswith("_")
+    ]
+    key = [
+        Line2D([], [], color="#555555", lw=1.2, ls="-", label="solid: a competent model"),
+        Line2D([], [], color="#555555", lw=1.2, ls=":", label="dotted: never competent"),
+    ]
+    legend_outside(ax, series + artists[len(curves) :] + key, fontsize=6)
     return artists
 
 
-def plot_confusion(confusion: np.ndarray, *, ax=None, title: str = "", labels: Sequence[str] = ("hop", "jump", "leap", "help")) -> list:
+def plot_confusion(
+    confusion: np.ndarray, *, ax=None, title: str = "", labels: Sequence[str] = ("hop", "jump", "leap", "help")
+) -> list:
     """A confusion matrix (rows true label, columns prediction) shaded by row share (recall on the diagonal), with counts."""
     ax = _axis(ax)
     cm = np.asarray(confusion, dtype=float)
@@ -467,8 +615,17 @@ def plot_confusion(confusion: np.ndarray, *, ax=None, title: str = "", labels: S
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     artists: list = [image]
     for (i, j), n in np.ndenumerate(cm):
-        artists.append(ax.text(j, i, f"{int(n):,}\n{share[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                               color="white" if share[i, j] > 0.6 else "black"))
+        artists.append(
+            ax.text(
+                j,
+                i,
+                f"{int(n):,}\n{share[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if share[i, j] > 0.6 else "black",
+            )
+        )
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("predicted")
@@ -481,8 +638,12 @@ def plot_confusion(confusion: np.ndarray, *, ax=None, title: str = "", labels: S
 MEASURE_COLOURS = ("#d62728", "#ff7f0e", "#1f77b4", "#9467bd", "#8c564b", "#17becf", "#bcbd22")
 
 
-def plot_detection(curves: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]], *,
-                   ax=None, alpha: float = 0.05) -> list:
+def plot_detection(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],
+    *,
+    ax=None,
+    alpha: float = 0.05,
+) -> list:
     """Detection rate against planted effect size: per measure (effects, rate, lo, hi), with interval bars.
 
     Effects are placed at equal spacing (labelled with their values) so that 0, 0.1 and 2 are all readable;
@@ -496,8 +657,17 @@ def plot_detection(curves: Mapping[str, tuple[Sequence[float], Sequence[float], 
     for k, (name, (effects, rate, lo, hi)) in enumerate(curves.items()):
         x = np.array([pos[float(e)] for e in effects]) + (k - (n - 1) / 2) * 0.06
         rate, lo, hi = (np.asarray(v, dtype=float) for v in (rate, lo, hi))
-        bars = ax.errorbar(x, rate, yerr=[rate - lo, hi - rate], marker="o", ms=4, lw=1.4, capsize=2,
-                           color=MEASURE_COLOURS[k % len(MEASURE_COLOURS)], label=name)
+        bars = ax.errorbar(
+            x,
+            rate,
+            yerr=[rate - lo, hi - rate],
+            marker="o",
+            ms=4,
+            lw=1.4,
+            capsize=2,
+            color=MEASURE_COLOURS[k % len(MEASURE_COLOURS)],
+            label=name,
+        )
         artists.append(bars)
     artists.append(ax.axhline(alpha, color="#7f7f7f", ls="--", lw=1.0, label=f"alpha {alpha:g}"))
     ax.set_xticks(range(len(ticks)), [f"{e:g}" for e in ticks])
@@ -508,8 +678,14 @@ def plot_detection(curves: Mapping[str, tuple[Sequence[float], Sequence[float], 
     return artists
 
 
-def plot_false_positives(rows: Sequence[tuple[str, float, float, float]], *, ax=None, alpha: float = 0.05,
-                         colour: str = CLASS_COLOURS["mirror"], xlabel: str = "share of decoys called mirror") -> list:
+def plot_false_positives(
+    rows: Sequence[tuple[str, float, float, float]],
+    *,
+    ax=None,
+    alpha: float = 0.05,
+    colour: str = CLASS_COLOURS["mirror"],
+    xlabel: str = "share of decoys called mirror",
+) -> list:
     """Horizontal bars: per negative control (label, rate, lo, hi), how often a measure calls it, with intervals and alpha."""
     ax = _axis(ax)
     labels = [r[0] for r in rows]

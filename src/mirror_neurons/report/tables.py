@@ -47,8 +47,12 @@ def table_markdown(table) -> str:
     def cell(value) -> str:
         return " ".join(str(value).split()).replace("|", "\\|")
 
-    lines = [f"*{cell(table.caption)}*", "", "| " + " | ".join(cell(c) for c in table.columns) + " |",
-             "|" + "---|" * len(table.columns)]
+    lines = [
+        f"*{cell(table.caption)}*",
+        "",
+        "| " + " | ".join(cell(c) for c in table.columns) + " |",
+        "|" + "---|" * len(table.columns),
+    ]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.rows]
     return "\n".join(lines) + "\n"
 

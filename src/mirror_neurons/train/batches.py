@@ -24,7 +24,9 @@ SHUFFLE_SEED = 20251101
 def training_labels(dataset: Dataset, labels: str) -> tuple[np.ndarray, np.ndarray]:
     """(train, val) labels a model with ``TrainConfig.labels = labels`` learns (config.LABELS)."""
     if labels == "toad_blind":
-        return tuple(label_states(split.x, split.frog_pos, toad_blind=True)[0] for split in (dataset.train, dataset.val))
+        return tuple(
+            label_states(split.x, split.frog_pos, toad_blind=True)[0] for split in (dataset.train, dataset.val)
+        )
     if labels == "shuffled":
         rng = np.random.default_rng(SHUFFLE_SEED)
         return rng.permutation(dataset.train.label), rng.permutation(dataset.val.label)
@@ -59,11 +61,16 @@ class TrainingTensors:
     def __init__(self, dataset: Dataset, encoding: str = "raw", labels: str = "rule"):
         enc = get_encoding(encoding)
         train_label, val_label = training_labels(dataset, labels)
-        x, label = torch.from_numpy(np.asarray(dataset.train.x, dtype=np.uint8)), torch.from_numpy(train_label.astype(np.int64))
+        x, label = (
+            torch.from_numpy(np.asarray(dataset.train.x, dtype=np.uint8)),
+            torch.from_numpy(train_label.astype(np.int64)),
+        )
         x = enc.stored(x)  # (n, features) uint8
         self.n_inputs = x.shape[1]
         self.scaled, self.scale = enc.scaled, torch.tensor(enc.scale, dtype=torch.float32)
-        self.xy_train = torch.cat([with_ones(x), torch.nn.functional.one_hot(label, 4).to(torch.uint8)], dim=1)  # (n, features + 5) uint8
+        self.xy_train = torch.cat(
+            [with_ones(x), torch.nn.functional.one_hot(label, 4).to(torch.uint8)], dim=1
+        )  # (n, features + 5) uint8
         self.label_train = label
         self.x_val = enc.encode(torch.from_numpy(dataset.val.x.astype(np.float32)))
         self.label_val = torch.from_numpy(val_label.astype(np.int64))
@@ -91,7 +98,13 @@ class TrainingTensors:
         key = (models, n)  # stacks of other sizes (and a stack that shrank) may have the same n
         if key not in self._buffers:
             raw, out = torch.empty(n, width, dtype=torch.uint8), torch.empty(models, n // models, width)
-            self._buffers[key] = raw, out, raw.view(models, -1, width), out[:, :, : self.n_inputs + 1], out[:, :, self.n_inputs + 1 :]
+            self._buffers[key] = (
+                raw,
+                out,
+                raw.view(models, -1, width),
+                out[:, :, : self.n_inputs + 1],
+                out[:, :, self.n_inputs + 1 :],
+            )
         raw, out, raw_by_model, x1, y = self._buffers[key]
         torch.index_select(self.xy_train, 0, rows, out=raw)
         out.copy_(raw_by_model)

@@ -29,15 +29,21 @@ from mirror_neurons.train.model import MLP, ModelConfig
 
 OUTPUTS = tuple(action.name.lower() for action in Action)
 """The model's outputs in order, as the JSON's ``outputs`` states them: hop, jump, leap, help (action codes 0..3)."""
-STATE_LAYOUT = ("100 integers from Frog's view: ground row 0-31 (1 solid, 2 rough), players row 32-63 (4 Frog, 5 Toad, "
-                "6 jump, 7 leap, 8 help, 9 distress; 10 also distress in datasets with veil < 1), flies row 64-95 (3 fly), own symbol 96, energy 97, score 98 and "
-                "position 99 (96, 98, 99 are 0); docs/spec-summary.md section 3")
+STATE_LAYOUT = (
+    "100 integers from Frog's view: ground row 0-31 (1 solid, 2 rough), players row 32-63 (4 Frog, 5 Toad, "
+    "6 jump, 7 leap, 8 help, 9 distress; 10 also distress in datasets with veil < 1), flies row 64-95 (3 fly), own symbol 96, energy 97, score 98 and "
+    "position 99 (96, 98, 99 are 0); docs/spec-summary.md section 3"
+)
 
 
 def describe_inputs(config: ModelConfig) -> dict:
     """The JSON's ``inputs``: the raw state the model is fed, its encoding and the first layer's width."""
-    return {"state": STATE_LAYOUT, "encoding": config.encoding, "features": config.n_features,
-            "see": "mirror_neurons.train.encoding; export.StateEncoder(encoding) makes the features from raw states"}
+    return {
+        "state": STATE_LAYOUT,
+        "encoding": config.encoding,
+        "features": config.n_features,
+        "see": "mirror_neurons.train.encoding; export.StateEncoder(encoding) makes the features from raw states",
+    }
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,14 @@ def save_checkpoint(stem: str | Path, model: MLP, meta: dict, *, fsync: bool = T
     return save_weights(stem, model.config, model.state_dict(), meta, fsync=fsync)
 
 
-def save_weights(stem: str | Path, config: ModelConfig, state: dict[str, torch.Tensor], meta: dict, *, fsync: bool = True) -> Path:
+def save_weights(
+    stem: str | Path, config: ModelConfig, state: dict[str, torch.Tensor], meta: dict, *, fsync: bool = True
+) -> Path:
     """``save_checkpoint`` from an ``MLP.state_dict``-shaped ``state`` and its architecture, without building the module."""
     stem = Path(stem)
-    blob = save_numpy({k: v.detach().cpu().contiguous().numpy() for k, v in state.items()})  # same bytes as safetensors.torch, 3x faster
+    blob = save_numpy(
+        {k: v.detach().cpu().contiguous().numpy() for k, v in state.items()}
+    )  # same bytes as safetensors.torch, 3x faster
     weights = stem.with_suffix(".safetensors")
     atomic.write_bytes(weights, blob, fsync=fsync)
     full = {
@@ -101,13 +111,19 @@ def _check_meta(path: Path, meta: object) -> None:
     """``CheckpointError`` naming the first field of the wrong type, a ``weights_file`` outside the
     checkpoint's folder, or a ``model`` whose weights could not fit in memory."""
     if not isinstance(meta, dict):
-        raise CheckpointError(f"{path} holds a JSON {type(meta).__name__}, not checkpoint metadata; the checkpoint is damaged")
+        raise CheckpointError(
+            f"{path} holds a JSON {type(meta).__name__}, not checkpoint metadata; the checkpoint is damaged"
+        )
     for key, types in META_TYPES.items():
         if key in meta and (not isinstance(meta[key], types) or isinstance(meta[key], bool)):
-            raise CheckpointError(f"{path}: {key} = {meta[key]!r:.60} is not {KINDS[types[0]]}; the checkpoint is damaged")
+            raise CheckpointError(
+                f"{path}: {key} = {meta[key]!r:.60} is not {KINDS[types[0]]}; the checkpoint is damaged"
+            )
     name = meta.get("weights_file", "x")
     if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
-        raise CheckpointError(f"{path}: weights_file {name!r:.80} lies outside the checkpoint's folder; the checkpoint is damaged")
+        raise CheckpointError(
+            f"{path}: weights_file {name!r:.80} lies outside the checkpoint's folder; the checkpoint is damaged"
+        )
     if "model" in meta:
         _check_model_size(path, meta["model"])
 
@@ -115,14 +131,20 @@ def _check_meta(path: Path, meta: object) -> None:
 def _check_model_size(path: Path, model: dict) -> None:
     """The architecture's widths as positive integers whose weights fit in memory (``hidden: [1e9]`` would not)."""
     hidden = model.get("hidden", [])
-    widths = [model.get("n_inputs", 100), *(hidden if isinstance(hidden, list) else [hidden]), model.get("n_outputs", 4)]
+    widths = [
+        model.get("n_inputs", 100),
+        *(hidden if isinstance(hidden, list) else [hidden]),
+        model.get("n_outputs", 4),
+    ]
     if not isinstance(hidden, list) or not all(type(w) is int and w >= 1 for w in widths):
         raise CheckpointError(
             f"{path}: model widths {widths!r:.80} must be positive integers (n_inputs, hidden, n_outputs); the checkpoint is damaged"
         )
     n_params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
     try:
-        limits.check_memory(4 * n_params, f"{path}'s model ({n_params:,} weights)", "the checkpoint is damaged or from elsewhere")
+        limits.check_memory(
+            4 * n_params, f"{path}'s model ({n_params:,} weights)", "the checkpoint is damaged or from elsewhere"
+        )
     except ConfigError as e:
         raise CheckpointError(str(e)) from None
 
@@ -166,7 +188,13 @@ def load_checkpoint(path: str | Path, expect: ModelConfig | None = None) -> Chec
 
 def _json_path(path: str | Path) -> Path:
     path = Path(path)
-    return path if path.suffix == ".json" else path.with_suffix(".json") if path.suffix == ".safetensors" else Path(f"{path}.json")
+    return (
+        path
+        if path.suffix == ".json"
+        else path.with_suffix(".json")
+        if path.suffix == ".safetensors"
+        else Path(f"{path}.json")
+    )
 
 
 def iter_checkpoints(run_dir: str | Path) -> list[Path]:

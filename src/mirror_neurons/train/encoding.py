@@ -53,7 +53,16 @@ ROWS = (("ground", GROUND), ("players", PLAYERS), ("flies", FLIES))
 
 ROW_SYMBOLS: dict[str, tuple[Symbol, ...]] = {
     "ground": (Symbol.SOLID, Symbol.ROUGH),
-    "players": (Symbol.EMPTY, Symbol.FROG, Symbol.TOAD, Symbol.JUMP, Symbol.LEAP, Symbol.HELP, Symbol.DISTRESS, Symbol.TOAD_DISTRESS),
+    "players": (
+        Symbol.EMPTY,
+        Symbol.FROG,
+        Symbol.TOAD,
+        Symbol.JUMP,
+        Symbol.LEAP,
+        Symbol.HELP,
+        Symbol.DISTRESS,
+        Symbol.TOAD_DISTRESS,
+    ),
     "flies": (Symbol.EMPTY, Symbol.FLY),
 }
 """The symbols each row can hold: one ``onehot`` indicator each."""
@@ -120,9 +129,16 @@ class Encoding:
 
 
 def _onehot() -> Encoding:
-    names = [f"{row}[{cell}] = {symbol.name.lower().replace('_', '-')}" for row, _ in ROWS for cell in range(32) for symbol in ROW_SYMBOLS[row]]
+    names = [
+        f"{row}[{cell}] = {symbol.name.lower().replace('_', '-')}"
+        for row, _ in ROWS
+        for cell in range(32)
+        for symbol in ROW_SYMBOLS[row]
+    ]
     names.append(f"energy / {MAX_ENERGY}")
-    return Encoding("onehot", len(names), tuple(names), scaled=slice(len(names) - 1, len(names)), scale=1.0 / MAX_ENERGY)
+    return Encoding(
+        "onehot", len(names), tuple(names), scaled=slice(len(names) - 1, len(names)), scale=1.0 / MAX_ENERGY
+    )
 
 
 _RAW_NAMES = tuple(raw_feature_name(i) for i in range(STATE_SIZE))

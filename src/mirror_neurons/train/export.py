@@ -163,7 +163,9 @@ def from_torch(sequential: nn.Sequential, *, encoding: str | None = None, dropou
     Dropout rate, else 0). ``ConfigError`` names what does not fit.
     """
     if not isinstance(sequential, nn.Sequential):
-        raise ConfigError(f"from_torch reads an nn.Sequential of Linear layers and activations, got {type(sequential).__name__}")
+        raise ConfigError(
+            f"from_torch reads an nn.Sequential of Linear layers and activations, got {type(sequential).__name__}"
+        )
     found, linears, after, rates = _split(sequential)
     if found is not None and encoding is not None and found != encoding:
         raise ConfigError(f"encoding={encoding!r} disagrees with the Sequential's StateEncoder ({found!r})")
@@ -171,7 +173,9 @@ def from_torch(sequential: nn.Sequential, *, encoding: str | None = None, dropou
     width = get_encoding(encoding).width
     _check_layers(linears, after, encoding, width)
     if len(set(rates)) > 1:
-        raise ConfigError(f"the Sequential's Dropout rates differ ({sorted(set(rates))}); an MLP has one rate, pass dropout=")
+        raise ConfigError(
+            f"the Sequential's Dropout rates differ ({sorted(set(rates))}); an MLP has one rate, pass dropout="
+        )
     config = ModelConfig(
         hidden=tuple(layer.out_features for layer in linears[:-1]),
         dropout=dropout if dropout is not None else (rates[0] if rates else 0.0),
@@ -207,6 +211,8 @@ def _check_layers(linears: list[nn.Linear], after: list[str | None], encoding: s
         raise ConfigError(f"the output layer must be linear, but a {after[-1]} follows it")
     hidden = after[:-1]
     if None in hidden:
-        raise ConfigError(f"hidden layer {hidden.index(None)} has no activation after it (one of {', '.join(ACTIVATIONS)})")
+        raise ConfigError(
+            f"hidden layer {hidden.index(None)} has no activation after it (one of {', '.join(ACTIVATIONS)})"
+        )
     if len(set(hidden)) > 1:
         raise ConfigError(f"the hidden layers use different activations ({', '.join(hidden)}); an MLP has one")

@@ -142,7 +142,9 @@ class _EpochWatcher:
             return {}
 
 
-def train_group(data_dir: str, out_dir: str, model_ids: list[str], configs: list[dict], threads: int | None) -> list[TrainResult]:
+def train_group(
+    data_dir: str, out_dir: str, model_ids: list[str], configs: list[dict], threads: int | None
+) -> list[TrainResult]:
     """One task: load the dataset from shared storage and train these models into the run folder."""
     dataset = load_dataset(data_dir, splits=("train", "val"))
     return train_models(
@@ -177,7 +179,13 @@ def train_distributed(
     groups = plan_groups(configs, group_size)
     log.info("%d models in %d tasks on the %s executor", len(configs), len(groups), executor.name)
     tasks = [
-        (str(Path(dataset.path).absolute()), str(out_dir), [model_ids[i] for i in g], [configs[i].to_dict() for i in g], threads)
+        (
+            str(Path(dataset.path).absolute()),
+            str(out_dir),
+            [model_ids[i] for i in g],
+            [configs[i].to_dict() for i in g],
+            threads,
+        )
         for g in groups
     ]
 

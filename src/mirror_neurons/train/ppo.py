@@ -115,14 +115,37 @@ class PPOConfig:
         if self.partner not in PARTNERS:
             raise ConfigError(f"unknown partner setting {self.partner!r}; choose one of {', '.join(PARTNERS)}")
         if (self.partner == "network") != (self.partner_checkpoint is not None):
-            raise ConfigError("partner 'network' needs partner_checkpoint (a policy checkpoint JSON), and only it takes one")
-        for name in ("num_envs", "num_steps", "total_steps", "update_epochs", "num_minibatches", "checkpoint_every", "max_turns"):
+            raise ConfigError(
+                "partner 'network' needs partner_checkpoint (a policy checkpoint JSON), and only it takes one"
+            )
+        for name in (
+            "num_envs",
+            "num_steps",
+            "total_steps",
+            "update_epochs",
+            "num_minibatches",
+            "checkpoint_every",
+            "max_turns",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {v!r}")
         if (self.num_envs * self.num_steps) % self.num_minibatches:
-            raise ConfigError(f"num_envs x num_steps ({self.num_envs * self.num_steps}) must divide into {self.num_minibatches} minibatches")
-        for name in ("lr", "gamma", "gae_lambda", "reward_scale", "clip_coef", "ent_coef", "vf_coef", "max_grad_norm", "survival", "dependency"):
+            raise ConfigError(
+                f"num_envs x num_steps ({self.num_envs * self.num_steps}) must divide into {self.num_minibatches} minibatches"
+            )
+        for name in (
+            "lr",
+            "gamma",
+            "gae_lambda",
+            "reward_scale",
+            "clip_coef",
+            "ent_coef",
+            "vf_coef",
+            "max_grad_norm",
+            "survival",
+            "dependency",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {v!r}")
@@ -138,7 +161,9 @@ class PPOConfig:
 
     @property
     def value_config(self) -> ModelConfig:
-        return ModelConfig(hidden=self.hidden, dropout=0.0, activation=self.activation, encoding=self.encoding, n_outputs=1)
+        return ModelConfig(
+            hidden=self.hidden, dropout=0.0, activation=self.activation, encoding=self.encoding, n_outputs=1
+        )
 
     @property
     def num_iterations(self) -> int:
@@ -186,7 +211,9 @@ class Adam:
     per parameter and a step count, saved as they are in the resume file.
     """
 
-    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-5):
+    def __init__(
+        self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-5
+    ):
         self.params, self.lr, (self.beta1, self.beta2), self.eps = params, lr, betas, eps
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
@@ -376,7 +403,12 @@ def _update(config, policy, value, optimizer, params, g, next_obs, next_done, ob
                 clip_fracs.append(((ratio - 1).abs() > config.clip_coef).float().mean().item())
                 losses.append((pg_loss.item(), v_loss.item(), entropy.item()))
     pg, v, ent = np.mean(losses, axis=0)
-    return {"policy_loss": float(pg), "value_loss": float(v), "entropy": float(ent), "clip_fraction": float(np.mean(clip_fracs))}
+    return {
+        "policy_loss": float(pg),
+        "value_loss": float(v),
+        "entropy": float(ent),
+        "clip_fraction": float(np.mean(clip_fracs)),
+    }
 
 
 def _body(model: MLP, features: torch.Tensor) -> torch.Tensor:
@@ -404,7 +436,11 @@ def _check_config_file(out: Path, config: PPOConfig) -> None:
     if path.is_file():
         saved = atomic.read_json_object(path, ConfigError, "remove the folder or choose another --out")
         if saved != json.loads(atomic.json_text(config.to_dict())):
-            diff = sorted(k for k in set(saved) | set(config.to_dict()) if saved.get(k) != json.loads(atomic.json_text(config.to_dict())).get(k))
+            diff = sorted(
+                k
+                for k in set(saved) | set(config.to_dict())
+                if saved.get(k) != json.loads(atomic.json_text(config.to_dict())).get(k)
+            )
             raise ConfigError(f"{out} holds a PPO run with another configuration (differs in {', '.join(diff)}); "
                               "resume with the same options or choose another --out")  # fmt: skip
         return
@@ -412,7 +448,9 @@ def _check_config_file(out: Path, config: PPOConfig) -> None:
     atomic.write_json(path, config.to_dict())
 
 
-def _checkpoint(out: Path, config: PPOConfig, policy: MLP, it: int, env_steps: int, row: dict, *, init: bool = False) -> Path:
+def _checkpoint(
+    out: Path, config: PPOConfig, policy: MLP, it: int, env_steps: int, row: dict, *, init: bool = False
+) -> Path:
     meta = {
         "model_id": config.model_id, "algorithm": "ppo", "ppo_config": config.to_dict(), "hyperparameters": config.hyperparameters(),
         "seed": config.seed, "epoch": it, "init": init, "env_steps": env_steps,
@@ -444,7 +482,9 @@ def _load_resume(path: Path, policy, value, optimizer, g, env) -> tuple[int, lis
         value.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("value.")})
         optimizer.load(tensors)
     except Exception as e:  # a damaged file or another architecture
-        raise CheckpointError(f"{path} cannot be resumed ({str(e).splitlines()[0][:120]}); remove it to start over") from None
+        raise CheckpointError(
+            f"{path} cannot be resumed ({str(e).splitlines()[0][:120]}); remove it to start over"
+        ) from None
     g.set_state(tensors["rng"])
     env_state = {k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("env.")}
     env_state["episode_seed"] = env_state["episode_seed"].view(np.uint64)

@@ -47,7 +47,9 @@ def sweep_progress(n_models: int, console: Console | None = None) -> Iterator[Ca
             if event["status"] != "running":
                 finished.add(mid)
             top = min(best.values(), default=math.nan)
-            detail = f"{len(seen - finished)} running, epoch {event['epoch']}, val {event['val_loss']:.4f}, best {top:.4f}"
+            detail = (
+                f"{len(seen - finished)} running, epoch {event['epoch']}, val {event['val_loss']:.4f}, best {top:.4f}"
+            )
             bar.update(task, completed=len(finished), detail=detail)
 
         yield update

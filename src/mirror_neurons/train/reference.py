@@ -60,7 +60,9 @@ def _check_covered(config: TrainConfig) -> None:
     }
     for name, (value, allowed) in covered.items():
         if value not in allowed:
-            raise ConfigError(f"the reference loop covers {name} in {allowed}, not {value!r}; compare such models with the trainer alone")
+            raise ConfigError(
+                f"the reference loop covers {name} in {allowed}, not {value!r}; compare such models with the trainer alone"
+            )
 
 
 def reference_train(config: TrainConfig, dataset: Dataset, epochs: int) -> nn.Sequential:
@@ -97,7 +99,9 @@ def reference_train(config: TrainConfig, dataset: Dataset, epochs: int) -> nn.Se
         for step in range(steps):
             if step % CHUNK_STEPS == 0:  # protocol step 4: 16-bit draws, four per 64-bit random number
                 shape = (min(CHUNK_STEPS, steps - step), B, sum(config.model.hidden))
-                words = torch.empty(-(-math.prod(shape) // 4), dtype=torch.int64).random_(-(2**63), 2**63 - 1, generator=g)
+                words = torch.empty(-(-math.prod(shape) // 4), dtype=torch.int64).random_(
+                    -(2**63), 2**63 - 1, generator=g
+                )
                 u = words.view(torch.int16)[: math.prod(shape)].view(shape).int() + 32768  # 0..65535
             rows = perm[step * B : (step + 1) * B]
             keep = u[step % CHUNK_STEPS, : len(rows)]

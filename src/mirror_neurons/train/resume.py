@@ -144,7 +144,9 @@ def load_state(folder: Path, model_id: str, config: TrainConfig, epoch: int | No
         raise CheckpointError(f"{blob_path} is missing; remove {folder} to retrain that model")
     blob = blob_path.read_bytes()
     if hashlib.sha256(blob).hexdigest() != state["tensors_sha256"]:
-        raise CheckpointError(f"{blob_path} does not match the hash in {state_file}; remove {folder} to retrain that model")
+        raise CheckpointError(
+            f"{blob_path} does not match the hash in {state_file}; remove {folder} to retrain that model"
+        )
     _check_checkpoints(folder, state["checkpoints"])
     tensors = st_load(blob)
     generator = torch.Generator()
@@ -204,7 +206,13 @@ def _check_state(state_file: Path, state: dict) -> None:
 
 def _plain_name(name: object) -> bool:
     """True if ``name`` is a file name with no folder part (it resolves inside the folder that holds it)."""
-    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+    )
 
 
 def _check_checkpoints(folder: Path, stems: list[str]) -> None:
@@ -218,4 +226,6 @@ def _check_checkpoints(folder: Path, stems: list[str]) -> None:
         except (CheckpointError, AttributeError):
             intact = False
         if not intact:
-            raise CheckpointError(f"checkpoint {folder / stem} is missing or damaged; remove {folder} to retrain that model")
+            raise CheckpointError(
+                f"checkpoint {folder / stem} is missing or damaged; remove {folder} to retrain that model"
+            )

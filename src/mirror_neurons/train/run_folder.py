@@ -91,7 +91,9 @@ def hyperparameters(c: TrainConfig) -> dict:
     }
 
 
-def open_run(out_dir: str | Path, configs: Sequence[TrainConfig], model_ids: Sequence[str], dataset: Dataset, info: dict) -> None:
+def open_run(
+    out_dir: str | Path, configs: Sequence[TrainConfig], model_ids: Sequence[str], dataset: Dataset, info: dict
+) -> None:
     """Check ids and dataset, then write RUN/run.json (or check that an existing one describes this run)."""
     if len(set(model_ids)) != len(model_ids):
         raise ConfigError("two models would share one folder (same id); give each configuration its own seed or id")
@@ -101,7 +103,9 @@ def open_run(out_dir: str | Path, configs: Sequence[TrainConfig], model_ids: Seq
     record = {
         "models": {mid: c.to_dict() for mid, c in zip(model_ids, configs)},
         "dataset_hash": dataset.hash,
-        "dataset_path": str(Path(dataset.path).absolute()),  # not relative to the working directory: analyze runs from anywhere
+        "dataset_path": str(
+            Path(dataset.path).absolute()
+        ),  # not relative to the working directory: analyze runs from anywhere
         "info": info,
     }
     path = out_dir / RUN_FILE
@@ -127,11 +131,15 @@ def _check_dataset(dataset: Dataset, configs: Sequence[TrainConfig]) -> None:
     for name in ("train", "val"):
         split = getattr(dataset, name)
         if len(split) == 0:
-            raise DataError(f"dataset {dataset.path} has an empty {name} split; regenerate it with `mirror-neurons data`")
+            raise DataError(
+                f"dataset {dataset.path} has an empty {name} split; regenerate it with `mirror-neurons data`"
+            )
     top = int(max(dataset.train.label.max(), dataset.val.label.max()))  # once, not per configuration
     for c in configs:
         if dataset.train.x.shape[1] != c.model.n_inputs:
-            raise DataError(f"dataset {dataset.path} has {dataset.train.x.shape[1]} inputs but the model expects {c.model.n_inputs}")
+            raise DataError(
+                f"dataset {dataset.path} has {dataset.train.x.shape[1]} inputs but the model expects {c.model.n_inputs}"
+            )
         if top >= c.model.n_outputs:
             raise DataError(f"dataset {dataset.path} has label {top} but the model has {c.model.n_outputs} outputs")
 

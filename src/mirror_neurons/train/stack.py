@@ -86,7 +86,9 @@ class Stack:
         depth = {len(m.hidden) for m in models}
         acts = {m.activation for m in models}
         features = {m.n_features for m in models}
-        assert len(depth) == 1 and len(acts) == 1 and len(features) == 1, "a stack holds models of one depth, activation and input width"
+        assert len(depth) == 1 and len(acts) == 1 and len(features) == 1, (
+            "a stack holds models of one depth, activation and input width"
+        )
         self.configs = list(models)
         self.M = M = len(models)
         self.loss = loss
@@ -131,7 +133,9 @@ class Stack:
         self._lr = torch.zeros(M * self.P)
         self.l2_grad = torch.zeros(M * self.P)  # d/dflat of l2 * sum(W**2): 2 * l2 * W on kernels, 0 on biases
         lr, l2 = torch.from_numpy(self.lr).float(), torch.from_numpy(2 * self.l2).float()
-        for block_lr, block_l2, mask in zip(self._blocks(self._lr), self._blocks(self.l2_grad), self._blocks(self.kernel_mask)):
+        for block_lr, block_l2, mask in zip(
+            self._blocks(self._lr), self._blocks(self.l2_grad), self._blocks(self.kernel_mask)
+        ):
             block_lr[:] = lr[:, None, None]
             block_l2[:] = l2[:, None, None] * mask
         # views made once, not per step: each costs microseconds of dispatch

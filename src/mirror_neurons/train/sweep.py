@@ -55,7 +55,21 @@ from mirror_neurons.train.trainer import Progress, TrainResult, train_many
 
 PRESETS = ("paper", "demo", "competent", "recipes")
 
-CONFIG_KEYS = ("hidden", "lr", "batch_size", "dropout", "activation", "encoding", "loss", "l2", "sampling", "labels", "beta1", "beta2", "eps")
+CONFIG_KEYS = (
+    "hidden",
+    "lr",
+    "batch_size",
+    "dropout",
+    "activation",
+    "encoding",
+    "loss",
+    "l2",
+    "sampling",
+    "labels",
+    "beta1",
+    "beta2",
+    "eps",
+)
 LIMIT_KEYS = ("max_epochs", "patience", "epoch_rows", "val_rows")
 SWEEP_KEYS = ("name", "description", "seed", "replicates", "dataset", "paper_relation")
 TABLES = ("sweep", "limits", "defaults", "grid", "configs")
@@ -161,7 +175,7 @@ def parse_sweep(raw: dict, source: str = "<sweep>") -> SweepSpec:
 
     for key in ("name", "description", "dataset", "paper_relation"):
         if key in sweep and not isinstance(sweep[key], str):
-            raise ConfigError(f"{where}[sweep] {key} = {sweep[key]!r} must be a string, e.g. {key} = \"text\"")
+            raise ConfigError(f'{where}[sweep] {key} = {sweep[key]!r} must be a string, e.g. {key} = "text"')
     seed = sweep.get("seed", 0)
     check_range("seed", seed, f"{where}[sweep] ")
     if not isinstance(seed, int):  # 1.5 would train with seed 1
@@ -219,14 +233,16 @@ def _config(d: dict, limits: dict, where: str) -> TrainConfig:
     """One configuration from merged keys, with sweep-file ranges checked key by key."""
     for key in ("activation", "encoding", "loss", "sampling", "labels"):
         if key in d and not isinstance(d[key], str):
-            raise ConfigError(f"{where}{key} = {d[key]!r} must be a name in quotes, e.g. {key} = \"...\"")
+            raise ConfigError(f'{where}{key} = {d[key]!r} must be a name in quotes, e.g. {key} = "..."')
     hidden = d.get("hidden", [17, 17])
     if (
         not isinstance(hidden, list)
         or not 1 <= len(hidden) <= MAX_LAYERS
         or not all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_UNITS for h in hidden)
     ):
-        raise ConfigError(f"{where}hidden = {hidden!r} is out of range; allowed a list of 1..{MAX_LAYERS} widths, each 1..{MAX_UNITS}")
+        raise ConfigError(
+            f"{where}hidden = {hidden!r} is out of range; allowed a list of 1..{MAX_LAYERS} widths, each 1..{MAX_UNITS}"
+        )
     lr = d.get("lr", 4e-6)
     if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr) or not 0 < lr <= MAX_LR:
         raise ConfigError(f"{where}lr = {lr!r} is out of range; allowed (0, {MAX_LR:g}]")
@@ -235,14 +251,23 @@ def _config(d: dict, limits: dict, where: str) -> TrainConfig:
         raise ConfigError(f"{where}dropout = {dropout!r} is out of range; allowed [0, 1)")
     activation = d.get("activation", "relu")
     if activation not in ACTIVATIONS:
-        raise ConfigError(f"{where}activation = {activation!r} is not allowed; choose one of {', '.join(sorted(ACTIVATIONS))}")
+        raise ConfigError(
+            f"{where}activation = {activation!r} is not allowed; choose one of {', '.join(sorted(ACTIVATIONS))}"
+        )
     # loss, encoding, sampling and labels: TrainConfig and ModelConfig name a bad value and the choices (below)
-    loss, encoding, sampling, labels = d.get("loss", "mse_l2"), d.get("encoding", "raw"), d.get("sampling", "shuffle"), d.get("labels", "rule")
+    loss, encoding, sampling, labels = (
+        d.get("loss", "mse_l2"),
+        d.get("encoding", "raw"),
+        d.get("sampling", "shuffle"),
+        d.get("labels", "rule"),
+    )
     for key in ("batch_size", "l2", "beta1", "beta2", "eps"):
         if key in d:
             check_range(key, d[key], where)
     if "batch_size" in d and not isinstance(d["batch_size"], int):
-        raise ConfigError(f"{where}batch_size = {d['batch_size']!r} must be an integer in {describe_range('batch_size')}")
+        raise ConfigError(
+            f"{where}batch_size = {d['batch_size']!r} must be an integer in {describe_range('batch_size')}"
+        )
     kwargs = {k: d[k] for k in ("batch_size", "l2", "beta1", "beta2", "eps") if k in d}
     try:
         return TrainConfig(
@@ -324,5 +349,3 @@ def run_sweep(
     ]
     atomic.write_json(out_dir / "summary.json", {"sweep": spec.name, "models": summary})
     return SweepResult(run_dir=out_dir, results=results)
-
-

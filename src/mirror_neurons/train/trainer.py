@@ -55,7 +55,16 @@ from mirror_neurons.train.batches import EncodedDatasets, TrainingTensors
 from mirror_neurons.train.checkpoint import save_weights
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import MLP
-from mirror_neurons.train.resume import MAX_EPOCHS, NAN, RUNNING, STOPPED_EARLY, ModelState, finite_or_none, load_state, save_state
+from mirror_neurons.train.resume import (
+    MAX_EPOCHS,
+    NAN,
+    RUNNING,
+    STOPPED_EARLY,
+    ModelState,
+    finite_or_none,
+    load_state,
+    save_state,
+)
 from mirror_neurons.train.run_folder import checkpoint_meta, checkpoint_stem, model_id_for, open_run
 from mirror_neurons.train.stack import Stack
 
@@ -139,7 +148,11 @@ def train_many(
     for each other made steps 20x slower in our measurements (docs/training.md).
     """
     if model_ids is None:
-        model_ids = [model_id_for(c) for c in configs] if len(configs) == 1 else [model_id_for(c, i) for i, c in enumerate(configs)]
+        model_ids = (
+            [model_id_for(c) for c in configs]
+            if len(configs) == 1
+            else [model_id_for(c, i) for i, c in enumerate(configs)]
+        )
     open_run(out_dir, configs, model_ids, dataset, run_info or {})
     return train_models(configs, dataset, out_dir, model_ids=model_ids, progress=progress, threads=threads)
 
@@ -188,7 +201,19 @@ def _torch_threads(n: int | None):
 
 def stack_key(c: TrainConfig) -> tuple:
     """Configurations with equal keys can train in one Stack."""
-    return (len(c.model.hidden), c.model.encoding, c.labels, c.batch_size, c.epoch_rows, c.val_rows, c.model.activation, c.loss, c.beta1, c.beta2, c.eps)
+    return (
+        len(c.model.hidden),
+        c.model.encoding,
+        c.labels,
+        c.batch_size,
+        c.epoch_rows,
+        c.val_rows,
+        c.model.activation,
+        c.loss,
+        c.beta1,
+        c.beta2,
+        c.eps,
+    )
 
 
 def _groups(members: list[ModelState]) -> list[list[ModelState]]:
@@ -264,7 +289,11 @@ class _EpochShape:
 
 
 def _train_group(
-    members: list[ModelState], data: TrainingTensors, dataset_hash: str, progress: Progress | None, pad_to: tuple[int, ...] | None = None
+    members: list[ModelState],
+    data: TrainingTensors,
+    dataset_hash: str,
+    progress: Progress | None,
+    pad_to: tuple[int, ...] | None = None,
 ) -> None:
     """Train ``members`` epoch by epoch in one Stack until each has stopped.
 
@@ -309,7 +338,9 @@ def _load_stack(members: list[ModelState], ghost: list[ModelState], pad_to: tupl
     return stack
 
 
-def _train_epoch(members: list[ModelState], ghost: list[ModelState], stack: Stack, data: TrainingTensors, shape: _EpochShape) -> torch.Tensor:
+def _train_epoch(
+    members: list[ModelState], ghost: list[ModelState], stack: Stack, data: TrainingTensors, shape: _EpochShape
+) -> torch.Tensor:
     """Protocol steps 3-4 for one epoch of every model of the stack: the training loss summed over steps, (M,) float64."""
     perms = [data.epoch_rows(m.config.sampling, shape.rows, m.generator) for m in members]
     perms += perms[:1] * len(ghost)
@@ -329,7 +360,9 @@ def _train_epoch(members: list[ModelState], ghost: list[ModelState], stack: Stac
     return train_loss
 
 
-def _block_steps(index: torch.Tensor, masks: list[torch.Tensor], batch: int) -> list[tuple[torch.Tensor, list[torch.Tensor]]]:
+def _block_steps(
+    index: torch.Tensor, masks: list[torch.Tensor], batch: int
+) -> list[tuple[torch.Tensor, list[torch.Tensor]]]:
     """A block of steps cut into (row indices (M * b,), masks [(M, b, H_l)]) per step.
 
     Cut once per block (one reshape and one unbind) instead of slicing and copying per
@@ -348,18 +381,34 @@ def _block_steps(index: torch.Tensor, masks: list[torch.Tensor], batch: int) -> 
 
 
 def _end_epoch(
-    m: ModelState, i: int, stack: Stack, shape: _EpochShape, train_loss: float, metrics: dict, dataset_hash: str, progress: Progress | None
+    m: ModelState,
+    i: int,
+    stack: Stack,
+    shape: _EpochShape,
+    train_loss: float,
+    metrics: dict,
+    dataset_hash: str,
+    progress: Progress | None,
 ) -> None:
     """Model ``i`` of the stack after an epoch: its history row, judged and saved, then reported."""
     m.epoch += 1
     m.steps += shape.steps
     m.samples += shape.rows
-    row = {"epoch": m.epoch, "steps": m.steps, "samples": m.samples, "train_loss": float(train_loss), **_val_metrics(metrics, i), "is_best": False}
+    row = {
+        "epoch": m.epoch,
+        "steps": m.steps,
+        "samples": m.samples,
+        "train_loss": float(train_loss),
+        **_val_metrics(metrics, i),
+        "is_best": False,
+    }
     params, adam = stack.member_state(i)
     _judge_epoch(m, row, params, dataset_hash)
     save_state(m, params, adam)
     if progress is not None:
-        progress({**row, "model_id": m.model_id, "best_val_loss": m.best_val_loss, "status": m.status, "reason": m.reason})
+        progress(
+            {**row, "model_id": m.model_id, "best_val_loss": m.best_val_loss, "status": m.status, "reason": m.reason}
+        )
 
 
 def _val_metrics(metrics: dict, i: int) -> dict:
@@ -373,7 +422,9 @@ def _val_metrics(metrics: dict, i: int) -> dict:
     }
 
 
-def _drop_stopped(members: list[ModelState], ghost: list[ModelState], stack: Stack) -> tuple[list[ModelState], list[ModelState]]:
+def _drop_stopped(
+    members: list[ModelState], ghost: list[ModelState], stack: Stack
+) -> tuple[list[ModelState], list[ModelState]]:
     """The models still running and the ghost, with the stack shrunk to them (a model and its ghost when one is left)."""
     keep = [i for i, m in enumerate(members) if m.status == RUNNING]
     if len(keep) == len(members):
@@ -455,7 +506,10 @@ class _Masks:
     def of(self, draws: torch.Tensor) -> list[torch.Tensor]:
         """The masks [(M, steps, B, H_l)] of ``draws`` (M, steps, B, sum of padded widths), int16."""
         if self._buffers is None or self._buffers[0].shape != draws.shape:
-            self._buffers = torch.empty(draws.shape), [torch.empty(*draws.shape[:3], scale.shape[3]) for _, scale in self.scales]
+            self._buffers = (
+                torch.empty(draws.shape),
+                [torch.empty(*draws.shape[:3], scale.shape[3]) for _, scale in self.scales],
+            )
         kept_buffer, mask_buffers = self._buffers
         kept = kept_buffer.copy_(draws).sub_(self.level - 1).clamp_(0.0, 1.0)
         return [torch.mul(kept[..., part], scale, out=out) for (part, scale), out in zip(self.scales, mask_buffers)]
@@ -464,7 +518,9 @@ class _Masks:
 # ---- after each epoch: checkpoints and stopping --------------------------------------------------
 
 
-def _save_initial_checkpoints(members: list[ModelState], stack: Stack, x_val: torch.Tensor, label_val: torch.Tensor, dataset_hash: str) -> None:
+def _save_initial_checkpoints(
+    members: list[ModelState], stack: Stack, x_val: torch.Tensor, label_val: torch.Tensor, dataset_hash: str
+) -> None:
     """Epoch 0: every fresh model's initial weights as a checkpoint (``init: true``), with its validation metrics.
 
     Each trained checkpoint has its own initialisation as a partner, so the analysis can test
@@ -480,7 +536,13 @@ def _save_initial_checkpoints(members: list[ModelState], stack: Stack, x_val: to
         m = members[i]
         row = {**_val_metrics(metrics, i), "train_loss": None}
         stem = checkpoint_stem(m.model_id, 0, row["val_loss"])
-        save_weights(m.folder / stem, m.config.model, stack.member_state(i)[0], checkpoint_meta(m, row, dataset_hash, init=True), fsync=False)
+        save_weights(
+            m.folder / stem,
+            m.config.model,
+            stack.member_state(i)[0],
+            checkpoint_meta(m, row, dataset_hash, init=True),
+            fsync=False,
+        )
         if stem not in m.checkpoints:
             m.checkpoints.insert(0, stem)
 
@@ -489,7 +551,10 @@ def _judge_epoch(m: ModelState, row: dict, params: dict[str, torch.Tensor], data
     """NaN check, best-so-far checkpoint, early stopping and the epoch limit, in that order."""
     values = (row["train_loss"], row["val_loss"])
     if not all(math.isfinite(v) for v in values):
-        m.status, m.reason = NAN, f"loss became {'NaN' if any(math.isnan(v) for v in values) else 'infinite'} in epoch {m.epoch} (train {values[0]}, val {values[1]})"
+        m.status, m.reason = (
+            NAN,
+            f"loss became {'NaN' if any(math.isnan(v) for v in values) else 'infinite'} in epoch {m.epoch} (train {values[0]}, val {values[1]})",
+        )
         m.history.append(row)
         return
     if row["val_loss"] < m.best_val_loss:
@@ -503,6 +568,9 @@ def _judge_epoch(m: ModelState, row: dict, params: dict[str, torch.Tensor], data
         m.since_best += 1
     m.history.append(row)
     if m.since_best >= m.config.patience:
-        m.status, m.reason = STOPPED_EARLY, f"no improvement of val loss for {m.since_best} epochs (best {m.best_val_loss:.6f} at epoch {m.best_epoch})"
+        m.status, m.reason = (
+            STOPPED_EARLY,
+            f"no improvement of val loss for {m.since_best} epochs (best {m.best_val_loss:.6f} at epoch {m.best_epoch})",
+        )
     elif m.epoch >= m.config.max_epochs:
         m.status, m.reason = MAX_EPOCHS, f"reached max_epochs = {m.config.max_epochs}"

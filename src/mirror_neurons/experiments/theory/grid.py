@@ -84,8 +84,17 @@ class TheoryGrid:
                 n_random_inits=500,
             ),
             "tiny": dict(
-                hidden=((4,), (16,)), rate_max=(0.075,), dependency=(0.0, 1.0), veil=(1.0,), seeds=2,
-                n_states=3000, max_epochs=2, patience=1, batch_size=50, n_permutations=20, n_random_inits=10,
+                hidden=((4,), (16,)),
+                rate_max=(0.075,),
+                dependency=(0.0, 1.0),
+                veil=(1.0,),
+                seeds=2,
+                n_states=3000,
+                max_epochs=2,
+                patience=1,
+                batch_size=50,
+                n_permutations=20,
+                n_random_inits=10,
             ),
         }
         if name not in presets:
@@ -107,5 +116,3 @@ class TheoryGrid:
     @classmethod
     def from_dict(cls, d: dict) -> TheoryGrid:
         return cls(**{**d, "hidden": tuple(tuple(h) for h in d["hidden"])})
-
-

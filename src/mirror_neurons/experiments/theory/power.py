@@ -65,7 +65,9 @@ def design_effect(models_per_dataset: int, icc: float) -> float:
     return 1.0 + (models_per_dataset - 1) * icc
 
 
-def seeds_per_cell(datasets_per_level: int, architectures: int, plan: Planning = Planning(), max_seeds: int = 1000) -> int | None:
+def seeds_per_cell(
+    datasets_per_level: int, architectures: int, plan: Planning = Planning(), max_seeds: int = 1000
+) -> int | None:
     """Seeds per (dataset, architecture) for ``plan``'s power at one factor level of ``datasets_per_level`` datasets.
 
     None when no number of seeds reaches it: with many models per dataset the effective

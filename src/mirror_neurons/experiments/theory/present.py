@@ -31,12 +31,14 @@ def _ratio_rows(summary: dict, records: Sequence[dict], definition: str) -> list
     ratio: dict[tuple, list[float]] = {}
     for r in records:
         ratio.setdefault((r["rate_max"], r["M"]), []).append(r["S"] / r["M"])
-    return [{**row, "ratio": float(np.mean(ratio[(row["rate_max"], row["M"])]))} for row in summary["definitions"][definition]["by_complexity_M"]]
+    return [
+        {**row, "ratio": float(np.mean(ratio[(row["rate_max"], row["M"])]))}
+        for row in summary["definitions"][definition]["by_complexity_M"]
+    ]
 
 
 def figure_set(summary: dict, records: Sequence[dict]) -> list[tuple[str, str, object]]:
     """(file stem, title, Matplotlib figure) for each of the experiment's figures."""
-
 
     out = []
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -74,26 +76,60 @@ def _fmt(v: float) -> str:
 
 def results_markdown(summary: dict, grid: TheoryGrid) -> str:
     """The results as Markdown: counts, tables of P, the fitted coefficients and the generated statement."""
-    lines = [f"Models analysed: {summary['n_models']} (grid: {len(grid.cells())} datasets x {len(grid.hidden)} architectures x {grid.seeds} seeds); "
-             f"{summary.get('reached_threshold', 0)} reached val loss < 0.06. CMNI median {summary.get('cmni', {}).get('median', math.nan):.4g}, "
-             f"max {summary.get('cmni', {}).get('max', math.nan):.4g}.", ""]
+    lines = [
+        f"Models analysed: {summary['n_models']} (grid: {len(grid.cells())} datasets x {len(grid.hidden)} architectures x {grid.seeds} seeds); "
+        f"{summary.get('reached_threshold', 0)} reached val loss < 0.06. CMNI median {summary.get('cmni', {}).get('median', math.nan):.4g}, "
+        f"max {summary.get('cmni', {}).get('max', math.nan):.4g}.",
+        "",
+    ]
     if "S_by_complexity" in summary:
-        lines += ["| rate_max | mean S (new boards per 1,000 recorded states) | mean S_H (label entropy, bits) |", "|---|---|---|"]
+        lines += [
+            "| rate_max | mean S (new boards per 1,000 recorded states) | mean S_H (label entropy, bits) |",
+            "|---|---|---|",
+        ]
         lines += [f"| {k} | {v['S_mean']:.0f} | {v['S_H_mean']:.3f} |" for k, v in summary["S_by_complexity"].items()]
         lines.append("")
     for definition, d in summary["definitions"].items():
-        lines += [f"### Emergence, {DEFINITION_NAMES[definition]}", "", f"{d['k']} of {summary['n_models']} models.", ""]
-        lines += ["P over (D, I), pooled over complexity, capacity and seeds:", "", "| D | I | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
-        lines += [f"| {r['dependency']:g} | {r['veil']:g} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |" for r in d["by_DI"]]
-        lines += ["", "P per game complexity and capacity, pooled over D, I and seeds:", "", "| rate_max | M | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
-        lines += [f"| {r['rate_max']:g} | {r['M']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |" for r in d["by_complexity_M"]]
+        lines += [
+            f"### Emergence, {DEFINITION_NAMES[definition]}",
+            "",
+            f"{d['k']} of {summary['n_models']} models.",
+            "",
+        ]
+        lines += [
+            "P over (D, I), pooled over complexity, capacity and seeds:",
+            "",
+            "| D | I | k/n | P | 95 % Wilson |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['dependency']:g} | {r['veil']:g} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
+            for r in d["by_DI"]
+        ]
+        lines += [
+            "",
+            "P per game complexity and capacity, pooled over D, I and seeds:",
+            "",
+            "| rate_max | M | k/n | P | 95 % Wilson |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['rate_max']:g} | {r['M']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
+            for r in d["by_complexity_M"]
+        ]
         fit = d["fit"]
         lines.append("")
         if "terms" in fit:
-            lines += [f"Fitted model ({fit['method']}, n = {fit['n']}, {fit['events']} emergent; x = log(S/M) - {fit['x_mean']:.3g}):", "",
-                      "| term | coefficient | SE | 95 % Wald | 95 % profile |", "|---|---|---|---|---|"]
+            lines += [
+                f"Fitted model ({fit['method']}, n = {fit['n']}, {fit['events']} emergent; x = log(S/M) - {fit['x_mean']:.3g}):",
+                "",
+                "| term | coefficient | SE | 95 % Wald | 95 % profile |",
+                "|---|---|---|---|---|",
+            ]
             for name, t in fit["terms"].items():
-                lines.append(f"| {name} | {t['coef']:.3g} | {t['se']:.3g} | [{_fmt(t['wald'][0])}, {_fmt(t['wald'][1])}] | [{_fmt(t['profile'][0])}, {_fmt(t['profile'][1])}] |")
+                lines.append(
+                    f"| {name} | {t['coef']:.3g} | {t['se']:.3g} | [{_fmt(t['wald'][0])}, {_fmt(t['wald'][1])}] | [{_fmt(t['profile'][0])}, {_fmt(t['profile'][1])}] |"
+                )
             lines += [f"Note: {n}" for n in fit.get("notes", [])]
         else:
             lines.append(f"No fit: {fit['reason']}.")
@@ -101,32 +137,70 @@ def results_markdown(summary: dict, grid: TheoryGrid) -> str:
         lines += [f"- {v['part']}: **{v['verdict']}** ({v['because']})." for v in d["verdicts"]]
         lines += ["", "Sensitivity:", ""]
         for name, s in d["sensitivity"].items():
-            short = "; ".join(f"{v['part']}: {v['verdict']}" + (f" ({v['because']})" if v["verdict"] == "reported" else "")
-                              for v in s["verdicts"] if v["part"] != "D and I interact")
+            short = "; ".join(
+                f"{v['part']}: {v['verdict']}" + (f" ({v['because']})" if v["verdict"] == "reported" else "")
+                for v in s["verdicts"]
+                if v["part"] != "D and I interact"
+            )
             lines.append(f"- {name}: {short}.")
         lines.append("")
     if summary.get("nulls_by_M"):
-        lines += ["### CMNI against its nulls, per architecture (medians over models)", "",
-                  "| hidden | M | models | CMNI | permutation null q95 | random-init null q95 | beat perm | beat init | >= 1 mirror unit |", "|---|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {'x'.join(map(str, r['hidden']))} | {r['M']} | {r['n']} | {r['cmni']:.4f} | {r['perm_q95']:.4f} | {r['init_q95']:.4f} | {r['beats_perm']} | {r['beats_init']} | {r['with_mirror_unit']} |" for r in summary["nulls_by_M"]]
+        lines += [
+            "### CMNI against its nulls, per architecture (medians over models)",
+            "",
+            "| hidden | M | models | CMNI | permutation null q95 | random-init null q95 | beat perm | beat init | >= 1 mirror unit |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {'x'.join(map(str, r['hidden']))} | {r['M']} | {r['n']} | {r['cmni']:.4f} | {r['perm_q95']:.4f} | {r['init_q95']:.4f} | {r['beats_perm']} | {r['beats_init']} | {r['with_mirror_unit']} |"
+            for r in summary["nulls_by_M"]
+        ]
         lines.append("")
         if all("es_cmni" in r for r in summary["nulls_by_M"]):
-            lines += ["Exploratory (not pre-registered): the scale-free index (`effect_size_cmni`: MNS from Cohen's d) of the same checkpoints "
-                      "against untrained networks of the same architecture on the same states (medians over models):", "",
-                      "| hidden | models | scale-free CMNI | untrained null q95 | beat the untrained null |", "|---|---|---|---|---|"]
-            lines += [f"| {'x'.join(map(str, r['hidden']))} | {r['n']} | {r['es_cmni']:.4f} | {r['es_init_q95']:.4f} | {r['es_beats_init']} |" for r in summary["nulls_by_M"]]
+            lines += [
+                "Exploratory (not pre-registered): the scale-free index (`effect_size_cmni`: MNS from Cohen's d) of the same checkpoints "
+                "against untrained networks of the same architecture on the same states (medians over models):",
+                "",
+                "| hidden | models | scale-free CMNI | untrained null q95 | beat the untrained null |",
+                "|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {'x'.join(map(str, r['hidden']))} | {r['n']} | {r['es_cmni']:.4f} | {r['es_init_q95']:.4f} | {r['es_beats_init']} |"
+                for r in summary["nulls_by_M"]
+            ]
             lines.append("")
     ex = summary.get("exploratory")
     if ex:
-        lines += [f"### Exploratory: {ex['definition']}", "", f"{ex['k']} of {summary['n_models']} models.", "",
-                  "| D | I | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
-        lines += [f"| {r['dependency']:g} | {r['veil']:g} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |" for r in ex["by_DI"]]
+        lines += [
+            f"### Exploratory: {ex['definition']}",
+            "",
+            f"{ex['k']} of {summary['n_models']} models.",
+            "",
+            "| D | I | k/n | P | 95 % Wilson |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['dependency']:g} | {r['veil']:g} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
+            for r in ex["by_DI"]
+        ]
         lines += ["", "| rate_max | M | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
-        lines += [f"| {r['rate_max']:g} | {r['M']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |" for r in ex["by_complexity_M"]]
+        lines += [
+            f"| {r['rate_max']:g} | {r['M']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
+            for r in ex["by_complexity_M"]
+        ]
         fit = ex["fit"]
         if "terms" in fit:
-            lines += ["", f"Fit ({fit['method']}, {fit['events']} of {fit['n']}):", "", "| term | coefficient | 95 % profile |", "|---|---|---|"]
-            lines += [f"| {name} | {t['coef']:.3g} | [{_fmt(t['profile'][0])}, {_fmt(t['profile'][1])}] |" for name, t in fit["terms"].items()]
+            lines += [
+                "",
+                f"Fit ({fit['method']}, {fit['events']} of {fit['n']}):",
+                "",
+                "| term | coefficient | 95 % profile |",
+                "|---|---|---|",
+            ]
+            lines += [
+                f"| {name} | {t['coef']:.3g} | [{_fmt(t['profile'][0])}, {_fmt(t['profile'][1])}] |"
+                for name, t in fit["terms"].items()
+            ]
         lines += ["", "Readings by the same rules (exploratory, not verdicts):", ""]
         lines += [f"- {v['part']}: {v['verdict']} ({v['because']})." for v in ex["readings"]]
         lines.append("")
@@ -134,7 +208,6 @@ def results_markdown(summary: dict, grid: TheoryGrid) -> str:
 
 
 # --- the report section, as content the report lays out ---------------------------------------------
-
 
 
 def load_section(out: str | Path, number: int = 9) -> SectionContent:
@@ -169,11 +242,15 @@ def load_section(out: str | Path, number: int = 9) -> SectionContent:
 def theory_section(summary: dict, records: Sequence[dict], number: int = 9) -> SectionContent:
     """The experiment as the content of one section of the project's HTML report."""
     s = SectionContent(
-        "theory", f"{number}. Theory: P ~ f(S/M, E) * g(D, I)",
+        "theory",
+        f"{number}. Theory: P ~ f(S/M, E) * g(D, I)",
         f"{summary['n_models']} models over capacity M, game complexity (S), dependency D and veil I; "
         "emergence by two pre-registered definitions, P per cell with 95 % Wilson intervals, and the "
         "pre-registered logistic fit read by fixed decision rules (docs/theory.md).",
-        facts={"models": summary["n_models"], **{f"emergent ({d})": v["k"] for d, v in summary.get("definitions", {}).items()}},
+        facts={
+            "models": summary["n_models"],
+            **{f"emergent ({d})": v["k"] for d, v in summary.get("definitions", {}).items()},
+        },
     )
     if not records:
         s.notes.append("No model has been analysed yet.")
@@ -181,19 +258,26 @@ def theory_section(summary: dict, records: Sequence[dict], number: int = 9) -> S
     readings = {
         "p_vs_ratio": "; ".join(
             f"{DEFINITION_NAMES[d].split(' (')[0]}: P from {min(r['p'] for r in rows):.2f} to {max(r['p'] for r in rows):.2f} across S/M"
-            for d in DEFINITIONS if (rows := summary["definitions"][d]["by_complexity_M"])
-        ) + ".",
+            for d in DEFINITIONS
+            if (rows := summary["definitions"][d]["by_complexity_M"])
+        )
+        + ".",
         "p_by_DI": "; ".join(
             f"{DEFINITION_NAMES[d].split(' (')[0]}: {summary['definitions'][d]['k']} of {summary['n_models']} models emergent"
             for d in DEFINITIONS
-        ) + ".",
+        )
+        + ".",
         "cmni_by_cell": f"Median CMNI {summary['cmni']['median']:.4f}, largest {summary['cmni']['max']:.4f}; the dashed line is the paper's 0.005.",
     }
     for stem, title, fig in figure_set(summary, records):
         s.figures.append(FigureContent(title, fig, readings[stem]))
     for d in DEFINITIONS:
         rows = [[v["part"], v["verdict"], v["because"]] for v in summary["definitions"][d]["verdicts"]]
-        s.tables.append(TableContent(f"Verdicts, {DEFINITION_NAMES[d]} definition", ["part of the theory", "verdict", "because"], rows))
+        s.tables.append(
+            TableContent(
+                f"Verdicts, {DEFINITION_NAMES[d]} definition", ["part of the theory", "verdict", "because"], rows
+            )
+        )
     nulls = summary.get("nulls_by_M", [])
     if nulls:
         scale_free = all("es_cmni" in r for r in nulls)
@@ -201,8 +285,21 @@ def theory_section(summary: dict, records: Sequence[dict], number: int = 9) -> S
         columns += ["scale-free CMNI", "untrained null q95", "beat it (exploratory)"] if scale_free else []
         rows = []
         for r in nulls:
-            row = ["x".join(map(str, r["hidden"])), str(r["M"]), str(r["n"]), f"{r['cmni']:.4f}", f"{r['perm_q95']:.4f}", f"{r['init_q95']:.4f}",
-                   str(sum(1 for m in records if m["M"] == r["M"] and m["cmni"] > m["perm_q95"] and m["cmni"] > m["init_q95"]))]
+            row = [
+                "x".join(map(str, r["hidden"])),
+                str(r["M"]),
+                str(r["n"]),
+                f"{r['cmni']:.4f}",
+                f"{r['perm_q95']:.4f}",
+                f"{r['init_q95']:.4f}",
+                str(
+                    sum(
+                        1
+                        for m in records
+                        if m["M"] == r["M"] and m["cmni"] > m["perm_q95"] and m["cmni"] > m["init_q95"]
+                    )
+                ),
+            ]
             if scale_free:
                 row += [f"{r['es_cmni']:.4f}", f"{r['es_init_q95']:.4f}", str(r["es_beats_init"])]
             rows.append(row)

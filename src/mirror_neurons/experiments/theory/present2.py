@@ -25,9 +25,16 @@ def _g(v) -> str:
 def _fit_lines(fit: dict, title: str) -> list[str]:
     if not fit.get("terms"):
         return [f"{title}: no fit ({fit.get('reason') or 'nothing to fit'}).", ""]
-    head = f"{title} ({fit['kind']}; n = {fit['n']}" + (f", {fit['events']} emergent" if fit.get("events") is not None else "") + f", {fit['datasets']} datasets):"
+    head = (
+        f"{title} ({fit['kind']}; n = {fit['n']}"
+        + (f", {fit['events']} emergent" if fit.get("events") is not None else "")
+        + f", {fit['datasets']} datasets):"
+    )
     lines = [head, "", "| term | coefficient | SE | 95 % interval |", "|---|---|---|---|"]
-    lines += [f"| {t} | {_g(v['coef'])} | {_g(v['se'])} | [{_g(v['ci'][0])}, {_g(v['ci'][1])}] |" for t, v in fit["terms"].items()]
+    lines += [
+        f"| {t} | {_g(v['coef'])} | {_g(v['se'])} | [{_g(v['ci'][0])}, {_g(v['ci'][1])}] |"
+        for t, v in fit["terms"].items()
+    ]
     lines += [f"Note: {n}" for n in fit.get("notes", [])]
     return lines + [""]
 
@@ -44,7 +51,8 @@ def results_markdown(summary: dict) -> str:
         f"Power analysis (planning P0 = {p['planning']['p0']}, odds ratio {p['planning']['odds_ratio']:g}, ICC {p['planning']['icc']}): "
         f"{p['n_per_group']} independent models per D level; this grid has {p['datasets_per_level']} datasets per level, "
         f"design effect {p['design_effect']:.2f}, seeds needed per cell {p['seeds_needed']}, seeds used {p['seeds']}, "
-        f"power {p['power']:.2f}.", "",
+        f"power {p['power']:.2f}.",
+        "",
     ]
     if summary.get("S_by_complexity"):
         lines += ["| rate_max | mean S (new boards per 1,000 recorded states) | mean S_H (bits) |", "|---|---|---|"]
@@ -52,34 +60,64 @@ def results_markdown(summary: dict) -> str:
         lines.append("")
     t = summary.get("timing") or {}
     if t:
-        lines += [f"Measured cost: {t['cells']} cells, {t['models_per_cell']} models each, mean {t['mean_s']:.0f} s per cell "
-                  f"(data {t['mean_data_s']:.0f} s, training {t['mean_train_s']:.0f} s, analysis {t['mean_analysis_s']:.0f} s), "
-                  f"slowest {t['max_s']:.0f} s.", ""]
+        lines += [
+            f"Measured cost: {t['cells']} cells, {t['models_per_cell']} models each, mean {t['mean_s']:.0f} s per cell "
+            f"(data {t['mean_data_s']:.0f} s, training {t['mean_train_s']:.0f} s, analysis {t['mean_analysis_s']:.0f} s), "
+            f"slowest {t['max_s']:.0f} s.",
+            "",
+        ]
     for arm, a in summary["arms"].items():
-        lines += [f"### Arm: {arm} tasks ({a['n_models']} models on {a['n_datasets']} datasets, {a['competent']} competent)", ""]
+        lines += [
+            f"### Arm: {arm} tasks ({a['n_models']} models on {a['n_datasets']} datasets, {a['competent']} competent)",
+            "",
+        ]
         if not a["n_models"]:
             lines += ["No dataset of this arm in the grid.", ""]
             continue
         for d, dd in a["definitions"].items():
-            lines += [f"#### Emergence, {rules2.DEFINITION_NAMES[d]}", "", f"{dd['k']} of {a['n_models']} models.", "",
-                      "| D | I | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
-            lines += [f"| {r['dependency']:g} | {r['veil']:g} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |" for r in dd["by_DI"]]
+            lines += [
+                f"#### Emergence, {rules2.DEFINITION_NAMES[d]}",
+                "",
+                f"{dd['k']} of {a['n_models']} models.",
+                "",
+                "| D | I | k/n | P | 95 % Wilson |",
+                "|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {r['dependency']:g} | {r['veil']:g} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
+                for r in dd["by_DI"]
+            ]
             lines += ["", "| rate_max | M | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
-            lines += [f"| {r['rate_max']:g} | {r['M']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |" for r in dd["by_complexity_M"]]
+            lines += [
+                f"| {r['rate_max']:g} | {r['M']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
+                for r in dd["by_complexity_M"]
+            ]
             lines += ["", "| width | depth | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
-            lines += [f"| {r['width']} | {r['depth']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |" for r in dd["by_width_depth"]]
+            lines += [
+                f"| {r['width']} | {r['depth']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
+                for r in dd["by_width_depth"]
+            ]
             lines.append("")
             lines += _fit_lines(dd["fit"], "Fitted model")
             lines += ["Verdicts (pre-registered rules, round two):", ""] + _verdict_lines(dd["verdicts"])
             lines += _fit_lines(dd["separate_fit"], "log S and log M as separate terms")
             lines += [f"- {dd['ratio_form']['part']}: {dd['ratio_form']['because']}.", ""]
         c = a["change"]
-        lines += ["#### The paired change of the scale-free index (trained - initial), continuous", "",
-                  "| width | depth | models | competent | index at init | trained | mean change | sd |", "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['width']} | {r['depth']} | {r['n']} | {r['competent']} | {r['es_init']:.4f} | {r['es_trained']:.4f} | {r['mean_change']:+.4f} | {_g(r['sd_change'])} |"
-                  for r in c["by_width_depth"]]
+        lines += [
+            "#### The paired change of the scale-free index (trained - initial), continuous",
+            "",
+            "| width | depth | models | competent | index at init | trained | mean change | sd |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['width']} | {r['depth']} | {r['n']} | {r['competent']} | {r['es_init']:.4f} | {r['es_trained']:.4f} | {r['mean_change']:+.4f} | {_g(r['sd_change'])} |"
+            for r in c["by_width_depth"]
+        ]
         lines += ["", "| D | I | models | competent | mean change |", "|---|---|---|---|---|"]
-        lines += [f"| {r['dependency']:g} | {r['veil']:g} | {r['n']} | {r['competent']} | {r['mean_change']:+.4f} |" for r in c["by_DI"]]
+        lines += [
+            f"| {r['dependency']:g} | {r['veil']:g} | {r['n']} | {r['competent']} | {r['mean_change']:+.4f} |"
+            for r in c["by_DI"]
+        ]
         lines.append("")
         lines += _fit_lines(c["fit"], "Mixed model of the change")
         lines += ["Verdicts on the change (pre-registered rules, round two):", ""] + _verdict_lines(c["verdicts"])
@@ -102,30 +140,65 @@ def round_two_section(summary: dict, number: int = 9) -> SectionContent:
     """Round two as the content of one report section."""
     p = summary["power"]
     s = SectionContent(
-        "theory", f"{number}. Theory, round two: competent networks against their own initialisation",
+        "theory",
+        f"{number}. Theory, round two: competent networks against their own initialisation",
         f"{summary['n_models']} models ({summary['competent']} competent) over game complexity S, width and depth, "
         "dependency D and veil I; emergence by the pre-registered paired definition (the scale-free, composition-matched "
         "index of a competent network above its own epoch-0 value), the paper's as a comparison, and the paired change as a "
         "continuous outcome; logistic fits clustered by dataset and a mixed model, read by fixed rules (docs/theory.md).",
-        facts={"models": summary["n_models"], "competent": summary["competent"],
-               **{f"emergent ({d}, {arm})": a["definitions"][d]["k"] for arm, a in summary["arms"].items() if a["n_models"] for d in rules2.DEFINITIONS}},
+        facts={
+            "models": summary["n_models"],
+            "competent": summary["competent"],
+            **{
+                f"emergent ({d}, {arm})": a["definitions"][d]["k"]
+                for arm, a in summary["arms"].items()
+                if a["n_models"]
+                for d in rules2.DEFINITIONS
+            },
+        },
         verdict_classes={**VERDICT_CSS, "not tested": "not-testable"},
     )
-    s.notes.append(f"Power for an odds ratio of 2 on D: {p['power']:.2f} with {p['seeds']} seeds per cell "
-                   f"({p['seeds_needed']} needed for 0.8; planning P0 {p['planning']['p0']}, ICC {p['planning']['icc']}).")
+    s.notes.append(
+        f"Power for an odds ratio of 2 on D: {p['power']:.2f} with {p['seeds']} seeds per cell "
+        f"({p['seeds_needed']} needed for 0.8; planning P0 {p['planning']['p0']}, ICC {p['planning']['icc']})."
+    )
     if not summary["n_models"]:
         s.notes.append("No model has been analysed yet.")
         return s
-    reading = "; ".join(f"{arm}: mean change {min(r['mean_change'] for r in a['change']['by_width_depth']):+.4f} to "
-                        f"{max(r['mean_change'] for r in a['change']['by_width_depth']):+.4f} across architectures"
-                        for arm, a in summary["arms"].items() if a["n_models"]) + "; above 0 means training raised the index."
-    s.figures.append(FigureContent("Paired change of the scale-free index per architecture (mean and sd over models)", _change_figure(summary), reading))
+    reading = (
+        "; ".join(
+            f"{arm}: mean change {min(r['mean_change'] for r in a['change']['by_width_depth']):+.4f} to "
+            f"{max(r['mean_change'] for r in a['change']['by_width_depth']):+.4f} across architectures"
+            for arm, a in summary["arms"].items()
+            if a["n_models"]
+        )
+        + "; above 0 means training raised the index."
+    )
+    s.figures.append(
+        FigureContent(
+            "Paired change of the scale-free index per architecture (mean and sd over models)",
+            _change_figure(summary),
+            reading,
+        )
+    )
     for arm, a in summary["arms"].items():
         if not a["n_models"]:
             continue
         for d in rules2.DEFINITIONS:
             rows = [[v["part"], v["verdict"], v["because"]] for v in a["definitions"][d]["verdicts"]]
-            s.tables.append(TableContent(f"Verdicts, {arm} tasks, {rules2.DEFINITION_NAMES[d]}", ["part of the theory", "verdict", "because"], rows))
+            s.tables.append(
+                TableContent(
+                    f"Verdicts, {arm} tasks, {rules2.DEFINITION_NAMES[d]}",
+                    ["part of the theory", "verdict", "because"],
+                    rows,
+                )
+            )
         rows = [[v["part"], v["verdict"], v["because"]] for v in a["change"]["verdicts"]]
-        s.tables.append(TableContent(f"Verdicts, {arm} tasks, the paired change (mixed model)", ["part of the theory", "verdict", "because"], rows))
+        s.tables.append(
+            TableContent(
+                f"Verdicts, {arm} tasks, the paired change (mixed model)",
+                ["part of the theory", "verdict", "because"],
+                rows,
+            )
+        )
     return s

@@ -111,10 +111,30 @@ class RoundTwoGrid:
         """``demo`` (2 cores, <= 30 min), ``full`` (a Ray cluster; the power analysis's seeds), ``tiny`` (tests)."""
         presets = {
             "demo": {},
-            "full": dict(widths=(4, 8, 16, 32, 64), depths=(1, 2, 3), dependency=(0.0, 0.25, 0.5, 1.0), veil=(0.0, 0.5, 1.0),
-                         data_replicates=2, seeds=3, n_states=100_000, max_epochs=30, patience=5, n_bootstrap=500),
-            "tiny": dict(widths=(4, 8), depths=(1, 2), rate_max=(0.075,), dependency=(0.0, 1.0), veil=(1.0,), seeds=2,
-                         n_states=12_000, max_epochs=2, patience=1, n_bootstrap=50),
+            "full": dict(
+                widths=(4, 8, 16, 32, 64),
+                depths=(1, 2, 3),
+                dependency=(0.0, 0.25, 0.5, 1.0),
+                veil=(0.0, 0.5, 1.0),
+                data_replicates=2,
+                seeds=3,
+                n_states=100_000,
+                max_epochs=30,
+                patience=5,
+                n_bootstrap=500,
+            ),
+            "tiny": dict(
+                widths=(4, 8),
+                depths=(1, 2),
+                rate_max=(0.075,),
+                dependency=(0.0, 1.0),
+                veil=(1.0,),
+                seeds=2,
+                n_states=12_000,
+                max_epochs=2,
+                patience=1,
+                n_bootstrap=50,
+            ),
         }
         if name not in presets:
             raise ConfigError(f"unknown round-two preset {name!r}; choose one of {', '.join(presets)}")
@@ -125,7 +145,13 @@ class RoundTwoGrid:
         return [(w,) * d for d in self.depths for w in self.widths]
 
     def cells(self) -> list[Cell2]:
-        return [Cell2(r, d, i, k) for r in self.rate_max for d in self.dependency for i in self.veil for k in range(self.data_replicates)]
+        return [
+            Cell2(r, d, i, k)
+            for r in self.rate_max
+            for d in self.dependency
+            for i in self.veil
+            for k in range(self.data_replicates)
+        ]
 
     @property
     def n_models(self) -> int:
@@ -155,7 +181,13 @@ def n_parameters(hidden, n_inputs: int) -> int:
 def _data_config(grid: RoundTwoGrid, cell: Cell2, index: int) -> DataConfig:
     game = GameConfig(rate_max=cell.rate_max, dependency=cell.dependency, veil=cell.veil)
     # no balanced test split (no help labels at D < 0.75); the second half of the validation split is analysed
-    return DataConfig(n_states=grid.n_states, seed=derive_seed(grid.seed, 21, index), game=game, test_size=0, val_fraction=VAL_FRACTION)
+    return DataConfig(
+        n_states=grid.n_states,
+        seed=derive_seed(grid.seed, 21, index),
+        game=game,
+        test_size=0,
+        val_fraction=VAL_FRACTION,
+    )
 
 
 def _train_configs(grid: RoundTwoGrid, index: int, val_rows: int) -> tuple[list[TrainConfig], list[str]]:
@@ -171,8 +203,16 @@ def _train_configs(grid: RoundTwoGrid, index: int, val_rows: int) -> tuple[list[
     return configs, ids
 
 
-ANALYSIS = dict(statistics=False, significance=False, controls=True, n_random_init=0, n_permutations=0,
-                n_decoding_permutations=0, n_decoding_untrained=0, n_ablation_draws=0)
+ANALYSIS = dict(
+    statistics=False,
+    significance=False,
+    controls=True,
+    n_random_init=0,
+    n_permutations=0,
+    n_decoding_permutations=0,
+    n_decoding_untrained=0,
+    n_ablation_draws=0,
+)
 """What round two needs of the analysis stage: the matched scale-free index, competence and its bootstrap."""
 
 
@@ -180,14 +220,21 @@ def _measure(path: Path, test, config: AnalysisConfig, energy: competence.Scores
     res = analyze_checkpoint(load_checkpoint(path), test, config)
     draws = res.controls.bootstrap_effect_size
     return {
-        "epoch": int(res.meta["epoch"]), "val_loss": float(res.meta["val_loss"]), "es": float(res.cmni_d.cmni),
-        "cmni": float(res.cmni.cmni), "draws": draws, "accuracy": res.scores.accuracy, "macro_recall": res.scores.macro_recall,
+        "epoch": int(res.meta["epoch"]),
+        "val_loss": float(res.meta["val_loss"]),
+        "es": float(res.cmni_d.cmni),
+        "cmni": float(res.cmni.cmni),
+        "draws": draws,
+        "accuracy": res.scores.accuracy,
+        "macro_recall": res.scores.macro_recall,
         "recall": [None if np.isnan(r) else float(r) for r in res.scores.recall],
         "competent": rules2.task_competent(res.scores, energy),
     }
 
 
-def run_cell(grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress: Progress | None = None, threads: int | None = 1) -> list[dict]:
+def run_cell(
+    grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress: Progress | None = None, threads: int | None = 1
+) -> list[dict]:
     """Data, training and the paired analysis of one dataset cell; each step skipped when complete."""
     say = progress or (lambda message: None)
     records_file = folder / "models.json"
@@ -206,7 +253,14 @@ def run_cell(grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress
     configs, ids = _train_configs(grid, index, val_rows)
     say(f"{cell.name}: training {len(configs)} models")
     t_train = time.perf_counter()
-    results = trainer.train_many(configs, dataset, folder / "run", model_ids=ids, run_info={"theory_round": 2, "cell": asdict(cell)}, threads=threads)
+    results = trainer.train_many(
+        configs,
+        dataset,
+        folder / "run",
+        model_ids=ids,
+        run_info={"theory_round": 2, "cell": asdict(cell)},
+        threads=threads,
+    )
     t_analysis = time.perf_counter()
     say(f"{cell.name}: analysis")
     config = AnalysisConfig(**ANALYSIS, n_bootstrap=grid.n_bootstrap, seed=derive_seed(grid.seed, 23, index))
@@ -217,11 +271,18 @@ def run_cell(grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress
     for result, tc in zip(results, configs):
         paths = sorted(result.checkpoints, key=lambda p: json.loads(Path(p).read_text())["epoch"])
         if len(paths) < 2:
-            log.warning("%s/%s has no trained checkpoint beside its initialisation (%s); left out", cell.name, result.model_id, result.reason)
+            log.warning(
+                "%s/%s has no trained checkpoint beside its initialisation (%s); left out",
+                cell.name,
+                result.model_id,
+                result.reason,
+            )
             continue
         init, trained = _measure(Path(paths[0]), test, config, energy), _measure(Path(paths[-1]), test, config, energy)
         if init["epoch"] != 0:
-            raise ConfigError(f"{result.model_id} has no epoch-0 checkpoint; the trainer writes one for every fresh model")
+            raise ConfigError(
+                f"{result.model_id} has no epoch-0 checkpoint; the trainer writes one for every fresh model"
+            )
         hidden = list(tc.model.hidden)
         record = {
             "cell": cell.name, "dataset": cell.name, "rate_max": cell.rate_max, "dependency": cell.dependency, "veil": cell.veil,
@@ -237,13 +298,20 @@ def run_cell(grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress
         record.update({f"emergent_{k}": v for k, v in rules2.emergence(record).items()})
         records.append(record)
     done = time.perf_counter()
-    timing = {"data_s": t_train - started, "train_s": t_analysis - t_train, "analysis_s": done - t_analysis, "models": len(configs)}
+    timing = {
+        "data_s": t_train - started,
+        "train_s": t_analysis - t_train,
+        "analysis_s": done - t_analysis,
+        "models": len(configs),
+    }
     atomic.write_json(folder / "timing.json", timing)
     atomic.write_json(records_file, records)
     return records
 
 
-def run_round_two(grid: RoundTwoGrid, out: str | Path, *, progress: Progress | None = None, executor=None, threads: int | None = 1) -> dict:
+def run_round_two(
+    grid: RoundTwoGrid, out: str | Path, *, progress: Progress | None = None, executor=None, threads: int | None = 1
+) -> dict:
     """Run (or resume) round two under ``out``; returns the summary (see the module docstring for the layout)."""
     out = Path(out)
     grid_file = out / "grid.json"
@@ -257,11 +325,14 @@ def run_round_two(grid: RoundTwoGrid, out: str | Path, *, progress: Progress | N
     if executor is None:
         per_cell = [run_cell(*task, progress, threads) for task in tasks]
     else:
+
         def done(i: int, _records) -> None:
             if progress is not None:
                 progress(f"{cells[i].name}: complete")
 
-        per_cell = executor.map(run_cell, [(*task, None, threads) for task in tasks], resources=Resources(num_cpus=1), on_result=done)
+        per_cell = executor.map(
+            run_cell, [(*task, None, threads) for task in tasks], resources=Resources(num_cpus=1), on_result=done
+        )
     records = [r for cell_records in per_cell for r in cell_records]
     atomic.write_json(out / "records.json", records)
     summary = summarise(records, grid)
@@ -277,9 +348,13 @@ def cell_timing(out: Path, cells: list[Cell2]) -> dict:
     if not rows:
         return {}
     total = [r["data_s"] + r["train_s"] + r["analysis_s"] for r in rows]
-    return {"cells": len(rows), "mean_s": float(np.mean(total)), "max_s": float(np.max(total)),
-            **{f"mean_{k}": float(np.mean([r[k] for r in rows])) for k in ("data_s", "train_s", "analysis_s")},
-            "models_per_cell": rows[0]["models"]}
+    return {
+        "cells": len(rows),
+        "mean_s": float(np.mean(total)),
+        "max_s": float(np.max(total)),
+        **{f"mean_{k}": float(np.mean([r[k] for r in rows])) for k in ("data_s", "train_s", "analysis_s")},
+        "models_per_cell": rows[0]["models"],
+    }
 
 
 # --- the summary ------------------------------------------------------------------------------------
@@ -293,16 +368,28 @@ def _mean_change(records: list[dict], keys: tuple[str, ...]) -> list[dict]:
     for key in sorted(cells):
         rs = cells[key]
         ch = np.array([r["es_change"] for r in rs])
-        rows.append({**dict(zip(keys, key)), "n": len(rs), "competent": int(sum(r["competent"] for r in rs)),
-                     "mean_change": float(ch.mean()), "sd_change": float(ch.std(ddof=1)) if len(ch) > 1 else None,
-                     "es_init": float(np.mean([r["es_init"] for r in rs])), "es_trained": float(np.mean([r["es_trained"] for r in rs]))})
+        rows.append(
+            {
+                **dict(zip(keys, key)),
+                "n": len(rs),
+                "competent": int(sum(r["competent"] for r in rs)),
+                "mean_change": float(ch.mean()),
+                "sd_change": float(ch.std(ddof=1)) if len(ch) > 1 else None,
+                "es_init": float(np.mean([r["es_init"] for r in rs])),
+                "es_trained": float(np.mean([r["es_trained"] for r in rs])),
+            }
+        )
     return rows
 
 
 def _arm(records: list[dict], arm: str) -> dict:
     test_d = arm == "help-free"
-    out: dict = {"n_models": len(records), "n_datasets": len({r["dataset"] for r in records}),
-                 "competent": int(sum(r["competent"] for r in records)), "definitions": {}}
+    out: dict = {
+        "n_models": len(records),
+        "n_datasets": len({r["dataset"] for r in records}),
+        "competent": int(sum(r["competent"] for r in records)),
+        "definitions": {},
+    }
     if not records:
         return out
     for d in rules2.DEFINITIONS:
@@ -313,16 +400,21 @@ def _arm(records: list[dict], arm: str) -> dict:
             "by_DI": proportions(records, ("dependency", "veil"), d),
             "by_complexity_M": proportions(records, ("rate_max", "M"), d),
             "by_width_depth": proportions(records, ("width", "depth"), d),
-            "fit": fit.to_dict(), "verdicts": [asdict(v) for v in rules2.verdicts(fit, test_d=test_d)],
-            "separate_fit": separate.to_dict(), "ratio_form": asdict(rules2.ratio_form(separate)),
+            "fit": fit.to_dict(),
+            "verdicts": [asdict(v) for v in rules2.verdicts(fit, test_d=test_d)],
+            "separate_fit": separate.to_dict(),
+            "ratio_form": asdict(rules2.ratio_form(separate)),
         }
     mixed = rules2.fit_mixed(records)
     separate = rules2.fit_mixed(records, separate=True)
     out["change"] = {
-        "by_DI": _mean_change(records, ("dependency", "veil")), "by_complexity_M": _mean_change(records, ("rate_max", "M")),
+        "by_DI": _mean_change(records, ("dependency", "veil")),
+        "by_complexity_M": _mean_change(records, ("rate_max", "M")),
         "by_width_depth": _mean_change(records, ("width", "depth")),
-        "fit": mixed.to_dict(), "verdicts": [asdict(v) for v in rules2.verdicts(mixed, test_d=test_d)],
-        "separate_fit": separate.to_dict(), "ratio_form": asdict(rules2.ratio_form(separate)),
+        "fit": mixed.to_dict(),
+        "verdicts": [asdict(v) for v in rules2.verdicts(mixed, test_d=test_d)],
+        "separate_fit": separate.to_dict(),
+        "ratio_form": asdict(rules2.ratio_form(separate)),
     }
     return out
 
@@ -335,8 +427,13 @@ def summarise(records: list[dict], grid: RoundTwoGrid) -> dict:
     S: dict = {}
     for r in records:
         S.setdefault(r["rate_max"], set()).add((r["dataset"], r["S"], r["S_H"]))
-    summary["S_by_complexity"] = {str(k): {"S_mean": float(np.mean([s for _, s, _ in sorted(v)])), "S_H_mean": float(np.mean([h for _, _, h in sorted(v)]))}
-                                  for k, v in sorted(S.items())}  # sorted: a set's order would move the last digit between runs
+    summary["S_by_complexity"] = {
+        str(k): {
+            "S_mean": float(np.mean([s for _, s, _ in sorted(v)])),
+            "S_H_mean": float(np.mean([h for _, _, h in sorted(v)])),
+        }
+        for k, v in sorted(S.items())
+    }  # sorted: a set's order would move the last digit between runs
     summary["competent"] = int(sum(r["competent"] for r in records))
     return summary
 

@@ -30,7 +30,10 @@ MIN_EVENTS = 10
 MEANINGFUL_OR = 2.0
 """An odds ratio across a factor's full range of at least 2 is meaningful; inside [1/2, 2] negligible."""
 DEFINITIONS = ("paper", "chance")
-DEFINITION_NAMES = {"paper": "paper's (val loss < 0.06 and CMNI > 0.005)", "chance": "chance-corrected (CMNI above both nulls' 95th percentile, >= 1 significant mirror unit)"}
+DEFINITION_NAMES = {
+    "paper": "paper's (val loss < 0.06 and CMNI > 0.005)",
+    "chance": "chance-corrected (CMNI above both nulls' 95th percentile, >= 1 significant mirror unit)",
+}
 
 
 def n_parameters(hidden: Sequence[int], n_inputs: int = 100, n_outputs: int = 4) -> int:
@@ -55,11 +58,12 @@ def signal_complexity(manifest: dict) -> dict[str, float]:
         labels = manifest["natural_distribution"]["label"]
         S = 1000.0 * gen["distinct_boards"] / gen["frog_states_recorded"]
     except (KeyError, TypeError, ZeroDivisionError) as e:
-        raise AnalysisError(f"the dataset manifest lacks the generation counts or label distribution ({e!r}); regenerate it") from e
+        raise AnalysisError(
+            f"the dataset manifest lacks the generation counts or label distribution ({e!r}); regenerate it"
+        ) from e
     counts = np.array(list(labels.values()), dtype=float)
     p = counts[counts > 0] / counts.sum()
     return {"S": float(S), "S_H": float(-(p * np.log2(p)).sum())}
-
 
 
 def above_null(value: float, null: np.ndarray | None = None, p_value: float | None = None) -> bool:
@@ -144,20 +148,37 @@ class TheoryFit:
     reason: str = ""
 
     def to_dict(self) -> dict:
-        d = {"definition": self.definition, "reason": self.reason, "x_mean": self.x_mean, "x_range": list(self.x_range), "e_range": list(self.e_range)}
+        d = {
+            "definition": self.definition,
+            "reason": self.reason,
+            "x_mean": self.x_mean,
+            "x_range": list(self.x_range),
+            "e_range": list(self.e_range),
+        }
         if self.fit is not None:
             wlo, whi = self.fit.wald_interval()
             d.update(
-                method=self.fit.method, converged=self.fit.converged, n=self.fit.n, events=self.fit.events, notes=list(self.fit.notes),
+                method=self.fit.method,
+                converged=self.fit.converged,
+                n=self.fit.n,
+                events=self.fit.events,
+                notes=list(self.fit.notes),
                 terms={
-                    name: {"coef": float(self.fit.coef[i]), "se": float(self.fit.se[i]), "wald": [float(wlo[i]), float(whi[i])], "profile": list(self.intervals.get(name, (math.nan, math.nan)))}
+                    name: {
+                        "coef": float(self.fit.coef[i]),
+                        "se": float(self.fit.se[i]),
+                        "wald": [float(wlo[i]), float(whi[i])],
+                        "profile": list(self.intervals.get(name, (math.nan, math.nan))),
+                    }
                     for i, name in enumerate(self.fit.names)
                 },
             )
         return d
 
 
-def design(records: Sequence[dict], *, s_key: str = "S", x_mean: float | None = None, separate: bool = False) -> tuple[np.ndarray, float]:
+def design(
+    records: Sequence[dict], *, s_key: str = "S", x_mean: float | None = None, separate: bool = False
+) -> tuple[np.ndarray, float]:
     """The pre-registered design (n, 7): 1, x, x^2, E, D, I, (D - 0.5)(I - 0.5), x = log(S/M) centred.
 
     ``separate``: the sensitivity design of ``TERMS_SEPARATE``, log S and log M (each centred) in place of x and x^2.
@@ -175,7 +196,14 @@ def design(records: Sequence[dict], *, s_key: str = "S", x_mean: float | None = 
     return X, x_mean
 
 
-def fit_theory(records: Sequence[dict], definition: str, *, s_key: str = "S", outcome_key: str | None = None, separate: bool = False) -> TheoryFit:
+def fit_theory(
+    records: Sequence[dict],
+    definition: str,
+    *,
+    s_key: str = "S",
+    outcome_key: str | None = None,
+    separate: bool = False,
+) -> TheoryFit:
     """Fit logit P = b0 + b1 x + b2 x^2 + b3 E + b4 D + b5 I + b6 (D-.5)(I-.5) with profile intervals.
 
     ``separate``: the sensitivity fit with log S and log M in place of x and x^2 (``TERMS_SEPARATE``).
@@ -184,7 +212,11 @@ def fit_theory(records: Sequence[dict], definition: str, *, s_key: str = "S", ou
     y = np.array([r[outcome_key or f"emergent_{definition}"] for r in records], dtype=float)
     events, n = int(y.sum()), len(y)
     if events < MIN_EVENTS or n - events < MIN_EVENTS:
-        return TheoryFit(definition, None, reason=f"too few events to fit: {events} emergent of {n} models (needs >= {MIN_EVENTS} of each outcome)")
+        return TheoryFit(
+            definition,
+            None,
+            reason=f"too few events to fit: {events} emergent of {n} models (needs >= {MIN_EVENTS} of each outcome)",
+        )
     X, x_mean = design(records, s_key=s_key, separate=separate)
     try:
         fit = fit_logistic(X, y, terms)
@@ -192,8 +224,12 @@ def fit_theory(records: Sequence[dict], definition: str, *, s_key: str = "S", ou
         return TheoryFit(definition, None, x_mean=x_mean, reason=f"the model cannot be fitted: {e}")
     intervals = {name: profile_interval(X, y, fit, name) for name in terms}
     return TheoryFit(
-        definition, fit, intervals, x_mean,
-        (float(X[:, 1].min()), float(X[:, 1].max())), (float(X[:, 3].min()), float(X[:, 3].max())),
+        definition,
+        fit,
+        intervals,
+        x_mean,
+        (float(X[:, 1].min()), float(X[:, 1].max())),
+        (float(X[:, 3].min()), float(X[:, 3].max())),
     )
 
 
@@ -225,15 +261,26 @@ def _monotone(part: str, lo: float, hi: float, scale: float, direction: int, wha
     if opposite:
         return Verdict(part, "contradicts", text + ": entirely on the opposite side of 1")
     if negligible:
-        return Verdict(part, "contradicts", text + f": inside [1/{MEANINGFUL_OR:g}, {MEANINGFUL_OR:g}], no effect of meaningful size")
+        return Verdict(
+            part,
+            "contradicts",
+            text + f": inside [1/{MEANINGFUL_OR:g}, {MEANINGFUL_OR:g}], no effect of meaningful size",
+        )
     return Verdict(part, "cannot decide", text + ": includes 1 and effects of meaningful size")
 
 
 def verdicts(tf: TheoryFit) -> list[Verdict]:
     """The pre-registered decision rules (docs/theory.md), applied to one fitted model."""
-    parts = ("P grows with dependency D", "P grows with the veil I", "P falls with error E", "P peaks at a balanced S/M")
+    parts = (
+        "P grows with dependency D",
+        "P grows with the veil I",
+        "P falls with error E",
+        "P peaks at a balanced S/M",
+    )
     if tf.fit is None:
-        return [Verdict(p, "cannot decide", tf.reason) for p in parts] + [Verdict("D and I interact", "reported", tf.reason)]
+        return [Verdict(p, "cannot decide", tf.reason) for p in parts] + [
+            Verdict("D and I interact", "reported", tf.reason)
+        ]
     iv = tf.intervals
     if "log_S" in tf.fit.names:
         return _separate_verdicts(tf, parts)
@@ -245,7 +292,15 @@ def verdicts(tf: TheoryFit) -> list[Verdict]:
     if e_span <= 0:
         out.append(Verdict(parts[2], "cannot decide", "E does not vary across models"))
     else:
-        out.append(_monotone(parts[2], *iv["E"], scale=e_span, direction=-1, what=f"from the lowest to the highest E (span {e_span:.3g})"))
+        out.append(
+            _monotone(
+                parts[2],
+                *iv["E"],
+                scale=e_span,
+                direction=-1,
+                what=f"from the lowest to the highest E (span {e_span:.3g})",
+            )
+        )
     b1, b2 = tf.fit["x"], tf.fit["x2"]
     lo2, hi2 = iv["x2"]
     vertex = -b1 / (2 * b2) if b2 != 0 else math.inf
@@ -257,7 +312,13 @@ def verdicts(tf: TheoryFit) -> list[Verdict]:
     elif lo2 > 0:
         out.append(Verdict(parts[3], "contradicts", where + ": a U shape, the opposite of an optimum"))
     elif hi2 < 0:
-        out.append(Verdict(parts[3], "contradicts", where + ": curved but the optimum lies outside the studied range, so P is monotone in S/M here"))
+        out.append(
+            Verdict(
+                parts[3],
+                "contradicts",
+                where + ": curved but the optimum lies outside the studied range, so P is monotone in S/M here",
+            )
+        )
     else:
         out.append(Verdict(parts[3], "cannot decide", where + ": the interval of b2 includes 0"))
     b6 = tf.fit["DxI"]
@@ -274,11 +335,17 @@ def _separate_verdicts(tf: TheoryFit, parts: tuple[str, ...]) -> list[Verdict]:
     return [
         _monotone(parts[0], *iv["D"], scale=1.0, direction=+1, what="for D 0 -> 1 at I = 0.5"),
         _monotone(parts[1], *iv["I"], scale=1.0, direction=+1, what="for I 0 -> 1 at D = 0.5"),
-        _monotone(parts[2], *iv["E"], scale=e_span, direction=-1, what=f"from the lowest to the highest E (span {e_span:.3g})")
-        if e_span > 0 else Verdict(parts[2], "cannot decide", "E does not vary across models"),
-        Verdict("S and M act as the ratio S/M", "reported",
-                f"b_logS = {s:.3g} [{iv['log_S'][0]:.3g}, {iv['log_S'][1]:.3g}], b_logM = {m:.3g} [{iv['log_M'][0]:.3g}, {iv['log_M'][1]:.3g}] "
-                f"(95 % profile intervals); the ratio form predicts b_logS = -b_logM (sum {s + m:.3g})"),
+        _monotone(
+            parts[2], *iv["E"], scale=e_span, direction=-1, what=f"from the lowest to the highest E (span {e_span:.3g})"
+        )
+        if e_span > 0
+        else Verdict(parts[2], "cannot decide", "E does not vary across models"),
+        Verdict(
+            "S and M act as the ratio S/M",
+            "reported",
+            f"b_logS = {s:.3g} [{iv['log_S'][0]:.3g}, {iv['log_S'][1]:.3g}], b_logM = {m:.3g} [{iv['log_M'][0]:.3g}, {iv['log_M'][1]:.3g}] "
+            f"(95 % profile intervals); the ratio form predicts b_logS = -b_logM (sum {s + m:.3g})",
+        ),
     ]
 
 
@@ -296,5 +363,3 @@ def statement(fits: dict[str, TheoryFit]) -> str:
             lines.append(f"- {v.part}: **{v.verdict}** ({v.because}).")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
-
-

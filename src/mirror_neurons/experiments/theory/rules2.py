@@ -71,7 +71,9 @@ def task_competent(scores: Scores, energy: Scores) -> bool:
         return is_competent(scores, energy)
     leap = scores.recall[Action.LEAP]
     return bool(
-        scores.macro_recall >= energy.macro_recall + MARGIN - _TIE and leap >= FLOOR - _TIE and scores.accuracy >= energy.accuracy - _TIE
+        scores.macro_recall >= energy.macro_recall + MARGIN - _TIE
+        and leap >= FLOOR - _TIE
+        and scores.accuracy >= energy.accuracy - _TIE
     )
 
 
@@ -143,15 +145,33 @@ class ModelFit:
         return bool(self.coef)
 
     def to_dict(self) -> dict:
-        d = {k: getattr(self, k) for k in ("kind", "outcome", "n", "events", "datasets", "reason", "notes", "outcome_sd", "group_var", "centre")}
-        d["terms"] = {t: {"coef": self.coef[t], "se": self.se[t], "ci": list(self.ci[t])} for t in self.terms if t in self.coef}
+        d = {
+            k: getattr(self, k)
+            for k in (
+                "kind",
+                "outcome",
+                "n",
+                "events",
+                "datasets",
+                "reason",
+                "notes",
+                "outcome_sd",
+                "group_var",
+                "centre",
+            )
+        }
+        d["terms"] = {
+            t: {"coef": self.coef[t], "se": self.se[t], "ci": list(self.ci[t])} for t in self.terms if t in self.coef
+        }
         d["ranges"] = {k: list(v) for k, v in self.ranges.items()}
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
 
 def _ranges(records: Sequence[dict], X: np.ndarray, separate: bool) -> dict:
-    out = {"D": (min(r["dependency"] for r in records), max(r["dependency"] for r in records)),
-           "I": (min(r["veil"] for r in records), max(r["veil"] for r in records))}
+    out = {
+        "D": (min(r["dependency"] for r in records), max(r["dependency"] for r in records)),
+        "I": (min(r["veil"] for r in records), max(r["veil"] for r in records)),
+    }
     if not separate:
         out["x"] = (float(X[:, 1].min()), float(X[:, 1].max()))
     return out
@@ -170,7 +190,9 @@ def fit_logistic(records: Sequence[dict], outcome: str, *, separate: bool = Fals
     terms = TERMS_SEPARATE if separate else TERMS
     y = np.array([bool(r[outcome]) for r in records], dtype=float)
     groups = np.array([r["dataset"] for r in records])
-    fit = ModelFit("logistic, cluster-robust by dataset", outcome, terms, n=len(y), events=int(y.sum()), datasets=len(set(groups)))
+    fit = ModelFit(
+        "logistic, cluster-robust by dataset", outcome, terms, n=len(y), events=int(y.sum()), datasets=len(set(groups))
+    )
     if fit.events < MIN_EVENTS or fit.n - fit.events < MIN_EVENTS:
         fit.reason = f"too few events to fit: {fit.events} of {fit.n} models (needs >= {MIN_EVENTS} of each outcome)"
         return fit
@@ -203,9 +225,15 @@ def fit_mixed(records: Sequence[dict], outcome: str = "es_change", *, separate: 
     terms = TERMS_SEPARATE if separate else TERMS
     y = np.array([r[outcome] for r in records], dtype=float)
     groups = np.array([r["dataset"] for r in records])
-    fit = ModelFit("linear mixed model, random intercept per dataset", outcome, terms, n=len(y), datasets=len(set(groups)))
+    fit = ModelFit(
+        "linear mixed model, random intercept per dataset", outcome, terms, n=len(y), datasets=len(set(groups))
+    )
     if fit.datasets < MIN_DATASETS or not np.all(np.isfinite(y)):
-        fit.reason = f"{fit.datasets} datasets (needs >= {MIN_DATASETS})" if fit.datasets < MIN_DATASETS else "non-finite changes"
+        fit.reason = (
+            f"{fit.datasets} datasets (needs >= {MIN_DATASETS})"
+            if fit.datasets < MIN_DATASETS
+            else "non-finite changes"
+        )
         return fit
     X, centre = design(records, separate=separate)
     fit.centre, fit.ranges = centre, _ranges(records, X, separate)
@@ -251,7 +279,7 @@ def _g(v: float) -> str:
 
 
 def _monotone(fit: ModelFit, part: str, term: str) -> Verdict:
-    """"P grows with a factor": the effect across the factor's observed range, by the fit's kind."""
+    """ "P grows with a factor": the effect across the factor's observed range, by the fit's kind."""
     if term not in fit.coef:
         return Verdict(part, "cannot decide", f"{term} does not vary in this arm")
     lo_f, hi_f = fit.ranges[term]
@@ -265,8 +293,10 @@ def _monotone(fit: ModelFit, part: str, term: str) -> Verdict:
         above, below = a > 1, b < 1
     else:  # mixed model: change of the index across the range, in sd of the changes
         sd = fit.outcome_sd
-        text = (f"change of the paired effect for {term} {lo_f:g} -> {hi_f:g}: [{_g(lo)}, {_g(hi)}] "
-                f"(95 % interval; sd of the changes {_g(sd)})")
+        text = (
+            f"change of the paired effect for {term} {lo_f:g} -> {hi_f:g}: [{_g(lo)}, {_g(hi)}] "
+            f"(95 % interval; sd of the changes {_g(sd)})"
+        )
         negligible = -MEANINGFUL_SD * sd <= lo and hi <= MEANINGFUL_SD * sd
         above, below = lo > 0, hi < 0
     if above:
@@ -286,8 +316,10 @@ def _hump(fit: ModelFit) -> Verdict:
     lo2, hi2 = fit.ci["x2"]
     vertex = -b1 / (2 * b2) if b2 != 0 else math.inf
     xlo, xhi = fit.ranges["x"]
-    where = (f"b2 = {b2:.3g}, 95 % interval [{lo2:.3g}, {hi2:.3g}]; vertex at x = {_g(vertex)} "
-             f"(S/M = {_g(math.exp(min(vertex + fit.centre['x'], 700)))}), observed x in [{xlo:.3g}, {xhi:.3g}]")
+    where = (
+        f"b2 = {b2:.3g}, 95 % interval [{lo2:.3g}, {hi2:.3g}]; vertex at x = {_g(vertex)} "
+        f"(S/M = {_g(math.exp(min(vertex + fit.centre['x'], 700)))}), observed x in [{xlo:.3g}, {xhi:.3g}]"
+    )
     if hi2 < 0 and xlo <= vertex <= xhi:
         return Verdict(part, "supports", where + ": an interior optimum")
     if lo2 > 0:
@@ -299,7 +331,9 @@ def _hump(fit: ModelFit) -> Verdict:
 
 def verdicts(fit: ModelFit, *, test_d: bool = True) -> list[Verdict]:
     """The rules applied to one fit; ``test_d`` False in the with-help arm, where D is not a free factor."""
-    not_e = Verdict(PARTS[3], "not tested", "emergence requires competence, so a test of P against error would be circular")
+    not_e = Verdict(
+        PARTS[3], "not tested", "emergence requires competence, so a test of P against error would be circular"
+    )
     if not fit.ok:
         out = [Verdict(p, "cannot decide", fit.reason) for p in PARTS[:3]]
         if not test_d:
@@ -309,10 +343,18 @@ def verdicts(fit: ModelFit, *, test_d: bool = True) -> list[Verdict]:
     out = [d, _monotone(fit, PARTS[1], "I"), _hump(fit), not_e]
     if "depth" in fit.coef:
         lo, hi = fit.ci["depth"]
-        out.append(Verdict("depth, at equal S/M", "reported", f"coefficient per layer {fit.coef['depth']:.3g}, 95 % interval [{lo:.3g}, {hi:.3g}]"))
+        out.append(
+            Verdict(
+                "depth, at equal S/M",
+                "reported",
+                f"coefficient per layer {fit.coef['depth']:.3g}, 95 % interval [{lo:.3g}, {hi:.3g}]",
+            )
+        )
     if "DxI" in fit.coef:
         lo, hi = fit.ci["DxI"]
-        out.append(Verdict("D and I interact", "reported", f"b = {fit.coef['DxI']:.3g}, 95 % interval [{lo:.3g}, {hi:.3g}]"))
+        out.append(
+            Verdict("D and I interact", "reported", f"b = {fit.coef['DxI']:.3g}, 95 % interval [{lo:.3g}, {hi:.3g}]")
+        )
     return out
 
 
@@ -322,6 +364,10 @@ def ratio_form(fit: ModelFit) -> Verdict:
     if not fit.ok or "log_S" not in fit.coef or "log_M" not in fit.coef:
         return Verdict(part, "reported", fit.reason or "log S or log M does not vary")
     s, m = fit.coef["log_S"], fit.coef["log_M"]
-    return Verdict(part, "reported", f"b_logS = {s:.3g} [{fit.ci['log_S'][0]:.3g}, {fit.ci['log_S'][1]:.3g}], "
-                                     f"b_logM = {m:.3g} [{fit.ci['log_M'][0]:.3g}, {fit.ci['log_M'][1]:.3g}]; the ratio form predicts "
-                                     f"b_logS = -b_logM (sum {s + m:.3g})")
+    return Verdict(
+        part,
+        "reported",
+        f"b_logS = {s:.3g} [{fit.ci['log_S'][0]:.3g}, {fit.ci['log_S'][1]:.3g}], "
+        f"b_logM = {m:.3g} [{fit.ci['log_M'][0]:.3g}, {fit.ci['log_M'][1]:.3g}]; the ratio form predicts "
+        f"b_logS = -b_logM (sum {s + m:.3g})",
+    )

@@ -33,7 +33,12 @@ from mirror_neurons.errors import ConfigError
 from mirror_neurons.experiments.theory.grid import VAL_FRACTION, DataCell, TheoryGrid
 from mirror_neurons.experiments.theory.present import results_markdown, write_figures
 from mirror_neurons.experiments.theory.rules import (
-    NULL_QUANTILE, PAPER_LOSS_THRESHOLD, choose_checkpoint, emergence, n_parameters, signal_complexity,
+    NULL_QUANTILE,
+    PAPER_LOSS_THRESHOLD,
+    choose_checkpoint,
+    emergence,
+    n_parameters,
+    signal_complexity,
 )
 from mirror_neurons.experiments.theory.summary import summarise
 from mirror_neurons.game.config import GameConfig
@@ -58,7 +63,9 @@ def data_config(grid: TheoryGrid, cell: DataCell, index: int):
     game = GameConfig(rate_max=cell.rate_max, dependency=cell.dependency, veil=cell.veil)
     # No balanced test split: at D < 1 the game yields no help labels, so the 40/40/10/10 test set
     # cannot be drawn; the second half of the validation split is analysed instead (docs/theory.md).
-    return DataConfig(n_states=grid.n_states, seed=derive_seed(grid.seed, 1, index), game=game, test_size=0, val_fraction=VAL_FRACTION)
+    return DataConfig(
+        n_states=grid.n_states, seed=derive_seed(grid.seed, 1, index), game=game, test_size=0, val_fraction=VAL_FRACTION
+    )
 
 
 def train_configs(grid: TheoryGrid, index: int, val_rows: int) -> tuple[list, list[str]]:
@@ -66,10 +73,17 @@ def train_configs(grid: TheoryGrid, index: int, val_rows: int) -> tuple[list, li
     configs, ids = [], []
     for a, hidden in enumerate(grid.hidden):
         for rep in range(grid.seeds):
-            configs.append(TrainConfig(
-                model=ModelConfig(hidden=hidden, dropout=grid.dropout), lr=grid.lr, batch_size=grid.batch_size,
-                max_epochs=grid.max_epochs, patience=grid.patience, seed=derive_seed(grid.seed, 2, index, a, rep), val_rows=val_rows,
-            ))
+            configs.append(
+                TrainConfig(
+                    model=ModelConfig(hidden=hidden, dropout=grid.dropout),
+                    lr=grid.lr,
+                    batch_size=grid.batch_size,
+                    max_epochs=grid.max_epochs,
+                    patience=grid.patience,
+                    seed=derive_seed(grid.seed, 2, index, a, rep),
+                    val_rows=val_rows,
+                )
+            )
             ids.append(f"h{'x'.join(map(str, hidden))}_r{rep}")
     return configs, ids
 
@@ -81,10 +95,14 @@ def init_null(hidden: Sequence[int], grid: TheoryGrid, states, groups, seed: int
     so one sample serves every seed and checkpoint of that architecture in a cell.
     """
     seeds = np.random.default_rng(seed).integers(0, 2**62, grid.n_random_inits)
-    return random_init_null(ModelConfig(hidden=tuple(hidden), dropout=grid.dropout), states.x.astype(np.float32), groups, seeds)
+    return random_init_null(
+        ModelConfig(hidden=tuple(hidden), dropout=grid.dropout), states.x.astype(np.float32), groups, seeds
+    )
 
 
-def analyse_checkpoint(path: Path, states, groups, grid: TheoryGrid, rng: np.random.Generator, init: np.ndarray) -> dict:
+def analyse_checkpoint(
+    path: Path, states, groups, grid: TheoryGrid, rng: np.random.Generator, init: np.ndarray
+) -> dict:
     """CMNI, both nulls and the mirror-unit count of one checkpoint on ``states``, with the analysis stage's functions.
 
     ``init`` is the architecture's random-initialisation null (``init_null``).
@@ -92,7 +110,9 @@ def analyse_checkpoint(path: Path, states, groups, grid: TheoryGrid, rng: np.ran
     ckpt = load_checkpoint(path)
     acts = capture(ckpt.model, states.x)
     cmni = compute_cmni(acts, groups).cmni
-    a = np.concatenate(list(acts.values()), axis=1)  # (n, units): every layer, the output layer included, as CMNI counts
+    a = np.concatenate(
+        list(acts.values()), axis=1
+    )  # (n, units): every layer, the output layer included, as CMNI counts
     perm = permutation_null(a, groups, grid.n_permutations, rng)
     classes = response_classes(unit_tests(a, groups))
     return {
@@ -145,8 +165,15 @@ def scale_free_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, 
         path = next((folder / "run" / "models" / r["model_id"]).glob(f"*_epoch-{r['epoch']:04d}_*.json"))
         value = index_of(load_checkpoint(path).model)
         null = nulls[tuple(r["hidden"])]
-        rows.append({"model_id": r["model_id"], "es_cmni": value, "es_init_q95": float(np.quantile(null, NULL_QUANTILE)),
-                     "es_init_median": float(np.median(null)), "es_p_init": float((1 + np.sum(null >= value)) / (1 + len(null)))})
+        rows.append(
+            {
+                "model_id": r["model_id"],
+                "es_cmni": value,
+                "es_init_q95": float(np.quantile(null, NULL_QUANTILE)),
+                "es_init_median": float(np.median(null)),
+                "es_p_init": float((1 + np.sum(null >= value)) / (1 + len(null))),
+            }
+        )
     atomic.write_json(out_file, rows)
     return rows
 
@@ -155,12 +182,20 @@ def _checkpoint_metas(paths: Iterable[Path]) -> list[dict]:
     out = []
     for p in paths:
         meta = json.loads(Path(p).read_text())
-        out.append({"path": str(p), "epoch": int(meta["epoch"]), "val_loss": float(meta["val_loss"]), "val_accuracy": float(meta["val_accuracy"])})
+        out.append(
+            {
+                "path": str(p),
+                "epoch": int(meta["epoch"]),
+                "val_loss": float(meta["val_loss"]),
+                "val_accuracy": float(meta["val_accuracy"]),
+            }
+        )
     return out
 
 
-def run_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progress: Progress | None = None,
-             threads: int = 1) -> list[dict]:
+def run_cell(
+    grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progress: Progress | None = None, threads: int = 1
+) -> list[dict]:
     """Data, training and analysis of one dataset cell; each step skipped when already complete.
 
     ``threads`` is torch's thread count while the cell's models train (``trainer.train_many``)."""
@@ -176,15 +211,25 @@ def run_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progres
     complexity = signal_complexity(dataset.manifest)
     val_rows = len(dataset.val) // 2  # the first half judges training, the second half is analysed
     if val_rows < 1:
-        raise ConfigError(f"{cell.name}: the validation split has {len(dataset.val)} rows, too few to halve; raise n_states")
+        raise ConfigError(
+            f"{cell.name}: the validation split has {len(dataset.val)} rows, too few to halve; raise n_states"
+        )
     analysed = dataset.val.take(np.arange(val_rows, len(dataset.val)))
     configs, ids = train_configs(grid, index, val_rows)
     say(f"{cell.name}: training {len(configs)} models")
-    results = trainer.train_many(configs, dataset, folder / "run", model_ids=ids, run_info={"theory_cell": asdict(cell), "grid": grid.to_dict()},
-                                 threads=threads)
+    results = trainer.train_many(
+        configs,
+        dataset,
+        folder / "run",
+        model_ids=ids,
+        run_info={"theory_cell": asdict(cell), "grid": grid.to_dict()},
+        threads=threads,
+    )
     say(f"{cell.name}: analysis")
     groups = split_groups(analysed)
-    nulls = {h: init_null(h, grid, analysed, groups, derive_seed(grid.seed, 4, index, a)) for a, h in enumerate(grid.hidden)}
+    nulls = {
+        h: init_null(h, grid, analysed, groups, derive_seed(grid.seed, 4, index, a)) for a, h in enumerate(grid.hidden)
+    }
     records = []
     for m, (result, config) in enumerate(zip(results, configs)):
         rng = np.random.default_rng(derive_seed(grid.seed, 3, index, m))
@@ -195,12 +240,25 @@ def run_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progres
         chosen, lowest = choose_checkpoint(metas)
         init = nulls[tuple(config.model.hidden)]
         first = analyse_checkpoint(Path(chosen["path"]), analysed, groups, grid, rng, init)
-        low = first if lowest["path"] == chosen["path"] else analyse_checkpoint(Path(lowest["path"]), analysed, groups, grid, rng, init)
+        low = (
+            first
+            if lowest["path"] == chosen["path"]
+            else analyse_checkpoint(Path(lowest["path"]), analysed, groups, grid, rng, init)
+        )
         hidden = list(config.model.hidden)
         record = {
-            "cell": cell.name, "rate_max": cell.rate_max, "dependency": cell.dependency, "veil": cell.veil,
-            **complexity, "hidden": hidden, "M": n_parameters(hidden), "hidden_units": int(sum(hidden)),
-            "model_id": result.model_id, "seed": config.seed, "status": result.status, "epochs": result.epochs,
+            "cell": cell.name,
+            "rate_max": cell.rate_max,
+            "dependency": cell.dependency,
+            "veil": cell.veil,
+            **complexity,
+            "hidden": hidden,
+            "M": n_parameters(hidden),
+            "hidden_units": int(sum(hidden)),
+            "model_id": result.model_id,
+            "seed": config.seed,
+            "status": result.status,
+            "epochs": result.epochs,
             "reached_threshold": chosen["val_loss"] < PAPER_LOSS_THRESHOLD,
             "E": 1.0 - lowest["val_accuracy"],
             **first,
@@ -215,8 +273,15 @@ def run_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, progres
     return records
 
 
-def run_theory(grid: TheoryGrid, out: str | Path, *, progress: Progress | None = None, figures: bool = True, executor=None,
-               threads: int = 1) -> dict:
+def run_theory(
+    grid: TheoryGrid,
+    out: str | Path,
+    *,
+    progress: Progress | None = None,
+    figures: bool = True,
+    executor=None,
+    threads: int = 1,
+) -> dict:
     """Run (or resume) the whole experiment under ``out`` and write its summary; returns the summary.
 
     Cells are independent: with an ``executor`` (``distributed.executors``,
@@ -248,11 +313,14 @@ def run_theory(grid: TheoryGrid, out: str | Path, *, progress: Progress | None =
     if executor is None:
         per_cell = [run_cell(*task, progress, threads) for task in tasks]
     else:
+
         def done(i: int, _records) -> None:
             if progress is not None:
                 progress(f"{cells[i].name}: complete")
 
-        per_cell = executor.map(run_cell, [(*task, None, threads) for task in tasks], resources=Resources(num_cpus=1), on_result=done)
+        per_cell = executor.map(
+            run_cell, [(*task, None, threads) for task in tasks], resources=Resources(num_cpus=1), on_result=done
+        )
     records = []
     for (grid_, cell, index, folder), cell_records in zip(tasks, per_cell):
         extra = {row["model_id"]: row for row in scale_free_cell(grid, cell, index, folder, cell_records)}

@@ -30,16 +30,24 @@ def summarise(records: Sequence[dict]) -> dict:
             "fit": main.to_dict(),
             "verdicts": [asdict(v) for v in verdicts(main)],
             "statement": statement({definition: main}),
-            "sensitivity": {name: {"fit": tf.to_dict(), "verdicts": [asdict(v) for v in verdicts(tf)]} for name, tf in sens.items()},
+            "sensitivity": {
+                name: {"fit": tf.to_dict(), "verdicts": [asdict(v) for v in verdicts(tf)]} for name, tf in sens.items()
+            },
         }
     summary["nulls_by_M"] = nulls_by_capacity(records)
     summary["exploratory"] = exploratory(records)
     S = {}
     for r in records:
         S.setdefault(r["rate_max"], []).append((r["S"], r["S_H"]))
-    summary["S_by_complexity"] = {str(k): {"S_mean": float(np.mean([s for s, _ in v])), "S_H_mean": float(np.mean([h for _, h in v]))} for k, v in S.items()}
+    summary["S_by_complexity"] = {
+        str(k): {"S_mean": float(np.mean([s for s, _ in v])), "S_H_mean": float(np.mean([h for _, h in v]))}
+        for k, v in S.items()
+    }
     summary["reached_threshold"] = int(sum(r["reached_threshold"] for r in records))
-    summary["cmni"] = {"median": float(np.median([r["cmni"] for r in records])), "max": float(np.max([r["cmni"] for r in records]))}
+    summary["cmni"] = {
+        "median": float(np.median([r["cmni"] for r in records])),
+        "max": float(np.max([r["cmni"] for r in records])),
+    }
     return summary
 
 
@@ -48,20 +56,30 @@ def nulls_by_capacity(records: Sequence[dict]) -> list[dict]:
     rows = []
     for M in sorted({r["M"] for r in records}):
         rs = [r for r in records if r["M"] == M]
-        rows.append({
-            "M": M, "hidden": rs[0]["hidden"], "n": len(rs),
-            "cmni": float(np.median([r["cmni"] for r in rs])),
-            "perm_q95": float(np.median([r["perm_q95"] for r in rs])),
-            "init_q95": float(np.median([r["init_q95"] for r in rs])),
-            "beats_perm": int(sum(r["cmni"] > r["perm_q95"] for r in rs)),
-            "beats_init": int(sum(r["cmni"] > r["init_q95"] for r in rs)),
-            "with_mirror_unit": int(sum(r["n_mirror"] >= 1 for r in rs)),
-            **({
-                "es_cmni": float(np.median([r["scale_free"]["es_cmni"] for r in rs])),
-                "es_init_q95": float(np.median([r["scale_free"]["es_init_q95"] for r in rs])),
-                "es_beats_init": int(sum(r["scale_free"]["es_cmni"] > r["scale_free"]["es_init_q95"] for r in rs)),
-            } if all("scale_free" in r for r in rs) else {}),
-        })
+        rows.append(
+            {
+                "M": M,
+                "hidden": rs[0]["hidden"],
+                "n": len(rs),
+                "cmni": float(np.median([r["cmni"] for r in rs])),
+                "perm_q95": float(np.median([r["perm_q95"] for r in rs])),
+                "init_q95": float(np.median([r["init_q95"] for r in rs])),
+                "beats_perm": int(sum(r["cmni"] > r["perm_q95"] for r in rs)),
+                "beats_init": int(sum(r["cmni"] > r["init_q95"] for r in rs)),
+                "with_mirror_unit": int(sum(r["n_mirror"] >= 1 for r in rs)),
+                **(
+                    {
+                        "es_cmni": float(np.median([r["scale_free"]["es_cmni"] for r in rs])),
+                        "es_init_q95": float(np.median([r["scale_free"]["es_init_q95"] for r in rs])),
+                        "es_beats_init": int(
+                            sum(r["scale_free"]["es_cmni"] > r["scale_free"]["es_init_q95"] for r in rs)
+                        ),
+                    }
+                    if all("scale_free" in r for r in rs)
+                    else {}
+                ),
+            }
+        )
     return rows
 
 
@@ -86,5 +104,3 @@ def exploratory(records: Sequence[dict]) -> dict:
         "fit": tf.to_dict(),
         "readings": [asdict(v) for v in verdicts(tf)],
     }
-
-
