@@ -23,7 +23,7 @@ from mirror_neurons.analysis.activations import capture
 from mirror_neurons.analysis.cmni import compute_cmni, effect_size_cmni
 from mirror_neurons.analysis.controls import permutation_null, random_init_null
 from mirror_neurons.analysis.groups import split_groups
-from mirror_neurons.analysis.stats import group_moments
+from mirror_neurons.analysis.stats import empirical_p, group_moments
 from mirror_neurons.analysis.units import response_classes, unit_tests
 from mirror_neurons.data.build import build_dataset
 from mirror_neurons.data.config import DataConfig
@@ -122,8 +122,8 @@ def analyse_checkpoint(
         "cmni": float(cmni),
         "perm_q95": float(np.quantile(perm, NULL_QUANTILE)),
         "init_q95": float(np.quantile(init, NULL_QUANTILE)),
-        "p_perm": float((1 + np.sum(perm >= cmni)) / (1 + len(perm))),
-        "p_init": float((1 + np.sum(init >= cmni)) / (1 + len(init))),
+        "p_perm": empirical_p(perm, cmni),
+        "p_init": empirical_p(init, cmni),
         "n_mirror": int(np.sum(classes == "mirror")),
         "n_units": int(a.shape[1]),
     }
@@ -171,7 +171,7 @@ def scale_free_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, 
                 "es_cmni": value,
                 "es_init_q95": float(np.quantile(null, NULL_QUANTILE)),
                 "es_init_median": float(np.median(null)),
-                "es_p_init": float((1 + np.sum(null >= value)) / (1 + len(null))),
+                "es_p_init": empirical_p(null, value),
             }
         )
     atomic.write_json(out_file, rows)
