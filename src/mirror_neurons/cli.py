@@ -277,7 +277,7 @@ def _build_data(preset, states, seed, workers, dependency, veil, out, executor="
     from mirror_neurons.data.build import build_dataset, existing_dataset
     from mirror_neurons.data.config import DataConfig
     from mirror_neurons.data.dataset import read_manifest
-    from mirror_neurons.distributed.executors import local_path, make_executor
+    from mirror_neurons.distributed.executors import executor_or_none, local_path
     from mirror_neurons.errors import ConfigError
 
     if out is None:
@@ -298,11 +298,10 @@ def _build_data(preset, states, seed, workers, dependency, veil, out, executor="
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        if executor == "local" and address is None:
-            build_dataset(config, out, progress, workers=resolve_workers(workers))
-        else:  # chunks of games as tasks: at least one per core of the cluster
-            with make_executor(executor, address=address, workers=workers if executor == "processes" else None) as ex:
-                build_dataset(config, local_path(out), progress, workers=max(workers, ex.parallelism), executor=ex)
+        # --workers: the local stage's own processes, the processes executor's, or (ray) a floor on the chunks
+        with executor_or_none(executor, address=address, workers=workers if executor == "processes" else None) as ex:
+            chunks = resolve_workers(workers) if ex is None else max(workers, ex.parallelism)  # >= 1 per core
+            build_dataset(config, local_path(out), progress, workers=chunks, executor=ex)
     console.print(dataset_summary(out, read_manifest(out)), markup=False, highlight=False, soft_wrap=True)
 
 
@@ -427,7 +426,7 @@ def sweep_command(
     threads: int = threads_option(),
 ) -> None:
     """Train every model of a sweep at once; resumable after any interruption."""
-    from mirror_neurons.distributed.executors import local_path, make_executor
+    from mirror_neurons.distributed.executors import executor_or_none, local_path
     from mirror_neurons.errors import ConfigError
     from mirror_neurons.train.sweep import load_sweep, preset_path, run_sweep
 
@@ -438,14 +437,11 @@ def sweep_command(
     n_models = len(sweep.models())
     live, board, chain = _train_callbacks(n_models, out, tensorboard)
     with live as show:
-        if executor == "local" and address is None and not group_size and workers == 1:
-            result = run_sweep(sweep, data, out, progress=chain(show, board), threads=threads)
-        else:
-            with make_executor(executor, address=address, workers=workers) as ex:
-                result = run_sweep(
-                    sweep, data and local_path(data), local_path(out), progress=chain(show, board),
-                    executor=ex, group_size=group_size or None, threads=threads,
-                )  # fmt: skip
+        with executor_or_none(executor, address=address, workers=workers, group_size=group_size) as ex:
+            result = run_sweep(
+                sweep, data and local_path(data), local_path(out), progress=chain(show, board),
+                executor=ex, group_size=group_size or None, threads=threads,
+            )  # fmt: skip
     counts: dict[str, int] = {}
     for r in result.results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -585,7 +581,7 @@ def run(
 ) -> None:
     """The whole study in one command: data, sweep, analysis and the report, resumable."""
     from mirror_neurons import limits
-    from mirror_neurons.distributed.executors import local_path, make_executor
+    from mirror_neurons.distributed.executors import executor_or_none, local_path
     from mirror_neurons.errors import ConfigError
     from mirror_neurons.study import resolve_study, run_study
 
@@ -596,11 +592,9 @@ def run(
     )
     out = out if out is not None else Path("runs") / study.name
     options = dict(console=err_console, threads=use_threads(threads), tensorboard=tensorboard)
-    if executor == "local" and address is None and not group_size and workers == 1:
-        report = run_study(study, out, **options)
-    else:  # data chunks and sweep groups as executor tasks; analysis and report here
-        with make_executor(executor, address=address, workers=workers) as ex:
-            report = run_study(study, local_path(out), executor=ex, group_size=group_size or None, **options)
+    with executor_or_none(executor, address=address, workers=workers, group_size=group_size) as ex:
+        # with an executor: data chunks and sweep groups as its tasks; analysis and report here
+        report = run_study(study, local_path(out), executor=ex, group_size=group_size or None, **options)
     console.print(f"report: {report}", highlight=False, soft_wrap=True)
 
 
@@ -677,7 +671,7 @@ def experiment_theory(
     ),
 ) -> None:
     """Test P ~ f(S/M, E) * g(D, I): grid, training, analysis, fit and pre-registered verdicts."""
-    from mirror_neurons.distributed.executors import make_executor
+    from mirror_neurons.distributed.executors import executor_or_none
     from mirror_neurons.experiments.theory import TheoryGrid, run_theory
     from mirror_neurons.experiments.theory.round2 import RoundTwoGrid, run_round_two, verdict_lines
     from mirror_neurons.report.html import write_theory_report
@@ -695,11 +689,8 @@ def experiment_theory(
         soft_wrap=True,
     )
     say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
-    if executor == "local" and address is None and workers == 1:
-        summary = run(grid, out, progress=say, threads=threads)
-    else:
-        with make_executor(executor, address=address, workers=workers) as ex:
-            summary = run(grid, out, progress=say, executor=ex, threads=threads)
+    with executor_or_none(executor, address=address, workers=workers) as ex:
+        summary = run(grid, out, progress=say, executor=ex, threads=threads)
     write_theory_report(out)
     if round_ == 2:
         console.print("\n".join(verdict_lines(summary)), markup=False, highlight=False, soft_wrap=True)

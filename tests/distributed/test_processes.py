@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from mirror_neurons.data.dataset import load_dataset
-from mirror_neurons.distributed.executors import LocalExecutor, ProcessExecutor, make_executor
+from mirror_neurons.distributed.executors import LocalExecutor, ProcessExecutor, executor_or_none, make_executor
 from mirror_neurons import atomic
 from mirror_neurons.train.groups import _EpochWatcher, train_distributed
 from mirror_neurons.errors import ConfigError, ExecutorError
@@ -74,6 +74,27 @@ def test_a_worker_that_dies_fails_the_map_with_a_one_line_error():
 )
 def test_make_executor_picks_processes_for_more_than_one_worker(name, workers, kind):
     assert type(make_executor(name, workers=workers)) is kind
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "kind"),
+    [
+        ("local", {}, type(None)),
+        ("local", {"workers": 1}, type(None)),
+        ("local", {"workers": None}, type(None)),
+        ("local", {"workers": 1, "group_size": 2}, LocalExecutor),
+        ("local", {"workers": 2}, ProcessExecutor),
+        ("processes", {"workers": 2}, ProcessExecutor),
+    ],
+)
+def test_executor_or_none_is_none_only_for_in_process_work(name, options, kind):
+    with executor_or_none(name, **options) as ex:
+        assert type(ex) is kind
+
+
+def test_executor_or_none_refuses_an_address_without_ray():
+    with pytest.raises(ConfigError, match="needs --executor ray"), executor_or_none("local", address="h:1"):
+        pass
 
 
 def test_negative_workers_are_refused():

@@ -40,7 +40,8 @@ import threading
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -436,6 +437,24 @@ def make_executor(
             )
         return RayExecutor(address=address, num_cpus=num_cpus)
     raise ConfigError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+@contextmanager
+def executor_or_none(
+    name: str = "local", *, address: str | None = None, workers: int | None = None, group_size: int | None = None
+) -> Iterator[Executor | None]:
+    """``None`` when the CLI's options ask for in-process work, else ``make_executor``'s executor, closed on exit.
+
+    In process means ``--executor local`` with no ``--address``, at most one
+    worker (``workers`` None or 1) and no ``--group-size``: the stage then runs
+    as its library function does without an executor. A caller whose stage has
+    its own pool (the data stage's ``--workers``) passes ``workers=None``.
+    """
+    if name == "local" and address is None and workers in (None, 1) and not group_size:
+        yield None
+        return
+    with make_executor(name, address=address, workers=workers) as executor:
+        yield executor
 
 
 def local_path(location: str | os.PathLike) -> Path:
