@@ -616,6 +616,9 @@ def report(
     planted: Path | None = typer.Option(
         None, "--planted", help="Show a finished `experiment planted` folder (default: RUN_DIR/planted if it exists)."
     ),
+    rl: Path | None = typer.Option(
+        None, "--rl", help="Show a finished `experiment rl` folder (default: RUN_DIR/rl if it exists)."
+    ),
     threads: int = threads_option(),
 ) -> None:
     """Render the report again from an existing, analysed run."""
@@ -630,7 +633,9 @@ def report(
         check_out(out.parent)
     if figures is not None:  # checked now: failing after the report was rewritten would leave half a result
         check_out(figures, "--figures")
-    path = write_report(run_dir, out=out, data_dir=data, figures_dir=figures, theory_dir=theory, planted_dir=planted)
+    path = write_report(
+        run_dir, out=out, data_dir=data, figures_dir=figures, theory_dir=theory, planted_dir=planted, rl_dir=rl
+    )
     console.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 

@@ -43,7 +43,7 @@ from scipy import stats
 from mirror_neurons import atomic
 from mirror_neurons.data.dataset import Split, load_dataset, write_dataset
 from mirror_neurons.data.prepare import label_states
-from mirror_neurons.errors import ConfigError
+from mirror_neurons.errors import AnalysisError, ConfigError
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.game.constants import Action, Player, Scenario
 from mirror_neurons.game.engine import GameBatch
@@ -496,3 +496,111 @@ def _paired_verdicts(analysis_dir: Path) -> list[dict]:
     rec = json.loads(path.read_text())
     return [{k: c.get(k) for k in ("label", "configuration", "measure", "n_models", "mean_change", "ci_low", "ci_high", "p_value", "verdict")}
             for c in rec["configurations"] if c.get("measure") == "cmni_effect_size"]  # fmt: skip
+
+
+# -- the results as plain data, for the report -------------------------------------------------------
+
+SUMMARY_FILE = "summary.json"
+
+
+def load_summary(out: str | Path) -> dict:
+    """A finished ``run_rl`` folder as plain data for the report (read only, nothing measured here).
+
+    Keys: ``grid`` (cells, seeds, partner, sizes), ``scripted`` (``scripted.json``: per D, every scripted
+    policy's measures as intervals over seeds and ``cooperation_pays``), ``cells`` (per reward and D: the
+    agents' measures as intervals over seeds and whether they beat random play, H0), ``baselines`` (the
+    scripted references on the agents' evaluation games), ``paired`` (per cell: the scale-free index at
+    initialisation and trained, the change's interval and Wilcoxon p, from the analysis), ``hypotheses``
+    (one row per pre-registered test of docs/rl.md, with its verdict) and ``agents`` (one row per agent:
+    behaviour and mirror change, the figures' points). ``AnalysisError`` naming the fix if the folder is
+    not a finished experiment.
+    """
+    out = Path(out)
+    fix = f"run `mirror-neurons experiment rl --out {out}` again (it resumes)"
+    read = {}
+    for name in (SUMMARY_FILE, "scripted.json", "grid.json", "behaviour.json"):
+        if not (out / name).is_file():
+            raise AnalysisError(f"{out / name} does not exist; {fix}")
+        read[name] = atomic.read_json_object(out / name, AnalysisError, fix)
+    summary, grid = read[SUMMARY_FILE], read["grid.json"]
+    if not isinstance(summary.get("cells"), dict) or "hypotheses" not in summary:
+        raise AnalysisError(f"{out / SUMMARY_FILE} is not an RL experiment's summary (no cells or hypotheses); {fix}")
+    paired = _paired_by_cell(out / "agents" / "analysis")
+    beats = summary.get("agents_beat_random_score_per_turn", {})
+    cells = []
+    for name, measures in summary["cells"].items():
+        reward, d = name.split(", D=")
+        cells.append({"name": name, "reward": reward, "dependency": float(d), "measures": measures,
+                      "beats_random": beats.get(name), "paired": paired.get((reward, float(d)))})  # fmt: skip
+    return {
+        "folder": str(out),
+        "grid": {k: grid.get(k) for k in ("rewards", "dependencies", "seeds", "partner", "eval_games", "eval_seeds")}
+        | {k: grid["ppo"].get(k) for k in ("total_steps", "max_turns", "survival", "hidden", "encoding")},
+        "scripted": read["scripted.json"],
+        "cells": cells,
+        "baselines": summary.get("baselines", {}),
+        "hypotheses": hypothesis_rows(summary, cells),
+        "agents": agent_rows(out),
+    }
+
+
+def _paired_by_cell(analysis_dir: Path) -> dict[tuple[str, float], dict]:
+    """The analysis's paired test of the scale-free index, keyed by the (reward, D) its configuration names."""
+    path = analysis_dir / "paired.json"
+    if not path.is_file():
+        return {}
+    by_cell = {}
+    for c in atomic.read_json_object(path, AnalysisError, "run `mirror-neurons analyze` on the agents again").get(
+        "configurations", []
+    ):
+        cfg = dict(kv.split("=", 1) for kv in c.get("configuration", "").split(", ") if "=" in kv)
+        if c.get("measure") == "cmni_effect_size" and "reward" in cfg and "dependency" in cfg:
+            keys = (
+                "n_models",
+                "mean_init",
+                "mean_trained",
+                "mean_change",
+                "ci_low",
+                "ci_high",
+                "p_value",
+                "p_floor",
+                "verdict",
+            )
+            by_cell[(cfg["reward"], float(cfg["dependency"]))] = {k: c.get(k) for k in keys}  # fmt: skip
+    return by_cell
+
+
+def hypothesis_rows(summary: dict, cells: list[dict]) -> list[dict]:
+    """One row per decided test of the pre-registration (docs/rl.md): id, claim, scope, test, estimate, p, n, verdict."""
+    hyp = summary["hypotheses"]
+    rows = [
+        {"id": "H0", "claim": "agents beat random play's score per turn", "scope": c["name"],
+         "test": "lower end of the 95 % interval over seeds > random's value", "estimate": {"agents": c["measures"]["score_per_turn"]["mean"],
+         "random": summary["baselines"].get(f"{c['dependency']:g}", {}).get("random", {}).get("score_per_turn", math.nan)},
+         "p_value": None, "n": c["measures"]["score_per_turn"].get("n"), "supported": c["beats_random"]}
+        for c in cells if c["beats_random"] is not None
+    ]  # fmt: skip
+    between = lambda hid, claim, test, record: [  # noqa: E731
+        {"id": hid, "claim": claim, "scope": scope, "test": test, "supported": bool(r.get("supported")),
+         "estimate": {"shared": r.get("shared_mean", math.nan), "selfish": r.get("selfish_mean", math.nan)},
+         "p_value": r.get("mann_whitney_p"), "n": sum(r.get("n", []))}
+        for scope, r in record.items()
+    ]  # fmt: skip
+    rows += between("H1", "shared reward raises help", "one-sided Mann-Whitney, shared > selfish help rate",
+                    hyp.get("H1 shared reward raises help", {}))  # fmt: skip
+    h2 = hyp.get("H2 shared reward raises mirror units beyond own initialisation", {})
+    rows += [
+        {"id": "H2a", "claim": "shared agents' mirror index rises over their own initialisation", "scope": c["name"],
+         "test": "one-sided exact Wilcoxon signed-rank, change > 0", "estimate": {"mean change": c["paired"]["mean_change"]},
+         "p_value": c["paired"]["p_value"], "n": c["paired"]["n_models"],
+         "supported": c["paired"]["p_value"] is not None and c["paired"]["p_value"] < 0.05}
+        for c in cells if c["reward"] == "shared" and c["paired"] and h2
+    ]  # fmt: skip
+    rows += between("H2b", "shared agents' mirror change exceeds selfish agents'",
+                    "one-sided Mann-Whitney, shared > selfish change", h2.get("shared_vs_selfish_change", {}))  # fmt: skip
+    h3 = hyp.get("H3 help and mirror change go together across agents")
+    if h3:
+        rows.append({"id": "H3", "claim": "help and mirror change go together", "scope": "all agents",
+                     "test": "one-sided Spearman correlation > 0", "estimate": {"rho": h3["spearman_rho"]},
+                     "p_value": h3["p_value"], "n": h3["n_agents"], "supported": bool(h3["supported"])})  # fmt: skip
+    return rows

@@ -19,10 +19,11 @@ import jinja2
 
 from mirror_neurons import __version__, atomic
 from mirror_neurons.experiments.planted import load_summary
+from mirror_neurons.experiments.rl import load_summary as load_rl_summary
 from mirror_neurons.experiments.theory import load_section as load_theory_section
 from mirror_neurons.report.collect import collect
 from mirror_neurons.report.inputs import ReportInputs
-from mirror_neurons.report.sections import Section, Table, build_sections, figure, section_planted
+from mirror_neurons.report.sections import Section, Table, build_sections, figure, section_planted, section_rl
 from mirror_neurons.report.tables import TABLES_DIR, write_tables
 
 REPORT_FILE = "report.html"
@@ -72,6 +73,7 @@ def write_report(
     figures_dir: str | Path | None = None,
     theory_dir: str | Path | None = None,
     planted_dir: str | Path | None = None,
+    rl_dir: str | Path | None = None,
     **options,
 ) -> Path:
     """Collect a run's results and write its report; returns the HTML file's path.
@@ -86,7 +88,9 @@ def write_report(
     ``theory_dir``, when given, is a finished ``experiment theory`` folder whose
     results become one more section at the end. ``planted_dir`` is a finished
     ``experiment planted`` folder (default ``RUNDIR/planted`` when it holds a
-    summary): its detection and false-positive figures become a section before it.
+    summary): its detection and false-positive figures become a section before it. ``rl_dir`` is a
+    finished ``experiment rl`` folder (default ``RUNDIR/rl`` when it holds a summary): the agents'
+    behaviour, mirror index and hypotheses become a section after the planted one.
     ``options`` go to ``collect`` (``threshold``); the behaviour games are the analysis's (``AnalysisConfig``).
     """
     run_dir = Path(run_dir)
@@ -98,6 +102,9 @@ def write_report(
     planted = Path(planted_dir) if planted_dir is not None else run_dir / "planted"
     if planted_dir is not None or (planted / "summary.json").is_file():
         sections.append(section_planted(load_summary(planted), number=len(sections) + 1))
+    rl = Path(rl_dir) if rl_dir is not None else run_dir / "rl"
+    if rl_dir is not None or (rl / "summary.json").is_file():
+        sections.append(section_rl(load_rl_summary(rl), number=len(sections) + 1))
     if theory_dir is not None:
         sections.append(section_from_content(load_theory_section(theory_dir, number=len(sections) + 1)))
     name_figures(sections)

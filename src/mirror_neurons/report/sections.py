@@ -28,6 +28,7 @@ from mirror_neurons.analysis.competence import (
     RECALL_COLUMNS,
     best_per_model,
 )
+from mirror_neurons.experiments import rl_plots
 from mirror_neurons.report import plots
 from mirror_neurons.report.inputs import ALPHA, CMNI_NONE, CMNI_ROBUST, PAPER_LEVEL_RULE, PAPER_LOSS, ReportInputs
 
@@ -1938,3 +1939,213 @@ def planted_tables(summary: dict) -> list[Table]:
             )
         )
     return tables
+
+
+# --- agents that learn by reward (experiment rl; experiments.rl.load_summary) ------------------------------------
+
+RL_MEASURES = {
+    "score_per_turn": "score/turn",
+    "survival": "survival",
+    "partner_survival": "Toad survival",
+    "help_rate_partner_distress": "help, only Toad in distress",
+    "jump_rate_energy0": "jump at energy 0",
+}
+"""The behaviour measures of the RL tables, in order, with their column names (docs/rl.md)."""
+
+
+def interval_cell(iv: dict | None, digits: int = 3) -> str:
+    """'mean [low, high]' of an interval over seeds; the mean alone when there is no interval; ``MISSING`` if neither."""
+    if not iv or cell(iv.get("mean")) == MISSING:
+        return MISSING
+    if cell(iv.get("low")) == MISSING or cell(iv.get("high")) == MISSING:
+        return fmt(iv["mean"], digits)
+    return f"{fmt(iv['mean'], digits)} [{fmt(iv['low'], digits)}, {fmt(iv['high'], digits)}]"
+
+
+def _verdict(flag) -> str:
+    return MISSING if flag is None else ("supported" if flag else "not supported")
+
+
+def rl_tables(summary: dict) -> list[Table]:
+    """Scripted policies per D, whether helping pays, the agents per cell, their mirror index, the hypotheses."""
+    rewards = summary["grid"]["rewards"]
+    tables = []
+    scripted = summary["scripted"]
+    for d, c in scripted["cells"].items():
+        rows = [
+            [name, *(interval_cell(m.get(f"return_{r}"), 1) for r in rewards), *(interval_cell(m.get(k)) for k in RL_MEASURES)]
+            for name, m in c["policies"].items()
+        ]  # fmt: skip
+        tables.append(
+            Table(
+                f"Where cooperation pays, D = {d}: each scripted policy as Frog (Toad {scripted['partner']}), "
+                f"{scripted['games_per_seed']} games of {scripted['max_turns']} turns per seed; mean [95 % t-interval over seeds]",
+                ["Frog policy", *(f"{r} return" for r in rewards), *RL_MEASURES.values()],
+                rows,
+            )
+        )
+    pays = [
+        [d, r, p["best_helping"], p["best_never_helping"], interval_cell(p["margin_vs_hop"], 1),
+         interval_cell(p["margin_vs_best_selfish"], 1), yes_no(p["pays"])]
+        for d, c in scripted["cells"].items() for r, p in c["cooperation_pays"].items()
+    ]  # fmt: skip
+    tables.append(
+        Table(
+            "Does helping pay? The best helping policy's return minus always-hop's and the best never-helping policy's, "
+            "paired by seed; it pays when both intervals lie above 0",
+            ["D", "reward", "best helping", "best never-helping", "margin vs hop", "margin vs never-helping", "pays"],
+            pays,
+        )
+    )
+    tables.append(
+        Table(
+            "The PPO agents on the evaluation games: mean [95 % t-interval over seeds] per cell; H0 = the interval's "
+            "lower end of score per turn is above random play's",
+            ["cell", "agents", "return (own reward)", *RL_MEASURES.values(), "H0"],
+            [
+                [
+                    c["name"],
+                    count(c["measures"]["score_per_turn"].get("n")),
+                    interval_cell(c["measures"].get(f"return_{c['reward']}"), 1),
+                    *(interval_cell(c["measures"].get(k)) for k in RL_MEASURES),
+                    _verdict(c["beats_random"]),
+                ]
+                for c in summary["cells"]
+            ],  # fmt: skip
+        )
+    )
+    mirror_rows = [
+        [c["name"], cell(p["n_models"]), fmt(p["mean_init"]), fmt(p["mean_trained"]),
+         interval_cell({"mean": p["mean_change"], "low": p["ci_low"], "high": p["ci_high"]}, 4),
+         f"{fmt(p['p_value'])} ({fmt(p['p_floor'])})", cell(p["verdict"])]
+        for c in summary["cells"] if (p := c["paired"])
+    ]  # fmt: skip
+    if mirror_rows:
+        tables.append(
+            Table(
+                "The scale-free mirror index of each cell's networks at their own initialisation and trained (means "
+                "over models), the change's 95 % interval and the one-sided Wilcoxon p (floor: the smallest p the "
+                "models allow)",
+                ["cell", "models", "at initialisation", "trained", "change [95 % CI]", "p (floor)", "verdict"],
+                mirror_rows,
+            )
+        )
+    tables.append(
+        Table(
+            "The pre-registered hypotheses (docs/rl.md), each test as decided; no correction across D",
+            ["hypothesis", "where", "test", "estimate", "p", "n", "verdict"],
+            [
+                [
+                    f"{h['id']}: {h['claim']}",
+                    h["scope"],
+                    h["test"],
+                    ", ".join(f"{k} {fmt(v)}" for k, v in h["estimate"].items()),
+                    fmt(h["p_value"]) if h["p_value"] is not None else MISSING,
+                    count(h["n"]),
+                    _verdict(h["supported"]),
+                ]
+                for h in summary["hypotheses"]
+            ],  # fmt: skip
+        )
+    )
+    return tables
+
+
+def _span(values: list[float], as_pct: bool = True) -> str:
+    values = [v for v in values if v == v]
+    if not values:
+        return MISSING
+    show = pct if as_pct else (lambda v: fmt(v, 3))
+    lo, hi = min(values), max(values)
+    return show(lo) if lo == hi else f"{show(lo)} to {show(hi)}"
+
+
+def rl_readings(summary: dict) -> dict[str, str]:
+    """One sentence (and what to conclude) per figure, from the summary's numbers."""
+    cells = summary["cells"]
+    mean = lambda c, k: c["measures"].get(k, {}).get("mean", float("nan"))  # noqa: E731
+    helps = {
+        r: [mean(c, "help_rate_partner_distress") for c in cells if c["reward"] == r]
+        for r in summary["grid"]["rewards"]
+    }
+    d_ref = next(reversed(summary["baselines"]), "")
+    ref = summary["baselines"].get(d_ref, {})
+    refs = "; ".join(
+        f"{name} {pct(ref[name]['help_rate_partner_distress'])}" for name in ("carer", "rule") if name in ref
+    )
+    h0 = [c for c in cells if c["beats_random"] is False]
+    behaviour = (
+        "Help when only Toad is in distress: "
+        + "; ".join(f"{r} agents {_span(v)}" for r, v in helps.items())
+        + (f" (scripted policies at D = {d_ref}: {refs})" if refs else "")
+        + ". Score per turn "
+        + _span([mean(c, "score_per_turn") for c in cells], as_pct=False)
+        + (
+            f"; {len(h0)} cell{'s' if len(h0) != 1 else ''} do not beat random play, so H1-H3 are not read for them"
+            if h0
+            else ", above random play's in every cell (H0)"
+        )
+        + ". What to conclude: whether a reward that counts the partner makes the agents help, and how far their "
+        "helping is from the policy the scripted table shows to be best."
+    )
+    changes = [c["paired"]["mean_change"] for c in cells if c["paired"]]
+    fell = sum(ch < 0 for ch in changes)
+    h3 = next((h for h in summary["hypotheses"] if h["id"] == "H3"), None)
+    mirror = (
+        f"The scale-free mirror index fell below the networks' own initialisation in {fell} of {len(changes)} cells "
+        f"(mean change {_span(changes, as_pct=False)})"
+        + (
+            f"; across {h3['n']} agents, Spearman rho between help and mirror change {fmt(h3['estimate']['rho'], 2)}, "
+            f"one-sided p = {fmt(h3['p_value'], 3)}"
+            if h3
+            else ""
+        )
+        + ". What to conclude: training by reward grew mirror units only in a cell whose change lies above 0 with a "
+        "paired p below 0.05 (table below); a fall means training removed what the untrained networks already show."
+        if changes
+        else "No cell has a paired test of the mirror index (the analysis of the agents was not run)."
+    )
+    return {"behaviour": behaviour, "mirror": mirror}
+
+
+def section_rl(summary: dict, number: int = 11) -> Section:
+    """Agents that learn by reward (``experiment rl``): where cooperation pays, what the agents do, mirror units."""
+    g = summary["grid"]
+    s = Section(
+        "rl",
+        f"{number}. Agents that learn by reward",
+        f"Frog learns by PPO ({g['total_steps']:,} steps per agent, {' x '.join(map(str, g['hidden']))} {g['encoding']} "
+        f"MLP) while Toad plays {g['partner']}; cells are reward ({', '.join(g['rewards'])}) x dependency D "
+        f"({', '.join(f'{d:g}' for d in g['dependencies'])}), {g['seeds']} seeds each. Every agent and the scripted "
+        f"references play the same {g['eval_games']} evaluation games of {g['max_turns']} turns. The hypotheses and "
+        "decision rules were registered before the run (docs/rl.md).",
+    )
+    agents = summary["agents"]
+    if not agents:
+        s.notes.append("No agent was evaluated.")
+        s.tables.extend(rl_tables(summary))
+        return s
+    readings = rl_readings(summary)
+    d_ref = next(reversed(summary["baselines"]), "")  # the scripted references of the last D (D = 1 in the presets)
+    ref = summary["baselines"].get(d_ref, {})
+    lines = lambda key, names: {f"{n}, D={d_ref}": ref[n][key] for n in names if n in ref}  # noqa: E731
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+    rl_plots.plot_by_cell(agents, "help_rate_partner_distress", ax=axes[0], ylabel="help rate, only Toad in distress",
+                          references=lines("help_rate_partner_distress", ("carer", "rule")))  # fmt: skip
+    rl_plots.plot_by_cell(agents, "score_per_turn", ax=axes[1], ylabel="Frog's score per turn",
+                          references=lines("score_per_turn", ("random", "rule")))  # fmt: skip
+    for ax in axes:  # the reference lines' legend beside each panel, off the data
+        if ax.get_legend() is not None:
+            ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    s.figures.append(figure(fig, "What the agents do: help and score per turn per cell", readings["behaviour"]))
+    if not any(c["paired"] for c in summary["cells"]):
+        s.notes.append(readings["mirror"])
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+        rl_plots.plot_by_cell(agents, "mirror_change", ax=axes[0], ylabel="mirror index change over own init")
+        axes[0].axhline(0, color="k", lw=0.8)
+        rl_plots.plot_help_vs_mirror(agents, ax=axes[1])
+        axes[1].legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        s.figures.append(figure(fig, "Mirror units: change over each network's initialisation", readings["mirror"]))
+    s.tables.extend(rl_tables(summary))
+    return s
