@@ -177,7 +177,13 @@ def test_the_section_reads_its_numbers(tmp_path):
     behaviour, mirror = (f.reading for f in sec.figures)
     assert "selfish agents 0.2 % to 0.4 %" in behaviour and "shared agents 2.0 % to 3.0 %" in behaviour
     assert "carer 85.0 %" in behaviour and "above random play's in every cell (H0)" in behaviour
-    assert "What to conclude" in behaviour and "What to conclude" in mirror
+    assert (
+        "What to conclude: the shared reward made the agents help more than the selfish one at D=0 and D=1 (H1)"
+        in behaviour
+    )
+    assert "the shared agents help in at most 3.0 % of these turns, the helping rule (carer) in 85.0 %" in behaviour
+    # shared, D=1 rose (+0.01) but its Wilcoxon p is 0.0625 with 4 models: no cell is decided as grown
+    assert "What to conclude: no shared cell grew mirror units beyond its own initialisation" in mirror
     assert "fell below the networks' own initialisation in 3 of 4 cells" in mirror
     assert "across 16 agents" in mirror and "0.25" in mirror
     titles = [t.caption for t in sec.tables]
@@ -246,3 +252,19 @@ def test_the_report_shows_an_rl_folder(tmp_path, monkeypatch):
     page = html.write_report(tmp_path / "empty-run", out=tmp_path / "given.html", rl_dir=elsewhere)  # --rl DIR
     assert "Agents that learn by reward" in page.read_text()
     assert ">nan<" not in page.read_text().lower()
+
+
+def test_a_cell_that_grew_mirror_units_is_named(tmp_path):
+    """With the shared D=1 cell's paired p at 0.01 (and H2b supported at D=1 in the folder), H2 holds there."""
+    write_rl_folder(tmp_path)
+    paired_path = tmp_path / "agents" / "analysis" / "paired.json"
+    paired = atomic.read_json_object(paired_path, AnalysisError, "")
+    for c in paired["configurations"]:
+        if "reward=shared" in c["configuration"] and "dependency=1.0" in c["configuration"]:
+            c["p_value"] = 0.01
+    atomic.write_json(paired_path, paired)
+    mirror = section_rl(load_summary(tmp_path)).figures[1].reading
+    assert (
+        "What to conclude: the index rose over its own initialisation in shared, D=1 (H2a), and more than under "
+        "the selfish reward in shared, D=1 (H2 supported there)." in mirror
+    )

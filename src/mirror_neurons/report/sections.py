@@ -2085,8 +2085,8 @@ def rl_readings(summary: dict) -> dict[str, str]:
             if h0
             else ", above random play's in every cell (H0)"
         )
-        + ". What to conclude: whether a reward that counts the partner makes the agents help, and how far their "
-        "helping is from the policy the scripted table shows to be best."
+        + ". What to conclude: "
+        + help_conclusion_rl(summary, max(helps.get("shared", []), default=float("nan")), ref.get("carer"))
     )
     changes = [c["paired"]["mean_change"] for c in cells if c["paired"]]
     fell = sum(ch < 0 for ch in changes)
@@ -2100,12 +2100,56 @@ def rl_readings(summary: dict) -> dict[str, str]:
             if h3
             else ""
         )
-        + ". What to conclude: training by reward grew mirror units only in a cell whose change lies above 0 with a "
-        "paired p below 0.05 (table below); a fall means training removed what the untrained networks already show."
+        + ". What to conclude: "
+        + mirror_conclusion_rl(summary)
         if changes
         else "No cell has a paired test of the mirror index (the analysis of the agents was not run)."
     )
     return {"behaviour": behaviour, "mirror": mirror}
+
+
+def _scopes(rows: list[dict]) -> str:
+    return " and ".join(h["scope"] for h in rows)
+
+
+def help_conclusion_rl(summary: dict, most_shared_help: float, carer: dict | None) -> str:
+    """What H1's verdicts say, and how far the shared agents' helping is from the helping rule's."""
+    h1 = [h for h in summary["hypotheses"] if h["id"] == "H1"]
+    yes = [h for h in h1 if h["supported"]]
+    no = [h for h in h1 if not h["supported"]]
+    if not h1:
+        text = "this run has no shared and selfish cells to compare (H1 not tested)"
+    elif yes:
+        text = f"the shared reward made the agents help more than the selfish one at {_scopes(yes)} (H1)"
+        text += f", not at {_scopes(no)}" if no else ""
+    else:
+        text = f"the shared reward did not make the agents help detectably more at {_scopes(no)} (H1 not supported)"
+    if carer and most_shared_help == most_shared_help:
+        text += (
+            f"; the shared agents help in at most {pct(most_shared_help)} of these turns, the helping rule (carer) in "
+            f"{pct(carer['help_rate_partner_distress'])}"
+        )
+    return text + "."
+
+
+def mirror_conclusion_rl(summary: dict) -> str:
+    """What H2a's and H2b's verdicts say: did any shared cell grow mirror units beyond its own initialisation?"""
+    h2a = [h for h in summary["hypotheses"] if h["id"] == "H2a"]
+    h2b = {h["scope"]: h["supported"] for h in summary["hypotheses"] if h["id"] == "H2b"}
+    rose = [h for h in h2a if h["supported"]]
+    if not h2a:
+        return "no shared cell has a paired test, so H2 was not tested."
+    if not rose:
+        return (
+            "no shared cell grew mirror units beyond its own initialisation (H2 not supported in any); a fall means "
+            "training removed some of what the untrained networks already show."
+        )
+    both = [h for h in rose if h2b.get(h["scope"].split(", ")[-1])]
+    return (
+        f"the index rose over its own initialisation in {_scopes(rose)} (H2a)"
+        + (f", and more than under the selfish reward in {_scopes(both)} (H2 supported there)." if both else
+           ", but not more than under the selfish reward (H2b), so H2 is not supported.")
+    )  # fmt: skip
 
 
 def section_rl(summary: dict, number: int = 11) -> Section:
