@@ -22,6 +22,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
         "mirror_neurons.errors",
         "mirror_neurons.atomic",
         "mirror_neurons.limits",
+        "mirror_neurons.progress",
         "mirror_neurons.distributed",
     ),
     ("mirror_neurons.game",),

@@ -293,10 +293,10 @@ def _build_data(preset, states, seed, workers, dependency, veil, out, executor="
     with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         tasks: dict[str, int] = {}
 
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+        def progress(done: int, total: int, note: str = "") -> None:  # one bar per step (generate, write)
+            if note not in tasks:
+                tasks[note] = bar.add_task(note, total=total)
+            bar.update(tasks[note], completed=done, total=total)
 
         # --workers: the local stage's own processes, the processes executor's, or (ray) a floor on the chunks
         with executor_or_none(executor, address=address, workers=workers if executor == "processes" else None) as ex:
@@ -397,7 +397,7 @@ def train_command(
     dataset = load_dataset(data, splits=("train", "val"))
     live, board, chain = _train_callbacks(1, out, tensorboard)
     with live as show:
-        (result,) = train_many([config], dataset, out, progress=chain(show, board), threads=use_threads(threads))
+        (result,) = train_many([config], dataset, out, on_epoch=chain(show, board), threads=use_threads(threads))
     console.print(
         f"{result.model_id}: {result.status} after {result.epochs} epochs ({result.reason}); "
         f"best val loss {result.best_val_loss:.6f} at epoch {result.best_epoch}; "
@@ -439,7 +439,7 @@ def sweep_command(
     with live as show:
         with executor_or_none(executor, address=address, workers=workers, group_size=group_size) as ex:
             result = run_sweep(
-                sweep, data and local_path(data), local_path(out), progress=chain(show, board),
+                sweep, data and local_path(data), local_path(out), on_epoch=chain(show, board),
                 executor=ex, group_size=group_size or None, threads=threads,
             )  # fmt: skip
     counts: dict[str, int] = {}
@@ -522,7 +522,7 @@ def analyze(
         task = progress.add_task("analysing checkpoints", total=None)
         out = analyze_run(
             run_dir, data, config, allow_other_data=allow_other_data, mixed_encodings=mixed_encodings,
-            workers=resolve_workers(workers), threads=use_threads(threads), on_checkpoint=lambda i, n, _p: progress.update(task, completed=i + 1, total=n),
+            workers=resolve_workers(workers), threads=use_threads(threads), progress=lambda done, n, _note: progress.update(task, completed=done, total=n),
         )  # fmt: skip
     console.print(summary_table(out))
     console.print(competence_summary(out))

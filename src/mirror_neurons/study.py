@@ -368,45 +368,19 @@ def same_settings(old, new) -> bool:
 
 
 class StageProgress:
-    """A rich progress bar for one stage, handed to the stage as its ``progress`` callback.
-
-    The data stage calls it as ``progress(step, done, total)``, the trainer
-    with one dict per model-epoch (the bar then counts model-epochs), the
-    analysis as ``progress(done, total)``.
+    """A rich progress bar for one stage, handed to the stage as its ``progress(done, total, note)``
+    (``mirror_neurons.progress``): data counts games, the sweep model-epochs, the analysis checkpoints
+    and the report its steps; the note, cut to ``STATUS_WIDTH``, is the bar's status.
     """
 
     def __init__(self, bar: Progress | None, task):
         self.bar, self.task = bar, task
 
-    def __call__(self, *args, **kwargs) -> None:
+    def __call__(self, done: int, total: int, note: str = "") -> None:
         if self.bar is None:
             return
-        if args and isinstance(args[0], dict):  # one trained epoch of one model: its short id (c000r0), epoch, best
-            row = args[0]
-            loss = row.get("best_val_loss")
-            self.bar.update(
-                self.task,
-                advance=1,
-                status=f"{str(row.get('model_id', '')).split('_')[0][:12]} epoch {row.get('epoch', '?')}"
-                + (f" best {loss:.4f}" if isinstance(loss, float) and math.isfinite(loss) else ""),
-            )
-            return
-        numbers = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
-        texts = [a for a in args if isinstance(a, str)] + [
-            str(v) for k, v in kwargs.items() if k in ("message", "desc")
-        ]
-        update = {}
-        if len(numbers) >= 2:
-            update.update(completed=numbers[0], total=numbers[1])
-        elif len(numbers) == 1:
-            update.update(completed=numbers[0])
-        if "done" in kwargs:
-            update["completed"] = kwargs["done"]
-        if "total" in kwargs:
-            update["total"] = kwargs["total"]
-        if texts:
-            update["status"] = texts[-1][:STATUS_WIDTH]
-        self.bar.update(self.task, **update)
+        status = {"status": note[:STATUS_WIDTH]} if note else {}
+        self.bar.update(self.task, completed=done, total=total, **status)
 
 
 STATUS_WIDTH = 32
@@ -560,16 +534,14 @@ def _sweep_stage(
     threads: int = 1,
     board=None,
 ) -> None:
-    from mirror_neurons.train.progress import chain
     from mirror_neurons.train.sweep import run_sweep
 
-    if progress.bar is not None:  # the bar counts model-epochs; early stopping ends some models sooner
-        progress.bar.update(progress.task, total=sum(c.max_epochs for _, c in spec.sweep.models()), completed=0)
     run_sweep(
         spec.sweep,
         paths.data,
         paths.sweep,
-        progress=chain(progress, board),
+        on_epoch=board,
+        progress=progress,
         executor=executor,
         group_size=group_size,
         threads=threads,
@@ -590,7 +562,7 @@ def _analysis_stage(
         mixed_encodings=True,
         workers=workers,
         threads=threads,
-        on_checkpoint=lambda i, n, _path: progress(i + 1, n),
+        progress=progress,
     )
 
 

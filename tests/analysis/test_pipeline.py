@@ -85,7 +85,7 @@ def test_analyze_checkpoint_matches_the_parts():
 def test_analyze_run_writes_tables_and_resumes(run):
     run_dir, data, _ = run
     seen = []
-    out = analyze_run(run_dir, data, FAST, part_every=3, on_checkpoint=lambda i, n, p: seen.append(p))
+    out = analyze_run(run_dir, data, FAST, part_every=3, progress=lambda done, n, note: seen.append(note))
     assert len(seen) == 4
     ck = pq.read_table(out / "checkpoints.parquet").to_pylist()
     units = pq.read_table(out / "units.parquet")
@@ -126,13 +126,13 @@ def test_analyze_run_writes_tables_and_resumes(run):
     assert tv["m1"]["cmni"][1] == pytest.approx(first["cmni"])
     # resume: nothing left to do, tables unchanged
     seen.clear()
-    analyze_run(run_dir, data, FAST, on_checkpoint=lambda i, n, p: seen.append(p))
+    analyze_run(run_dir, data, FAST, progress=lambda done, n, note: seen.append(note))
     assert seen == [] and pq.read_table(out / "checkpoints.parquet").num_rows == 4
     # a new checkpoint: only it is analysed
     ds_hash = ck[0]["analysed_dataset_hash"]
     make_run(run_dir, ds_hash, n_models=1, epochs=(7,))
-    analyze_run(run_dir, data, FAST, on_checkpoint=lambda i, n, p: seen.append(p))
-    assert [p.stem for p in seen] == ["epoch-0007"]
+    analyze_run(run_dir, data, FAST, progress=lambda done, n, note: seen.append(note))
+    assert seen == ["epoch-0007"]
     assert pq.read_table(out / "checkpoints.parquet").num_rows == 5
     assert pq.read_table(out / "units.parquet").num_rows == 5 * 15
 
@@ -340,7 +340,7 @@ def test_rows_of_an_older_table_version_are_analysed_again(run):
     )
     pq.write_table(old, out / "checkpoints.parquet")
     seen = []
-    analyze_run(run_dir, data, QUICK, on_checkpoint=lambda i, n, p: seen.append(p))
+    analyze_run(run_dir, data, QUICK, progress=lambda done, n, note: seen.append(note))
     assert len(seen) == 4
     again = pq.read_table(out / "checkpoints.parquet")
     assert again.num_rows == 4 and None not in again.column("competent").to_pylist()

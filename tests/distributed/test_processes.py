@@ -201,14 +201,18 @@ def test_a_run_started_in_groups_resumes_in_them_without_an_executor(mixed, smal
 
 def test_the_progress_of_a_sweep_on_workers_has_every_epoch_once(small_data, sweep_spec, tmp_path):
     events: list[dict] = []
+    counts: list[tuple[int, int]] = []
     run_sweep(
         sweep_spec,
         small_data,
         tmp_path / "run",
         executor=ProcessExecutor(workers=2),
         group_size=2,
-        progress=events.append,
+        on_epoch=events.append,
+        progress=lambda done, total, note="": counts.append((done, total)),
     )
+    n = 4 * len(sweep_spec.models())  # every model runs its 4 epochs
+    assert counts == [(done, n) for done in range(n + 1)]  # progress(done, total, note): one call per model-epoch
     by_model: dict[str, list[int]] = {}
     for e in events:
         by_model.setdefault(e["model_id"], []).append(e["epoch"])

@@ -28,7 +28,6 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -38,6 +37,7 @@ import pyarrow.parquet as pq
 import torch
 
 from mirror_neurons import atomic
+from mirror_neurons.progress import Progress
 from mirror_neurons.analysis import ablation as ablation_mod
 from mirror_neurons.analysis import case, tables
 from mirror_neurons.analysis import paired
@@ -764,7 +764,7 @@ def analyze_run(
     part_every: int = 25,
     workers: int = 1,
     threads: int = 1,
-    on_checkpoint: Callable[[int, int, Path], None] | None = None,
+    progress: Progress | None = None,
 ) -> Path:
     """Analyse every checkpoint of a run or sweep; write RUNDIR/analysis/{checkpoints,units}.parquet. Returns the folder.
 
@@ -776,8 +776,8 @@ def analyze_run(
     ``workers`` > 1 analyses checkpoints in that many processes; ``threads`` is the torch threads of
     each (default 1: small models gain nothing from more, and a busy machine loses); results and
     files are the same. Untrained-network nulls are computed once per architecture and cached in
-    ``RUNDIR/analysis/architectures/KEY.npz`` (``architecture_nulls``). ``on_checkpoint(i, n, path)``
-    is called after each checkpoint (n = checkpoints left to analyse).
+    ``RUNDIR/analysis/architectures/KEY.npz`` (``architecture_nulls``). ``progress(done, n, name)``
+    is called after each checkpoint (n = checkpoints left to analyse; ``mirror_neurons.progress``).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -848,8 +848,8 @@ def analyze_run(
     def collect(i: int, path: Path, result: tuple[dict, dict]) -> None:
         rows.append(result[0])
         unit_parts.append(result[1])
-        if on_checkpoint is not None:
-            on_checkpoint(i, len(todo), path)
+        if progress is not None:
+            progress(i + 1, len(todo), path.stem)
         if len(rows) >= part_every:
             flush()
 

@@ -18,10 +18,11 @@ import numpy as np
 from mirror_neurons import atomic, limits
 from mirror_neurons.data.config import TEST_LABEL_SHARES, DataConfig
 from mirror_neurons.data.dataset import MANIFEST, Split, read_manifest, verify_files, write_dataset
-from mirror_neurons.data.generate import Progress, collect_boards
+from mirror_neurons.data.generate import collect_boards
 from mirror_neurons.data.prepare import ENERGY_PROBS, ENERGY_VALUES, FLY_PATTERNS, label_states, prepare
 from mirror_neurons.data.split import fit_test_size, present_shares, split_rows
 from mirror_neurons.errors import DataError
+from mirror_neurons.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def _build_dataset(
             )
     splits = split_rows(rows, test_size, config.val_fraction, config.seed, shares)
     if progress is not None:
-        progress("write", 0, 1)
+        progress(0, 1, "write")
     info = {
         "config": config.to_dict(),
         "seed": config.seed,
@@ -145,6 +146,6 @@ def _build_dataset(
     }
     write_dataset(out, splits, info)
     if progress is not None:
-        progress("write", 1, 1)
+        progress(1, 1, "write")
     log.info("wrote %s (%d rows) in %.1f s", out, len(rows), time.perf_counter() - start)
     return out

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,11 +24,9 @@ from mirror_neurons.distributed.executors import Executor, ProcessExecutor
 from mirror_neurons.errors import DataError
 from mirror_neurons.game.engine import GameBatch
 from mirror_neurons.game.policies import random_actions
+from mirror_neurons.progress import Progress
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)``: called as work advances."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +154,7 @@ def collect_boards(
         yield_per_game = len(new) / n
         log.debug("games %d: %d distinct boards (%.1f new per game)", games, count, yield_per_game)
         if progress is not None:
-            progress("generate", min(count, target), target)
+            progress(min(count, target), target, "generate")
         if len(new) == 0:
             raise DataError(
                 f"generation saturated: {n:,} more games added no new state to the {count:,} found, "

@@ -28,9 +28,13 @@ from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.analysis.competence import COMPETENT_COLUMN, CONFUSION_COLUMNS, MACRO_RECALL_COLUMN, RECALL_COLUMNS
 from mirror_neurons.errors import AnalysisError
 from mirror_neurons.game.constants import Action, Scenario
+from mirror_neurons.progress import Progress
 from mirror_neurons.report.inputs import CHECKPOINT_COLUMNS, LOSS_THRESHOLD, Case, ReportInputs, load_reference_curve
 
 log = logging.getLogger(__name__)
+
+REPORT_STEPS = 3
+"""The report's ``progress`` steps: reading the tables, reading the case example, drawing and writing."""
 
 COMPETENCE_COLUMNS = (*RECALL_COLUMNS, MACRO_RECALL_COLUMN, COMPETENT_COLUMN, *CONFUSION_COLUMNS)
 """Columns the analysis writes under these names (``analysis.competence``), read as they are."""
@@ -338,14 +342,18 @@ def read_case_inputs(
 
 
 def collect(
-    run_dir: str | Path, data_dir: str | Path | None = None, *, progress=None, threshold: float = LOSS_THRESHOLD
+    run_dir: str | Path,
+    data_dir: str | Path | None = None,
+    *,
+    progress: Progress | None = None,
+    threshold: float = LOSS_THRESHOLD,
 ) -> ReportInputs:
-    """Everything the report shows, read from a finished run."""
-    say = progress or (lambda *a, **k: None)
+    """Everything the report shows, read from a finished run (``progress``: steps 0 and 1 of the report's 3)."""
+    say = progress or (lambda done, total, note="": None)
     run_dir = Path(run_dir)
     sweep, data, record = locate(run_dir, Path(data_dir) if data_dir else None)
     notes: list[str] = []
-    say("reading the analysis tables")
+    say(0, REPORT_STEPS, "reading the analysis tables")
     checkpoints = read_checkpoint_table(sweep / "analysis" / "checkpoints.parquet", notes)
     dataset = load_dataset(data, splits=("test",))
     manifest = dataset.manifest
@@ -360,7 +368,7 @@ def collect(
     learning, learning_metric = read_learning(sweep, checkpoints, notes)
     baselines = read_baselines(sweep, notes)
     answer, paired, paired_models = read_paired(sweep)
-    say("reading the case example")
+    say(1, REPORT_STEPS, "reading the case example")
     case, circuit, case_behaviour = read_case_inputs(sweep, checkpoints, notes)
     behaviour = None
     if case is not None and case_behaviour is not None:  # rates not measured are null in JSON, NaN in figures

@@ -21,7 +21,8 @@ from mirror_neurons import __version__, atomic
 from mirror_neurons.experiments.planted import load_summary
 from mirror_neurons.experiments.rl import load_summary as load_rl_summary
 from mirror_neurons.experiments.theory import load_section as load_theory_section
-from mirror_neurons.report.collect import collect
+from mirror_neurons.progress import Progress
+from mirror_neurons.report.collect import REPORT_STEPS, collect
 from mirror_neurons.report.inputs import ReportInputs
 from mirror_neurons.report.sections import Section, Table, build_sections, figure, section_planted, section_rl
 from mirror_neurons.report.tables import TABLES_DIR, write_tables
@@ -69,7 +70,7 @@ def write_report(
     run_dir: str | Path,
     out: str | Path | None = None,
     data_dir: str | Path | None = None,
-    progress=None,
+    progress: Progress | None = None,
     figures_dir: str | Path | None = None,
     theory_dir: str | Path | None = None,
     planted_dir: str | Path | None = None,
@@ -82,7 +83,7 @@ def write_report(
     written beside it, ``figures/<name>.png`` (print resolution) and
     ``figures/<name>.svg``, and the page links both under each figure; every
     table as CSV and all of them as markdown, ``tables/`` (``report.tables``).
-    ``progress(message)`` is called between steps when given. ``figures_dir``,
+    ``progress(done, 3, note)`` is called between steps when given. ``figures_dir``,
     when given, also receives every figure (PNG and SVG) named after its section
     and title (for docs).
     ``theory_dir``, when given, is a finished ``experiment theory`` folder whose
@@ -97,7 +98,7 @@ def write_report(
     inputs = collect(run_dir, data_dir=data_dir, progress=progress, **options)
     out = Path(out) if out is not None else run_dir / "report" / REPORT_FILE
     if progress:
-        progress("drawing figures and writing the page")
+        progress(2, REPORT_STEPS, "drawing figures and writing the page")
     sections = build_sections(inputs)
     planted = Path(planted_dir) if planted_dir is not None else run_dir / "planted"
     if planted_dir is not None or (planted / "summary.json").is_file():

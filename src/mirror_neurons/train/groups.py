@@ -32,7 +32,7 @@ from mirror_neurons.distributed.executors import Executor, Resources
 from mirror_neurons.errors import ConfigError
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.run_folder import open_run, run_info
-from mirror_neurons.train.trainer import Progress, TrainResult, stack_key, train_models
+from mirror_neurons.train.trainer import EpochHook, TrainResult, stack_key, train_models
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def _group_size(out_dir: Path, asked: int | None, n_models: int, parallelism: in
 
 
 class _EpochWatcher:
-    """Sends ``progress`` the epochs that workers finish, read from their state files while they run.
+    """Sends ``on_epoch`` the epochs that workers finish, read from their state files while they run.
 
     Tasks on other processes or machines cannot call back into this one, but each
     model's RUN/models/<id>/state.json is rewritten (atomically) after every epoch:
@@ -89,9 +89,9 @@ class _EpochWatcher:
     as ``train_many`` does not send them either.
     """
 
-    def __init__(self, out_dir: Path, model_ids: Sequence[str], progress: Progress, interval: float = 1.0):
+    def __init__(self, out_dir: Path, model_ids: Sequence[str], on_epoch: EpochHook, interval: float = 1.0):
         self.files = {mid: out_dir / "models" / mid / "state.json" for mid in model_ids}
-        self.progress, self.interval = progress, interval
+        self.on_epoch, self.interval = on_epoch, interval
         self.sent = {mid: len(self._read(path).get("history", [])) for mid, path in self.files.items()}
         self.seen: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -131,7 +131,7 @@ class _EpochWatcher:
                 row = history[k]
                 best = row["val_loss"] if row["is_best"] else best
                 now = (status, reason) if k == len(history) - 1 else ("running", "")
-                self.progress({**row, "model_id": model_id, "best_val_loss": best, "status": now[0], "reason": now[1]})
+                self.on_epoch({**row, "model_id": model_id, "best_val_loss": best, "status": now[0], "reason": now[1]})
             self.sent[model_id] = max(start, len(history))
 
     @staticmethod
@@ -163,13 +163,13 @@ def train_distributed(
     group_size: int | None = None,
     resources: Resources = Resources(),
     threads: int | None = 1,
-    progress: Progress | None = None,
+    on_epoch: EpochHook | None = None,
 ) -> list[TrainResult]:
     """``train_many`` with each group of models as one task on ``executor``; results in ``configs`` order.
 
     The driver opens the run (RUN/run.json) before any task starts; workers
     read the dataset from ``dataset.path`` and write under ``out_dir``, so both
-    must be on storage every node sees. ``progress`` receives each model's
+    must be on storage every node sees. ``on_epoch`` receives each model's
     epochs when its group's task ends (tasks on other machines cannot call
     back into this process while they run).
     """
@@ -189,7 +189,7 @@ def train_distributed(
         for g in groups
     ]
 
-    watcher = _EpochWatcher(out_dir, model_ids, progress) if progress is not None else None
+    watcher = _EpochWatcher(out_dir, model_ids, on_epoch) if on_epoch is not None else None
     if watcher is None:
         by_group = executor.map(train_group, tasks, resources=resources)
     else:

@@ -1,7 +1,9 @@
-"""Watching a sweep: a rich progress display, and an optional TensorBoard log.
+"""Watching a sweep: a rich progress display, an optional TensorBoard log, and the epochs as ``progress``.
 
-Both are ``Progress`` callbacks (see ``trainer.train_many``): they receive one
-event per model-epoch and never influence training.
+The display and the log are ``on_epoch`` hooks (``trainer.EpochHook``, see
+``trainer.train_many``): they receive one row per model-epoch and never
+influence training. ``epoch_progress`` turns those rows into the package's one
+progress signature, ``progress(done, total, note)`` (``mirror_neurons.progress``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
 
 from mirror_neurons.errors import OptionalDependencyError
+from mirror_neurons.progress import Progress
 
 
 @contextlib.contextmanager
@@ -36,7 +40,7 @@ def sweep_progress(n_models: int, console: Console | None = None) -> Iterator[Ca
     )
     console = console or Console()
     # drawn in a terminal only: in a pipe or a log file, a bar's frames are noise (the command prints its result)
-    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
+    with RichProgress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
         task = bar.add_task("sweep", total=n_models, detail="starting")
 
         def update(event: dict) -> None:
@@ -83,3 +87,23 @@ def chain(*callbacks: Callable[[dict], None] | None) -> Callable[[dict], None]:
             c(event)
 
     return call
+
+
+def epoch_progress(progress: Progress, total: int) -> Callable[[dict], None]:
+    """An ``on_epoch`` hook that calls ``progress(epochs seen, total, note)``, one epoch at a time.
+
+    ``total`` is the sweep's model-epochs if no model stops early; the note names the
+    model by its short id (``c000r0``), its epoch and its best validation loss so far.
+    """
+    seen = 0
+
+    def on_epoch(row: dict) -> None:
+        nonlocal seen
+        seen += 1
+        loss = row.get("best_val_loss")
+        note = f"{str(row.get('model_id', '')).split('_')[0][:12]} epoch {row.get('epoch', '?')}" + (
+            f" best {loss:.4f}" if isinstance(loss, float) and math.isfinite(loss) else ""
+        )
+        progress(seen, total, note)
+
+    return on_epoch

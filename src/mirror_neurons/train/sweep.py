@@ -47,11 +47,13 @@ from mirror_neurons import atomic
 from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.distributed.executors import Executor, LocalExecutor
 from mirror_neurons.errors import ConfigError
+from mirror_neurons.progress import Progress
 from mirror_neurons.train.config import TrainConfig, check_range, describe_range
 from mirror_neurons.train.groups import train_distributed
 from mirror_neurons.train.model import ACTIVATIONS, ModelConfig
+from mirror_neurons.train.progress import chain, epoch_progress
 from mirror_neurons.train.run_folder import run_info
-from mirror_neurons.train.trainer import Progress, TrainResult, train_many
+from mirror_neurons.train.trainer import EpochHook, TrainResult, train_many
 
 PRESETS = ("paper", "demo", "competent", "recipes")
 
@@ -288,6 +290,7 @@ def run_sweep(
     data_dir: str | Path | None,
     out_dir: str | Path,
     *,
+    on_epoch: EpochHook | None = None,
     progress: Progress | None = None,
     executor: Executor | None = None,
     group_size: int | None = None,
@@ -301,6 +304,8 @@ def run_sweep(
     without one, all train here in one ``train_many`` call, unless the run was
     started in groups: it then resumes in the same groups, here one after another.
     ``threads`` is torch's thread count in each process that trains (``train_many``).
+    ``on_epoch`` receives each model-epoch's row (``trainer.EpochHook``); ``progress``
+    counts them, ``progress(done, total, note)``, of the model-epochs the sweep allows.
     """
     if data_dir is None:
         if spec.dataset is None:
@@ -311,6 +316,10 @@ def run_sweep(
     dataset = load_dataset(data_dir, splits=("train", "val"))
     out_dir = Path(out_dir)
     models = spec.models()
+    if progress is not None:  # the bar counts model-epochs; early stopping ends some models sooner
+        total = sum(c.max_epochs for _, c in models)
+        progress(0, total)
+        on_epoch = chain(on_epoch, epoch_progress(progress, total))
     if executor is None and (run_info(out_dir) or {}).get("group_size") is not None:
         executor = LocalExecutor()
     if executor is None:
@@ -319,7 +328,7 @@ def run_sweep(
             dataset,
             out_dir,
             model_ids=[mid for mid, _ in models],
-            progress=progress,
+            on_epoch=on_epoch,
             run_info={"sweep": spec.to_dict()},
             threads=threads,
         )
@@ -332,7 +341,7 @@ def run_sweep(
             out_dir,
             run_info={"sweep": spec.to_dict()},
             group_size=group_size,
-            progress=progress,
+            on_epoch=on_epoch,
             threads=threads,
         )
     summary = [

@@ -73,8 +73,10 @@ log = logging.getLogger(__name__)
 CHUNK_STEPS = 64
 """Steps whose inputs and dropout draws are prepared together (part of the random protocol)."""
 
-Progress = Callable[[dict], None]
-"""Called after every model-epoch with {"model_id", "epoch", "val_loss", "best_val_loss", "status", ...}."""
+EpochHook = Callable[[dict], None]
+"""``on_epoch(row)``: called after every model-epoch with {"model_id", "epoch", "val_loss", "best_val_loss",
+"status", ...} (the live sweep display, TensorBoard); ``run_sweep`` also turns these rows into its
+``progress(done, total, note)`` (``mirror_neurons.progress``)."""
 
 
 def model_generator(seed: int) -> torch.Generator:
@@ -119,12 +121,12 @@ def train(
     out_dir: str | Path,
     *,
     seed: int | None = None,
-    progress: Progress | None = None,
+    on_epoch: EpochHook | None = None,
 ) -> TrainResult:
     """Train one model (``seed`` overrides ``config.seed``); resumes if ``out_dir`` holds this run."""
     if seed is not None:
         config = TrainConfig.from_dict({**config.to_dict(), "seed": seed})
-    (result,) = train_many([config], dataset, out_dir, progress=progress)
+    (result,) = train_many([config], dataset, out_dir, on_epoch=on_epoch)
     return result
 
 
@@ -134,7 +136,7 @@ def train_many(
     out_dir: str | Path,
     *,
     model_ids: Sequence[str] | None = None,
-    progress: Progress | None = None,
+    on_epoch: EpochHook | None = None,
     run_info: dict | None = None,
     threads: int | None = 1,
 ) -> list[TrainResult]:
@@ -154,7 +156,7 @@ def train_many(
             else [model_id_for(c, i) for i, c in enumerate(configs)]
         )
     open_run(out_dir, configs, model_ids, dataset, run_info or {})
-    return train_models(configs, dataset, out_dir, model_ids=model_ids, progress=progress, threads=threads)
+    return train_models(configs, dataset, out_dir, model_ids=model_ids, on_epoch=on_epoch, threads=threads)
 
 
 def train_models(
@@ -163,7 +165,7 @@ def train_models(
     out_dir: str | Path,
     *,
     model_ids: Sequence[str],
-    progress: Progress | None = None,
+    on_epoch: EpochHook | None = None,
     threads: int | None = 1,
 ) -> list[TrainResult]:
     """Train some models of a run that ``open_run`` opened, each resuming from its own state.
@@ -181,7 +183,7 @@ def train_models(
         # sorted by kind, so that each (encoding, labels) is built once
         for group in sorted(_groups(pending), key=lambda g: (g[0].config.model.encoding, g[0].config.labels)):
             encoded = data.encoded(group[0].config.model.encoding, group[0].config.labels)
-            _train_group(group, encoded, dataset.hash, progress, pad_to[stack_key(group[0].config)])
+            _train_group(group, encoded, dataset.hash, on_epoch, pad_to[stack_key(group[0].config)])
     return [TrainResult.of(m) for m in members]
 
 
@@ -292,7 +294,7 @@ def _train_group(
     members: list[ModelState],
     data: TrainingTensors,
     dataset_hash: str,
-    progress: Progress | None,
+    on_epoch: EpochHook | None,
     pad_to: tuple[int, ...] | None = None,
 ) -> None:
     """Train ``members`` epoch by epoch in one Stack until each has stopped.
@@ -315,7 +317,7 @@ def _train_group(
         metrics = stack.evaluate(x_val, label_val)
         mean_loss = train_loss.numpy() / shape.steps + metrics["penalty"]
         for i, m in enumerate(members):
-            _end_epoch(m, i, stack, shape, mean_loss[i], metrics, dataset_hash, progress)
+            _end_epoch(m, i, stack, shape, mean_loss[i], metrics, dataset_hash, on_epoch)
         members, ghost = _drop_stopped(members, ghost, stack)
 
 
@@ -388,7 +390,7 @@ def _end_epoch(
     train_loss: float,
     metrics: dict,
     dataset_hash: str,
-    progress: Progress | None,
+    on_epoch: EpochHook | None,
 ) -> None:
     """Model ``i`` of the stack after an epoch: its history row, judged and saved, then reported."""
     m.epoch += 1
@@ -405,8 +407,8 @@ def _end_epoch(
     params, adam = stack.member_state(i)
     _judge_epoch(m, row, params, dataset_hash)
     save_state(m, params, adam)
-    if progress is not None:
-        progress(
+    if on_epoch is not None:
+        on_epoch(
             {**row, "model_id": m.model_id, "best_val_loss": m.best_val_loss, "status": m.status, "reason": m.reason}
         )
 
