@@ -65,8 +65,12 @@ from mirror_neurons.report import plots
 shown = competent if competent.any() else np.ones(len(cmni), dtype=bool)
 p_value = np.asarray(table["p_value"], dtype=float)
 fig, ax = plt.subplots(figsize=(7, 3.4))
-plots.plot_cmni_vs_chance(cmni[shown], *(np.asarray(table[k], dtype=float)[shown] for k in ("ci_low", "ci_high", "null_mean")),
-                          p_value[shown] < 0.05, ax=ax)
+plots.plot_cmni_vs_chance(
+    cmni[shown],
+    *(np.asarray(table[k], dtype=float)[shown] for k in ("ci_low", "ci_high", "null_mean")),
+    p_value[shown] < 0.05,
+    ax=ax,
+)
 ax.set_title("CMNI of each checkpoint against chance")
 fig.savefig(RUN / "quickstart-cmni-vs-chance.png", dpi=200, bbox_inches="tight")
 print(f"{int((p_value[shown] < 0.05).sum())} of {int(shown.sum())} checkpoints beat chance (p < 0.05)")
