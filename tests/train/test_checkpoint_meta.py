@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mirror_neurons.errors import CheckpointError, MirrorNeuronsError
-from mirror_neurons.train.checkpoint import load_checkpoint, read_meta, save_checkpoint
+from mirror_neurons.train.checkpoint import load_checkpoint, read_meta, read_tensors, save_checkpoint, write_tensors
 from mirror_neurons.train.model import MLP, ModelConfig
 
 
@@ -26,6 +26,26 @@ def edit(path, **fields):
 
 def test_intact_checkpoint_loads(checkpoint):
     assert load_checkpoint(checkpoint).meta["epoch"] == 1
+
+
+def test_tensor_files_round_trip_and_refuse_a_pickle_or_another_hash(tmp_path):
+    """The one reader and writer of checkpoints' and resume files' tensors (``write_tensors``, ``read_tensors``)."""
+    import hashlib
+
+    import torch
+
+    path, sidecar = tmp_path / "t.safetensors", tmp_path / "t.json"
+    sha = write_tensors(path, {"w": torch.arange(6.0).reshape(2, 3)[:, ::2]})  # a strided view is written whole
+    assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert read_tensors(path, sha, recorded_in=sidecar, fix="fix it")["w"].tolist() == [[0.0, 2.0], [3.0, 5.0]]
+    with pytest.raises(CheckpointError, match="does not match the hash in t.json .*; fix it"):
+        read_tensors(path, "0" * 64, recorded_in=sidecar, fix="fix it")
+    torch.save({"w": torch.zeros(1)}, path)  # a pickle with the right hash is still refused, never unpickled
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(CheckpointError, match="is not a readable safetensors file .*; fix it"):
+        read_tensors(path, sha, recorded_in=sidecar, fix="fix it")
+    with pytest.raises(CheckpointError, match="gone.safetensors is missing; fix it"):
+        read_tensors(tmp_path / "gone.safetensors", None, recorded_in=sidecar, fix="fix it")
 
 
 @pytest.mark.parametrize(

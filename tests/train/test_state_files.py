@@ -62,6 +62,15 @@ def test_state_file_of_the_wrong_shape_is_refused(run, tiny_dataset, fields, mes
         train(CONFIG, tiny_dataset, run)
 
 
+def test_rerun_over_a_truncated_state_tensor_file_is_refused(run, tiny_dataset):
+    (tensors,) = run.glob("models/*/state-e0002.safetensors")  # the one state.json names (max_epochs = 2)
+    tensors.write_bytes(tensors.read_bytes()[:100])
+    with pytest.raises(
+        CheckpointError, match="does not match the hash in state.json .*remove .* to retrain that model"
+    ):
+        train(CONFIG, tiny_dataset, run)
+
+
 def test_rerun_over_a_truncated_checkpoint_is_refused(run, tiny_dataset):
     weights = sorted(run.glob("models/*/*_epoch-*.safetensors"))[-1]
     weights.write_bytes(weights.read_bytes()[:100])

@@ -8,6 +8,19 @@ model reads and its encoding, so a reader outside this package needs no other
 file). The JSON is
 written last, so a checkpoint exists only once both files are complete.
 Loading never unpickles, and refuses weights that disagree with the metadata.
+
+``write_tensors`` and ``read_tensors`` are the package's one reader and writer
+of "safetensors plus a JSON file that records its SHA-256": checkpoints and the
+trainer's resume files (``train.resume``, ``state-eNNNN``) both use them, so the
+atomic write, the hash check, the refusal to unpickle and the damaged-file
+messages are written once. The JSON files stay two formats on purpose: a
+checkpoint's describes a model to any reader (architecture, outputs, inputs,
+``weights_file``, ``weights_sha256``), fsynced, and is kept; a resume file's is
+the trainer's private bookkeeping (steps, early-stopping counters, history,
+``tensors``, ``tensors_sha256``; its tensors add Adam moments and the generator),
+written without fsync after every epoch with a copy as ``state.json``, and
+deleted two epochs later. Existing runs hold both as they are (and resume from
+the second), so neither is renamed into the other.
 """
 
 from __future__ import annotations
@@ -64,23 +77,50 @@ def save_weights(
 ) -> Path:
     """``save_checkpoint`` from an ``MLP.state_dict``-shaped ``state`` and its architecture, without building the module."""
     stem = Path(stem)
-    blob = save_numpy(
-        {k: v.detach().cpu().contiguous().numpy() for k, v in state.items()}
-    )  # same bytes as safetensors.torch, 3x faster
     weights = stem.with_suffix(".safetensors")
-    atomic.write_bytes(weights, blob, fsync=fsync)
+    sha256 = write_tensors(weights, state, fsync=fsync)
     full = {
         **meta,
         "model": config.to_dict(),
         "outputs": list(OUTPUTS),
         "inputs": describe_inputs(config),
         "weights_file": weights.name,
-        "weights_sha256": _sha256(blob),
+        "weights_sha256": sha256,
         "package_version": meta.get("package_version", __version__),
     }
     json_path = stem.with_suffix(".json")
     atomic.write_json(json_path, full, fsync=fsync)
     return json_path
+
+
+def write_tensors(path: Path, tensors: dict[str, torch.Tensor], *, fsync: bool = True) -> str:
+    """Write ``tensors`` as the safetensors file ``path`` (atomically; ``fsync``: see atomic.write_bytes).
+
+    Returns the file's SHA-256, for the JSON written beside it (after it) to record.
+    """
+    blob = save_numpy(
+        {k: v.detach().cpu().contiguous().numpy() for k, v in tensors.items()}
+    )  # same bytes as safetensors.torch, 3x faster
+    atomic.write_bytes(path, blob, fsync=fsync)
+    return _sha256(blob)
+
+
+def read_tensors(path: Path, sha256: str | None, *, recorded_in: Path, fix: str) -> dict[str, torch.Tensor]:
+    """The tensors of the safetensors file ``path``, checked against the ``sha256`` that the JSON file
+    ``recorded_in`` holds (None: a file from before hashes were recorded). Never unpickles.
+
+    Raises ``CheckpointError`` naming the file and ending in ``fix`` when it is missing, does not
+    match the hash (truncated or replaced) or is not a readable safetensors file.
+    """
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing; {fix}")
+    blob = path.read_bytes()
+    if sha256 is not None and _sha256(blob) != sha256:
+        raise CheckpointError(f"{path} does not match the hash in {recorded_in.name} (truncated or replaced); {fix}")
+    try:
+        return load(blob)
+    except (SafetensorError, Exception) as e:  # safetensors raises several types on a damaged header
+        raise CheckpointError(f"{path} is not a readable safetensors file ({e}); {fix}") from e
 
 
 def _sha256(blob: bytes) -> str:
@@ -165,15 +205,9 @@ def load_checkpoint(path: str | Path, expect: ModelConfig | None = None) -> Chec
     if expect is not None and config != expect:
         raise CheckpointError(f"{json_path} is a {config.hidden} model, expected {expect.hidden}")
     weights = json_path.with_name(meta.get("weights_file", json_path.with_suffix(".safetensors").name))
-    if not weights.is_file():
-        raise CheckpointError(f"checkpoint weights {weights} are missing")
-    blob = weights.read_bytes()
-    if "weights_sha256" in meta and _sha256(blob) != meta["weights_sha256"]:
-        raise CheckpointError(f"{weights} does not match the hash in {json_path.name} (truncated or replaced)")
-    try:
-        state = load(blob)
-    except (SafetensorError, Exception) as e:  # safetensors raises several types on a damaged header
-        raise CheckpointError(f"{weights} is not a readable safetensors file ({e})") from e
+    state = read_tensors(
+        weights, meta.get("weights_sha256"), recorded_in=json_path, fix="the checkpoint's weights are lost or damaged"
+    )
     model = MLP(config)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}

@@ -12,24 +12,24 @@ exactly the files an uninterrupted run would::
 
 Loading never unpickles: tensors come from safetensors, and every field of the
 JSON is type-checked, its file names kept inside the model's folder, and the
-tensors and checkpoints it names checked against their hashes before use.
+tensors and checkpoints it names checked against their hashes before use. The
+tensors are written and read by ``checkpoint.write_tensors`` and
+``checkpoint.read_tensors``, as checkpoints are; why the JSON differs from a
+checkpoint's is in ``train.checkpoint``'s docstring.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.numpy import save as st_save
-from safetensors.torch import load as st_load
 
 from mirror_neurons import atomic
 from mirror_neurons.errors import CheckpointError, ConfigError
-from mirror_neurons.train.checkpoint import read_meta
+from mirror_neurons.train.checkpoint import read_meta, read_tensors, write_tensors
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import MLP
 
@@ -83,11 +83,10 @@ def save_state(m: ModelState, params: dict[str, torch.Tensor], adam: dict[str, d
     tensors |= {f"adam_m.{k}": v for k, v in adam["m"].items()}
     tensors |= {f"adam_v.{k}": v for k, v in adam["v"].items()}
     tensors["generator"] = m.generator.get_state()
-    blob = st_save({k: v.numpy() for k, v in tensors.items()})  # the numpy writer: same bytes, 3x faster
     name = f"state-e{m.epoch:04d}"
     # no fsync: safe against a killed process (rename after write), and the hashes catch the
     # rest; thousands of fsyncs cost more than the training of a short epoch
-    atomic.write_bytes(m.folder / f"{name}.safetensors", blob, fsync=False)
+    sha256 = write_tensors(m.folder / f"{name}.safetensors", tensors, fsync=False)
     record = {
         "model_id": m.model_id,
         "config": m.config.to_dict(),
@@ -102,7 +101,7 @@ def save_state(m: ModelState, params: dict[str, torch.Tensor], adam: dict[str, d
         "checkpoints": m.checkpoints,
         "history": finite_or_none(m.history),  # a diverged epoch's NaN as null: bare NaN is not JSON
         "tensors": f"{name}.safetensors",
-        "tensors_sha256": hashlib.sha256(blob).hexdigest(),
+        "tensors_sha256": sha256,
     }
     text = atomic.json_text(record)
     atomic.write_text(m.folder / f"{name}.meta.json", text, fsync=False)
@@ -140,15 +139,10 @@ def load_state(folder: Path, model_id: str, config: TrainConfig, epoch: int | No
         raise ConfigError(f"{state_file} was trained with {saved} but the run asks for {config}; use another --out")
     _check_state(state_file, state)
     blob_path = folder / state["tensors"]
-    if not blob_path.is_file():
-        raise CheckpointError(f"{blob_path} is missing; remove {folder} to retrain that model")
-    blob = blob_path.read_bytes()
-    if hashlib.sha256(blob).hexdigest() != state["tensors_sha256"]:
-        raise CheckpointError(
-            f"{blob_path} does not match the hash in {state_file}; remove {folder} to retrain that model"
-        )
+    tensors = read_tensors(
+        blob_path, state["tensors_sha256"], recorded_in=state_file, fix=f"remove {folder} to retrain that model"
+    )
     _check_checkpoints(folder, state["checkpoints"])
-    tensors = st_load(blob)
     generator = torch.Generator()
     generator.set_state(tensors.pop("generator"))
 
