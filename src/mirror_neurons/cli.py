@@ -552,7 +552,7 @@ def run(
         None,
         "--preset",
         metavar="[demo|paper]",
-        help="A shipped study: demo (the default; about 1.5 minutes on 2 idle cores) or paper (the paper's scale).",
+        help="A shipped study: demo (the default; about 2 minutes on 2 idle cores) or paper (the paper's scale).",
     ),
     config: Path | None = typer.Option(
         None,
