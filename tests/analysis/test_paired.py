@@ -232,3 +232,19 @@ def test_paired_json_holds_the_depth_comparison(tmp_path):
     pq.write_table(pa.Table.from_pydict(t), tmp_path / "checkpoints.parquet")
     record = json.loads(paired.write_paired(tmp_path).read_text())
     assert record["depth"]["p_value"] == pytest.approx(1 / 70) and record["depth"]["n_deep"] == 4
+
+
+def test_the_answer_reports_the_encoding_control():
+    """Ten one-hot models that do not gain and ten raw-input twins (same recipe, other encoding) that all gain: the
+    answer stays the case configuration's (no), and its evidence gives the raw twins' test, floor 2**-10."""
+    onehot = table([-0.01 - 0.001 * i for i in range(10)])
+    raw = table([0.05 + 0.001 * i for i in range(10)], prefix="r")
+    raw["hyperparameters.encoding"] = ["raw"] * len(raw["hyperparameters.encoding"])
+    blind = table([0.02] * 3, labels="toad_blind", prefix="b")  # another label set: not an encoding twin
+    _, tests, nulls = paired.paired_tables(merge(onehot, raw, blind))
+    a = paired.answer(tests, nulls)
+    assert a["verdict"] == "no" and "onehot" in a["configuration"]
+    line = next(e for e in a["evidence"] if "encoding control" in e)
+    assert line.startswith("The same recipe on the raw input (10 seeds")
+    assert "floor 0.0010" in line and "training raised it there" in line  # 2**-10 = 0.000977
+    assert sum("encoding control" in e for e in a["evidence"]) == 1

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -301,6 +302,13 @@ def answer(tests: list[ConfigTest], nulls: list[dict]) -> dict:
                 f"{_fmt(r['mean_change_null'])} on average against {_fmt(r['mean_change_rule'])} under the rule; "
                 f"one-sided Mann-Whitney (rule larger) p = {_fmt(r['p_value'], 4)} (floor {_fmt(r['p_floor'], 6)})."
             )
+    for t in encoding_twins(case, tests):
+        moved = "raised" if t.p_value < ALPHA and t.ci_low > 0 else "did not raise"
+        evidence.append(
+            f"The same recipe on the {_encoding(t.configuration)} input ({t.n_models} seeds, the encoding control): "
+            f"{_fmt(t.mean_init)} at initialisation, {_fmt(t.mean_trained)} trained, one-sided Wilcoxon "
+            f"p = {_fmt(t.p_value, 4)} (floor {_fmt(t.p_floor, 4)}); training {moved} it there."
+        )
     if case.p_value is None:
         verdict, decided, headline = "not established", "paired test against initialisation", case.verdict
     elif case.p_value < ALPHA and case.ci_low > 0:
@@ -344,6 +352,25 @@ def answer(tests: list[ConfigTest], nulls: list[dict]) -> dict:
         "configuration_key": case.configuration,
         "measure": primary,
     }
+
+
+def _encoding(configuration: str) -> str:
+    found = re.search(r"(?:^|, )encoding=(\w+)", configuration)
+    return found.group(1) if found else "raw"
+
+
+def encoding_twins(case: ConfigTest, tests: list[ConfigTest]) -> list[ConfigTest]:
+    """Tests of ``case``'s measure in configurations that differ from it in the input encoding only, with a p-value
+    (the encoding control: the same recipe and labels on another coding of the same states)."""
+    same_but_encoding = re.sub(r"(?:^|, )encoding=\w+", "", case.configuration)
+    return [
+        t
+        for t in tests
+        if t.measure == case.measure
+        and t.configuration != case.configuration
+        and t.p_value is not None
+        and re.sub(r"(?:^|, )encoding=\w+", "", t.configuration) == same_but_encoding
+    ]
 
 
 def depth_comparison(checkpoints: dict[str, list], measure: str = "cmni") -> dict:
