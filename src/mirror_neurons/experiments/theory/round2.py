@@ -28,13 +28,12 @@ from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_checkpoint,
 from mirror_neurons.data.build import build_dataset
 from mirror_neurons.data.config import DataConfig
 from mirror_neurons.data.dataset import MANIFEST, load_dataset
-from mirror_neurons.distributed.executors import Resources
 from mirror_neurons.errors import ConfigError
 from mirror_neurons.experiments.theory import power, rules2
 from mirror_neurons.experiments.theory.grid import VAL_FRACTION
 from mirror_neurons.experiments.theory.present2 import results_markdown
 from mirror_neurons.experiments.theory.rules import proportions, signal_complexity
-from mirror_neurons.experiments.theory.run import Progress, derive_seed
+from mirror_neurons.experiments.theory.run import Progress, derive_seed, run_cells
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.train import trainer
 from mirror_neurons.train.checkpoint import load_checkpoint
@@ -314,29 +313,11 @@ def run_round_two(
 ) -> dict:
     """Run (or resume) round two under ``out``; returns the summary (see the module docstring for the layout)."""
     out = Path(out)
-    grid_file = out / "grid.json"
-    if grid_file.is_file():
-        if json.loads(grid_file.read_text()) != json.loads(json.dumps(grid.to_dict())):
-            raise ConfigError(f"{out} holds a theory run of another grid; use another --out or remove {out}")
-    else:
-        atomic.write_json(grid_file, grid.to_dict())
-    cells = grid.cells()
-    tasks = [(grid, cell, index, out / "cells" / cell.name) for index, cell in enumerate(cells)]
-    if executor is None:
-        per_cell = [run_cell(*task, progress, threads) for task in tasks]
-    else:
-
-        def done(i: int, _records) -> None:
-            if progress is not None:
-                progress(f"{cells[i].name}: complete")
-
-        per_cell = executor.map(
-            run_cell, [(*task, None, threads) for task in tasks], resources=Resources(num_cpus=1), on_result=done
-        )
+    per_cell = run_cells(grid, out, run_cell, progress=progress, executor=executor, threads=threads)
     records = [r for cell_records in per_cell for r in cell_records]
     atomic.write_json(out / "records.json", records)
     summary = summarise(records, grid)
-    summary["timing"] = cell_timing(out, cells)
+    summary["timing"] = cell_timing(out, grid.cells())
     atomic.write_json(out / "summary.json", summary)
     atomic.write_text(out / "results.md", results_markdown(summary))
     return summary

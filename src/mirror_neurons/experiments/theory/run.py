@@ -301,28 +301,10 @@ def run_theory(
         OUT/records.json, OUT/summary.json, OUT/results.md, OUT/figures/*.png
     """
     out = Path(out)
-    grid_file = out / "grid.json"
-    if grid_file.is_file():
-        old = json.loads(grid_file.read_text())
-        if old != json.loads(json.dumps(grid.to_dict())):
-            raise ConfigError(f"{out} holds a theory run of another grid; use another --out or remove {out}")
-    else:
-        atomic.write_json(grid_file, grid.to_dict())
-    cells = grid.cells()
-    tasks = [(grid, cell, index, out / "cells" / cell.name) for index, cell in enumerate(cells)]
-    if executor is None:
-        per_cell = [run_cell(*task, progress, threads) for task in tasks]
-    else:
-
-        def done(i: int, _records) -> None:
-            if progress is not None:
-                progress(f"{cells[i].name}: complete")
-
-        per_cell = executor.map(
-            run_cell, [(*task, None, threads) for task in tasks], resources=Resources(num_cpus=1), on_result=done
-        )
+    per_cell = run_cells(grid, out, run_cell, progress=progress, executor=executor, threads=threads)
     records = []
-    for (grid_, cell, index, folder), cell_records in zip(tasks, per_cell):
+    for index, (cell, cell_records) in enumerate(zip(grid.cells(), per_cell)):
+        folder = out / "cells" / cell.name
         extra = {row["model_id"]: row for row in scale_free_cell(grid, cell, index, folder, cell_records)}
         records.extend({**r, "scale_free": extra[r["model_id"]]} for r in cell_records)
     atomic.write_json(out / "records.json", records)
@@ -332,3 +314,26 @@ def run_theory(
     if figures:
         write_figures(summary, records, out / "figures")
     return summary
+
+
+def run_cells(grid, out: Path, cell_fn, *, progress: Progress = None, executor=None, threads: int = 1) -> list:
+    """Each cell of ``grid`` through ``cell_fn(grid, cell, index, folder, progress, threads)`` (round one's or round
+    two's ``run_cell``), here or as one executor task per cell; refuses an ``out`` that holds another grid."""
+    grid_file = out / "grid.json"
+    if grid_file.is_file():
+        if json.loads(grid_file.read_text()) != json.loads(json.dumps(grid.to_dict())):
+            raise ConfigError(f"{out} holds a theory run of another grid; use another --out or remove {out}")
+    else:
+        atomic.write_json(grid_file, grid.to_dict())
+    cells = grid.cells()
+    tasks = [(grid, cell, index, out / "cells" / cell.name) for index, cell in enumerate(cells)]
+    if executor is None:
+        return [cell_fn(*task, progress, threads) for task in tasks]
+
+    def done(i: int, _records) -> None:
+        if progress is not None:
+            progress(f"{cells[i].name}: complete")
+
+    return executor.map(
+        cell_fn, [(*task, None, threads) for task in tasks], resources=Resources(num_cpus=1), on_result=done
+    )
