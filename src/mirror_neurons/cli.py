@@ -528,7 +528,8 @@ def analyze(
     console.print(competence_summary(out))
     console.print(answer_summary(out), markup=False, highlight=False)
     console.print(
-        f"wrote {out / 'checkpoints.parquet'}, {out / 'units.parquet'}, {out / 'baselines.json'} and {out / 'paired.json'}"
+        f"wrote {out / 'checkpoints.parquet'}, {out / 'units.parquet'}, {out / 'baselines.json'}, {out / 'paired.json'} "
+        f"and the case example ({out / 'case.json'})"
     )
 
 
