@@ -64,7 +64,7 @@ app = typer.Typer(
 )
 log = logging.getLogger(__name__)
 
-# --executor/--address/--group-size, shared by data, sweep and run (docs/ray.md)
+# --executor/--address/--group-size, shared by data, sweep, run and experiment theory (docs/ray.md)
 EXECUTOR_HELP = (
     "local (this machine: in this process, or on --workers N processes), processes (= local with --workers) "
     "or ray (tasks on a Ray cluster; needs mirror-neurons[ray]; docs/ray.md)."
@@ -77,9 +77,6 @@ GROUP_SIZE_HELP = (
     "on several); a resumed run keeps its groups; with Ray, --out and --data on shared storage."
 )
 THREADS_HELP = "Torch threads per process (1: small models gain nothing from more, and a busy machine loses)."
-TENSORBOARD_HELP = (
-    "Also log every model's curves for TensorBoard under OUT/tensorboard (needs the tensorboard package)."
-)
 
 
 def workers_option(what: str, note: str = "") -> typer.models.OptionInfo:
@@ -92,6 +89,35 @@ def workers_option(what: str, note: str = "") -> typer.models.OptionInfo:
 def threads_option() -> typer.models.OptionInfo:
     """``--threads N``, the same on every command that runs torch (``use_threads``)."""
     return typer.Option(1, "--threads", min=1, help=THREADS_HELP)
+
+
+def executor_option(help: str = EXECUTOR_HELP) -> typer.models.OptionInfo:
+    """``--executor NAME`` (default local); ``help`` for a command whose tasks are other units (theory's cells)."""
+    return typer.Option("local", "--executor", help=help)
+
+
+def address_option(help: str = ADDRESS_HELP) -> typer.models.OptionInfo:
+    """``--address HOST:PORT`` of a Ray cluster, with ``--executor ray``; default none (start a local one)."""
+    return typer.Option(None, "--address", help=help)
+
+
+def group_size_option() -> typer.models.OptionInfo:
+    """``--group-size N``: models per training task, the same on sweep and run."""
+    return typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP)
+
+
+def tensorboard_option(folder: str = "OUT/tensorboard") -> typer.models.OptionInfo:
+    """``--tensorboard``: also log every model's curves for TensorBoard, under ``folder``."""
+    return typer.Option(
+        False,
+        "--tensorboard",
+        help=f"Also log every model's curves for TensorBoard under {folder} (needs the tensorboard package).",
+    )
+
+
+def seed_option(help: str) -> typer.models.OptionInfo:
+    """``--seed N`` (default 0); ``help`` says what the command draws from it."""
+    return typer.Option(0, "--seed", help=help)
 
 
 def use_threads(threads: int) -> int:
@@ -223,7 +249,7 @@ def main(
 
 @command("play", short_help="Play Frog in the terminal against Toad.")
 def play(
-    seed: int = typer.Option(0, "--seed", help="Game seed (>= 0); the same seed and keys replay the same game."),
+    seed: int = seed_option("Game seed (>= 0); the same seed and keys replay the same game."),
     turns: int = typer.Option(100, "--turns", help="Game length in turns (Frog's and Toad's both count)."),
     toad: str = typer.Option("random", "--toad", help="Toad's policy: 'random' (the published 50/25/12.5/12.5 %)."),
 ) -> None:
@@ -253,15 +279,15 @@ def data_command(
         "demo", "--preset", metavar="[demo|paper]", help="demo (300,000 states) or paper (6,000,000)."
     ),
     states: int | None = typer.Option(None, "--states", help="Unique labeled states (default: the preset's)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the games, the preparation draws and the split."),
+    seed: int = seed_option("Seed of the games, the preparation draws and the split."),
     workers: int = workers_option("playing games", "; the bytes do not depend on it"),
     dependency: float | None = typer.Option(
         None, "--dependency", help="Agent dependency D in 0..1 (default 1, the paper)."
     ),
     veil: float | None = typer.Option(None, "--veil", help="Veil of ignorance I in 0..1 (default 1, the paper)."),
     out: Path | None = typer.Option(None, "--out", help="Dataset folder to create.  [required]"),
-    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
-    address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
+    executor: str = executor_option(),
+    address: str | None = address_option(),
 ) -> None:
     """Generate, prepare, label, de-duplicate and split game states into a dataset folder."""
     if ctx.invoked_subcommand is not None:
@@ -369,9 +395,9 @@ def train_command(
     labels: str = typer.Option(
         "rule", "--labels", help="rule (the dataset's), or a training-level null: toad_blind or shuffled."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the weights, shuffles and dropout masks."),
+    seed: int = seed_option("Seed of the weights, shuffles and dropout masks."),
     epoch_rows: int = typer.Option(0, help="Training rows per epoch (0 = the whole split)."),
-    tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
+    tensorboard: bool = tensorboard_option(),
     workers: int = workers_option("training models", "; one model trains in one process"),
     threads: int = threads_option(),
 ) -> None:
@@ -418,10 +444,10 @@ def sweep_command(
     ),
     data: Path = typer.Option(None, "--data", help="Dataset folder (default: the sweep file's dataset)."),
     out: Path = typer.Option(..., "--out", help="Run folder; rerunning the same command resumes it."),
-    tensorboard: bool = typer.Option(False, "--tensorboard", help=TENSORBOARD_HELP),
-    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
-    address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
-    group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
+    tensorboard: bool = tensorboard_option(),
+    executor: str = executor_option(),
+    address: str | None = address_option(),
+    group_size: int = group_size_option(),
     workers: int = workers_option("training groups of models at once"),
     threads: int = threads_option(),
 ) -> None:
@@ -481,7 +507,7 @@ def analyze(
     paper_view: bool = typer.Option(
         False, "--paper-view", help="Raw group means, as the paper (default: composition-matched contrasts)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Root seed of the controls' random draws."),
+    seed: int = seed_option("Root seed of the controls' random draws."),
     significance: bool = typer.Option(
         True, "--significance/--no-significance", help="Per-unit rank tests and unit classes."
     ),
@@ -569,14 +595,10 @@ def run(
     seed: int | None = typer.Option(
         None, "--seed", help="One seed for the data, the sweep and the analysis (default: the study's own seeds)."
     ),
-    tensorboard: bool = typer.Option(
-        False,
-        "--tensorboard",
-        help="Also log every model's curves for TensorBoard under OUT/sweep/tensorboard (needs the tensorboard package).",
-    ),
-    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
-    address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
-    group_size: int = typer.Option(0, "--group-size", min=0, help=GROUP_SIZE_HELP),
+    tensorboard: bool = tensorboard_option("OUT/sweep/tensorboard"),
+    executor: str = executor_option(),
+    address: str | None = address_option(),
+    group_size: int = group_size_option(),
     workers: int = workers_option("playing games and training groups of models"),
     threads: int = threads_option(),
 ) -> None:
@@ -657,15 +679,11 @@ def experiment_theory(
         help="demo (2-core machine, about 30 min), full (a Ray cluster; see docs/theory.md) or tiny (a smoke test).",
     ),
     out: Path = typer.Option(..., "--out", help="Folder of the experiment; run the same command again to resume."),
-    seed: int = typer.Option(0, "--seed", help="The one seed of every dataset, model and null."),
-    executor: str = typer.Option(
-        "local",
-        "--executor",
-        help="local (cells one after another here, or on --workers N processes) or ray (one task per cell on a Ray cluster).",
+    seed: int = seed_option("The one seed of every dataset, model and null."),
+    executor: str = executor_option(
+        "local (cells one after another here, or on --workers N processes) or ray (one task per cell on a Ray cluster)."
     ),
-    address: str | None = typer.Option(
-        None, "--address", help="Ray cluster address (with --executor ray); --out must be on shared storage."
-    ),
+    address: str | None = address_option("Ray cluster address (with --executor ray); --out must be on shared storage."),
     workers: int = workers_option("running cells of the grid"),
     threads: int = threads_option(),
     round_: int = typer.Option(
@@ -721,7 +739,7 @@ def experiment_planted(
     ),
     reps: int | None = typer.Option(None, "--reps", min=1, help="Replicates per model (default: the preset's)."),
     models: int = typer.Option(0, "--models", min=0, help="Competent models to plant into (0 = all)."),
-    seed: int = typer.Option(0, "--seed", help="The one seed of every planted unit."),
+    seed: int = seed_option("The one seed of every planted unit."),
     paper_view: bool = typer.Option(
         False, "--paper-view", help="Raw group means as the paper (default: the study's setting, composition-matched)."
     ),
