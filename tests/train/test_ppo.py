@@ -51,7 +51,7 @@ def test_resume_after_a_crash_gives_the_uninterrupted_weights(tmp_path, max_turn
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_ppo(cfg, tmp_path / "resumed", progress=crash)
+        train_ppo(cfg, tmp_path / "resumed", on_iteration=crash)
     assert json.loads((tmp_path / "resumed" / "log.json").read_text())[-1]["iteration"] == 2
     train_ppo(cfg, tmp_path / "resumed")
     a, b = final_weights(tmp_path / "straight"), final_weights(tmp_path / "resumed")

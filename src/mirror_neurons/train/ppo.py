@@ -288,7 +288,7 @@ def _sample(logits: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 # -- the run -----------------------------------------------------------------------------------
 
 
-def train_ppo(config: PPOConfig, out: str | Path, *, progress: Callable[[dict], None] | None = None) -> PPOResult:
+def train_ppo(config: PPOConfig, out: str | Path, *, on_iteration: Callable[[dict], None] | None = None) -> PPOResult:
     """Train (or resume) one PPO run in ``out``; returns where it wrote and the time spent per part."""
     out = Path(out)
     _check_config_file(out, config)
@@ -327,10 +327,11 @@ def train_ppo(config: PPOConfig, out: str | Path, *, progress: Callable[[dict], 
             tic = time.perf_counter()
             x = torch.from_numpy(obs)
             with torch.no_grad():
-                logits = policy(x)  # (n, 4)
+                features = policy.encoding.encode(x)  # once for both networks (they share the encoding)
+                logits = _body(policy, features)  # (n, 4)
                 action = _sample(logits, g)
                 logp = torch.log_softmax(logits, 1).gather(1, action[:, None])[:, 0]
-                val_buf[t] = value(x)[:, 0]
+                val_buf[t] = _body(value, features)[:, 0]
             obs_buf[t], act_buf[t], logp_buf[t], done_buf[t] = x, action, logp, done
             toc = time.perf_counter()
             obs, reward, terminated, _, info = env.step(action.numpy())
@@ -348,8 +349,8 @@ def train_ppo(config: PPOConfig, out: str | Path, *, progress: Callable[[dict], 
         row = {"iteration": it, "env_steps": env_steps, "reward_per_step": float(rew_buf.mean()) / config.reward_scale,
                "episode_return": float(np.mean(returns_done)) if returns_done else None, **stats}  # fmt: skip
         history.append(row)
-        if progress is not None:
-            progress({"model_id": config.model_id, **row})
+        if on_iteration is not None:
+            on_iteration({"model_id": config.model_id, **row})
         if it % config.checkpoint_every == 0 or it == config.num_iterations:
             result.checkpoints.append(_checkpoint(out, config, policy, it, env_steps, row))
             _save_resume(out / RESUME_FILE, it, history, policy, value, optimizer, g, env, obs)
@@ -381,7 +382,8 @@ def _update(config, policy, value, optimizer, params, g, next_obs, next_done, ob
         order = torch.randperm(len(b_act), generator=g)
         for s in range(0, len(order), minibatch):
             mb = order[s : s + minibatch]
-            logits = _body(policy, b_feat[mb])
+            features = b_feat.index_select(0, mb)  # one row copy a minibatch, shared by both networks
+            logits = _body(policy, features)
             logp_all = torch.log_softmax(logits, 1)
             logp = logp_all.gather(1, b_act[mb, None])[:, 0]
             entropy = -(logp_all.exp() * logp_all).sum(1).mean()
@@ -389,7 +391,7 @@ def _update(config, policy, value, optimizer, params, g, next_obs, next_done, ob
             a = b_adv[mb]
             a = (a - a.mean()) / (a.std() + 1e-8)
             pg_loss = torch.max(-a * ratio, -a * ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)).mean()
-            v_loss = 0.5 * ((_body(value, b_feat[mb])[:, 0] - b_ret[mb]) ** 2).mean()
+            v_loss = 0.5 * ((_body(value, features)[:, 0] - b_ret[mb]) ** 2).mean()
             loss = pg_loss - config.ent_coef * entropy + config.vf_coef * v_loss
             if not torch.isfinite(loss):
                 raise TrainingError(
