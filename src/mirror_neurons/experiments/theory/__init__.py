@@ -13,7 +13,7 @@ The experiment, in order, one module per step:
    skipped when its output is complete, so a killed run resumes), locally or
    one cell per executor task.
 4. ``summary``: proportions, fits, verdicts, sensitivity and exploratory readings.
-5. ``present`` (``content``): Markdown, figures and the report section's content; the
+5. ``present`` (``content``, ``markdown``): Markdown, figures and the report section's content; the
    report package lays that out and reaches it through ``load_section`` only.
 
 Round two (docs/theory.md, "Round two"): ``rules2`` (its pre-registered rules, alone),

@@ -6,6 +6,7 @@ section (figures rendered to inline PNGs, tables as HTML); nothing here imports 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 VERDICT_CSS = {"supports": "reproduced", "contradicts": "not-reproduced", "cannot decide": "not-testable"}
@@ -25,6 +26,12 @@ class TableContent:
     caption: str
     columns: list[str]
     rows: list[list[str]]
+
+
+def verdict_table(caption: str, verdicts: Iterable[Mapping]) -> TableContent:
+    """The decision rules' verdicts (part, verdict, because) as a table."""
+    rows = [[v["part"], v["verdict"], v["because"]] for v in verdicts]
+    return TableContent(caption, ["part of the theory", "verdict", "because"], rows)
 
 
 @dataclass

@@ -20,8 +20,9 @@ import numpy as np
 from mirror_neurons import atomic
 from mirror_neurons.errors import DataError
 from mirror_neurons.experiments import plots
-from mirror_neurons.experiments.theory.content import FigureContent, SectionContent, TableContent
+from mirror_neurons.experiments.theory.content import FigureContent, SectionContent, TableContent, verdict_table
 from mirror_neurons.experiments.theory.grid import TheoryGrid
+from mirror_neurons.experiments.theory.markdown import BY_COMPLEXITY_M, BY_DI, markdown_table, p_table, s_table
 from mirror_neurons.experiments.theory.present2 import round_two_section
 from mirror_neurons.experiments.theory.rules import DEFINITION_NAMES, DEFINITIONS
 
@@ -74,6 +75,24 @@ def _fmt(v: float) -> str:
     return "inf" if v == math.inf else "-inf" if v == -math.inf else f"{v:.3g}"
 
 
+def _interval(bounds: Sequence[float]) -> str:
+    return f"[{_fmt(bounds[0])}, {_fmt(bounds[1])}]"
+
+
+def _hidden(row: dict) -> str:
+    """An architecture as its layer widths, 8x8."""
+    return "x".join(map(str, row["hidden"]))
+
+
+NULL_COLUMNS = ["hidden", "M", "models", "CMNI", "permutation null q95", "random-init null q95"]
+"""The first columns of a table of CMNI against its nulls per architecture (``summary["nulls_by_M"]``)."""
+
+
+def _null_cells(row: dict) -> list[str]:
+    """A ``nulls_by_M`` row's cells under ``NULL_COLUMNS``."""
+    return [_hidden(row), str(row["M"]), str(row["n"])] + [f"{row[k]:.4f}" for k in ("cmni", "perm_q95", "init_q95")]
+
+
 def results_markdown(summary: dict, grid: TheoryGrid) -> str:
     """The results as Markdown: counts, tables of P, the fitted coefficients and the generated statement."""
     lines = [
@@ -83,11 +102,7 @@ def results_markdown(summary: dict, grid: TheoryGrid) -> str:
         "",
     ]
     if "S_by_complexity" in summary:
-        lines += [
-            "| rate_max | mean S (new boards per 1,000 recorded states) | mean S_H (label entropy, bits) |",
-            "|---|---|---|",
-        ]
-        lines += [f"| {k} | {v['S_mean']:.0f} | {v['S_H_mean']:.3f} |" for k, v in summary["S_by_complexity"].items()]
+        lines += s_table(summary["S_by_complexity"], "mean S_H (label entropy, bits)")
         lines.append("")
     for definition, d in summary["definitions"].items():
         lines += [
@@ -96,40 +111,23 @@ def results_markdown(summary: dict, grid: TheoryGrid) -> str:
             f"{d['k']} of {summary['n_models']} models.",
             "",
         ]
-        lines += [
-            "P over (D, I), pooled over complexity, capacity and seeds:",
-            "",
-            "| D | I | k/n | P | 95 % Wilson |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['dependency']:g} | {r['veil']:g} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
-            for r in d["by_DI"]
-        ]
-        lines += [
-            "",
-            "P per game complexity and capacity, pooled over D, I and seeds:",
-            "",
-            "| rate_max | M | k/n | P | 95 % Wilson |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['rate_max']:g} | {r['M']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
-            for r in d["by_complexity_M"]
-        ]
+        lines += ["P over (D, I), pooled over complexity, capacity and seeds:", ""] + p_table(d["by_DI"], BY_DI)
+        lines += ["", "P per game complexity and capacity, pooled over D, I and seeds:", ""]
+        lines += p_table(d["by_complexity_M"], BY_COMPLEXITY_M)
         fit = d["fit"]
         lines.append("")
         if "terms" in fit:
             lines += [
                 f"Fitted model ({fit['method']}, n = {fit['n']}, {fit['events']} emergent; x = log(S/M) - {fit['x_mean']:.3g}):",
                 "",
-                "| term | coefficient | SE | 95 % Wald | 95 % profile |",
-                "|---|---|---|---|---|",
             ]
-            for name, t in fit["terms"].items():
-                lines.append(
-                    f"| {name} | {t['coef']:.3g} | {t['se']:.3g} | [{_fmt(t['wald'][0])}, {_fmt(t['wald'][1])}] | [{_fmt(t['profile'][0])}, {_fmt(t['profile'][1])}] |"
-                )
+            lines += markdown_table(
+                ["term", "coefficient", "SE", "95 % Wald", "95 % profile"],
+                (
+                    [name, f"{t['coef']:.3g}", f"{t['se']:.3g}", _interval(t["wald"]), _interval(t["profile"])]
+                    for name, t in fit["terms"].items()
+                ),
+            )
             lines += [f"Note: {n}" for n in fit.get("notes", [])]
         else:
             lines.append(f"No fit: {fit['reason']}.")
@@ -145,29 +143,28 @@ def results_markdown(summary: dict, grid: TheoryGrid) -> str:
             lines.append(f"- {name}: {short}.")
         lines.append("")
     if summary.get("nulls_by_M"):
-        lines += [
-            "### CMNI against its nulls, per architecture (medians over models)",
-            "",
-            "| hidden | M | models | CMNI | permutation null q95 | random-init null q95 | beat perm | beat init | >= 1 mirror unit |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {'x'.join(map(str, r['hidden']))} | {r['M']} | {r['n']} | {r['cmni']:.4f} | {r['perm_q95']:.4f} | {r['init_q95']:.4f} | {r['beats_perm']} | {r['beats_init']} | {r['with_mirror_unit']} |"
-            for r in summary["nulls_by_M"]
-        ]
+        lines += ["### CMNI against its nulls, per architecture (medians over models)", ""]
+        lines += markdown_table(
+            [*NULL_COLUMNS, "beat perm", "beat init", ">= 1 mirror unit"],
+            (
+                [*_null_cells(r), str(r["beats_perm"]), str(r["beats_init"]), str(r["with_mirror_unit"])]
+                for r in summary["nulls_by_M"]
+            ),
+        )
         lines.append("")
         if all("es_cmni" in r for r in summary["nulls_by_M"]):
             lines += [
                 "Exploratory (not pre-registered): the scale-free index (`effect_size_cmni`: MNS from Cohen's d) of the same checkpoints "
                 "against untrained networks of the same architecture on the same states (medians over models):",
                 "",
-                "| hidden | models | scale-free CMNI | untrained null q95 | beat the untrained null |",
-                "|---|---|---|---|---|",
             ]
-            lines += [
-                f"| {'x'.join(map(str, r['hidden']))} | {r['n']} | {r['es_cmni']:.4f} | {r['es_init_q95']:.4f} | {r['es_beats_init']} |"
-                for r in summary["nulls_by_M"]
-            ]
+            lines += markdown_table(
+                ["hidden", "models", "scale-free CMNI", "untrained null q95", "beat the untrained null"],
+                (
+                    [_hidden(r), str(r["n"]), f"{r['es_cmni']:.4f}", f"{r['es_init_q95']:.4f}", str(r["es_beats_init"])]
+                    for r in summary["nulls_by_M"]
+                ),
+            )
             lines.append("")
     ex = summary.get("exploratory")
     if ex:
@@ -176,31 +173,19 @@ def results_markdown(summary: dict, grid: TheoryGrid) -> str:
             "",
             f"{ex['k']} of {summary['n_models']} models.",
             "",
-            "| D | I | k/n | P | 95 % Wilson |",
-            "|---|---|---|---|---|",
         ]
-        lines += [
-            f"| {r['dependency']:g} | {r['veil']:g} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
-            for r in ex["by_DI"]
-        ]
-        lines += ["", "| rate_max | M | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
-        lines += [
-            f"| {r['rate_max']:g} | {r['M']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
-            for r in ex["by_complexity_M"]
-        ]
+        lines += p_table(ex["by_DI"], BY_DI) + [""] + p_table(ex["by_complexity_M"], BY_COMPLEXITY_M)
         fit = ex["fit"]
         if "terms" in fit:
             lines += [
                 "",
                 f"Fit ({fit['method']}, {fit['events']} of {fit['n']}):",
                 "",
-                "| term | coefficient | 95 % profile |",
-                "|---|---|---|",
             ]
-            lines += [
-                f"| {name} | {t['coef']:.3g} | [{_fmt(t['profile'][0])}, {_fmt(t['profile'][1])}] |"
-                for name, t in fit["terms"].items()
-            ]
+            lines += markdown_table(
+                ["term", "coefficient", "95 % profile"],
+                ([name, f"{t['coef']:.3g}", _interval(t["profile"])] for name, t in fit["terms"].items()),
+            )
         lines += ["", "Readings by the same rules (exploratory, not verdicts):", ""]
         lines += [f"- {v['part']}: {v['verdict']} ({v['because']})." for v in ex["readings"]]
         lines.append("")
@@ -272,26 +257,18 @@ def theory_section(summary: dict, records: Sequence[dict], number: int = 9) -> S
     for stem, title, fig in figure_set(summary, records):
         s.figures.append(FigureContent(title, fig, readings[stem]))
     for d in DEFINITIONS:
-        rows = [[v["part"], v["verdict"], v["because"]] for v in summary["definitions"][d]["verdicts"]]
         s.tables.append(
-            TableContent(
-                f"Verdicts, {DEFINITION_NAMES[d]} definition", ["part of the theory", "verdict", "because"], rows
-            )
+            verdict_table(f"Verdicts, {DEFINITION_NAMES[d]} definition", summary["definitions"][d]["verdicts"])
         )
     nulls = summary.get("nulls_by_M", [])
     if nulls:
         scale_free = all("es_cmni" in r for r in nulls)
-        columns = ["hidden", "M", "models", "CMNI", "permutation null q95", "random-init null q95", "beat both"]
+        columns = [*NULL_COLUMNS, "beat both"]
         columns += ["scale-free CMNI", "untrained null q95", "beat it (exploratory)"] if scale_free else []
         rows = []
         for r in nulls:
             row = [
-                "x".join(map(str, r["hidden"])),
-                str(r["M"]),
-                str(r["n"]),
-                f"{r['cmni']:.4f}",
-                f"{r['perm_q95']:.4f}",
-                f"{r['init_q95']:.4f}",
+                *_null_cells(r),
                 str(
                     sum(
                         1

@@ -12,7 +12,15 @@ import matplotlib.pyplot as plt
 
 from mirror_neurons.experiments import plots
 from mirror_neurons.experiments.theory import rules2
-from mirror_neurons.experiments.theory.content import VERDICT_CSS, FigureContent, SectionContent, TableContent
+from mirror_neurons.experiments.theory.content import VERDICT_CSS, FigureContent, SectionContent, verdict_table
+from mirror_neurons.experiments.theory.markdown import (
+    BY_COMPLEXITY_M,
+    BY_DI,
+    BY_WIDTH_DEPTH,
+    markdown_table,
+    p_table,
+    s_table,
+)
 
 
 def _g(v) -> str:
@@ -30,11 +38,10 @@ def _fit_lines(fit: dict, title: str) -> list[str]:
         + (f", {fit['events']} emergent" if fit.get("events") is not None else "")
         + f", {fit['datasets']} datasets):"
     )
-    lines = [head, "", "| term | coefficient | SE | 95 % interval |", "|---|---|---|---|"]
-    lines += [
-        f"| {t} | {_g(v['coef'])} | {_g(v['se'])} | [{_g(v['ci'][0])}, {_g(v['ci'][1])}] |"
-        for t, v in fit["terms"].items()
-    ]
+    lines = [head, ""] + markdown_table(
+        ["term", "coefficient", "SE", "95 % interval"],
+        ([t, _g(v["coef"]), _g(v["se"]), f"[{_g(v['ci'][0])}, {_g(v['ci'][1])}]"] for t, v in fit["terms"].items()),
+    )
     lines += [f"Note: {n}" for n in fit.get("notes", [])]
     return lines + [""]
 
@@ -55,8 +62,7 @@ def results_markdown(summary: dict) -> str:
         "",
     ]
     if summary.get("S_by_complexity"):
-        lines += ["| rate_max | mean S (new boards per 1,000 recorded states) | mean S_H (bits) |", "|---|---|---|"]
-        lines += [f"| {k} | {v['S_mean']:.0f} | {v['S_H_mean']:.3f} |" for k, v in summary["S_by_complexity"].items()]
+        lines += s_table(summary["S_by_complexity"], "mean S_H (bits)")
         lines.append("")
     t = summary.get("timing") or {}
     if t:
@@ -80,23 +86,9 @@ def results_markdown(summary: dict) -> str:
                 "",
                 f"{dd['k']} of {a['n_models']} models.",
                 "",
-                "| D | I | k/n | P | 95 % Wilson |",
-                "|---|---|---|---|---|",
             ]
-            lines += [
-                f"| {r['dependency']:g} | {r['veil']:g} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
-                for r in dd["by_DI"]
-            ]
-            lines += ["", "| rate_max | M | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
-            lines += [
-                f"| {r['rate_max']:g} | {r['M']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
-                for r in dd["by_complexity_M"]
-            ]
-            lines += ["", "| width | depth | k/n | P | 95 % Wilson |", "|---|---|---|---|---|"]
-            lines += [
-                f"| {r['width']} | {r['depth']} | {r['k']}/{r['n']} | {r['p']:.2f} | [{r['lo']:.2f}, {r['hi']:.2f}] |"
-                for r in dd["by_width_depth"]
-            ]
+            lines += p_table(dd["by_DI"], BY_DI) + [""] + p_table(dd["by_complexity_M"], BY_COMPLEXITY_M)
+            lines += [""] + p_table(dd["by_width_depth"], BY_WIDTH_DEPTH)
             lines.append("")
             lines += _fit_lines(dd["fit"], "Fitted model")
             lines += ["Verdicts (pre-registered rules, round two):", ""] + _verdict_lines(dd["verdicts"])
@@ -106,18 +98,22 @@ def results_markdown(summary: dict) -> str:
         lines += [
             "#### The paired change of the scale-free index (trained - initial), continuous",
             "",
-            "| width | depth | models | competent | index at init | trained | mean change | sd |",
-            "|---|---|---|---|---|---|---|---|",
         ]
-        lines += [
-            f"| {r['width']} | {r['depth']} | {r['n']} | {r['competent']} | {r['es_init']:.4f} | {r['es_trained']:.4f} | {r['mean_change']:+.4f} | {_g(r['sd_change'])} |"
-            for r in c["by_width_depth"]
-        ]
-        lines += ["", "| D | I | models | competent | mean change |", "|---|---|---|---|---|"]
-        lines += [
-            f"| {r['dependency']:g} | {r['veil']:g} | {r['n']} | {r['competent']} | {r['mean_change']:+.4f} |"
-            for r in c["by_DI"]
-        ]
+        lines += markdown_table(
+            ["width", "depth", "models", "competent", "index at init", "trained", "mean change", "sd"],
+            (
+                [str(r["width"]), str(r["depth"]), str(r["n"]), str(r["competent"])]
+                + [f"{r['es_init']:.4f}", f"{r['es_trained']:.4f}", f"{r['mean_change']:+.4f}", _g(r["sd_change"])]
+                for r in c["by_width_depth"]
+            ),
+        )
+        lines += [""] + markdown_table(
+            ["D", "I", "models", "competent", "mean change"],
+            (
+                [f"{r['dependency']:g}", f"{r['veil']:g}", str(r["n"]), str(r["competent"]), f"{r['mean_change']:+.4f}"]
+                for r in c["by_DI"]
+            ),
+        )
         lines.append("")
         lines += _fit_lines(c["fit"], "Mixed model of the change")
         lines += ["Verdicts on the change (pre-registered rules, round two):", ""] + _verdict_lines(c["verdicts"])
@@ -185,20 +181,8 @@ def round_two_section(summary: dict, number: int = 9) -> SectionContent:
         if not a["n_models"]:
             continue
         for d in rules2.DEFINITIONS:
-            rows = [[v["part"], v["verdict"], v["because"]] for v in a["definitions"][d]["verdicts"]]
-            s.tables.append(
-                TableContent(
-                    f"Verdicts, {arm} tasks, {rules2.DEFINITION_NAMES[d]}",
-                    ["part of the theory", "verdict", "because"],
-                    rows,
-                )
-            )
-        rows = [[v["part"], v["verdict"], v["because"]] for v in a["change"]["verdicts"]]
-        s.tables.append(
-            TableContent(
-                f"Verdicts, {arm} tasks, the paired change (mixed model)",
-                ["part of the theory", "verdict", "because"],
-                rows,
-            )
-        )
+            caption = f"Verdicts, {arm} tasks, {rules2.DEFINITION_NAMES[d]}"
+            s.tables.append(verdict_table(caption, a["definitions"][d]["verdicts"]))
+        caption = f"Verdicts, {arm} tasks, the paired change (mixed model)"
+        s.tables.append(verdict_table(caption, a["change"]["verdicts"]))
     return s
