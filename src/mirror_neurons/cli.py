@@ -670,6 +670,25 @@ experiment_app = typer.Typer(
 app.add_typer(experiment_app, name="experiment")
 
 
+@contextlib.contextmanager
+def experiment_progress(name: str) -> Iterator[Callable[[int, int, str], None]]:
+    """An experiment's ``progress(done, total, note)``: the study's bar for one stage (``study.StageProgress``)
+    on stderr, and each note also as a line above it, so a pipe or a log file keeps every step it went through."""
+    from rich.progress import Progress as Bar
+
+    from mirror_neurons.study import StageProgress, stage_columns
+
+    with Bar(*stage_columns(), console=err_console, transient=False) as bar:
+        stage = StageProgress(bar, bar.add_task(name, total=None, status="starting"))
+
+        def progress(done: int, total: int, note: str = "") -> None:
+            if note:
+                err_console.print(note, markup=False, highlight=False, soft_wrap=True)
+            stage(done, total, note)
+
+        yield progress
+
+
 @command("theory", _app=experiment_app, lock=lambda o: o["out"])
 def experiment_theory(
     preset: str = typer.Option(
@@ -712,8 +731,7 @@ def experiment_theory(
         highlight=False,
         soft_wrap=True,
     )
-    say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
-    with executor_or_none(executor, address=address, workers=workers) as ex:
+    with executor_or_none(executor, address=address, workers=workers) as ex, experiment_progress("theory") as say:
         summary = run(grid, out, progress=say, executor=ex, threads=threads)
     write_theory_report(out)
     if round_ == 2:
@@ -753,8 +771,8 @@ def experiment_planted(
     grid = PlantedGrid.preset(
         preset, seed=limits.check_seed(seed), max_models=models, **({"reps": reps} if reps else {})
     )
-    say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
-    summary = run_planted(source, out, grid, matched=False if paper_view else None, progress=say)
+    with experiment_progress("planted") as say:
+        summary = run_planted(source, out, grid, matched=False if paper_view else None, progress=say)
     smallest = summary["smallest_detected"].get("class=mirror")
     console.print(
         f"{summary['n_plants']} planted units in {len(summary['models'])} models ({summary['seconds']:.0f} s); class=mirror "
@@ -805,11 +823,14 @@ def experiment_rl(
     if seeds is not None:
         overrides["seeds"] = seeds
     grid = RLGrid.preset(preset, **overrides)
-    say = lambda message: err_console.print(message, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
-    say(
-        f"rl ({preset}): {len(grid.agent_configs())} agents ({len(grid.rewards)} rewards x {len(grid.dependencies)} D x {grid.seeds} seeds) -> {out}"
+    err_console.print(
+        f"rl ({preset}): {len(grid.agent_configs())} agents ({len(grid.rewards)} rewards x {len(grid.dependencies)} D x {grid.seeds} seeds) -> {out}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
-    summary = run_rl(grid, out, progress=say)
+    with experiment_progress("rl") as say:
+        summary = run_rl(grid, out, progress=say)
     for cell, beats in summary["agents_beat_random_score_per_turn"].items():
         c = summary["cells"][cell]
         console.print(f"{cell}: score/turn {c['score_per_turn']['mean']:.3f}, help when only Toad is in distress "

@@ -22,6 +22,8 @@ from mirror_neurons.game.constants import PLAYERS, Scenario, Symbol
 from mirror_neurons.train.checkpoint import save_checkpoint
 from mirror_neurons.train.model import MLP, ModelConfig
 
+from .progress_log import ProgressLog
+
 STUDY = AnalysisConfig(alpha=0.1, min_effect=0.25, controls=False)
 GRID = PlantedGrid(
     mirror_effects=(0.0, 2.0), single_effects=(2.0,), covariate_effects=(2.0,), reps=2, population_effects=(0.0, 2.0)
@@ -173,6 +175,16 @@ def test_cli(study, tmp_path):
     )
     r = runner.invoke(app, ["experiment", "planted", str(tmp_path / "nothing"), "--out", str(tmp_path / "q")])
     assert r.exit_code == 2 and "no analysed sweep" in r.output
+
+
+def test_progress_counts_the_models_planted_into(study, tmp_path):
+    log = ProgressLog()
+    one_plant = PlantedGrid(
+        mirror_effects=(2.0,), single_effects=(), covariate_effects=(), reps=1, population_effects=()
+    )
+    summary = run_planted(study, tmp_path, one_plant, progress=log)
+    log.assert_counts_up_to(2)  # the two competent models of three
+    assert [m["model_id"] for m in summary["models"]] == [note.split()[0] for done, _, note in log.calls if done]
 
 
 def test_the_paper_view_can_be_asked_for(study, tmp_path):

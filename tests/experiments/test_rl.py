@@ -17,6 +17,8 @@ from mirror_neurons.train.checkpoint import iter_checkpoints, read_meta, save_ch
 from mirror_neurons.train.model import MLP, ModelConfig
 from mirror_neurons.train.ppo import PPOConfig
 
+from .progress_log import ProgressLog
+
 GAME = GameConfig(max_turns=200)
 
 
@@ -74,7 +76,11 @@ def test_a_tiny_experiment_stamps_its_checkpoints_with_the_visited_states(tmp_pa
         workers=1,
         ppo=PPOConfig(num_envs=4, num_steps=4, total_steps=32, max_turns=20, hidden=(4,), checkpoint_every=2),
     )
-    summary = run_rl(grid, tmp_path, analyze=False)
+    log = ProgressLog()
+    summary = run_rl(grid, tmp_path, analyze=False, progress=log)
+    log.assert_counts_up_to(2)  # agents trained, of the two
+    trained = [note for note in (c[2] for c in log.calls) if note.startswith("agent ")]
+    assert sorted(trained) == sorted(f"agent {c.model_id} done" for c in grid.agent_configs())
     scripted = json.loads((tmp_path / "scripted.json").read_text())
     assert set(scripted["cells"]["1"]["policies"]) >= {"hop", "random", "rule", "carer"}
     manifest = read_manifest(tmp_path / "states")

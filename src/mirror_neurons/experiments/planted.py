@@ -36,7 +36,6 @@ import io
 import logging
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -50,6 +49,7 @@ from mirror_neurons.analysis.competence import best_per_model
 from mirror_neurons.analysis.pipeline import AnalysisConfig, prepare_test, read_parquet
 from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.errors import AnalysisError, ConfigError
+from mirror_neurons.progress import Progress
 from mirror_neurons.train.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -197,11 +197,12 @@ def run_planted(
     grid: PlantedGrid = PlantedGrid(),
     *,
     matched: bool | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """Plant ``grid`` into every competent model of ``source``; write OUT/{units,analyses}.parquet and summary.json.
 
     ``matched`` overrides the study's choice of composition-matched contrasts (False: the paper's view).
+    ``progress(done, total, note)`` counts the models planted into, of all.
     """
     start = time.perf_counter()
     source, out = Path(source), Path(out)
@@ -215,7 +216,9 @@ def run_planted(
     test = prepare_test(load_dataset(data_dir, splits=("test",)).test, config=config)
     units, analyses = [], []
     streams = np.random.SeedSequence(grid.seed).spawn(len(models))
-    for (model_id, rel), ss in zip(models, streams):
+    if progress is not None:
+        progress(0, len(models), f"planting into {len(models)} competent models")
+    for done, ((model_id, rel), ss) in enumerate(zip(models, streams), start=1):
         ck = load_checkpoint(sweep / rel)
         rng = np.random.default_rng(ss)
         n_hidden = len(ck.model.config.hidden)
@@ -232,8 +235,8 @@ def run_planted(
             )
             units += u
             analyses += a
-        if progress:
-            progress(f"planted: {model_id} done ({time.perf_counter() - start:.0f} s)")
+        if progress is not None:
+            progress(done, len(models), f"{model_id} planted ({time.perf_counter() - start:.0f} s)")
     summary = summarise(units, analyses, config.alpha)
     summary.update({
         "source": str(source), "sweep": str(sweep), "data_dir": str(data_dir), "grid": asdict(grid),

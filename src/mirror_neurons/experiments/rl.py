@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from mirror_neurons.game.constants import Action, Player, Scenario
 from mirror_neurons.game.engine import GameBatch
 from mirror_neurons.game.scripted import HELPING, SCRIPTED, BatchPolicy, get_scripted
 from mirror_neurons.game.vector_env import REWARDS, cycle_reward, learner_view, resolve_partner
+from mirror_neurons.progress import Progress
 from mirror_neurons.train.checkpoint import iter_checkpoints, load_checkpoint, read_meta
 from mirror_neurons.train.model import MLP
 from mirror_neurons.train.ppo import PARTNERS, PPOConfig, _sample, load_partner, network_partner, train_ppo
@@ -262,14 +262,16 @@ def final_checkpoint(folder: Path) -> Path:
     return max(paths, key=lambda p: read_meta(p)["epoch"])
 
 
-def run_rl(
-    grid: RLGrid, out: str | Path, *, analyze: bool = True, progress: Callable[[str], None] | None = None
-) -> dict:
-    """The whole experiment in ``out`` (resumable: finished steps are kept); returns the summary."""
+def run_rl(grid: RLGrid, out: str | Path, *, analyze: bool = True, progress: Progress | None = None) -> dict:
+    """The whole experiment in ``out`` (resumable: finished steps are kept); returns the summary.
+
+    ``progress(done, total, note)`` counts the agents trained, of all, with a note for each step
+    (without it, the notes are logged).
+    """
     from mirror_neurons.distributed.executors import make_executor
 
     out = Path(out)
-    say = progress or (lambda msg: log.info(msg))
+    say = progress or (lambda done, total, note="": log.info(note))
     out.mkdir(parents=True, exist_ok=True)
     grid_path = out / "grid.json"
     if grid_path.is_file() and json.loads(grid_path.read_text()) != json.loads(atomic.json_text(grid.to_dict())):
@@ -278,18 +280,25 @@ def run_rl(
         )
     atomic.write_json(grid_path, grid.to_dict())
 
-    if not (out / "scripted.json").is_file():
-        say("scripted policies: does helping pay?")
-        atomic.write_json(out / "scripted.json", scripted_table(grid))
     configs = grid.agent_configs()
     folders = [out / "agents" / c.model_id for c in configs]
     todo = [(c.to_dict(), str(f)) for c, f in zip(configs, folders) if not _finished(f, c)]
+    n_agents, trained = len(configs), len(configs) - len(todo)
+    if not (out / "scripted.json").is_file():
+        say(trained, n_agents, "scripted policies: does helping pay?")
+        atomic.write_json(out / "scripted.json", scripted_table(grid))
     if todo:
-        say(f"training {len(todo)} PPO agents on {grid.workers} process(es)")
+        say(trained, n_agents, f"training {len(todo)} PPO agents on {grid.workers} process(es)")
+
+        def agent_done(_i: int, folder: str) -> None:
+            nonlocal trained
+            trained += 1
+            say(trained, n_agents, f"agent {Path(folder).name} done")
+
         with make_executor(workers=grid.workers) as ex:
-            ex.map(_train_one, todo, on_result=lambda i, r: say(f"  agent {Path(r).name} done"))
+            ex.map(_train_one, todo, on_result=agent_done)
     if not (out / "behaviour.json").is_file() or not (out / "states").is_dir():
-        say("behaviour of every agent and the analysis states")
+        say(n_agents, n_agents, "behaviour of every agent and the analysis states")
         behaviour, pool = evaluate_agents(grid, configs, folders)
         if not (out / "states").is_dir():
             write_dataset(out / "states", pool, {"kind": "rl-visited-states", "grid": grid.to_dict(),
@@ -301,7 +310,7 @@ def run_rl(
     if analyze:
         from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_run
 
-        say("analysis of every checkpoint (mirror-neurons analyze)")
+        say(n_agents, n_agents, "analysis of every checkpoint (mirror-neurons analyze)")
         analyze_run(out / "agents", out / "states", AnalysisConfig(), workers=grid.workers)
     summary = decide(out, grid)
     atomic.write_json(out / "summary.json", summary)

@@ -33,8 +33,9 @@ from mirror_neurons.experiments.theory import power, rules2
 from mirror_neurons.experiments.theory.grid import VAL_FRACTION
 from mirror_neurons.experiments.theory.present2 import results_markdown
 from mirror_neurons.experiments.theory.rules import proportions, signal_complexity
-from mirror_neurons.experiments.theory.run import Progress, derive_seed, run_cells
+from mirror_neurons.experiments.theory.run import cell_steps, derive_seed, run_cells
 from mirror_neurons.game.config import GameConfig
+from mirror_neurons.progress import Progress
 from mirror_neurons.train import trainer
 from mirror_neurons.train.checkpoint import load_checkpoint
 from mirror_neurons.train.config import TrainConfig
@@ -234,8 +235,10 @@ def _measure(path: Path, test, config: AnalysisConfig, energy: competence.Scores
 def run_cell(
     grid: RoundTwoGrid, cell: Cell2, index: int, folder: Path, progress: Progress | None = None, threads: int | None = 1
 ) -> list[dict]:
-    """Data, training and the paired analysis of one dataset cell; each step skipped when complete."""
-    say = progress or (lambda message: None)
+    """Data, training and the paired analysis of one dataset cell; each step skipped when complete.
+
+    ``progress`` hears each step (``run.cell_steps``)."""
+    say = cell_steps(progress, grid, index)
     records_file = folder / "models.json"
     if records_file.is_file():
         return json.loads(records_file.read_text())

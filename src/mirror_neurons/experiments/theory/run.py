@@ -42,14 +42,13 @@ from mirror_neurons.experiments.theory.rules import (
 )
 from mirror_neurons.experiments.theory.summary import summarise
 from mirror_neurons.game.config import GameConfig
+from mirror_neurons.progress import Progress
 from mirror_neurons.train import trainer
 from mirror_neurons.train.checkpoint import load_checkpoint
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import MLP, ModelConfig
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 
 def derive_seed(*parts: int) -> int:
@@ -198,8 +197,9 @@ def run_cell(
 ) -> list[dict]:
     """Data, training and analysis of one dataset cell; each step skipped when already complete.
 
-    ``threads`` is torch's thread count while the cell's models train (``trainer.train_many``)."""
-    say = progress or (lambda message: None)
+    ``progress`` hears each step (``cell_steps``); ``threads`` is torch's thread count while the cell's
+    models train (``trainer.train_many``)."""
+    say = cell_steps(progress, grid, index)
     records_file = folder / "models.json"
     if records_file.is_file():
         return json.loads(records_file.read_text())
@@ -316,9 +316,21 @@ def run_theory(
     return summary
 
 
-def run_cells(grid, out: Path, cell_fn, *, progress: Progress = None, executor=None, threads: int = 1) -> list:
+def cell_steps(progress: Progress | None, grid, index: int) -> Callable[[str], None]:
+    """A cell's step notes as ``progress(index, cells, note)``: cells run here one after another, so ``index``
+    of them are done (on an executor a cell gets no ``progress``; ``run_cells`` counts the cells back)."""
+    if progress is None:
+        return lambda note: None
+    n_cells = len(grid.cells())
+    return lambda note: progress(index, n_cells, note)
+
+
+def run_cells(grid, out: Path, cell_fn, *, progress: Progress | None = None, executor=None, threads: int = 1) -> list:
     """Each cell of ``grid`` through ``cell_fn(grid, cell, index, folder, progress, threads)`` (round one's or round
-    two's ``run_cell``), here or as one executor task per cell; refuses an ``out`` that holds another grid."""
+    two's ``run_cell``), here or as one executor task per cell; refuses an ``out`` that holds another grid.
+
+    ``progress(done, total, note)`` counts finished cells of all, with each step's note when the cells run here.
+    """
     grid_file = out / "grid.json"
     if grid_file.is_file():
         if json.loads(grid_file.read_text()) != json.loads(json.dumps(grid.to_dict())):
@@ -327,13 +339,20 @@ def run_cells(grid, out: Path, cell_fn, *, progress: Progress = None, executor=N
         atomic.write_json(grid_file, grid.to_dict())
     cells = grid.cells()
     tasks = [(grid, cell, index, out / "cells" / cell.name) for index, cell in enumerate(cells)]
-    if executor is None:
-        return [cell_fn(*task, progress, threads) for task in tasks]
+    finished = 0
 
-    def done(i: int, _records) -> None:
+    def done(i: int, _records=None) -> None:
+        nonlocal finished
+        finished += 1
         if progress is not None:
-            progress(f"{cells[i].name}: complete")
+            progress(finished, len(cells), f"{cells[i].name}: complete")
 
+    if executor is None:
+        per_cell = []
+        for i, task in enumerate(tasks):
+            per_cell.append(cell_fn(*task, progress, threads))
+            done(i)
+        return per_cell
     return executor.map(
         cell_fn, [(*task, None, threads) for task in tasks], resources=Resources(num_cpus=1), on_result=done
     )
