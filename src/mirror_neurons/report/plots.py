@@ -111,6 +111,12 @@ def _axis(ax):
     return ax
 
 
+def _group_slots(k: int) -> tuple[list[float], float]:
+    """Side by side within a group 0.8 wide: each of ``k`` series' offset from the group's centre, and its width."""
+    width = 0.8 / max(k, 1)
+    return [(i - (k - 1) / 2) * width for i in range(k)], width
+
+
 def plot_distribution(counts: Mapping[str, int], *, ax=None, title: str = "", colour: str = "#4c72b0") -> list:
     """Bars of a categorical distribution (share of rows), with the count on each bar."""
     ax = _axis(ax)
@@ -170,11 +176,11 @@ def plot_scenario_means(
     ax = _axis(ax)
     means = np.asarray(means, dtype=float)
     n = len(means)
-    width = 0.2
+    offsets, width = _group_slots(len(SCENARIO_ALPHA))
     bars = []
     colours = [CLASS_COLOURS[class_name(c)] for c in classes]
-    for s, alpha in enumerate(SCENARIO_ALPHA):
-        x = np.arange(n) + (s - 1.5) * width
+    for s, (offset, alpha) in enumerate(zip(offsets, SCENARIO_ALPHA)):
+        x = np.arange(n) + offset
         bars.extend(ax.bar(x, means[:, s], width=width, color=colours, alpha=alpha, edgecolor="none"))
     ax.set_xticks(np.arange(n))
     ax.set_xticklabels(list(unit_names) if unit_names is not None else [str(i) for i in range(n)], fontsize=7)
@@ -195,10 +201,9 @@ def plot_unit_boxes(samples: Mapping[str, Sequence[np.ndarray]], *, ax=None) -> 
     """Box plots of chosen units' activations per scenario: ``samples`` maps a unit name to 4 arrays."""
     ax = _axis(ax)
     artists = []
-    k = len(samples)
-    width = 0.8 / max(k, 1)
-    for i, (name, per_scenario) in enumerate(samples.items()):
-        pos = np.arange(4) + (i - (k - 1) / 2) * width
+    offsets, width = _group_slots(len(samples))
+    for i, ((name, per_scenario), offset) in enumerate(zip(samples.items(), offsets)):
+        pos = np.arange(4) + offset
         box = ax.boxplot(
             [np.asarray(a, dtype=float) for a in per_scenario],
             positions=pos,
@@ -331,28 +336,11 @@ def plot_cmni_over_training(
     artists = [ax.plot(epochs, cmni, color="#d62728", marker="o", ms=3, label=f"CMNI, {label}")[0]]
     artists.append(twin.plot(epochs, val_loss, color="#1f77b4", marker="s", ms=3, label=f"val loss, {label}")[0])
     if reference is not None:
-        artists.append(
-            ax.plot(
-                reference["epoch"],
-                reference["cmni"],
-                color="#d62728",
-                ls="--",
-                lw=1,
-                alpha=0.6,
-                label="CMNI, published",
-            )[0]
-        )
-        artists.append(
-            twin.plot(
-                reference["epoch"],
-                reference["val_loss"],
-                color="#1f77b4",
-                ls="--",
-                lw=1,
-                alpha=0.6,
-                label="val loss, published",
-            )[0]
-        )
+        for axis, key, colour, name in ((ax, "cmni", "#d62728", "CMNI"), (twin, "val_loss", "#1f77b4", "val loss")):
+            published = axis.plot(
+                reference["epoch"], reference[key], color=colour, ls="--", lw=1, alpha=0.6, label=f"{name}, published"
+            )
+            artists.append(published[0])
     ax.set_xlabel(xlabel)
     ax.set_ylabel("CMNI", color="#d62728")
     twin.set_ylabel("validation loss", color="#1f77b4")
@@ -533,11 +521,10 @@ def plot_grouped_bars(
     (rates per policy). ``errors`` (same keys) gives symmetric error bars.
     """
     ax = _axis(ax)
-    k = len(values)
-    width = 0.8 / max(k, 1)
+    offsets, width = _group_slots(len(values))
     bars = []
-    for i, (name, v) in enumerate(values.items()):
-        x = np.arange(len(groups)) + (i - (k - 1) / 2) * width
+    for i, ((name, v), offset) in enumerate(zip(values.items(), offsets)):
+        x = np.arange(len(groups)) + offset
         err = None if errors is None or name not in errors else np.asarray(errors[name], dtype=float)
         container = ax.bar(
             x,
