@@ -175,7 +175,7 @@ CASES = [
         "fewer than its batch size 25",
     ),
     # the run folder that training resumes
-    Case("run.json []", TRAIN_AGAIN, write("run/run.json", "[]"), "run.json is damaged"),
+    Case("run.json []", TRAIN_AGAIN, write("run/run.json", "[]"), "run.json holds a JSON list, not an object"),
     Case(
         "state.json []",
         TRAIN_AGAIN,

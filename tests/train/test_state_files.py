@@ -81,7 +81,7 @@ def test_rerun_over_a_truncated_checkpoint_is_refused(run, tiny_dataset):
 @pytest.mark.parametrize("text", ["[]", '"x"', "7"])
 def test_run_json_of_the_wrong_type_is_refused(run, tiny_dataset, text):
     (run / "run.json").write_text(text)
-    with pytest.raises(ConfigError, match="run.json is damaged .*not an object"):
+    with pytest.raises(ConfigError, match="run.json holds a JSON .*, not an object; use another --out"):
         train(CONFIG, tiny_dataset, run)
 
 

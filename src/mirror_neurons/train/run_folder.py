@@ -13,7 +13,6 @@ mixes two experiments in one folder.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -121,8 +120,8 @@ def run_info(out_dir: str | Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        info = json.loads(path.read_text(encoding="utf-8")).get("info", {})
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        info = atomic.read_json_object(path, ConfigError, "").get("info", {})
+    except ConfigError:
         return {}
     return info if isinstance(info, dict) else {}
 
@@ -156,12 +155,7 @@ def _check_batches(dataset: Dataset, configs: Sequence[TrainConfig], model_ids: 
 
 def _check_same_run(path: Path, out_dir: Path, record: dict, dataset: Dataset) -> None:
     """``ConfigError`` or ``DataError`` unless the run.json at ``path`` describes ``record``'s models and dataset."""
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path} is damaged ({getattr(e, 'msg', e)}); use another --out") from e
-    if not isinstance(old, dict):
-        raise ConfigError(f"{path} is damaged (a JSON {type(old).__name__}, not an object); use another --out")
+    old = atomic.read_json_object(path, ConfigError, "use another --out")
     if old.get("dataset_hash") != dataset.hash:
         raise DataError(
             f"run folder {out_dir} was trained on dataset {str(old.get('dataset_hash', '?'))[:12]}... but {dataset.path} "
