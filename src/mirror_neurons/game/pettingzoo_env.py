@@ -29,10 +29,20 @@ _METADATA = {
 }
 
 
-def _check_options(render_mode: str | None, max_cycles: int | None) -> None:
+def _set_options(env, config, game_options: dict, max_cycles: int | None, reward: str, render_mode: str | None) -> None:
+    """Check both environments' options and set what they share: the game, its spaces, the episode seeds."""
     adapters.check_render_mode(render_mode)
     if max_cycles is not None and (not isinstance(max_cycles, (int, np.integer)) or max_cycles < 1):
         raise ConfigError(f"max_cycles must be a positive integer or None, got {max_cycles!r}")
+    env.config = adapters.make_config(config, game_options)
+    env.max_cycles = max_cycles
+    env.reward_mode = adapters.check_reward_mode(reward)
+    env.render_mode = render_mode
+    env.possible_agents = list(AGENTS)
+    env._observation_space = adapters.observation_space(env.config)
+    env._action_space = adapters.action_space()
+    env._seeds = adapters.EpisodeSeeds()
+    env.one = None  # adapters.OneGame once reset
 
 
 class FrogAndToadAEC(AECEnv, EzPickle):
@@ -139,16 +149,7 @@ class FrogAndToadAEC(AECEnv, EzPickle):
     ):
         EzPickle.__init__(self, config, max_cycles=max_cycles, reward=reward, render_mode=render_mode, **game_options)
         super().__init__()
-        _check_options(render_mode, max_cycles)
-        self.config = adapters.make_config(config, game_options)
-        self.max_cycles = max_cycles
-        self.reward_mode = adapters.check_reward_mode(reward)
-        self.render_mode = render_mode
-        self.possible_agents = list(AGENTS)
-        self._observation_space = adapters.observation_space(self.config)
-        self._action_space = adapters.action_space()
-        self._seeds = adapters.EpisodeSeeds()
-        self.one: adapters.OneGame | None = None
+        _set_options(self, config, game_options, max_cycles, reward, render_mode)
 
     def observation_space(self, agent: str) -> spaces.Box:
         return self._observation_space
@@ -250,17 +251,8 @@ class FrogAndToadParallel(ParallelEnv, EzPickle):
         **game_options,
     ):
         EzPickle.__init__(self, config, max_cycles=max_cycles, reward=reward, render_mode=render_mode, **game_options)
-        _check_options(render_mode, max_cycles)
-        self.config = adapters.make_config(config, game_options)
-        self.max_cycles = max_cycles
-        self.reward_mode = adapters.check_reward_mode(reward)
-        self.render_mode = render_mode
-        self.possible_agents = list(AGENTS)
+        _set_options(self, config, game_options, max_cycles, reward, render_mode)
         self.agents: list[str] = []
-        self._observation_space = adapters.observation_space(self.config)
-        self._action_space = adapters.action_space()
-        self._seeds = adapters.EpisodeSeeds()
-        self.one: adapters.OneGame | None = None
         self.cycles = 0
 
     def observation_space(self, agent: str) -> spaces.Box:
