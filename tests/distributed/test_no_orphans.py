@@ -86,6 +86,46 @@ def small_data(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def many_checkpoints(small_data, tmp_path_factory):
+    """A one-epoch run whose checkpoint is copied 200 times: enough to keep two workers busy for a while.
+
+    Built once; each test analyses its own copy (``copy_run``), since an analysis writes into the folder."""
+    run = tmp_path_factory.mktemp("checkpoints") / "run"
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(small_data), "--out", str(run), "--hidden", "4", "--max-epochs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    json_path = sorted(run.glob("models/*/*_epoch-*.json"))[-1]
+    for i in range(200):
+        (run / "models" / f"copy{i:03d}").mkdir()
+        for suffix in (".safetensors", ".json"):
+            shutil.copy(json_path.with_suffix(suffix), run / "models" / f"copy{i:03d}")
+    return run
+
+
+def copy_run(run: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(run, tmp_path / "run"))
+
+
+def analyze(run: Path, data: Path) -> list[str]:
+    """The analysis command on two workers, with the controls off and short behaviour games."""
+    return [
+        *CLI,
+        "analyze",
+        str(run),
+        "--data",
+        str(data),
+        "--workers",
+        "2",
+        "--no-controls",
+        "--games",
+        "2",
+        "--turns",
+        "4",
+    ]
+
+
 @pytest.mark.slow
 def test_kill_9_of_sweep_with_workers_leaves_no_process(small_data, tmp_path):
     (tmp_path / "s.toml").write_text(SWEEP)
@@ -108,31 +148,9 @@ def test_kill_9_of_data_with_workers_leaves_no_process(tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_9_of_analyze_with_workers_leaves_no_process(small_data, tmp_path):
-    run = tmp_path / "run"
-    result = CliRunner().invoke(
-        app, ["train", "--data", str(small_data), "--out", str(run), "--hidden", "4", "--max-epochs", "1"]
-    )
-    assert result.exit_code == 0, result.output
-    json_path = sorted(run.glob("models/*/*_epoch-*.json"))[-1]
-    for i in range(200):  # enough checkpoints to keep two workers busy for a while
-        (run / "models" / f"copy{i:03d}").mkdir()
-        for suffix in (".safetensors", ".json"):
-            shutil.copy(json_path.with_suffix(suffix), run / "models" / f"copy{i:03d}")
-    cmd = [
-        *CLI,
-        "analyze",
-        str(run),
-        "--data",
-        str(small_data),
-        "--workers",
-        "2",
-        "--no-controls",
-        "--games",
-        "2",
-        "--turns",
-        "4",
-    ]
+def test_kill_9_of_analyze_with_workers_leaves_no_process(small_data, many_checkpoints, tmp_path):
+    run = copy_run(many_checkpoints, tmp_path)
+    cmd = analyze(run, small_data)
     # driver, resource tracker and two workers, past their start: a part file of results is written
     kill_when_workers_run(
         cmd, tmp_path, 4, ready=lambda: any((run / "analysis" / "parts").glob("*.checkpoints.parquet"))
@@ -140,33 +158,10 @@ def test_kill_9_of_analyze_with_workers_leaves_no_process(small_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_9_of_analyze_while_its_workers_start_leaves_no_process(small_data, tmp_path):
+def test_kill_9_of_analyze_while_its_workers_start_leaves_no_process(small_data, many_checkpoints, tmp_path):
     """Killed as soon as its workers exist, before they have imported torch: they must not live on
     until their imports end (executors.boot_worker arms their death first)."""
-    run = tmp_path / "run"
-    result = CliRunner().invoke(
-        app, ["train", "--data", str(small_data), "--out", str(run), "--hidden", "4", "--max-epochs", "1"]
-    )
-    assert result.exit_code == 0, result.output
-    json_path = sorted(run.glob("models/*/*_epoch-*.json"))[-1]
-    for i in range(20):
-        (run / "models" / f"copy{i:03d}").mkdir()
-        for suffix in (".safetensors", ".json"):
-            shutil.copy(json_path.with_suffix(suffix), run / "models" / f"copy{i:03d}")
-    cmd = [
-        *CLI,
-        "analyze",
-        str(run),
-        "--data",
-        str(small_data),
-        "--workers",
-        "2",
-        "--no-controls",
-        "--games",
-        "2",
-        "--turns",
-        "4",
-    ]
+    cmd = analyze(copy_run(many_checkpoints, tmp_path), small_data)
     kill_when_workers_run(cmd, tmp_path, 4)  # driver, resource tracker and two workers, just started
 
 
