@@ -40,12 +40,13 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from mirror_neurons import __version__, atomic
 from mirror_neurons.errors import ConfigError
+from mirror_neurons.tables import BASELINES, CHECKPOINTS, MANIFEST, RUN, STUDY, SWEEP_SUMMARY
 
 log = logging.getLogger(__name__)
 
 PRESETS = ("demo", "paper")
 """The shipped study files, ``studies/NAME.toml``."""
-STUDY_FILE = "study.json"
+STUDY_FILE = STUDY.file
 STAGES = ("data", "sweep", "analysis", "report")
 STUDY_ENTRIES = (STUDY_FILE, "data", "sweep", "report", "planted")
 """What a study folder may hold (``planted``: ``experiment planted``'s usual --out); dot-files are locks and partial writes."""
@@ -297,11 +298,10 @@ class StudyPaths:
     def output_present(self, stage: str) -> bool:
         """Whether a stage's output is on disk (the record says whether it finished)."""
         return {
-            "data": (self.data / "manifest.json").is_file(),
-            "sweep": (self.sweep / "summary.json").is_file(),
+            "data": (self.data / MANIFEST.file).is_file(),
+            "sweep": (self.sweep / SWEEP_SUMMARY.file).is_file(),
             # baselines.json came with the competence columns: an analysis without it predates them and runs again
-            "analysis": (self.analysis / "checkpoints.parquet").is_file()
-            and (self.analysis / "baselines.json").is_file(),
+            "analysis": (self.analysis / CHECKPOINTS.file).is_file() and (self.analysis / BASELINES.file).is_file(),
             "report": self.report.is_file(),
         }[stage]
 
@@ -323,9 +323,9 @@ def check_study_folder(paths: StudyPaths) -> None:
     if not root.is_dir() or paths.record.is_file():
         return
     fix = f"give a new or empty folder for --out, e.g. --out {root / 'study'}"
-    if (root / "manifest.json").is_file():
+    if (root / MANIFEST.file).is_file():
         raise ConfigError(f"--out {root} is a dataset folder, not a study folder; {fix}")
-    if (root / "run.json").is_file():
+    if (root / RUN.file).is_file():
         raise ConfigError(f"--out {root} is a training run folder, not a study folder; {fix}")
     foreign = sorted(p.name for p in root.iterdir() if p.name not in STUDY_ENTRIES and not p.name.startswith("."))
     if foreign:
@@ -497,7 +497,7 @@ def run_study(
                 "seconds": round(seconds, 2),
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
-            atomic.write_json(paths.record, record)
+            atomic.write_json(paths.record, STUDY.writing(record, paths.record))
             task = bar.tasks[tasks[name]]
             bar.update(tasks[name], total=task.total or 1, completed=task.total or 1, status=f"done in {seconds:.1f} s")
     return paths.report

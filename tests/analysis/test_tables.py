@@ -1,4 +1,4 @@
-"""The declared tables (analysis.tables): what analyze_run writes fits them, and the readers' names exist there."""
+"""The declared tables (mirror_neurons.tables): what the stages write fits them, and the readers' names exist there."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mirror_neurons.analysis import tables
+from mirror_neurons import tables
 from mirror_neurons.errors import AnalysisError
 
 

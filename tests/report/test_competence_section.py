@@ -140,8 +140,8 @@ def test_older_histories_fall_back_to_accuracy_then_to_the_checkpoints(tmp_path)
 
 
 def _table(path, drop=(), **extra):
-    """A one-row checkpoints.parquet with every column the analysis always writes (analysis.tables), then ``extra``."""
-    from mirror_neurons.analysis import tables
+    """A one-row checkpoints.parquet with every column the analysis always writes (mirror_neurons.tables), then ``extra``."""
+    from mirror_neurons import tables
 
     typed = {
         "string": ("x", pa.string()),

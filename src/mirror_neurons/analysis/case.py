@@ -38,6 +38,7 @@ from safetensors.numpy import load as load_arrays
 from safetensors.numpy import save as save_arrays
 
 from mirror_neurons import atomic
+from mirror_neurons.tables import CASE, CHECKPOINTS
 from mirror_neurons.analysis.activations import capture
 from mirror_neurons.analysis.behaviour import behaviour_table, play_episode
 from mirror_neurons.analysis.circuits import self_preservation
@@ -46,7 +47,7 @@ from mirror_neurons.analysis.groups import GROUPS
 from mirror_neurons.errors import AnalysisError
 from mirror_neurons.train.model import MLP
 
-CASE_FILE = "case.json"
+CASE_FILE = CASE.file
 CASE_ARRAYS = "case.safetensors"
 LOSS_THRESHOLD = 0.06
 """The paper's rule of thumb: val loss < 0.06 (with CMNI > 0.005) shows robust mirror patterns."""
@@ -68,7 +69,7 @@ def _column(table: dict[str, list], name: str, default=np.nan) -> np.ndarray:
 def choose_case(checkpoints: dict[str, list], threshold: float = LOSS_THRESHOLD, min_layers: int = 1) -> int | None:
     """Row index of the case checkpoint by ``CASE_RULE`` among trained checkpoints of >= ``min_layers`` hidden layers.
 
-    ``checkpoints``: ``checkpoints.parquet`` as columns (``analysis.tables.CHECKPOINTS`` names).
+    ``checkpoints``: ``checkpoints.parquet`` as columns (``tables.CHECKPOINTS`` names).
     """
     loss = _column(checkpoints, "val_loss")
     init = _column(checkpoints, "init", 0.0) == 1.0
@@ -225,7 +226,7 @@ def write_case(
     analysis_dir = Path(analysis_dir)
     for name in (CASE_FILE, CASE_ARRAYS):  # a case of an earlier analysis never outlives it
         (analysis_dir / name).unlink(missing_ok=True)
-    table = pq.read_table(analysis_dir / "checkpoints.parquet").to_pydict()
+    table = pq.read_table(analysis_dir / CHECKPOINTS.file).to_pydict()
     i = choose_case(table, threshold)
     if i is None:
         return None
@@ -270,7 +271,8 @@ def write_case(
             }
             arrays.update({f"circuit.kernel.{k}": w for k, w in enumerate(d_kernels)})
     atomic.write_bytes(analysis_dir / CASE_ARRAYS, save_arrays({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
-    atomic.write_text(analysis_dir / CASE_FILE, json.dumps(_clean(fields), indent=1) + "\n")
+    fields = CASE.writing(_clean(fields), analysis_dir / CASE_FILE)
+    atomic.write_text(analysis_dir / CASE_FILE, json.dumps(fields, indent=1) + "\n")
     return analysis_dir / CASE_FILE
 
 
@@ -301,4 +303,4 @@ def read_case(analysis_dir: str | Path) -> tuple[dict, dict[str, np.ndarray]] | 
         arrays = load_arrays((analysis_dir / CASE_ARRAYS).read_bytes())
     except (OSError, SafetensorError) as e:
         raise AnalysisError(f"{analysis_dir / CASE_ARRAYS} cannot be read ({type(e).__name__}); {fix}") from e
-    return fields, arrays
+    return CASE.require(fields, analysis_dir / CASE_FILE), arrays

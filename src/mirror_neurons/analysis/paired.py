@@ -51,6 +51,7 @@ import pyarrow.parquet as pq
 from scipy import stats
 
 from mirror_neurons import atomic
+from mirror_neurons.tables import CHECKPOINTS, PAIRED, PAIRED_MODELS
 from mirror_neurons.analysis.competence import COMPETENT_COLUMN
 from mirror_neurons.errors import AnalysisError
 
@@ -63,8 +64,8 @@ CONFIG_PREFIX = "hyperparameters."
 """Columns that define a configuration (everything a model's training was given, except its seed)."""
 IGNORED_KEYS = ("hyperparameters.max_epochs", "hyperparameters.patience")
 """Stopping settings do not make another configuration."""
-PAIRED_MODELS_FILE = "paired_models.parquet"
-PAIRED_FILE = "paired.json"
+PAIRED_MODELS_FILE = PAIRED_MODELS.file
+PAIRED_FILE = PAIRED.file
 
 
 @dataclass(frozen=True)
@@ -422,7 +423,7 @@ def paired_tables(checkpoints: dict[str, list], *, seed: int = 0) -> tuple[list[
 def write_paired(analysis_dir: str | Path, *, seed: int = 0) -> Path:
     """Read ``checkpoints.parquet`` of an analysis folder; write ``paired_models.parquet`` and ``paired.json``."""
     analysis_dir = Path(analysis_dir)
-    table_path = analysis_dir / "checkpoints.parquet"
+    table_path = analysis_dir / CHECKPOINTS.file
     if not table_path.is_file():
         raise AnalysisError(f"{table_path} is missing; run `mirror-neurons analyze` first")
     checkpoints = pq.read_table(table_path).to_pydict()
@@ -446,6 +447,7 @@ def write_paired(analysis_dir: str | Path, *, seed: int = 0) -> Path:
         "answer": answer(tests, nulls),
         "depth": _clean(depth_comparison(checkpoints)),
     }
+    PAIRED.writing(record, analysis_dir / PAIRED_FILE)
     atomic.write_text(analysis_dir / PAIRED_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
     return analysis_dir / PAIRED_FILE
 
@@ -466,5 +468,5 @@ def _clean(d: dict) -> dict:
 def _parquet_bytes(rows: list[dict]) -> bytes:
     sink = pa.BufferOutputStream()
     table = pa.Table.from_pylist(rows) if rows else pa.table({"model_id": pa.array([], pa.string())})
-    pq.write_table(table, sink)
+    pq.write_table(PAIRED_MODELS.writing(table, PAIRED_MODELS.file), sink)
     return sink.getvalue().to_pybytes()

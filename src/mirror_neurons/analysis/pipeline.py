@@ -39,7 +39,8 @@ import torch
 from mirror_neurons import atomic
 from mirror_neurons.progress import Progress
 from mirror_neurons.analysis import ablation as ablation_mod
-from mirror_neurons.analysis import case, tables
+from mirror_neurons import tables
+from mirror_neurons.analysis import case
 from mirror_neurons.analysis import paired
 from mirror_neurons.analysis import competence
 from mirror_neurons.analysis.activations import as_inputs, capture
@@ -92,7 +93,7 @@ p-value floors and per-model q-values, decoding baselines, the recoded
 random-init control (issue 13); 5: ablations on a fixed subsample of at most
 ``ablation_states`` test states, with its size in ``ablate.n_states``.
 """
-BASELINES_FILE = "baselines.json"
+BASELINES_FILE = tables.BASELINES.file
 
 
 @dataclass(frozen=True)
@@ -804,7 +805,7 @@ def analyze_run(
     digest = config.digest()
 
     parts = out / "parts"
-    final_ck, final_units = out / "checkpoints.parquet", out / "units.parquet"
+    final_ck, final_units = out / tables.CHECKPOINTS.file, out / tables.UNITS.file
     existing_ck = _read_tables([final_ck, *sorted(parts.glob("*.checkpoints.parquet"))])
     done = set()
     if existing_ck is not None and {"checkpoint", "weights_sha256", "analysis_config"} <= set(existing_ck.column_names):
@@ -843,7 +844,7 @@ def analyze_run(
             warnings.warn(f"{msg}; analysed anyway (--allow-other-data)", stacklevel=2)
         todo.append(path)
     # written once every checkpoint is known to fit this dataset: a refused run leaves nothing behind
-    atomic.write_json(out / BASELINES_FILE, run_baselines(dataset).as_dict())
+    atomic.write_json(out / BASELINES_FILE, tables.BASELINES.writing(run_baselines(dataset).as_dict(), BASELINES_FILE))
 
     def collect(i: int, path: Path, result: tuple[dict, dict]) -> None:
         rows.append(result[0])
@@ -908,10 +909,8 @@ def analyze_run(
     case.write_case(
         out, measure, test, seed=config.seed, games=config.behaviour_games, turns=config.behaviour_turns
     )  # the report's case example, measured here
-    atomic.write_json(
-        out / "config.json",
-        {**asdict(config), "digest": digest, "data_dir": str(data_dir), tables.ANALYSED_DATASET_HASH: dataset.hash},
-    )
+    record = {**asdict(config), "digest": digest, "data_dir": str(data_dir), tables.ANALYSED_DATASET_HASH: dataset.hash}
+    atomic.write_json(out / tables.ANALYSIS_CONFIG.file, tables.ANALYSIS_CONFIG.writing(record, out))
     return out
 
 
@@ -1060,7 +1059,7 @@ def _merge(out: Path, final_ck: Path, final_units: Path, parts: Path) -> None:
         units = _dedupe_units(units)
     for schema, table in ((tables.UNITS, units), (tables.CHECKPOINTS, ck)):  # the declared contract with the report
         problems = schema.check(table) if table is not None and table.num_rows else []
-        assert not problems, f"analysis would write a {schema.file} that departs from analysis.tables: {problems}"
+        assert not problems, f"analysis would write a {schema.file} that departs from mirror_neurons.tables: {problems}"
     _write_parquet(final_units, units if units is not None else pa.table({}))
     _write_parquet(final_ck, ck)
     for p in ck_parts + unit_parts:
@@ -1141,7 +1140,7 @@ def summary_table(out: str | Path, top: int = 10):
     from rich import box
     from rich.table import Table
 
-    ck = pq.read_table(Path(out) / "checkpoints.parquet").to_pylist()
+    ck = pq.read_table(Path(out) / tables.CHECKPOINTS.file).to_pylist()
     key = "cmni_effect_size" if any(r.get("cmni_effect_size") is not None for r in ck) else "cmni"
     ck.sort(key=lambda r: -(r.get(key) or 0.0))
     cols = [c for c in SUMMARY_COLUMNS if any(c[0] in r for r in ck)]
@@ -1176,7 +1175,7 @@ def read_baselines(out: str | Path) -> dict:
     path = Path(out) / BASELINES_FILE
     if not path.is_file():
         raise AnalysisError(f"{path} does not exist; run `mirror-neurons analyze` on the run again to write it")
-    return json.loads(path.read_text())
+    return tables.BASELINES.require(json.loads(path.read_text()), path)
 
 
 def competence_summary(out: str | Path) -> str:
@@ -1184,7 +1183,7 @@ def competence_summary(out: str | Path) -> str:
 
     A model counts as competent when at least one of its checkpoints is.
     """
-    ck = pq.read_table(Path(out) / "checkpoints.parquet")
+    ck = pq.read_table(Path(out) / tables.CHECKPOINTS.file)
     if competence.COMPETENT_COLUMN not in ck.column_names:
         return "this analysis table has no competence columns; run `mirror-neurons analyze` again to add them"
     rows = ck.select(["model_id", "epoch", "test_accuracy", "macro_recall", "competent"]).to_pylist()
@@ -1212,7 +1211,7 @@ def temporal_view(run_dir: str | Path) -> dict[str, dict[str, np.ndarray]]:
     Reads RUNDIR/analysis/checkpoints.parquet; {model_id: {"epoch", "val_loss", "cmni", "cmni_ci_low", "cmni_ci_high",
     "cmni_effect_size", "cmni_effect_size_ci_low", "cmni_effect_size_ci_high"}} (NaN where a table lacks a column).
     """
-    path = Path(run_dir) / "analysis" / "checkpoints.parquet"
+    path = Path(run_dir) / "analysis" / tables.CHECKPOINTS.file
     if not path.is_file():
         raise AnalysisError(f"{path} does not exist; run `mirror-neurons analyze {run_dir}` first")
     rows = pq.read_table(path).to_pylist()

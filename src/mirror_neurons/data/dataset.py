@@ -1,6 +1,7 @@
 """The dataset on disk: a folder of three Parquet files and a manifest.
 
-Layout (the contract between the data stage and everything after it)::
+Layout (the contract between the data stage and everything after it, declared in
+``mirror_neurons.tables`` as ``SPLIT`` and ``MANIFEST``)::
 
     DIR/train.parquet  DIR/val.parquet  DIR/test.parquet
         columns x0..x99 (uint8, the model input; indices 96, 98, 99 are zero),
@@ -26,15 +27,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mirror_neurons import __version__, atomic
+from mirror_neurons import __version__, atomic, tables
 from mirror_neurons.errors import DataError
 from mirror_neurons.game.constants import STATE_SIZE, Action, Scenario
+from mirror_neurons.tables import FEATURES, META_COLUMNS, SPLITS
 
-FEATURES = tuple(f"x{i}" for i in range(STATE_SIZE))
-META_COLUMNS = ("label", "scenario", "frog_pos")
-SCHEMA = pa.schema([pa.field(c, pa.uint8(), nullable=False) for c in FEATURES + META_COLUMNS])
-SPLITS = ("train", "val", "test")
-MANIFEST = "manifest.json"
+SCHEMA = tables.SPLIT.arrow_schema()
+MANIFEST = tables.MANIFEST.file
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ def write_dataset(out: str | Path, splits: Mapping[str, Split], info: Mapping[st
             "files": files,
             "dataset_hash": combined_hash(files),
         }
-        atomic.write_json(tmp / MANIFEST, manifest)
+        atomic.write_json(tmp / MANIFEST, tables.MANIFEST.writing(manifest, tmp / MANIFEST))
     return out
 
 
@@ -167,6 +166,7 @@ def check_manifest(file: Path, manifest: object) -> None:
         raise DataError(
             f"{file}: dataset_hash {_short(stated)} is not the hash of the files it lists (edited manifest); {fix}"
         )
+    tables.MANIFEST.require(manifest, file)  # the other keys a reader relies on, of their declared kinds
 
 
 def _short(value: object, width: int = 60) -> str:

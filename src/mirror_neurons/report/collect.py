@@ -3,7 +3,7 @@
 A run folder is either a study folder (``study.json``, ``data/``, ``sweep/``)
 or a sweep's run folder with an ``analysis/`` folder (then ``data_dir`` names
 the dataset). Everything comes from the analysis stage's files, read under
-their declared names (``analysis.tables``): the per-checkpoint table
+their declared names (``mirror_neurons.tables``): the per-checkpoint table
 (``checkpoints.parquet``), the paired test (``paired.json``), the baselines, and
 the case example with its arrays (``case.json``, ``case.safetensors``, chosen and
 measured by ``analysis.case``, its behaviour in the game included). The
@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirror_neurons import atomic
-from mirror_neurons.analysis import tables
+from mirror_neurons import atomic, tables
 from mirror_neurons.analysis.case import CASE_FILE, read_case
 from mirror_neurons.analysis.groups import GROUPS
 from mirror_neurons.analysis.paired import PAIRED_FILE, PAIRED_MODELS_FILE
@@ -67,35 +66,35 @@ READ_AS = {
     "path": "checkpoint",
     "samples_seen": "samples_seen",
 }
-"""The report's name of each column it reads -> its declared name in ``analysis.tables.CHECKPOINTS`` (one each)."""
+"""The report's name of each column it reads -> its declared name in ``tables.CHECKPOINTS`` (one each)."""
 
 
 def locate(run_dir: Path, data_dir: Path | None) -> tuple[Path, Path, dict]:
     """(sweep run folder, dataset folder, study record) of a study folder or a bare sweep folder."""
-    record_file = run_dir / "study.json"
+    record_file = run_dir / tables.STUDY.file
     fix = "rerun the stage that wrote it (`mirror-neurons run` with the same --out, or `mirror-neurons analyze`)"
     record = atomic.read_json_object(record_file, AnalysisError, fix) if record_file.is_file() else {}
     sweep = run_dir / "sweep" if (run_dir / "sweep").is_dir() else run_dir
     if data_dir is None:
         data_dir = run_dir / "data"
-        saved = sweep / "analysis" / "config.json"
-        if not (data_dir / "manifest.json").is_file() and saved.is_file():
+        saved = sweep / "analysis" / tables.ANALYSIS_CONFIG.file
+        if not (data_dir / tables.MANIFEST.file).is_file() and saved.is_file():
             recorded = atomic.read_json_object(saved, AnalysisError, fix).get("data_dir")
             data_dir = Path(recorded) if isinstance(recorded, str) else data_dir  # where the analysis read it
-    for table in ("checkpoints.parquet", "units.parquet"):  # an analysis without either is unfinished
+    for table in (tables.CHECKPOINTS.file, tables.UNITS.file):  # an analysis without either is unfinished
         if not (sweep / "analysis" / table).is_file():
             raise AnalysisError(
                 f"{sweep} has no analysis/{table}; run `mirror-neurons analyze {sweep}` "
                 f"(or `mirror-neurons run`) before the report"
             )
-    if not (Path(data_dir) / "manifest.json").is_file():
+    if not (Path(data_dir) / tables.MANIFEST.file).is_file():
         raise AnalysisError(f"no dataset at {data_dir}; pass the run's dataset with --data DIR")
     return sweep, Path(data_dir), record
 
 
 def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]:
     """``analysis/checkpoints.parquet`` under the report's names (``READ_AS``), after checking it against its
-    declaration (``analysis.tables.CHECKPOINTS``): a table without a column the analysis always writes is refused."""
+    declaration (``tables.CHECKPOINTS``): a table without a column the analysis always writes is refused."""
     table = tables.CHECKPOINTS.require(read_parquet(path), path)  # a damaged file is one line, not a pyarrow traceback
     if table.num_rows == 0:
         raise AnalysisError(
@@ -221,13 +220,13 @@ def competent_counts(checkpoints: dict[str, np.ndarray]) -> str:
 
 def read_baselines(sweep: Path, notes: list[str]) -> dict | None:
     """``analysis/baselines.json``, or None (with a note) for an analysis written before it existed."""
-    path = sweep / "analysis" / "baselines.json"
+    path = sweep / "analysis" / tables.BASELINES.file
     if not path.is_file():
         notes.append(
             "The analysis wrote no baselines.json (it predates the baselines); run `mirror-neurons analyze` again."
         )
         return None
-    return json.loads(path.read_text())
+    return tables.BASELINES.require(json.loads(path.read_text()), path)
 
 
 PAIRED_MISSING = (
@@ -261,7 +260,8 @@ def read_paired(sweep: Path) -> tuple[dict, dict | None, dict[str, np.ndarray]]:
         raise AnalysisError(f"{path} holds no answer (an 'answer' object with a 'headline'); {fix}")
     models: dict[str, np.ndarray] = {}
     if (sweep / "analysis" / PAIRED_MODELS_FILE).is_file():
-        table = read_parquet(sweep / "analysis" / PAIRED_MODELS_FILE)
+        path = sweep / "analysis" / PAIRED_MODELS_FILE
+        table = tables.PAIRED_MODELS.require(read_parquet(path), path)
         models = {k: np.asarray(v) for k, v in table.to_pydict().items()}
     return answer, paired, models
 

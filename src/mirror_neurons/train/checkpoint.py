@@ -36,6 +36,7 @@ from safetensors.numpy import save as save_numpy
 from safetensors.torch import load
 
 from mirror_neurons import __version__, atomic, limits
+from mirror_neurons.tables import CHECKPOINT_META
 from mirror_neurons.errors import CheckpointError, ConfigError
 from mirror_neurons.game.constants import Action
 from mirror_neurons.train.model import MLP, ModelConfig
@@ -89,7 +90,7 @@ def save_weights(
         "package_version": meta.get("package_version", __version__),
     }
     json_path = stem.with_suffix(".json")
-    atomic.write_json(json_path, full, fsync=fsync)
+    atomic.write_json(json_path, CHECKPOINT_META.writing(full, json_path), fsync=fsync)
     return json_path
 
 
@@ -139,11 +140,12 @@ def read_meta(path: str | Path) -> dict:
     return meta
 
 
+_PY_TYPES = {"int": (int,), "float": (int, float), "string": (str,), "list": (list,), "object": (dict,)}
 META_TYPES: dict[str, tuple[type, ...]] = {
-    "epoch": (int,), "model_id": (str,), "dataset_hash": (str,), "weights_file": (str,), "weights_sha256": (str,),
-    "val_loss": (int, float), "seed": (int,), "model": (dict,),
-}  # fmt: skip
-"""Types of the metadata fields readers use; each is checked when present."""
+    key: _PY_TYPES[CHECKPOINT_META[key].kind]
+    for key in ("epoch", "model_id", "dataset_hash", "weights_file", "weights_sha256", "val_loss", "seed", "model")
+}
+"""Types of the metadata fields readers use, as ``tables.CHECKPOINT_META`` declares them; each is checked when present."""
 KINDS = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}
 
 

@@ -29,6 +29,7 @@ import torch
 
 from mirror_neurons import atomic
 from mirror_neurons.errors import CheckpointError, ConfigError
+from mirror_neurons.tables import RESUME_STATE
 from mirror_neurons.train.checkpoint import read_meta, read_tensors, write_tensors
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import MLP
@@ -103,7 +104,7 @@ def save_state(m: ModelState, params: dict[str, torch.Tensor], adam: dict[str, d
         "tensors": f"{name}.safetensors",
         "tensors_sha256": sha256,
     }
-    text = atomic.json_text(record)
+    text = atomic.json_text(RESUME_STATE.writing(record, m.folder / f"{name}.meta.json"))
     atomic.write_text(m.folder / f"{name}.meta.json", text, fsync=False)
     atomic.write_text(m.folder / "state.json", text, fsync=False)
     for old in m.folder.glob("state-e*"):

@@ -48,6 +48,7 @@ from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.distributed.executors import Executor, LocalExecutor
 from mirror_neurons.errors import ConfigError
 from mirror_neurons.progress import Progress
+from mirror_neurons.tables import SWEEP_SUMMARY
 from mirror_neurons.train.config import TrainConfig, check_range, describe_range
 from mirror_neurons.train.groups import train_distributed
 from mirror_neurons.train.model import ACTIVATIONS, ModelConfig
@@ -356,5 +357,6 @@ def run_sweep(
         }
         for r in results
     ]
-    atomic.write_json(out_dir / "summary.json", {"sweep": spec.name, "models": summary})
+    record = SWEEP_SUMMARY.writing({"sweep": spec.name, "models": summary}, out_dir / SWEEP_SUMMARY.file)
+    atomic.write_json(out_dir / SWEEP_SUMMARY.file, record)
     return SweepResult(run_dir=out_dir, results=results)

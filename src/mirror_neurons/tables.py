@@ -1,0 +1,641 @@
+"""Every table and JSON file a stage writes, declared once: each writer checks its file here, each reader takes its names here.
+
+A stage's files are the contract with the stages after it (docs/design.md, "Contracts between stages"), so
+their columns and keys are written down in this one module, which sits early in the stage order (after
+``game``, before ``data``) so that every stage may import it. ``STUDY_LAYOUT`` maps each file's path inside a study
+folder to its declaration (``declared`` finds it), the other ``*_LAYOUT``s the same for
+a stage's own --out folder and the experiments; the schemas themselves:
+
+- data (``data.dataset``): ``SPLIT`` (``train``/``val``/``test.parquet``) and ``MANIFEST`` (``manifest.json``);
+- train (``train.checkpoint``, ``train.run_folder``, ``train.sweep``, ``train.resume``): ``CHECKPOINT_META``
+  (``STEM.json`` beside ``STEM.safetensors``), ``RUN`` (``run.json``), ``SWEEP_SUMMARY`` (``summary.json``),
+  ``RESUME_STATE`` (``state.json`` and ``state-eNNNN.meta.json``); ``train.run_folder`` does not check ``RUN`` yet;
+- analysis (``analysis.pipeline``, ``analysis.paired``, ``analysis.case``): ``CHECKPOINTS``
+  (``checkpoints.parquet``), ``UNITS`` (``units.parquet``), ``PAIRED_MODELS`` (``paired_models.parquet``),
+  ``PAIRED`` (``paired.json``), ``CASE`` (``case.json``), ``BASELINES`` (``baselines.json``), ``ANALYSIS_CONFIG``
+  (``config.json``);
+- the study (``study``): ``STUDY`` (``study.json``);
+- experiments: planted units (``PLANTED_*``), the RL experiment (``RL_*``) and the theory grid (``THEORY_*``),
+  declared here; their writers (``experiments.planted``, ``experiments.rl``, ``experiments.theory``) do not check yet.
+
+``checkpoints.parquet`` carries, besides the columns declared here, every measure's own columns (per-layer CMNI
+``cmni.dense_i``, decoding ``decode.*``, ablation ``ablate.*``, q-values) and the checkpoint's metadata flattened
+(``hyperparameters.*``, ``train_config.*``, ...); those are named where they are made (``CheckpointAnalysis.row``).
+A declaration lists what readers rely on; a file may hold more (``open``), except the dataset's split files,
+whose columns are exactly ``SPLIT``'s.
+
+A column or key is ``always`` written, or only when its measure ran (significance, controls) or when the
+checkpoint recorded it (epoch-0 flag, hyper-parameters): a reader must cope with its absence and says so.
+``check`` lists a file's departures from its declaration: the writer refuses to write a file that departs
+(a bug of this package), a reader refuses one that lacks an ``always`` column or key (an older or foreign
+file), with one line naming the fix (``require``).
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+import pyarrow as pa
+
+from mirror_neurons.errors import AnalysisError, CheckpointError, DataError, MirrorNeuronsError
+from mirror_neurons.game.constants import STATE_SIZE, Scenario
+
+GROUPS = tuple(s.name.lower() for s in Scenario)
+"""The scenario groups' names (none, frog, toad, both) as column suffixes, from ``game.constants.Scenario`` (the
+same derivation as ``analysis.groups.GROUPS``, which this module may not import)."""
+
+_KINDS = {
+    "string": pa.types.is_string,
+    "int": pa.types.is_integer,
+    "float": lambda t: pa.types.is_floating(t) or pa.types.is_integer(t),
+    "bool": pa.types.is_boolean,
+    "uint8": lambda t: t.equals(pa.uint8()),
+}
+
+_JSON_KINDS = {
+    "string": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "list": lambda v: isinstance(v, (list, tuple)),
+    "object": lambda v: isinstance(v, dict),
+}
+
+ANALYZE_AGAIN = "run `mirror-neurons analyze` on the run again"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    """string, int, float (integers accepted), bool or uint8; an all-missing column (Parquet type null) fits any kind."""
+    doc: str
+    always: bool = True
+    """Written for every row's source; False: only when its measure ran or the checkpoint recorded it."""
+
+    def __post_init__(self) -> None:
+        assert self.kind in _KINDS, f"{self.name}: unknown kind {self.kind!r}"
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A Parquet table: its file name, its declared columns, and the error and fix a reader raises when it departs."""
+
+    file: str
+    columns: tuple[Column, ...]
+    error: type[MirrorNeuronsError] = AnalysisError
+    fix: str = ANALYZE_AGAIN
+    open: bool = True
+    """Other columns may follow the declared ones (False: exactly these, in this order)."""
+
+    def __getitem__(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.file} declares no column {name!r}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def arrow_schema(self) -> pa.Schema:
+        """The exact Arrow schema of a closed table whose columns are all uint8 (the dataset's split files)."""
+        assert not self.open and all(c.kind == "uint8" for c in self.columns), self.file
+        return pa.schema([pa.field(c.name, pa.uint8(), nullable=False) for c in self.columns])
+
+    def check(self, table: pa.Table) -> list[str]:
+        """Departures of ``table`` from this declaration: missing ``always`` columns, columns of the wrong kind
+        (and, for a closed table, columns it does not declare or out of order)."""
+        problems = []
+        for c in self.columns:
+            if c.name not in table.column_names:
+                if c.always:
+                    problems.append(f"no column {c.name!r}")
+                continue
+            t = table.schema.field(c.name).type
+            if not (pa.types.is_null(t) or _KINDS[c.kind](t)):
+                problems.append(f"column {c.name!r} is {t}, declared {c.kind}")
+        if not self.open and not problems and list(table.column_names) != list(self.names):
+            extra = [n for n in table.column_names if n not in self.names]
+            problems.append(f"undeclared columns {extra[:3]}" if extra else "columns out of the declared order")
+        return problems
+
+    def require(self, table: pa.Table, path) -> pa.Table:
+        """``table`` (read from ``path``) as it is, or one ``error`` naming what is wrong and the fix."""
+        problems = self.check(table)
+        if problems:
+            raise self.error(
+                f"{path} is not the {self.file} this version writes ({'; '.join(problems[:3])}); {self.fix}"
+            )
+        return table
+
+    def writing(self, table: pa.Table, path) -> pa.Table:
+        """``table`` about to be written to ``path``; an ``AssertionError`` (a bug here, not bad input) if it departs."""
+        problems = self.check(table)
+        assert not problems, f"{path} departs from its declaration {self.file}: {'; '.join(problems)}"
+        return table
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    kind: str
+    """string, int, float (integers accepted), bool, list or object; null fits any kind."""
+    doc: str
+    always: bool = True
+    """Written every time; False: only in some runs (named in ``doc``)."""
+
+    def __post_init__(self) -> None:
+        assert self.kind in _JSON_KINDS, f"{self.name}: unknown kind {self.kind!r}"
+
+
+@dataclass(frozen=True)
+class JsonSchema:
+    """A JSON file: its name, the top-level keys readers rely on, and the error and fix a reader raises.
+
+    ``top`` is the kind of the whole document: an object (its ``keys`` declared) or a list (of records)."""
+
+    file: str
+    keys: tuple[Key, ...] = ()
+    error: type[MirrorNeuronsError] = AnalysisError
+    fix: str = ANALYZE_AGAIN
+    top: str = "object"
+
+    def __getitem__(self, name: str) -> Key:
+        for k in self.keys:
+            if k.name == name:
+                return k
+        raise KeyError(f"{self.file} declares no key {name!r}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.keys)
+
+    def check(self, value: object) -> list[str]:
+        """Departures of the parsed document ``value``: another top-level kind, missing ``always`` keys, wrong kinds."""
+        if not _JSON_KINDS[self.top](value):
+            return [f"a JSON {type(value).__name__}, not {'an object' if self.top == 'object' else 'a list'}"]
+        problems = []
+        for k in self.keys:
+            if k.name not in value:
+                if k.always:
+                    problems.append(f"no key {k.name!r}")
+                continue
+            v = value[k.name]
+            if v is not None and not _JSON_KINDS[k.kind](v):
+                problems.append(f"{k.name!r} is a {type(v).__name__}, declared {k.kind}")
+        return problems
+
+    def require(self, value: object, path) -> dict | list:
+        """``value`` (parsed from ``path``) as it is, or one ``error`` naming what is wrong and the fix."""
+        problems = self.check(value)
+        if problems:
+            raise self.error(
+                f"{path} is not the {self.file} this version writes ({'; '.join(problems[:3])}); {self.fix}"
+            )
+        return value
+
+    def writing(self, value: object, path) -> object:
+        """``value`` about to be written to ``path``; an ``AssertionError`` (a bug here, not bad input) if it departs."""
+        problems = self.check(value)
+        assert not problems, f"{path} departs from its declaration {self.file}: {'; '.join(problems)}"
+        return value
+
+
+# -- data: the dataset folder (data.dataset) -----------------------------------------------------------------
+
+REGENERATE = "regenerate the dataset with `mirror-neurons data`"
+SPLITS = ("train", "val", "test")
+"""The dataset's splits; each is the file ``NAME.parquet``."""
+FEATURES = tuple(f"x{i}" for i in range(STATE_SIZE))
+"""The model input's columns, one per state integer."""
+META_COLUMNS = ("label", "scenario", "frog_pos")
+
+SPLIT = TableSchema(
+    "split file (train.parquet, val.parquet, test.parquet)",
+    (
+        *(Column(f, "uint8", f"state integer {i} (docs/spec-summary.md section 3)") for i, f in enumerate(FEATURES)),
+        Column("label", "uint8", "the best action (game.constants.Action)"),
+        Column("scenario", "uint8", "who is in distress (game.constants.Scenario)"),
+        Column("frog_pos", "uint8", "Frog's column"),
+    ),
+    error=DataError,
+    fix=REGENERATE,
+    open=False,
+)
+MANIFEST = JsonSchema(
+    "manifest.json",
+    (
+        Key("format", "string", "mirror-neurons-dataset/1"),
+        Key("package_version", "string", "the version that wrote the dataset"),
+        Key("rows", "object", "split -> row count"),
+        Key("distributions", "object", "split -> label and scenario counts by name"),
+        Key("files", "object", "split file name -> SHA-256 of its bytes"),
+        Key("dataset_hash", "string", "SHA-256 over the sorted (file, hash) pairs (data.dataset.combined_hash)"),
+        Key("config", "object", "the DataConfig", always=False),
+        Key("seed", "int", "the data seed", always=False),
+        Key("test_size", "object", "planned and used test states", always=False),
+        Key("generation", "object", "the game-playing statistics", always=False),
+        Key("natural_distribution", "object", "label and scenario counts before balancing", always=False),
+        Key("test_label_shares", "object", "the test split's share of each label", always=False),
+        Key("preparation", "object", "energy and fly draws of the preparation step", always=False),
+    ),
+    error=DataError,
+    fix=REGENERATE,
+)
+
+# -- train: checkpoints and run folders (train.checkpoint, train.run_folder, train.sweep, train.resume) --------
+
+DAMAGED_CHECKPOINT = "the checkpoint is damaged"
+CHECKPOINT_META = JsonSchema(
+    "checkpoint metadata (STEM.json)",
+    (
+        Key("model", "object", "the architecture (ModelConfig.to_dict)"),
+        Key("outputs", "list", "the actions in output order"),
+        Key("inputs", "object", "the state the model reads, its encoding and the first layer's width"),
+        Key("weights_file", "string", "STEM.safetensors, in the same folder"),
+        Key("weights_sha256", "string", "SHA-256 of the weights file"),
+        Key("package_version", "string", "the version that wrote the checkpoint"),
+        Key("model_id", "string", "the model the checkpoint belongs to", always=False),
+        Key("epoch", "int", "epoch of the checkpoint (0: the initial weights)", always=False),
+        Key("init", "bool", "the model's initial weights, written before the first step", always=False),
+        Key("seed", "int", "the model's seed", always=False),
+        Key("dataset_hash", "string", "hash of the dataset the model was trained on", always=False),
+        Key("val_loss", "float", "validation loss in the model's own objective", always=False),
+        Key("hyperparameters", "object", "the training recipe", always=False),
+        Key("train_config", "object", "the whole TrainConfig", always=False),
+        Key("samples_seen", "int", "training rows seen when the checkpoint was written", always=False),
+    ),
+    error=CheckpointError,
+    fix=DAMAGED_CHECKPOINT,
+)
+RUN = JsonSchema(
+    "run.json",
+    (
+        Key("models", "object", "model id -> its TrainConfig"),
+        Key("dataset_hash", "string", "the dataset every model trains on"),
+        Key("dataset_path", "string", "its folder, absolute"),
+        Key("info", "object", "what the caller recorded (a sweep: its specification)"),
+        Key("versions", "object", "package and library versions"),
+    ),
+    error=CheckpointError,
+    fix="train into a new folder (--out)",
+)
+SWEEP_SUMMARY = JsonSchema(
+    "summary.json",
+    (
+        Key("sweep", "string", "the sweep's name"),
+        Key("models", "list", "per model: model_id, status, reason, epochs, best_epoch, best_val_loss, checkpoints"),
+    ),
+    fix="run the sweep again (it resumes)",
+)
+RESUME_STATE = JsonSchema(
+    "resume state (state.json, state-eNNNN.meta.json)",
+    (
+        Key("model_id", "string", "the model"),
+        Key("epoch", "int", "epochs done"),
+        Key("config", "object", "the TrainConfig"),
+        Key("steps", "int", "optimiser steps done"),
+        Key("samples", "int", "training rows seen"),
+        Key("best_val_loss", "float", "best validation loss so far (null: none finite)"),
+        Key("best_epoch", "int", "its epoch"),
+        Key("since_best", "int", "epochs since it (early stopping)"),
+        Key("status", "string", "running, finished, ..."),
+        Key("reason", "string", "why training stopped, if it did"),
+        Key("checkpoints", "list", "checkpoint stems written so far"),
+        Key("history", "list", "one row per epoch"),
+        Key("tensors", "string", "STEM.safetensors with weights, Adam moments and the generator"),
+        Key("tensors_sha256", "string", "its SHA-256"),
+    ),
+    error=CheckpointError,
+    fix="the resume state is damaged; delete the model's folder to train it afresh",
+)
+
+
+# -- analysis: RUNDIR/analysis/ (analysis.pipeline, analysis.paired, analysis.case) ----------------------------
+CHECKPOINTS = TableSchema(
+    "checkpoints.parquet",
+    (
+        Column("checkpoint", "string", "the checkpoint's JSON file, relative to the run folder"),
+        Column("model_id", "string", "the model the checkpoint belongs to (its checkpoints share it)"),
+        Column("epoch", "int", "epoch of the checkpoint (0: the initial weights)", always=False),
+        Column("init", "bool", "the model's initial weights, written before the first step", always=False),
+        Column("val_loss", "float", "validation loss in the model's own objective", always=False),
+        Column("hidden", "string", "hidden widths as a JSON list, '[17, 17]' (read it with ``widths``)"),
+        Column("n_layers", "int", "number of hidden layers"),
+        Column("encoding", "string", "input encoding: raw, onehot or recoded"),
+        Column("test_accuracy", "float", "accuracy on the test states"),
+        Column("recall_hop", "float", "test recall of hop"),
+        Column("recall_jump", "float", "test recall of jump"),
+        Column("recall_leap", "float", "test recall of leap"),
+        Column("recall_help", "float", "test recall of help"),
+        Column("macro_recall", "float", "mean test recall over the four actions"),
+        Column("competent", "bool", "passes the competence rule (analysis.competence)"),
+        Column("mne", "float", "Mirror Neuron Ensemble"),
+        Column("cmni", "float", "CMNI = MNE / units (the paper's index)"),
+        Column("cmni_effect_size", "float", "the scale-free index, the primary measure (docs/analysis.md)"),
+        Column("n_units", "int", "units counted by the indices"),
+        Column("n_mirror", "int", "units classed mirror", always=False),
+        Column("n_anti_mirror", "int", "units classed anti-mirror", always=False),
+        Column("n_differentiating", "int", "units classed differentiating", always=False),
+        Column("n_mixed", "int", "units classed mixed", always=False),
+        Column("p_random_init", "float", "p of raw CMNI against untrained networks of the architecture", always=False),
+        Column("p_permutation", "float", "p of raw CMNI against permuted scenario labels", always=False),
+        Column("null_random_init_mean", "float", "mean raw CMNI of the untrained networks", always=False),
+        Column("null_permutation_mean", "float", "mean raw CMNI under permuted labels", always=False),
+        Column("cmni_ci_low", "float", "bootstrap interval of raw CMNI, low end", always=False),
+        Column("cmni_ci_high", "float", "bootstrap interval of raw CMNI, high end", always=False),
+        Column("hyperparameters.lr", "float", "learning rate, from the checkpoint", always=False),
+        Column("hyperparameters.batch_size", "int", "minibatch size, from the checkpoint", always=False),
+        Column("hyperparameters.loss", "string", "training objective, from the checkpoint", always=False),
+        Column(
+            "samples_seen",
+            "int",
+            "training rows seen when the checkpoint was written, from the checkpoint",
+            always=False,
+        ),
+        Column(
+            "dataset_hash",
+            "string",
+            "hash of the dataset the checkpoint was trained on, from the checkpoint",
+            always=False,
+        ),
+        Column("weights_sha256", "string", "hash of the checkpoint's weights file", always=False),
+        Column("analysis_config", "string", "digest of the analysis settings (AnalysisConfig.digest)"),
+        Column("analysed_dataset_hash", "string", "hash of the dataset whose test states were analysed"),
+    ),
+)
+
+UNITS = TableSchema(
+    "units.parquet",
+    (
+        Column("checkpoint", "string", "the checkpoint's JSON file, relative to the run folder"),
+        Column("model_id", "string", "the model"),
+        Column("epoch", "int", "epoch of the checkpoint (-1: not recorded)"),
+        Column("layer", "string", "the unit's layer, dense_i"),
+        Column("unit", "int", "the unit's index within its layer"),
+        Column("dfrog", "float", "Frog-distress minus no-distress mean activation (the paper's CMNI terms)"),
+        Column("dtoad", "float", "Toad-distress minus no-distress mean activation"),
+        Column("mns", "float", "the unit's mirror neuron score"),
+        *(
+            Column(f"{stat}_{g}", "float", f"{stat} of the unit's activation in the {g} group")
+            for g in GROUPS
+            for stat in ("mean", "var")
+        ),
+        Column("class", "string", "mirror, anti-mirror, differentiating, mixed or other", always=False),
+    ),
+)
+
+ANALYSED_DATASET_HASH = "analysed_dataset_hash"
+"""Key of the analysed dataset's hash in ``checkpoints.parquet`` and ``config.json`` (a checkpoint's own
+``dataset_hash`` names the data it was trained on; ``--allow-other-data`` lets the two differ)."""
+
+
+def widths(hidden: str) -> tuple[int, ...]:
+    """Hidden widths from the ``hidden`` column ('[17, 17]' -> (17, 17)); ``AnalysisError`` for anything else."""
+    try:
+        value = json.loads(hidden)
+        if isinstance(value, list) and value and all(isinstance(w, int) and w > 0 for w in value):
+            return tuple(value)
+    except (TypeError, ValueError):
+        pass
+    raise AnalysisError(
+        f"hidden = {hidden!r} is not a JSON list of widths like '[17, 17]'; run `mirror-neurons analyze` again"
+    )
+
+
+def hidden_label(hidden: str) -> str:
+    """'[17, 17]' -> '17x17', the architecture as tables and figures show it."""
+    return "x".join(str(w) for w in widths(hidden))
+
+
+PAIRED_MODELS = TableSchema(
+    "paired_models.parquet",
+    (
+        Column("model_id", "string", "the model (an empty table holds this column only)"),
+        Column("configuration", "string", "its configuration key (analysis.paired.configuration_key)", always=False),
+        Column("label", "string", "the configuration in words", always=False),
+        Column("labels", "string", "the labels the model was trained on", always=False),
+        Column("architecture", "string", "hidden widths, 17x17", always=False),
+        Column("encoding", "string", "input encoding", always=False),
+        Column("trained_epoch", "int", "epoch of the trained checkpoint", always=False),
+        Column("competent", "bool", "the trained checkpoint passes the competence rule", always=False),
+        *(
+            Column(f"{m}_{at}", "float", f"{m} {words}", always=False)
+            for m in ("cmni_effect_size", "cmni", "n_mirror")
+            for at, words in (
+                ("init", "at epoch 0"),
+                ("trained", "of the trained checkpoint"),
+                ("change", "trained - init"),
+            )
+        ),
+    ),
+)
+PAIRED = JsonSchema(
+    "paired.json",
+    (
+        Key("rule", "string", "the test in words"),
+        Key("measures", "list", "measures tested, the primary first"),
+        Key("min_seeds", "int", "models a configuration needs for its test"),
+        Key("alpha", "float", "significance level"),
+        Key("models", "int", "models in the table"),
+        Key("models_paired", "int", "models with an initial and a trained checkpoint"),
+        Key("models_without_init", "int", "models left out (no epoch-0 checkpoint)"),
+        Key("configurations", "list", "one paired test per configuration and measure (analysis.paired.ConfigTest)"),
+        Key("training_nulls", "list", "trained models against their training nulls"),
+        Key("answer", "object", "headline, decided_by and the evidence"),
+        Key("depth", "object", "deep against shallow models"),
+    ),
+)
+CASE = JsonSchema(
+    "case.json",
+    (
+        Key("rule", "string", "how the case checkpoint was chosen (analysis.case.CASE_RULE)"),
+        Key("threshold", "float", "the competence threshold it passed"),
+        Key("checkpoint", "string", "the case checkpoint, relative to the run folder"),
+        Key("model_id", "string", "its model"),
+        Key("epoch", "int", "its epoch"),
+        Key("accuracy", "float", "its test accuracy"),
+        Key("layer_names", "list", "its hidden layers"),
+        Key("classes", "list", "per layer, each unit's class"),
+        Key("boxes", "list", "the units drawn as distributions"),
+        Key("nulls", "list", "the nulls it is compared with"),
+        Key("group_sizes", "object", "states per scenario group"),
+        Key("weight_tables", "list", "the strongest weights between classes"),
+        Key("ablation", "object", "ablation by class against random units (null: not measured)"),
+        Key("episode", "list", "one game played by the case model, frame by frame"),
+        Key("episode_actions", "object", "its action counts"),
+        Key("circuit", "object", "the best two-layer checkpoint's circuit (null: the case is deep enough)"),
+        Key("behaviour", "object", "the case model's play against the scripted references"),
+        Key("self_preservation", "object", "the self-preservation circuit's z-scores (null: one hidden layer)"),
+    ),
+)
+BASELINES = JsonSchema(
+    "baselines.json",
+    (
+        Key("classes", "list", "the actions, in output order"),
+        Key("test_states", "int", "test states measured"),
+        Key("rule", "object", "the competence rule: statement, margin, floor, competent_macro_recall"),
+        Key("baselines", "object", "each reference policy's accuracy, recall and confusion"),
+        Key("validation", "object", "the same on the validation states"),
+    ),
+)
+ANALYSIS_CONFIG = JsonSchema(
+    "config.json",
+    (
+        Key("digest", "string", "AnalysisConfig.digest: the settings that change the numbers"),
+        Key("data_dir", "string", "the dataset folder analysed"),
+        Key(ANALYSED_DATASET_HASH, "string", "its dataset_hash"),
+        Key("seed", "int", "the analysis seed"),
+        Key("matched", "bool", "composition-matched contrasts (False: the paper's view)"),
+        Key("controls", "bool", "whether the controls ran"),
+        Key("statistics", "bool", "whether the significance tests ran"),
+        Key("alpha", "float", "significance level"),
+    ),
+)
+"""Its other keys are ``AnalysisConfig``'s fields, declared there (``dataclasses.asdict``)."""
+
+# -- the study folder (study) --------------------------------------------------------------------------------
+
+STUDY = JsonSchema(
+    "study.json",
+    (
+        Key("preset", "string", "the study file's name"),
+        Key("package_version", "string", "the version that ran the study"),
+        Key("stages", "object", "stage -> when it finished and how long it took"),
+        Key("study", "object", "the study's settings"),
+    ),
+    error=MirrorNeuronsError,
+    fix="run the study into a new folder (--out)",
+)
+
+# -- experiments ---------------------------------------------------------------------------------------------
+
+PLANTED_TAGS = (
+    Column("grid", "string", "unit or population"),
+    Column("model_id", "string", "the model planted into"),
+    Column("checkpoint", "string", "its checkpoint"),
+    Column("rep", "int", "repetition"),
+)
+PLANTED_UNITS = TableSchema("units.parquet", PLANTED_TAGS, fix="run `mirror-neurons experiment planted` again")
+"""One row per planted unit; its measures follow (``analysis.planted.analyze_plants``)."""
+PLANTED_ANALYSES = TableSchema("analyses.parquet", PLANTED_TAGS, fix="run `mirror-neurons experiment planted` again")
+"""One row per planted checkpoint; its checkpoint-level measures follow."""
+PLANTED_SUMMARY = JsonSchema(
+    "summary.json",
+    (
+        Key("alpha", "float", "significance level"),
+        Key("kinds", "list", "kinds of planted unit"),
+        Key("measures", "list", "measures that may detect them"),
+        Key("n_plants", "int", "unit-level plants"),
+        Key("detection", "list", "detection rate per kind, effect and measure"),
+        Key("false_positives", "object", "detection of the null plants"),
+        Key("smallest_detected", "object", "per measure, the smallest effect detected"),
+        Key("population", "list", "the population-level plants' checkpoint table"),
+        Key("source", "string", "the study planted into"),
+        Key("grid", "object", "the PlantedGrid"),
+        Key("models", "list", "the models and checkpoints planted into"),
+    ),
+    fix="run `mirror-neurons experiment planted` again",
+)
+
+RL_FIX = "run `mirror-neurons experiment rl` again (it resumes)"
+RL_GRID = JsonSchema("grid.json", (Key("ppo", "object", "the agents' PPO settings"),), fix=RL_FIX)
+"""The ``RLGrid`` (``RLGrid.to_dict``)."""
+RL_SCRIPTED = JsonSchema(
+    "scripted.json", (Key("cells", "object", "per D, each scripted policy's measures"),), fix=RL_FIX
+)
+RL_BEHAVIOUR = JsonSchema(
+    "behaviour.json",
+    (
+        Key("agents", "object", "model id -> the agent's behaviour"),
+        Key("baselines", "object", "the scripted references on the agents' games"),
+        Key("eval_seed", "int", "first evaluation seed"),
+        Key("eval_games", "int", "games per evaluation"),
+    ),
+    fix=RL_FIX,
+)
+RL_SUMMARY = JsonSchema(
+    "summary.json",
+    (
+        Key("cells", "object", "per reward and D: the agents' measures"),
+        Key("baselines", "object", "the scripted references"),
+        Key("hypotheses", "object", "the pre-registered tests (docs/rl.md) and their verdicts"),
+    ),
+    fix=RL_FIX,
+)
+
+THEORY_FIX = "run the theory experiment again (it resumes)"
+THEORY_GRID = JsonSchema("grid.json", fix=THEORY_FIX)
+"""The grid (``grid.to_dict``); a folder of another grid is refused."""
+THEORY_RECORDS = JsonSchema("records.json", fix=THEORY_FIX, top="list")
+"""One record per model of every cell."""
+THEORY_SUMMARY = JsonSchema("summary.json", fix=THEORY_FIX)
+THEORY_CELL_MODELS = JsonSchema("models.json", fix=THEORY_FIX, top="list")
+"""One record per model of the cell, written when the cell is complete."""
+THEORY_SCALE_FREE = JsonSchema("scale_free.json", fix=THEORY_FIX, top="list")
+THEORY_TIMING = JsonSchema("timing.json", fix=THEORY_FIX)
+
+# -- where each file lies ------------------------------------------------------------------------------------
+
+DATA_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
+    *((f"{s}.parquet", SPLIT) for s in SPLITS),
+    ("manifest.json", MANIFEST),
+)
+RUN_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
+    ("run.json", RUN),
+    ("summary.json", SWEEP_SUMMARY),
+    ("models/*/state.json", RESUME_STATE),
+    ("models/*/state-e[0-9][0-9][0-9][0-9].meta.json", RESUME_STATE),
+    ("models/*/*.json", CHECKPOINT_META),
+)
+ANALYSIS_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
+    ("checkpoints.parquet", CHECKPOINTS),
+    ("units.parquet", UNITS),
+    ("paired_models.parquet", PAIRED_MODELS),
+    ("paired.json", PAIRED),
+    ("case.json", CASE),
+    ("baselines.json", BASELINES),
+    ("config.json", ANALYSIS_CONFIG),
+)
+STUDY_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
+    ("study.json", STUDY),
+    *((f"data/{p}", s) for p, s in DATA_LAYOUT),
+    *((f"sweep/analysis/{p}", s) for p, s in ANALYSIS_LAYOUT),
+    *((f"sweep/{p}", s) for p, s in RUN_LAYOUT),
+)
+"""Path inside a study folder (``mirror-neurons run``) -> the declaration of the file there, first match wins.
+The same files in a stage's own --out folder: ``DATA_LAYOUT``, ``RUN_LAYOUT``, ``ANALYSIS_LAYOUT`` (RUN/analysis/)."""
+PLANTED_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
+    ("units.parquet", PLANTED_UNITS),
+    ("analyses.parquet", PLANTED_ANALYSES),
+    ("summary.json", PLANTED_SUMMARY),
+)
+RL_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
+    ("grid.json", RL_GRID),
+    ("scripted.json", RL_SCRIPTED),
+    ("behaviour.json", RL_BEHAVIOUR),
+    ("summary.json", RL_SUMMARY),
+    *((f"states/{p}", s) for p, s in DATA_LAYOUT),
+    *((f"agents/analysis/{p}", s) for p, s in ANALYSIS_LAYOUT),
+    *((f"agents/{p}", s) for p, s in RUN_LAYOUT),
+)
+THEORY_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
+    ("grid.json", THEORY_GRID),
+    ("records.json", THEORY_RECORDS),
+    ("summary.json", THEORY_SUMMARY),
+    ("cells/*/models.json", THEORY_CELL_MODELS),
+    ("cells/*/scale_free.json", THEORY_SCALE_FREE),
+    ("cells/*/timing.json", THEORY_TIMING),
+    *((f"cells/*/data/{p}", s) for p, s in DATA_LAYOUT),
+    *((f"cells/*/run/analysis/{p}", s) for p, s in ANALYSIS_LAYOUT),
+    *((f"cells/*/run/{p}", s) for p, s in RUN_LAYOUT),
+)
+
+
+def declared(path: str, layout: tuple[tuple[str, TableSchema | JsonSchema], ...] = STUDY_LAYOUT):
+    """The declaration of the file at ``path`` (relative, with ``/``) in a folder of ``layout``; None if undeclared."""
+    return next((schema for pattern, schema in layout if fnmatchcase(path, pattern)), None)
