@@ -9,7 +9,7 @@ a stage's own --out folder and the experiments; the schemas themselves:
 - data (``data.dataset``): ``SPLIT`` (``train``/``val``/``test.parquet``) and ``MANIFEST`` (``manifest.json``);
 - train (``train.checkpoint``, ``train.run_folder``, ``train.sweep``, ``train.resume``): ``CHECKPOINT_META``
   (``STEM.json`` beside ``STEM.safetensors``), ``RUN`` (``run.json``), ``SWEEP_SUMMARY`` (``summary.json``),
-  ``RESUME_STATE`` (``state.json`` and ``state-eNNNN.meta.json``); ``train.run_folder`` does not check ``RUN`` yet;
+  ``RESUME_STATE`` (``state.json`` and ``state-eNNNN.meta.json``);
 - analysis (``analysis.pipeline``, ``analysis.paired``, ``analysis.case``): ``CHECKPOINTS``
   (``checkpoints.parquet``), ``UNITS`` (``units.parquet``), ``PAIRED_MODELS`` (``paired_models.parquet``),
   ``PAIRED`` (``paired.json``), ``CASE`` (``case.json``), ``BASELINES`` (``baselines.json``), ``ANALYSIS_CONFIG``

@@ -22,10 +22,11 @@ import torch
 from mirror_neurons import __version__, atomic
 from mirror_neurons.data.dataset import Dataset
 from mirror_neurons.errors import ConfigError, DataError
+from mirror_neurons.tables import RUN
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.resume import ModelState
 
-RUN_FILE = "run.json"
+RUN_FILE = RUN.file
 
 
 def versions() -> dict[str, str]:
@@ -111,7 +112,7 @@ def open_run(
     if path.is_file():
         _check_same_run(path, out_dir, record, dataset)
         return
-    atomic.write_json(path, {**record, "versions": versions()})
+    atomic.write_json(path, RUN.writing({**record, "versions": versions()}, path))
 
 
 def run_info(out_dir: str | Path) -> dict | None:
