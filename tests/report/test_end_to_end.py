@@ -9,14 +9,15 @@ we are root, as in CI); its screenshot is saved under ``test-artifacts/``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from pathlib import Path
 
 import pytest
+import tiny_run
 from typer.testing import CliRunner
 
-from mirror_neurons.analysis.pipeline import AnalysisConfig
 from mirror_neurons.cli import app
 from mirror_neurons.data.config import DataConfig
 from mirror_neurons.errors import ConfigError
@@ -25,41 +26,21 @@ from mirror_neurons.train.checkpoint import iter_checkpoints
 from mirror_neurons.train.sweep import parse_sweep
 
 from . import browser
+from .titles import TITLES
 
 pytestmark = pytest.mark.slow
 
-TITLES = [
-    "1. The game",
-    "2. Training",
-    "3. Did the networks learn the game?",
-    "4. Did training make mirror units?",
-    "5. The case checkpoint",
-    "6. CMNI against chance",
-    "7. Over training",
-    "8. Circuits",
-    "9. Behaviour",
-    "10. Reproduction summary",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 REFERENCE = Path(__file__).resolve().parents[2] / "src" / "mirror_neurons" / "report" / "reference_cmni_by_epoch.csv"
 
+# The docs' tiny run (tests/tiny_run.py) with one epoch more, a third model of three layers, and longer
+# behaviour games.
 TINY_SWEEP = {
-    "sweep": {"name": "tiny", "seed": 7, "replicates": 1},
-    "limits": {"max_epochs": 4, "patience": 2, "epoch_rows": 1500},
-    "defaults": {"dropout": 0.12, "batch_size": 25},
-    "configs": [{"hidden": [8, 8], "lr": 3e-3}, {"hidden": [6], "lr": 5e-3}, {"hidden": [6, 5, 4], "lr": 3e-3}],
+    **tiny_run.TINY_SWEEP,
+    "limits": {**tiny_run.TINY_SWEEP["limits"], "max_epochs": 4},
+    "configs": [*tiny_run.TINY_SWEEP["configs"], {"hidden": [6, 5, 4], "lr": 3e-3}],
 }
-TINY_ANALYSIS = AnalysisConfig(
-    n_random_init=20,
-    n_permutations=20,
-    n_bootstrap=20,
-    n_decoding_permutations=20,
-    n_ablation_draws=20,
-    n_decoding_untrained=1,
-    min_stratum_states=2,  # p floors below 0.05; a tiny test set
-    behaviour_games=16,
-    behaviour_turns=40,
-)
+TINY_ANALYSIS = dataclasses.replace(tiny_run.TINY_ANALYSIS, behaviour_games=16, behaviour_turns=40)
 
 
 def tiny_study(out: Path) -> Path:

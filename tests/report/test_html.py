@@ -12,19 +12,7 @@ from mirror_neurons.report.html import render_report
 from mirror_neurons.report.sections import build_sections, section_game, section_training, verdicts
 
 from .synthetic import CLASSES_L1, synthetic_inputs
-
-TITLES = [
-    "1. The game",
-    "2. Training",
-    "3. Did the networks learn the game?",
-    "4. Did training make mirror units?",
-    "5. The case checkpoint",
-    "6. CMNI against chance",
-    "7. Over training",
-    "8. Circuits",
-    "9. Behaviour",
-    "10. Reproduction summary",
-]
+from .titles import TITLES
 
 
 @pytest.fixture(scope="module")
