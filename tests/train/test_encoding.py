@@ -89,3 +89,48 @@ def test_onehot_feature_names_are_unique():
     names = get_encoding("onehot").feature_names
     assert len(set(names)) == len(names)
     assert np.all([" = " in n for n in names[:-1]])
+
+
+def _onehot_by_names(x: torch.Tensor) -> torch.Tensor:
+    """The onehot features read off the feature names, one cell and symbol at a time: the independent reference."""
+    from mirror_neurons.game.constants import Symbol
+
+    starts = {"ground": 0, "players": 32, "flies": 64}
+    enc = get_encoding("onehot")
+    out = torch.zeros((len(x), enc.width), dtype=torch.float64)
+    for j, name in enumerate(enc.feature_names[:-1]):  # "players[5] = toad-distress"
+        cell, symbol = name.split(" = ")
+        row, index = cell[:-1].split("[")
+        code = int(Symbol[symbol.upper().replace("-", "_")])
+        out[:, j] = (x[:, starts[row] + int(index)].double() == code).double()
+    out[:, -1] = x[:, 97].double() / 20
+    return out
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64, torch.float32, torch.float64])
+def test_onehot_lookup_equals_the_names_cell_by_cell(dtype):
+    """Real states take the table lookup; codes a row cannot hold, or non-integers, take the comparisons;
+    both must give, for every feature, exactly 'this cell holds this symbol'."""
+    from mirror_neurons.game.vector_env import FrogAndToadVectorEnv
+
+    env = FrogAndToadVectorEnv(64, partner="random", reward="shared", max_turns=40)
+    obs, _ = env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    states = [obs]
+    for _ in range(20):
+        obs, *_ = env.step(rng.integers(0, 4, 64))
+        states.append(obs)
+    real = torch.from_numpy(np.concatenate(states)).to(dtype)
+    odd = real[:8].clone()
+    odd[:, 3] = 7  # a players' code on the ground row: no indicator for that cell
+    if dtype.is_floating_point:
+        odd[0, 40] = 2.5
+    enc = get_encoding("onehot")
+    for x in (real, odd):
+        expected = _onehot_by_names(x)
+        encoded = enc.encode(x).double()
+        assert torch.equal(encoded[:, :-1], expected[:, :-1])
+        torch.testing.assert_close(encoded[:, -1], expected[:, -1], rtol=1e-7, atol=0)  # energy / 20 in float32
+        stored = enc.stored(x)
+        assert stored.dtype == dtype and torch.equal(stored[:, :-1].double(), expected[:, :-1])
+    assert enc.encode(odd)[:, 3 * 2 : 3 * 2 + 2].sum() == 0  # ground[3]: neither solid nor rough

@@ -105,3 +105,58 @@ def test_a_frozen_network_partner_plays_toad(tmp_path):
     assert (
         read_meta(iter_checkpoints(tmp_path / "second" / "checkpoints")[-1])["hyperparameters"]["partner"] == "network"
     )
+
+
+def _values_and_grads(fn, params, n):
+    for p in params:
+        p.grad = None
+    logits, values = fn()
+    weights = torch.arange(n, dtype=torch.float32) / n
+    ((logits.sum(1) * weights).sum() + (values[:, 0] ** 2).sum()).backward()
+    return [logits.detach(), values.detach(), *(p.grad.clone() for p in params)]
+
+
+@pytest.mark.parametrize("hidden", [(17, 17), (5,)])
+def test_the_stacked_first_layers_compute_what_the_two_networks_compute(hidden):
+    """``_both`` (one product for both first layers) against each network run on its own: outputs and every
+    gradient. Bit for bit at the experiment's 2 x 17; within float32 rounding at any width."""
+    from mirror_neurons.game.vector_env import FrogAndToadVectorEnv
+    from mirror_neurons.train.ppo import _body, _both
+
+    cfg = PPOConfig(hidden=hidden)
+    g = torch.Generator().manual_seed(0)
+    policy, value = MLP(cfg.policy_config), MLP(cfg.value_config)
+    policy.reset_parameters(g)
+    value.reset_parameters(g)
+    with torch.no_grad():
+        for p in [*policy.parameters(), *value.parameters()]:
+            p.add_(torch.rand(p.shape, generator=g) - 0.5)  # non-zero biases too
+    env = FrogAndToadVectorEnv(512, partner="random", reward="shared", max_turns=40)
+    obs, _ = env.reset(seed=1)
+    features = policy.encoding.encode(torch.from_numpy(obs))
+    params = [*policy.parameters(), *value.parameters()]
+    stacked = _values_and_grads(lambda: _both(policy, value, features), params, len(obs))
+    separate = _values_and_grads(lambda: (_body(policy, features), _body(value, features)), params, len(obs))
+    for a, b in zip(stacked, separate, strict=True):
+        if hidden == (17, 17):
+            assert torch.equal(a, b)
+        else:
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+# Final checkpoint bytes of the RL demo's PPO settings (256 games x 32 cycles, 3 epochs of 2 minibatches, 2 x 17)
+# for six iterations, recorded with the code of commit 7cbfbdd, before the rollout encoded once, the update kept
+# its buffers and the two first layers became one product: the speed-ups must not move a bit.
+RECORDED_BEFORE_SPEEDUPS = {("random", 1.0): "cd1e5a3bebf1e3d2", ("self", 0.0): "afd214d9c88f7b8f"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("partner", "dependency"), sorted(RECORDED_BEFORE_SPEEDUPS))
+def test_the_demo_settings_give_the_bytes_recorded_before_the_speedups(tmp_path, partner, dependency):
+    import hashlib
+
+    cfg = PPOConfig(num_envs=256, num_steps=32, total_steps=256 * 32 * 6, update_epochs=3, num_minibatches=2,
+                    checkpoint_every=1000, partner=partner, dependency=dependency, seed=3)  # fmt: skip
+    train_ppo(cfg, tmp_path)
+    last = sorted((tmp_path / "checkpoints").glob("*.safetensors"))[-1]
+    assert hashlib.sha256(last.read_bytes()).hexdigest()[:16] == RECORDED_BEFORE_SPEEDUPS[(partner, dependency)]

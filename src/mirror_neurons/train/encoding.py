@@ -104,7 +104,10 @@ class Encoding:
         if x.ndim != 2 or x.shape[1] != STATE_SIZE:
             raise ConfigError(f"encoding {self.name!r} reads (n, {STATE_SIZE}) states, got shape {tuple(x.shape)}")
         if self.name == "onehot":
-            parts = []
+            out = _onehot_indicators(x, self.width, x.dtype)
+            if out is not None:
+                return out
+            parts = []  # some cell holds a code its row cannot: no indicator for that cell
             for row, sl in ROWS:
                 codes = torch.tensor([int(s) for s in ROW_SYMBOLS[row]], dtype=x.dtype)
                 parts.append((x[:, sl, None] == codes).to(x.dtype).reshape(len(x), -1))  # (n, 32 * symbols), cell-major
@@ -121,11 +124,50 @@ class Encoding:
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(n, 100) states -> (n, width) float32 features: ``stored(x) * scale`` on the scaled columns."""
+        if self.name == "onehot" and x.ndim == 2 and x.shape[1] == STATE_SIZE:
+            out = _onehot_indicators(x, self.width, torch.float32)  # the same values, written as float32 at once
+            if out is not None:
+                out[:, self.scaled] *= torch.tensor(self.scale, dtype=torch.float32)
+                return out
         out = self.stored(x).to(torch.float32)
         if self.scaled is not None:
             out = out.clone() if out is x else out
             out[:, self.scaled] *= torch.tensor(self.scale, dtype=torch.float32)
         return out
+
+
+def _onehot_table() -> torch.Tensor:
+    """(96 * 256,) int64: the ``onehot`` column of cell c holding code k at ``c * 256 + k``, -1 where that row
+    cannot hold k. Columns run row by row, cell-major, symbols in ``ROW_SYMBOLS`` order (the feature names')."""
+    table = torch.full((FLIES.stop, 256), -1, dtype=torch.int64)
+    column = 0
+    for row, sl in ROWS:
+        for cell in range(sl.start, sl.stop):
+            for symbol in ROW_SYMBOLS[row]:
+                table[cell, int(symbol)] = column
+                column += 1
+    return table.reshape(-1)
+
+
+_ONEHOT_TABLE = _onehot_table()
+_CELL_OFFSET = torch.arange(FLIES.stop, dtype=torch.int64) * 256
+
+
+def _onehot_indicators(x: torch.Tensor, width: int, dtype: torch.dtype) -> torch.Tensor | None:
+    """``onehot.stored(x)`` in ``dtype`` by one table lookup a cell (not one comparison per symbol), or None
+    when some cell holds a code its row cannot hold (or a non-integer): the caller compares then."""
+    cells = x[:, : FLIES.stop]
+    if x.is_floating_point():
+        if not bool(((cells >= 0) & (cells < 256) & (cells == cells.floor())).all()):
+            return None
+    elif x.dtype != torch.uint8 and not bool(((cells >= 0) & (cells < 256)).all()):
+        return None
+    columns = _ONEHOT_TABLE.index_select(0, (cells.long() + _CELL_OFFSET).view(-1)).view(len(x), -1)
+    if bool((columns < 0).any()):
+        return None
+    out = torch.zeros((len(x), width), dtype=dtype).scatter_(1, columns, 1)
+    out[:, -1] = x[:, OWN_ENERGY]
+    return out
 
 
 def _onehot() -> Encoding:

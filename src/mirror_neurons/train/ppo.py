@@ -314,7 +314,11 @@ def train_ppo(config: PPOConfig, out: str | Path, *, on_iteration: Callable[[dic
     n, t_steps = config.num_envs, config.num_steps
     batch_size = n * t_steps
     minibatch = batch_size // config.num_minibatches
-    obs_buf = torch.zeros((t_steps, n, 100), dtype=torch.uint8)
+    # The rollout's encoded states (row t * n + game, what the update reads) and a minibatch's rows are
+    # allocated once per run: a fresh 100 MB tensor costs more in page faults than in arithmetic (glibc
+    # maps anything over 32 MB anew on every allocation).
+    feat_buf = torch.empty((t_steps, n, policy.config.n_features))
+    mb_buf = torch.empty((minibatch, policy.config.n_features))
     act_buf = torch.zeros((t_steps, n), dtype=torch.int64)
     logp_buf, rew_buf, done_buf, val_buf = (torch.zeros((t_steps, n)) for _ in range(4))
     seconds = {"engine": 0.0, "policy": 0.0, "update": 0.0}
@@ -327,12 +331,13 @@ def train_ppo(config: PPOConfig, out: str | Path, *, on_iteration: Callable[[dic
             tic = time.perf_counter()
             x = torch.from_numpy(obs)
             with torch.no_grad():
-                features = policy.encoding.encode(x)  # once for both networks (they share the encoding)
-                logits = _body(policy, features)  # (n, 4)
+                features = feat_buf[t]  # encoded once, for both networks and for the update
+                features.copy_(policy.encoding.encode(x))
+                logits, values = _both(policy, value, features)  # (n, 4), (n, 1)
                 action = _sample(logits, g)
                 logp = torch.log_softmax(logits, 1).gather(1, action[:, None])[:, 0]
-                val_buf[t] = _body(value, features)[:, 0]
-            obs_buf[t], act_buf[t], logp_buf[t], done_buf[t] = x, action, logp, done
+                val_buf[t] = values[:, 0]
+            act_buf[t], logp_buf[t], done_buf[t] = action, logp, done
             toc = time.perf_counter()
             obs, reward, terminated, _, info = env.step(action.numpy())
             seconds["policy"] += toc - tic
@@ -342,8 +347,8 @@ def train_ppo(config: PPOConfig, out: str | Path, *, on_iteration: Callable[[dic
             if "episode_return" in info:
                 returns_done.extend(info["episode_return"].tolist())
         tic = time.perf_counter()
-        stats = _update(config, policy, value, optimizer, params, g, obs, done, obs_buf, act_buf, logp_buf, rew_buf, done_buf,
-                        val_buf, minibatch, it)  # fmt: skip
+        stats = _update(config, policy, value, optimizer, params, g, obs, done, feat_buf, act_buf, logp_buf, rew_buf, done_buf,
+                        val_buf, mb_buf, it)  # fmt: skip
         seconds["update"] += time.perf_counter() - tic
         env_steps = it * batch_size
         row = {"iteration": it, "env_steps": env_steps, "reward_per_step": float(rew_buf.mean()) / config.reward_scale,
@@ -359,8 +364,8 @@ def train_ppo(config: PPOConfig, out: str | Path, *, on_iteration: Callable[[dic
     return result
 
 
-def _update(config, policy, value, optimizer, params, g, next_obs, next_done, obs_buf, act_buf, logp_buf, rew_buf, done_buf,
-            val_buf, minibatch: int, it: int) -> dict:  # fmt: skip
+def _update(config, policy, value, optimizer, params, g, next_obs, next_done, feat_buf, act_buf, logp_buf, rew_buf, done_buf,
+            val_buf, mb_buf: torch.Tensor, it: int) -> dict:  # fmt: skip
     """GAE advantages, then ``update_epochs`` passes of clipped-surrogate minibatch updates."""
     t_steps, n = rew_buf.shape
     with torch.no_grad():
@@ -374,16 +379,16 @@ def _update(config, policy, value, optimizer, params, g, next_obs, next_done, ob
             last = delta + config.gamma * config.gae_lambda * nonterminal * last
             adv[t] = last
         ret = adv + val_buf
-    b_obs, b_act = obs_buf.reshape(-1, 100), act_buf.reshape(-1)
+    b_feat, b_act = feat_buf.reshape(-1, feat_buf.shape[-1]), act_buf.reshape(-1)  # encoded in the rollout
     b_logp, b_adv, b_ret = logp_buf.reshape(-1), adv.reshape(-1), ret.reshape(-1)
-    b_feat = policy.encoding.encode(b_obs)  # (N, features) once per update, not per minibatch
+    minibatch = len(mb_buf)
     clip_fracs, losses = [], []
     for _ in range(config.update_epochs):
         order = torch.randperm(len(b_act), generator=g)
         for s in range(0, len(order), minibatch):
             mb = order[s : s + minibatch]
-            features = b_feat.index_select(0, mb)  # one row copy a minibatch, shared by both networks
-            logits = _body(policy, features)
+            features = torch.index_select(b_feat, 0, mb, out=mb_buf)  # one row copy a minibatch, for both networks
+            logits, values = _both(policy, value, features)
             logp_all = torch.log_softmax(logits, 1)
             logp = logp_all.gather(1, b_act[mb, None])[:, 0]
             entropy = -(logp_all.exp() * logp_all).sum(1).mean()
@@ -391,7 +396,7 @@ def _update(config, policy, value, optimizer, params, g, next_obs, next_done, ob
             a = b_adv[mb]
             a = (a - a.mean()) / (a.std() + 1e-8)
             pg_loss = torch.max(-a * ratio, -a * ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)).mean()
-            v_loss = 0.5 * ((_body(value, features)[:, 0] - b_ret[mb]) ** 2).mean()
+            v_loss = 0.5 * ((values[:, 0] - b_ret[mb]) ** 2).mean()
             loss = pg_loss - config.ent_coef * entropy + config.vf_coef * v_loss
             if not torch.isfinite(loss):
                 raise TrainingError(
@@ -411,6 +416,54 @@ def _update(config, policy, value, optimizer, params, g, next_obs, next_done, ob
         "entropy": float(ent),
         "clip_fraction": float(np.mean(clip_fracs)),
     }
+
+
+def _both(policy: MLP, value: MLP, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(_body(policy, features), _body(value, features))``, with the two first layers as one product.
+
+    The features are the largest operand (385 columns, 65,536 rows a minibatch): one pass over them for
+    both networks instead of two, forward and backward (``_FirstLayers``).
+    """
+    first_p, first_v = policy.layers[0], value.layers[0]
+    h = _FirstLayers.apply(features, first_p.weight, first_p.bias, first_v.weight, first_v.bias)
+    k = first_p.out_features
+    return _after_first(policy, h[:, :k]), _after_first(value, h[:, k:])
+
+
+class _FirstLayers(torch.autograd.Function):
+    """Two Linear layers on the same input as one ``addmm`` with their kernels stacked.
+
+    The arithmetic is the separate layers': each output is its own dot product, the kernels' gradient
+    is one product whose rows are the separate ones, and each bias's gradient is summed over its own
+    contiguous columns as autograd does for one layer. For the experiment's 2 x 17 networks every
+    number is the same to the last bit (tests/train/test_ppo.py checks it against hashes recorded before
+    this path existed); for other widths the BLAS may pick another kernel for the wider product and round
+    differently in the last bit: a run still reproduces from its seed.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w_a, b_a, w_b, b_b):
+        ctx.save_for_backward(x)
+        ctx.k = len(w_a)
+        return torch.addmm(torch.cat([b_a, b_b]), x, torch.cat([w_a, w_b]).t())
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        k = ctx.k
+        grad_w = grad.t().mm(x)
+        return None, grad_w[:k], grad[:, :k].contiguous().sum(0), grad_w[k:], grad[:, k:].contiguous().sum(0)
+
+
+def _after_first(model: MLP, h: torch.Tensor) -> torch.Tensor:
+    """The rest of ``_body`` once the first layer's pre-activations ``h`` are known."""
+    if len(model.layers) == 1:  # no hidden layer: the first layer is the output
+        return h
+    *hidden, out = model.layers
+    h = model.activation(h)
+    for layer in hidden[1:]:
+        h = model.activation(layer(h))
+    return out(h)
 
 
 def _body(model: MLP, features: torch.Tensor) -> torch.Tensor:
