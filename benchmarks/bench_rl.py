@@ -12,6 +12,9 @@ either environment). Rows:
   settings given; the time split into engine (the vector env's ``step``),
   policy (acting: encoding, both networks, sampling) and update (GAE and the
   minibatch epochs);
+* ``ours, N workers``: N agents (seeds 0..N-1) trained at once in N processes of one torch
+  thread each, as ``experiment rl --workers N`` trains its agents; the rate is all their steps
+  over the wall time of the whole (``--workers``, default 2; 0 skips the row);
 * ``ours, env only``: the vector env stepped with fixed actions (the ceiling);
 * ``sb3``: Stable-Baselines3's ``PPO("MlpPolicy", ...)`` on the single env
   ``mirror_neurons/FrogAndToad-v0`` with its default vector wrapper (one env
@@ -26,8 +29,10 @@ figure holds). Torch runs on ``--threads`` threads for both trainers.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -42,15 +47,32 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def bench_ours(args) -> dict:
+def bench_ours(args, seed: int = 0) -> dict:
     cfg = PPOConfig(num_envs=args.num_envs, num_steps=args.num_steps, total_steps=args.steps, update_epochs=args.epochs,
-                    num_minibatches=args.minibatches, checkpoint_every=10**6)  # fmt: skip
+                    num_minibatches=args.minibatches, checkpoint_every=10**6, seed=seed)  # fmt: skip
     with tempfile.TemporaryDirectory() as out:
         box = {}
         wall, cpu = timed(lambda: box.setdefault("r", train_ppo(cfg, out)))
     r = box["r"]
     parts = sum(r.seconds.values())
     return {"steps": r.env_steps, "wall": wall, "cpu": cpu, "split": {k: v / parts for k, v in r.seconds.items()}}
+
+
+def _one_worker(args, seed: int) -> dict:
+    torch.set_num_threads(1)
+    return bench_ours(args, seed)
+
+
+def bench_workers(args) -> dict | None:
+    if args.workers < 1:
+        return None
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
+        list(pool.map(abs, range(args.workers)))  # start the workers (imports) before the clock
+        wall = time.perf_counter()
+        rows = list(pool.map(_one_worker, [args] * args.workers, range(args.workers)))
+        wall = time.perf_counter() - wall
+    return {"steps": sum(r["steps"] for r in rows), "wall": wall, "cpu": sum(r["cpu"] for r in rows)}
 
 
 def bench_env(args) -> dict:
@@ -84,16 +106,19 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--minibatches", type=int, default=2)
     p.add_argument("--sb3-steps", type=int, default=4096)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the 'ours' and 'sb3' rows")
+    p.add_argument("--workers", type=int, default=2, help="processes of the 'ours, N workers' row (0: skip it)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    rows = {"ours": bench_ours(args), "ours, env only": bench_env(args), "sb3": bench_sb3(args)}
+    rows = {"ours": bench_ours(args), f"ours, {args.workers} workers": bench_workers(args),
+            "ours, env only": bench_env(args), "sb3": bench_sb3(args)}  # fmt: skip
     print(f"PPO settings (ours): num_envs {args.num_envs}, num_steps {args.num_steps}, epochs {args.epochs}, "
           f"minibatches {args.minibatches}; torch threads {args.threads}")  # fmt: skip
     print(f"{'trainer':16s} {'steps':>10s} {'wall s':>8s} {'steps/s (wall)':>15s} {'steps/s (CPU)':>14s}")
     for name, r in rows.items():
         if r is None:
-            print(f"{name:16s} (stable-baselines3 not installed: pip install 'mirror-neurons[test]')")
+            if name == "sb3":
+                print(f"{name:16s} (stable-baselines3 not installed: pip install 'mirror-neurons[test]')")
             continue
         print(
             f"{name:16s} {r['steps']:>10,d} {r['wall']:>8.1f} {r['steps'] / r['wall']:>15,.0f} {r['steps'] / r['cpu']:>14,.0f}"
@@ -103,6 +128,10 @@ def main() -> None:
     if sb3 is not None:
         ratio = lambda key: (ours["steps"] / ours[key]) / (sb3["steps"] / sb3[key])  # noqa: E731
         print(f"ours / sb3: {ratio('wall'):.0f}x (wall), {ratio('cpu'):.0f}x (CPU)")
+        both = rows[f"ours, {args.workers} workers"]
+        if both is not None:
+            r = (both["steps"] / both["wall"]) / (sb3["steps"] / sb3["wall"])
+            print(f"ours, {args.workers} workers / sb3 on {args.threads} thread(s): {r:.0f}x (wall)")
 
 
 if __name__ == "__main__":
