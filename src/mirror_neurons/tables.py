@@ -15,8 +15,9 @@ a stage's own --out folder and the experiments; the schemas themselves:
   ``PAIRED`` (``paired.json``), ``CASE`` (``case.json``), ``BASELINES`` (``baselines.json``), ``ANALYSIS_CONFIG``
   (``config.json``);
 - the study (``study``): ``STUDY`` (``study.json``);
-- experiments: planted units (``PLANTED_*``), the RL experiment (``RL_*``) and the theory grid (``THEORY_*``),
-  declared here; their writers (``experiments.planted``, ``experiments.rl``, ``experiments.theory``) do not check yet.
+- experiments (``experiments.planted``, ``experiments.rl``, ``experiments.theory``): planted units
+  (``PLANTED_*``), the RL experiment (``RL_*``, its agents' PPO files ``PPO_*``) and the theory grid's two rounds
+  (``THEORY_*``, ``THEORY2_*``); a JSON list's ``keys`` are each record's.
 
 ``checkpoints.parquet`` carries, besides the columns declared here, every measure's own columns (per-layer CMNI
 ``cmni.dense_i``, decoding ``decode.*``, ablation ``ablate.*``, q-values) and the checkpoint's metadata flattened
@@ -156,7 +157,8 @@ class Key:
 class JsonSchema:
     """A JSON file: its name, the top-level keys readers rely on, and the error and fix a reader raises.
 
-    ``top`` is the kind of the whole document: an object (its ``keys`` declared) or a list (of records)."""
+    ``top`` is the kind of the whole document: an object (its ``keys`` declared) or a list of records, each an
+    object whose ``keys`` are declared."""
 
     file: str
     keys: tuple[Key, ...] = ()
@@ -175,9 +177,21 @@ class JsonSchema:
         return tuple(k.name for k in self.keys)
 
     def check(self, value: object) -> list[str]:
-        """Departures of the parsed document ``value``: another top-level kind, missing ``always`` keys, wrong kinds."""
+        """Departures of the parsed document ``value``: another top-level kind, missing ``always`` keys, wrong kinds
+        (of a list, in each record, named by its index)."""
         if not _JSON_KINDS[self.top](value):
             return [f"a JSON {type(value).__name__}, not {'an object' if self.top == 'object' else 'a list'}"]
+        if self.top == "object":
+            return self._check_keys(value)
+        problems = []
+        for i, record in enumerate(value):
+            if not isinstance(record, dict):
+                problems.append(f"record {i} is a JSON {type(record).__name__}, not an object")
+            else:
+                problems += [f"record {i}: {p}" for p in self._check_keys(record)]
+        return problems
+
+    def _check_keys(self, value: dict) -> list[str]:
         problems = []
         for k in self.keys:
             if k.name not in value:
@@ -313,6 +327,8 @@ RESUME_STATE = JsonSchema(
     error=CheckpointError,
     fix="the resume state is damaged; delete the model's folder to train it afresh",
 )
+RESUME_STATE_FILE = "state.json"
+"""The latest resume state's copy in each model's folder (``RESUME_STATE``): its ``history`` is every epoch's."""
 
 
 # -- analysis: RUNDIR/analysis/ (analysis.pipeline, analysis.paired, analysis.case) ----------------------------
@@ -528,25 +544,50 @@ PLANTED_SUMMARY = JsonSchema(
     "summary.json",
     (
         Key("alpha", "float", "significance level"),
-        Key("kinds", "list", "kinds of planted unit"),
-        Key("measures", "list", "measures that may detect them"),
+        Key("kinds", "object", "kind of planted unit -> what it responds to"),
+        Key("measures", "object", "measure that may detect them -> its rule in words"),
         Key("n_plants", "int", "unit-level plants"),
         Key("detection", "list", "detection rate per kind, effect and measure"),
-        Key("false_positives", "object", "detection of the null plants"),
+        Key("false_positives", "list", "the detection rows of the negative controls: decoys and null plants"),
         Key("smallest_detected", "object", "per measure, the smallest effect detected"),
         Key("population", "list", "the population-level plants' checkpoint table"),
         Key("source", "string", "the study planted into"),
+        Key("sweep", "string", "its analysed sweep folder"),
+        Key("data_dir", "string", "its dataset folder"),
         Key("grid", "object", "the PlantedGrid"),
+        Key("analysis_config", "object", "the AnalysisConfig the plants were measured with"),
         Key("models", "list", "the models and checkpoints planted into"),
+        Key("seconds", "float", "wall time of the run"),
     ),
     fix="run `mirror-neurons experiment planted` again",
 )
 
 RL_FIX = "run `mirror-neurons experiment rl` again (it resumes)"
-RL_GRID = JsonSchema("grid.json", (Key("ppo", "object", "the agents' PPO settings"),), fix=RL_FIX)
-"""The ``RLGrid`` (``RLGrid.to_dict``)."""
+RL_GRID = JsonSchema(
+    "grid.json",
+    (
+        Key("rewards", "list", "the agents' rewards, selfish and/or shared"),
+        Key("dependencies", "list", "the dependencies D of the cells"),
+        Key("seeds", "int", "agents per cell"),
+        Key("partner", "string", "Toad's policy: a scripted policy, network or self"),
+        Key("partner_checkpoint", "string", "the frozen partner's checkpoint (null: none)"),
+        Key("eval_games", "int", "evaluation games per seed"),
+        Key("eval_seeds", "int", "evaluation seeds"),
+        Key("states_per_agent", "int", "visited states drawn per agent for the analysis"),
+        Key("ppo", "object", "the agents' PPO settings (PPOConfig.to_dict)"),
+    ),
+    fix=RL_FIX,
+)
+"""The ``RLGrid`` (``RLGrid.to_dict``); a folder of another grid is refused."""
 RL_SCRIPTED = JsonSchema(
-    "scripted.json", (Key("cells", "object", "per D, each scripted policy's measures"),), fix=RL_FIX
+    "scripted.json",
+    (
+        Key("cells", "object", "per D, each scripted policy's measures and whether cooperation pays"),
+        Key("games_per_seed", "int", "games per evaluation seed"),
+        Key("max_turns", "int", "turns per game"),
+        Key("partner", "string", "Toad's policy"),
+    ),
+    fix=RL_FIX,
 )
 RL_BEHAVIOUR = JsonSchema(
     "behaviour.json",
@@ -564,20 +605,233 @@ RL_SUMMARY = JsonSchema(
         Key("cells", "object", "per reward and D: the agents' measures"),
         Key("baselines", "object", "the scripted references"),
         Key("hypotheses", "object", "the pre-registered tests (docs/rl.md) and their verdicts"),
+        Key("agents_beat_random_score_per_turn", "object", "per reward and D: H0, agents beat random play"),
     ),
     fix=RL_FIX,
 )
+PPO_CONFIG = JsonSchema(
+    "config.json",
+    (
+        Key("reward", "string", "selfish or shared"),
+        Key("dependency", "float", "the dependency D"),
+        Key("partner", "string", "Toad's policy"),
+        Key("seed", "int", "the agent's seed"),
+        Key("hidden", "list", "the policy's hidden widths"),
+        Key("encoding", "string", "its input encoding"),
+        Key("total_steps", "int", "environment steps to train for"),
+        Key("max_turns", "int", "turns per game"),
+        Key("checkpoint_every", "int", "iterations between checkpoints"),
+    ),
+    fix=RL_FIX,
+)
+"""A PPO run's ``PPOConfig`` (``train.ppo``, ``PPOConfig.to_dict``); a resumed run must have the same one."""
+PPO_LOG = JsonSchema(
+    "log.json",
+    (
+        Key("iteration", "int", "the PPO iteration"),
+        Key("env_steps", "int", "environment steps taken"),
+        Key("policy_loss", "float", "clipped surrogate loss"),
+        Key("value_loss", "float", "value-function loss"),
+        Key("entropy", "float", "policy entropy"),
+        Key("clip_fraction", "float", "share of ratios clipped"),
+        Key("reward_per_step", "float", "mean reward per environment step"),
+        Key("episode_return", "float", "mean return of the games finished (null: none)"),
+    ),
+    fix=RL_FIX,
+    top="list",
+)
+"""One record per PPO iteration (``train.ppo``)."""
 
-THEORY_FIX = "run the theory experiment again (it resumes)"
-THEORY_GRID = JsonSchema("grid.json", fix=THEORY_FIX)
-"""The grid (``grid.to_dict``); a folder of another grid is refused."""
-THEORY_RECORDS = JsonSchema("records.json", fix=THEORY_FIX, top="list")
-"""One record per model of every cell."""
-THEORY_SUMMARY = JsonSchema("summary.json", fix=THEORY_FIX)
-THEORY_CELL_MODELS = JsonSchema("models.json", fix=THEORY_FIX, top="list")
+THEORY_FIX = "run `mirror-neurons experiment theory` again (it resumes)"
+THEORY_GRID = JsonSchema(
+    "grid.json",
+    (
+        Key("rate_max", "list", "the cells' signal complexities (the data's rate_max)"),
+        Key("dependency", "list", "the cells' dependencies D"),
+        Key("veil", "list", "the cells' veils I"),
+        Key("hidden", "list", "the architectures' hidden widths"),
+        Key("seeds", "int", "models per architecture and cell"),
+        Key("n_states", "int", "states per cell's dataset"),
+        Key("n_permutations", "int", "permuted-label draws per checkpoint"),
+        Key("n_random_inits", "int", "untrained networks per architecture"),
+        Key("lr", "float", "learning rate"),
+        Key("batch_size", "int", "minibatch size"),
+        Key("max_epochs", "int", "epochs at most"),
+        Key("patience", "int", "early-stopping patience"),
+        Key("dropout", "float", "dropout rate"),
+        Key("seed", "int", "the experiment's seed"),
+    ),
+    error=DataError,
+    fix=THEORY_FIX,
+)
+"""The grid (``TheoryGrid.to_dict``); a folder of another grid is refused."""
+THEORY_MODEL_KEYS = (
+    Key("cell", "string", "the dataset cell"),
+    Key("rate_max", "float", "its signal complexity"),
+    Key("dependency", "float", "its dependency D"),
+    Key("veil", "float", "its veil I"),
+    Key("S", "float", "signal complexity: distinct boards per thousand Frog states"),
+    Key("S_H", "float", "signal complexity as label entropy"),
+    Key("hidden", "list", "hidden widths"),
+    Key("M", "int", "capacity: the model's parameters"),
+    Key("hidden_units", "int", "hidden units"),
+    Key("model_id", "string", "the model"),
+    Key("seed", "int", "its seed"),
+    Key("status", "string", "how its training ended"),
+    Key("epochs", "int", "epochs trained"),
+    Key("reached_threshold", "bool", "the chosen checkpoint's val loss is under the paper's 0.06"),
+    Key("E", "float", "error: 1 - the best validation accuracy"),
+    Key("epoch", "int", "epoch of the chosen checkpoint"),
+    Key("val_loss", "float", "its validation loss"),
+    Key("val_accuracy", "float", "its validation accuracy"),
+    Key("cmni", "float", "its CMNI on the analysed states"),
+    Key("perm_q95", "float", "95th percentile of CMNI under permuted labels"),
+    Key("init_q95", "float", "95th percentile of CMNI of untrained networks"),
+    Key("p_perm", "float", "p of CMNI against permuted labels"),
+    Key("p_init", "float", "p of CMNI against untrained networks"),
+    Key("n_mirror", "int", "units classed mirror"),
+    Key("n_units", "int", "units counted"),
+    Key("lowest", "object", "the same measures of the lowest-loss checkpoint"),
+    *(
+        Key(f"emergent_{definition}{which}", "bool", f"emergence by the {definition} definition{words}")
+        for definition in ("paper", "chance")
+        for which, words in (("", ""), ("_lowest", ", of the lowest-loss checkpoint"))
+    ),
+)
+"""One model's record (``experiments.theory.run.run_cell``)."""
+THEORY_CELL_MODELS = JsonSchema("models.json", THEORY_MODEL_KEYS, error=DataError, fix=THEORY_FIX, top="list")
 """One record per model of the cell, written when the cell is complete."""
-THEORY_SCALE_FREE = JsonSchema("scale_free.json", fix=THEORY_FIX, top="list")
-THEORY_TIMING = JsonSchema("timing.json", fix=THEORY_FIX)
+THEORY_RECORDS = JsonSchema(
+    "records.json",
+    (*THEORY_MODEL_KEYS, Key("scale_free", "object", "the cell's scale_free.json row of the model")),
+    error=DataError,
+    fix=THEORY_FIX,
+    top="list",
+)
+"""One record per model of every cell."""
+THEORY_SUMMARY = JsonSchema(
+    "summary.json",
+    (
+        Key("n_models", "int", "models with a record"),
+        Key("definitions", "object", "per emergence definition: counts, proportions, the fit and its verdicts"),
+        Key("nulls_by_M", "list", "the nulls' quantiles by capacity"),
+        Key("exploratory", "object", "the exploratory (not pre-registered) results"),
+        Key("S_by_complexity", "object", "per rate_max, the mean signal complexities"),
+        Key("reached_threshold", "int", "models whose checkpoint reached the paper's loss threshold"),
+        Key("cmni", "object", "median and max CMNI"),
+    ),
+    error=DataError,
+    fix=THEORY_FIX,
+)
+THEORY_SCALE_FREE = JsonSchema(
+    "scale_free.json",
+    (
+        Key("model_id", "string", "the model"),
+        Key("es_cmni", "float", "the scale-free index of its analysed checkpoint"),
+        Key("es_init_q95", "float", "95th percentile of the index of untrained networks"),
+        Key("es_init_median", "float", "their median"),
+        Key("es_p_init", "float", "p of the index against them"),
+    ),
+    error=DataError,
+    fix=THEORY_FIX,
+    top="list",
+)
+"""Exploratory: one row per model of the cell (``experiments.theory.run.scale_free_cell``)."""
+
+THEORY2_FIX = "run `mirror-neurons experiment theory --round 2` again (it resumes)"
+THEORY2_GRID = JsonSchema(
+    "grid.json",
+    (
+        Key("round", "int", "2"),
+        Key("rate_max", "list", "the cells' signal complexities"),
+        Key("dependency", "list", "the cells' dependencies D"),
+        Key("veil", "list", "the cells' veils I"),
+        Key("data_replicates", "int", "datasets per cell"),
+        Key("widths", "list", "hidden widths"),
+        Key("depths", "list", "hidden layer counts"),
+        Key("seeds", "int", "models per architecture and dataset"),
+        Key("n_states", "int", "states per dataset"),
+        Key("n_bootstrap", "int", "bootstrap draws of the paired change"),
+        Key("sampling", "string", "how the datasets' states are drawn"),
+        Key("encoding", "string", "input encoding"),
+        Key("loss", "string", "training objective"),
+        Key("lr", "float", "learning rate"),
+        Key("batch_size", "int", "minibatch size"),
+        Key("max_epochs", "int", "epochs at most"),
+        Key("patience", "int", "early-stopping patience"),
+        Key("dropout", "float", "dropout rate"),
+        Key("seed", "int", "the experiment's seed"),
+    ),
+    error=DataError,
+    fix=THEORY2_FIX,
+)
+"""Round two's grid (``RoundTwoGrid.to_dict``); a folder of another grid is refused."""
+THEORY2_MODEL_KEYS = (
+    Key("cell", "string", "the dataset cell"),
+    Key("dataset", "string", "the dataset (its cell's name)"),
+    Key("rate_max", "float", "signal complexity setting"),
+    Key("dependency", "float", "dependency D"),
+    Key("veil", "float", "veil I"),
+    Key("replicate", "int", "the dataset's replicate"),
+    Key("arm", "string", "with-help or help-free, from the measured help labels"),
+    Key("help_rows", "int", "help labels in the natural distribution"),
+    Key("S", "float", "signal complexity: distinct boards per thousand Frog states"),
+    Key("S_H", "float", "signal complexity as label entropy"),
+    Key("hidden", "list", "hidden widths"),
+    Key("width", "int", "hidden width"),
+    Key("depth", "int", "hidden layers"),
+    Key("M", "int", "capacity: the model's parameters"),
+    Key("model_id", "string", "the model"),
+    Key("seed", "int", "its seed"),
+    Key("status", "string", "how its training ended"),
+    Key("epochs", "int", "epochs trained"),
+    Key("trained_epoch", "int", "epoch of the trained checkpoint"),
+    Key("val_loss", "float", "its validation loss"),
+    Key("accuracy", "float", "its accuracy on the analysed states"),
+    Key("macro_recall", "float", "its macro recall"),
+    Key("recall", "list", "its recall per action (null: action absent)"),
+    Key("competent", "bool", "passes the task-competence rule"),
+    Key("energy_accuracy", "float", "the energy rule's accuracy on the same states"),
+    Key("energy_macro_recall", "float", "its macro recall"),
+    Key("es_init", "float", "scale-free index at initialisation"),
+    Key("es_trained", "float", "scale-free index trained"),
+    Key("cmni_init", "float", "CMNI at initialisation"),
+    Key("cmni_trained", "float", "CMNI trained"),
+    Key("es_change", "float", "trained - init of the scale-free index"),
+    Key("es_change_se", "float", "its bootstrap standard error"),
+    Key("es_change_z", "float", "change / standard error"),
+    Key("emergent_paper", "bool", "emergence by the paper's definition"),
+    Key("emergent_paired", "bool", "emergence beyond the model's own initialisation"),
+)
+"""One model's record (``experiments.theory.round2.run_cell``)."""
+THEORY2_CELL_MODELS = JsonSchema("models.json", THEORY2_MODEL_KEYS, error=DataError, fix=THEORY2_FIX, top="list")
+THEORY2_RECORDS = JsonSchema("records.json", THEORY2_MODEL_KEYS, error=DataError, fix=THEORY2_FIX, top="list")
+THEORY2_SUMMARY = JsonSchema(
+    "summary.json",
+    (
+        Key("round", "int", "2: the report lays out round two's section"),
+        Key("n_models", "int", "models with a record"),
+        Key("competent", "int", "competent models"),
+        Key("arms", "object", "per arm: the paired tests and verdicts"),
+        Key("power", "object", "the power of the tests"),
+        Key("grid", "object", "the grid"),
+        Key("S_by_complexity", "object", "per rate_max, the mean signal complexities"),
+        Key("timing", "object", "measured seconds per cell (empty: no timing.json)"),
+    ),
+    error=DataError,
+    fix=THEORY2_FIX,
+)
+THEORY2_TIMING = JsonSchema(
+    "timing.json",
+    (
+        Key("data_s", "float", "seconds building the cell's dataset"),
+        Key("train_s", "float", "seconds training its models"),
+        Key("analysis_s", "float", "seconds of the paired analysis"),
+        Key("models", "int", "models trained"),
+    ),
+    error=DataError,
+    fix=THEORY2_FIX,
+)
 
 # -- where each file lies ------------------------------------------------------------------------------------
 
@@ -588,7 +842,7 @@ DATA_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
 RUN_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
     ("run.json", RUN),
     ("summary.json", SWEEP_SUMMARY),
-    ("models/*/state.json", RESUME_STATE),
+    (f"models/*/{RESUME_STATE_FILE}", RESUME_STATE),
     ("models/*/state-e[0-9][0-9][0-9][0-9].meta.json", RESUME_STATE),
     ("models/*/*.json", CHECKPOINT_META),
 )
@@ -621,7 +875,10 @@ RL_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
     ("summary.json", RL_SUMMARY),
     *((f"states/{p}", s) for p, s in DATA_LAYOUT),
     *((f"agents/analysis/{p}", s) for p, s in ANALYSIS_LAYOUT),
-    *((f"agents/{p}", s) for p, s in RUN_LAYOUT),
+    # each PPO agent's folder (train.ppo), after the analysis folder, which the patterns would also match
+    ("agents/*/config.json", PPO_CONFIG),
+    ("agents/*/log.json", PPO_LOG),
+    ("agents/*/checkpoints/*.json", CHECKPOINT_META),
 )
 THEORY_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
     ("grid.json", THEORY_GRID),
@@ -629,10 +886,17 @@ THEORY_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
     ("summary.json", THEORY_SUMMARY),
     ("cells/*/models.json", THEORY_CELL_MODELS),
     ("cells/*/scale_free.json", THEORY_SCALE_FREE),
-    ("cells/*/timing.json", THEORY_TIMING),
     *((f"cells/*/data/{p}", s) for p, s in DATA_LAYOUT),
-    *((f"cells/*/run/analysis/{p}", s) for p, s in ANALYSIS_LAYOUT),
-    *((f"cells/*/run/{p}", s) for p, s in RUN_LAYOUT),
+    *((f"cells/*/run/{p}", s) for p, s in RUN_LAYOUT if s is not SWEEP_SUMMARY),  # train_many, not run_sweep
+)
+THEORY2_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
+    ("grid.json", THEORY2_GRID),
+    ("records.json", THEORY2_RECORDS),
+    ("summary.json", THEORY2_SUMMARY),
+    ("cells/*/models.json", THEORY2_CELL_MODELS),
+    ("cells/*/timing.json", THEORY2_TIMING),
+    *((f"cells/*/data/{p}", s) for p, s in DATA_LAYOUT),
+    *((f"cells/*/run/{p}", s) for p, s in RUN_LAYOUT if s is not SWEEP_SUMMARY),
 )
 
 

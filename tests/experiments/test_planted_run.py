@@ -117,6 +117,18 @@ def test_same_seed_same_tables(study, result, tmp_path):
     assert same[0] == same[1]  # repr: NaN (AUROC of matched contrasts) equals itself
 
 
+def test_every_file_written_is_declared_and_fits(result):
+    from declared_files import assert_declared_and_fitting
+
+    from mirror_neurons.tables import PLANTED_LAYOUT
+
+    assert assert_declared_and_fitting(result[0], PLANTED_LAYOUT) == [
+        "analyses.parquet",
+        "summary.json",
+        "units.parquet",
+    ]
+
+
 def test_dense_plants_only_in_one_hot_networks():
     grid = PlantedGrid(dense_effects=(0.0, 1.0))
     assert not any(s.kind == "dense_mirror" for s in grid.unit_specs(2, 1, "raw"))

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from declared_files import assert_declared_and_fitting
 from typer.testing import CliRunner
 
 from mirror_neurons.cli import app
@@ -15,6 +16,7 @@ from mirror_neurons.game.config import GameConfig
 from mirror_neurons.game.scripted import get_scripted
 from mirror_neurons.train.checkpoint import iter_checkpoints, read_meta, save_checkpoint
 from mirror_neurons.train.model import MLP, ModelConfig
+from mirror_neurons.tables import RL_LAYOUT
 from mirror_neurons.train.ppo import PPOConfig
 
 from .progress_log import ProgressLog
@@ -87,6 +89,9 @@ def test_a_tiny_experiment_stamps_its_checkpoints_with_the_visited_states(tmp_pa
     metas = [read_meta(p) for p in iter_checkpoints(tmp_path / "agents")]
     assert len(metas) == 2 * 2 and {m["dataset_hash"] for m in metas} == {manifest["dataset_hash"]}
     assert set(summary["cells"]) == {"selfish, D=1", "shared, D=1"}
+    # every file is declared in mirror_neurons.tables and fits; the analysis folder is absent (analyze=False)
+    files = assert_declared_and_fitting(tmp_path, RL_LAYOUT, may_lack=("agents/analysis/",))
+    assert {"grid.json", "scripted.json", "behaviour.json", "summary.json", "states/manifest.json"} <= set(files)
     with pytest.raises(ConfigError, match="another grid"):
         run_rl(RLGrid(dependencies=(0.0,), seeds=1, workers=1, ppo=grid.ppo), tmp_path, analyze=False)
 

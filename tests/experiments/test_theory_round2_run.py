@@ -37,6 +37,15 @@ def test_every_model_is_paired_with_its_own_initialisation(tiny):
         assert r["depth"] == len(r["hidden"]) and r["width"] == r["hidden"][0]
 
 
+def test_every_file_written_is_declared_and_fits(tiny):
+    from declared_files import assert_declared_and_fitting
+
+    from mirror_neurons.tables import THEORY2_LAYOUT
+
+    files = assert_declared_and_fitting(tiny[1], THEORY2_LAYOUT)
+    assert {"grid.json", "records.json", "summary.json"} <= set(files)
+
+
 def test_arms_follow_the_measured_help_labels(tiny):
     _, out, summary, records = tiny
     for r in records:

@@ -109,6 +109,15 @@ def test_outputs_are_written(tiny):
     assert html.count("data:image/png;base64,") == 3 and "Theory" in html
 
 
+def test_every_file_written_is_declared_and_fits(tiny):
+    from declared_files import assert_declared_and_fitting
+
+    from mirror_neurons.tables import THEORY_LAYOUT
+
+    files = assert_declared_and_fitting(tiny[1], THEORY_LAYOUT)
+    assert {"grid.json", "records.json", "summary.json"} <= set(files)
+
+
 def test_a_second_run_resumes_without_training_again(tiny, monkeypatch):
     grid, out, summary, records = tiny
 

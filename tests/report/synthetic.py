@@ -242,6 +242,18 @@ def paired_record(
                 "The scale-free mirror index of the 10 models (10 competent): 0.0262 at initialisation, 0.0188 trained."
             ],
         },
+        # analysis.paired.depth_comparison of one two-layer architecture: no three-layer model to compare
+        "depth": {
+            "rule": "one value per model, its last competent trained checkpoint's cmni; one-sided Mann-Whitney "
+            "test that three-layer models have the lower values",
+            "measure": "cmni",
+            "n_deep": 0,
+            "n_shallow": 10,
+            "median_deep": None,
+            "median_shallow": 0.0359,
+            "p_floor": None,
+            "p_value": None,
+        },
     }
 
 

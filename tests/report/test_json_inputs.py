@@ -29,7 +29,7 @@ def test_analysis_config_and_study_record_must_be_objects(tmp_path, text):
     ("summary", "records", "message"),
     [
         ("[]", "[]", "summary.json holds a JSON list, not an object"),
-        ("{}", "[]", r"summary.json is not a theory summary \(bad or missing 'n_models'\)"),
+        ("{}", "[]", r"summary.json is not the summary.json this version writes \(no key 'n_models'; .*theory"),
         ('{"n_models": 1}', "{}", "records.json must hold a list of records"),
         ('{"n_models": 1}', "[1, 2]", "records.json must hold a list of records"),
     ],

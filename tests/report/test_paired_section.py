@@ -16,7 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from mirror_neurons.errors import AnalysisError
 from mirror_neurons.report import plots
 from mirror_neurons.report.collect import read_paired
 from mirror_neurons.report.html import render_report
@@ -106,6 +108,15 @@ def test_read_paired_reads_both_files(tmp_path):
     answer, paired, models = read_paired(tmp_path)
     assert answer["verdict"] == "no" and len(paired["configurations"]) == 4
     assert models["labels"].tolist() == ["rule", "toad_blind"]
+
+
+def test_read_paired_refuses_a_paired_json_without_a_declared_key(tmp_path):
+    (tmp_path / "analysis").mkdir()
+    record = {k: v for k, v in paired_record().items() if k != "depth"}
+    (tmp_path / "analysis" / "paired.json").write_text(json.dumps(record))
+    with pytest.raises(AnalysisError, match=r"paired.json .*\(no key 'depth'\); run `mirror-neurons analyze`") as info:
+        read_paired(tmp_path)
+    assert "\n" not in str(info.value)
 
 
 # -- section 4 -----------------------------------------------------------------------------------------------
@@ -232,7 +243,8 @@ def test_table_2_with_too_few_models_is_not_testable_and_says_the_count():
     r = row(verdicts(with_paired(synthetic_inputs(), record=record)), "Three-layer models")
     assert r["verdict"] == "not testable at this scale" and "2 three-layer and 2 shallower models" in r["this run"]
     assert "0.167" in r["reason"]
-    r = row(verdicts(with_paired(synthetic_inputs(), record=paired_record())), "Three-layer models")
+    without_depth = {k: v for k, v in paired_record().items() if k != "depth"}  # read_paired refuses this file
+    r = row(verdicts(with_paired(synthetic_inputs(), record=without_depth)), "Three-layer models")
     assert r["verdict"] == "not established" and "analyze" in r["reason"]  # an analysis without the depth test
 
 

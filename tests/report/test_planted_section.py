@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 from mirror_neurons.analysis import planted as P
-from mirror_neurons.experiments.planted import summarise
+from mirror_neurons.analysis.pipeline import AnalysisConfig
+from mirror_neurons.experiments.planted import PlantedGrid, summarise
 from mirror_neurons.report import plots
 from mirror_neurons.report.sections import planted_curves, planted_negatives, section_planted
 
@@ -59,7 +62,17 @@ def fake_summary() -> dict:
         for m in ("a", "b")
         for e in (0.0, 2.0)
     ]
-    return {**summarise(units, analyses, 0.05), "models": [{"model_id": "a"}, {"model_id": "b"}]}
+    return {
+        **summarise(units, analyses, 0.05),
+        # what run_planted adds to the tables, as it writes them
+        "source": "runs/demo",
+        "sweep": "runs/demo/sweep",
+        "data_dir": "runs/demo/data",
+        "grid": asdict(PlantedGrid()),
+        "analysis_config": asdict(AnalysisConfig()),
+        "models": [{"model_id": m, "checkpoint": f"models/{m}/{m}_epoch-0010.json"} for m in ("a", "b")],
+        "seconds": 12.5,
+    }
 
 
 def test_section_reads_its_numbers():

@@ -43,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mirror_neurons import atomic
+from mirror_neurons import atomic, tables
 from mirror_neurons.analysis import planted
 from mirror_neurons.analysis.competence import best_per_model
 from mirror_neurons.analysis.pipeline import AnalysisConfig, prepare_test, read_parquet
@@ -54,9 +54,9 @@ from mirror_neurons.train.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
 
-SUMMARY_FILE = "summary.json"
-UNITS_FILE = "units.parquet"
-ANALYSES_FILE = "analyses.parquet"
+SUMMARY_FILE = tables.PLANTED_SUMMARY.file
+UNITS_FILE = tables.PLANTED_UNITS.file
+ANALYSES_FILE = tables.PLANTED_ANALYSES.file
 
 
 @dataclass(frozen=True)
@@ -121,17 +121,17 @@ class PlantedGrid:
 def locate_study(source: Path) -> tuple[Path, Path]:
     """(analysed sweep folder, dataset folder) of a study folder or an analysed sweep folder."""
     sweep = source / "sweep" if (source / "sweep").is_dir() else source
-    table = sweep / "analysis" / "checkpoints.parquet"
+    table = sweep / "analysis" / tables.CHECKPOINTS.file
     if not table.is_file():
         raise AnalysisError(
             f"{source} holds no analysed sweep ({table} is missing); run `mirror-neurons run` or `mirror-neurons analyze` first"
         )
     data = source / "data"
-    saved = sweep / "analysis" / "config.json"
-    if not (data / "manifest.json").is_file() and saved.is_file():
+    saved = sweep / "analysis" / tables.ANALYSIS_CONFIG.file
+    if not (data / tables.MANIFEST.file).is_file() and saved.is_file():
         recorded = atomic.read_json_object(saved, AnalysisError, "run `mirror-neurons analyze` again").get("data_dir")
         data = Path(recorded) if isinstance(recorded, str) else data
-    if not (data / "manifest.json").is_file():
+    if not (data / tables.MANIFEST.file).is_file():
         raise AnalysisError(f"no dataset at {data}; the study's analysis/config.json names none that exists")
     return sweep, data
 
@@ -157,7 +157,7 @@ def study_config(sweep: Path) -> AnalysisConfig:
     what the current measures see, and a study analysed with fewer draws than a p-value floor below alpha
     needs is refused by ``AnalysisConfig`` itself.
     """
-    saved = sweep / "analysis" / "config.json"
+    saved = sweep / "analysis" / tables.ANALYSIS_CONFIG.file
     if not saved.is_file():
         return AnalysisConfig()
     d = atomic.read_json_object(saved, AnalysisError, "run `mirror-neurons analyze` again")
@@ -167,7 +167,7 @@ def study_config(sweep: Path) -> AnalysisConfig:
 
 def competent_checkpoints(sweep: Path, max_models: int = 0) -> list[tuple[str, str]]:
     """(model_id, checkpoint path relative to the sweep) of each competent model's representative, by model id."""
-    t = read_parquet(sweep / "analysis" / "checkpoints.parquet")
+    t = read_parquet(sweep / "analysis" / tables.CHECKPOINTS.file)
     need = {"checkpoint", "model_id", "macro_recall", "competent"}
     if not need <= set(t.column_names):
         raise AnalysisError(
@@ -183,11 +183,13 @@ def competent_checkpoints(sweep: Path, max_models: int = 0) -> list[tuple[str, s
     return chosen[:max_models] if max_models else chosen
 
 
-def _parquet(records: list[dict]) -> bytes:
-    """Records as one Parquet table; a key absent from a record (a control that was off) is null there."""
+def _parquet(records: list[dict], schema: tables.TableSchema, path: Path) -> bytes:
+    """Records as one Parquet table, checked against ``schema`` before it is written to ``path``; a key absent
+    from a record (a control that was off) is null there."""
     keys = list(dict.fromkeys(k for r in records for k in r))  # every record's keys, not only the first's
+    table = schema.writing(pa.table({k: pa.array([r.get(k) for r in records]) for k in keys}), path)
     sink = io.BytesIO()
-    pq.write_table(pa.table({k: pa.array([r.get(k) for r in records]) for k in keys}), sink, compression="zstd")
+    pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()
 
 
@@ -243,9 +245,9 @@ def run_planted(
         "analysis_config": asdict(config), "models": [{"model_id": m, "checkpoint": c} for m, c in models],
         "seconds": round(time.perf_counter() - start, 1),
     })  # fmt: skip
-    atomic.write_bytes(out / UNITS_FILE, _parquet(units))
-    atomic.write_bytes(out / ANALYSES_FILE, _parquet(analyses))
-    atomic.write_json(out / SUMMARY_FILE, summary)
+    atomic.write_bytes(out / UNITS_FILE, _parquet(units, tables.PLANTED_UNITS, out / UNITS_FILE))
+    atomic.write_bytes(out / ANALYSES_FILE, _parquet(analyses, tables.PLANTED_ANALYSES, out / ANALYSES_FILE))
+    atomic.write_json(out / SUMMARY_FILE, tables.PLANTED_SUMMARY.writing(summary, out / SUMMARY_FILE))
     return summary
 
 
@@ -275,7 +277,7 @@ def load_summary(out: str | Path) -> dict:
     summary = atomic.read_json_object(path, AnalysisError, fix)
     if not isinstance(summary.get("detection"), list):
         raise AnalysisError(f"{path} is not a planted-units summary (no detection table); {fix}")
-    return summary
+    return tables.PLANTED_SUMMARY.require(summary, path)
 
 
 __all__ = [

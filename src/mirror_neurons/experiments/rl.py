@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from mirror_neurons import atomic
+from mirror_neurons import atomic, tables
 from mirror_neurons.data.dataset import Split, load_dataset, write_dataset
 from mirror_neurons.data.prepare import label_states
 from mirror_neurons.errors import AnalysisError, ConfigError
@@ -273,20 +273,21 @@ def run_rl(grid: RLGrid, out: str | Path, *, analyze: bool = True, progress: Pro
     out = Path(out)
     say = progress or (lambda done, total, note="": log.info(note))
     out.mkdir(parents=True, exist_ok=True)
-    grid_path = out / "grid.json"
+    grid_path = out / tables.RL_GRID.file
     if grid_path.is_file() and json.loads(grid_path.read_text()) != json.loads(atomic.json_text(grid.to_dict())):
         raise ConfigError(
             f"{out} holds an RL experiment with another grid; resume with the same preset or choose another --out"
         )
-    atomic.write_json(grid_path, grid.to_dict())
+    atomic.write_json(grid_path, tables.RL_GRID.writing(grid.to_dict(), grid_path))
 
     configs = grid.agent_configs()
     folders = [out / "agents" / c.model_id for c in configs]
     todo = [(c.to_dict(), str(f)) for c, f in zip(configs, folders) if not _finished(f, c)]
     n_agents, trained = len(configs), len(configs) - len(todo)
-    if not (out / "scripted.json").is_file():
+    scripted_path = out / tables.RL_SCRIPTED.file
+    if not scripted_path.is_file():
         say(trained, n_agents, "scripted policies: does helping pay?")
-        atomic.write_json(out / "scripted.json", scripted_table(grid))
+        atomic.write_json(scripted_path, tables.RL_SCRIPTED.writing(scripted_table(grid), scripted_path))
     if todo:
         say(trained, n_agents, f"training {len(todo)} PPO agents on {grid.workers} process(es)")
 
@@ -297,14 +298,15 @@ def run_rl(grid: RLGrid, out: str | Path, *, analyze: bool = True, progress: Pro
 
         with make_executor(workers=grid.workers) as ex:
             ex.map(_train_one, todo, on_result=agent_done)
-    if not (out / "behaviour.json").is_file() or not (out / "states").is_dir():
+    behaviour_path = out / tables.RL_BEHAVIOUR.file
+    if not behaviour_path.is_file() or not (out / "states").is_dir():
         say(n_agents, n_agents, "behaviour of every agent and the analysis states")
         behaviour, pool = evaluate_agents(grid, configs, folders)
         if not (out / "states").is_dir():
             write_dataset(out / "states", pool, {"kind": "rl-visited-states", "grid": grid.to_dict(),
                                                  "drawn": "per agent, up to states_per_agent distinct Frog-turn states, "
                                                           "equal shares per scenario (docs/rl.md)"})  # fmt: skip
-        atomic.write_json(out / "behaviour.json", behaviour)
+        atomic.write_json(behaviour_path, tables.RL_BEHAVIOUR.writing(behaviour, behaviour_path))
     dataset = load_dataset(out / "states", splits=("test",))
     stamp_checkpoints(out / "agents", dataset.hash, out / "states")
     if analyze:
@@ -313,14 +315,14 @@ def run_rl(grid: RLGrid, out: str | Path, *, analyze: bool = True, progress: Pro
         say(n_agents, n_agents, "analysis of every checkpoint (mirror-neurons analyze)")
         analyze_run(out / "agents", out / "states", AnalysisConfig(), workers=grid.workers)
     summary = decide(out, grid)
-    atomic.write_json(out / "summary.json", summary)
+    atomic.write_json(out / SUMMARY_FILE, tables.RL_SUMMARY.writing(summary, out / SUMMARY_FILE))
     write_figures(out, summary)
     return summary
 
 
 def agent_rows(out: Path) -> list[dict]:
     """Every agent's behaviour and mirror change (NaN before the analysis)."""
-    behaviour = json.loads((out / "behaviour.json").read_text())
+    behaviour = _read_behaviour(out)
     changes = _mirror_changes(out / "agents" / "analysis")
     return [
         a | {"model_id": mid, "mirror_change": changes.get(mid, math.nan)} for mid, a in behaviour["agents"].items()
@@ -419,7 +421,7 @@ def stamp_checkpoints(agents_dir: Path, dataset_hash: str, data_dir: Path) -> No
                 "data_dir": str(data_dir.resolve()),
                 "analysis_states": "rl-visited-states",
             }
-            atomic.write_json(path, meta, fsync=False)
+            atomic.write_json(path, tables.CHECKPOINT_META.writing(meta, path), fsync=False)
 
 
 # -- the decisions ----------------------------------------------------------------------------------
@@ -427,7 +429,7 @@ def stamp_checkpoints(agents_dir: Path, dataset_hash: str, data_dir: Path) -> No
 
 def decide(out: Path, grid: RLGrid) -> dict:
     """The pre-registered hypotheses of docs/rl.md, decided from behaviour.json and the paired analysis."""
-    behaviour = json.loads((out / "behaviour.json").read_text())
+    behaviour = _read_behaviour(out)
     agents = behaviour["agents"]
     changes = _mirror_changes(out / "agents" / "analysis")
     cells = {}
@@ -488,8 +490,13 @@ def _greater(a: list[float], b: list[float]) -> dict:
             "mann_whitney_p": p, "supported": bool(p < 0.05)}  # fmt: skip
 
 
+def _read_behaviour(out: Path) -> dict:
+    path = out / tables.RL_BEHAVIOUR.file
+    return tables.RL_BEHAVIOUR.require(atomic.read_json_object(path, AnalysisError, tables.RL_FIX), path)
+
+
 def _mirror_changes(analysis_dir: Path) -> dict[str, float]:
-    path = analysis_dir / "paired_models.parquet"
+    path = analysis_dir / tables.PAIRED_MODELS.file
     if not path.is_file():
         return {}
     import pyarrow.parquet as pq
@@ -499,7 +506,7 @@ def _mirror_changes(analysis_dir: Path) -> dict[str, float]:
 
 
 def _paired_verdicts(analysis_dir: Path) -> list[dict]:
-    path = analysis_dir / "paired.json"
+    path = analysis_dir / tables.PAIRED.file
     if not path.is_file():
         return []
     rec = json.loads(path.read_text())
@@ -509,7 +516,7 @@ def _paired_verdicts(analysis_dir: Path) -> list[dict]:
 
 # -- the results as plain data, for the report -------------------------------------------------------
 
-SUMMARY_FILE = "summary.json"
+SUMMARY_FILE = tables.RL_SUMMARY.file
 
 
 def load_summary(out: str | Path) -> dict:
@@ -527,13 +534,16 @@ def load_summary(out: str | Path) -> dict:
     out = Path(out)
     fix = f"run `mirror-neurons experiment rl --out {out}` again (it resumes)"
     read = {}
-    for name in (SUMMARY_FILE, "scripted.json", "grid.json", "behaviour.json"):
-        if not (out / name).is_file():
-            raise AnalysisError(f"{out / name} does not exist; {fix}")
-        read[name] = atomic.read_json_object(out / name, AnalysisError, fix)
-    summary, grid = read[SUMMARY_FILE], read["grid.json"]
+    for schema in (tables.RL_SUMMARY, tables.RL_SCRIPTED, tables.RL_GRID, tables.RL_BEHAVIOUR):
+        path = out / schema.file
+        if not path.is_file():
+            raise AnalysisError(f"{path} does not exist; {fix}")
+        read[schema] = atomic.read_json_object(path, AnalysisError, fix)
+    summary, grid = read[tables.RL_SUMMARY], read[tables.RL_GRID]
     if not isinstance(summary.get("cells"), dict) or "hypotheses" not in summary:
         raise AnalysisError(f"{out / SUMMARY_FILE} is not an RL experiment's summary (no cells or hypotheses); {fix}")
+    for schema, value in read.items():
+        schema.require(value, out / schema.file)
     paired = _paired_by_cell(out / "agents" / "analysis")
     beats = summary.get("agents_beat_random_score_per_turn", {})
     cells = []
@@ -545,7 +555,7 @@ def load_summary(out: str | Path) -> dict:
         "folder": str(out),
         "grid": {k: grid.get(k) for k in ("rewards", "dependencies", "seeds", "partner", "eval_games", "eval_seeds")}
         | {k: grid["ppo"].get(k) for k in ("total_steps", "max_turns", "survival", "hidden", "encoding")},
-        "scripted": read["scripted.json"],
+        "scripted": read[tables.RL_SCRIPTED],
         "cells": cells,
         "baselines": summary.get("baselines", {}),
         "hypotheses": hypothesis_rows(summary, cells),
@@ -555,7 +565,7 @@ def load_summary(out: str | Path) -> dict:
 
 def _paired_by_cell(analysis_dir: Path) -> dict[tuple[str, float], dict]:
     """The analysis's paired test of the scale-free index, keyed by the (reward, D) its configuration names."""
-    path = analysis_dir / "paired.json"
+    path = analysis_dir / tables.PAIRED.file
     if not path.is_file():
         return {}
     by_cell = {}

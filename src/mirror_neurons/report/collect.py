@@ -145,7 +145,7 @@ def read_histories(
     the improving epochs, and says so in the report.
     """
     curves = {}
-    for f in sorted(sweep.glob("models/*/state.json")):
+    for f in sorted(sweep.glob(f"models/*/{tables.RESUME_STATE_FILE}")):
         epochs, losses = _read_history(f)
         if len(epochs):
             curves[json.loads(f.read_text()).get("model_id", f.parent.name)] = (epochs, losses)
@@ -182,7 +182,7 @@ def read_learning(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[s
     checkpoint from the analysis table (improving epochs only), and the report says so.
     """
     histories = {}
-    for f in sorted(sweep.glob("models/*/state.json")):
+    for f in sorted(sweep.glob(f"models/*/{tables.RESUME_STATE_FILE}")):
         state = json.loads(f.read_text())
         rows = [r for r in state.get("history", []) if isinstance(r, dict) and "epoch" in r]
         histories[state.get("model_id", f.parent.name)] = rows
@@ -258,6 +258,7 @@ def read_paired(sweep: Path) -> tuple[dict, dict | None, dict[str, np.ndarray]]:
     answer = paired.get("answer")
     if not isinstance(answer, dict) or "headline" not in answer:
         raise AnalysisError(f"{path} holds no answer (an 'answer' object with a 'headline'); {fix}")
+    tables.PAIRED.require(paired, path)
     models: dict[str, np.ndarray] = {}
     if (sweep / "analysis" / PAIRED_MODELS_FILE).is_file():
         path = sweep / "analysis" / PAIRED_MODELS_FILE
@@ -354,7 +355,7 @@ def collect(
     sweep, data, record = locate(run_dir, Path(data_dir) if data_dir else None)
     notes: list[str] = []
     say(0, REPORT_STEPS, "reading the analysis tables")
-    checkpoints = read_checkpoint_table(sweep / "analysis" / "checkpoints.parquet", notes)
+    checkpoints = read_checkpoint_table(sweep / "analysis" / tables.CHECKPOINTS.file, notes)
     dataset = load_dataset(data, splits=("test",))
     manifest = dataset.manifest
     distributions = {}

@@ -26,6 +26,7 @@ from mirror_neurons.report.collect import REPORT_STEPS, collect
 from mirror_neurons.report.inputs import ReportInputs
 from mirror_neurons.report.sections import Section, Table, build_sections, figure, section_planted, section_rl
 from mirror_neurons.report.tables import TABLES_DIR, write_tables
+from mirror_neurons.tables import PLANTED_SUMMARY, RL_SUMMARY
 
 REPORT_FILE = "report.html"
 VERDICT_CLASSES = {
@@ -101,10 +102,10 @@ def write_report(
         progress(2, REPORT_STEPS, "drawing figures and writing the page")
     sections = build_sections(inputs)
     planted = Path(planted_dir) if planted_dir is not None else run_dir / "planted"
-    if planted_dir is not None or (planted / "summary.json").is_file():
+    if planted_dir is not None or (planted / PLANTED_SUMMARY.file).is_file():
         sections.append(section_planted(load_summary(planted), number=len(sections) + 1))
     rl = Path(rl_dir) if rl_dir is not None else run_dir / "rl"
-    if rl_dir is not None or (rl / "summary.json").is_file():
+    if rl_dir is not None or (rl / RL_SUMMARY.file).is_file():
         sections.append(section_rl(load_rl_summary(rl), number=len(sections) + 1))
     if theory_dir is not None:
         sections.append(section_from_content(load_theory_section(theory_dir, number=len(sections) + 1)))

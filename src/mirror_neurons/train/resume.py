@@ -29,7 +29,7 @@ import torch
 
 from mirror_neurons import atomic
 from mirror_neurons.errors import CheckpointError, ConfigError
-from mirror_neurons.tables import RESUME_STATE
+from mirror_neurons.tables import RESUME_STATE, RESUME_STATE_FILE
 from mirror_neurons.train.checkpoint import read_meta, read_tensors, write_tensors
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import MLP
@@ -106,7 +106,7 @@ def save_state(m: ModelState, params: dict[str, torch.Tensor], adam: dict[str, d
     }
     text = atomic.json_text(RESUME_STATE.writing(record, m.folder / f"{name}.meta.json"))
     atomic.write_text(m.folder / f"{name}.meta.json", text, fsync=False)
-    atomic.write_text(m.folder / "state.json", text, fsync=False)
+    atomic.write_text(m.folder / RESUME_STATE_FILE, text, fsync=False)
     for old in m.folder.glob("state-e*"):
         if int(old.name[7:11]) < m.epoch - 1:
             old.unlink(missing_ok=True)
@@ -121,7 +121,7 @@ def load_state(folder: Path, model_id: str, config: TrainConfig, epoch: int | No
     """
     for partial in folder.glob(".*.tmp"):  # a write that a kill interrupted; its file was never renamed
         partial.unlink(missing_ok=True)
-    state_file = folder / "state.json" if epoch is None else folder / f"state-e{epoch:04d}.meta.json"
+    state_file = folder / RESUME_STATE_FILE if epoch is None else folder / f"state-e{epoch:04d}.meta.json"
     if epoch == 0 or not state_file.is_file():
         if epoch:
             raise CheckpointError(f"{state_file} is missing; remove {folder} to retrain that model")

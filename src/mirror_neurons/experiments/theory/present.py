@@ -17,7 +17,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mirror_neurons import atomic
+from mirror_neurons import atomic, tables
 from mirror_neurons.errors import DataError
 from mirror_neurons.experiments import plots
 from mirror_neurons.experiments.theory.content import FigureContent, SectionContent, TableContent, verdict_table
@@ -201,7 +201,7 @@ def load_section(out: str | Path, number: int = 9) -> SectionContent:
     Used by ``mirror-neurons report --theory`` and by the experiment's own page.
     """
     out = Path(out)
-    files = [out / "summary.json", out / "records.json"]
+    files = [out / tables.THEORY_SUMMARY.file, out / tables.THEORY_RECORDS.file]
     missing = [f.name for f in files if not f.is_file()]
     if missing:
         raise DataError(
@@ -216,8 +216,15 @@ def load_section(out: str | Path, number: int = 9) -> SectionContent:
         raise DataError(f"{files[1]} is not valid JSON ({getattr(e, 'msg', e)}); {fix}") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataError(f"{files[1]} must hold a list of records; {fix}")
+    second = summary.get("round") == 2
+    for schema, value, path in zip(
+        (tables.THEORY2_SUMMARY, tables.THEORY2_RECORDS) if second else (tables.THEORY_SUMMARY, tables.THEORY_RECORDS),
+        (summary, records),
+        files,
+    ):
+        schema.require(value, path)
     try:
-        if summary.get("round") == 2:
+        if second:
             return round_two_section(summary, number=number)
         return theory_section(summary, records, number=number)
     except (KeyError, TypeError, ValueError, AttributeError) as e:  # a summary of another shape than run_theory writes

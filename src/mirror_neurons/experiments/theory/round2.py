@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mirror_neurons import atomic
+from mirror_neurons.tables import THEORY2_CELL_MODELS, THEORY2_GRID, THEORY2_RECORDS, THEORY2_SUMMARY, THEORY2_TIMING
 from mirror_neurons.analysis import competence
 from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_checkpoint, prepare_test
 from mirror_neurons.data.build import build_dataset
@@ -33,7 +34,7 @@ from mirror_neurons.experiments.theory import power, rules2
 from mirror_neurons.experiments.theory.grid import VAL_FRACTION
 from mirror_neurons.experiments.theory.present2 import results_markdown
 from mirror_neurons.experiments.theory.rules import proportions, signal_complexity
-from mirror_neurons.experiments.theory.run import cell_steps, derive_seed, run_cells
+from mirror_neurons.experiments.theory.run import cell_steps, derive_seed, read_declared, run_cells, write_declared
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.progress import Progress
 from mirror_neurons.train import trainer
@@ -239,9 +240,9 @@ def run_cell(
 
     ``progress`` hears each step (``run.cell_steps``)."""
     say = cell_steps(progress, grid, index)
-    records_file = folder / "models.json"
+    records_file = folder / THEORY2_CELL_MODELS.file
     if records_file.is_file():
-        return json.loads(records_file.read_text())
+        return read_declared(THEORY2_CELL_MODELS, records_file)
     started = time.perf_counter()
     data_dir = folder / "data"
     if not (data_dir / MANIFEST).is_file():
@@ -306,8 +307,8 @@ def run_cell(
         "analysis_s": done - t_analysis,
         "models": len(configs),
     }
-    atomic.write_json(folder / "timing.json", timing)
-    atomic.write_json(records_file, records)
+    write_declared(THEORY2_TIMING, folder / THEORY2_TIMING.file, timing)
+    write_declared(THEORY2_CELL_MODELS, records_file, records)
     return records
 
 
@@ -316,19 +317,22 @@ def run_round_two(
 ) -> dict:
     """Run (or resume) round two under ``out``; returns the summary (see the module docstring for the layout)."""
     out = Path(out)
-    per_cell = run_cells(grid, out, run_cell, progress=progress, executor=executor, threads=threads)
+    per_cell = run_cells(
+        grid, out, run_cell, progress=progress, executor=executor, threads=threads, grid_schema=THEORY2_GRID
+    )
     records = [r for cell_records in per_cell for r in cell_records]
-    atomic.write_json(out / "records.json", records)
+    write_declared(THEORY2_RECORDS, out / THEORY2_RECORDS.file, records)
     summary = summarise(records, grid)
     summary["timing"] = cell_timing(out, grid.cells())
-    atomic.write_json(out / "summary.json", summary)
+    write_declared(THEORY2_SUMMARY, out / THEORY2_SUMMARY.file, summary)
     atomic.write_text(out / "results.md", results_markdown(summary))
     return summary
 
 
 def cell_timing(out: Path, cells: list[Cell2]) -> dict:
     """Measured seconds per cell (data, training, analysis), from each cell's timing.json."""
-    rows = [json.loads(p.read_text()) for c in cells if (p := out / "cells" / c.name / "timing.json").is_file()]
+    timing = [out / "cells" / c.name / THEORY2_TIMING.file for c in cells]
+    rows = [read_declared(THEORY2_TIMING, p) for p in timing if p.is_file()]
     if not rows:
         return {}
     total = [r["data_s"] + r["train_s"] + r["analysis_s"] for r in rows]

@@ -19,6 +19,14 @@ import numpy as np
 import torch
 
 from mirror_neurons import atomic
+from mirror_neurons.tables import (
+    THEORY_CELL_MODELS,
+    THEORY_GRID,
+    THEORY_RECORDS,
+    THEORY_SCALE_FREE,
+    THEORY_SUMMARY,
+    JsonSchema,
+)
 from mirror_neurons.analysis.activations import capture
 from mirror_neurons.analysis.cmni import compute_cmni, effect_size_cmni
 from mirror_neurons.analysis.controls import permutation_null, random_init_null
@@ -136,9 +144,9 @@ def scale_free_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, 
     ``n_random_inits`` freshly initialised networks per architecture on the same
     states; written to ``cells/<cell>/scale_free.json`` and skipped when present.
     """
-    out_file = folder / "scale_free.json"
+    out_file = folder / THEORY_SCALE_FREE.file
     if out_file.is_file():
-        return json.loads(out_file.read_text())
+        return read_declared(THEORY_SCALE_FREE, out_file)
     dataset = load_dataset(folder / "data")
     half = len(dataset.val) // 2
     states = dataset.val.take(np.arange(half, len(dataset.val)))
@@ -173,7 +181,7 @@ def scale_free_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, 
                 "es_p_init": empirical_p(null, value),
             }
         )
-    atomic.write_json(out_file, rows)
+    write_declared(THEORY_SCALE_FREE, out_file, rows)
     return rows
 
 
@@ -200,9 +208,9 @@ def run_cell(
     ``progress`` hears each step (``cell_steps``); ``threads`` is torch's thread count while the cell's
     models train (``trainer.train_many``)."""
     say = cell_steps(progress, grid, index)
-    records_file = folder / "models.json"
+    records_file = folder / THEORY_CELL_MODELS.file
     if records_file.is_file():
-        return json.loads(records_file.read_text())
+        return read_declared(THEORY_CELL_MODELS, records_file)
     data_dir = folder / "data"
     if not (data_dir / MANIFEST).is_file():
         say(f"{cell.name}: data")
@@ -269,7 +277,7 @@ def run_cell(
         for definition, value in emergence(low).items():
             record[f"emergent_{definition}_lowest"] = value
         records.append(record)
-    atomic.write_json(records_file, records)
+    write_declared(THEORY_CELL_MODELS, records_file, records)
     return records
 
 
@@ -307,9 +315,9 @@ def run_theory(
         folder = out / "cells" / cell.name
         extra = {row["model_id"]: row for row in scale_free_cell(grid, cell, index, folder, cell_records)}
         records.extend({**r, "scale_free": extra[r["model_id"]]} for r in cell_records)
-    atomic.write_json(out / "records.json", records)
+    write_declared(THEORY_RECORDS, out / THEORY_RECORDS.file, records)
     summary = summarise(records)
-    atomic.write_json(out / "summary.json", summary)
+    write_declared(THEORY_SUMMARY, out / THEORY_SUMMARY.file, summary)
     atomic.write_text(out / "results.md", results_markdown(summary, grid))
     if figures:
         write_figures(summary, records, out / "figures")
@@ -325,18 +333,42 @@ def cell_steps(progress: Progress | None, grid, index: int) -> Callable[[str], N
     return lambda note: progress(index, n_cells, note)
 
 
-def run_cells(grid, out: Path, cell_fn, *, progress: Progress | None = None, executor=None, threads: int = 1) -> list:
+def write_declared(schema: JsonSchema, path: Path, value: object) -> None:
+    """``value`` written to ``path`` as JSON, after checking it against its declaration ``schema``."""
+    atomic.write_json(path, schema.writing(value, path))
+
+
+def read_declared(schema: JsonSchema, path: Path) -> dict | list:
+    """The JSON in ``path`` as ``schema`` declares it; ``schema.error`` in one line naming the fix otherwise."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise schema.error(f"{path} is not valid JSON ({getattr(e, 'msg', e)}); {schema.fix}") from None
+    return schema.require(value, path)
+
+
+def run_cells(
+    grid,
+    out: Path,
+    cell_fn,
+    *,
+    progress: Progress | None = None,
+    executor=None,
+    threads: int = 1,
+    grid_schema: JsonSchema = THEORY_GRID,
+) -> list:
     """Each cell of ``grid`` through ``cell_fn(grid, cell, index, folder, progress, threads)`` (round one's or round
     two's ``run_cell``), here or as one executor task per cell; refuses an ``out`` that holds another grid.
+    ``grid_schema`` declares the round's ``grid.json``.
 
     ``progress(done, total, note)`` counts finished cells of all, with each step's note when the cells run here.
     """
-    grid_file = out / "grid.json"
+    grid_file = out / grid_schema.file
     if grid_file.is_file():
         if json.loads(grid_file.read_text()) != json.loads(json.dumps(grid.to_dict())):
             raise ConfigError(f"{out} holds a theory run of another grid; use another --out or remove {out}")
     else:
-        atomic.write_json(grid_file, grid.to_dict())
+        write_declared(grid_schema, grid_file, grid.to_dict())
     cells = grid.cells()
     tasks = [(grid, cell, index, out / "cells" / cell.name) for index, cell in enumerate(cells)]
     finished = 0
