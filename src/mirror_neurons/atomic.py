@@ -55,16 +55,31 @@ def json_text(obj: object) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
 
 
-def read_json_object(path: str | os.PathLike, error: type[Exception], fix: str) -> dict:
-    """The JSON object in ``path``; ``error`` naming the file and ``fix`` if it is not UTF-8 JSON holding an object."""
+def read_json_object(path: str | os.PathLike, error: type[Exception], fix: str, what: str = "an object") -> dict:
+    """The JSON object in ``path``; ``error`` naming the file and ``fix`` if it is not UTF-8 JSON holding an object
+    (``what`` names the object the file should hold: 'a manifest object')."""
     path = Path(path)
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise error(f"{path} is not valid JSON ({getattr(e, 'msg', e)}); {fix}") from None
     if not isinstance(value, dict):
-        raise error(f"{path} holds a JSON {type(value).__name__}, not an object; {fix}")
+        raise error(f"{path} holds a JSON {type(value).__name__}, not {what}; {fix}")
     return value
+
+
+def read_toml(path: str | os.PathLike, error: type[Exception], what: str) -> dict:
+    """The tables of the TOML file ``path`` (``what``: 'the study file'); ``error`` naming the file and the fix if
+    it is not UTF-8 TOML."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise error(f"{path} is not UTF-8 text (byte {e.start}); save {what} as UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{path} is not valid TOML: {e}") from None
 
 
 def _umask() -> int:

@@ -29,7 +29,6 @@ import logging
 import math
 import os
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
@@ -130,13 +129,7 @@ def load_study(path: str | Path) -> StudySpec:
         raise ConfigError(
             f"study file {path} {what}; give a TOML file (docs/study.md) or --preset NAME ({', '.join(PRESETS)})"
         )
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path} is not UTF-8 text (byte {e.start}); save the study file as UTF-8") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path} is not valid TOML: {e}") from None
-    return parse_study(raw, source=str(path))
+    return parse_study(atomic.read_toml(path, ConfigError, "the study file"), source=str(path))
 
 
 def parse_study(raw: dict, source: str = "<study>") -> StudySpec:

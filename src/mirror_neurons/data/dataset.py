@@ -18,7 +18,6 @@ no per-row Python loop.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,10 +133,7 @@ def read_manifest(path: str | Path) -> dict:
         raise DataError(
             f"{path} is not a dataset: {MANIFEST} is missing; create one with `mirror-neurons data --out {path}`"
         )
-    try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{file} is not valid JSON ({getattr(e, 'msg', e)}); regenerate the dataset") from e
+    manifest = atomic.read_json_object(file, DataError, tables.MANIFEST.fix, what="a manifest object")
     check_manifest(file, manifest)
     return manifest
 

@@ -26,7 +26,6 @@ the second), so neither is renamed into the other.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from safetensors.numpy import save as save_numpy
 from safetensors.torch import load
 
 from mirror_neurons import __version__, atomic, limits
-from mirror_neurons.tables import CHECKPOINT_META
+from mirror_neurons.tables import CHECKPOINT_META, DAMAGED_CHECKPOINT
 from mirror_neurons.errors import CheckpointError, ConfigError
 from mirror_neurons.game.constants import Action
 from mirror_neurons.train.model import MLP, ModelConfig
@@ -132,10 +131,7 @@ def read_meta(path: str | Path) -> dict:
     path = _json_path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint metadata {path} is missing")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path} is not valid JSON ({getattr(e, 'msg', e)}); the checkpoint is damaged") from e
+    meta = atomic.read_json_object(path, CheckpointError, DAMAGED_CHECKPOINT, what="checkpoint metadata")
     _check_meta(path, meta)
     return meta
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -150,13 +149,7 @@ def load_sweep(path_or_preset: str | Path) -> SweepSpec:
         text_path = preset_path(path_or_preset)
     if not text_path.is_file():
         raise ConfigError(f"sweep file {text_path} does not exist; give a TOML file or a preset ({', '.join(PRESETS)})")
-    try:
-        raw = tomllib.loads(text_path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{text_path} is not UTF-8 text (byte {e.start}); save the sweep file as UTF-8") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{text_path} is not valid TOML: {e}") from e
-    return parse_sweep(raw, source=str(text_path))
+    return parse_sweep(atomic.read_toml(text_path, ConfigError, "the sweep file"), source=str(text_path))
 
 
 def parse_sweep(raw: dict, source: str = "<sweep>") -> SweepSpec:
