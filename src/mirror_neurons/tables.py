@@ -45,8 +45,8 @@ from mirror_neurons.errors import AnalysisError, CheckpointError, DataError, Mir
 from mirror_neurons.game.constants import STATE_SIZE, Scenario
 
 GROUPS = tuple(s.name.lower() for s in Scenario)
-"""The scenario groups' names (none, frog, toad, both) as column suffixes, from ``game.constants.Scenario`` (the
-same derivation as ``analysis.groups.GROUPS``, which this module may not import)."""
+"""The scenario groups' names in the order of ``game.constants.Scenario`` (none, frog, toad, both): the column
+suffixes here and the order of every (4, units) array of the analysis (``analysis.groups`` takes them here)."""
 
 _KINDS = {
     "string": pa.types.is_string,

@@ -43,10 +43,9 @@ import numpy as np
 
 from mirror_neurons.errors import AnalysisError
 from mirror_neurons.game.constants import OWN_ENERGY, PLAYERS, Action, Scenario, Symbol
+from mirror_neurons.tables import GROUPS
 
-GROUPS = tuple(s.name.lower() for s in Scenario)
-"""Group names in the order used by every (4, units) array of the analysis: the scenarios' own names and order
-(``game.constants.Scenario``: none, frog, toad, both), declared once there."""
+__all__ = ["GROUPS"]  # group names in the order of every (4, units) array: the scenarios' own (tables.GROUPS)
 
 _RULES = {
     True: {
