@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save
 
-from mirror_neurons import __version__, atomic
+from mirror_neurons import __version__, atomic, tables
 from mirror_neurons.errors import CheckpointError, ConfigError, TrainingError
 from mirror_neurons.game.constants import Player
 from mirror_neurons.game.engine import GameBatch
@@ -58,9 +58,9 @@ from mirror_neurons.train.model import MLP, ModelConfig
 log = logging.getLogger(__name__)
 
 PARTNERS = (*SCRIPTED, "self", "network")
-CONFIG_FILE = "config.json"
+CONFIG_FILE = tables.PPO_CONFIG.file
 RESUME_FILE = "resume.safetensors"
-LOG_FILE = "log.json"
+LOG_FILE = tables.PPO_LOG.file
 
 
 @dataclass(frozen=True)
@@ -359,7 +359,7 @@ def train_ppo(config: PPOConfig, out: str | Path, *, on_iteration: Callable[[dic
         if it % config.checkpoint_every == 0 or it == config.num_iterations:
             result.checkpoints.append(_checkpoint(out, config, policy, it, env_steps, row))
             _save_resume(out / RESUME_FILE, it, history, policy, value, optimizer, g, env, obs)
-            atomic.write_json(out / LOG_FILE, history, fsync=False)
+            atomic.write_json(out / LOG_FILE, tables.PPO_LOG.writing(history, out / LOG_FILE), fsync=False)
     result.env_steps = (config.num_iterations - start) * batch_size  # taken by this call
     return result
 
@@ -500,7 +500,7 @@ def _check_config_file(out: Path, config: PPOConfig) -> None:
                               "resume with the same options or choose another --out")  # fmt: skip
         return
     out.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(path, config.to_dict())
+    atomic.write_json(path, tables.PPO_CONFIG.writing(config.to_dict(), path))
 
 
 def _checkpoint(
