@@ -282,6 +282,14 @@ CHECKPOINT_META = JsonSchema(
         Key("hyperparameters", "object", "the training recipe", always=False),
         Key("train_config", "object", "the whole TrainConfig", always=False),
         Key("samples_seen", "int", "training rows seen when the checkpoint was written", always=False),
+        Key(
+            "data_dir",
+            "string",
+            "the dataset folder of the states it is analysed on (RL checkpoints, stamped by "
+            "experiments.rl; supervised runs record theirs in run.json's dataset_path)",
+            always=False,
+        ),  # fmt: skip
+        Key("analysis_states", "string", "how those states were drawn (RL: rl-visited-states)", always=False),
     ),
     error=CheckpointError,
     fix=DAMAGED_CHECKPOINT,

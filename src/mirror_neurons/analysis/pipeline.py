@@ -673,27 +673,19 @@ def _index_controls(
 
 # -- a whole run -----------------------------------------------------------------
 
-_DATA_KEYS = ("data_dir", "data", "dataset", "dataset_dir", "dataset_path")
-
 
 def recorded_data_dir(run_dir: Path, metas: list[dict]) -> Path | None:
-    """The dataset folder a run recorded: a checkpoint's metadata, or a JSON config at the run's top level."""
-    candidates: list[dict] = list(metas[:1])
-    for name in ("run.json", "sweep.json", "config.json", "manifest.json"):
-        p = run_dir / name
-        if p.is_file():
-            try:
-                candidates.append(json.loads(p.read_text()))
-            except json.JSONDecodeError:
-                continue
-    for c in candidates:
-        for scope in (c, c.get("config", {}) if isinstance(c.get("config"), dict) else {}):
-            for k in _DATA_KEYS:
-                v = scope.get(k)
-                if isinstance(v, str) and v:
-                    p = Path(v)
-                    return p if p.is_absolute() else (run_dir / p if (run_dir / p).exists() else p)
-    return None
+    """The dataset folder a run recorded: its first checkpoint's ``data_dir`` (checkpoints stamped with the states
+    they are analysed on: the RL experiment's), else ``run.json``'s ``dataset_path`` (train, sweep); None if neither.
+    Both names are declared in ``tables`` (``CHECKPOINT_META``, ``RUN``); a relative path is read from ``run_dir``."""
+    recorded = metas[0].get("data_dir") if metas else None
+    path = run_dir / tables.RUN.file
+    if not recorded and path.is_file():
+        recorded = atomic.read_json_object(path, DataError, "pass --data DIR").get(tables.RUN["dataset_path"].name)
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    p = Path(recorded)
+    return p if p.is_absolute() else (run_dir / p if (run_dir / p).exists() else p)
 
 
 def _flatten(meta: dict, prefix: str = "") -> dict:
