@@ -288,7 +288,7 @@ CHECKPOINT_META = JsonSchema(
             "the dataset folder of the states it is analysed on (RL checkpoints, stamped by "
             "experiments.rl; supervised runs record theirs in run.json's dataset_path)",
             always=False,
-        ),  # fmt: skip
+        ),
         Key("analysis_states", "string", "how those states were drawn (RL: rl-visited-states)", always=False),
     ),
     error=CheckpointError,
