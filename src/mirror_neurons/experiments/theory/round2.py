@@ -14,7 +14,6 @@ or one cell per executor task, like round one) and writes::
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -38,7 +37,7 @@ from mirror_neurons.experiments.theory.run import cell_steps, derive_seed, read_
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.progress import Progress
 from mirror_neurons.train import trainer
-from mirror_neurons.train.checkpoint import load_checkpoint
+from mirror_neurons.train.checkpoint import load_checkpoint, read_meta
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import ModelConfig
 
@@ -272,7 +271,7 @@ def run_cell(
     n_inputs = ModelConfig(encoding=grid.encoding).n_features
     records = []
     for result, tc in zip(results, configs):
-        paths = sorted(result.checkpoints, key=lambda p: json.loads(Path(p).read_text())["epoch"])
+        paths = sorted(result.checkpoints, key=lambda p: read_meta(p)["epoch"])
         if len(paths) < 2:
             log.warning(
                 "%s/%s has no trained checkpoint beside its initialisation (%s); left out",

@@ -52,7 +52,7 @@ from mirror_neurons.experiments.theory.summary import summarise
 from mirror_neurons.game.config import GameConfig
 from mirror_neurons.progress import Progress
 from mirror_neurons.train import trainer
-from mirror_neurons.train.checkpoint import load_checkpoint
+from mirror_neurons.train.checkpoint import load_checkpoint, read_meta
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import MLP, ModelConfig
 
@@ -188,7 +188,7 @@ def scale_free_cell(grid: TheoryGrid, cell: DataCell, index: int, folder: Path, 
 def _checkpoint_metas(paths: Iterable[Path]) -> list[dict]:
     out = []
     for p in paths:
-        meta = json.loads(Path(p).read_text())
+        meta = read_meta(p)
         out.append(
             {
                 "path": str(p),
