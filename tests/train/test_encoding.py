@@ -107,7 +107,7 @@ def _onehot_by_names(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64, torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int64, torch.float32, torch.float64])
 def test_onehot_lookup_equals_the_names_cell_by_cell(dtype):
     """Real states take the table lookup; codes a row cannot hold, or non-integers, take the comparisons;
     both must give, for every feature, exactly 'this cell holds this symbol'."""
@@ -126,7 +126,8 @@ def test_onehot_lookup_equals_the_names_cell_by_cell(dtype):
     if dtype.is_floating_point:
         odd[0, 40] = 2.5
     enc = get_encoding("onehot")
-    for x in (real, odd):
+    strided = real.t().contiguous().t()  # the same states in column-major memory
+    for x in (real, odd, strided, real[:0]):
         expected = _onehot_by_names(x)
         encoded = enc.encode(x).double()
         assert torch.equal(encoded[:, :-1], expected[:, :-1])

@@ -162,7 +162,7 @@ def _onehot_indicators(x: torch.Tensor, width: int, dtype: torch.dtype) -> torch
             return None
     elif x.dtype != torch.uint8 and not bool(((cells >= 0) & (cells < 256)).all()):
         return None
-    columns = _ONEHOT_TABLE.index_select(0, (cells.long() + _CELL_OFFSET).view(-1)).view(len(x), -1)
+    columns = _ONEHOT_TABLE.index_select(0, (cells.long() + _CELL_OFFSET).reshape(-1)).view(len(x), FLIES.stop)
     if bool((columns < 0).any()):
         return None
     out = torch.zeros((len(x), width), dtype=dtype).scatter_(1, columns, 1)
