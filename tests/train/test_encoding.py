@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mirror_neurons.errors import ConfigError
-from mirror_neurons.train.encoding import get_encoding
+from mirror_neurons.train.encoding import _onehot_indicators, get_encoding
 from mirror_neurons.train.model import MLP, ModelConfig
 
 
@@ -126,6 +126,8 @@ def test_onehot_lookup_equals_the_names_cell_by_cell(dtype):
     if dtype.is_floating_point:
         odd[0, 40] = 2.5
     enc = get_encoding("onehot")
+    assert _onehot_indicators(real, enc.width, torch.float32) is not None  # real states do take the lookup
+    assert _onehot_indicators(odd, enc.width, torch.float32) is None
     strided = real.t().contiguous().t()  # the same states in column-major memory
     for x in (real, odd, strided, real[:0]):
         expected = _onehot_by_names(x)

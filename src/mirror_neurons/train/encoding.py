@@ -157,12 +157,12 @@ def _onehot_indicators(x: torch.Tensor, width: int, dtype: torch.dtype) -> torch
     """``onehot.stored(x)`` in ``dtype`` by one table lookup a cell (not one comparison per symbol), or None
     when some cell holds a code its row cannot hold (or a non-integer): the caller compares then."""
     cells = x[:, : FLIES.stop]
-    if x.is_floating_point():
-        if not bool(((cells >= 0) & (cells < 256) & (cells == cells.floor())).all()):
-            return None
-    elif x.dtype != torch.uint8 and not bool(((cells >= 0) & (cells < 256)).all()):
+    if x.is_floating_point() and not bool(((cells >= 0) & (cells < 256) & (cells == cells.floor())).all()):
         return None
-    columns = _ONEHOT_TABLE.index_select(0, (cells.long() + _CELL_OFFSET).reshape(-1)).view(len(x), FLIES.stop)
+    codes = cells.long()  # compared as int64: 256 does not fit an int8 (it would wrap to 0)
+    if x.dtype != torch.uint8 and not bool(((codes >= 0) & (codes < 256)).all()):
+        return None
+    columns = _ONEHOT_TABLE.index_select(0, (codes + _CELL_OFFSET).reshape(-1)).view(len(x), FLIES.stop)
     if bool((columns < 0).any()):
         return None
     out = torch.zeros((len(x), width), dtype=dtype).scatter_(1, columns, 1)
