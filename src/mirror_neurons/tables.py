@@ -86,17 +86,25 @@ class TableSchema:
     """A Parquet table: its file name, its declared columns, and the error and fix a reader raises when it departs."""
 
     file: str
+    """The file's name in its folder, ``folder / file``; a glob pattern (``*.parquet``) where one declaration
+    covers several files, whose names a helper gives (``split_file``)."""
     columns: tuple[Column, ...]
     error: type[MirrorNeuronsError] = AnalysisError
     fix: str = ANALYZE_AGAIN
     open: bool = True
     """Other columns may follow the declared ones (False: exactly these, in this order)."""
+    what: str = ""
+    """The file in words, as messages name it ("the WHAT this version writes"); empty: ``file``."""
+
+    def __post_init__(self) -> None:
+        if not self.what:
+            object.__setattr__(self, "what", self.file)
 
     def __getitem__(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:
                 return c
-        raise KeyError(f"{self.file} declares no column {name!r}")
+        raise KeyError(f"{self.what} declares no column {name!r}")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -104,7 +112,7 @@ class TableSchema:
 
     def arrow_schema(self) -> pa.Schema:
         """The exact Arrow schema of a closed table whose columns are all uint8 (the dataset's split files)."""
-        assert not self.open and all(c.kind == "uint8" for c in self.columns), self.file
+        assert not self.open and all(c.kind == "uint8" for c in self.columns), self.what
         return pa.schema([pa.field(c.name, pa.uint8(), nullable=False) for c in self.columns])
 
     def check(self, table: pa.Table) -> list[str]:
@@ -129,14 +137,15 @@ class TableSchema:
         problems = self.check(table)
         if problems:
             raise self.error(
-                f"{path} is not the {self.file} this version writes ({'; '.join(problems[:3])}); {self.fix}"
+                f"{path} is not the {self.what} this version writes ({'; '.join(problems[:3])}); {self.fix}"
             )
         return table
 
     def writing(self, table: pa.Table, path) -> pa.Table:
-        """``table`` about to be written to ``path``; an ``AssertionError`` (a bug here, not bad input) if it departs."""
+        """``table`` about to be written to ``path`` (the file itself, not its folder); an ``AssertionError`` (a bug
+        here, not bad input) if it departs."""
         problems = self.check(table)
-        assert not problems, f"{path} departs from its declaration {self.file}: {'; '.join(problems)}"
+        assert not problems, f"{path} departs from its declaration {self.what}: {'; '.join(problems)}"
         return table
 
 
@@ -161,16 +170,24 @@ class JsonSchema:
     object whose ``keys`` are declared."""
 
     file: str
+    """The file's name in its folder, ``folder / file``; a glob pattern (``*.json``) where one declaration
+    covers several files, whose names their writer gives (a checkpoint's stem, ``RESUME_STATE_FILE``)."""
     keys: tuple[Key, ...] = ()
     error: type[MirrorNeuronsError] = AnalysisError
     fix: str = ANALYZE_AGAIN
     top: str = "object"
+    what: str = ""
+    """The file in words, as messages name it ("the WHAT this version writes"); empty: ``file``."""
+
+    def __post_init__(self) -> None:
+        if not self.what:
+            object.__setattr__(self, "what", self.file)
 
     def __getitem__(self, name: str) -> Key:
         for k in self.keys:
             if k.name == name:
                 return k
-        raise KeyError(f"{self.file} declares no key {name!r}")
+        raise KeyError(f"{self.what} declares no key {name!r}")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -208,14 +225,15 @@ class JsonSchema:
         problems = self.check(value)
         if problems:
             raise self.error(
-                f"{path} is not the {self.file} this version writes ({'; '.join(problems[:3])}); {self.fix}"
+                f"{path} is not the {self.what} this version writes ({'; '.join(problems[:3])}); {self.fix}"
             )
         return value
 
     def writing(self, value: object, path) -> object:
-        """``value`` about to be written to ``path``; an ``AssertionError`` (a bug here, not bad input) if it departs."""
+        """``value`` about to be written to ``path`` (the file itself, not its folder); an ``AssertionError`` (a bug
+        here, not bad input) if it departs."""
         problems = self.check(value)
-        assert not problems, f"{path} departs from its declaration {self.file}: {'; '.join(problems)}"
+        assert not problems, f"{path} departs from its declaration {self.what}: {'; '.join(problems)}"
         return value
 
 
@@ -223,13 +241,13 @@ class JsonSchema:
 
 REGENERATE = "regenerate the dataset with `mirror-neurons data`"
 SPLITS = ("train", "val", "test")
-"""The dataset's splits; each is the file ``NAME.parquet``."""
+"""The dataset's splits; each is the file ``split_file(NAME)``."""
 FEATURES = tuple(f"x{i}" for i in range(STATE_SIZE))
 """The model input's columns, one per state integer."""
 META_COLUMNS = ("label", "scenario", "frog_pos")
 
 SPLIT = TableSchema(
-    "split file (train.parquet, val.parquet, test.parquet)",
+    "*.parquet",
     (
         *(Column(f, "uint8", f"state integer {i} (docs/spec-summary.md section 3)") for i, f in enumerate(FEATURES)),
         Column("label", "uint8", "the best action (game.constants.Action)"),
@@ -239,7 +257,16 @@ SPLIT = TableSchema(
     error=DataError,
     fix=REGENERATE,
     open=False,
+    what="split file (train.parquet, val.parquet, test.parquet)",
 )
+
+
+def split_file(split: str) -> str:
+    """The file name of the dataset's split ``split`` (one of ``SPLITS``): ``train.parquet``."""
+    assert split in SPLITS, split
+    return f"{split}.parquet"
+
+
 MANIFEST = JsonSchema(
     "manifest.json",
     (
@@ -265,7 +292,7 @@ MANIFEST = JsonSchema(
 
 DAMAGED_CHECKPOINT = "the checkpoint is damaged"
 CHECKPOINT_META = JsonSchema(
-    "checkpoint metadata (STEM.json)",
+    "*.json",
     (
         Key("model", "object", "the architecture (ModelConfig.to_dict)"),
         Key("outputs", "list", "the actions in output order"),
@@ -293,7 +320,9 @@ CHECKPOINT_META = JsonSchema(
     ),
     error=CheckpointError,
     fix=DAMAGED_CHECKPOINT,
+    what="checkpoint metadata (STEM.json)",
 )
+"""A checkpoint's ``STEM.json`` beside its ``STEM.safetensors``; the writer picks the stem (``train.checkpoint``)."""
 RUN = JsonSchema(
     "run.json",
     (
@@ -315,7 +344,7 @@ SWEEP_SUMMARY = JsonSchema(
     fix="run the sweep again (it resumes)",
 )
 RESUME_STATE = JsonSchema(
-    "resume state (state.json, state-eNNNN.meta.json)",
+    "state*.json",
     (
         Key("model_id", "string", "the model"),
         Key("epoch", "int", "epochs done"),
@@ -334,12 +363,17 @@ RESUME_STATE = JsonSchema(
     ),
     error=CheckpointError,
     fix="the resume state is damaged; delete the model's folder to train it afresh",
+    what="resume state (state.json, state-eNNNN.meta.json)",
 )
 RESUME_STATE_FILE = "state.json"
 """The latest resume state's copy in each model's folder (``RESUME_STATE``): its ``history`` is every epoch's."""
+RESUME_EPOCH_FILES = "state-e[0-9][0-9][0-9][0-9].meta.json"
+"""Each kept epoch's resume state (``RESUME_STATE``) in a model's folder, ``state-eNNNN.meta.json``."""
 
 
 # -- analysis: RUNDIR/analysis/ (analysis.pipeline, analysis.paired, analysis.case) ----------------------------
+ANALYSIS_FOLDER = "analysis"
+"""The analysis stage's folder inside the run folder it analysed, RUNDIR/analysis/ (``ANALYSIS_LAYOUT``)."""
 CHECKPOINTS = TableSchema(
     "checkpoints.parquet",
     (
@@ -370,6 +404,14 @@ CHECKPOINTS = TableSchema(
         Column("p_permutation", "float", "p of raw CMNI against permuted scenario labels", always=False),
         Column("null_random_init_mean", "float", "mean raw CMNI of the untrained networks", always=False),
         Column("null_permutation_mean", "float", "mean raw CMNI under permuted labels", always=False),
+        Column(
+            "p_chance",
+            "float",
+            "p of raw CMNI against chance: the larger of p_random_init and p_permutation, since beating chance "
+            "needs both controls (analysis.pipeline.chance_columns)",
+            always=False,
+        ),
+        Column("null_chance_mean", "float", "the larger of the two nulls' mean raw CMNI", always=False),
         Column("cmni_ci_low", "float", "bootstrap interval of raw CMNI, low end", always=False),
         Column("cmni_ci_high", "float", "bootstrap interval of raw CMNI, high end", always=False),
         Column("hyperparameters.lr", "float", "learning rate, from the checkpoint", always=False),
@@ -523,6 +565,10 @@ ANALYSIS_CONFIG = JsonSchema(
 """Its other keys are ``AnalysisConfig``'s fields, declared there (``dataclasses.asdict``)."""
 
 # -- the study folder (study) --------------------------------------------------------------------------------
+STUDY_DATA_FOLDER = "data"
+"""The dataset's folder inside a study folder (``DATA_LAYOUT``)."""
+STUDY_SWEEP_FOLDER = "sweep"
+"""The sweep's run folder inside a study folder (``RUN_LAYOUT``; its analysis in ``ANALYSIS_FOLDER``)."""
 
 STUDY = JsonSchema(
     "study.json",
@@ -620,12 +666,12 @@ RL_SUMMARY = JsonSchema(
 PPO_CONFIG = JsonSchema(
     "config.json",
     (
-        Key("reward", "string", "selfish or shared"),
+        Key("reward", "string", "the agent's reward: score, team, selfish or shared (game.vector_env.REWARDS)"),
         Key("dependency", "float", "the dependency D"),
         Key("partner", "string", "Toad's policy"),
         Key("seed", "int", "the agent's seed"),
-        Key("hidden", "list", "the policy's hidden widths"),
-        Key("encoding", "string", "its input encoding"),
+        Key("hidden", "list", "the hidden widths of both networks, the policy and the value function"),
+        Key("encoding", "string", "both networks' input encoding"),
         Key("total_steps", "int", "environment steps to train for"),
         Key("max_turns", "int", "turns per game"),
         Key("checkpoint_every", "int", "iterations between checkpoints"),
@@ -843,71 +889,59 @@ THEORY2_TIMING = JsonSchema(
 
 # -- where each file lies ------------------------------------------------------------------------------------
 
-DATA_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
-    *((f"{s}.parquet", SPLIT) for s in SPLITS),
-    ("manifest.json", MANIFEST),
-)
-RUN_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
-    ("run.json", RUN),
-    ("summary.json", SWEEP_SUMMARY),
+Layout = tuple[tuple[str, TableSchema | JsonSchema], ...]
+"""(path pattern inside a folder, the declaration of the files there), first match wins (``declared``)."""
+
+
+def _here(*schemas: TableSchema | JsonSchema, under: str = "") -> Layout:
+    """Each declaration at its own file name in the folder ``under`` (``""``: the folder itself)."""
+    return tuple((f"{under}{s.file}", s) for s in schemas)
+
+
+def _inside(folder: str, layout: Layout) -> Layout:
+    """``layout`` moved into ``folder`` (``sweep/``)."""
+    return tuple((f"{folder}{p}", s) for p, s in layout)
+
+
+DATA_LAYOUT: Layout = (*((split_file(s), SPLIT) for s in SPLITS), *_here(MANIFEST))
+RUN_LAYOUT: Layout = (
+    *_here(RUN, SWEEP_SUMMARY),
     (f"models/*/{RESUME_STATE_FILE}", RESUME_STATE),
-    ("models/*/state-e[0-9][0-9][0-9][0-9].meta.json", RESUME_STATE),
-    ("models/*/*.json", CHECKPOINT_META),
+    (f"models/*/{RESUME_EPOCH_FILES}", RESUME_STATE),
+    *_here(CHECKPOINT_META, under="models/*/"),  # after the resume state, which the pattern would also match
 )
-ANALYSIS_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
-    ("checkpoints.parquet", CHECKPOINTS),
-    ("units.parquet", UNITS),
-    ("paired_models.parquet", PAIRED_MODELS),
-    ("paired.json", PAIRED),
-    ("case.json", CASE),
-    ("baselines.json", BASELINES),
-    ("config.json", ANALYSIS_CONFIG),
-)
-STUDY_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
-    ("study.json", STUDY),
-    *((f"data/{p}", s) for p, s in DATA_LAYOUT),
-    *((f"sweep/analysis/{p}", s) for p, s in ANALYSIS_LAYOUT),
-    *((f"sweep/{p}", s) for p, s in RUN_LAYOUT),
+ANALYSIS_LAYOUT: Layout = _here(CHECKPOINTS, UNITS, PAIRED_MODELS, PAIRED, CASE, BASELINES, ANALYSIS_CONFIG)
+STUDY_LAYOUT: Layout = (
+    *_here(STUDY),
+    *_inside("data/", DATA_LAYOUT),
+    *_inside("sweep/analysis/", ANALYSIS_LAYOUT),
+    *_inside("sweep/", RUN_LAYOUT),
 )
 """Path inside a study folder (``mirror-neurons run``) -> the declaration of the file there, first match wins.
 The same files in a stage's own --out folder: ``DATA_LAYOUT``, ``RUN_LAYOUT``, ``ANALYSIS_LAYOUT`` (RUN/analysis/)."""
-PLANTED_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
-    ("units.parquet", PLANTED_UNITS),
-    ("analyses.parquet", PLANTED_ANALYSES),
-    ("summary.json", PLANTED_SUMMARY),
-)
-RL_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
-    ("grid.json", RL_GRID),
-    ("scripted.json", RL_SCRIPTED),
-    ("behaviour.json", RL_BEHAVIOUR),
-    ("summary.json", RL_SUMMARY),
-    *((f"states/{p}", s) for p, s in DATA_LAYOUT),
-    *((f"agents/analysis/{p}", s) for p, s in ANALYSIS_LAYOUT),
+PLANTED_LAYOUT: Layout = _here(PLANTED_UNITS, PLANTED_ANALYSES, PLANTED_SUMMARY)
+RL_LAYOUT: Layout = (
+    *_here(RL_GRID, RL_SCRIPTED, RL_BEHAVIOUR, RL_SUMMARY),
+    *_inside("states/", DATA_LAYOUT),
+    *_inside("agents/analysis/", ANALYSIS_LAYOUT),
     # each PPO agent's folder (train.ppo), after the analysis folder, which the patterns would also match
-    ("agents/*/config.json", PPO_CONFIG),
-    ("agents/*/log.json", PPO_LOG),
-    ("agents/*/checkpoints/*.json", CHECKPOINT_META),
+    *_here(PPO_CONFIG, PPO_LOG, under="agents/*/"),
+    *_here(CHECKPOINT_META, under="agents/*/checkpoints/"),
 )
-THEORY_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
-    ("grid.json", THEORY_GRID),
-    ("records.json", THEORY_RECORDS),
-    ("summary.json", THEORY_SUMMARY),
-    ("cells/*/models.json", THEORY_CELL_MODELS),
-    ("cells/*/scale_free.json", THEORY_SCALE_FREE),
-    *((f"cells/*/data/{p}", s) for p, s in DATA_LAYOUT),
-    *((f"cells/*/run/{p}", s) for p, s in RUN_LAYOUT if s is not SWEEP_SUMMARY),  # train_many, not run_sweep
+THEORY_LAYOUT: Layout = (
+    *_here(THEORY_GRID, THEORY_RECORDS, THEORY_SUMMARY),
+    *_here(THEORY_CELL_MODELS, THEORY_SCALE_FREE, under="cells/*/"),
+    *_inside("cells/*/data/", DATA_LAYOUT),
+    *_inside("cells/*/run/", tuple((p, s) for p, s in RUN_LAYOUT if s is not SWEEP_SUMMARY)),  # train_many, no sweep
 )
-THEORY2_LAYOUT: tuple[tuple[str, TableSchema | JsonSchema], ...] = (
-    ("grid.json", THEORY2_GRID),
-    ("records.json", THEORY2_RECORDS),
-    ("summary.json", THEORY2_SUMMARY),
-    ("cells/*/models.json", THEORY2_CELL_MODELS),
-    ("cells/*/timing.json", THEORY2_TIMING),
-    *((f"cells/*/data/{p}", s) for p, s in DATA_LAYOUT),
-    *((f"cells/*/run/{p}", s) for p, s in RUN_LAYOUT if s is not SWEEP_SUMMARY),
+THEORY2_LAYOUT: Layout = (
+    *_here(THEORY2_GRID, THEORY2_RECORDS, THEORY2_SUMMARY),
+    *_here(THEORY2_CELL_MODELS, THEORY2_TIMING, under="cells/*/"),
+    *_inside("cells/*/data/", DATA_LAYOUT),
+    *_inside("cells/*/run/", tuple((p, s) for p, s in RUN_LAYOUT if s is not SWEEP_SUMMARY)),
 )
 
 
-def declared(path: str, layout: tuple[tuple[str, TableSchema | JsonSchema], ...] = STUDY_LAYOUT):
+def declared(path: str, layout: Layout = STUDY_LAYOUT):
     """The declaration of the file at ``path`` (relative, with ``/``) in a folder of ``layout``; None if undeclared."""
     return next((schema for pattern, schema in layout if fnmatchcase(path, pattern)), None)
