@@ -527,7 +527,7 @@ def analyze(
     """Analyse every checkpoint of a run: CMNI, unit statistics and classes, controls -> RUN_DIR/analysis/."""
     from rich.progress import Progress
 
-    from mirror_neurons import limits
+    from mirror_neurons import limits, tables
     from mirror_neurons.analysis.paired import answer_summary
     from mirror_neurons.analysis.pipeline import AnalysisConfig, analyze_run, competence_summary, summary_table
 
@@ -554,8 +554,8 @@ def analyze(
     console.print(competence_summary(out))
     console.print(answer_summary(out), markup=False, highlight=False)
     console.print(
-        f"wrote {out / 'checkpoints.parquet'}, {out / 'units.parquet'}, {out / 'baselines.json'}, {out / 'paired.json'} "
-        f"and the case example ({out / 'case.json'})"
+        f"wrote {out / tables.CHECKPOINTS.file}, {out / tables.UNITS.file}, {out / tables.BASELINES.file}, "
+        f"{out / tables.PAIRED.file} and the case example ({out / tables.CASE.file})"
     )
 
 
@@ -764,7 +764,7 @@ def experiment_planted(
     threads: int = threads_option(),
 ) -> None:
     """What the measures can see: plant mirror units and decoys into competent networks (docs/analysis.md)."""
-    from mirror_neurons import limits
+    from mirror_neurons import limits, tables
     from mirror_neurons.experiments.planted import PlantedGrid, run_planted
 
     use_threads(threads)
@@ -776,7 +776,7 @@ def experiment_planted(
     smallest = summary["smallest_detected"].get("class=mirror")
     console.print(
         f"{summary['n_plants']} planted units in {len(summary['models'])} models ({summary['seconds']:.0f} s); class=mirror "
-        f"calls >= 80 % of mirror plants from d = {smallest if smallest is not None else 'never'}; summary: {out / 'summary.json'}",
+        f"calls >= 80 % of mirror plants from d = {smallest if smallest is not None else 'never'}; summary: {out / tables.PLANTED_SUMMARY.file}",
         highlight=False, soft_wrap=True,
     )  # fmt: skip
 
@@ -810,6 +810,7 @@ def experiment_rl(
     threads: int = threads_option(),
 ) -> None:
     """Agents that learn by reward (docs/rl.md): does a shared reward make them help, and grow mirror units?"""
+    from mirror_neurons import tables
     from mirror_neurons.experiments.rl import RLGrid, run_rl
 
     use_threads(threads)
@@ -836,4 +837,4 @@ def experiment_rl(
         console.print(f"{cell}: score/turn {c['score_per_turn']['mean']:.3f}, help when only Toad is in distress "
                       f"{c['help_rate_partner_distress']['mean']:.3f}, mirror change {c['mirror_change']['mean']:+.4f}"
                       f"{'' if beats else ' (does not beat random play)'}", highlight=False, soft_wrap=True)  # fmt: skip
-    console.print(f"summary: {out / 'summary.json'}", highlight=False, soft_wrap=True)
+    console.print(f"summary: {out / tables.RL_SUMMARY.file}", highlight=False, soft_wrap=True)

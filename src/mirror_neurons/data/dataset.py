@@ -102,7 +102,7 @@ def write_dataset(out: str | Path, splits: Mapping[str, Split], info: Mapping[st
     with atomic.staged_dir(out) as tmp:
         files = {}
         for name in SPLITS:
-            path = tmp / f"{name}.parquet"
+            path = tmp / tables.split_file(name)
             pq.write_table(split_to_table(splits[name]), path, compression="zstd", write_statistics=False)
             files[path.name] = atomic.sha256_file(path)
         manifest = {
@@ -145,7 +145,7 @@ def check_manifest(file: Path, manifest: object) -> None:
     if not isinstance(manifest, dict):
         raise DataError(f"{file} holds a JSON {type(manifest).__name__}, not a manifest object; {fix}")
     files, rows, stated = manifest.get("files"), manifest.get("rows"), manifest.get("dataset_hash")
-    names = [f"{name}.parquet" for name in SPLITS]
+    names = [tables.split_file(name) for name in SPLITS]
     if (
         not isinstance(files, dict)
         or sorted(files) != sorted(names)
@@ -174,7 +174,7 @@ def verify_files(path: str | Path, manifest: dict) -> None:
     """Raise ``DataError`` naming the first split file that is missing, differs from its manifest
     hash, or holds another number of rows than the manifest says (the manifest checked by ``read_manifest``)."""
     for name in SPLITS:
-        file = Path(path) / f"{name}.parquet"
+        file = Path(path) / tables.split_file(name)
         if not file.is_file():
             raise DataError(f"{file} is missing; regenerate the dataset with `mirror-neurons data`")
         if atomic.sha256_file(file) != manifest["files"][file.name]:
@@ -240,7 +240,7 @@ def load_dataset(path: str | Path, splits: tuple[str, ...] = SPLITS, verify: boo
     loaded = {}
     for name in SPLITS:
         if name in splits:
-            loaded[name] = load_split(path / f"{name}.parquet")
+            loaded[name] = load_split(path / tables.split_file(name))
         else:
             loaded[name] = empty_split()
     return Dataset(path=path, manifest=manifest, **loaded)

@@ -30,6 +30,7 @@ from pathlib import Path
 from mirror_neurons.data.dataset import Dataset, load_dataset
 from mirror_neurons.distributed.executors import Executor, Resources
 from mirror_neurons.errors import ConfigError
+from mirror_neurons.tables import RESUME_STATE_FILE
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.run_folder import open_run, run_info
 from mirror_neurons.train.trainer import EpochHook, TrainResult, stack_key, train_models
@@ -90,7 +91,7 @@ class _EpochWatcher:
     """
 
     def __init__(self, out_dir: Path, model_ids: Sequence[str], on_epoch: EpochHook, interval: float = 1.0):
-        self.files = {mid: out_dir / "models" / mid / "state.json" for mid in model_ids}
+        self.files = {mid: out_dir / "models" / mid / RESUME_STATE_FILE for mid in model_ids}
         self.on_epoch, self.interval = on_epoch, interval
         self.sent = {mid: len(self._read(path).get("history", [])) for mid, path in self.files.items()}
         self.seen: dict[str, int] = {}
