@@ -429,7 +429,7 @@ def write_paired(analysis_dir: str | Path, *, seed: int = 0) -> Path:
     checkpoints = pq.read_table(table_path).to_pydict()
     pairs, tests, nulls = paired_tables(checkpoints, seed=seed)
     n_models = len(set(checkpoints.get("model_id", ())))
-    atomic.write_bytes(analysis_dir / PAIRED_MODELS_FILE, _parquet_bytes(pairs))
+    atomic.write_bytes(analysis_dir / PAIRED_MODELS_FILE, _parquet_bytes(pairs, analysis_dir / PAIRED_MODELS_FILE))
     record = {
         "rule": (
             f"each model's last (best validation loss) checkpoint against its epoch-0 checkpoint; one-sided exact "
@@ -465,8 +465,9 @@ def _clean(d: dict) -> dict:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
 
-def _parquet_bytes(rows: list[dict]) -> bytes:
+def _parquet_bytes(rows: list[dict], path: Path) -> bytes:
+    """``rows`` as the Parquet bytes of ``path``, checked against ``PAIRED_MODELS`` first."""
     sink = pa.BufferOutputStream()
     table = pa.Table.from_pylist(rows) if rows else pa.table({"model_id": pa.array([], pa.string())})
-    pq.write_table(PAIRED_MODELS.writing(table, PAIRED_MODELS.file), sink)
+    pq.write_table(PAIRED_MODELS.writing(table, path), sink)
     return sink.getvalue().to_pybytes()

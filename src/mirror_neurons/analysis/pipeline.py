@@ -836,7 +836,8 @@ def analyze_run(
             warnings.warn(f"{msg}; analysed anyway (--allow-other-data)", stacklevel=2)
         todo.append(path)
     # written once every checkpoint is known to fit this dataset: a refused run leaves nothing behind
-    atomic.write_json(out / BASELINES_FILE, tables.BASELINES.writing(run_baselines(dataset).as_dict(), BASELINES_FILE))
+    baselines_file = out / BASELINES_FILE
+    atomic.write_json(baselines_file, tables.BASELINES.writing(run_baselines(dataset).as_dict(), baselines_file))
 
     def collect(i: int, path: Path, result: tuple[dict, dict]) -> None:
         rows.append(result[0])
@@ -902,7 +903,8 @@ def analyze_run(
         out, measure, test, seed=config.seed, games=config.behaviour_games, turns=config.behaviour_turns
     )  # the report's case example, measured here
     record = {**asdict(config), "digest": digest, "data_dir": str(data_dir), tables.ANALYSED_DATASET_HASH: dataset.hash}
-    atomic.write_json(out / tables.ANALYSIS_CONFIG.file, tables.ANALYSIS_CONFIG.writing(record, out))
+    config_file = out / tables.ANALYSIS_CONFIG.file
+    atomic.write_json(config_file, tables.ANALYSIS_CONFIG.writing(record, config_file))
     return out
 
 
