@@ -8,12 +8,11 @@ JSON and Parquet file in it must match a declared path and pass its declaration'
 from __future__ import annotations
 
 import json
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from declared_files import assert_declared_and_fitting, read
 
 from mirror_neurons import tables
 from mirror_neurons.errors import DataError
@@ -31,31 +30,12 @@ def study(tmp_path_factory) -> Path:
     return make_tiny_run(tmp_path_factory.mktemp("tiny"))
 
 
-def written(study: Path) -> list[str]:
-    """Every table and JSON file of the study, relative to it."""
-    return sorted(p.relative_to(study).as_posix() for p in study.rglob("*") if p.suffix in (".json", ".parquet"))
-
-
-def read(path: Path):
-    return pq.read_table(path) if path.suffix == ".parquet" else json.loads(path.read_text(encoding="utf-8"))
-
-
 @pytest.mark.slow
-def test_every_file_a_study_writes_is_declared_and_fits(study):
-    files = written(study)
+def test_a_study_writes_exactly_its_declared_files_and_each_fits(study):
+    """Every file matches a declared path and fits it, and the layout holds no path a study never writes (a stale
+    declaration is as bad as a missing one)."""
+    files = assert_declared_and_fitting(study, tables.STUDY_LAYOUT)
     assert len(files) > 20  # data, sweep (checkpoints, resume state) and analysis
-    undeclared = [f for f in files if tables.declared(f) is None]
-    assert not undeclared, "declare these files in mirror_neurons.tables:\n" + "\n".join(undeclared)
-    departing = {f: p for f in files if (p := tables.declared(f).check(read(study / f)))}
-    assert not departing
-
-
-@pytest.mark.slow
-def test_every_declared_study_path_is_written(study):
-    """The layout holds no path a study never writes (a stale declaration is as bad as a missing one)."""
-    files = written(study)
-    stale = [pattern for pattern, _ in tables.STUDY_LAYOUT if not any(fnmatchcase(f, pattern) for f in files)]
-    assert not stale
 
 
 @pytest.mark.slow
