@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from mirror_neurons.data.dataset import SPLITS, read_manifest, verify_files
+from mirror_neurons.data.dataset import MANIFEST, SPLITS, read_manifest, verify_files
 from mirror_neurons.errors import DataError
 
 
@@ -48,7 +48,7 @@ def _distributions(path: str | Path, manifest: dict) -> dict[str, dict[str, dict
         isinstance(d, dict) and counts(d.get("label")) and counts(d.get("scenario")) for d in columns.values()
     ):
         raise DataError(
-            f"{Path(path) / 'manifest.json'}: the label and scenario distributions are malformed; regenerate the dataset"
+            f"{Path(path) / MANIFEST}: the label and scenario distributions are malformed; regenerate the dataset"
         )
     return columns
 
