@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from mirror_neurons.analysis.pipeline import AnalysisConfig
 from mirror_neurons.cli import app
 from mirror_neurons.data.config import DataConfig
-from mirror_neurons.errors import ConfigError
+from mirror_neurons.errors import ConfigError, MirrorNeuronsError
 from mirror_neurons.study import PRESETS, StudyPaths, check_study_folder, load_study, study_preset
 from mirror_neurons.train.sweep import load_sweep
 
@@ -275,3 +275,22 @@ def test_a_study_recorded_before_a_config_gained_a_field_still_resumes(tmp_path)
     recorded["analysis"]["n_random_init"] = 50  # a setting both versions know, changed
     with pytest.raises(ConfigError, match="with other analysis settings"):
         check_same_study(StudyPaths(tmp_path), {"preset": "demo", "study": recorded}, spec)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{", "study.json is not valid JSON"),
+        ("[]", "study.json holds a JSON list, not an object"),
+        ('{"preset": "demo"}', "study.json is not the study.json this version writes .*no key 'package_version'"),
+    ],
+)
+def test_a_damaged_study_record_is_one_line_exit_2(tmp_path, text, message):
+    from mirror_neurons.study import read_record
+
+    (tmp_path / "study.json").write_text(text)
+    with pytest.raises(MirrorNeuronsError, match=message):
+        read_record(StudyPaths(tmp_path))
+    result = CliRunner().invoke(app, ["run", "--preset", "demo", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and message.split(" ")[0] in result.stderr

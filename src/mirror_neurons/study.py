@@ -39,7 +39,17 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from mirror_neurons import __version__, atomic
 from mirror_neurons.errors import ConfigError
-from mirror_neurons.tables import BASELINES, CHECKPOINTS, MANIFEST, RUN, STUDY, SWEEP_SUMMARY
+from mirror_neurons.tables import (
+    ANALYSIS_FOLDER,
+    BASELINES,
+    CHECKPOINTS,
+    MANIFEST,
+    RUN,
+    STUDY,
+    STUDY_DATA_FOLDER,
+    STUDY_SWEEP_FOLDER,
+    SWEEP_SUMMARY,
+)
 
 log = logging.getLogger(__name__)
 
@@ -274,15 +284,15 @@ class StudyPaths:
 
     @property
     def data(self) -> Path:
-        return self.root / "data"
+        return self.root / STUDY_DATA_FOLDER
 
     @property
     def sweep(self) -> Path:
-        return self.root / "sweep"
+        return self.root / STUDY_SWEEP_FOLDER
 
     @property
     def analysis(self) -> Path:
-        return self.sweep / "analysis"
+        return self.sweep / ANALYSIS_FOLDER
 
     @property
     def report(self) -> Path:
@@ -300,14 +310,11 @@ class StudyPaths:
 
 
 def read_record(paths: StudyPaths) -> dict:
-    import json
-
+    """``study.json`` checked against ``tables.STUDY``; empty before the first stage finished."""
     if not paths.record.is_file():
         return {}
-    try:
-        return json.loads(paths.record.read_text())
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{paths.record} is not valid JSON ({e.msg}); remove it to start the study again") from e
+    fix = "remove it to start the study again"
+    return STUDY.require(atomic.read_json_object(paths.record, ConfigError, fix), paths.record)
 
 
 def check_study_folder(paths: StudyPaths) -> None:

@@ -248,3 +248,30 @@ def test_the_answer_reports_the_encoding_control():
     assert line.startswith("The same recipe on the raw input (10 seeds")
     assert "floor 0.0010" in line and "training raised it there" in line  # 2**-10 = 0.000977
     assert sum("encoding control" in e for e in a["evidence"]) == 1
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{", r"paired.json is not valid JSON.*run `mirror-neurons analyze`"),
+        ("[]", "paired.json holds a JSON list, not an object"),
+        ('{"answer": {}}', r"paired.json is not the paired.json this version writes \(no key"),
+    ],
+)
+def test_a_damaged_paired_json_is_one_error(tmp_path, text, message):
+    (tmp_path / paired.PAIRED_FILE).write_text(text)
+    with pytest.raises(AnalysisError, match=message):
+        paired.answer_summary(tmp_path)
+
+
+def test_a_paired_json_whose_answer_has_no_headline_is_refused(tmp_path):
+    from mirror_neurons import tables
+
+    planted = {"object": {}, "list": [], "string": "x", "int": 0, "float": 0.05, "bool": False}
+    record = {k.name: planted[k.kind] for k in tables.PAIRED.keys}
+    (tmp_path / paired.PAIRED_FILE).write_text(json.dumps(record))
+    with pytest.raises(AnalysisError, match="holds no answer"):
+        paired.answer_summary(tmp_path)
+    record["answer"] = {"headline": "Yes.", "decided_by": "the paired test"}
+    (tmp_path / paired.PAIRED_FILE).write_text(json.dumps(record))
+    assert paired.answer_summary(tmp_path).endswith("Yes. (decided by: the paired test)")

@@ -452,12 +452,23 @@ def write_paired(analysis_dir: str | Path, *, seed: int = 0) -> Path:
     return analysis_dir / PAIRED_FILE
 
 
+def read_paired(path: str | Path) -> dict:
+    """``paired.json`` checked against ``tables.PAIRED``, its answer holding a headline and the control that decided
+    it; a damaged or incomplete file is one ``AnalysisError`` naming the fix."""
+    fix = "run `mirror-neurons analyze` on the run again to rewrite it"
+    paired = PAIRED.require(atomic.read_json_object(path, AnalysisError, fix), path)
+    a = paired["answer"]
+    if not ("headline" in a and "decided_by" in a):
+        raise AnalysisError(f"{path} holds no answer (an 'answer' object with a 'headline' and 'decided_by'); {fix}")
+    return paired
+
+
 def answer_summary(analysis_dir: str | Path) -> str:
     """One paragraph for the terminal: the answer of ``paired.json`` and the control that decided it."""
     path = Path(analysis_dir) / PAIRED_FILE
     if not path.is_file():
         return f"no {PAIRED_FILE} in {analysis_dir}: the model-level paired test has not run"
-    a = json.loads(path.read_text())["answer"]
+    a = read_paired(path)["answer"]
     return f"Did training make mirror units? {a['headline']} (decided by: {a['decided_by']})"
 
 

@@ -509,7 +509,7 @@ def _paired_verdicts(analysis_dir: Path) -> list[dict]:
     path = analysis_dir / tables.PAIRED.file
     if not path.is_file():
         return []
-    rec = json.loads(path.read_text())
+    rec = tables.PAIRED.require(atomic.read_json_object(path, AnalysisError, tables.RL_FIX), path)
     return [{k: c.get(k) for k in ("label", "configuration", "measure", "n_models", "mean_change", "ci_low", "ci_high", "p_value", "verdict")}
             for c in rec["configurations"] if c.get("measure") == "cmni_effect_size"]  # fmt: skip
 
