@@ -374,8 +374,6 @@ RESUME_EPOCH_FILES = "state-e[0-9][0-9][0-9][0-9].meta.json"
 # -- analysis: RUNDIR/analysis/ (analysis.pipeline, analysis.paired, analysis.case) ----------------------------
 ANALYSIS_FOLDER = "analysis"
 """The analysis stage's folder inside the run folder it analysed, RUNDIR/analysis/ (``ANALYSIS_LAYOUT``)."""
-ANALYSIS_FOLDER = "analysis"
-"""The analysis stage's folder inside the run folder it analysed, RUNDIR/analysis/ (``ANALYSIS_LAYOUT``)."""
 CHECKPOINTS = TableSchema(
     "checkpoints.parquet",
     (
@@ -567,10 +565,6 @@ ANALYSIS_CONFIG = JsonSchema(
 """Its other keys are ``AnalysisConfig``'s fields, declared there (``dataclasses.asdict``)."""
 
 # -- the study folder (study) --------------------------------------------------------------------------------
-STUDY_DATA_FOLDER = "data"
-"""The dataset's folder inside a study folder (``DATA_LAYOUT``)."""
-STUDY_SWEEP_FOLDER = "sweep"
-"""The sweep's run folder inside a study folder (``RUN_LAYOUT``; its analysis in ``ANALYSIS_FOLDER``)."""
 STUDY_DATA_FOLDER = "data"
 """The dataset's folder inside a study folder (``DATA_LAYOUT``)."""
 STUDY_SWEEP_FOLDER = "sweep"
