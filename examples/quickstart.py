@@ -37,10 +37,11 @@ print("run folder:", RUN.resolve())
 # ## 1. Load the run's analysis: one row per checkpoint
 #
 # `analyze` writes `sweep/analysis/checkpoints.parquet` (its columns: `docs/analysis.md`);
-# the report reads it under the short names of `report.inputs.CHECKPOINT_COLUMNS`: each
-# checkpoint's raw CMNI, its bootstrap interval (`ci_low`, `ci_high`), the mean of its null
-# distributions, its p-value against chance (the larger of the two controls') and whether
-# it is competent (it learned the game better than the energy-only rule).
+# the report reads it under the names declared in `mirror_neurons.tables.CHECKPOINTS`: each
+# checkpoint's raw CMNI, its bootstrap interval (`cmni_ci_low`, `cmni_ci_high`), the larger
+# mean of its null distributions (`null_chance_mean`), its p-value against chance (`p_chance`,
+# the larger of the two controls') and whether it is competent (it learned the game better
+# than the energy-only rule).
 
 # %%
 from mirror_neurons.report.collect import read_checkpoint_table
@@ -50,7 +51,7 @@ print("columns of the file:", len(pq.read_schema(path).names))
 table = read_checkpoint_table(path, notes=[])
 cmni = np.asarray(table["cmni"], dtype=float)
 competent = np.asarray(table["competent"], dtype=float) == 1.0
-print(f"{len(cmni)} checkpoints of {len(set(table['model']))} models, {int(competent.sum())} competent")
+print(f"{len(cmni)} checkpoints of {len(set(table['model_id']))} models, {int(competent.sum())} competent")
 
 # %% [markdown]
 # ## 2. Redraw one figure of the report
@@ -63,11 +64,11 @@ print(f"{len(cmni)} checkpoints of {len(set(table['model']))} models, {int(compe
 from mirror_neurons.report import plots
 
 shown = competent if competent.any() else np.ones(len(cmni), dtype=bool)
-p_value = np.asarray(table["p_value"], dtype=float)
+p_value = np.asarray(table["p_chance"], dtype=float)
 fig, ax = plt.subplots(figsize=(7, 3.4))
 plots.plot_cmni_vs_chance(
     cmni[shown],
-    *(np.asarray(table[k], dtype=float)[shown] for k in ("ci_low", "ci_high", "null_mean")),
+    *(np.asarray(table[k], dtype=float)[shown] for k in ("cmni_ci_low", "cmni_ci_high", "null_chance_mean")),
     p_value[shown] < 0.05,
     ax=ax,
 )

@@ -239,6 +239,8 @@ CASES = [
         "no analysis/units.parquet",
     ),
     Case("report of an empty table", REPORT, empty_table, "holds no checkpoints"),
+    Case("analysis/baselines.json {", REPORT, write("run/analysis/baselines.json", "{"), "baselines.json is not valid"),
+    Case("report, state.json without history", REPORT, drop(STATE, "history"), "state.json is not the resume state"),
     # output paths
     Case(
         "train --out a file",

@@ -365,6 +365,26 @@ RESUME_STATE = JsonSchema(
     fix="the resume state is damaged; delete the model's folder to train it afresh",
     what="resume state (state.json, state-eNNNN.meta.json)",
 )
+RESUME_HISTORY = JsonSchema(
+    RESUME_STATE.file,
+    (
+        Key("epoch", "int", "the epoch the row ends"),
+        Key("steps", "int", "optimiser steps done"),
+        Key("samples", "int", "training rows seen"),
+        Key("train_loss", "float", "mean training loss of the epoch"),
+        Key("val_loss", "float", "validation loss in the model's own objective (null: diverged)"),
+        Key("val_mse", "float", "validation mean squared error"),
+        Key("val_accuracy", "float", "validation accuracy"),
+        Key("val_recall", "list", "validation recall of hop, jump, leap and help"),
+        Key("val_macro_recall", "float", "their mean (null: no finite recall)"),
+        Key("is_best", "bool", "the best validation loss so far"),
+    ),
+    error=CheckpointError,
+    fix="the resume state is damaged; delete the model's folder to train it afresh",
+    top="list",
+    what="resume state's history (state.json, state-eNNNN.meta.json)",
+)
+"""Each row of ``RESUME_STATE``'s ``history``, one per epoch (``train.trainer``); it lies in those files."""
 RESUME_STATE_FILE = "state.json"
 """The latest resume state's copy in each model's folder (``RESUME_STATE``): its ``history`` is every epoch's."""
 RESUME_EPOCH_FILES = "state-e[0-9][0-9][0-9][0-9].meta.json"

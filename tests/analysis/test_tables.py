@@ -48,11 +48,12 @@ def test_check_names_missing_and_mistyped_columns():
         schema.require(pa.table({"a": [1]}), "t.parquet")
 
 
-def test_the_reports_names_are_declared_columns():
-    from mirror_neurons.report.collect import READ_AS
+def test_the_report_reads_declared_columns_under_their_names():
+    from mirror_neurons.analysis.competence import CONFUSION_COLUMNS
+    from mirror_neurons.report.inputs import CHECKPOINT_COLUMNS
 
-    assert set(READ_AS.values()) <= set(tables.CHECKPOINTS.names)
-    assert len(set(READ_AS.values())) == len(READ_AS)  # one column per name: no aliases
+    # the confusion counts are the competence module's own columns beside the declared ones (an open table)
+    assert set(CHECKPOINT_COLUMNS) - set(CONFUSION_COLUMNS) <= set(tables.CHECKPOINTS.names)
 
 
 @pytest.mark.parametrize("text, widths", [("[17, 17]", (17, 17)), ("[5]", (5,)), ("[50,50,50]", (50, 50, 50))])
@@ -64,3 +65,32 @@ def test_widths_and_labels(text, widths):
 def test_bad_widths_are_refused(text):
     with pytest.raises(AnalysisError, match="not a JSON list of widths"):
         tables.widths(text)
+
+
+@pytest.mark.parametrize(
+    "row, p, null",
+    [
+        (
+            {"p_random_init": 0.01, "p_permutation": 0.2, "null_random_init_mean": 0.3, "null_permutation_mean": 0.1},
+            0.2,
+            0.3,
+        ),
+        (
+            {"p_random_init": None, "p_permutation": 0.04, "null_random_init_mean": None, "null_permutation_mean": 0.1},
+            0.04,
+            0.1,
+        ),
+        ({"p_random_init": None, "p_permutation": None}, None, None),
+    ],
+)
+def test_the_chance_test_needs_both_controls(row, p, null):
+    from mirror_neurons.analysis.pipeline import chance_columns
+
+    assert chance_columns(row) == {"p_chance": p, "null_chance_mean": null}
+
+
+def test_a_row_without_controls_has_no_chance_test():
+    from mirror_neurons.analysis.pipeline import chance_columns, q_column
+
+    assert chance_columns({"cmni": 0.01}) == {}
+    assert q_column("p_chance") is None and q_column("p_permutation") == "q_permutation"

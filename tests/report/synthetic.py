@@ -56,22 +56,22 @@ def synthetic_inputs(seed: int = 0, n_checkpoints: int = 12) -> ReportInputs:
     null_ref = np.full(n, 0.004)
     p = np.where(cmni > null_ref, 0.01, 0.4)
     checkpoints = {
-        "model": np.array([f"m{i % 3}" for i in range(n)]),
+        "model_id": np.array([f"m{i % 3}" for i in range(n)]),
         "hidden": np.array(["6x4" if i % 3 else "6x4x3" for i in range(n)]),
-        "layers": np.array([2 if i % 3 else 3 for i in range(n)]),
-        "lr": np.full(n, 1e-3),
-        "batch_size": np.full(n, 25),
+        "n_layers": np.array([2 if i % 3 else 3 for i in range(n)]),
+        "hyperparameters.lr": np.full(n, 1e-3),
+        "hyperparameters.batch_size": np.full(n, 25),
         "epoch": np.arange(1, n + 1),
         "val_loss": loss,
-        "accuracy": np.linspace(0.7, 0.93, n),
+        "test_accuracy": np.linspace(0.7, 0.93, n),
         "mne": cmni * 14,
         "cmni": cmni,
-        "p_value": p,
+        "p_chance": p,
         "p_random_init": p / 2,
         "p_permutation": p,
-        "ci_low": cmni - 0.001,
-        "ci_high": cmni + 0.001,
-        "null_mean": null_ref,
+        "cmni_ci_low": cmni - 0.001,
+        "cmni_ci_high": cmni + 0.001,
+        "null_chance_mean": null_ref,
         "n_mirror": np.full(n, 2),
         "n_anti_mirror": np.ones(n, dtype=int),
         "n_differentiating": np.ones(n, dtype=int),
@@ -283,7 +283,7 @@ def paired_models(
 def with_initial_checkpoints(inp: ReportInputs, n_mirror: int = 0, cmni: float = 0.0005) -> ReportInputs:
     """``inp`` with one epoch-0 checkpoint per model appended (init 1.0, not competent, ``n_mirror`` mirror units)."""
     c = inp.checkpoints
-    models = np.asarray(c["model"]).astype(str)
+    models = np.asarray(c["model_id"]).astype(str)
     first = [int(np.flatnonzero(models == m)[0]) for m in dict.fromkeys(models)]
     extra = {k: np.asarray(v)[first].copy() for k, v in c.items()}
     extra.update(

@@ -11,7 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from mirror_neurons.report import plots
-from mirror_neurons.report.collect import competent_counts, read_checkpoint_table, read_learning
+from mirror_neurons import tables
+from mirror_neurons.report.collect import (
+    competent_counts,
+    read_checkpoint_table,
+    read_curves,
+    read_histories,
+    read_learning,
+)
 from mirror_neurons.report.sections import build_sections, section_competence, section_training, verdicts
 
 from .synthetic import CASE_CONFUSION, synthetic_inputs
@@ -109,34 +116,88 @@ def test_the_figure_2_claim_uses_the_case_models_competent_checkpoints_only():
     assert note.startswith("3 of 5 checkpoints of this model are competent (from epoch 4)")
 
 
+def _epoch(epoch, val_loss, val_macro_recall):
+    """One history row as ``train.trainer`` writes it (``tables.RESUME_HISTORY``)."""
+    return {
+        "epoch": epoch,
+        "steps": 10 * epoch,
+        "samples": 250 * epoch,
+        "train_loss": val_loss + 0.01,
+        "val_loss": val_loss,
+        "val_mse": val_loss,
+        "val_accuracy": 0.8,
+        "val_recall": [val_macro_recall] * 4,
+        "val_macro_recall": val_macro_recall,
+        "is_best": True,
+    }
+
+
 def _state(path, model_id, history):
+    """A model folder's ``state.json`` with every key ``train.resume.save_state`` writes (``tables.RESUME_STATE``)."""
     path.mkdir(parents=True)
-    (path / "state.json").write_text(json.dumps({"model_id": model_id, "history": history}))
+    state = {
+        "model_id": model_id,
+        "config": {},
+        "epoch": len(history),
+        "steps": 10 * len(history),
+        "samples": 250 * len(history),
+        "best_val_loss": 0.09,
+        "best_epoch": len(history),
+        "since_best": 0,
+        "status": "finished",
+        "reason": "",
+        "checkpoints": [],
+        "history": history,
+        "tensors": f"state-e{len(history):04d}.safetensors",
+        "tensors_sha256": "0" * 64,
+    }
+    (path / "state.json").write_text(json.dumps(tables.RESUME_STATE.writing(state, path / "state.json")))
 
 
 def test_learning_curves_come_from_the_histories(tmp_path):
-    _state(
-        tmp_path / "models" / "a",
-        "a",
-        [
-            {"epoch": 1, "val_loss": 0.1, "val_accuracy": 0.8, "val_macro_recall": 0.5},
-            {"epoch": 2, "val_loss": 0.09, "val_accuracy": 0.9, "val_macro_recall": 0.7},
-        ],
-    )
+    _state(tmp_path / "models" / "a", "a", [_epoch(1, 0.1, 0.5), _epoch(2, 0.09, 0.7)])
     notes: list[str] = []
-    curves, metric = read_learning(tmp_path, {"model": np.array([]), "epoch": np.array([])}, notes)
+    histories = read_histories(tmp_path)
+    curves, metric = read_learning(histories, {"model_id": np.array([]), "epoch": np.array([])}, notes)
     assert metric == "val_macro_recall" and curves["a"][1].tolist() == [0.5, 0.7] and not notes
+    assert read_curves(histories, {}, notes)["a"][1].tolist() == [0.1, 0.09] and not notes
 
 
-def test_older_histories_fall_back_to_accuracy_then_to_the_checkpoints(tmp_path):
-    _state(tmp_path / "models" / "a", "a", [{"epoch": 1, "val_loss": 0.1, "val_accuracy": 0.8}])
-    curves, metric = read_learning(tmp_path, {}, [])
-    assert metric == "val_accuracy" and curves["a"][1].tolist() == [0.8]
+def test_without_histories_the_checkpoints_stand_in(tmp_path):
     notes: list[str] = []
-    checkpoints = {"model": np.array(["b", "b"]), "epoch": np.array([3, 1]), "macro_recall": np.array([0.6, 0.55])}
-    curves, metric = read_learning(tmp_path / "elsewhere", checkpoints, notes)
+    checkpoints = {"model_id": np.array(["b", "b"]), "epoch": np.array([3, 1]), "macro_recall": np.array([0.6, 0.55])}
+    curves, metric = read_learning(read_histories(tmp_path / "elsewhere"), checkpoints, notes)
     assert metric == "macro_recall" and curves["b"][0].tolist() == [1, 3] and curves["b"][1].tolist() == [0.55, 0.6]
     assert "test macro recall of the checkpoints" in notes[0]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{", "state.json is not valid JSON"),
+        ('{"model_id": "a"}', "state.json is not the resume state .*no key 'epoch'"),
+        ("[]", "state.json holds a JSON list, not an object"),
+    ],
+)
+def test_a_damaged_state_file_is_one_line(tmp_path, text, message):
+    from mirror_neurons.errors import CheckpointError
+
+    (tmp_path / "models" / "a").mkdir(parents=True)
+    (tmp_path / "models" / "a" / "state.json").write_text(text)
+    with pytest.raises(CheckpointError, match=message):
+        read_histories(tmp_path)
+
+
+def test_a_history_row_without_the_declared_metric_is_refused(tmp_path):
+    from mirror_neurons.errors import CheckpointError
+
+    _state(tmp_path / "models" / "a", "a", [_epoch(1, 0.1, 0.5)])
+    f = tmp_path / "models" / "a" / "state.json"
+    state = json.loads(f.read_text())
+    del state["history"][0]["val_macro_recall"]  # a run older than the metric, or a damaged file
+    f.write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match=r"record 0: no key 'val_macro_recall'.*delete the model's folder"):
+        read_histories(tmp_path)
 
 
 def _table(path, drop=(), **extra):
@@ -170,7 +231,7 @@ def test_competent_column_is_read_as_one_zero_or_not_measured(tmp_path, value, e
     out = read_checkpoint_table(tmp_path / "t.parquet", [])
     assert np.isnan(out["competent"][0]) if expected is None else out["competent"][0] == expected
     assert out["macro_recall"][0] == 0.7
-    assert out["hidden"][0] == "17x17" and out["model"][0] == "m" and out["path"][0] == "m/e1"
+    assert out["hidden"][0] == "17x17" and out["model_id"][0] == "m" and out["checkpoint"][0] == "m/e1"
 
 
 def test_a_table_without_a_declared_column_is_refused_in_one_line(tmp_path):
@@ -185,7 +246,23 @@ def test_a_table_without_a_declared_column_is_refused_in_one_line(tmp_path):
 
 
 def test_competent_counts_for_the_facts_table():
-    c = {"model": np.array(["a", "a", "b", "c"]), "competent": np.array([1.0, 0.0, 0.0, 1.0])}
+    c = {"model_id": np.array(["a", "a", "b", "c"]), "competent": np.array([1.0, 0.0, 0.0, 1.0])}
     assert competent_counts(c) == "2 of 4 / 2 of 3"
     c["competent"][2] = np.nan
     assert competent_counts(c) == "not measured"
+
+
+def test_the_chance_test_is_read_not_computed(tmp_path):
+    notes: list[str] = []
+    _table(tmp_path / "t.parquet", p_random_init=[0.01], p_permutation=[0.2], p_chance=[0.3])
+    out = read_checkpoint_table(tmp_path / "t.parquet", notes)
+    assert out["p_chance"][0] == 0.3 and not [n for n in notes if "p_chance" in n]  # the analysis's value, as it is
+
+
+def test_a_table_that_predates_the_chance_test_asks_for_the_analysis_again(tmp_path):
+    notes: list[str] = []
+    _table(tmp_path / "t.parquet", p_random_init=[0.01], p_permutation=[0.2])
+    out = read_checkpoint_table(tmp_path / "t.parquet", notes)
+    assert np.isnan(out["p_chance"][0])  # never recomputed here
+    (note,) = [n for n in notes if "p_chance" in n]
+    assert "run `mirror-neurons analyze` again" in note and "\n" not in note

@@ -202,12 +202,12 @@ def test_every_claim_names_what_decided_it():
 
 def test_our_own_claim_is_not_established_never_not_reproduced():
     inp = synthetic_inputs()
-    inp.checkpoints["p_value"] = np.full(inp.n_checkpoints, 0.4)  # no checkpoint beats chance
+    inp.checkpoints["p_chance"] = np.full(inp.n_checkpoints, 0.4)  # no checkpoint beats chance
     r = row(verdicts(inp), "Positive CMNI beats chance")
     assert r["verdict"] == "not established" and "0 of 12 checkpoints" in r["this run"]
-    inp.checkpoints["p_value"] = np.full(inp.n_checkpoints, 0.01)
+    inp.checkpoints["p_chance"] = np.full(inp.n_checkpoints, 0.01)
     assert row(verdicts(inp), "Positive CMNI beats chance")["verdict"] == "established"
-    inp.checkpoints["p_value"] = np.full(inp.n_checkpoints, np.nan)  # analysed without controls
+    inp.checkpoints["p_chance"] = np.full(inp.n_checkpoints, np.nan)  # analysed without controls
     r = row(verdicts(inp), "Positive CMNI beats chance")
     assert r["verdict"] == "not established" and "without chance controls" in r["this run"]
 

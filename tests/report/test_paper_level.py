@@ -15,9 +15,9 @@ def mixed_losses():
     cross-entropy (val loss 0.2, far above 0.06 in other units), one of them competent."""
     inp = synthetic_inputs(n_checkpoints=4)
     c = dict(inp.checkpoints)
-    c["loss"] = np.array(["mse_l2", "mse_l2", "cross_entropy", "cross_entropy"], dtype=object)
+    c["hyperparameters.loss"] = np.array(["mse_l2", "mse_l2", "cross_entropy", "cross_entropy"], dtype=object)
     c["encoding"] = np.array(["raw", "raw", "onehot", "onehot"], dtype=object)
-    c["model"] = np.array(["paper_a", "paper_b", "ce_a", "ce_b"], dtype=object)
+    c["model_id"] = np.array(["paper_a", "paper_b", "ce_a", "ce_b"], dtype=object)
     c["val_loss"] = np.array([0.05, 0.07, 0.2, 0.2])
     c["competent"] = np.array([0.0, 0.0, 1.0, 0.0])
     c["cmni"] = np.array([0.001, 0.02, 0.009, 0.03])
@@ -32,7 +32,7 @@ def test_threshold_for_the_papers_loss_competence_for_the_others():
 
 def test_a_table_without_a_loss_column_is_the_papers_loss():
     inp = synthetic_inputs(n_checkpoints=4)
-    assert "loss" not in inp.checkpoints and inp.paper_loss().all()
+    assert "hyperparameters.loss" not in inp.checkpoints and inp.paper_loss().all()
     assert list(inp.at_paper_level()) == list(np.asarray(inp.checkpoints["val_loss"]) < 0.06)
 
 

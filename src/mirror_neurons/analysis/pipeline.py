@@ -81,7 +81,7 @@ from mirror_neurons.train.model import MLP
 
 log = logging.getLogger(__name__)
 
-TABLE_VERSION = 5
+TABLE_VERSION = 6
 """Version of the columns the analysis writes; part of ``AnalysisConfig.digest``.
 
 Bump it whenever a table gains or changes columns: rows written before then
@@ -91,7 +91,8 @@ macro recall, confusion matrix and competence (issue 12); 3: the input encoding;
 4: composition-matched contrasts, the scale-free index's nulls and interval,
 p-value floors and per-model q-values, decoding baselines, the recoded
 random-init control (issue 13); 5: ablations on a fixed subsample of at most
-``ablation_states`` test states, with its size in ``ablate.n_states``.
+``ablation_states`` test states, with its size in ``ablate.n_states``; 6: the chance test's ``p_chance``
+and ``null_chance_mean`` (``chance_columns``), which the report computed before (issue 16).
 """
 BASELINES_FILE = tables.BASELINES.file
 
@@ -938,6 +939,7 @@ def _analyze_path(
     row["n_layers"] = len(ck.model.config.hidden)
     row["encoding"] = ck.model.config.encoding
     row.update(res.row())
+    row.update(chance_columns(row))
     for k, v in _flatten({k: v for k, v in meta.items() if k not in ("model", "weights_file")}).items():
         row[k if k not in row else f"meta.{k}"] = v
     row["weights_sha256"] = meta.get("weights_sha256")
@@ -1020,6 +1022,28 @@ def cached_architecture_nulls(
     return nulls
 
 
+CHANCE_P = "p_chance"
+CHANCE_NULL_MEAN = "null_chance_mean"
+
+
+def chance_columns(row: dict) -> dict:
+    """The chance test of a checkpoint's row with controls: ``CHANCE_P``, the larger of ``p_random_init`` and
+    ``p_permutation``, since beating chance needs both controls (an intersection-union test), and
+    ``CHANCE_NULL_MEAN``, the larger of the two nulls' means. A control that did not run is left out (None);
+    a row without controls gets neither column."""
+    if "p_random_init" not in row and "p_permutation" not in row:
+        return {}
+
+    def larger(*keys: str) -> float | None:
+        v = np.fmax(*(np.nan if row.get(k) is None else float(row[k]) for k in keys))
+        return None if np.isnan(v) else float(v)
+
+    return {
+        CHANCE_P: larger("p_random_init", "p_permutation"),
+        CHANCE_NULL_MEAN: larger("null_random_init_mean", "null_permutation_mean"),
+    }
+
+
 def _unit_table(units: dict[str, np.ndarray], unit_parts: list[dict]) -> pa.Table:
     # Columns absent from some checkpoints (significance off) are filled with nulls.
     keys: list[str] = []
@@ -1065,6 +1089,8 @@ def q_column(p_column: str) -> str | None:
     'decode.dense_1.p_frog_to_toad' -> 'decode.dense_1.q_frog_to_toad', 'ablate.mirror.p' -> 'ablate.mirror.q');
     None for a column that is not a checkpoint's p-value (floors)."""
     head, _, last = p_column.rpartition(".")
+    if p_column == CHANCE_P:  # the larger of two p-values that have their own q-values
+        return None
     if last.endswith("_floor") or not (last == "p" or last.startswith("p_")):
         return None
     return f"{head}.{'q' + last[1:]}" if head else "q" + last[1:]
@@ -1169,7 +1195,8 @@ def read_baselines(out: str | Path) -> dict:
     path = Path(out) / BASELINES_FILE
     if not path.is_file():
         raise AnalysisError(f"{path} does not exist; run `mirror-neurons analyze` on the run again to write it")
-    return tables.BASELINES.require(json.loads(path.read_text()), path)
+    fix = "run `mirror-neurons analyze` on the run again to rewrite it"
+    return tables.BASELINES.require(atomic.read_json_object(path, AnalysisError, fix), path)
 
 
 def competence_summary(out: str | Path) -> str:

@@ -12,7 +12,6 @@ report measures nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -22,7 +21,9 @@ from mirror_neurons import atomic, tables
 from mirror_neurons.analysis.case import CASE_FILE, read_case
 from mirror_neurons.analysis.groups import GROUPS
 from mirror_neurons.analysis.paired import PAIRED_FILE, PAIRED_MODELS_FILE
-from mirror_neurons.analysis.pipeline import read_parquet
+from mirror_neurons.analysis.paired import read_paired as read_paired_file
+from mirror_neurons.analysis.pipeline import CHANCE_P, read_parquet
+from mirror_neurons.analysis.pipeline import read_baselines as pipeline_baselines
 from mirror_neurons.data.dataset import load_dataset
 from mirror_neurons.analysis.competence import COMPETENT_COLUMN, CONFUSION_COLUMNS, MACRO_RECALL_COLUMN, RECALL_COLUMNS
 from mirror_neurons.errors import AnalysisError
@@ -38,53 +39,29 @@ REPORT_STEPS = 3
 COMPETENCE_COLUMNS = (*RECALL_COLUMNS, MACRO_RECALL_COLUMN, COMPETENT_COLUMN, *CONFUSION_COLUMNS)
 """Columns the analysis writes under these names (``analysis.competence``), read as they are."""
 
-READ_AS = {
-    "model": "model_id",
-    "hidden": "hidden",
-    "layers": "n_layers",
-    "lr": "hyperparameters.lr",
-    "batch_size": "hyperparameters.batch_size",
-    "loss": "hyperparameters.loss",
-    "encoding": "encoding",
-    "epoch": "epoch",
-    "init": "init",
-    "val_loss": "val_loss",
-    "accuracy": "test_accuracy",
-    "mne": "mne",
-    "cmni": "cmni",
-    "cmni_effect_size": "cmni_effect_size",
-    "p_random_init": "p_random_init",
-    "p_permutation": "p_permutation",
-    "ci_low": "cmni_ci_low",
-    "ci_high": "cmni_ci_high",
-    "null_random_init_mean": "null_random_init_mean",
-    "null_permutation_mean": "null_permutation_mean",
-    "n_mirror": "n_mirror",
-    "n_anti_mirror": "n_anti_mirror",
-    "n_differentiating": "n_differentiating",
-    "n_mixed": "n_mixed",
-    "path": "checkpoint",
-    "samples_seen": "samples_seen",
-}
-"""The report's name of each column it reads -> its declared name in ``tables.CHECKPOINTS`` (one each)."""
-
 
 def locate(run_dir: Path, data_dir: Path | None) -> tuple[Path, Path, dict]:
     """(sweep run folder, dataset folder, study record) of a study folder or a bare sweep folder."""
     record_file = run_dir / tables.STUDY.file
     fix = "rerun the stage that wrote it (`mirror-neurons run` with the same --out, or `mirror-neurons analyze`)"
-    record = atomic.read_json_object(record_file, AnalysisError, fix) if record_file.is_file() else {}
-    sweep = run_dir / "sweep" if (run_dir / "sweep").is_dir() else run_dir
+    record = (
+        tables.STUDY.require(atomic.read_json_object(record_file, AnalysisError, fix), record_file)
+        if record_file.is_file()
+        else {}
+    )
+    study_sweep = run_dir / tables.STUDY_SWEEP_FOLDER
+    sweep = study_sweep if study_sweep.is_dir() else run_dir
+    analysis = sweep / tables.ANALYSIS_FOLDER
     if data_dir is None:
-        data_dir = run_dir / "data"
-        saved = sweep / "analysis" / tables.ANALYSIS_CONFIG.file
+        data_dir = run_dir / tables.STUDY_DATA_FOLDER
+        saved = analysis / tables.ANALYSIS_CONFIG.file
         if not (data_dir / tables.MANIFEST.file).is_file() and saved.is_file():
-            recorded = atomic.read_json_object(saved, AnalysisError, fix).get("data_dir")
-            data_dir = Path(recorded) if isinstance(recorded, str) else data_dir  # where the analysis read it
+            config = tables.ANALYSIS_CONFIG.require(atomic.read_json_object(saved, AnalysisError, fix), saved)
+            data_dir = Path(config["data_dir"])  # where the analysis read it
     for table in (tables.CHECKPOINTS.file, tables.UNITS.file):  # an analysis without either is unfinished
-        if not (sweep / "analysis" / table).is_file():
+        if not (analysis / table).is_file():
             raise AnalysisError(
-                f"{sweep} has no analysis/{table}; run `mirror-neurons analyze {sweep}` "
+                f"{sweep} has no {tables.ANALYSIS_FOLDER}/{table}; run `mirror-neurons analyze {sweep}` "
                 f"(or `mirror-neurons run`) before the report"
             )
     if not (Path(data_dir) / tables.MANIFEST.file).is_file():
@@ -92,37 +69,38 @@ def locate(run_dir: Path, data_dir: Path | None) -> tuple[Path, Path, dict]:
     return sweep, Path(data_dir), record
 
 
+FLAGS = ("init", *COMPETENCE_COLUMNS)
+"""Columns read as floats: null (not measured) -> NaN, True/False -> 1.0/0.0."""
+
+
 def read_checkpoint_table(path: Path, notes: list[str]) -> dict[str, np.ndarray]:
-    """``analysis/checkpoints.parquet`` under the report's names (``READ_AS``), after checking it against its
-    declaration (``tables.CHECKPOINTS``): a table without a column the analysis always writes is refused."""
+    """``analysis/checkpoints.parquet`` under its declared names (``tables.CHECKPOINTS``), after checking it against
+    that declaration: a table without a column the analysis always writes is refused. ``hidden`` is read as the
+    report shows it ('17x17', ``tables.hidden_label``); columns the table lacks are NaN."""
     table = tables.CHECKPOINTS.require(read_parquet(path), path)  # a damaged file is one line, not a pyarrow traceback
     if table.num_rows == 0:
         raise AnalysisError(
             f"{path} holds no checkpoints; run `mirror-neurons analyze` on a run with checkpoints first"
         )
     names = table.column_names
-    n = table.num_rows
-    nan = np.full(n, np.nan)
     out: dict[str, np.ndarray] = {}
-    for key, column in READ_AS.items():
+    for column in tables.CHECKPOINTS.names:
         if column in names:
-            out[key] = np.asarray(table.column(column).to_numpy(zero_copy_only=False))
-    for key in (*COMPETENCE_COLUMNS, "init"):  # null (not measured) -> NaN; True/False -> 1.0/0.0
-        if key in names:
-            out[key] = np.array([np.nan if v is None else float(v) for v in table.column(key).to_pylist()])
+            out[column] = np.asarray(table.column(column).to_numpy(zero_copy_only=False))
+    for column in FLAGS:
+        if column in names:
+            out[column] = np.array([np.nan if v is None else float(v) for v in table.column(column).to_pylist()])
     out["hidden"] = np.array([tables.hidden_label(h) for h in out["hidden"]])
-    p_init = np.asarray(out.get("p_random_init", nan), dtype=float)
-    p_perm = np.asarray(out.get("p_permutation", nan), dtype=float)
-    # Beating chance needs both controls: the larger p-value (intersection-union test).
-    out["p_value"] = np.fmax(p_init, p_perm)
-    out["null_mean"] = np.fmax(
-        np.asarray(out.get("null_random_init_mean", nan), dtype=float),
-        np.asarray(out.get("null_permutation_mean", nan), dtype=float),
-    )
-    for key in CHECKPOINT_COLUMNS:
-        if key not in out:
-            out[key] = nan.copy()
-    measured = ("p_random_init", "p_permutation", "ci_low", "ci_high", "n_mirror")  # absent when a measure did not run
+    for column in CHECKPOINT_COLUMNS:
+        if column not in out:
+            out[column] = np.full(table.num_rows, np.nan)
+    controls = "p_random_init" in names or "p_permutation" in names
+    if controls and CHANCE_P not in names:
+        notes.append(
+            f"The analysis table predates its {CHANCE_P} column (the chance test), so no checkpoint reads as beating "
+            f"chance; run `mirror-neurons analyze` again."
+        )
+    measured = ("p_random_init", "p_permutation", "cmni_ci_low", "cmni_ci_high", "n_mirror")  # absent when not run
     absent = [k for k in measured if np.all(pd_isnan(out[k]))]
     if absent:
         notes.append(f"The analysis table has no values for {', '.join(absent)}; those cells read n/a.")
@@ -136,25 +114,36 @@ def pd_isnan(a: np.ndarray) -> np.ndarray:
         return np.zeros(len(a), dtype=bool)
 
 
-def read_histories(
-    sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]
+def read_histories(sweep: Path) -> dict[str, list[dict]]:
+    """Model id -> its every epoch's history row, from the trainer's ``models/<id>/state.json``
+    (``tables.RESUME_STATE``, rows ``tables.RESUME_HISTORY``); empty for a run that left none."""
+    histories = {}
+    for f in sorted(sweep.glob(f"models/*/{tables.RESUME_STATE_FILE}")):
+        state = tables.RESUME_STATE
+        record = state.require(atomic.read_json_object(f, state.error, state.fix), f)
+        histories[record["model_id"]] = tables.RESUME_HISTORY.require(record["history"], f)
+    return histories
+
+
+def read_curves(
+    histories: dict[str, list[dict]], checkpoints: dict[str, np.ndarray], notes: list[str]
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Validation loss of every epoch per model, from the trainer's ``models/<id>/state.json`` histories.
+    """Validation loss of every epoch per model, from the trainer's histories (``read_histories``).
 
     Falls back to the checkpoints' own (epoch, val loss) pairs, which are only
     the improving epochs, and says so in the report.
     """
     curves = {}
-    for f in sorted(sweep.glob(f"models/*/{tables.RESUME_STATE_FILE}")):
-        epochs, losses = _read_history(f)
-        if len(epochs):
-            curves[json.loads(f.read_text()).get("model_id", f.parent.name)] = (epochs, losses)
+    for model, rows in histories.items():
+        rows = [r for r in rows if r["val_loss"] is not None]
+        if rows:
+            curves[model] = (np.array([r["epoch"] for r in rows]), np.array([r["val_loss"] for r in rows], dtype=float))
     if curves:
         return curves
     notes.append(
         "The sweep left no per-epoch history, so the loss curves show the improving epochs (the checkpoints) only."
     )
-    models = np.asarray(checkpoints["model"])
+    models = np.asarray(checkpoints["model_id"])
     for m in dict.fromkeys(models.tolist()):
         sel = models == m
         order = np.argsort(np.asarray(checkpoints["epoch"])[sel])
@@ -165,40 +154,33 @@ def read_histories(
     return curves
 
 
-def _read_history(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    rows = json.loads(path.read_text()).get("history", [])
-    rows = [r for r in rows if isinstance(r, dict) and "epoch" in r and r.get("val_loss") is not None]
-    return np.array([r["epoch"] for r in rows]), np.array([r["val_loss"] for r in rows], dtype=float)
+LEARNING_METRIC = "val_macro_recall"
+"""The per-epoch history score of the learning curves (``tables.RESUME_HISTORY``)."""
 
 
-LEARNING_METRICS = ("val_macro_recall", "val_accuracy")
-"""Per-epoch history scores for the learning curves, first present wins (older runs have neither)."""
+def read_learning(
+    histories: dict[str, list[dict]], checkpoints: dict[str, np.ndarray], notes: list[str]
+) -> tuple[dict, str]:
+    """({model: (epochs, score)}, metric): validation macro recall of every epoch per model.
 
-
-def read_learning(sweep: Path, checkpoints: dict[str, np.ndarray], notes: list[str]) -> tuple[dict, str]:
-    """({model: (epochs, score)}, metric): validation macro recall (or accuracy) of every epoch per model.
-
-    From the trainer's ``models/<id>/state.json`` histories; without them, the test macro recall of each
+    From the trainer's histories (``read_histories``); without them, the test macro recall of each
     checkpoint from the analysis table (improving epochs only), and the report says so.
     """
-    histories = {}
-    for f in sorted(sweep.glob(f"models/*/{tables.RESUME_STATE_FILE}")):
-        state = json.loads(f.read_text())
-        rows = [r for r in state.get("history", []) if isinstance(r, dict) and "epoch" in r]
-        histories[state.get("model_id", f.parent.name)] = rows
-    for metric in LEARNING_METRICS:
-        curves = {}
-        for model, rows in histories.items():
-            mine = [r for r in rows if r.get(metric) is not None]
-            if mine:
-                curves[model] = (np.array([r["epoch"] for r in mine]), np.array([r[metric] for r in mine], dtype=float))
-        if curves:
-            return curves, metric
+    curves = {}
+    for model, rows in histories.items():
+        mine = [r for r in rows if r[LEARNING_METRIC] is not None]
+        if mine:
+            curves[model] = (
+                np.array([r["epoch"] for r in mine]),
+                np.array([r[LEARNING_METRIC] for r in mine], dtype=float),
+            )
+    if curves:
+        return curves, LEARNING_METRIC
     notes.append(
-        "The sweep's histories record no validation accuracy or recall per epoch, so the learning curves show "
+        "The sweep's histories record no validation recall per epoch, so the learning curves show "
         "the test macro recall of the checkpoints (the improving epochs) only."
     )
-    models = np.asarray(checkpoints["model"])
+    models = np.asarray(checkpoints["model_id"])
     macro = np.asarray(checkpoints.get(MACRO_RECALL_COLUMN, np.full(len(models), np.nan)), dtype=float)
     curves = {}
     for m in dict.fromkeys(models.tolist()):
@@ -214,19 +196,19 @@ def competent_counts(checkpoints: dict[str, np.ndarray]) -> str:
     flag = np.asarray(checkpoints.get(COMPETENT_COLUMN, []), dtype=float)
     if not len(flag) or not np.isfinite(flag).all():
         return "not measured"
-    models = np.asarray(checkpoints["model"]).astype(str)
+    models = np.asarray(checkpoints["model_id"]).astype(str)
     return f"{int((flag == 1).sum())} of {len(flag)} / {len(set(models[flag == 1]))} of {len(set(models))}"
 
 
 def read_baselines(sweep: Path, notes: list[str]) -> dict | None:
     """``analysis/baselines.json``, or None (with a note) for an analysis written before it existed."""
-    path = sweep / "analysis" / tables.BASELINES.file
+    path = sweep / tables.ANALYSIS_FOLDER / tables.BASELINES.file
     if not path.is_file():
         notes.append(
             "The analysis wrote no baselines.json (it predates the baselines); run `mirror-neurons analyze` again."
         )
         return None
-    return tables.BASELINES.require(json.loads(path.read_text()), path)
+    return pipeline_baselines(sweep / tables.ANALYSIS_FOLDER)
 
 
 PAIRED_MISSING = (
@@ -239,7 +221,7 @@ PAIRED_MISSING = (
 def read_paired(sweep: Path) -> tuple[dict, dict | None, dict[str, np.ndarray]]:
     """(answer, paired.json, paired_models columns) of ``analysis.paired``; without paired.json the answer says
     the question is not established and how to get it."""
-    path = sweep / "analysis" / PAIRED_FILE
+    path = sweep / tables.ANALYSIS_FOLDER / PAIRED_FILE
     if not path.is_file():
         return (
             {
@@ -253,15 +235,11 @@ def read_paired(sweep: Path) -> tuple[dict, dict | None, dict[str, np.ndarray]]:
             None,
             {},
         )
-    fix = f"run `mirror-neurons analyze {sweep}` again to rewrite it"
-    paired = atomic.read_json_object(path, AnalysisError, fix)
-    answer = paired.get("answer")
-    if not isinstance(answer, dict) or "headline" not in answer:
-        raise AnalysisError(f"{path} holds no answer (an 'answer' object with a 'headline'); {fix}")
-    tables.PAIRED.require(paired, path)
+    paired = read_paired_file(path)
+    answer = paired["answer"]
     models: dict[str, np.ndarray] = {}
-    if (sweep / "analysis" / PAIRED_MODELS_FILE).is_file():
-        path = sweep / "analysis" / PAIRED_MODELS_FILE
+    if (sweep / tables.ANALYSIS_FOLDER / PAIRED_MODELS_FILE).is_file():
+        path = sweep / tables.ANALYSIS_FOLDER / PAIRED_MODELS_FILE
         table = tables.PAIRED_MODELS.require(read_parquet(path), path)
         models = {k: np.asarray(v) for k, v in table.to_pydict().items()}
     return answer, paired, models
@@ -272,7 +250,7 @@ def read_case_inputs(
 ) -> tuple[Case | None, dict | None, dict | None]:
     """(the case, the two-layer circuit or None, its behaviour or None) from ``analysis/case.json`` and ``case.safetensors``
     (``analysis.case``), joined to the case's row of the checkpoint table. None without case files, with a note."""
-    found = read_case(sweep / "analysis")
+    found = read_case(sweep / tables.ANALYSIS_FOLDER)
     if found is None:
         notes.append(
             f"The analysis wrote no case example (analysis/{CASE_FILE}): no checkpoint could be chosen, or the "
@@ -280,7 +258,7 @@ def read_case_inputs(
         )
         return None, None, None
     f, arrays = found
-    paths = np.asarray(checkpoints["path"]).astype(str)
+    paths = np.asarray(checkpoints["checkpoint"]).astype(str)
     at = np.flatnonzero(paths == str(f["checkpoint"]))
     if not len(at):
         raise AnalysisError(
@@ -292,8 +270,8 @@ def read_case_inputs(
     row["_episode_actions"] = f.get("episode_actions", {})
     names = list(f["layer_names"])
     per_layer = lambda key: [arrays[f"{key}.{n}"] for n in names]  # noqa: E731
-    models = np.asarray(checkpoints["model"])
-    sel = np.flatnonzero(models == row["model"])
+    models = np.asarray(checkpoints["model_id"])
+    sel = np.flatnonzero(models == row["model_id"])
     sel = sel[np.argsort(np.asarray(checkpoints["epoch"])[sel])]
     history = {
         k: np.asarray(checkpoints[k])[sel]
@@ -303,7 +281,7 @@ def read_case_inputs(
     if ablation:  # missing values are null in JSON, NaN in the figures
         ablation["values"] = {k: [np.nan if v is None else v for v in vs] for k, vs in ablation["values"].items()}
     case = Case(
-        name=f"{row['model']}, epoch {int(row['epoch'])}",
+        name=f"{row['model_id']}, epoch {int(row['epoch'])}",
         rule=f["rule"],
         row=row,
         layer_names=names,
@@ -355,7 +333,7 @@ def collect(
     sweep, data, record = locate(run_dir, Path(data_dir) if data_dir else None)
     notes: list[str] = []
     say(0, REPORT_STEPS, "reading the analysis tables")
-    checkpoints = read_checkpoint_table(sweep / "analysis" / tables.CHECKPOINTS.file, notes)
+    checkpoints = read_checkpoint_table(sweep / tables.ANALYSIS_FOLDER / tables.CHECKPOINTS.file, notes)
     dataset = load_dataset(data, splits=("test",))
     manifest = dataset.manifest
     distributions = {}
@@ -365,8 +343,9 @@ def collect(
             for k, v in manifest.get("distributions", {}).get(split, {}).get(key, {}).items():
                 total[k] = total.get(k, 0) + int(v)
         distributions[key] = total
-    curves = read_histories(sweep, checkpoints, notes)
-    learning, learning_metric = read_learning(sweep, checkpoints, notes)
+    histories = read_histories(sweep)
+    curves = read_curves(histories, checkpoints, notes)
+    learning, learning_metric = read_learning(histories, checkpoints, notes)
     baselines = read_baselines(sweep, notes)
     answer, paired, paired_models = read_paired(sweep)
     say(1, REPORT_STEPS, "reading the case example")

@@ -3,8 +3,8 @@
 The report is drawn from a ``ReportInputs`` (arrays, mappings and strings, no
 paths to open), so the layout and the figures can be tested on small tables
 built in a test, and ``report.collect`` is the one place that reads a run
-folder. Column names of the per-checkpoint table are the report's own
-(``CHECKPOINT_COLUMNS``); ``collect`` maps the analysis stage's table onto them.
+folder. The per-checkpoint table keeps the names the analysis declares for
+its columns (``tables.CHECKPOINTS``); ``CHECKPOINT_COLUMNS`` are those the report reads.
 """
 
 from __future__ import annotations
@@ -38,27 +38,28 @@ ALPHA = 0.05
 """Significance level for "beats chance"."""
 
 CHECKPOINT_COLUMNS = {
-    "model": "model name (architecture, learning rate, seed)",
-    "hidden": "hidden layer widths, e.g. '2x17'",
-    "layers": "number of hidden layers",
-    "lr": "learning rate",
-    "batch_size": "minibatch size",
+    "checkpoint": "the checkpoint's JSON file, relative to the run folder",
+    "model_id": "model name (architecture, learning rate, seed)",
+    "hidden": "hidden layer widths as the report shows them, e.g. '17x17' (the table's JSON list, tables.hidden_label)",
+    "n_layers": "number of hidden layers",
+    "hyperparameters.lr": "learning rate",
+    "hyperparameters.batch_size": "minibatch size",
     "epoch": "epoch of the checkpoint",
     "samples_seen": "training rows seen up to the checkpoint (an epoch's rows differ between runs and the paper)",
     "init": "the model's initial weights (epoch 0, written before the first step): 1.0 yes, 0.0 no",
     "val_loss": "validation loss in the model's own objective (MSE + L2, the paper's units, for loss mse_l2)",
-    "loss": "training objective: mse_l2 (the paper's), mse or cross_entropy",
+    "hyperparameters.loss": "training objective: mse_l2 (the paper's), mse or cross_entropy",
     "encoding": "input encoding: raw (the paper's), onehot or recoded",
-    "accuracy": "test accuracy",
+    "test_accuracy": "test accuracy",
     "mne": "Mirror Neuron Ensemble (sum of MNS)",
     "cmni": "CMNI = MNE / units",
     "cmni_effect_size": "the scale-free mirror index (docs/analysis.md), the primary measure",
-    "p_value": "p-value of CMNI against chance: the larger of the two controls' p-values",
+    "p_chance": "p-value of CMNI against chance: the larger of the two controls' p-values (the analysis's)",
     "p_random_init": "p-value against the same architecture at random initialisation",
     "p_permutation": "p-value against the same network with scenario labels permuted",
-    "ci_low": "bootstrap 95 % interval of CMNI, low end",
-    "ci_high": "bootstrap 95 % interval of CMNI, high end",
-    "null_mean": "the larger of the two null distributions' means (random init, permuted labels)",
+    "cmni_ci_low": "bootstrap 95 % interval of CMNI, low end",
+    "cmni_ci_high": "bootstrap 95 % interval of CMNI, high end",
+    "null_chance_mean": "the larger of the two null distributions' means (random init, permuted labels)",
     "n_mirror": "units classed mirror",
     "n_anti_mirror": "units classed anti-mirror",
     "n_differentiating": "units classed differentiating",
@@ -157,7 +158,7 @@ class ReportInputs:
     def paper_loss(self) -> np.ndarray:
         """(n_checkpoints,) bool: trained with the paper's objective (``PAPER_LOSS``; runs that predate
         the loss option recorded none and trained with it)."""
-        loss = self.checkpoints.get("loss", np.full(self.n_checkpoints, np.nan))
+        loss = self.checkpoints.get("hyperparameters.loss", np.full(self.n_checkpoints, np.nan))
         return np.array([not isinstance(v, str) or v == PAPER_LOSS for v in loss], dtype=bool)
 
     def at_paper_level(self, margin: float = 0.0) -> np.ndarray:

@@ -209,18 +209,18 @@ def checkpoint_table(inp: ReportInputs, index: np.ndarray, caption: str) -> Tabl
     for i in index:
         rows.append(
             [
-                str(c["model"][i]),
+                str(c["model_id"][i]),
                 str(c["hidden"][i]),
-                cell(f"{float(c['lr'][i]):.0e}"),
+                cell(f"{float(c['hyperparameters.lr'][i]):.0e}"),
                 count(c["epoch"][i]),
                 fmt(c["val_loss"][i]),
-                fmt(c["accuracy"][i], 3),
-                fmt(c.get("macro_recall", c["accuracy"] * np.nan)[i], 3),
+                fmt(c["test_accuracy"][i], 3),
+                fmt(c.get("macro_recall", c["test_accuracy"] * np.nan)[i], 3),
                 yes_no(competent[i]),
                 fmt(c["mne"][i], 5),
                 fmt(c["cmni"][i], 5),
-                f"[{fmt(c['ci_low'][i], 5)}, {fmt(c['ci_high'][i], 5)}]",
-                fmt(c["p_value"][i], 3),
+                f"[{fmt(c['cmni_ci_low'][i], 5)}, {fmt(c['cmni_ci_high'][i], 5)}]",
+                fmt(c["p_chance"][i], 3),
                 count(c["n_mirror"][i]),
             ]
         )
@@ -248,7 +248,7 @@ def recipes(inp: ReportInputs) -> str:
     c = inp.checkpoints
     per_model: dict[str, tuple[str, str]] = {}
     unknown = np.full(inp.n_checkpoints, np.nan)
-    for model, loss, encoding in zip(c["model"], c.get("loss", unknown), c.get("encoding", unknown)):
+    for model, loss, encoding in zip(c["model_id"], c.get("hyperparameters.loss", unknown), c.get("encoding", unknown)):
         per_model[str(model)] = (
             loss if isinstance(loss, str) else PAPER_LOSS,
             encoding if isinstance(encoding, str) else "raw",
@@ -283,7 +283,7 @@ def section_training(inp: ReportInputs) -> Section:
             inp.curves, ax=ax, threshold=inp.threshold, groups={m: configuration_of(m) for m in inp.curves}
         )
         best = {k: float(np.min(v[1])) for k, v in inp.curves.items() if len(v[1])}
-        paper_models = {str(m) for m, p in zip(inp.checkpoints.get("model", ()), inp.paper_loss()) if p}
+        paper_models = {str(m) for m, p in zip(inp.checkpoints.get("model_id", ()), inp.paper_loss()) if p}
         paper_best = {k: v for k, v in best.items() if k in paper_models}
         first = min(best, key=best.get)
         reading = (
@@ -334,7 +334,7 @@ def yes_no(flag: bool) -> str:
 
 def competent_models(inp: ReportInputs) -> set[str]:
     """Models with at least one competent checkpoint."""
-    return {str(m) for m in np.asarray(inp.checkpoints["model"])[inp.competent()]}
+    return {str(m) for m in np.asarray(inp.checkpoints["model_id"])[inp.competent()]}
 
 
 def learning_baselines(inp: ReportInputs) -> dict[str, float]:
@@ -391,7 +391,7 @@ def competence_tables(inp: ReportInputs) -> list[Table]:
     nan = np.full(inp.n_checkpoints, np.nan)
     macro = np.asarray(c.get("macro_recall", nan), dtype=float)
     recall = {k: np.asarray(c.get(k, nan), dtype=float) for k in RECALL_COLUMNS}
-    best = best_per_model(c["model"], macro, competent)
+    best = best_per_model(c["model_id"], macro, competent)
     rows = []
     for model, i in sorted(best.items(), key=lambda kv: -np.nan_to_num(macro[kv[1]], nan=-1)):
         rows.append(
@@ -399,7 +399,7 @@ def competence_tables(inp: ReportInputs) -> list[Table]:
                 model,
                 str(c["hidden"][i]),
                 str(int(c["epoch"][i])),
-                fmt(c["accuracy"][i], 3),
+                fmt(c["test_accuracy"][i], 3),
                 *(fmt(recall[k][i], 3) for k in RECALL_COLUMNS),
                 fmt(macro[i], 3),
                 yes_no(competent[i]) if inp.competence_measured else "not measured",
@@ -434,7 +434,7 @@ def section_competence(inp: ReportInputs) -> Section:
         return s
     competent = inp.competent()
     good_models = competent_models(inp)
-    n_models = len(set(np.asarray(inp.checkpoints["model"]).astype(str)))
+    n_models = len(set(np.asarray(inp.checkpoints["model_id"]).astype(str)))
     if not inp.competence_measured:
         s.notes.append(
             "This analysis did not measure competence; rerun `mirror-neurons analyze` to see whether the "
@@ -811,7 +811,7 @@ def chance_conclusion(n_beat: int) -> str:
 
 
 def beats_chance(inp: ReportInputs) -> np.ndarray:
-    return np.asarray(inp.checkpoints["p_value"], dtype=float) < ALPHA
+    return np.asarray(inp.checkpoints["p_chance"], dtype=float) < ALPHA
 
 
 def section_chance(inp: ReportInputs) -> Section:
@@ -834,7 +834,9 @@ def section_chance(inp: ReportInputs) -> Section:
             continue
         fig, ax = plt.subplots(figsize=(8, 3.4))
         plots.plot_cmni_vs_chance(
-            *(np.asarray(c[k])[sel] for k in ("cmni", "ci_low", "ci_high", "null_mean")), sig[sel], ax=ax
+            *(np.asarray(c[k])[sel] for k in ("cmni", "cmni_ci_low", "cmni_ci_high", "null_chance_mean")),
+            sig[sel],
+            ax=ax,
         )
         reading = (
             f"{int(sig[sel].sum())} of {int(sel.sum())} {title} ({pct(sig[sel].mean())}) beat both nulls "
@@ -903,7 +905,7 @@ def section_chance(inp: ReportInputs) -> Section:
             ],
         )
     )
-    order = np.lexsort((np.asarray(c["epoch"]), np.asarray(c["model"]).astype(str)))
+    order = np.lexsort((np.asarray(c["epoch"]), np.asarray(c["model_id"]).astype(str)))
     s.tables.append(
         Table(
             "Every checkpoint: competence, CMNI, its bootstrap interval and both controls' p-values",
@@ -920,12 +922,12 @@ def section_chance(inp: ReportInputs) -> Section:
             ],
             [
                 [
-                    str(c["model"][i]),
+                    str(c["model_id"][i]),
                     str(int(c["epoch"][i])),
                     yes_no(competent[i]),
                     fmt(c["val_loss"][i]),
                     fmt(c["cmni"][i], 5),
-                    f"[{fmt(c['ci_low'][i], 5)}, {fmt(c['ci_high'][i], 5)}]",
+                    f"[{fmt(c['cmni_ci_low'][i], 5)}, {fmt(c['cmni_ci_high'][i], 5)}]",
                     fmt(c["p_random_init"][i], 3),
                     fmt(c["p_permutation"][i], 3),
                     "yes" if sig[i] else "no",
@@ -973,9 +975,9 @@ an epoch there is about a hundred of the demo's (40,000 rows)."""
 def epoch_rows(inp: ReportInputs, model: str) -> int | None:
     """Training rows per epoch of ``model``: its samples seen over its epochs at its last checkpoint (None if unknown)."""
     c = inp.checkpoints
-    if "samples_seen" not in c or "model" not in c:
+    if "samples_seen" not in c or "model_id" not in c:
         return None
-    sel = (np.asarray(c["model"]).astype(str) == str(model)) & (np.asarray(c["epoch"], dtype=float) > 0)
+    sel = (np.asarray(c["model_id"]).astype(str) == str(model)) & (np.asarray(c["epoch"], dtype=float) > 0)
     if not sel.any():
         return None
     i = np.flatnonzero(sel)[np.argmax(np.asarray(c["epoch"], dtype=float)[sel])]
@@ -1012,14 +1014,14 @@ def section_training_time(inp: ReportInputs) -> Section:
     scale_free = np.asarray(h.get("cmni_effect_size", np.full(len(h["epoch"]), np.nan)), dtype=float)
     panels = 2 if np.isfinite(scale_free).any() else 1
     fig, axes = plt.subplots(1, panels, figsize=(8 if panels == 1 else 12, 3.6), squeeze=False)
-    rows = epoch_rows(inp, case.row["model"])
+    rows = epoch_rows(inp, case.row["model_id"])
     plots.plot_cmni_over_training(
         h["epoch"],
         h["cmni"],
         h["val_loss"],
         reference=ref,
         ax=axes[0, 0],
-        label=case.row["model"],
+        label=case.row["model_id"],
         xlabel=epoch_axis(rows),
     )
     if panels == 2:
@@ -1028,7 +1030,7 @@ def section_training_time(inp: ReportInputs) -> Section:
             np.asarray(h["epoch"])[finite],
             scale_free[finite],
             ax=axes[0, 1],
-            label=case.row["model"],
+            label=case.row["model_id"],
             xlabel=epoch_axis(rows),
         )
         axes[0, 1].set_xlim(axes[0, 0].get_xlim())  # the same epochs under both panels
@@ -1297,7 +1299,7 @@ def claim_rows(inp: ReportInputs) -> list[list[str]]:
 
 
 def case_paper_loss(inp: ReportInputs) -> bool:
-    loss = inp.case.row.get("loss") if inp.case is not None else None
+    loss = inp.case.row.get("hyperparameters.loss") if inp.case is not None else None
     return not isinstance(loss, str) or loss == PAPER_LOSS
 
 
@@ -1377,7 +1379,7 @@ def claim_beats_chance(view: ReportInputs, full: ReportInputs) -> Claim:
     c, n = view.checkpoints, view.n_checkpoints
     if not n:
         return Claim(claim, "not measured", "no checkpoints", "not established", "no analysed checkpoints", decided)
-    p = np.asarray(c["p_value"], dtype=float)
+    p = np.asarray(c["p_chance"], dtype=float)
     if not np.isfinite(p).any():
         return Claim(
             claim,
@@ -1503,8 +1505,8 @@ def claim_figure2(view: ReportInputs, full: ReportInputs) -> Claim:
     early = int(np.argmax(later_cmni)) <= (len(later_cmni) - 1) / 3 and pe < le
     decline = lv < 0.8 * pv
     c = view.checkpoints
-    at_peak = (np.asarray(c["model"]) == case.row["model"]) & (np.asarray(c["epoch"]) == pe)
-    p_peak = float(np.asarray(c["p_value"], dtype=float)[at_peak][0]) if at_peak.any() else float("nan")
+    at_peak = (np.asarray(c["model_id"]) == case.row["model_id"]) & (np.asarray(c["epoch"]) == pe)
+    p_peak = float(np.asarray(c["p_chance"], dtype=float)[at_peak][0]) if at_peak.any() else float("nan")
     why = (
         "raw CMNI peaks early and then falls by more than 20 %"
         if early and decline
@@ -1537,7 +1539,7 @@ def scale_free_since_init(full: ReportInputs) -> str:
 def case_init_row(full: ReportInputs) -> dict | None:
     """The case model's epoch-0 checkpoint (its row of the checkpoint table), or None when it has none."""
     c = full.checkpoints
-    at = np.flatnonzero((np.asarray(c["model"]).astype(str) == str(full.case.row["model"])) & full.initial())
+    at = np.flatnonzero((np.asarray(c["model_id"]).astype(str) == str(full.case.row["model_id"])) & full.initial())
     return {k: np.asarray(v)[at[0]] for k, v in c.items()} if len(at) else None
 
 
@@ -1598,7 +1600,7 @@ def claim_case(view: ReportInputs, full: ReportInputs) -> Claim:
         )
     trained_all, init_all = int(counted[0]), int(counted[1])
     this_run += f"; mirror units in the whole network: {trained_all} trained, {init_all} at its own epoch 0"
-    test = paired_test_of(full, str(case.row["model"]), "n_mirror")
+    test = paired_test_of(full, str(case.row["model_id"]), "n_mirror")
     decided = "the case model's epoch-0 checkpoint"
     if init_all >= trained_all:
         return Claim(
@@ -1695,9 +1697,9 @@ def claim_accuracy(view: ReportInputs, full: ReportInputs) -> Claim:
     claim = "Case example reaches test accuracy 0.9210"
     decided = "the case checkpoint's test accuracy against 0.90"
     case = full.case
-    if case is None or case.row.get("accuracy") is None:
+    if case is None or case.row.get("test_accuracy") is None:
         return Claim(claim, "0.9210 (epoch 70)", "n/a", "not testable at this scale", "no case accuracy", decided)
-    acc = float(case.row["accuracy"])
+    acc = float(case.row["test_accuracy"])
     ok = acc >= 0.90
     paper_scale = full.preset == "paper"
     return Claim(

@@ -29,7 +29,7 @@ import torch
 
 from mirror_neurons import atomic
 from mirror_neurons.errors import CheckpointError, ConfigError
-from mirror_neurons.tables import RESUME_STATE, RESUME_STATE_FILE
+from mirror_neurons.tables import RESUME_HISTORY, RESUME_STATE, RESUME_STATE_FILE
 from mirror_neurons.train.checkpoint import read_meta, read_tensors, write_tensors
 from mirror_neurons.train.config import TrainConfig
 from mirror_neurons.train.model import MLP
@@ -104,6 +104,7 @@ def save_state(m: ModelState, params: dict[str, torch.Tensor], adam: dict[str, d
         "tensors": f"{name}.safetensors",
         "tensors_sha256": sha256,
     }
+    RESUME_HISTORY.writing(record["history"], m.folder / f"{name}.meta.json")
     text = atomic.json_text(RESUME_STATE.writing(record, m.folder / f"{name}.meta.json"))
     atomic.write_text(m.folder / f"{name}.meta.json", text, fsync=False)
     atomic.write_text(m.folder / RESUME_STATE_FILE, text, fsync=False)
