@@ -160,3 +160,14 @@ def test_the_demo_settings_give_the_bytes_recorded_before_the_speedups(tmp_path,
     train_ppo(cfg, tmp_path)
     last = sorted((tmp_path / "checkpoints").glob("*.safetensors"))[-1]
     assert hashlib.sha256(last.read_bytes()).hexdigest()[:16] == RECORDED_BEFORE_SPEEDUPS[(partner, dependency)]
+
+
+def test_checkpoints_of_a_fractional_dependency_keep_their_names(tmp_path):
+    """The model id of D = 0.5 holds a dot ('..._D0.5_...'); every checkpoint must keep its own file, not
+    collapse onto one named up to the dot (which the full RL preset hit before the fix)."""
+    cfg = PPOConfig(**TINY, dependency=0.5)
+    train_ppo(cfg, tmp_path)
+    paths = iter_checkpoints(tmp_path / "checkpoints")
+    assert [p.name for p in paths] == [f"{cfg.model_id}_step-{i:05d}.json" for i in (0, 2, 4)]
+    assert [read_meta(p)["epoch"] for p in paths] == [0, 2, 4]
+    assert all(p.with_suffix(".safetensors").is_file() for p in paths)

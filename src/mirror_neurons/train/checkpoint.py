@@ -77,7 +77,10 @@ def save_weights(
 ) -> Path:
     """``save_checkpoint`` from an ``MLP.state_dict``-shaped ``state`` and its architecture, without building the module."""
     stem = Path(stem)
-    weights = stem.with_suffix(".safetensors")
+    if stem.suffix in (".json", ".safetensors"):
+        stem = stem.with_suffix("")
+    # appended, not with_suffix: a stem may hold a dot (an RL agent's "..._D0.5_..."), which is not a suffix
+    weights = stem.with_name(f"{stem.name}.safetensors")
     sha256 = write_tensors(weights, state, fsync=fsync)
     full = {
         **meta,
@@ -88,7 +91,7 @@ def save_weights(
         "weights_sha256": sha256,
         "package_version": meta.get("package_version", __version__),
     }
-    json_path = stem.with_suffix(".json")
+    json_path = stem.with_name(f"{stem.name}.json")
     atomic.write_json(json_path, CHECKPOINT_META.writing(full, json_path), fsync=fsync)
     return json_path
 
