@@ -9,6 +9,7 @@ import pytest
 
 from mirror_neurons.analysis import case
 from mirror_neurons.analysis.circuits import self_preservation
+from mirror_neurons.analysis.pipeline import CHANCE_P, chance_columns
 from mirror_neurons.errors import AnalysisError
 
 
@@ -23,7 +24,10 @@ def table(**columns) -> dict[str, list]:
         "competent": [False, True, True],
         "init": [False] * 3,
     }
-    return {**base, **columns}
+    t = {**base, **columns}
+    rows = [{k: t[k][i] for k in ("p_random_init", "p_permutation")} for i in range(len(t["cmni"]))]
+    t[CHANCE_P] = [chance_columns(r)[CHANCE_P] for r in rows]  # the analysis's chance test, as analyze_run writes it
+    return t
 
 
 def test_the_case_is_chosen_among_competent_checkpoints():

@@ -83,10 +83,8 @@ def choose_case(checkpoints: dict[str, list], threshold: float = LOSS_THRESHOLD,
     if not len(eligible):
         eligible = np.flatnonzero(deep & (loss <= np.nanquantile(loss[deep], 0.25)))
     mirror = np.nan_to_num(_column(checkpoints, "n_mirror")[eligible], nan=0)
-    # beating chance needs both controls: the larger p-value (intersection-union test)
-    p = np.nan_to_num(
-        np.fmax(_column(checkpoints, "p_random_init"), _column(checkpoints, "p_permutation"))[eligible], nan=1
-    )
+    # the analysis's chance test (both controls: the larger p-value, pipeline.chance_columns)
+    p = np.nan_to_num(_column(checkpoints, "p_chance")[eligible], nan=1)
     cmni = np.nan_to_num(_column(checkpoints, "cmni")[eligible], nan=0)
     order = np.lexsort((-cmni, p, -mirror))  # last key is primary
     return int(eligible[order[0]])
