@@ -136,7 +136,7 @@ class ReportInputs:
     learning: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     """Model name -> (epochs, score) of the score named by ``learning_metric``."""
     learning_metric: str = "val_macro_recall"
-    """val_macro_recall or val_accuracy (the trainer's per-epoch history), or macro_recall (test, checkpoints only)."""
+    """val_macro_recall (the trainer's per-epoch history) or macro_recall (test, checkpoints only: no histories)."""
     answer: dict | None = None
     """The run's answer to "did training make mirror units?" (``analysis.paired.answer``: verdict, decided_by,
     headline, evidence, configuration, measure), shown as the report's first paragraph; None draws none."""

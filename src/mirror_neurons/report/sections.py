@@ -323,7 +323,6 @@ def section_training(inp: ReportInputs) -> Section:
 
 METRIC_NAMES = {
     "val_macro_recall": "validation macro recall",
-    "val_accuracy": "validation accuracy",
     "macro_recall": "test macro recall (checkpoints)",
 }
 
@@ -342,7 +341,7 @@ def learning_baselines(inp: ReportInputs) -> dict[str, float]:
     base = inp.baselines
     if not base:
         return {}
-    key = "macro_recall" if inp.learning_metric.endswith("macro_recall") else "accuracy"
+    key = "macro_recall"  # the learning curves are macro recall: validation (histories) or test (checkpoints)
     test = inp.learning_metric == "macro_recall"
     source = base["baselines"] if test else base.get("validation") or {}
     where = "test" if test else "validation"
@@ -353,8 +352,7 @@ def learning_baselines(inp: ReportInputs) -> dict[str, float]:
     }
     if test:
         lines["ceiling (test)"] = base["baselines"]["ceiling"][key]
-    if key == "macro_recall":
-        lines["competence bar"] = base["rule"]["competent_macro_recall"]
+    lines["competence bar"] = base["rule"]["competent_macro_recall"]
     return lines
 
 
