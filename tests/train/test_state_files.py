@@ -98,12 +98,13 @@ def test_a_split_smaller_than_a_batch_is_refused_before_run_json(tiny_dataset, t
 
 def test_state_file_is_strict_json_after_a_nan_epoch(tmp_path):
     model = MLP(CONFIG.model)
-    member = ModelState("m", CONFIG, tmp_path, model_generator(0), epoch=1, status="nan",
-                          history=[{"epoch": 1, "train_loss": math.nan, "val_loss": math.inf}])  # fmt: skip
+    row = {"epoch": 1, "steps": 4, "samples": 64, "train_loss": math.nan, "val_loss": math.inf, "val_mse": math.nan,
+           "val_accuracy": 0.25, "val_recall": [None, None, None, None], "val_macro_recall": None, "is_best": False}  # fmt: skip
+    member = ModelState("m", CONFIG, tmp_path, model_generator(0), epoch=1, status="nan", history=[row])
     save_state(member, model.state_dict(), {"m": {}, "v": {}})
 
     def refuse(token):
         raise ValueError(f"bare {token} in state.json")
 
     state = json.loads((tmp_path / "state.json").read_text(), parse_constant=refuse)
-    assert state["history"] == [{"epoch": 1, "train_loss": None, "val_loss": None}]
+    assert state["history"] == [row | {"train_loss": None, "val_loss": None, "val_mse": None}]
