@@ -2,18 +2,8 @@
 
 import torch
 
-from mirror_neurons.train.checkpoint import iter_checkpoints, read_meta
 from mirror_neurons.train.ppo import PPOConfig, train_ppo
-from safetensors.torch import load_file
-
-TINY = dict(
-    num_envs=8, num_steps=4, total_steps=8 * 4 * 16, max_turns=12, checkpoint_every=2, hidden=(5,), update_epochs=2
-)
-
-
-def final_weights(out):
-    last = max(iter_checkpoints(out / "checkpoints"), key=lambda p: read_meta(p)["epoch"])
-    return load_file(last.with_suffix(".safetensors"))
+from test_ppo import TINY, final_weights  # tests/train is on the path (pytest prepend import mode)
 
 
 def test_kill_9_at_any_moment_then_resume_gives_the_uninterrupted_weights(tmp_path):
@@ -24,7 +14,7 @@ def test_kill_9_at_any_moment_then_resume_gives_the_uninterrupted_weights(tmp_pa
     import sys
     import time
 
-    cfg = PPOConfig(**TINY)
+    cfg = PPOConfig(**(TINY | {"total_steps": 8 * 4 * 16}))  # 16 iterations: time to be killed mid-run
     train_ppo(cfg, tmp_path / "straight")
     code = ("import sys, torch; torch.set_num_threads(1); from mirror_neurons.train.ppo import PPOConfig, train_ppo; "
             f"train_ppo(PPOConfig.from_dict({cfg.to_dict()!r}), sys.argv[1])")  # fmt: skip

@@ -160,7 +160,7 @@ def _onehot_indicators(x: torch.Tensor, width: int, dtype: torch.dtype) -> torch
     if x.is_floating_point() and not bool(((cells >= 0) & (cells < 256) & (cells == cells.floor())).all()):
         return None
     codes = cells.long()  # compared as int64: 256 does not fit an int8 (it would wrap to 0)
-    if x.dtype != torch.uint8 and not bool(((codes >= 0) & (codes < 256)).all()):
+    if not x.is_floating_point() and x.dtype != torch.uint8 and not bool(((codes >= 0) & (codes < 256)).all()):
         return None
     columns = _ONEHOT_TABLE.index_select(0, (codes + _CELL_OFFSET).reshape(-1)).view(len(x), FLIES.stop)
     if bool((columns < 0).any()):
